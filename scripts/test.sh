@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Sets up (Node 24, npm dependencies), type-checks, then runs the whole test suite with node:test.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+node_bin=$(bash scripts/bootstrap.sh)
+export PATH="$(dirname "$node_bin"):$PATH"
+echo "node $("$node_bin" --version)" >&2
+"$node_bin" node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
+if [ "$#" -gt 0 ]; then files=("$@"); else
+  mapfile -t files < <(find src test -name '*.test.ts' | sort)
+fi
+exec "$node_bin" --disable-warning=ExperimentalWarning --test --test-concurrency=2 --test-timeout=600000 "${files[@]}"

@@ -1,0 +1,50 @@
+// What a CLI command is: its name, one-line summary, usage text, options
+// (util.parseArgs format) and a run function. Global options are shared.
+
+import type { ParseArgsConfig } from 'node:util';
+import type { Output } from './output.ts';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+export interface CommandContext {
+  values: Values;
+  positionals: string[];
+  out: Output;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  options: OptionSpec;
+  /** Resolves to the exit code. */
+  run(ctx: CommandContext): Promise<number>;
+}
+
+export const GLOBAL_OPTIONS: OptionSpec = {
+  repo: { type: 'string', short: 'r' },
+  'password-file': { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export const GLOBAL_USAGE = `Global options:
+  -r, --repo PATH          repository (or SAFEHOLD_REPOSITORY)
+      --password-file FILE read the password from FILE (or SAFEHOLD_PASSWORD, or a prompt on a TTY)
+      --json               print one JSON document on stdout
+  -q, --quiet              no progress, no human summary
+  -h, --help               this help`;
+
+export function str(v: Values, k: string): string | undefined {
+  const x = v[k];
+  return typeof x === 'string' ? x : undefined;
+}
+
+export function list(v: Values, k: string): string[] {
+  const x = v[k];
+  return Array.isArray(x) ? x : typeof x === 'string' ? [x] : [];
+}

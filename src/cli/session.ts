@@ -1,0 +1,89 @@
+// Opens what a command needs: the repository (location and password from
+// options or environment) and the catalog in the data directory, and records
+// the command as a run in the catalog from start to end.
+
+import path from 'node:path';
+import { LocalBackend } from '../repo/backend/local-backend.ts';
+import type { Backend } from '../repo/backend/backend.ts';
+import { Repository } from '../repo/repository.ts';
+import { RepoLock } from '../repo/lock.ts';
+import { Catalog, defaultDataDir } from '../catalog/catalog.ts';
+import type { FinishRun, RunStats } from '../catalog/catalog.ts';
+import { readPassword } from './password.ts';
+import { str } from './command.ts';
+import type { CommandContext } from './command.ts';
+import { SafeholdError } from '../core/errors.ts';
+
+export function repoLocation(ctx: CommandContext): string {
+  const loc = str(ctx.values, 'repo') ?? ctx.env.SAFEHOLD_REPOSITORY;
+  if (!loc) throw new SafeholdError('USAGE', 'no repository given: use --repo PATH or set SAFEHOLD_REPOSITORY');
+  return loc;
+}
+
+export function openBackend(location: string): Backend {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
+    throw new SafeholdError('USAGE', `repository ${redact(location)}: only local directories are supported so far`);
+  }
+  return new LocalBackend(path.resolve(location));
+}
+
+export async function openRepository(ctx: CommandContext): Promise<Repository> {
+  const backend = openBackend(repoLocation(ctx));
+  if (!(await backend.exists())) {
+    throw new SafeholdError('REPO_NOT_FOUND', `no repository at ${backend.location} (create one with 'safehold init')`);
+  }
+  const password = await readPassword(ctx.env, str(ctx.values, 'password-file'), `password for ${backend.location}: `);
+  return Repository.open(backend, password);
+}
+
+export function openCatalog(env: NodeJS.ProcessEnv): Catalog {
+  return Catalog.open(defaultDataDir(env));
+}
+
+/** Runs `fn` as a recorded run; the run ends failed with the error's code when `fn` throws. */
+export interface RunOutcome {
+  status?: 'succeeded' | 'partial' | 'failed';
+  errorCode?: string;
+  error?: string;
+  runStats?: RunStats;
+  snapshotId?: string;
+}
+
+export async function recorded<T extends object>(
+  ctx: CommandContext, command: string, repository: string | undefined, fn: (runId: string, catalog: Catalog) => Promise<T & RunOutcome>,
+): Promise<T & RunOutcome> {
+  const catalog = openCatalog(ctx.env);
+  catalog.markAbandonedRuns();
+  const runId = catalog.startRun({ command, args: ctx.positionals, ...(repository ? { repository } : {}) });
+  try {
+    const r = await fn(runId, catalog);
+    const fin: FinishRun = { status: r.status ?? 'succeeded' };
+    if (r.errorCode) fin.errorCode = r.errorCode;
+    if (r.error) fin.error = r.error;
+    if (r.runStats) fin.stats = r.runStats;
+    if (r.snapshotId) fin.snapshotId = r.snapshotId;
+    catalog.finishRun(runId, fin);
+    return r;
+  } catch (e) {
+    const code = e instanceof SafeholdError ? e.code : 'INTERNAL';
+    catalog.finishRun(runId, { status: 'failed', errorCode: code, error: e instanceof Error ? e.message : String(e) });
+    throw e;
+  } finally {
+    catalog.close();
+  }
+}
+
+/** Holds a repository lock around `fn`. */
+export async function withLock<T>(repo: Repository, exclusive: boolean, fn: () => Promise<T>): Promise<T> {
+  const lock = await RepoLock.acquire(repo, exclusive);
+  try {
+    return await fn();
+  } finally {
+    await lock.release().catch(() => {});
+  }
+}
+
+/** Hides credentials in URL-like locations. */
+export function redact(location: string): string {
+  return location.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,290 @@
+// The archiver: backs up file system paths into a snapshot. It walks the
+// paths, reuses the content of files unchanged since the parent snapshot
+// (size, mtime, ctime and inode all equal), sends the other files to worker
+// threads that chunk, hash, compress and seal them, stores trees bottom-up,
+// then writes packs, the index and finally the snapshot (the commit point).
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BigIntStats } from 'node:fs';
+import type { Repository } from '../repo/repository.ts';
+import { encodeTree, loadTree } from '../repo/tree.ts';
+import type { Tree, TreeNode } from '../repo/tree.ts';
+import { saveSnapshot } from '../repo/snapshot.ts';
+import type { Snapshot, SnapshotSummary, SnapshotWithId } from '../repo/snapshot.ts';
+import { WorkerPool } from './worker-pool.ts';
+import type { FileJob, FileWorkerInit, FileWorkerMessage } from './file-worker.ts';
+import { nodeFromStat } from './node-meta.ts';
+import { Excluder } from './excluder.ts';
+import { PROGRAM } from './program.ts';
+import { SafeholdError } from '../core/errors.ts';
+
+export interface BackupOptions {
+  paths: string[];
+  excludes?: string[];
+  tags?: string[];
+  parent?: SnapshotWithId | null;
+  oneFileSystem?: boolean;
+  workers?: number;
+  /** Mutated while the backup runs; read it for progress. */
+  progress?: BackupProgress;
+}
+
+export interface BackupProgress {
+  files: number;
+  dirs: number;
+  bytesRead: number;
+  errors: number;
+}
+
+export interface BackupError {
+  path: string;
+  message: string;
+}
+
+export interface BackupResult {
+  id: string;
+  snapshot: Snapshot;
+  errors: BackupError[];
+}
+
+interface PathTrie {
+  /** Backed up whole from here. */
+  target: boolean;
+  children: Map<string, PathTrie>;
+}
+
+export function newProgress(): BackupProgress {
+  return { files: 0, dirs: 0, bytesRead: 0, errors: 0 };
+}
+
+export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
+  const started = repo.clock.now();
+  const paths = await checkPaths(opts.paths);
+  await repo.loadIndex();
+  const a = new Archiver(repo, opts);
+  try {
+    const rootParent = opts.parent ? opts.parent.tree : undefined;
+    const tree = await a.trieTree('/', buildTrie(paths), rootParent);
+    await repo.flush();
+    const summary: SnapshotSummary = { ...a.summary, bytesAdded: repo.added.bytes, durationMs: repo.clock.now() - started };
+    const snapshot: Snapshot = {
+      version: 1,
+      time: new Date(started).toISOString(),
+      tree,
+      paths,
+      hostname: os.hostname(),
+      username: safeUser(),
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      tags: opts.tags ?? [],
+      excludes: opts.excludes ?? [],
+      ...(opts.parent ? { parent: opts.parent.id } : {}),
+      kind: 'files',
+      program: PROGRAM,
+      summary,
+    };
+    const id = await saveSnapshot(repo, snapshot);
+    return { id, snapshot, errors: a.errors };
+  } finally {
+    await a.close();
+  }
+}
+
+class Archiver {
+  readonly repo: Repository;
+  readonly errors: BackupError[] = [];
+  readonly summary = { filesNew: 0, filesChanged: 0, filesUnchanged: 0, filesFailed: 0, dirs: 0, bytesRead: 0, totalSize: 0, totalFiles: 0 };
+  private readonly progress: BackupProgress;
+  private readonly excluder: Excluder;
+  private readonly oneFs: boolean;
+  private pool: WorkerPool<FileWorkerMessage> | null = null;
+  private readonly workers: number;
+
+  constructor(repo: Repository, opts: BackupOptions) {
+    this.repo = repo;
+    this.progress = opts.progress ?? newProgress();
+    this.excluder = new Excluder(opts.excludes ?? []);
+    this.oneFs = opts.oneFileSystem ?? false;
+    this.workers = opts.workers ?? Math.max(1, Math.min(4, os.availableParallelism()));
+  }
+
+  private getPool(): WorkerPool<FileWorkerMessage> {
+    if (!this.pool) {
+      const init: FileWorkerInit = { encrypt: this.repo.key.encrypt, mac: this.repo.key.mac, chunkerSeed: this.repo.key.chunkerSeed, chunker: this.repo.config.chunker };
+      this.pool = new WorkerPool(new URL('./file-worker.ts', import.meta.url), this.workers, init);
+    }
+    return this.pool;
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  private fail(p: string, e: unknown): void {
+    this.errors.push({ path: p, message: e instanceof Error ? e.message : String(e) });
+    this.progress.errors++;
+  }
+
+  /** A directory that leads to backed-up paths but is not backed up whole. */
+  async trieTree(dir: string, trie: PathTrie, parentTree: string | undefined): Promise<string> {
+    const parent = await this.parentNodes(parentTree);
+    const names = [...trie.children.keys()].sort();
+    const nodes = await Promise.all(names.map(async (name) => {
+      const child = trie.children.get(name)!;
+      const p = path.join(dir, name);
+      const st = await fs.promises.lstat(p, { bigint: true });
+      if (child.target) return this.entry(p, name, st, parent.get(name), st.dev);
+      const node = nodeFromStat(name, st);
+      node.subtree = await this.trieTree(p, child, parent.get(name)?.subtree);
+      return node;
+    }));
+    return this.saveTree({ nodes: nodes.filter((n): n is TreeNode => n !== null) });
+  }
+
+  private async saveTree(t: Tree): Promise<string> {
+    return (await this.repo.saveBlob('tree', encodeTree(t))).id;
+  }
+
+  private async parentNodes(id: string | undefined): Promise<Map<string, TreeNode>> {
+    const m = new Map<string, TreeNode>();
+    if (!id) return m;
+    try {
+      for (const n of (await loadTree(this.repo, id)).nodes) m.set(n.name, n);
+    } catch {
+      // A damaged parent only costs re-reading; the new snapshot stays complete.
+    }
+    return m;
+  }
+
+  private async entry(p: string, name: string, st: BigIntStats, prev: TreeNode | undefined, rootDev: bigint): Promise<TreeNode | null> {
+    const node = nodeFromStat(name, st);
+    switch (node.type) {
+      case 'file':
+        return this.file(p, node, prev);
+      case 'dir':
+        this.summary.dirs++;
+        this.progress.dirs++;
+        node.subtree = this.oneFs && st.dev !== rootDev ? await this.saveTree({ nodes: [] }) : await this.dir(p, prev?.type === 'dir' ? prev.subtree : undefined, rootDev);
+        return node;
+      case 'symlink':
+        try {
+          node.linkTarget = await fs.promises.readlink(p);
+        } catch (e) {
+          this.fail(p, e);
+          return null;
+        }
+        return node;
+      default:
+        return node;
+    }
+  }
+
+  private async dir(p: string, parentTree: string | undefined, rootDev: bigint): Promise<string> {
+    let names: string[];
+    try {
+      names = (await fs.promises.readdir(p)).sort();
+    } catch (e) {
+      this.fail(p, e);
+      return this.saveTree({ nodes: [] });
+    }
+    const parent = await this.parentNodes(parentTree);
+    const nodes = await Promise.all(names.map(async (name) => {
+      const cp = p === '/' ? `/${name}` : `${p}/${name}`;
+      let st: BigIntStats;
+      try {
+        st = await fs.promises.lstat(cp, { bigint: true });
+      } catch (e) {
+        this.fail(cp, e);
+        return null;
+      }
+      if (this.excluder.excludes(cp, name, st.isDirectory())) return null;
+      return this.entry(cp, name, st, parent.get(name), rootDev);
+    }));
+    return this.saveTree({ nodes: nodes.filter((n): n is TreeNode => n !== null) });
+  }
+
+  private async file(p: string, node: TreeNode, prev: TreeNode | undefined): Promise<TreeNode | null> {
+    this.summary.totalFiles++;
+    this.summary.totalSize += node.size;
+    if (prev && unchanged(prev, node) && prev.content!.every((id) => this.repo.knows(id))) {
+      node.content = prev.content;
+      this.summary.filesUnchanged++;
+      this.progress.files++;
+      return node;
+    }
+    const content: string[] = [];
+    const adds: Promise<number>[] = [];
+    let result: { size: number; error?: string } = { size: 0 };
+    await this.getPool().run({ path: p, size: node.size } satisfies FileJob, (m) => {
+      if (m.done) result = m;
+      else {
+        content.push(m.id);
+        adds.push(this.repo.addSealed('data', m.id, m.sealed, m.rawLength));
+      }
+    });
+    await Promise.all(adds);
+    this.progress.files++;
+    if (result.error) {
+      this.summary.filesFailed++;
+      this.fail(p, new Error(result.error));
+      return null;
+    }
+    this.summary.bytesRead += result.size;
+    this.progress.bytesRead += result.size;
+    if (prev) this.summary.filesChanged++;
+    else this.summary.filesNew++;
+    node.size = result.size;
+    node.content = content;
+    return node;
+  }
+}
+
+function unchanged(prev: TreeNode, cur: TreeNode): boolean {
+  return prev.type === 'file' && prev.size === cur.size && prev.mtime === cur.mtime && prev.ctime === cur.ctime && prev.inode === cur.inode && Array.isArray(prev.content);
+}
+
+async function checkPaths(input: string[]): Promise<string[]> {
+  if (input.length === 0) throw new SafeholdError('USAGE', 'nothing to back up: give at least one path');
+  for (const raw of input) {
+    try {
+      await fs.promises.lstat(path.resolve(raw));
+    } catch (e) {
+      throw new SafeholdError('PATH_NOT_FOUND', `cannot back up ${raw}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`, { cause: e });
+    }
+  }
+  return normalisePaths(input);
+}
+
+/** Absolute, sorted, without duplicates or paths inside other given paths: the snapshot's `paths`. */
+export function normalisePaths(input: string[]): string[] {
+  const sorted = [...new Set(input.map((p) => path.resolve(p)))].sort();
+  return sorted.filter((p) => !sorted.some((q) => q !== p && (q === '/' || p.startsWith(q + '/'))));
+}
+
+function buildTrie(paths: string[]): PathTrie {
+  const root: PathTrie = { target: false, children: new Map() };
+  for (const p of paths) {
+    let t = root;
+    const parts = p.split('/').filter(Boolean);
+    if (parts.length === 0) {
+      throw new SafeholdError('USAGE', "backing up '/' as a whole is not supported yet: name its directories");
+    }
+    for (const part of parts) {
+      let c = t.children.get(part);
+      if (!c) t.children.set(part, (c = { target: false, children: new Map() }));
+      t = c;
+    }
+    t.target = true;
+  }
+  return root;
+}
+
+function safeUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}

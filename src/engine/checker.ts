@@ -1,0 +1,174 @@
+// The checker: proves a repository is sound. Structure: every index and
+// snapshot file opens and matches its name, every pack the index names
+// exists and is large enough, every tree of every snapshot loads and every
+// blob it references is indexed. With readData: every pack is read whole,
+// its name (SHA-256) verified, its header parsed, every blob decrypted,
+// decompressed and checked against its id, and the header compared with the
+// index. Each problem is reported with the object it affects.
+
+import type { Repository } from '../repo/repository.ts';
+import { mapLimit } from '../repo/repository.ts';
+import { Index } from '../repo/index.ts';
+import type { IndexFile } from '../repo/index.ts';
+import { fileId } from '../repo/crypto.ts';
+import { parsePack } from '../repo/pack.ts';
+import { parseTree, unsafeName } from '../repo/tree.ts';
+import type { Snapshot } from '../repo/snapshot.ts';
+import { isSafeholdError } from '../core/errors.ts';
+
+export interface CheckProblem {
+  /** The object affected, e.g. 'pack 1a2b3c…', 'snapshot 9f8e…', 'tree …'. */
+  object: string;
+  message: string;
+}
+
+export interface CheckProgress {
+  phase: 'index' | 'packs' | 'snapshots' | 'trees' | 'data';
+  done: number;
+  total: number;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  errors: CheckProblem[];
+  /** Not errors: e.g. packs no index names (left by an interrupted backup). */
+  warnings: CheckProblem[];
+  stats: { snapshots: number; trees: number; blobs: number; packs: number; packsRead: number; bytesRead: number };
+}
+
+export async function check(repo: Repository, opts: { readData?: boolean; progress?: CheckProgress } = {}): Promise<CheckResult> {
+  const progress = opts.progress ?? { phase: 'index', done: 0, total: 0 };
+  const res: CheckResult = { ok: true, errors: [], warnings: [], stats: { snapshots: 0, trees: 0, blobs: 0, packs: 0, packsRead: 0, bytesRead: 0 } };
+  const err = (object: string, e: unknown) => res.errors.push({ object, message: e instanceof Error ? e.message : String(e) });
+
+  // Index files: each must open; together they form the index used below.
+  const index = new Index();
+  const indexFiles = await repo.backend.list('index');
+  Object.assign(progress, { phase: 'index', done: 0, total: indexFiles.length });
+  await mapLimit(indexFiles, 8, async (f) => {
+    try {
+      index.addFile(await repo.loadFile<IndexFile>('index', f.name));
+    } catch (e) {
+      err(`index ${short(f.name)}`, e);
+    }
+    progress.done++;
+  });
+  res.stats.blobs = index.size;
+
+  // Packs: every indexed pack must exist and hold its blobs' ranges.
+  const stored = new Map((await repo.backend.list('data')).map((f) => [f.name, f.size]));
+  const byPack = index.byPack();
+  res.stats.packs = stored.size;
+  Object.assign(progress, { phase: 'packs', done: 0, total: byPack.size });
+  for (const [pack, blobs] of byPack) {
+    const size = stored.get(pack);
+    if (size === undefined) err(`pack ${short(pack)}`, `missing: the index names it for ${blobs.length} blobs`);
+    else {
+      const end = Math.max(...blobs.map((b) => b.offset + b.length));
+      if (end > size) err(`pack ${short(pack)}`, `truncated: ${size} bytes, the index needs ${end}`);
+    }
+    progress.done++;
+  }
+  for (const pack of stored.keys()) {
+    if (!byPack.has(pack)) res.warnings.push({ object: `pack ${short(pack)}`, message: 'not in any index (left by an interrupted backup; harmless, prune will remove it)' });
+  }
+
+  // Snapshots and their trees.
+  const snapFiles = await repo.backend.list('snapshots');
+  Object.assign(progress, { phase: 'snapshots', done: 0, total: snapFiles.length });
+  const roots: { tree: string; snap: string }[] = [];
+  await mapLimit(snapFiles, 16, async (f) => {
+    try {
+      const s = await repo.loadFile<Snapshot>('snapshots', f.name);
+      if (typeof s.tree !== 'string') throw new Error('has no root tree');
+      roots.push({ tree: s.tree, snap: f.name });
+      res.stats.snapshots++;
+    } catch (e) {
+      err(`snapshot ${short(f.name)}`, e);
+    }
+    progress.done++;
+  });
+  await checkTrees(repo, index, roots, res, progress, err);
+
+  if (opts.readData) await readData(repo, index, stored, res, progress, err);
+  res.ok = res.errors.length === 0;
+  return res;
+}
+
+async function checkTrees(
+  repo: Repository, index: Index, roots: { tree: string; snap: string }[], res: CheckResult, progress: CheckProgress,
+  err: (object: string, e: unknown) => void,
+): Promise<void> {
+  const seen = new Set<string>();
+  Object.assign(progress, { phase: 'trees', done: 0, total: 0 });
+  const visit = async (id: string, where: string): Promise<void> => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    progress.total++;
+    if (!index.has(id)) {
+      err(`tree ${short(id)}`, `missing from the index (referenced by ${where})`);
+      return;
+    }
+    let nodes;
+    try {
+      const e = index.get(id)!;
+      const sealed = await repo.backend.load({ type: 'data', name: e.pack }, e.offset, e.length);
+      nodes = parseTree(repo.decodeBlob(id, e, sealed), id).nodes;
+    } catch (e) {
+      err(`tree ${short(id)}`, isSafeholdError(e) ? e.message : e);
+      return;
+    }
+    res.stats.trees++;
+    progress.done++;
+    const subs: Promise<void>[] = [];
+    for (const n of nodes) {
+      const p = `${where}/${n.name}`;
+      if (unsafeName(String(n.name))) err(`tree ${short(id)}`, `entry ${JSON.stringify(n.name)} has an unsafe name`);
+      if (n.type === 'dir') {
+        if (!n.subtree) err(`tree ${short(id)}`, `directory ${n.name} has no subtree`);
+        else subs.push(visit(n.subtree, p));
+      } else if (n.type === 'file') {
+        for (const b of n.content ?? []) if (!index.has(b)) err(`blob ${short(b)}`, `missing from the index (file ${p})`);
+      }
+    }
+    await Promise.all(subs);
+  };
+  await mapLimit(roots, 4, (r) => visit(r.tree, `snapshot ${short(r.snap)}:`));
+}
+
+async function readData(
+  repo: Repository, index: Index, stored: Map<string, number>, res: CheckResult, progress: CheckProgress,
+  err: (object: string, e: unknown) => void,
+): Promise<void> {
+  const packs = [...stored.keys()];
+  Object.assign(progress, { phase: 'data', done: 0, total: packs.length });
+  await mapLimit(packs, 2, async (pack) => {
+    const what = `pack ${short(pack)}`;
+    try {
+      const bytes = await repo.backend.load({ type: 'data', name: pack });
+      res.stats.bytesRead += bytes.length;
+      res.stats.packsRead++;
+      if (fileId(bytes) !== pack) err(what, 'content does not match its name (SHA-256): the file was changed');
+      const entries = parsePack(repo.key.encrypt, bytes, what);
+      for (const e of entries) {
+        try {
+          repo.decodeBlob(e.id, e, bytes.subarray(e.offset, e.offset + e.length));
+        } catch (x) {
+          err(`${what} blob ${short(e.id)}`, x);
+          continue;
+        }
+        const ie = index.get(e.id);
+        if (ie && ie.pack === pack && (ie.offset !== e.offset || ie.length !== e.length || ie.type !== e.type)) {
+          err(`${what} blob ${short(e.id)}`, 'the index and the pack header disagree on where the blob is');
+        }
+      }
+    } catch (e) {
+      err(what, e);
+    }
+    progress.done++;
+  });
+}
+
+function short(id: string): string {
+  return id.slice(0, 12);
+}

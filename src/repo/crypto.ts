@@ -1,0 +1,86 @@
+// Cryptography of the repository: the master key, authenticated encryption
+// (AES-256-GCM with a random 96-bit nonce), keyed blob ids (HMAC-SHA256, so a
+// stored id reveals nothing about content to someone without the key), and
+// the password-based key derivation (scrypt) that wraps the master key.
+
+import crypto from 'node:crypto';
+import { SafeholdError } from '../core/errors.ts';
+
+export const NONCE_BYTES = 12;
+export const TAG_BYTES = 16;
+export const OVERHEAD = NONCE_BYTES + TAG_BYTES;
+
+export interface MasterKey {
+  /** AES-256-GCM key for every stored object. */
+  encrypt: Buffer;
+  /** HMAC-SHA256 key for blob ids. */
+  mac: Buffer;
+  /** Seed of the content-defined chunker's gear table. */
+  chunkerSeed: Buffer;
+}
+
+export function newMasterKey(): MasterKey {
+  return { encrypt: crypto.randomBytes(32), mac: crypto.randomBytes(32), chunkerSeed: crypto.randomBytes(32) };
+}
+
+export function masterKeyToJson(k: MasterKey): string {
+  return JSON.stringify({ encrypt: k.encrypt.toString('base64'), mac: k.mac.toString('base64'), chunkerSeed: k.chunkerSeed.toString('base64') });
+}
+
+export function masterKeyFromJson(s: string): MasterKey {
+  const o = JSON.parse(s) as Record<string, string>;
+  const k = { encrypt: Buffer.from(o.encrypt ?? '', 'base64'), mac: Buffer.from(o.mac ?? '', 'base64'), chunkerSeed: Buffer.from(o.chunkerSeed ?? '', 'base64') };
+  if (k.encrypt.length !== 32 || k.mac.length !== 32 || k.chunkerSeed.length !== 32) throw new SafeholdError('CORRUPT', 'master key has the wrong shape');
+  return k;
+}
+
+/** Encrypts and authenticates: returns nonce || ciphertext || tag. `aad` binds the ciphertext to its context. */
+export function seal(key: Buffer, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
+  const nonce = crypto.randomBytes(NONCE_BYTES);
+  const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
+  if (aad) c.setAAD(aad);
+  // Own (unpooled) memory, so the result can be transferred to another thread.
+  const out = Buffer.allocUnsafeSlow(plaintext.length + OVERHEAD);
+  nonce.copy(out, 0);
+  let n = NONCE_BYTES + c.update(plaintext).copy(out, NONCE_BYTES);
+  n += c.final().copy(out, n);
+  c.getAuthTag().copy(out, n);
+  return out;
+}
+
+/** Decrypts and verifies; any changed byte (or wrong aad/key) throws SafeholdError 'CORRUPT'. */
+export function open(key: Buffer, sealed: Uint8Array, aad?: Uint8Array, what = 'object'): Buffer {
+  if (sealed.length < OVERHEAD) throw new SafeholdError('CORRUPT', `${what}: ciphertext too short (${sealed.length} bytes)`);
+  const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.length);
+  const d = crypto.createDecipheriv('aes-256-gcm', key, buf.subarray(0, NONCE_BYTES));
+  if (aad) d.setAAD(aad);
+  d.setAuthTag(buf.subarray(buf.length - TAG_BYTES));
+  try {
+    const a = d.update(buf.subarray(NONCE_BYTES, buf.length - TAG_BYTES));
+    const b = d.final();
+    return b.length === 0 ? a : Buffer.concat([a, b]);
+  } catch (e) {
+    throw new SafeholdError('CORRUPT', `${what}: authentication failed (data was changed or the key is wrong)`, { cause: e });
+  }
+}
+
+/** Keyed id of a blob's plaintext. */
+export function blobId(macKey: Buffer, data: Uint8Array): Buffer {
+  return crypto.createHmac('sha256', macKey).update(data).digest();
+}
+
+/** Id of a stored file: SHA-256 of its stored bytes, so check can verify files without the key. */
+export function fileId(data: Uint8Array): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
+}
+
+export interface KdfParams { N: number; r: number; p: number }
+
+export const DEFAULT_KDF: KdfParams = { N: 1 << 15, r: 8, p: 1 };
+
+export function deriveKey(password: string, salt: Buffer, p: KdfParams): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    crypto.scrypt(password.normalize('NFC'), salt, 32, { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + (64 << 20) }, (err, key) =>
+      err ? reject(new SafeholdError('INTERNAL', `key derivation failed: ${err.message}`, { cause: err })) : resolve(key));
+  });
+}

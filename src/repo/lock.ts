@@ -1,0 +1,127 @@
+// Repository locks: a shared lock for backup, restore and check, an exclusive
+// one for operations that delete (prune, later). A lock file names its holder
+// (host, pid) and is refreshed by a heartbeat; a lock whose heartbeat is older
+// than STALE_MS, or whose process is gone on this host, is stale and ignored
+// (and removed by `unlock`).
+
+import os from 'node:os';
+import type { Repository } from './repository.ts';
+import { SafeholdError, isSafeholdError } from '../core/errors.ts';
+
+export interface LockFile {
+  time: string;
+  heartbeat: number;
+  exclusive: boolean;
+  hostname: string;
+  pid: number;
+  username: string;
+}
+
+export const STALE_MS = 30 * 60 * 1000;
+export const REFRESH_MS = 5 * 60 * 1000;
+
+export interface LockInfo extends LockFile {
+  name: string;
+  stale: boolean;
+}
+
+export class RepoLock {
+  private name: string;
+  private readonly repo: Repository;
+  private readonly file: LockFile;
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(repo: Repository, name: string, file: LockFile) {
+    this.repo = repo;
+    this.name = name;
+    this.file = file;
+  }
+
+  /** Takes a lock; LOCKED if a conflicting live lock exists. */
+  static async acquire(repo: Repository, exclusive: boolean): Promise<RepoLock> {
+    const blocking = (l: LockInfo) => !l.stale && (exclusive || l.exclusive);
+    const first = (await listLocks(repo)).find(blocking);
+    if (first) throw lockedError(first);
+    const file: LockFile = {
+      time: new Date(repo.clock.now()).toISOString(),
+      heartbeat: repo.clock.now(),
+      exclusive,
+      hostname: os.hostname(),
+      pid: process.pid,
+      username: os.userInfo().username,
+    };
+    const name = await repo.saveFile('locks', file);
+    const lock = new RepoLock(repo, name, file);
+    // Another process may have locked between our check and our write: look again.
+    const other = (await listLocks(repo)).find((l) => l.name !== name && blocking(l));
+    if (other) {
+      await lock.release();
+      throw lockedError(other);
+    }
+    lock.timer = setInterval(() => void lock.refresh().catch(() => {}), REFRESH_MS);
+    lock.timer.unref();
+    return lock;
+  }
+
+  async refresh(): Promise<void> {
+    const old = this.name;
+    this.file.heartbeat = this.repo.clock.now();
+    this.name = await this.repo.saveFile('locks', this.file);
+    await this.repo.backend.remove({ type: 'locks', name: old });
+  }
+
+  async release(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.repo.backend.remove({ type: 'locks', name: this.name });
+  }
+}
+
+export async function listLocks(repo: Repository): Promise<LockInfo[]> {
+  const out: LockInfo[] = [];
+  for (const f of await repo.backend.list('locks')) {
+    try {
+      const l = await repo.loadFile<LockFile>('locks', f.name);
+      out.push({ ...l, name: f.name, stale: isStale(l, repo.clock.now()) });
+    } catch (e) {
+      // Removed meanwhile (a refresh or release): not a lock any more.
+      if (isSafeholdError(e, 'NOT_FOUND')) continue;
+      throw e;
+    }
+  }
+  return out;
+}
+
+export function isStale(l: LockFile, now: number): boolean {
+  if (now - l.heartbeat > STALE_MS) return true;
+  if (l.hostname === os.hostname() && l.pid !== process.pid && !processAlive(l.pid)) return true;
+  return false;
+}
+
+/** Removes stale locks (or every lock with `all`); returns how many. */
+export async function removeLocks(repo: Repository, all: boolean): Promise<number> {
+  let n = 0;
+  for (const l of await listLocks(repo)) {
+    if (all || l.stale) {
+      await repo.backend.remove({ type: 'locks', name: l.name });
+      n++;
+    }
+  }
+  return n;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function lockedError(l: LockInfo): SafeholdError {
+  return new SafeholdError(
+    'LOCKED',
+    `repository is locked ${l.exclusive ? 'exclusively ' : ''}by pid ${l.pid} on ${l.hostname} since ${l.time} (run 'safehold unlock' if that process is gone)`,
+    { retryable: true, details: { holder: `${l.hostname}:${l.pid}`, since: l.time } },
+  );
+}

@@ -1,0 +1,235 @@
+// The repository: a deduplicating, compressing, encrypting store of blobs on a
+// Backend. It owns the master key, the config, the index and the packs being
+// written. Everything above (archiver, restorer, checker) uses only this.
+
+import crypto from 'node:crypto';
+import type { Backend, FileType } from './backend/backend.ts';
+import { blobId, fileId, newMasterKey } from './crypto.ts';
+import type { KdfParams, MasterKey } from './crypto.ts';
+import { compress, decodeObject, decompress, encodeObject } from './encoding.ts';
+import { Index, indexFileFor } from './index.ts';
+import type { IndexEntry, IndexFile } from './index.ts';
+import { PackBuilder, openBlob, sealBlob } from './pack.ts';
+import type { BlobType, PackEntry } from './pack.ts';
+import { unlock, writeKeyFile } from './keys.ts';
+import { DEFAULT_CHUNKER_PARAMS, validateChunkerParams } from './chunker.ts';
+import type { ChunkerParams } from './chunker.ts';
+import { SafeholdError } from '../core/errors.ts';
+import { systemClock } from '../core/clock.ts';
+import type { Clock } from '../core/clock.ts';
+
+export interface RepoConfig {
+  version: 1;
+  id: string;
+  created: string;
+  chunker: ChunkerParams;
+  compression: 'zstd';
+  packSize: number;
+}
+
+export interface InitOptions {
+  chunker?: ChunkerParams;
+  packSize?: number;
+  kdf?: KdfParams;
+  clock?: Clock;
+}
+
+export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
+const CONFIG_LABEL = 'config';
+const MAX_UPLOADS = 2;
+
+export class Repository {
+  readonly backend: Backend;
+  readonly key: MasterKey;
+  readonly keyName: string;
+  readonly config: RepoConfig;
+  readonly clock: Clock;
+  readonly index = new Index();
+  /** Blobs in open or uploading packs, not yet in the index. */
+  private readonly pending = new Map<string, BlobType>();
+  private readonly builders: Record<BlobType, PackBuilder> = { data: new PackBuilder(), tree: new PackBuilder() };
+  private readonly uploads = new Set<Promise<void>>();
+  private unindexed: { id: string; entries: PackEntry[] }[] = [];
+  private indexLoaded = false;
+  /** Bytes stored (sealed, compressed) and blobs added by this process. */
+  readonly added = { blobs: 0, bytes: 0, packs: 0 };
+
+  private constructor(backend: Backend, key: MasterKey, keyName: string, config: RepoConfig, clock: Clock) {
+    this.backend = backend;
+    this.key = key;
+    this.keyName = keyName;
+    this.config = config;
+    this.clock = clock;
+  }
+
+  static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
+    if (await backend.exists()) throw new SafeholdError('REPO_EXISTS', `a repository already exists at ${backend.location}`);
+    const clock = opts.clock ?? systemClock;
+    const chunker = opts.chunker ?? DEFAULT_CHUNKER_PARAMS;
+    validateChunkerParams(chunker);
+    const config: RepoConfig = {
+      version: 1,
+      id: crypto.randomBytes(16).toString('hex'),
+      created: new Date(clock.now()).toISOString(),
+      chunker,
+      compression: 'zstd',
+      packSize: opts.packSize ?? DEFAULT_PACK_SIZE,
+    };
+    const master = newMasterKey();
+    await backend.create();
+    const keyName = await writeKeyFile(backend, master, password, opts.kdf, clock.now());
+    await backend.save({ type: 'config', name: 'config' }, encodeObject(master.encrypt, CONFIG_LABEL, config));
+    return new Repository(backend, master, keyName, config, clock);
+  }
+
+  static async open(backend: Backend, password: string, clock: Clock = systemClock): Promise<Repository> {
+    if (!(await backend.exists())) throw new SafeholdError('REPO_NOT_FOUND', `no repository at ${backend.location} (run 'safehold init' first)`);
+    const { name, master } = await unlock(backend, password);
+    const raw = await backend.load({ type: 'config', name: 'config' });
+    const config = decodeObject<RepoConfig>(master.encrypt, CONFIG_LABEL, raw, 'config');
+    if (config.version !== 1) throw new SafeholdError('CORRUPT', `repository version ${config.version} is not supported`);
+    return new Repository(backend, master, name, config, clock);
+  }
+
+  /** Writes a key file for a new password, then removes the one used to open. */
+  async changePassword(newPassword: string, kdf?: KdfParams): Promise<string> {
+    const name = await writeKeyFile(this.backend, this.key, newPassword, kdf, this.clock.now());
+    await this.backend.remove({ type: 'keys', name: this.keyName });
+    return name;
+  }
+
+  // ---- index -------------------------------------------------------------
+
+  async loadIndex(): Promise<void> {
+    if (this.indexLoaded) return;
+    const files = await this.backend.list('index');
+    await mapLimit(files, 8, async (f) => this.index.addFile(await this.loadFile<IndexFile>('index', f.name)));
+    this.indexLoaded = true;
+  }
+
+  /** True when the blob is stored or being stored. */
+  knows(id: string): boolean {
+    return this.index.has(id) || this.pending.has(id);
+  }
+
+  blobId(data: Uint8Array): string {
+    return blobId(this.key.mac, data).toString('hex');
+  }
+
+  // ---- writing -----------------------------------------------------------
+
+  /** Compresses, seals and stores a blob unless already known. Returns stored bytes added (0 when known). */
+  async saveBlob(type: BlobType, data: Uint8Array, id = this.blobId(data)): Promise<{ id: string; added: number }> {
+    if (this.knows(id)) return { id, added: 0 };
+    const { stored, rawLength } = maybeCompress(data);
+    return { id, added: await this.addSealed(type, id, sealBlob(this.key.encrypt, id, stored), rawLength) };
+  }
+
+  /** Adds a blob already compressed and sealed (by a worker). Returns stored bytes added. */
+  async addSealed(type: BlobType, id: string, sealed: Uint8Array, rawLength: number): Promise<number> {
+    if (this.knows(id)) return 0;
+    this.pending.set(id, type);
+    const b = this.builders[type];
+    b.add(type, id, sealed, rawLength);
+    this.added.blobs++;
+    this.added.bytes += sealed.length;
+    if (b.size >= this.config.packSize) await this.rotate(type);
+    return sealed.length;
+  }
+
+  private async rotate(type: BlobType): Promise<void> {
+    const b = this.builders[type];
+    if (b.count === 0) return;
+    this.builders[type] = new PackBuilder();
+    while (this.uploads.size >= MAX_UPLOADS) await Promise.race(this.uploads);
+    const bytes = b.finish(this.key.encrypt);
+    const id = fileId(bytes);
+    const p: Promise<void> = this.backend.save({ type: 'data', name: id }, bytes).then(() => {
+      this.index.addPack(id, b.entries);
+      for (const e of b.entries) this.pending.delete(e.id);
+      this.unindexed.push({ id, entries: b.entries });
+      this.added.packs++;
+    });
+    const tracked = p.finally(() => this.uploads.delete(tracked));
+    this.uploads.add(tracked);
+    // Surface failures: the caller awaits flush(), which awaits every upload.
+    tracked.catch(() => {});
+  }
+
+  /** Writes open packs, waits for uploads, then writes one index file for the new packs. */
+  async flush(): Promise<void> {
+    await this.rotate('data');
+    await this.rotate('tree');
+    const results = await Promise.allSettled([...this.uploads]);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (this.unindexed.length > 0) {
+      const packs = this.unindexed;
+      this.unindexed = [];
+      await this.saveFile('index', indexFileFor(packs));
+    }
+  }
+
+  // ---- reading -----------------------------------------------------------
+
+  lookup(id: string): IndexEntry {
+    const e = this.index.get(id);
+    if (!e) throw new SafeholdError('CORRUPT', `blob ${id.slice(0, 12)} is not in the index`);
+    return e;
+  }
+
+  async loadBlob(type: BlobType, id: string): Promise<Buffer> {
+    const e = this.lookup(id);
+    if (e.type !== type) throw new SafeholdError('CORRUPT', `blob ${id.slice(0, 12)} is a ${e.type} blob, expected ${type}`);
+    const sealed = await this.backend.load({ type: 'data', name: e.pack }, e.offset, e.length);
+    return this.decodeBlob(id, e, sealed);
+  }
+
+  /** Opens a sealed blob, decompresses it and verifies its id. */
+  decodeBlob(id: string, e: { rawLength: number }, sealed: Uint8Array): Buffer {
+    const stored = openBlob(this.key.encrypt, id, sealed);
+    const data = e.rawLength > 0 ? decompress(stored, e.rawLength, `blob ${id.slice(0, 12)}`) : stored;
+    if (this.blobId(data) !== id) throw new SafeholdError('CORRUPT', `blob ${id.slice(0, 12)}: content does not match its id`);
+    return data;
+  }
+
+  // ---- small files -------------------------------------------------------
+
+  async saveFile(type: FileType, value: unknown): Promise<string> {
+    const bytes = encodeObject(this.key.encrypt, type, value);
+    const name = fileId(bytes);
+    await this.backend.save({ type, name }, bytes);
+    return name;
+  }
+
+  async loadFile<T>(type: FileType, name: string): Promise<T> {
+    const bytes = await this.backend.load({ type, name });
+    if (fileId(bytes) !== name) throw new SafeholdError('CORRUPT', `${type}/${name}: content does not match its name`);
+    return decodeObject<T>(this.key.encrypt, type, bytes, `${type}/${name.slice(0, 12)}`);
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close();
+  }
+}
+
+/** Compresses with zstd unless that saves under 2 %; rawLength 0 marks an uncompressed blob. */
+export function maybeCompress(data: Uint8Array): { stored: Uint8Array; rawLength: number } {
+  if (data.length < 64) return { stored: data, rawLength: 0 };
+  const c = compress(data);
+  return c.length < data.length * 0.98 ? { stored: c, rawLength: data.length } : { stored: data, rawLength: 0 };
+}
+
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
