@@ -19,6 +19,9 @@ import { nodeFromStat } from './node-meta.ts';
 import { Excluder } from './excluder.ts';
 import { PROGRAM } from './program.ts';
 import { SafeholdError } from '../core/errors.ts';
+import { Semaphore } from '../core/semaphore.ts';
+
+const FILES_IN_FLIGHT = Number(process.env.SH_FIF) || 64;
 
 export interface BackupOptions {
   paths: string[];
@@ -101,13 +104,15 @@ class Archiver {
   private readonly oneFs: boolean;
   private pool: WorkerPool<FileWorkerMessage> | null = null;
   private readonly workers: number;
+  /** Files handed to workers and not yet stored. */
+  private readonly slots = new Semaphore(FILES_IN_FLIGHT);
 
   constructor(repo: Repository, opts: BackupOptions) {
     this.repo = repo;
     this.progress = opts.progress ?? newProgress();
     this.excluder = new Excluder(opts.excludes ?? []);
     this.oneFs = opts.oneFileSystem ?? false;
-    this.workers = opts.workers ?? Math.max(1, Math.min(4, os.availableParallelism()));
+    this.workers = opts.workers ?? (Number(process.env.SAFEHOLD_WORKERS) || Math.max(1, Math.min(4, os.availableParallelism())));
   }
 
   private getPool(): WorkerPool<FileWorkerMessage> {
@@ -127,24 +132,32 @@ class Archiver {
     this.progress.errors++;
   }
 
-  /** A directory that leads to backed-up paths but is not backed up whole. */
+  /**
+   * A directory that leads to backed-up paths but is not backed up whole.
+   * Resolves once its tree is stored.
+   */
   async trieTree(dir: string, trie: PathTrie, parentTree: string | undefined): Promise<string> {
     const parent = await this.parentNodes(parentTree);
-    const names = [...trie.children.keys()].sort();
-    const nodes = await Promise.all(names.map(async (name) => {
+    const parts: Promise<TreeNode | null>[] = [];
+    for (const name of [...trie.children.keys()].sort()) {
       const child = trie.children.get(name)!;
       const p = path.join(dir, name);
       const st = await fs.promises.lstat(p, { bigint: true });
-      if (child.target) return this.entry(p, name, st, parent.get(name), st.dev);
-      const node = nodeFromStat(name, st);
-      node.subtree = await this.trieTree(p, child, parent.get(name)?.subtree);
-      return node;
-    }));
-    return this.saveTree({ nodes: nodes.filter((n): n is TreeNode => n !== null) });
+      if (child.target) {
+        parts.push((await this.entry(p, name, st, parent.get(name), st.dev)).done);
+      } else {
+        const node = nodeFromStat(name, st);
+        node.subtree = await this.trieTree(p, child, parent.get(name)?.subtree);
+        parts.push(Promise.resolve(node));
+      }
+    }
+    return this.saveTree(parts);
   }
 
-  private async saveTree(t: Tree): Promise<string> {
-    return (await this.repo.saveBlob('tree', encodeTree(t))).id;
+  /** Stores a tree once all its nodes are complete; failed entries (null) are left out. */
+  private async saveTree(parts: Promise<TreeNode | null>[]): Promise<string> {
+    const nodes = (await Promise.all(parts)).filter((n): n is TreeNode => n !== null);
+    return (await this.repo.saveBlob('tree', encodeTree({ nodes }))).id;
   }
 
   private async parentNodes(id: string | undefined): Promise<Map<string, TreeNode>> {
@@ -158,62 +171,77 @@ class Archiver {
     return m;
   }
 
-  private async entry(p: string, name: string, st: BigIntStats, prev: TreeNode | undefined, rootDev: bigint): Promise<TreeNode | null> {
+  /**
+   * Walks one entry. Resolves when the entry has been walked (files handed to
+   * workers, directories listed recursively); `done` resolves when its node is
+   * complete. One walker moves depth-first while workers finish earlier files,
+   * and `slots` bounds the files in flight, so memory stays flat on any tree.
+   */
+  private async entry(p: string, name: string, st: BigIntStats, prev: TreeNode | undefined, rootDev: bigint): Promise<Walked> {
     const node = nodeFromStat(name, st);
     switch (node.type) {
       case 'file':
         return this.file(p, node, prev);
-      case 'dir':
+      case 'dir': {
         this.summary.dirs++;
         this.progress.dirs++;
-        node.subtree = this.oneFs && st.dev !== rootDev ? await this.saveTree({ nodes: [] }) : await this.dir(p, prev?.type === 'dir' ? prev.subtree : undefined, rootDev);
-        return node;
+        const sub = this.oneFs && st.dev !== rootDev
+          ? { done: this.saveTree([]) }
+          : await this.dir(p, prev?.type === 'dir' ? prev.subtree : undefined, rootDev);
+        return { done: sub.done.then((id) => { node.subtree = id; return node; }) };
+      }
       case 'symlink':
-        try {
-          node.linkTarget = await fs.promises.readlink(p);
-        } catch (e) {
-          this.fail(p, e);
-          return null;
-        }
-        return node;
+        return {
+          done: fs.promises.readlink(p).then(
+            (target) => { node.linkTarget = target; return node; },
+            (e) => { this.fail(p, e); return null; }),
+        };
       default:
-        return node;
+        return { done: Promise.resolve(node) };
     }
   }
 
-  private async dir(p: string, parentTree: string | undefined, rootDev: bigint): Promise<string> {
+  private async dir(p: string, parentTree: string | undefined, rootDev: bigint): Promise<{ done: Promise<string> }> {
     let names: string[];
     try {
       names = (await fs.promises.readdir(p)).sort();
     } catch (e) {
       this.fail(p, e);
-      return this.saveTree({ nodes: [] });
+      return { done: this.saveTree([]) };
     }
-    const parent = await this.parentNodes(parentTree);
-    const nodes = await Promise.all(names.map(async (name) => {
-      const cp = p === '/' ? `/${name}` : `${p}/${name}`;
-      let st: BigIntStats;
-      try {
-        st = await fs.promises.lstat(cp, { bigint: true });
-      } catch (e) {
-        this.fail(cp, e);
-        return null;
+    const [parent, stats] = await Promise.all([
+      this.parentNodes(parentTree),
+      Promise.all(names.map((name) => fs.promises.lstat(`${p}/${name}`, { bigint: true }).then((st) => ({ st }), (error: unknown) => ({ error })))),
+    ]);
+    const parts: Promise<TreeNode | null>[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const cp = `${p}/${name}`;
+      const r = stats[i]!;
+      if ('error' in r) {
+        this.fail(cp, r.error);
+        continue;
       }
-      if (this.excluder.excludes(cp, name, st.isDirectory())) return null;
-      return this.entry(cp, name, st, parent.get(name), rootDev);
-    }));
-    return this.saveTree({ nodes: nodes.filter((n): n is TreeNode => n !== null) });
+      if (!this.excluder.empty && this.excluder.excludes(cp, name, r.st.isDirectory())) continue;
+      parts.push((await this.entry(cp, name, r.st, parent.get(name), rootDev)).done);
+    }
+    return { done: this.saveTree(parts) };
   }
 
-  private async file(p: string, node: TreeNode, prev: TreeNode | undefined): Promise<TreeNode | null> {
+  private async file(p: string, node: TreeNode, prev: TreeNode | undefined): Promise<Walked> {
     this.summary.totalFiles++;
     this.summary.totalSize += node.size;
     if (prev && unchanged(prev, node) && prev.content!.every((id) => this.repo.knows(id))) {
       node.content = prev.content;
       this.summary.filesUnchanged++;
       this.progress.files++;
-      return node;
+      return { done: Promise.resolve(node) };
     }
+    await this.slots.acquire();
+    return { done: this.readFile(p, node, prev).finally(() => this.slots.release()) };
+  }
+
+  private async readFile(p: string, node: TreeNode, prev: TreeNode | undefined): Promise<TreeNode | null> {
     const content: string[] = [];
     const adds: Promise<number>[] = [];
     let result: { size: number; error?: string } = { size: 0 };
@@ -239,6 +267,11 @@ class Archiver {
     node.content = content;
     return node;
   }
+}
+
+/** An entry that has been walked; `done` resolves to its finished node (null: left out). */
+interface Walked {
+  done: Promise<TreeNode | null>;
 }
 
 function unchanged(prev: TreeNode, cur: TreeNode): boolean {

@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import { isMainThread, workerData } from 'node:worker_threads';
-import { Chunker, gearTable } from '../repo/chunker.ts';
+import { computeMasks, findCut, gearTable, toInt32Gear } from '../repo/chunker.ts';
 import type { ChunkerParams } from '../repo/chunker.ts';
 import { blobId } from '../repo/crypto.ts';
 import { sealBlob } from '../repo/pack.ts';
@@ -29,43 +29,58 @@ export type FileWorkerMessage =
   | { done?: false; id: string; sealed: Uint8Array; rawLength: number; length: number }
   | { done: true; size: number; error?: string; errorCode?: string };
 
-const READ_SIZE = 8 * 1024 * 1024;
+/** Bytes read past maxSize before unread data moves to the window's front. */
+const READ_SLACK = 1024 * 1024;
 
 if (!isMainThread) {
   const init = workerData as FileWorkerInit;
   const encrypt = Buffer.from(init.encrypt);
   const mac = Buffer.from(init.mac);
-  const chunker = new Chunker(init.chunker, gearTable(init.chunkerSeed));
+  const params = init.chunker;
+  const gear = toInt32Gear(gearTable(init.chunkerSeed));
+  const masks = computeMasks(params.avgSize);
+  // One read window per worker, reused for every file: the worker makes no
+  // garbage per file but the sealed chunks it hands over. maxSize plus some
+  // slack, so a whole chunk always fits after the unread rest moves to the front.
+  const window = Buffer.allocUnsafeSlow(params.maxSize + READ_SLACK);
+
+  const emitChunk = (chunk: Uint8Array, emit: (m: FileWorkerMessage, t?: ArrayBuffer) => void) => {
+    const id = blobId(mac, chunk).toString('hex');
+    const { stored, rawLength } = maybeCompress(chunk);
+    // seal() returns unpooled memory, so the whole buffer can move without a copy.
+    const sealed = sealBlob(encrypt, id, stored);
+    emit({ id, sealed, rawLength, length: chunk.length }, sealed.buffer as ArrayBuffer);
+  };
 
   serveJobs<FileWorkerMessage>((msg, emit) => {
     const job = msg as FileJob;
-    const emitChunk = (chunk: Uint8Array) => {
-      const id = blobId(mac, chunk).toString('hex');
-      const { stored, rawLength } = maybeCompress(chunk);
-      // seal() returns unpooled memory, so the whole buffer can move without a copy.
-      const sealed = sealBlob(encrypt, id, stored);
-      emit({ id, sealed, rawLength, length: chunk.length }, sealed.buffer as ArrayBuffer);
-    };
     let fd = -1;
     let size = 0;
     try {
       fd = fs.openSync(job.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-      // Buffers are never reused: the chunker returns views into them.
-      let want = Math.min(READ_SIZE, job.size + 1);
+      let start = 0;
+      let end = 0;
+      let eof = false;
       for (;;) {
-        const buf = Buffer.allocUnsafeSlow(want);
-        const n = fs.readSync(fd, buf, 0, want, null);
-        if (n === 0) break;
-        size += n;
-        for (const c of chunker.push(buf.subarray(0, n))) emitChunk(c);
-        // A short read usually means end of file: probe with a small buffer.
-        want = n < want ? 64 * 1024 : READ_SIZE;
+        // Fill until a full maxSize is buffered (so the cut is final) or the file ends.
+        while (!eof && end - start < params.maxSize) {
+          if (end === window.length) {
+            window.copyWithin(0, start, end);
+            end -= start;
+            start = 0;
+          }
+          const n = fs.readSync(fd, window, end, window.length - end, null);
+          if (n === 0) eof = true;
+          else { end += n; size += n; }
+        }
+        if (start === end) break;
+        // Chunks are views into the window, consumed before the next read.
+        const cut = findCut(window, start, end, params, gear, masks);
+        emitChunk(window.subarray(start, cut), emit);
+        start = cut;
       }
-      const last = chunker.finish();
-      if (last) emitChunk(last);
       emit({ done: true, size });
     } catch (e) {
-      chunker.finish();
       const err = e as NodeJS.ErrnoException;
       emit({ done: true, size, error: err.message, ...(err.code ? { errorCode: err.code } : {}) });
     } finally {

@@ -80,7 +80,13 @@ export const DEFAULT_KDF: KdfParams = { N: 1 << 15, r: 8, p: 1 };
 
 export function deriveKey(password: string, salt: Buffer, p: KdfParams): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    crypto.scrypt(password.normalize('NFC'), salt, 32, { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + (64 << 20) }, (err, key) =>
-      err ? reject(new SafeholdError('INTERNAL', `key derivation failed: ${err.message}`, { cause: err })) : resolve(key));
+    const fail = (err: Error) => reject(new SafeholdError('INTERNAL', `key derivation failed: ${err.message}`, { cause: err }));
+    try {
+      // Invalid parameters (e.g. N not a power of two) throw synchronously rather than calling back.
+      crypto.scrypt(password.normalize('NFC'), salt, 32, { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + (64 << 20) }, (err, key) =>
+        err ? fail(err) : resolve(key));
+    } catch (err) {
+      fail(err as Error);
+    }
   });
 }

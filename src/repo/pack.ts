@@ -22,14 +22,27 @@ export interface PackEntry {
 const ENTRY_BYTES = 41;
 const HEADER_AAD = Buffer.from('safehold-pack-header-v1');
 
+/**
+ * Assembles one pack. Blobs are copied into one buffer as they arrive, so
+ * the caller's buffers can be freed at once; the buffer can be handed back
+ * (`buffer`) and reused for the next pack.
+ */
 export class PackBuilder {
-  private parts: Uint8Array[] = [];
+  private buf: Buffer;
   readonly entries: PackEntry[] = [];
   size = 0;
 
+  constructor(buffer?: Buffer) {
+    this.buf = buffer ?? Buffer.allocUnsafeSlow(1024 * 1024);
+  }
+
+  /** The underlying buffer, for reuse once the finished pack is written. */
+  get buffer(): Buffer { return this.buf; }
+
   add(type: BlobType, id: string, sealed: Uint8Array, rawLength: number): PackEntry {
     const e: PackEntry = { type, id, offset: this.size, length: sealed.length, rawLength };
-    this.parts.push(sealed);
+    this.reserve(sealed.length);
+    this.buf.set(sealed, this.size);
     this.entries.push(e);
     this.size += sealed.length;
     return e;
@@ -37,7 +50,7 @@ export class PackBuilder {
 
   get count(): number { return this.entries.length; }
 
-  /** Appends the sealed header and its length; returns the pack's bytes. */
+  /** Appends the sealed header and its length; returns the pack's bytes (a view of `buffer`). */
   finish(key: Buffer): Buffer {
     const header = Buffer.alloc(this.entries.length * ENTRY_BYTES);
     this.entries.forEach((e, i) => {
@@ -48,9 +61,17 @@ export class PackBuilder {
       header.writeUInt32LE(e.rawLength, o + 37);
     });
     const sealedHeader = seal(key, header, HEADER_AAD);
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(sealedHeader.length);
-    return Buffer.concat([...this.parts, sealedHeader, len]);
+    this.reserve(sealedHeader.length + 4);
+    this.buf.set(sealedHeader, this.size);
+    this.buf.writeUInt32LE(sealedHeader.length, this.size + sealedHeader.length);
+    return this.buf.subarray(0, this.size + sealedHeader.length + 4);
+  }
+
+  private reserve(n: number): void {
+    if (this.size + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(this.size + n, this.buf.length * 2));
+    this.buf.copy(bigger, 0, 0, this.size);
+    this.buf = bigger;
   }
 }
 

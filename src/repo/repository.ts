@@ -47,7 +47,9 @@ export class Repository {
   readonly index = new Index();
   /** Blobs in open or uploading packs, not yet in the index. */
   private readonly pending = new Map<string, BlobType>();
-  private readonly builders: Record<BlobType, PackBuilder> = { data: new PackBuilder(), tree: new PackBuilder() };
+  private readonly builders: Record<BlobType, PackBuilder>;
+  /** Buffers of written packs, reused for the next ones (fewer large allocations, flat memory). */
+  private readonly spareBuffers: Buffer[] = [];
   private readonly uploads = new Set<Promise<void>>();
   private unindexed: { id: string; entries: PackEntry[] }[] = [];
   private indexLoaded = false;
@@ -60,6 +62,13 @@ export class Repository {
     this.keyName = keyName;
     this.config = config;
     this.clock = clock;
+    this.builders = { data: this.newBuilder(), tree: this.newBuilder() };
+  }
+
+  private newBuilder(): PackBuilder {
+    // Room for a full pack plus one largest blob and its header; pages are only
+    // committed as they are written, so a small (tree) pack costs little.
+    return new PackBuilder(this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(this.config.packSize + this.config.chunker.maxSize + (1 << 20)));
   }
 
   static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
@@ -140,7 +149,7 @@ export class Repository {
   private async rotate(type: BlobType): Promise<void> {
     const b = this.builders[type];
     if (b.count === 0) return;
-    this.builders[type] = new PackBuilder();
+    this.builders[type] = this.newBuilder();
     while (this.uploads.size >= MAX_UPLOADS) await Promise.race(this.uploads);
     const bytes = b.finish(this.key.encrypt);
     const id = fileId(bytes);
@@ -149,6 +158,7 @@ export class Repository {
       for (const e of b.entries) this.pending.delete(e.id);
       this.unindexed.push({ id, entries: b.entries });
       this.added.packs++;
+      if (this.spareBuffers.length < MAX_UPLOADS) this.spareBuffers.push(b.buffer);
     });
     const tracked = p.finally(() => this.uploads.delete(tracked));
     this.uploads.add(tracked);
