@@ -13,7 +13,7 @@ import { encodeTree, loadTree } from '../repo/tree.ts';
 import type { Tree, TreeNode } from '../repo/tree.ts';
 import { saveSnapshot } from '../repo/snapshot.ts';
 import type { Snapshot, SnapshotSummary, SnapshotWithId } from '../repo/snapshot.ts';
-import { WorkerPool } from './worker-pool.ts';
+import { WorkerPool, workerCount } from './worker-pool.ts';
 import type { FileJob, FileWorkerInit, FileWorkerMessage } from './file-worker.ts';
 import { nodeFromStat } from './node-meta.ts';
 import { Excluder } from './excluder.ts';
@@ -21,7 +21,7 @@ import { PROGRAM } from './program.ts';
 import { SafeholdError } from '../core/errors.ts';
 import { Semaphore } from '../core/semaphore.ts';
 
-const FILES_IN_FLIGHT = Number(process.env.SH_FIF) || 64;
+const FILES_IN_FLIGHT = 64;
 
 export interface BackupOptions {
   paths: string[];
@@ -112,7 +112,7 @@ class Archiver {
     this.progress = opts.progress ?? newProgress();
     this.excluder = new Excluder(opts.excludes ?? []);
     this.oneFs = opts.oneFileSystem ?? false;
-    this.workers = opts.workers ?? (Number(process.env.SAFEHOLD_WORKERS) || Math.max(1, Math.min(4, os.availableParallelism())));
+    this.workers = opts.workers ?? workerCount();
   }
 
   private getPool(): WorkerPool<FileWorkerMessage> {
@@ -231,7 +231,7 @@ class Archiver {
   private async file(p: string, node: TreeNode, prev: TreeNode | undefined): Promise<Walked> {
     this.summary.totalFiles++;
     this.summary.totalSize += node.size;
-    if (prev && unchanged(prev, node) && prev.content!.every((id) => this.repo.knows(id))) {
+    if (prev && unchanged(prev, node) && prev.content!.every((id) => this.repo.knows('data', id))) {
       node.content = prev.content;
       this.summary.filesUnchanged++;
       this.progress.files++;

@@ -105,13 +105,19 @@ async function checkTrees(
     if (seen.has(id)) return;
     seen.add(id);
     progress.total++;
-    if (!index.has(id)) {
-      err(`tree ${short(id)}`, `missing from the index (referenced by ${where})`);
+    if (!index.has('tree', id)) {
+      err(`tree ${short(id)}`, index.has('data', id)
+        ? `indexed as a data blob, not a tree (referenced by ${where})`
+        : `missing from the index (referenced by ${where})`);
+      return;
+    }
+    const e = index.get('tree', id)!;
+    if (e.type !== 'tree') {
+      err(`tree ${short(id)}`, `is indexed as a ${e.type} blob, not a tree (referenced by ${where})`);
       return;
     }
     let nodes;
     try {
-      const e = index.get(id)!;
       const sealed = await repo.backend.load({ type: 'data', name: e.pack }, e.offset, e.length);
       nodes = parseTree(repo.decodeBlob(id, e, sealed), id).nodes;
     } catch (e) {
@@ -128,7 +134,11 @@ async function checkTrees(
         if (!n.subtree) err(`tree ${short(id)}`, `directory ${n.name} has no subtree`);
         else subs.push(visit(n.subtree, p));
       } else if (n.type === 'file') {
-        for (const b of n.content ?? []) if (!index.has(b)) err(`blob ${short(b)}`, `missing from the index (file ${p})`);
+        for (const b of n.content ?? []) {
+          if (!index.has('data', b)) {
+            err(`blob ${short(b)}`, index.has('tree', b) ? `indexed as a tree blob, not data (file ${p})` : `missing from the index (file ${p})`);
+          }
+        }
       }
     }
     await Promise.all(subs);
@@ -157,9 +167,12 @@ async function readData(
           err(`${what} blob ${short(e.id)}`, x);
           continue;
         }
-        const ie = index.get(e.id);
-        if (ie && ie.pack === pack && (ie.offset !== e.offset || ie.length !== e.length || ie.type !== e.type)) {
+        const ie = index.get(e.type, e.id);
+        const other = index.get(e.type === 'tree' ? 'data' : 'tree', e.id);
+        if (ie && ie.pack === pack && (ie.offset !== e.offset || ie.length !== e.length)) {
           err(`${what} blob ${short(e.id)}`, 'the index and the pack header disagree on where the blob is');
+        } else if (!ie && other?.pack === pack && other.offset === e.offset) {
+          err(`${what} blob ${short(e.id)}`, `the index and the pack header disagree on its type (header: ${e.type})`);
         }
       }
     } catch (e) {

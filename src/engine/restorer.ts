@@ -14,6 +14,8 @@ import type { IndexEntry } from '../repo/index.ts';
 import { OVERHEAD } from '../repo/crypto.ts';
 import type { TreeNode } from '../repo/tree.ts';
 import { planRestore } from './restore-plan.ts';
+import { WorkerPool, workerCount } from './worker-pool.ts';
+import type { RestoreJob, RestoreJobFile, RestoreWorkerInit, RestoreWorkerMessage } from './restore-worker.ts';
 import type { PlannedNode } from './restore-plan.ts';
 import { SafeholdError, fromSystemError, sysCode } from '../core/errors.ts';
 
@@ -40,21 +42,28 @@ export interface RestoreResult {
   errors: { path: string; message: string }[];
 }
 
-interface FileState {
-  item: PlannedNode;
-  remaining: number;
-  created: boolean;
-}
-
 interface BlobUse {
   id: string;
   entry: IndexEntry;
-  targets: { file: FileState; offset: number }[];
 }
 
-const PACK_CONCURRENCY = 4;
+/** One read of a pack span and the file writes it serves. */
+interface Group {
+  pack: string;
+  blobs: BlobUse[];
+  files: RestoreJobFile[];
+}
+
+/** A file whose blobs come from several groups: created first, finished when its last group is done. */
+interface SplitFile {
+  item: PlannedNode;
+  remaining: number;
+}
+
 /** Read a pack's needed span in one go unless less than this fraction of it is needed. */
 const SPAN_DENSITY = 0.4;
+/** Upper bound of one read (and of one worker job's bytes). */
+const MAX_SPAN = 16 * 1024 * 1024;
 
 export function newRestoreProgress(): RestoreProgress {
   return { files: 0, totalFiles: 0, bytes: 0, totalBytes: 0 };
@@ -87,53 +96,52 @@ export async function restore(repo: Repository, rootTree: string, opts: RestoreO
     contentFiles.push(f);
   }
 
-  const byPack = new Map<string, Map<string, BlobUse>>();
-  const done = async (st: FileState) => {
-    await finishNode(st.item.dest, st.item.node, owner);
-    progress.files++;
-    result.files++;
-  };
-  for (const item of contentFiles) {
-    const content = item.node.content ?? [];
-    const st: FileState = { item, remaining: content.length, created: false };
-    let offset = 0;
-    for (const id of content) {
-      const entry = repo.lookup(id);
-      let uses = byPack.get(entry.pack);
-      if (!uses) byPack.set(entry.pack, (uses = new Map()));
-      let use = uses.get(id);
-      if (!use) uses.set(id, (use = { id, entry, targets: [] }));
-      use.targets.push({ file: st, offset });
-      offset += plainLength(entry);
-    }
-    if (offset !== item.node.size && content.length > 0) {
-      throw new SafeholdError('CORRUPT', `${item.snapPath}: blobs add up to ${offset} bytes, the tree says ${item.node.size}`);
-    }
+  const { groups, split, empty } = groupWrites(repo, contentFiles);
+  for (const item of empty) {
+    await createFile(item.dest, 0);
+    await finishNode(item.dest, item.node, owner);
   }
-  // Create every file at its full size first: holes stay where no data is written.
-  await mapLimit(contentFiles, 32, async (item) => {
-    await createFile(item.dest, item.node.size);
-    if ((item.node.content ?? []).length === 0) await done({ item, remaining: 0, created: true });
-  });
+  await mapLimit([...split.values()], 32, (sf) => createFile(sf.item.dest, sf.item.node.size));
+  result.files += empty.length;
+  progress.files += empty.length;
 
-  await mapLimit([...byPack], PACK_CONCURRENCY, async ([pack, uses]) => {
-    const blobs = [...uses.values()].sort((a, b) => a.entry.offset - b.entry.offset);
-    for (const group of readGroups(blobs)) {
-      const start = group[0]!.entry.offset;
-      const end = group.at(-1)!.entry.offset + group.at(-1)!.entry.length;
-      const buf = await repo.backend.load({ type: 'data', name: pack }, start, end - start);
-      for (const b of group) {
-        const data = repo.decodeBlob(b.id, b.entry, buf.subarray(b.entry.offset - start, b.entry.offset - start + b.entry.length));
-        const zero = isZero(data);
-        for (const t of b.targets) {
-          if (!zero) await writeAt(t.file.item.dest, data, t.offset);
-          progress.bytes += data.length;
-          result.bytes += data.length;
-          if (--t.file.remaining === 0) await done(t.file);
+  const workers = workerCount();
+  const pool = new WorkerPool<RestoreWorkerMessage>(new URL('./restore-worker.ts', import.meta.url), workers, {
+    encrypt: repo.key.encrypt, mac: repo.key.mac, owner,
+  } satisfies RestoreWorkerInit);
+  try {
+    // Two reads per worker in flight: one being written, one ready.
+    await mapLimit(groups, 2 * workers, async (g) => {
+      const start = g.blobs[0]!.entry.offset;
+      const last = g.blobs.at(-1)!.entry;
+      const loaded = await repo.backend.load({ type: 'data', name: g.pack }, start, last.offset + last.length - start);
+      const bytes = ownBuffer(loaded);
+      const job: RestoreJob = {
+        bytes,
+        blobs: g.blobs.map((b) => ({ id: b.id, offset: b.entry.offset - start, length: b.entry.length, rawLength: b.entry.rawLength })),
+        files: g.files,
+      };
+      let res: RestoreWorkerMessage | undefined;
+      await pool.run(job, (m) => { res = m; }, [bytes.buffer as ArrayBuffer]);
+      if (!res) throw new SafeholdError('INTERNAL', 'restore worker gave no result');
+      if (res.error) throw fromSystemError(Object.assign(new Error(res.error), { code: res.errorCode }), `restoring ${res.path}`);
+      progress.bytes += res.bytes;
+      result.bytes += res.bytes;
+      progress.files += res.wholeFiles;
+      result.files += res.wholeFiles;
+      for (const f of g.files) {
+        if (f.whole) continue;
+        const sf = split.get(f.dest)!;
+        if (--sf.remaining === 0) {
+          await finishNode(sf.item.dest, sf.item.node, owner);
+          progress.files++;
+          result.files++;
         }
       }
-    }
-  });
+    });
+  } finally {
+    await pool.close();
+  }
 
   for (const l of links) {
     await replace(l.item.dest, () => fs.promises.link(l.to.dest, l.item.dest));
@@ -154,6 +162,75 @@ export async function restore(repo: Repository, rootTree: string, opts: RestoreO
   }
   for (const d of [...plan.dirs].reverse()) await finishNode(d.dest, d.node, owner);
   return result;
+}
+
+/**
+ * Splits the needed blobs into pack-span reads and assigns each file's pieces
+ * to them. Files served by one read are written whole by the worker; the
+ * others are created up front and finished after their last read.
+ */
+function groupWrites(repo: Repository, files: PlannedNode[]): { groups: Group[]; split: Map<string, SplitFile>; empty: PlannedNode[] } {
+  const byPack = new Map<string, Map<string, BlobUse>>();
+  const empty: PlannedNode[] = [];
+  for (const item of files) {
+    const content = item.node.content ?? [];
+    if (content.length === 0) { empty.push(item); continue; }
+    let offset = 0;
+    for (const id of content) {
+      const entry = repo.lookup('data', id);
+      let uses = byPack.get(entry.pack);
+      if (!uses) byPack.set(entry.pack, (uses = new Map()));
+      if (!uses.has(id)) uses.set(id, { id, entry });
+      offset += plainLength(entry);
+    }
+    if (offset !== item.node.size) {
+      throw new SafeholdError('CORRUPT', `${item.snapPath}: blobs add up to ${offset} bytes, the tree says ${item.node.size}`);
+    }
+  }
+  const groups: Group[] = [];
+  const where = new Map<string, { group: Group; index: number }>();
+  for (const [pack, uses] of byPack) {
+    for (const blobs of readGroups([...uses.values()].sort((a, b) => a.entry.offset - b.entry.offset))) {
+      const g: Group = { pack, blobs, files: [] };
+      blobs.forEach((b, index) => where.set(b.id, { group: g, index }));
+      groups.push(g);
+    }
+  }
+  const split = new Map<string, SplitFile>();
+  for (const item of files) {
+    const content = item.node.content ?? [];
+    if (content.length === 0) continue;
+    const perGroup = new Map<Group, RestoreJobFile>();
+    let offset = 0;
+    for (const id of content) {
+      const w = where.get(id)!;
+      let jf = perGroup.get(w.group);
+      if (!jf) {
+        const n = item.node;
+        jf = { dest: item.dest, whole: false, size: n.size, mode: n.mode, uid: n.uid, gid: n.gid, mtime: nsToSeconds(n.mtime), pieces: [] };
+        perGroup.set(w.group, jf);
+      }
+      jf.pieces.push({ blob: w.index, offset });
+      offset += plainLength(w.group.blobs[w.index]!.entry);
+    }
+    if (perGroup.size === 1) {
+      const [[g, jf]] = [...perGroup];
+      jf.whole = true;
+      g.files.push(jf);
+    } else {
+      split.set(item.dest, { item, remaining: perGroup.size });
+      for (const [g, jf] of perGroup) g.files.push(jf);
+    }
+  }
+  return { groups, split, empty };
+}
+
+/** A buffer that owns its whole ArrayBuffer, so it can be transferred to a worker. */
+function ownBuffer(b: Buffer): Uint8Array {
+  if (b.byteOffset === 0 && b.buffer.byteLength === b.length && !(b.buffer instanceof SharedArrayBuffer)) return b;
+  const copy = new Uint8Array(new ArrayBuffer(b.length));
+  copy.set(b);
+  return copy;
 }
 
 async function prepareTarget(target: string): Promise<void> {
@@ -206,18 +283,6 @@ async function createFile(dest: string, size: number): Promise<void> {
   });
 }
 
-async function writeAt(dest: string, data: Buffer, offset: number): Promise<void> {
-  const fh = await fs.promises.open(dest, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW).catch((e) => { throw fromSystemError(e, `writing ${dest}`); });
-  try {
-    let done = 0;
-    while (done < data.length) done += (await fh.write(data, done, data.length - done, offset + done)).bytesWritten;
-  } catch (e) {
-    throw fromSystemError(e, `writing ${dest}`);
-  } finally {
-    await fh.close();
-  }
-}
-
 async function makeSpecial(s: PlannedNode): Promise<void> {
   if (s.node.type === 'fifo') {
     await replace(s.dest, async () => { await promisify(execFile)('mkfifo', ['-m', '600', s.dest]); });
@@ -255,7 +320,7 @@ function readGroups(blobs: BlobUse[]): BlobUse[][] {
     if (cur.length > 0) {
       const start = cur[0]!.entry.offset;
       const end = b.entry.offset + b.entry.length;
-      if ((needed + b.entry.length) / (end - start) < SPAN_DENSITY) {
+      if ((needed + b.entry.length) / (end - start) < SPAN_DENSITY || end - start > MAX_SPAN) {
         groups.push(cur);
         cur = [];
         needed = 0;
@@ -266,10 +331,4 @@ function readGroups(blobs: BlobUse[]): BlobUse[][] {
   }
   if (cur.length > 0) groups.push(cur);
   return groups;
-}
-
-function isZero(b: Buffer): boolean {
-  if (b.length < 4096) return false;
-  for (let i = 0; i < b.length; i += 8) if (b[i] !== 0) return false;
-  return b.equals(Buffer.alloc(b.length));
 }

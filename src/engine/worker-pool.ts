@@ -4,6 +4,7 @@
 // events back, also batched; a job is finished by an event with done: true.
 // Used to chunk, hash, compress and seal files on every core.
 
+import os from 'node:os';
 import { Worker, parentPort } from 'node:worker_threads';
 import type { Transferable } from 'node:worker_threads';
 import { SafeholdError } from '../core/errors.ts';
@@ -11,6 +12,7 @@ import { SafeholdError } from '../core/errors.ts';
 interface Job<M> {
   seq: number;
   msg: unknown;
+  transfer: Transferable[];
   onMessage: (m: M) => void;
   resolve: () => void;
   reject: (e: unknown) => void;
@@ -23,6 +25,12 @@ interface Slot<M> {
 
 interface ToWorker { jobs: { seq: number; msg: unknown }[] }
 interface FromWorker<M> { events: { seq: number; m: M }[] }
+
+/** Worker threads to use: SAFEHOLD_WORKERS, else one per core up to 4. */
+export function workerCount(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.SAFEHOLD_WORKERS);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 64) : Math.max(1, Math.min(4, os.availableParallelism()));
+}
 
 /** Jobs per message to a worker, and how few may be left in flight before sending more. */
 const BATCH = 8;
@@ -56,22 +64,25 @@ export class WorkerPool<M extends { done?: boolean }> {
     }
   }
 
-  run(msg: unknown, onMessage: (m: M) => void): Promise<void> {
+  /** Queues a job; `transfer` lists buffers to move (not copy) to the worker. */
+  run(msg: unknown, onMessage: (m: M) => void, transfer: Transferable[] = []): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     return new Promise((resolve, reject) => {
-      this.queue.push({ seq: this.seq++, msg, onMessage, resolve, reject });
+      this.queue.push({ seq: this.seq++, msg, transfer, onMessage, resolve, reject });
       // Let the caller queue more jobs in this tick, so batches fill up.
       if (this.queue.length === 1) queueMicrotask(() => this.pump());
     });
   }
 
   private pump(): void {
-    for (const slot of this.slots) {
+    // Share what is queued evenly: a few large jobs must not all go to one worker.
+    const share = Math.max(1, Math.min(BATCH, Math.ceil(this.queue.length / this.slots.length)));
+    for (const slot of [...this.slots].sort((a, b) => a.jobs.size - b.jobs.size)) {
       if (this.queue.length === 0) return;
       if (slot.jobs.size > LOW_WATER) continue;
-      const batch = this.queue.splice(0, BATCH);
+      const batch = this.queue.splice(0, share);
       for (const j of batch) slot.jobs.set(j.seq, j);
-      slot.worker.postMessage({ jobs: batch.map((j) => ({ seq: j.seq, msg: j.msg })) } satisfies ToWorker);
+      slot.worker.postMessage({ jobs: batch.map((j) => ({ seq: j.seq, msg: j.msg })) } satisfies ToWorker, batch.flatMap((j) => j.transfer));
     }
   }
 

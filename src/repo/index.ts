@@ -1,6 +1,8 @@
 // The index: where each blob is stored (pack, offset, length). Loaded from
 // all index files into memory; new packs are added as they are written and
 // saved as a new index file on flush. Index files are sealed, compressed JSON.
+// Blobs are keyed by type and id: a file whose bytes equal a tree's encoding
+// has the same id, but is a different blob.
 
 import type { BlobType, PackEntry } from './pack.ts';
 
@@ -22,16 +24,20 @@ export class Index {
   private readonly packSet = new Set<string>();
 
   get size(): number { return this.blobs.size; }
-  get(id: string): IndexEntry | undefined { return this.blobs.get(id); }
-  has(id: string): boolean { return this.blobs.has(id); }
+  get(type: BlobType, id: string): IndexEntry | undefined { return this.blobs.get(blobKey(type, id)); }
+  has(type: BlobType, id: string): boolean { return this.blobs.has(blobKey(type, id)); }
   hasPack(pack: string): boolean { return this.packSet.has(pack); }
   packs(): IterableIterator<string> { return this.packSet.values(); }
-  entries(): IterableIterator<[string, IndexEntry]> { return this.blobs.entries(); }
+  /** Every blob: [id, entry]. */
+  *entries(): IterableIterator<[string, IndexEntry]> {
+    for (const [k, e] of this.blobs) yield [k.slice(1), e];
+  }
 
   addPack(pack: string, entries: readonly PackEntry[]): void {
     this.packSet.add(pack);
     for (const e of entries) {
-      if (!this.blobs.has(e.id)) this.blobs.set(e.id, { pack, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
+      const k = blobKey(e.type, e.id);
+      if (!this.blobs.has(k)) this.blobs.set(k, { pack, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
     }
   }
 
@@ -44,7 +50,7 @@ export class Index {
   /** Groups entries by pack. */
   byPack(): Map<string, (IndexEntry & { id: string })[]> {
     const m = new Map<string, (IndexEntry & { id: string })[]>();
-    for (const [id, e] of this.blobs) {
+    for (const [id, e] of this.entries()) {
       let l = m.get(e.pack);
       if (!l) m.set(e.pack, (l = []));
       l.push({ id, ...e });
@@ -58,4 +64,9 @@ export function indexFileFor(packs: { id: string; entries: readonly PackEntry[] 
     version: 1,
     packs: packs.map((p) => ({ id: p.id, blobs: p.entries.map((e) => ({ id: e.id, type: e.type, offset: e.offset, length: e.length, raw: e.rawLength })) })),
   };
+}
+
+/** Map key of a blob: one letter for the type, then the id. */
+export function blobKey(type: BlobType, id: string): string {
+  return (type === 'tree' ? 't' : 'd') + id;
 }

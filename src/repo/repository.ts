@@ -7,7 +7,7 @@ import type { Backend, FileType } from './backend/backend.ts';
 import { blobId, fileId, newMasterKey } from './crypto.ts';
 import type { KdfParams, MasterKey } from './crypto.ts';
 import { compress, decodeObject, decompress, encodeObject } from './encoding.ts';
-import { Index, indexFileFor } from './index.ts';
+import { Index, blobKey, indexFileFor } from './index.ts';
 import type { IndexEntry, IndexFile } from './index.ts';
 import { PackBuilder, openBlob, sealBlob } from './pack.ts';
 import type { BlobType, PackEntry } from './pack.ts';
@@ -45,13 +45,15 @@ export class Repository {
   readonly config: RepoConfig;
   readonly clock: Clock;
   readonly index = new Index();
-  /** Blobs in open or uploading packs, not yet in the index. */
-  private readonly pending = new Map<string, BlobType>();
+  /** Blobs (by blobKey) in open or uploading packs, not yet in the index. */
+  private readonly pending = new Set<string>();
   private readonly builders: Record<BlobType, PackBuilder>;
   /** Buffers of written packs, reused for the next ones (fewer large allocations, flat memory). */
   private readonly spareBuffers: Buffer[] = [];
   private readonly uploads = new Set<Promise<void>>();
   private unindexed: { id: string; entries: PackEntry[] }[] = [];
+  /** The first failed upload: it leaves `uploads` when it ends, so flush() must still see it. */
+  private uploadFailure: { reason: unknown } | undefined;
   private indexLoaded = false;
   /** Bytes stored (sealed, compressed) and blobs added by this process. */
   readonly added = { blobs: 0, bytes: 0, packs: 0 };
@@ -117,8 +119,8 @@ export class Repository {
   }
 
   /** True when the blob is stored or being stored. */
-  knows(id: string): boolean {
-    return this.index.has(id) || this.pending.has(id);
+  knows(type: BlobType, id: string): boolean {
+    return this.index.has(type, id) || this.pending.has(blobKey(type, id));
   }
 
   blobId(data: Uint8Array): string {
@@ -129,15 +131,15 @@ export class Repository {
 
   /** Compresses, seals and stores a blob unless already known. Returns stored bytes added (0 when known). */
   async saveBlob(type: BlobType, data: Uint8Array, id = this.blobId(data)): Promise<{ id: string; added: number }> {
-    if (this.knows(id)) return { id, added: 0 };
+    if (this.knows(type, id)) return { id, added: 0 };
     const { stored, rawLength } = maybeCompress(data);
     return { id, added: await this.addSealed(type, id, sealBlob(this.key.encrypt, id, stored), rawLength) };
   }
 
   /** Adds a blob already compressed and sealed (by a worker). Returns stored bytes added. */
   async addSealed(type: BlobType, id: string, sealed: Uint8Array, rawLength: number): Promise<number> {
-    if (this.knows(id)) return 0;
-    this.pending.set(id, type);
+    if (this.knows(type, id)) return 0;
+    this.pending.add(blobKey(type, id));
     const b = this.builders[type];
     b.add(type, id, sealed, rawLength);
     this.added.blobs++;
@@ -155,15 +157,15 @@ export class Repository {
     const id = fileId(bytes);
     const p: Promise<void> = this.backend.save({ type: 'data', name: id }, bytes).then(() => {
       this.index.addPack(id, b.entries);
-      for (const e of b.entries) this.pending.delete(e.id);
+      for (const e of b.entries) this.pending.delete(blobKey(e.type, e.id));
       this.unindexed.push({ id, entries: b.entries });
       this.added.packs++;
       if (this.spareBuffers.length < MAX_UPLOADS) this.spareBuffers.push(b.buffer);
     });
     const tracked = p.finally(() => this.uploads.delete(tracked));
     this.uploads.add(tracked);
-    // Surface failures: the caller awaits flush(), which awaits every upload.
-    tracked.catch(() => {});
+    // Surface failures: remembered here and thrown by flush(), also when the upload ended long before.
+    tracked.catch((reason: unknown) => { this.uploadFailure ??= { reason }; });
   }
 
   /** Writes open packs, waits for uploads, then writes one index file for the new packs. */
@@ -173,6 +175,7 @@ export class Repository {
     const results = await Promise.allSettled([...this.uploads]);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (this.uploadFailure) throw this.uploadFailure.reason;
     if (this.unindexed.length > 0) {
       const packs = this.unindexed;
       this.unindexed = [];
@@ -182,25 +185,21 @@ export class Repository {
 
   // ---- reading -----------------------------------------------------------
 
-  lookup(id: string): IndexEntry {
-    const e = this.index.get(id);
-    if (!e) throw new SafeholdError('CORRUPT', `blob ${id.slice(0, 12)} is not in the index`);
+  lookup(type: BlobType, id: string): IndexEntry {
+    const e = this.index.get(type, id);
+    if (!e) throw new SafeholdError('CORRUPT', `${type} blob ${id.slice(0, 12)} is not in the index`);
     return e;
   }
 
   async loadBlob(type: BlobType, id: string): Promise<Buffer> {
-    const e = this.lookup(id);
-    if (e.type !== type) throw new SafeholdError('CORRUPT', `blob ${id.slice(0, 12)} is a ${e.type} blob, expected ${type}`);
+    const e = this.lookup(type, id);
     const sealed = await this.backend.load({ type: 'data', name: e.pack }, e.offset, e.length);
     return this.decodeBlob(id, e, sealed);
   }
 
   /** Opens a sealed blob, decompresses it and verifies its id. */
   decodeBlob(id: string, e: { rawLength: number }, sealed: Uint8Array): Buffer {
-    const stored = openBlob(this.key.encrypt, id, sealed);
-    const data = e.rawLength > 0 ? decompress(stored, e.rawLength, `blob ${id.slice(0, 12)}`) : stored;
-    if (this.blobId(data) !== id) throw new SafeholdError('CORRUPT', `blob ${id.slice(0, 12)}: content does not match its id`);
-    return data;
+    return decodeBlobWith(this.key.encrypt, this.key.mac, id, e.rawLength, sealed);
   }
 
   // ---- small files -------------------------------------------------------
@@ -221,6 +220,14 @@ export class Repository {
   async close(): Promise<void> {
     await this.backend.close();
   }
+}
+
+/** Opens a sealed blob, decompresses it and verifies its id, given the keys (usable in worker threads). */
+export function decodeBlobWith(encrypt: Buffer, mac: Buffer, id: string, rawLength: number, sealed: Uint8Array): Buffer {
+  const stored = openBlob(encrypt, id, sealed);
+  const data = rawLength > 0 ? decompress(stored, rawLength, `blob ${id.slice(0, 12)}`) : stored;
+  if (blobId(mac, data).toString('hex') !== id) throw new SafeholdError('CORRUPT', `blob ${id.slice(0, 12)}: content does not match its id`);
+  return data;
 }
 
 /** Compresses with zstd unless that saves under 2 %; rawLength 0 marks an uncompressed blob. */
