@@ -15,7 +15,7 @@ const restoreDir = path.join(base, 'restore');
 const passwordFile = path.join(base, 'password');
 const sources = [path.join(root, 'src'), path.join(root, 'docs')];
 
-const env = { ...process.env, SAFEHOLD_REPOSITORY: repo, SAFEHOLD_PASSWORD_FILE: passwordFile, SAFEHOLD_DATA_DIR: path.join(base, 'data') };
+const env: NodeJS.ProcessEnv = { ...process.env, SAFEHOLD_REPOSITORY: repo, SAFEHOLD_PASSWORD_FILE: passwordFile, SAFEHOLD_DATA_DIR: path.join(base, 'data') };
 delete env.SAFEHOLD_PASSWORD;
 
 function safehold(args: string[], opts: { json?: boolean; allow?: number[] } = {}): unknown {

@@ -66,6 +66,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const started = repo.clock.now();
   const paths = await checkPaths(opts.paths);
   await repo.loadIndex();
+  await removeLeftovers(repo);
   const a = new Archiver(repo, opts);
   try {
     const rootParent = opts.parent ? opts.parent.tree : undefined;
@@ -272,6 +273,14 @@ class Archiver {
 /** An entry that has been walked; `done` resolves to its finished node (null: left out). */
 interface Walked {
   done: Promise<TreeNode | null>;
+}
+
+/** Age past which a temporary file can only be the leftover of a killed writer. */
+const LEFTOVER_AGE_MS = 60 * 60 * 1000;
+
+/** Removes what interrupted backups left behind (never a live writer's file: those are young). */
+export async function removeLeftovers(repo: Repository): Promise<number> {
+  return (await repo.backend.cleanTmp?.(LEFTOVER_AGE_MS, repo.clock.now())) ?? 0;
 }
 
 function unchanged(prev: TreeNode, cur: TreeNode): boolean {

@@ -10,6 +10,7 @@ import type { TreeNode } from '../repo/tree.ts';
 import { saveSnapshot } from '../repo/snapshot.ts';
 import type { Snapshot } from '../repo/snapshot.ts';
 import { PROGRAM } from './program.ts';
+import { removeLeftovers } from './archiver.ts';
 import type { BackupProgress, BackupResult } from './archiver.ts';
 import { SafeholdError } from '../core/errors.ts';
 
@@ -23,6 +24,7 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
   if (unsafeName(opts.filename)) throw new SafeholdError('USAGE', `--stdin-filename ${JSON.stringify(opts.filename)} must be a plain file name (no '/', not '.' or '..')`);
   const started = repo.clock.now();
   await repo.loadIndex();
+  await removeLeftovers(repo);
   const chunker = new Chunker(repo.config.chunker, gearTable(repo.key.chunkerSeed));
   const content: string[] = [];
   let size = 0;

@@ -52,6 +52,13 @@ export interface Backend {
   /** Creates the backend's structure (directories) for a new repository; fails if a config exists. */
   create(): Promise<void>;
 
+  /**
+   * Removes leftovers of interrupted writes (e.g. temporary files of a killed
+   * process) older than `olderThanMs`; returns how many. Optional: backends
+   * whose writes leave nothing behind need not have it.
+   */
+  cleanTmp?(olderThanMs: number, now: number): Promise<number>;
+
   /** Releases resources. */
   close(): Promise<void>;
 }
