@@ -10,8 +10,8 @@ import type { Repository } from '../repo/repository.ts';
 import { mapLimit } from '../repo/repository.ts';
 import { Index } from '../repo/index.ts';
 import type { IndexFile } from '../repo/index.ts';
-import { fileId } from '../repo/crypto.ts';
-import { parsePack } from '../repo/pack.ts';
+import { OVERHEAD, fileId } from '../repo/crypto.ts';
+import { PACK_ENTRY_BYTES, parsePack } from '../repo/pack.ts';
 import { parseTree, unsafeName } from '../repo/tree.ts';
 import type { Snapshot } from '../repo/snapshot.ts';
 import { isSafeholdError } from '../core/errors.ts';
@@ -39,15 +39,23 @@ export interface CheckResult {
 export async function check(repo: Repository, opts: { readData?: boolean; progress?: CheckProgress } = {}): Promise<CheckResult> {
   const progress = opts.progress ?? { phase: 'index', done: 0, total: 0 };
   const res: CheckResult = { ok: true, errors: [], warnings: [], stats: { snapshots: 0, trees: 0, blobs: 0, packs: 0, packsRead: 0, bytesRead: 0 } };
-  const err = (object: string, e: unknown) => res.errors.push({ object, message: e instanceof Error ? e.message : String(e) });
+  const err = (object: string, e: unknown) => {
+    const message = e instanceof Error ? e.message : String(e);
+    // Messages from lower layers may start with the object's name already.
+    res.errors.push({ object, message: message.startsWith(`${object}: `) ? message.slice(object.length + 2) : message });
+  };
 
   // Index files: each must open; together they form the index used below.
   const index = new Index();
+  /** Exact size of each indexed pack, from the index files' full listings. */
+  const packSizes = new Map<string, number>();
   const indexFiles = await repo.backend.list('index');
   Object.assign(progress, { phase: 'index', done: 0, total: indexFiles.length });
   await mapLimit(indexFiles, 8, async (f) => {
     try {
-      index.addFile(await repo.loadFile<IndexFile>('index', f.name));
+      const file = await repo.loadFile<IndexFile>('index', f.name);
+      index.addFile(file);
+      for (const p of file.packs) packSizes.set(p.id, expectedPackSize(p.blobs));
     } catch (e) {
       err(`index ${short(f.name)}`, e);
     }
@@ -65,7 +73,9 @@ export async function check(repo: Repository, opts: { readData?: boolean; progre
     if (size === undefined) err(`pack ${short(pack)}`, `missing: the index names it for ${blobs.length} blobs`);
     else {
       const end = Math.max(...blobs.map((b) => b.offset + b.length));
+      const expected = packSizes.get(pack);
       if (end > size) err(`pack ${short(pack)}`, `truncated: ${size} bytes, the index needs ${end}`);
+      else if (expected !== undefined && expected !== size) err(`pack ${short(pack)}`, `has ${size} bytes, the index says ${expected} (truncated or extended)`);
     }
     progress.done++;
   }
@@ -180,6 +190,11 @@ async function readData(
     }
     progress.done++;
   });
+}
+
+/** Blobs, then the sealed header (41 bytes an entry + nonce and tag), then its 4-byte length. */
+function expectedPackSize(blobs: { length: number }[]): number {
+  return blobs.reduce((n, b) => n + b.length, 0) + blobs.length * PACK_ENTRY_BYTES + OVERHEAD + 4;
 }
 
 function short(id: string): string {

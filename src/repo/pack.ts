@@ -19,7 +19,9 @@ export interface PackEntry {
   rawLength: number;
 }
 
-const ENTRY_BYTES = 41;
+/** Bytes of one header entry. */
+export const PACK_ENTRY_BYTES = 41;
+const ENTRY_BYTES = PACK_ENTRY_BYTES;
 const HEADER_AAD = Buffer.from('safehold-pack-header-v1');
 
 /**
