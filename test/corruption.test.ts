@@ -222,6 +222,19 @@ describe('check detects damage to the repository', { concurrency: 2 }, () => {
     }
   });
 
+  it('an index entry for a blob the pack does not hold', async () => {
+    const { repo, env } = copy();
+    const pack = layout.dataPacks[0]!;
+    const idx = layout.indexFiles.find((f) => f.blobs.includes(pack.blobs[0]!.id))!;
+    const r = await Repository.open(new LocalBackend(repo), PASSWORD);
+    const file = await r.loadFile<IndexFile>('index', idx.name);
+    const ghost = 'ab'.repeat(32);
+    for (const p of file.packs) if (p.id === pack.id) p.blobs.push({ ...p.blobs[0]!, id: ghost });
+    await r.saveFile('index', file);
+    await r.backend.remove({ type: 'index', name: idx.name });
+    assertNames(await check(env, true), `pack ${short(pack.id)} blob ${short(ghost)}`, /does not list it/);
+  });
+
   it('a deleted index file', async () => {
     const { repo, env } = copy();
     // The first backup's index: the later snapshots still use its blobs.

@@ -77,3 +77,20 @@ describe('archiver', () => {
     assert.ok(workerCount({}) <= 4);
   });
 });
+
+describe('archiver and symlinks on the way to a path', () => {
+  it('follows a symlinked parent directory, and keeps a symlink given by name', async (t) => {
+    const { dir, src, repoDir } = sandbox();
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.symlinkSync(src, path.join(dir, 'lnk'));
+    const repo = await Repository.init(new LocalBackend(repoDir), 'pw', { kdf: KDF });
+    const r = await backup(repo, { paths: [path.join(dir, 'lnk', 'sub'), path.join(dir, 'lnk')] });
+    assert.deepEqual(r.snapshot.paths, [path.join(dir, 'lnk'), path.join(src, 'sub')]);
+    const entries = await listTree(repo, r.snapshot.tree);
+    const byPath = new Map(entries.map((e) => [e.path, e.node]));
+    assert.equal(byPath.get(path.join(dir, 'lnk'))?.type, 'symlink');
+    assert.equal(byPath.get(path.join(dir, 'lnk'))?.linkTarget, src);
+    assert.equal(byPath.get(path.join(src, 'sub', 'c.bin'))?.size, 100_000, 'the file under the symlinked parent is stored under the real path');
+    assert.equal(byPath.get(src)?.type, 'dir');
+  });
+});

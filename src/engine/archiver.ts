@@ -64,7 +64,7 @@ export function newProgress(): BackupProgress {
 
 export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
   const started = repo.clock.now();
-  const paths = await checkPaths(opts.paths);
+  const paths = await resolvePaths(opts.paths);
   await repo.loadIndex();
   await removeLeftovers(repo);
   const a = new Archiver(repo, opts);
@@ -287,16 +287,25 @@ function unchanged(prev: TreeNode, cur: TreeNode): boolean {
   return prev.type === 'file' && prev.size === cur.size && prev.mtime === cur.mtime && prev.ctime === cur.ctime && prev.inode === cur.inode && Array.isArray(prev.content);
 }
 
-async function checkPaths(input: string[]): Promise<string[]> {
+/**
+ * The snapshot paths for the given arguments: each must exist; directories
+ * leading to it are resolved (a symlinked parent is followed, so the tree
+ * holds real directories), the entry itself is kept as it is (a symlink
+ * given by name is backed up as a symlink).
+ */
+export async function resolvePaths(input: string[]): Promise<string[]> {
   if (input.length === 0) throw new SafeholdError('USAGE', 'nothing to back up: give at least one path');
+  const out: string[] = [];
   for (const raw of input) {
+    const abs = path.resolve(raw);
     try {
-      await fs.promises.lstat(path.resolve(raw));
+      await fs.promises.lstat(abs);
+      out.push(abs === '/' ? abs : path.join(await fs.promises.realpath(path.dirname(abs)), path.basename(abs)));
     } catch (e) {
       throw new SafeholdError('PATH_NOT_FOUND', `cannot back up ${raw}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`, { cause: e });
     }
   }
-  return normalisePaths(input);
+  return normalisePaths(out);
 }
 
 /** Absolute, sorted, without duplicates or paths inside other given paths: the snapshot's `paths`. */

@@ -100,7 +100,7 @@ export async function check(repo: Repository, opts: { readData?: boolean; progre
   });
   await checkTrees(repo, index, roots, res, progress, err);
 
-  if (opts.readData) await readData(repo, index, stored, res, progress, err);
+  if (opts.readData) await readData(repo, index, byPack, stored, res, progress, err);
   res.ok = res.errors.length === 0;
   return res;
 }
@@ -157,7 +157,7 @@ async function checkTrees(
 }
 
 async function readData(
-  repo: Repository, index: Index, stored: Map<string, number>, res: CheckResult, progress: CheckProgress,
+  repo: Repository, index: Index, byPack: Map<string, { id: string; type: string }[]>, stored: Map<string, number>, res: CheckResult, progress: CheckProgress,
   err: (object: string, e: unknown) => void,
 ): Promise<void> {
   const packs = [...stored.keys()];
@@ -170,6 +170,10 @@ async function readData(
       res.stats.packsRead++;
       if (fileId(bytes) !== pack) err(what, 'content does not match its name (SHA-256): the file was changed');
       const entries = parsePack(repo.key.encrypt, bytes, what);
+      const inHeader = new Set(entries.map((e) => `${e.type}:${e.id}`));
+      for (const b of byPack.get(pack) ?? []) {
+        if (!inHeader.has(`${b.type}:${b.id}`)) err(`${what} blob ${short(b.id)}`, `the index places this ${b.type} blob here, the pack header does not list it`);
+      }
       for (const e of entries) {
         try {
           repo.decodeBlob(e.id, e, bytes.subarray(e.offset, e.offset + e.length));

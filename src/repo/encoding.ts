@@ -1,6 +1,7 @@
-// How the repository's small files (config, index, snapshots, locks, trees)
-// are encoded: JSON, zstd-compressed, then sealed with the master key and an
-// associated-data label naming the kind of object.
+// How the repository's small files (config, index, snapshots, locks) are
+// encoded: JSON, zstd-compressed, then sealed with the master key and an
+// associated-data label naming the kind of file. (Trees are blobs in packs,
+// sealed with their id as associated data: see pack.ts.)
 
 import zlib from 'node:zlib';
 import { open, seal } from './crypto.ts';

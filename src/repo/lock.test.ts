@@ -173,3 +173,28 @@ describe('repository locks', () => {
     assert.equal(isStale({ ...l, hostname: 'elsewhere', pid: 999_999_999 }, now), false);
   });
 });
+
+describe('repository locks: damage and races', () => {
+  it('a damaged lock file blocks nothing and unlock removes it', async () => {
+    const { a } = await twoHandles();
+    await a.backend.save({ type: 'locks', name: 'deadbeef' }, Buffer.from('junk'));
+    const listed = await listLocks(a);
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0]!.stale, true);
+    const ex = await RepoLock.acquire(a, true);
+    await ex.release();
+    assert.equal(await removeLocks(a, false), 1);
+    assert.deepEqual(await a.backend.list('locks'), []);
+  });
+
+  it('release during a heartbeat refresh leaves no lock file behind', async () => {
+    const { a } = await twoHandles();
+    const lock = await RepoLock.acquire(a, false);
+    const refreshing = lock.refresh();
+    await lock.release();
+    await refreshing;
+    assert.deepEqual(await a.backend.list('locks'), []);
+    await lock.refresh();
+    assert.deepEqual(await a.backend.list('locks'), [], 'a released lock is not refreshed back to life');
+  });
+});

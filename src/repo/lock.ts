@@ -1,5 +1,6 @@
 // Repository locks: a shared lock for backup, restore and check, an exclusive
-// one for operations that delete (prune, later). A lock file names its holder
+// one for operations that must run alone (key passwd now; prune later). A
+// lock file names its holder
 // (host, pid) and is refreshed by a heartbeat; a lock whose heartbeat is older
 // than STALE_MS, or whose process is gone on this host, is stale and ignored
 // (and removed by `unlock`).
@@ -30,6 +31,8 @@ export class RepoLock {
   private readonly repo: Repository;
   private readonly file: LockFile;
   private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | null = null;
+  private released = false;
 
   private constructor(repo: Repository, name: string, file: LockFile) {
     this.repo = repo;
@@ -63,15 +66,23 @@ export class RepoLock {
     return lock;
   }
 
-  async refresh(): Promise<void> {
-    const old = this.name;
-    this.file.heartbeat = this.repo.clock.now();
-    this.name = await this.repo.saveFile('locks', this.file);
-    await this.repo.backend.remove({ type: 'locks', name: old });
+  /** Writes a lock file with a new heartbeat, then removes the previous one. */
+  refresh(): Promise<void> {
+    if (this.released) return Promise.resolve();
+    this.refreshing ??= (async () => {
+      const old = this.name;
+      this.file.heartbeat = this.repo.clock.now();
+      this.name = await this.repo.saveFile('locks', this.file);
+      await this.repo.backend.remove({ type: 'locks', name: old });
+    })().finally(() => { this.refreshing = null; });
+    return this.refreshing;
   }
 
+  /** Removes the lock; waits for a refresh under way, so its new file goes too. */
   async release(): Promise<void> {
+    this.released = true;
     if (this.timer) clearInterval(this.timer);
+    await this.refreshing?.catch(() => {});
     await this.repo.backend.remove({ type: 'locks', name: this.name });
   }
 }
@@ -85,6 +96,11 @@ export async function listLocks(repo: Repository): Promise<LockInfo[]> {
     } catch (e) {
       // Removed meanwhile (a refresh or release): not a lock any more.
       if (isSafeholdError(e, 'NOT_FOUND')) continue;
+      // A damaged lock file holds nothing: it must not block the repository; unlock removes it.
+      if (isSafeholdError(e, 'CORRUPT')) {
+        out.push({ time: '', heartbeat: 0, exclusive: false, hostname: '(damaged lock file)', pid: 0, username: '', name: f.name, stale: true });
+        continue;
+      }
       throw e;
     }
   }

@@ -333,3 +333,29 @@ describe('Repository when a pack cannot be stored', () => {
     assert.deepEqual(await backend.list('index'), [], 'no index file is written after a lost pack');
   });
 });
+
+describe('Repository.init after an interrupted init', () => {
+  it('replaces the key file an interrupted init left, so one key opens the repository', async () => {
+    const backend = new MemoryBackend();
+    await Repository.init(backend, PW, { kdf: KDF });
+    // As if killed after the key file and before the config was written.
+    await backend.remove({ type: 'config', name: 'config' });
+    const repo = await Repository.init(backend, PW, { kdf: KDF });
+    assert.equal((await backend.list('keys')).length, 1, 'the leftover key is gone');
+    const { id } = await repo.saveBlob('data', Buffer.from('after a retried init'));
+    await repo.flush();
+    const again = await Repository.open(backend, PW);
+    await again.loadIndex();
+    assert.deepEqual(await again.loadBlob('data', id), Buffer.from('after a retried init'));
+  });
+
+  it('refuses to init over data whose config is missing (a damaged repository)', async () => {
+    const backend = new MemoryBackend();
+    const repo = await Repository.init(backend, PW, { kdf: KDF });
+    await repo.saveBlob('data', randomData(9, 1000));
+    await repo.flush();
+    await backend.remove({ type: 'config', name: 'config' });
+    await assert.rejects(Repository.init(backend, PW, { kdf: KDF }), code('REPO_EXISTS'));
+    assert.equal((await backend.list('keys')).length, 1, 'the key file is kept');
+  });
+});

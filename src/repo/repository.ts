@@ -86,6 +86,7 @@ export class Repository {
       compression: 'zstd',
       packSize: opts.packSize ?? DEFAULT_PACK_SIZE,
     };
+    await removeInterruptedInit(backend);
     const master = newMasterKey();
     await backend.create();
     const keyName = await writeKeyFile(backend, master, password, opts.kdf, clock.now());
@@ -220,6 +221,23 @@ export class Repository {
   async close(): Promise<void> {
     await this.backend.close();
   }
+}
+
+/**
+ * Key files without a config are what an init killed between its two writes
+ * leaves: they wrap a master key nothing else uses, and a second key would
+ * make opening ambiguous. Removed, unless data is there too (a damaged
+ * repository, which init must not touch).
+ */
+async function removeInterruptedInit(backend: Backend): Promise<void> {
+  const keys = await backend.list('keys');
+  if (keys.length === 0) return;
+  for (const t of ['data', 'index', 'snapshots'] as const) {
+    if ((await backend.list(t)).length > 0) {
+      throw new SafeholdError('REPO_EXISTS', `${backend.location} holds repository data but no config: it looks damaged, not empty; refusing to init over it`);
+    }
+  }
+  for (const k of keys) await backend.remove({ type: 'keys', name: k.name });
 }
 
 /** Opens a sealed blob, decompresses it and verifies its id, given the keys (usable in worker threads). */

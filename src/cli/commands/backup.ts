@@ -1,7 +1,7 @@
 // safehold backup: backs up paths (or stdin) into a new snapshot.
 
 import os from 'node:os';
-import { backup, newProgress, normalisePaths } from '../../engine/archiver.ts';
+import { backup, newProgress, resolvePaths } from '../../engine/archiver.ts';
 import type { BackupResult } from '../../engine/archiver.ts';
 import { backupStream } from '../../engine/stream-archiver.ts';
 import { findSnapshot } from '../../repo/snapshot.ts';
@@ -82,7 +82,7 @@ async function pickParent(values: Record<string, unknown>, repo: Parameters<type
   const explicit = typeof values.parent === 'string' ? values.parent : undefined;
   if (explicit) return findSnapshot(repo, explicit);
   try {
-    return await findSnapshot(repo, 'latest', { paths: normalisePaths(paths), hostname: os.hostname() });
+    return await findSnapshot(repo, 'latest', { paths: await resolvePaths(paths), hostname: os.hostname() });
   } catch (e) {
     if (isSafeholdError(e, 'NOT_FOUND')) return null;
     throw e;
