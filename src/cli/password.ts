@@ -38,8 +38,9 @@ export async function readNewPassword(env: NodeJS.ProcessEnv, file: string | und
 function promptHidden(prompt: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
-    process.stderr.write(prompt);
+    // Echo off before the prompt shows, so nothing typed after it is echoed.
     stdin.setRawMode(true);
+    process.stderr.write(prompt);
     stdin.resume();
     let pw = '';
     const done = (err?: Error) => {

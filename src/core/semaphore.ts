@@ -16,6 +16,13 @@ export class Semaphore {
     await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
+  /** Takes a permit if one is free right now; never waits. */
+  tryAcquire(): boolean {
+    if (this.free === 0) return false;
+    this.free--;
+    return true;
+  }
+
   release(): void {
     const next = this.waiters.shift();
     if (next) next();

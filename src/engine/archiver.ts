@@ -22,6 +22,7 @@ import { SafeholdError } from '../core/errors.ts';
 import { Semaphore } from '../core/semaphore.ts';
 
 const FILES_IN_FLIGHT = 64;
+const EXTRA_WALKERS = 8;
 
 export interface BackupOptions {
   paths: string[];
@@ -107,6 +108,8 @@ class Archiver {
   private readonly workers: number;
   /** Files handed to workers and not yet stored. */
   private readonly slots = new Semaphore(FILES_IN_FLIGHT);
+  /** Extra directory walkers beside the main one. */
+  private readonly walkers = new Semaphore(EXTRA_WALKERS);
 
   constructor(repo: Repository, opts: BackupOptions) {
     this.repo = repo;
@@ -186,10 +189,16 @@ class Archiver {
       case 'dir': {
         this.summary.dirs++;
         this.progress.dirs++;
-        const sub = this.oneFs && st.dev !== rootDev
-          ? { done: this.saveTree([]) }
-          : await this.dir(p, prev?.type === 'dir' ? prev.subtree : undefined, rootDev);
-        return { done: sub.done.then((id) => { node.subtree = id; return node; }) };
+        const setSubtree = (id: string) => { node.subtree = id; return node; };
+        if (this.oneFs && st.dev !== rootDev) return { done: this.saveTree([]).then(setSubtree) };
+        const walk = () => this.dir(p, prev?.type === 'dir' ? prev.subtree : undefined, rootDev);
+        // Walk the subdirectory alongside this one when a walker is free (listing
+        // and stat calls overlap on a cold cache); else walk it here. Never waits.
+        if (this.walkers.tryAcquire()) {
+          const walked = walk().finally(() => this.walkers.release());
+          return { done: walked.then((sub) => sub.done).then(setSubtree) };
+        }
+        return { done: (await walk()).done.then(setSubtree) };
       }
       case 'symlink':
         return {

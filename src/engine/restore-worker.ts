@@ -56,13 +56,17 @@ if (!isMainThread) {
   serveJobs<RestoreWorkerMessage>((msg, emit) => {
     const job = msg as RestoreJob;
     const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.length);
+    // Each blob is decoded once and dropped after its last use in this job.
     const decoded: (Buffer | null)[] = new Array(job.blobs.length).fill(null);
+    const usesLeft = new Array<number>(job.blobs.length).fill(0);
+    for (const f of job.files) for (const p of f.pieces) usesLeft[p.blob]!++;
     const blob = (i: number): Buffer => {
       let d = decoded[i];
       if (!d) {
         const b = job.blobs[i]!;
-        d = decoded[i] = decodeBlobWith(encrypt, mac, b.id, b.rawLength, bytes.subarray(b.offset, b.offset + b.length));
+        d = decodeBlobWith(encrypt, mac, b.id, b.rawLength, bytes.subarray(b.offset, b.offset + b.length));
       }
+      decoded[i] = --usesLeft[i]! > 0 ? d : null;
       return d;
     };
     let written = 0;

@@ -63,7 +63,7 @@ interface SplitFile {
 /** Read a pack's needed span in one go unless less than this fraction of it is needed. */
 const SPAN_DENSITY = 0.4;
 /** Upper bound of one read (and of one worker job's bytes). */
-const MAX_SPAN = 16 * 1024 * 1024;
+const MAX_SPAN = 8 * 1024 * 1024;
 
 export function newRestoreProgress(): RestoreProgress {
   return { files: 0, totalFiles: 0, bytes: 0, totalBytes: 0 };
