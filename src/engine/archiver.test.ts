@@ -72,9 +72,11 @@ describe('archiver', () => {
   });
 
   it('takes the worker count from SAFEHOLD_WORKERS when valid', () => {
-    assert.equal(workerCount({ SAFEHOLD_WORKERS: '3' }), 3);
-    assert.ok(workerCount({ SAFEHOLD_WORKERS: 'x' }) >= 1);
-    assert.ok(workerCount({}) <= 4);
+    assert.equal(workerCount(1, { SAFEHOLD_WORKERS: '3' }), 3);
+    assert.ok(workerCount(1, { SAFEHOLD_WORKERS: 'x' }) >= 2);
+    const cores = os.availableParallelism();
+    assert.equal(workerCount(2, {}), Math.max(2, Math.min(4, 2 * cores)));
+    assert.equal(workerCount(1, {}), Math.max(2, Math.min(4, cores)));
   });
 });
 

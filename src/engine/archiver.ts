@@ -116,7 +116,7 @@ class Archiver {
     this.progress = opts.progress ?? newProgress();
     this.excluder = new Excluder(opts.excludes ?? []);
     this.oneFs = opts.oneFileSystem ?? false;
-    this.workers = opts.workers ?? workerCount();
+    this.workers = opts.workers ?? workerCount(2);
   }
 
   private getPool(): WorkerPool<FileWorkerMessage> {

@@ -105,7 +105,7 @@ export async function restore(repo: Repository, rootTree: string, opts: RestoreO
   result.files += empty.length;
   progress.files += empty.length;
 
-  const workers = workerCount();
+  const workers = workerCount(1);
   const pool = new WorkerPool<RestoreWorkerMessage>(new URL('./restore-worker.ts', import.meta.url), workers, {
     encrypt: repo.key.encrypt, mac: repo.key.mac, owner,
   } satisfies RestoreWorkerInit);

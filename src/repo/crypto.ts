@@ -34,10 +34,35 @@ export function masterKeyFromJson(s: string): MasterKey {
   return k;
 }
 
+// Importing a raw key costs more than sealing a small blob: keys are turned
+// into KeyObjects once (cached by buffer identity; master keys live long).
+const keyObjects = new WeakMap<Buffer, crypto.KeyObject>();
+
+function keyObject(key: Buffer): crypto.KeyObject {
+  let k = keyObjects.get(key);
+  if (!k) keyObjects.set(key, (k = crypto.createSecretKey(key)));
+  return k;
+}
+
+// Random nonces come from a pool refilled from the CSPRNG, 4 KiB at a time,
+// instead of one system call for every blob.
+const noncePool = Buffer.allocUnsafeSlow(4096);
+let noncePos = noncePool.length;
+
+function nextNonce(): Buffer {
+  if (noncePos + NONCE_BYTES > noncePool.length) {
+    crypto.randomFillSync(noncePool);
+    noncePos = 0;
+  }
+  const n = Buffer.from(noncePool.subarray(noncePos, noncePos + NONCE_BYTES));
+  noncePos += NONCE_BYTES;
+  return n;
+}
+
 /** Encrypts and authenticates: returns nonce || ciphertext || tag. `aad` binds the ciphertext to its context. */
 export function seal(key: Buffer, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
-  const nonce = crypto.randomBytes(NONCE_BYTES);
-  const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
+  const nonce = nextNonce();
+  const c = crypto.createCipheriv('aes-256-gcm', keyObject(key), nonce);
   if (aad) c.setAAD(aad);
   // Own (unpooled) memory, so the result can be transferred to another thread.
   const out = Buffer.allocUnsafeSlow(plaintext.length + OVERHEAD);
@@ -52,7 +77,7 @@ export function seal(key: Buffer, plaintext: Uint8Array, aad?: Uint8Array): Buff
 export function open(key: Buffer, sealed: Uint8Array, aad?: Uint8Array, what = 'object'): Buffer {
   if (sealed.length < OVERHEAD) throw new SafeholdError('CORRUPT', `${what}: ciphertext too short (${sealed.length} bytes)`);
   const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.length);
-  const d = crypto.createDecipheriv('aes-256-gcm', key, buf.subarray(0, NONCE_BYTES));
+  const d = crypto.createDecipheriv('aes-256-gcm', keyObject(key), buf.subarray(0, NONCE_BYTES));
   if (aad) d.setAAD(aad);
   d.setAuthTag(buf.subarray(buf.length - TAG_BYTES));
   try {
@@ -66,7 +91,7 @@ export function open(key: Buffer, sealed: Uint8Array, aad?: Uint8Array, what = '
 
 /** Keyed id of a blob's plaintext. */
 export function blobId(macKey: Buffer, data: Uint8Array): Buffer {
-  return crypto.createHmac('sha256', macKey).update(data).digest();
+  return crypto.createHmac('sha256', keyObject(macKey)).update(data).digest();
 }
 
 /** Id of a stored file: SHA-256 of its stored bytes, so check can verify files without the key. */
