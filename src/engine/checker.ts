@@ -10,8 +10,12 @@ import type { Repository } from '../repo/repository.ts';
 import { mapLimit } from '../repo/repository.ts';
 import { Index } from '../repo/index.ts';
 import type { IndexFile } from '../repo/index.ts';
-import { OVERHEAD, fileId } from '../repo/crypto.ts';
-import { PACK_ENTRY_BYTES, parsePack } from '../repo/pack.ts';
+import { OVERHEAD } from '../repo/crypto.ts';
+import { PACK_ENTRY_BYTES } from '../repo/pack.ts';
+import type { PackEntry } from '../repo/pack.ts';
+import { WorkerPool, workerCount } from './worker-pool.ts';
+import { ownBuffer } from './own-buffer.ts';
+import type { CheckJob, CheckWorkerInit, CheckWorkerMessage } from './check-worker.ts';
 import { parseTree, unsafeName } from '../repo/tree.ts';
 import type { Snapshot } from '../repo/snapshot.ts';
 import { isSafeholdError } from '../core/errors.ts';
@@ -162,38 +166,55 @@ async function readData(
 ): Promise<void> {
   const packs = [...stored.keys()];
   Object.assign(progress, { phase: 'data', done: 0, total: packs.length });
-  await mapLimit(packs, 2, async (pack) => {
-    const what = `pack ${short(pack)}`;
-    try {
-      const bytes = await repo.backend.load({ type: 'data', name: pack });
-      res.stats.bytesRead += bytes.length;
+  const workers = workerCount(1);
+  const pool = new WorkerPool<CheckWorkerMessage>(new URL('./check-worker.ts', import.meta.url), workers, {
+    encrypt: repo.key.encrypt, mac: repo.key.mac,
+  } satisfies CheckWorkerInit);
+  try {
+    // Two packs per worker in flight: one being verified, one read and waiting.
+    await mapLimit(packs, 2 * workers, async (pack) => {
+      const what = `pack ${short(pack)}`;
+      let loaded: Buffer;
+      try {
+        loaded = await repo.backend.load({ type: 'data', name: pack });
+      } catch (e) {
+        err(what, e);
+        progress.done++;
+        return;
+      }
+      res.stats.bytesRead += loaded.length;
       res.stats.packsRead++;
-      if (fileId(bytes) !== pack) err(what, 'content does not match its name (SHA-256): the file was changed');
-      const entries = parsePack(repo.key.encrypt, bytes, what);
-      const inHeader = new Set(entries.map((e) => `${e.type}:${e.id}`));
-      for (const b of byPack.get(pack) ?? []) {
-        if (!inHeader.has(`${b.type}:${b.id}`)) err(`${what} blob ${short(b.id)}`, `the index places this ${b.type} blob here, the pack header does not list it`);
-      }
-      for (const e of entries) {
-        try {
-          repo.decodeBlob(e.id, e, bytes.subarray(e.offset, e.offset + e.length));
-        } catch (x) {
-          err(`${what} blob ${short(e.id)}`, x);
-          continue;
-        }
-        const ie = index.get(e.type, e.id);
-        const other = index.get(e.type === 'tree' ? 'data' : 'tree', e.id);
-        if (ie && ie.pack === pack && (ie.offset !== e.offset || ie.length !== e.length)) {
-          err(`${what} blob ${short(e.id)}`, 'the index and the pack header disagree on where the blob is');
-        } else if (!ie && other?.pack === pack && other.offset === e.offset) {
-          err(`${what} blob ${short(e.id)}`, `the index and the pack header disagree on its type (header: ${e.type})`);
-        }
-      }
-    } catch (e) {
-      err(what, e);
+      const bytes = ownBuffer(loaded);
+      let result: CheckWorkerMessage | undefined;
+      await pool.run({ pack, bytes } satisfies CheckJob, (m) => { result = m; }, [bytes.buffer as ArrayBuffer]);
+      for (const p of result!.problems) err(p.object, p.message);
+      comparePackWithIndex(pack, result!.entries, index, byPack, err);
+      progress.done++;
+    });
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The pack header (when it could be read) against what the index says of the pack. */
+function comparePackWithIndex(
+  pack: string, entries: PackEntry[], index: Index, byPack: Map<string, { id: string; type: string }[]>, err: (object: string, e: unknown) => void,
+): void {
+  if (entries.length === 0) return;
+  const what = `pack ${short(pack)}`;
+  const inHeader = new Set(entries.map((e) => `${e.type}:${e.id}`));
+  for (const b of byPack.get(pack) ?? []) {
+    if (!inHeader.has(`${b.type}:${b.id}`)) err(`${what} blob ${short(b.id)}`, `the index places this ${b.type} blob here, the pack header does not list it`);
+  }
+  for (const e of entries) {
+    const ie = index.get(e.type, e.id);
+    const other = index.get(e.type === 'tree' ? 'data' : 'tree', e.id);
+    if (ie && ie.pack === pack && (ie.offset !== e.offset || ie.length !== e.length)) {
+      err(`${what} blob ${short(e.id)}`, 'the index and the pack header disagree on where the blob is');
+    } else if (!ie && other?.pack === pack && other.offset === e.offset) {
+      err(`${what} blob ${short(e.id)}`, `the index and the pack header disagree on its type (header: ${e.type})`);
     }
-    progress.done++;
-  });
+  }
 }
 
 /** Blobs, then the sealed header (41 bytes an entry + nonce and tag), then its 4-byte length. */

@@ -15,6 +15,7 @@ import { OVERHEAD } from '../repo/crypto.ts';
 import type { TreeNode } from '../repo/tree.ts';
 import { planRestore } from './restore-plan.ts';
 import { WorkerPool, workerCount } from './worker-pool.ts';
+import { ownBuffer } from './own-buffer.ts';
 import type { RestoreJob, RestoreJobFile, RestoreWorkerInit, RestoreWorkerMessage } from './restore-worker.ts';
 import type { PlannedNode } from './restore-plan.ts';
 import { SafeholdError, fromSystemError, sysCode } from '../core/errors.ts';
@@ -223,14 +224,6 @@ function groupWrites(repo: Repository, files: PlannedNode[]): { groups: Group[];
     }
   }
   return { groups, split, empty };
-}
-
-/** A buffer that owns its whole ArrayBuffer, so it can be transferred to a worker. */
-function ownBuffer(b: Buffer): Uint8Array {
-  if (b.byteOffset === 0 && b.buffer.byteLength === b.length && !(b.buffer instanceof SharedArrayBuffer)) return b;
-  const copy = new Uint8Array(new ArrayBuffer(b.length));
-  copy.set(b);
-  return copy;
 }
 
 async function prepareTarget(target: string): Promise<void> {
