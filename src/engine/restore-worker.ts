@@ -64,7 +64,8 @@ if (!isMainThread) {
       let d = decoded[i];
       if (!d) {
         const b = job.blobs[i]!;
-        d = decodeBlobWith(encrypt, mac, b.id, b.rawLength, bytes.subarray(b.offset, b.offset + b.length));
+        // GCM with the id as associated data authenticates the blob; check --read-data also recomputes ids.
+        d = decodeBlobWith(encrypt, mac, b.id, b.rawLength, bytes.subarray(b.offset, b.offset + b.length), false);
       }
       decoded[i] = --usesLeft[i]! > 0 ? d : null;
       return d;

@@ -6,8 +6,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileSync } from 'node:child_process';
 import type { Repository } from '../repo/repository.ts';
 import { mapLimit } from '../repo/repository.ts';
 import type { IndexEntry } from '../repo/index.ts';
@@ -81,7 +80,7 @@ export async function restore(repo: Repository, rootTree: string, opts: RestoreO
   const owner = opts.owner ?? process.getuid?.() === 0;
   const result: RestoreResult = { files: 0, dirs: plan.dirs.length, symlinks: plan.symlinks.length, bytes: 0, errors: [] };
 
-  for (const d of plan.dirs) await makeDir(d.dest, target);
+  for (const d of plan.dirs) makeDir(d.dest, target);
 
   // Hard links: the first file of each (device, inode) gets the content, the others are linked to it.
   const firstOfInode = new Map<string, PlannedNode>();
@@ -99,10 +98,10 @@ export async function restore(repo: Repository, rootTree: string, opts: RestoreO
 
   const { groups, split, empty } = groupWrites(repo, contentFiles);
   for (const item of empty) {
-    await createFile(item.dest, 0);
-    await finishNode(item.dest, item.node, owner);
+    createFile(item.dest, 0);
+    finishNode(item.dest, item.node, owner);
   }
-  await mapLimit([...split.values()], 32, (sf) => createFile(sf.item.dest, sf.item.node.size));
+  for (const sf of split.values()) createFile(sf.item.dest, sf.item.node.size);
   result.files += empty.length;
   progress.files += empty.length;
 
@@ -134,7 +133,7 @@ export async function restore(repo: Repository, rootTree: string, opts: RestoreO
         if (f.whole) continue;
         const sf = split.get(f.dest)!;
         if (--sf.remaining === 0) {
-          await finishNode(sf.item.dest, sf.item.node, owner);
+          finishNode(sf.item.dest, sf.item.node, owner);
           progress.files++;
           result.files++;
         }
@@ -145,23 +144,23 @@ export async function restore(repo: Repository, rootTree: string, opts: RestoreO
   }
 
   for (const l of links) {
-    await replace(l.item.dest, () => fs.promises.link(l.to.dest, l.item.dest));
+    replace(l.item.dest, () => fs.linkSync(l.to.dest, l.item.dest));
     progress.files++;
     result.files++;
   }
   for (const s of plan.special) {
     try {
-      await makeSpecial(s);
-      await finishNode(s.dest, s.node, owner);
+      makeSpecial(s);
+      finishNode(s.dest, s.node, owner);
     } catch (e) {
       result.errors.push({ path: s.snapPath, message: e instanceof Error ? e.message : String(e) });
     }
   }
   for (const s of plan.symlinks) {
-    await replace(s.dest, () => fs.promises.symlink(s.node.linkTarget ?? '', s.dest));
-    await finishNode(s.dest, s.node, owner);
+    replace(s.dest, () => fs.symlinkSync(s.node.linkTarget ?? '', s.dest));
+    finishNode(s.dest, s.node, owner);
   }
-  for (const d of [...plan.dirs].reverse()) await finishNode(d.dest, d.node, owner);
+  for (const d of [...plan.dirs].reverse()) finishNode(d.dest, d.node, owner);
   return result;
 }
 
@@ -236,60 +235,71 @@ async function prepareTarget(target: string): Promise<void> {
   }
 }
 
+// The steps below run on the main thread while it has nothing else to do
+// (before and after the workers write file contents): synchronous calls
+// avoid a thread-pool round trip for each of tens of thousands of entries.
+
 /** Creates a directory, refusing to go through a symlink or replace a non-directory silently. */
-async function makeDir(dest: string, target: string): Promise<void> {
+function makeDir(dest: string, target: string): void {
   try {
-    const st = await fs.promises.lstat(dest);
+    const st = fs.lstatSync(dest);
     if (st.isDirectory()) return;
     if (st.isSymbolicLink()) throw new SafeholdError('UNSAFE_PATH', `refusing to restore into ${dest}: it is a symlink (it could lead outside ${target})`);
-    await fs.promises.unlink(dest);
+    fs.unlinkSync(dest);
   } catch (e) {
     if (e instanceof SafeholdError) throw e;
     if (sysCode(e) !== 'ENOENT') throw fromSystemError(e, `restoring ${dest}`);
   }
-  await fs.promises.mkdir(dest, { mode: 0o700 }).catch((e) => { throw fromSystemError(e, `creating ${dest}`); });
+  try {
+    fs.mkdirSync(dest, { mode: 0o700 });
+  } catch (e) {
+    throw fromSystemError(e, `creating ${dest}`);
+  }
 }
 
 /** Removes whatever is at `dest` (never following a link), then creates the new entry. */
-async function replace(dest: string, make: () => Promise<void>): Promise<void> {
+function replace(dest: string, make: () => void): void {
   try {
-    await make();
+    make();
   } catch (e) {
     if (sysCode(e) !== 'EEXIST') throw fromSystemError(e, `restoring ${dest}`);
-    const st = await fs.promises.lstat(dest);
-    if (st.isDirectory()) await fs.promises.rm(dest, { recursive: true });
-    else await fs.promises.unlink(dest);
-    await make().catch((err) => { throw fromSystemError(err, `restoring ${dest}`); });
+    try {
+      if (fs.lstatSync(dest).isDirectory()) fs.rmSync(dest, { recursive: true });
+      else fs.unlinkSync(dest);
+      make();
+    } catch (err) {
+      throw fromSystemError(err, `restoring ${dest}`);
+    }
   }
 }
 
 const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
 
-async function createFile(dest: string, size: number): Promise<void> {
-  await replace(dest, async () => {
-    const fh = await fs.promises.open(dest, CREATE_FLAGS, 0o600);
+function createFile(dest: string, size: number): void {
+  replace(dest, () => {
+    const fd = fs.openSync(dest, CREATE_FLAGS, 0o600);
     try {
-      if (size > 0) await fh.truncate(size);
+      if (size > 0) fs.ftruncateSync(fd, size);
     } finally {
-      await fh.close();
+      fs.closeSync(fd);
     }
   });
 }
 
-async function makeSpecial(s: PlannedNode): Promise<void> {
+function makeSpecial(s: PlannedNode): void {
   if (s.node.type === 'fifo') {
-    await replace(s.dest, async () => { await promisify(execFile)('mkfifo', ['-m', '600', s.dest]); });
+    replace(s.dest, () => { execFileSync('mkfifo', ['-m', '600', s.dest], { stdio: 'ignore' }); });
     return;
   }
   throw new SafeholdError('IO', `${s.node.type} entries are not restored (only files, directories, links and fifos)`);
 }
 
-async function finishNode(dest: string, node: TreeNode, owner: boolean): Promise<void> {
+function finishNode(dest: string, node: TreeNode, owner: boolean): void {
   try {
-    if (owner) await fs.promises.lchown(dest, node.uid, node.gid);
-    if (node.type !== 'symlink') await fs.promises.chmod(dest, node.mode);
+    if (owner) fs.lchownSync(dest, node.uid, node.gid);
+    if (node.type !== 'symlink') fs.chmodSync(dest, node.mode);
     const mtime = nsToSeconds(node.mtime);
-    await fs.promises.lutimes(dest, mtime, mtime);
+    fs.lutimesSync(dest, mtime, mtime);
   } catch (e) {
     throw fromSystemError(e, `setting metadata of ${dest}`);
   }
