@@ -3,11 +3,12 @@
 // completion or as a handle that can be killed mid-run.
 
 import os from 'node:os';
-import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 
-export const SAFEHOLD = path.resolve(import.meta.dirname, '..', '..', 'safehold');
+import { SAFEHOLD, baseEnv } from './cli.ts';
+
+export { SAFEHOLD };
 
 export interface Exit {
   code: number | null;
@@ -20,16 +21,7 @@ export interface Exit {
 
 /** The environment for CLI runs against `repo`, with the catalog in `dataDir`. */
 export function cliEnv(repo: string, password: string, dataDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? os.homedir(),
-    LANG: 'C.UTF-8',
-    SAFEHOLD_REPOSITORY: repo,
-    SAFEHOLD_PASSWORD: password,
-    SAFEHOLD_DATA_DIR: dataDir,
-  };
-  if (process.env.NODE_COMPILE_CACHE) env.NODE_COMPILE_CACHE = process.env.NODE_COMPILE_CACHE;
-  return env;
+  return { ...baseEnv(), SAFEHOLD_REPOSITORY: repo, SAFEHOLD_PASSWORD: password, SAFEHOLD_DATA_DIR: dataDir };
 }
 
 export interface Running {
