@@ -11,6 +11,8 @@ import type { Clock } from '../core/clock.ts';
 import { systemClock } from '../core/clock.ts';
 import { SafeholdError, fromSystemError, isSafeholdError, sysCode } from '../core/errors.ts';
 import { migrate } from './migrate.ts';
+import { dbError, processAlive } from './db.ts';
+import { PlanRunStore } from './plan-runs.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed';
 
@@ -214,6 +216,11 @@ export class Catalog {
     return count;
   }
 
+  /** Plan runs, tasks, their log and quiesce records (same database). */
+  planRuns(): PlanRunStore {
+    return new PlanRunStore(this.db, this.clock);
+  }
+
   /** Runs one database call, turning SQLite errors into SafeholdError 'IO'. */
   private sql<T>(what: string, fn: () => T): T {
     try { return fn(); } catch (e) { throw dbError(e, what); }
@@ -226,25 +233,6 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   // The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
   if (env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME)) return join(env.XDG_DATA_HOME, 'safehold');
   return join(env.HOME || homedir(), '.local', 'share', 'safehold');
-}
-
-/** Whether a process of this pid exists on this host (EPERM: it exists, owned by someone else). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return sysCode(e) !== 'ESRCH';
-  }
-}
-
-function dbError(e: unknown, what: string): SafeholdError {
-  if (isSafeholdError(e)) return e;
-  const msg = e instanceof Error ? e.message : String(e);
-  // SQLITE_BUSY (5) / SQLITE_LOCKED (6): another writer held the database past the busy timeout.
-  const errcode = typeof e === 'object' && e !== null && 'errcode' in e ? Number((e as { errcode: unknown }).errcode) & 0xff : undefined;
-  const busy = errcode === 5 || errcode === 6;
-  return new SafeholdError('IO', `catalog: ${what}: ${msg}`, { cause: e, retryable: busy });
 }
 
 function toJson(v: unknown): string | null {

@@ -1,0 +1,148 @@
+// The compiled, frozen form of safehold.yaml that the rest of the program
+// uses. The loader (load.ts) validates the file against the schema
+// (schema.ts) and produces exactly this; nothing else reads YAML.
+
+/** A secret resolved at load time (from the file, an environment variable or a file); never printed. */
+export interface Secret {
+  /** Where it came from, for redacted display: 'inline', 'env:NAME' or 'file:PATH'. */
+  readonly source: string;
+  /** The value. Do not log, print or store it. */
+  readonly value: string;
+}
+
+export interface Settings {
+  /** Global switch (S3 step 1): when false, no plan run is admitted. */
+  readonly backupsEnabled: boolean;
+  /** Catalog location; from the file or SAFEHOLD_DATA_DIR. */
+  readonly dataDir: string | null;
+  /** Default grace after a quiesce/unquiesce timeout (S4 steps 7 and 9), ms. */
+  readonly quiesceGraceMs: number;
+}
+
+export interface Site {
+  readonly name: string;
+  readonly description: string;
+}
+
+export type TargetKind = 'files' | 'command' | 'device';
+
+export interface FilesTarget {
+  readonly kind: 'files';
+  readonly name: string;
+  readonly site: string | null;
+  /** Units are named path sets. */
+  readonly units: Readonly<Record<string, { readonly paths: readonly string[]; readonly exclude: readonly string[] }>>;
+}
+
+export interface CommandTarget {
+  readonly kind: 'command';
+  readonly name: string;
+  readonly site: string | null;
+  /** Prints unit names, one per line; absent: one unit named 'default'. */
+  readonly listUnits: readonly string[] | null;
+  /** Writes a unit's backup to stdout; SAFEHOLD_UNIT names the unit. */
+  readonly backup: readonly string[];
+  /** Reads a unit's backup from stdin. */
+  readonly restore: readonly string[] | null;
+  /** Exit 0 when the target is available; absent: always available. */
+  readonly probe: readonly string[] | null;
+  readonly timeoutMs: number;
+  readonly env: Readonly<Record<string, Secret>>;
+}
+
+export interface DeviceTarget {
+  readonly kind: 'device';
+  readonly name: string;
+  readonly site: string | null;
+  readonly adapter:
+    | { readonly type: 'http'; readonly url: string; readonly token: Secret | null; readonly timeoutMs: number }
+    | { readonly type: 'command'; readonly command: readonly string[]; readonly timeoutMs: number; readonly env: Readonly<Record<string, Secret>> };
+}
+
+export type Target = FilesTarget | CommandTarget | DeviceTarget;
+
+export interface RepositoryDestination {
+  readonly type: 'repository';
+  readonly name: string;
+  /** Local path of the repository. */
+  readonly path: string;
+  readonly password: Secret;
+  /** S3 step 3: the path must be a mount point. */
+  readonly requireMount: boolean;
+  /** S3/S4 free-space threshold: bytes, or a fraction (0..1) of the file system. */
+  readonly minFree: { readonly bytes: number } | { readonly fraction: number } | null;
+  readonly site: string | null;
+}
+
+export type Destination = RepositoryDestination;
+
+export interface Hook {
+  readonly name: string;
+  readonly command: readonly string[];
+  readonly timeoutMs: number;
+  /** For pre hooks: whether a non-zero exit stops the plan run / fails the task. */
+  readonly failOnError: boolean;
+  /** Post hooks marked always run on failure and cancel too. */
+  readonly always: boolean;
+}
+
+/** A maintenance window: cron-like minute sets, or day/time ranges, in a time zone. */
+export type Window =
+  | { readonly type: 'always' }
+  | { readonly type: 'cron'; readonly expression: string; readonly timezone: string }
+  | { readonly type: 'ranges'; readonly timezone: string; readonly ranges: readonly { readonly days: readonly number[]; readonly from: string; readonly to: string }[] };
+
+export type ActivityKind = 'backup' | 'export';
+
+export interface Activity {
+  readonly name: string;
+  readonly kind: ActivityKind;
+  /** Glob on target names, e.g. 'QA*', 'TEST8'. */
+  readonly targets: string;
+  /** Glob on unit names, e.g. 'DOMAIN*'; null: the whole target (device backup) or all units. */
+  readonly units: string | null;
+  readonly quiesce: boolean;
+  readonly quiesceTimeoutMs: number;
+  readonly preTask: Hook | null;
+  readonly postTask: Hook | null;
+  readonly tags: readonly string[];
+}
+
+export interface RetryPolicy {
+  readonly intervalMs: number;
+  readonly maxDurationMs: number;
+}
+
+export interface Retention {
+  readonly keepLast: number | null;
+  readonly keepHourly: number | null;
+  readonly keepDaily: number | null;
+  readonly keepWeekly: number | null;
+  readonly keepMonthly: number | null;
+  readonly keepYearly: number | null;
+  readonly keepWithinMs: number | null;
+}
+
+export interface Plan {
+  readonly name: string;
+  readonly description: string;
+  readonly activities: readonly Activity[];
+  /** Cron expression for scheduled runs (server, later issue); null: on demand only. */
+  readonly schedule: { readonly cron: string; readonly timezone: string } | null;
+  readonly window: Window;
+  readonly destination: string;
+  readonly retry: { readonly scheduled: RetryPolicy; readonly onDemand: RetryPolicy | null };
+  readonly retention: Retention | null;
+  readonly prePlan: Hook | null;
+  readonly postPlan: Hook | null;
+}
+
+export interface Config {
+  /** Absolute path of the file this came from. */
+  readonly file: string;
+  readonly settings: Settings;
+  readonly sites: Readonly<Record<string, Site>>;
+  readonly targets: Readonly<Record<string, Target>>;
+  readonly destinations: Readonly<Record<string, Destination>>;
+  readonly plans: Readonly<Record<string, Plan>>;
+}
