@@ -1,0 +1,98 @@
+// S3 step 5: expands a plan's activities into tasks, in definition order, by
+// matching the activities' target and unit patterns against the live
+// inventory. A target that is unavailable yields one skipped task carrying
+// the unexpanded unit pattern (the seed's "TEST9 / DOMAIN*"); a pattern that
+// matches nothing yields a skipped task too. Targets and units are taken in
+// natural name order (QA2 before QA10). Each target is probed and listed at
+// most once per expansion, many at a time.
+
+import type { Activity, TargetKind } from '../config/types.ts';
+import { globToRegExp, naturalCompare } from '../core/glob.ts';
+
+/** What expansion needs of a target: its name and kind, a live probe, its units. */
+export interface InventoryTarget {
+  readonly name: string;
+  readonly kind: TargetKind;
+  /** Live availability; must not throw (false on failure). */
+  available(): Promise<boolean>;
+  listUnits(): Promise<string[]>;
+}
+
+export interface ExpandedTask {
+  /** 1-based creation order; tasks run in this order (S3 step 8). */
+  seq: number;
+  activity: Activity;
+  /** The target's name, or the unmatched target pattern for a skipped task. */
+  target: string;
+  /** The unit, null for a whole-target task, or the unexpanded pattern of a skipped task. */
+  unit: string | null;
+  status: 'pending' | 'skipped';
+  reason: string | null;
+}
+
+const PROBES_AT_ONCE = 64;
+
+export async function expandActivities(activities: readonly Activity[], inventory: readonly InventoryTarget[]): Promise<ExpandedTask[]> {
+  const byName = [...inventory].sort((a, b) => naturalCompare(a.name, b.name));
+  const matches = activities.map((a) => {
+    const re = globToRegExp(a.targets);
+    return byName.filter((t) => re.test(t.name));
+  });
+  // Probe every matched target once, concurrently, before building tasks in order.
+  const wanted = new Map<string, InventoryTarget>();
+  for (const list of matches) for (const t of list) wanted.set(t.name, t);
+  const availability = new Map<string, boolean>();
+  await forEachLimit([...wanted.values()], PROBES_AT_ONCE, async (t) => {
+    availability.set(t.name, await t.available().catch(() => false));
+  });
+  const needUnits = new Map<string, InventoryTarget>();
+  activities.forEach((a, i) => {
+    for (const t of matches[i]!) if (availability.get(t.name) && (a.units !== null || t.kind !== 'device')) needUnits.set(t.name, t);
+  });
+  const units = new Map<string, string[] | Error>();
+  await forEachLimit([...needUnits.values()], PROBES_AT_ONCE, async (t) => {
+    units.set(t.name, await t.listUnits().then((u) => [...u].sort(naturalCompare), (e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
+  });
+
+  const tasks: ExpandedTask[] = [];
+  const add = (activity: Activity, target: string, unit: string | null, reason: string | null) =>
+    tasks.push({ seq: tasks.length + 1, activity, target, unit, status: reason === null ? 'pending' : 'skipped', reason });
+  activities.forEach((a, i) => {
+    const targets = matches[i]!;
+    if (targets.length === 0) {
+      add(a, a.targets, a.units, `no target matches '${a.targets}'`);
+      return;
+    }
+    for (const t of targets) {
+      if (!availability.get(t.name)) {
+        add(a, t.name, a.units, `target ${t.name} is unavailable`);
+        continue;
+      }
+      if (a.units === null && t.kind === 'device') {
+        add(a, t.name, null, null);
+        continue;
+      }
+      const listed = units.get(t.name)!;
+      if (listed instanceof Error) {
+        add(a, t.name, a.units, `cannot list the units of ${t.name}: ${listed.message}`);
+        continue;
+      }
+      const re = a.units === null ? null : globToRegExp(a.units);
+      const chosen = re ? listed.filter((u) => re.test(u)) : listed;
+      if (chosen.length === 0) {
+        add(a, t.name, a.units, a.units === null ? `${t.name} has no units` : `no unit of ${t.name} matches '${a.units}'`);
+        continue;
+      }
+      for (const u of chosen) add(a, t.name, u, null);
+    }
+  });
+  return tasks;
+}
+
+async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
