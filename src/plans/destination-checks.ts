@@ -1,0 +1,59 @@
+// Checks of a plan's destination before and during a run: reachable and
+// initialised (S3 step 3; with requireMount, the path must be a mount
+// point), and free space above the threshold (S3 step 4, S4 step 2).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { RepositoryDestination } from '../config/types.ts';
+import { formatBytes } from '../core/format.ts';
+
+export type CheckOutcome = { ok: true } | { ok: false; reason: string };
+
+/** True when `p` is a mount point: its device differs from its parent's, or it is '/'. */
+export function isMountPoint(p: string): boolean {
+  const abs = path.resolve(p);
+  if (abs === '/') return true;
+  const here = fs.statSync(abs);
+  const parent = fs.statSync(path.dirname(abs));
+  return here.dev !== parent.dev || here.ino === parent.ino;
+}
+
+export function checkReachable(d: RepositoryDestination): CheckOutcome {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(d.path);
+  } catch (e) {
+    return { ok: false, reason: `destination ${d.name} (${d.path}) is not reachable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+  }
+  if (!st.isDirectory()) return { ok: false, reason: `destination ${d.name} (${d.path}) is not a directory` };
+  if (d.requireMount) {
+    // The repository may be the mount point itself or live directly below one.
+    const mounted = isMountPoint(d.path) || isMountPoint(path.dirname(path.resolve(d.path)));
+    if (!mounted) return { ok: false, reason: `destination ${d.name} (${d.path}) is not mounted (requireMount is set)` };
+  }
+  if (!fs.existsSync(path.join(d.path, 'config'))) {
+    return { ok: false, reason: `destination ${d.name} (${d.path}) is not an initialised repository (run 'safehold init')` };
+  }
+  return { ok: true };
+}
+
+export function freeSpace(p: string): { free: number; total: number } {
+  const s = fs.statfsSync(p);
+  return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+}
+
+export function checkFreeSpace(d: RepositoryDestination): CheckOutcome {
+  if (!d.minFree) return { ok: true };
+  let space: { free: number; total: number };
+  try {
+    space = freeSpace(d.path);
+  } catch (e) {
+    return { ok: false, reason: `cannot read the free space of ${d.path}: ${(e as Error).message}` };
+  }
+  const need = 'bytes' in d.minFree ? d.minFree.bytes : Math.ceil(d.minFree.fraction * space.total);
+  if (space.free < need) {
+    const want = 'bytes' in d.minFree ? formatBytes(need) : `${(d.minFree.fraction * 100).toFixed(0)} % (${formatBytes(need)})`;
+    return { ok: false, reason: `destination ${d.name} has ${formatBytes(space.free)} free, below the threshold of ${want}` };
+  }
+  return { ok: true };
+}
