@@ -19,8 +19,9 @@ import { checkCommand } from './commands/check.ts';
 import { keyCommand } from './commands/key.ts';
 import { runsCommand } from './commands/runs.ts';
 import { unlockCommand } from './commands/unlock.ts';
+import { configCommand } from './commands/config.ts';
 
-const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, checkCommand, keyCommand, runsCommand, unlockCommand];
+const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, checkCommand, keyCommand, runsCommand, unlockCommand, configCommand];
 
 function mainUsage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,65 @@
+// safehold config validate|show: checks the configuration file (every
+// problem at once, one per line) or prints its compiled form with secrets
+// redacted. The file comes from --config or SAFEHOLD_CONFIG. The loader
+// (zod, yaml, croner) is imported on first use: other commands start faster.
+
+import { SafeholdError } from '../../core/errors.ts';
+import type { Config } from '../../config/types.ts';
+import { str } from '../command.ts';
+import type { Command, Values } from '../command.ts';
+
+/** The configuration file named by --config, else SAFEHOLD_CONFIG; USAGE error when neither. */
+export function configFile(values: Values, env: NodeJS.ProcessEnv): string {
+  const file = str(values, 'config') ?? env.SAFEHOLD_CONFIG;
+  if (!file) throw new SafeholdError('USAGE', 'no configuration file: use --config FILE or set SAFEHOLD_CONFIG');
+  return file;
+}
+
+/** Loads the configuration named by --config / SAFEHOLD_CONFIG (for commands that need one). */
+export async function loadConfigFrom(values: Values, env: NodeJS.ProcessEnv): Promise<Config> {
+  const file = configFile(values, env);
+  const { loadConfig } = await import('../../config/load.ts');
+  return loadConfig(file, env);
+}
+
+function count(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export const configCommand: Command = {
+  name: 'config',
+  summary: 'validate or show the configuration file (safehold.yaml)',
+  usage: `safehold config validate|show [--config FILE] [--json]
+
+  validate   check the file: prints 'ok: …', or every problem (file:line:col: path: what was expected), exit 1
+  show       print the compiled configuration as JSON, secrets shown as ***(env:NAME)
+
+  -c, --config FILE   the configuration file (or SAFEHOLD_CONFIG)`,
+  options: { config: { type: 'string', short: 'c' } },
+  async run(ctx) {
+    const [sub, ...extra] = ctx.positionals;
+    if (sub !== 'validate' && sub !== 'show') {
+      throw new SafeholdError('USAGE', sub === undefined ? "config needs a subcommand: 'validate' or 'show'" : `unknown subcommand 'config ${sub}' (expected 'validate' or 'show')`);
+    }
+    if (extra.length > 0) throw new SafeholdError('USAGE', `unexpected argument '${extra[0]}' (see 'safehold config --help')`);
+    const file = configFile(ctx.values, ctx.env);
+    const config = await loadConfigFrom(ctx.values, ctx.env);
+    if (sub === 'show') {
+      const { redactConfig } = await import('../../config/redact.ts');
+      const doc = redactConfig(config);
+      ctx.out.result(doc, () => ctx.out.line(JSON.stringify(doc, null, 2)));
+      return 0;
+    }
+    const n = {
+      plans: Object.keys(config.plans).length,
+      activities: Object.values(config.plans).reduce((s, p) => s + p.activities.length, 0),
+      targets: Object.keys(config.targets).length,
+      destinations: Object.keys(config.destinations).length,
+      sites: Object.keys(config.sites).length,
+    };
+    ctx.out.result({ ok: true, file: config.file, ...n }, () => ctx.out.line(
+      `ok: ${count(n.plans, 'plan')} (${count(n.activities, 'activity').replace(/ys$/, 'ies')}), ${count(n.targets, 'target')}, ${count(n.destinations, 'destination')}, ${count(n.sites, 'site')} in ${file}`,
+    ));
+    return 0;
+  },
+};

@@ -1,0 +1,59 @@
+// Secrets in safehold.yaml: written inline, as { env: NAME } (an environment
+// variable) or as { file: PATH } (the first line of a file, relative paths
+// from the configuration file's directory). Resolved once at load. A resolved
+// Secret prints as "***(env:NAME)" through JSON.stringify and util.inspect,
+// so a secret that slips into a log line or a JSON document shows no value.
+
+import fs from 'node:fs';
+import nodePath from 'node:path';
+import { inspect } from 'node:util';
+import type { Secret } from './types.ts';
+
+export type SecretSpec = string | { env?: string | undefined; file?: string | undefined };
+
+/** "***(env:NAME)", "***(file:/etc/safehold/pw)" or "***(inline)". */
+export function redactedSecret(s: Secret): string {
+  return `***(${s.source})`;
+}
+
+/** A Secret whose value never shows in JSON.stringify or console.log. */
+export function makeSecret(source: string, value: string): Secret {
+  const s = { source, value };
+  const shown = `***(${source})`;
+  Object.defineProperty(s, 'toJSON', { value: () => shown, enumerable: false });
+  Object.defineProperty(s, inspect.custom, { value: () => shown, enumerable: false });
+  return s;
+}
+
+export function isSecret(v: unknown): v is Secret {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const keys = Object.keys(v);
+  return keys.length === 2 && typeof (v as Secret).source === 'string' && typeof (v as Secret).value === 'string' && keys.includes('source') && keys.includes('value');
+}
+
+/**
+ * Resolves one secret. `baseDir` anchors relative file paths. Returns the
+ * Secret, or the reason it cannot be resolved (naming the variable or file,
+ * never a value).
+ */
+export function resolveSecret(spec: SecretSpec, env: NodeJS.ProcessEnv, baseDir: string): { secret: Secret } | { problem: string } {
+  if (typeof spec === 'string') return { secret: makeSecret('inline', spec) };
+  if (spec.env !== undefined) {
+    const v = env[spec.env];
+    if (v === undefined) return { problem: `environment variable ${spec.env} is not set` };
+    if (v === '') return { problem: `environment variable ${spec.env} is empty` };
+    return { secret: makeSecret(`env:${spec.env}`, v) };
+  }
+  const file = nodePath.resolve(baseDir, spec.file ?? '');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message;
+    return { problem: `cannot read secret file ${file}: ${why}` };
+  }
+  const first = text.split(/\r?\n/)[0] ?? '';
+  if (first === '') return { problem: `secret file ${file} is empty (the secret is its first line)` };
+  return { secret: makeSecret(`file:${file}`, first) };
+}
