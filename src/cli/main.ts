@@ -19,9 +19,11 @@ import { checkCommand } from './commands/check.ts';
 import { keyCommand } from './commands/key.ts';
 import { runsCommand } from './commands/runs.ts';
 import { unlockCommand } from './commands/unlock.ts';
+import { planCommand } from './commands/plan.ts';
+import { runCommand } from './commands/run.ts';
 import { configCommand } from './commands/config.ts';
 
-const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, checkCommand, keyCommand, runsCommand, unlockCommand, configCommand];
+const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, checkCommand, keyCommand, runsCommand, unlockCommand, configCommand, planCommand, runCommand];
 
 function mainUsage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,191 @@
+// S4: one task, step by step in the DPOD manual's order. Each step logs a
+// line starting with its number ("S4.3 …") so a run's log shows what was
+// checked and done. A unit this task quiesced is unquiesced whatever
+// happens after the quiesce (the quiesce is recorded in the catalog first,
+// so a killed process's quiesce is undone at the next start: see recover.ts).
+
+import type { Plan, RepositoryDestination } from '../config/types.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Repository } from '../repo/repository.ts';
+import type { PlanRunStore, TaskStatus } from '../catalog/plan-runs.ts';
+import type { DeviceAdapter, QuiesceState } from '../drivers/device/adapter.ts';
+import { backup } from '../engine/archiver.ts';
+import { backupStream } from '../engine/stream-archiver.ts';
+import { findSnapshot } from '../repo/snapshot.ts';
+import { isSafeholdError } from '../core/errors.ts';
+import { formatDuration } from '../core/format.ts';
+import { inWindow, outsideWindowReason } from './window.ts';
+import { describeHookResult, hookFailed, runHook } from './hooks.ts';
+import { checkFreeSpace } from './destination-checks.ts';
+import type { ExpandedTask } from './expand.ts';
+import type { PlanTarget } from './targets.ts';
+
+export interface TaskEnv {
+  runId: string;
+  plan: Plan;
+  destination: RepositoryDestination;
+  repo: Repository;
+  store: PlanRunStore;
+  clock: Clock;
+  quiesceGraceMs: number;
+  /** How often quiesce states are polled. */
+  pollMs: number;
+}
+
+export interface TaskOutcome {
+  status: Exclude<TaskStatus, 'pending' | 'running'>;
+  reason: string | null;
+  snapshots: string[];
+  bytes: number;
+}
+
+class TaskStop extends Error {
+  readonly status: 'failed' | 'skipped' | 'cancelled';
+  constructor(status: 'failed' | 'skipped' | 'cancelled', reason: string) {
+    super(reason);
+    this.status = status;
+  }
+}
+
+export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string }, target: PlanTarget): Promise<TaskOutcome> {
+  const { store, runId, plan, clock } = env;
+  const a = task.activity;
+  const log = (msg: string, level: 'info' | 'warn' | 'error' = 'info') => store.log(runId, level, msg, task.id);
+  const device = target.device;
+  const out: TaskOutcome = { status: 'succeeded', reason: null, snapshots: [], bytes: 0 };
+  const hookCtx = { plan: plan.name, run: runId, task: task.id, target: task.target, ...(task.unit ? { unit: task.unit } : {}) };
+  let quiesced: { record: string } | null = null;
+  try {
+    // 1. Window re-check.
+    if (!inWindow(plan.window, clock.now())) throw new TaskStop('skipped', outsideWindowReason(plan.window, clock.now()));
+    log('S4.1 inside the maintenance window');
+    // 2. Destination free space.
+    const space = checkFreeSpace(env.destination);
+    if (!space.ok) throw new TaskStop('failed', space.reason);
+    log('S4.2 destination has enough free space');
+    // 3. Quiesce preconditions.
+    if (device && a.quiesce) {
+      if (task.unit !== null) {
+        const state = await device.quiesceState(task.unit);
+        if (state !== 'active') throw new TaskStop('failed', `unit ${task.unit} of ${task.target} is already ${state}`);
+      } else {
+        const units = await device.quiescedUnits();
+        if (units.length > 0) throw new TaskStop('failed', `${task.target} has quiesced units: ${units.join(', ')}`);
+      }
+      log('S4.3 nothing is quiesced already');
+    }
+    // 4. Unsaved changes: an export takes the persisted and the running state.
+    let states: ('persisted' | 'running')[] = ['persisted'];
+    if (device && a.kind === 'export' && task.unit !== null && (await device.unsavedChanges(task.unit))) {
+      states = ['persisted', 'running'];
+      log(`S4.4 unit ${task.unit} has unsaved changes: two exports (persisted and running state)`);
+    }
+    // 5. Device free space for staging a whole-device backup.
+    if (device && task.unit === null) {
+      const [free, need] = await Promise.all([device.freeSpace(), device.backupSize()]);
+      if (free < need) throw new TaskStop('failed', `${task.target} has ${free} bytes free for staging, the backup needs ${need}`);
+      log('S4.5 device has room to stage the backup');
+    }
+    // 6. Pre-task hook.
+    if (a.preTask) {
+      const r = await runHook(a.preTask, { ...hookCtx, phase: 'pre-task' }, { clock, log: (l) => log(`pre-task ${l.stream}: ${l.line}`) });
+      if (hookFailed(r) && a.preTask.failOnError) throw new TaskStop('failed', describeHookResult(a.preTask.name, r));
+      log(`S4.6 ${describeHookResult(a.preTask.name, r)}`);
+    }
+    // 7. Quiesce and wait, within timeout + grace; past that: cancel, unquiesce, fail.
+    if (device && a.quiesce) {
+      quiesced = { record: store.recordQuiesce({ runId, taskId: task.id, target: task.target, unit: task.unit }) };
+      await device.quiesce(task.unit, Math.ceil(a.quiesceTimeoutMs / 1000));
+      const limit = a.quiesceTimeoutMs + env.quiesceGraceMs;
+      if (!(await waitFor(device, task.unit, 'quiesced', limit, env))) {
+        throw new TaskStop('failed', `quiesce of ${label(task)} did not finish within ${formatDuration(limit)} (timeout + grace); cancelled`);
+      }
+      log(`S4.7 ${label(task)} quiesced`);
+    }
+    // 8. The backup or export.
+    for (const state of states) {
+      const tags = [`plan:${plan.name}`, `target:${task.target}`, ...(task.unit ? [`unit:${task.unit}`] : []), ...a.tags, ...(states.length > 1 || device ? [`state:${state}`] : [])];
+      const id = await backupOne(env, task, target, state, tags);
+      out.snapshots.push(id.id);
+      out.bytes += id.bytes;
+      log(`S4.8 ${a.kind} of ${label(task)}${states.length > 1 ? ` (${state} state)` : ''} saved as snapshot ${id.id.slice(0, 8)}`);
+    }
+  } catch (e) {
+    out.status = e instanceof TaskStop ? e.status : 'failed';
+    out.reason = e instanceof Error ? e.message : String(e);
+    log(`task ${out.status}: ${out.reason}`, out.status === 'skipped' ? 'warn' : 'error');
+  } finally {
+    // 9. Unquiesce what this task quiesced; past timeout + grace, fail without waiting more.
+    if (quiesced && device) await unquiesce(env, device, task, quiesced.record, out, log);
+  }
+  // 10. Post-task hook (hooks marked `always` run after a failure too).
+  const post = a.postTask;
+  if (post && (out.status === 'succeeded' || post.always)) {
+    const r = await runHook(post, { ...hookCtx, phase: 'post-task', ...(out.snapshots[0] ? { snapshot: out.snapshots[0] } : {}) }, { clock, log: (l) => log(`post-task ${l.stream}: ${l.line}`) });
+    log(`S4.10 ${describeHookResult(post.name, r)}`, hookFailed(r) ? 'warn' : 'info');
+    if (hookFailed(r) && post.failOnError && out.status === 'succeeded') {
+      out.status = 'failed';
+      out.reason = describeHookResult(post.name, r);
+    }
+  }
+  return out;
+}
+
+async function unquiesce(env: TaskEnv, device: DeviceAdapter, task: ExpandedTask, record: string, out: TaskOutcome, log: (m: string, l?: 'info' | 'warn' | 'error') => void): Promise<void> {
+  const limit = task.activity.quiesceTimeoutMs + env.quiesceGraceMs;
+  try {
+    await device.unquiesce(task.unit, Math.ceil(task.activity.quiesceTimeoutMs / 1000));
+    if (await waitFor(device, task.unit, 'active', limit, env)) {
+      env.store.releaseQuiesce(record, 'unquiesced');
+      log(`S4.9 ${label(task)} unquiesced`);
+      return;
+    }
+    env.store.releaseQuiesce(record, 'unquiesce requested, not confirmed');
+    fail(out, `unquiesce of ${label(task)} did not finish within ${formatDuration(limit)}; the device goes on with it`);
+  } catch (e) {
+    fail(out, `unquiesce of ${label(task)} failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  log(`S4.9 ${out.reason}`, 'error');
+}
+
+function fail(out: TaskOutcome, reason: string): void {
+  if (out.status === 'succeeded') {
+    out.status = 'failed';
+    out.reason = reason;
+  } else out.reason = `${out.reason}; ${reason}`;
+}
+
+/** Polls until the unit (or device) reaches `want`, or `limitMs` passes. */
+async function waitFor(device: DeviceAdapter, unit: string | null, want: QuiesceState, limitMs: number, env: TaskEnv): Promise<boolean> {
+  const deadline = env.clock.now() + limitMs;
+  for (;;) {
+    if ((await device.quiesceState(unit)) === want) return true;
+    if (env.clock.now() >= deadline) return false;
+    await env.clock.sleep(Math.min(env.pollMs, Math.max(1, deadline - env.clock.now())));
+  }
+}
+
+async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTarget, state: 'persisted' | 'running', tags: string[]): Promise<{ id: string; bytes: number }> {
+  const t = target.config;
+  const before = env.repo.added.bytes;
+  if (t.kind === 'files') {
+    const unit = t.units[task.unit!]!;
+    const parent = await findSnapshot(env.repo, 'latest', { paths: [...unit.paths] }).catch((e: unknown) => {
+      if (isSafeholdError(e, 'NOT_FOUND')) return null;
+      throw e;
+    });
+    const r = await backup(env.repo, { paths: [...unit.paths], excludes: [...unit.exclude], tags, parent });
+    if (r.errors.length > 0) throw new TaskStop('failed', `${r.errors.length} file(s) could not be read, e.g. ${r.errors[0]!.path}: ${r.errors[0]!.message} (snapshot ${r.id.slice(0, 8)} saved)`);
+    return { id: r.id, bytes: env.repo.added.bytes - before };
+  }
+  const stream = target.device
+    ? await target.device.backup({ unit: task.unit, kind: task.unit === null ? 'backup' : 'export', state })
+    : target.commandStream(task.unit!);
+  const name = `${task.target}${task.unit ? `-${task.unit}` : ''}${target.device ? `-${state}` : ''}.bak`.replace(/[/\0]/g, '_');
+  const r = await backupStream(env.repo, stream, { filename: name, tags });
+  return { id: r.id, bytes: env.repo.added.bytes - before };
+}
+
+function label(task: ExpandedTask): string {
+  return task.unit ? `${task.target}/${task.unit}` : task.target;
+}

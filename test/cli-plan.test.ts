@@ -1,0 +1,72 @@
+// `safehold plan run`, `runs` and `run show` through the real CLI, with a
+// YAML configuration whose devices are appliance simulators.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeSandbox, show } from './helpers/cli.ts';
+import { startAppliance } from './helpers/appliance-server.ts';
+
+describe('plan run on the command line', () => {
+  it('runs a DPOD-style plan from YAML: five tasks in order, exit 3 (one skipped), visible in runs and run show', async (t) => {
+    const sb = makeSandbox();
+    const devices = {
+      QA1: await startAppliance({ token: 'tok' }), QA2: await startAppliance({ token: 'tok' }),
+      TEST8: await startAppliance({ token: 'tok', units: ['DOMAIN1', 'DOMAIN2'] }), TEST9: await startAppliance({ token: 'tok', available: false }),
+    };
+    t.after(async () => { await Promise.all(Object.values(devices).map((d) => d.close())); sb.cleanup(); });
+    await sb.init();
+    const yaml = (backups: string) => `
+settings:
+  backups: ${backups}
+targets:
+${Object.entries(devices).map(([n, d]) => `  ${n}:\n    kind: device\n    adapter:\n      http: { url: '${d.url}', token: { env: ADAPTER_TOKEN } }`).join('\n')}
+destinations:
+  local:
+    type: repository
+    path: ${sb.repo}
+    password: { env: SAFEHOLD_PASSWORD }
+plans:
+  nightly:
+    destination: local
+    activities:
+      - { name: secure-backup, kind: backup, targets: 'QA*' }
+      - { name: export-domains, kind: export, targets: 'TEST[89]', units: 'DOMAIN*' }
+`;
+    const file = path.join(sb.dir, 'safehold.yaml');
+    fs.writeFileSync(file, yaml('enabled'));
+    const env = { ADAPTER_TOKEN: 'tok' };
+    const r = await sb.run(['plan', 'run', 'nightly', '--on-demand', '--config', file, '--json'], { env });
+    assert.equal(r.code, 3, show(r));
+    const doc = r.json();
+    assert.equal(doc.run.status, 'partial');
+    assert.deepEqual(doc.tasks.map((x: { target: string; unit: string | null; status: string }) => [x.target, x.unit, x.status]), [
+      ['QA1', null, 'succeeded'], ['QA2', null, 'succeeded'], ['TEST8', 'DOMAIN1', 'succeeded'], ['TEST8', 'DOMAIN2', 'succeeded'], ['TEST9', 'DOMAIN*', 'skipped'],
+    ]);
+
+    const human = await sb.run(['plan', 'run', 'nightly', '--config', file], { env });
+    assert.equal(human.code, 3, show(human));
+    assert.match(human.stdout, /TEST9\s+DOMAIN\*\s+skipped\s+target TEST9 is unavailable/);
+
+    const runs = await sb.run(['runs', '--json', '--command', 'plan']);
+    assert.deepEqual(runs.json().map((x: { kind: string; plan: string }) => [x.kind, x.plan]), [['plan', 'nightly'], ['plan', 'nightly']]);
+    const shown = await sb.run(['run', 'show', doc.run.id.slice(0, 10), '--json']);
+    assert.equal(shown.code, 0, show(shown));
+    assert.equal(shown.json().tasks.length, 5);
+    assert.ok(shown.json().log.some((l: { message: string }) => l.message.startsWith('S3.5 5 task(s) created, 1 skipped')));
+    const text = await sb.run(['run', 'show', doc.run.id]);
+    assert.match(text.stdout, /S4\.8 backup of QA1 saved as snapshot/);
+
+    fs.writeFileSync(file, yaml('disabled'));
+    const refused = await sb.run(['plan', 'run', 'nightly', '--config', file, '--json'], { env });
+    assert.equal(refused.code, 4, show(refused));
+    assert.equal(refused.json().run.reason, 'backups are disabled (settings.backups)');
+
+    const missing = await sb.run(['plan', 'run', 'weekly', '--config', file], { env });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no plan 'weekly'/);
+    assert.equal((await sb.run(['plan', 'run', 'nightly'], { env })).code, 2, 'no configuration: usage error');
+    assert.equal((await sb.run(['run', 'show', 'ffffffffff'])).code, 1);
+  });
+});

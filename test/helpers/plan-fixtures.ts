@@ -1,0 +1,122 @@
+// Fixtures for plan-run tests: a compiled Config with device targets served
+// by appliance simulators, a real repository and a real catalog in a temp dir.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import type { Activity, Config, Hook, Plan, RepositoryDestination, Target, Window } from '../../src/config/types.ts';
+import { Catalog } from '../../src/catalog/catalog.ts';
+import { Repository } from '../../src/repo/repository.ts';
+import { LocalBackend } from '../../src/repo/backend/local-backend.ts';
+import { findSnapshot } from '../../src/repo/snapshot.ts';
+import type { SnapshotWithId } from '../../src/repo/snapshot.ts';
+import { loadTree } from '../../src/repo/tree.ts';
+import type { QuiesceRecord } from '../../src/catalog/plan-runs.ts';
+import { startAppliance } from './appliance-server.ts';
+import type { Appliance, ApplianceOptions } from './appliance-server.ts';
+
+export const PASSWORD = 'plan test password';
+
+export function activity(name: string, kind: 'backup' | 'export', targets: string, units: string | null, over: Partial<Activity> = {}): Activity {
+  return { name, kind, targets, units, quiesce: false, quiesceTimeoutMs: 1000, preTask: null, postTask: null, tags: [], ...over };
+}
+
+export function hook(name: string, script: string, over: Partial<Hook> = {}): Hook {
+  return { name, command: ['sh', '-c', script], timeoutMs: 10_000, failOnError: true, always: false, ...over };
+}
+
+export interface PlanWorld {
+  dir: string;
+  config: Config;
+  catalog: Catalog;
+  appliances: Record<string, Appliance>;
+  repoPath: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts one appliance per device, inits a repository, opens a catalog, and builds the config around `plan`.
+ * `over.targets` adds targets of any kind (files, command, command-adapter devices) next to the appliances;
+ * `over.repoPath` puts the repository elsewhere (e.g. on a small tmpfs).
+ */
+export async function planWorld(
+  devices: Record<string, ApplianceOptions>,
+  plan: Partial<Plan> & { activities: Activity[] },
+  over: {
+    backupsEnabled?: boolean; window?: Window; destination?: Partial<RepositoryDestination>; quiesceGraceMs?: number;
+    targets?: Record<string, Target>; repoPath?: string;
+  } = {},
+): Promise<PlanWorld> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-plan-'));
+  const appliances: Record<string, Appliance> = {};
+  for (const [name, opts] of Object.entries(devices)) appliances[name] = await startAppliance({ name, token: 'tok', ...opts });
+  const repoPath = over.repoPath ?? path.join(dir, 'repo');
+  await Repository.init(new LocalBackend(repoPath), PASSWORD, { kdf: { N: 1024, r: 8, p: 1 } });
+  const targets: Record<string, Target> = { ...over.targets };
+  for (const [name, a] of Object.entries(appliances)) {
+    targets[name] = { kind: 'device', name, site: null, adapter: { type: 'http', url: a.url, token: { source: 'inline', value: 'tok' }, timeoutMs: 5000 } };
+  }
+  const destination: RepositoryDestination = {
+    type: 'repository', name: 'local', path: repoPath, password: { source: 'inline', value: PASSWORD }, requireMount: false, minFree: null, site: null, ...over.destination,
+  };
+  const fullPlan: Plan = {
+    name: 'nightly', description: '', schedule: null, window: over.window ?? { type: 'always' }, destination: 'local',
+    retry: { scheduled: { intervalMs: 600_000, maxDurationMs: 14_400_000 }, onDemand: null }, retention: null, prePlan: null, postPlan: null, ...plan,
+  };
+  const config: Config = {
+    file: path.join(dir, 'safehold.yaml'),
+    settings: { backupsEnabled: over.backupsEnabled ?? true, dataDir: path.join(dir, 'data'), quiesceGraceMs: over.quiesceGraceMs ?? 200 },
+    sites: {}, targets, destinations: { local: destination }, plans: { nightly: fullPlan },
+  };
+  const catalog = Catalog.open(path.join(dir, 'data'));
+  return {
+    dir, config, catalog, appliances, repoPath,
+    async close() {
+      catalog.close();
+      await Promise.all(Object.values(appliances).map((a) => a.close()));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens the world's repository (index loaded) to look at what a run stored. */
+export async function openRepo(w: PlanWorld): Promise<Repository> {
+  const repo = await Repository.open(new LocalBackend(w.repoPath), PASSWORD);
+  await repo.loadIndex();
+  return repo;
+}
+
+/** The bytes a stream snapshot (command target, device backup/export) holds, read back from the repository. */
+export async function streamContent(repo: Repository, snapshot: string): Promise<{ snapshot: SnapshotWithId; name: string; bytes: Buffer }> {
+  const snap = await findSnapshot(repo, snapshot);
+  const tree = await loadTree(repo, snap.tree);
+  const node = tree.nodes[0]!;
+  const parts = await Promise.all((node.content ?? []).map((id) => repo.loadBlob('data', id)));
+  return { snapshot: snap, name: node.name, bytes: Buffer.concat(parts) };
+}
+
+/** Every quiesce record of the world's catalog, oldest first (read through a second connection). */
+export function quiesceRecords(w: PlanWorld): QuiesceRecord[] {
+  const db = new DatabaseSync(w.catalog.path, { readOnly: true });
+  try {
+    const rows = db.prepare('SELECT * FROM quiesces ORDER BY requested_at, rowid').all() as Record<string, unknown>[];
+    return rows.map((r) => ({
+      id: r.id as string, runId: r.run_id as string, taskId: (r.task_id as string | null) ?? null, target: r.target as string,
+      unit: (r.unit as string | null) ?? null, requestedAt: r.requested_at as number, releasedAt: (r.released_at as number | null) ?? null,
+      outcome: (r.outcome as string | null) ?? null, pid: (r.pid as number | null) ?? null, hostname: (r.hostname as string | null) ?? null,
+    }));
+  } finally {
+    db.close();
+  }
+}
+
+/** The run log's messages of one task (or of the run itself when task is null), in order. */
+export function taskLog(w: PlanWorld, runId: string, taskId: string | null): string[] {
+  return w.catalog.planRuns().logLines(runId).filter((l) => l.taskId === taskId).map((l) => l.message);
+}
+
+/** The S4 step numbers a task's log lines name, in order ('S4.3 …' → 3). */
+export function stepsLogged(w: PlanWorld, runId: string, taskId: string): number[] {
+  return taskLog(w, runId, taskId).flatMap((m) => { const x = /^S4\.(\d+) /.exec(m); return x ? [Number(x[1])] : []; });
+}

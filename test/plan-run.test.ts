@@ -1,0 +1,104 @@
+// Plan runs end to end (S3 + S4) against appliance simulators, a real
+// repository and a real catalog, starting with the DPOD manual's example.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { runPlan } from '../src/plans/runner.ts';
+import { Repository } from '../src/repo/repository.ts';
+import { LocalBackend } from '../src/repo/backend/local-backend.ts';
+import { listSnapshots } from '../src/repo/snapshot.ts';
+import { PASSWORD, activity, hook, planWorld } from './helpers/plan-fixtures.ts';
+
+describe('plan run: the DPOD example', () => {
+  it('creates exactly six tasks in order, backs up QA1-QA3, exports TEST8 DOMAIN1/2, skips TEST9 DOMAIN*', async (t) => {
+    const w = await planWorld({
+      QA1: {}, QA2: {}, QA3: {},
+      TEST8: { units: ['DOMAIN1', 'DOMAIN2', 'OTHER'] },
+      TEST9: { available: false },
+    }, { activities: [activity('secure-backup', 'backup', 'QA*', null), activity('export-domains', 'export', 'TEST[89]', 'DOMAIN*')] });
+    t.after(() => w.close());
+    const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog, pollMs: 20 });
+    assert.deepEqual(r.tasks.map((x) => [x.seq, x.activity, x.target, x.unit, x.status]), [
+      [1, 'secure-backup', 'QA1', null, 'succeeded'],
+      [2, 'secure-backup', 'QA2', null, 'succeeded'],
+      [3, 'secure-backup', 'QA3', null, 'succeeded'],
+      [4, 'export-domains', 'TEST8', 'DOMAIN1', 'succeeded'],
+      [5, 'export-domains', 'TEST8', 'DOMAIN2', 'succeeded'],
+      [6, 'export-domains', 'TEST9', 'DOMAIN*', 'skipped'],
+    ]);
+    assert.equal(r.tasks[5]!.reason, 'target TEST9 is unavailable');
+    assert.equal(r.status, 'partial');
+    // Tasks ran in creation order: their start times do not decrease.
+    const starts = r.tasks.slice(0, 5).map((x) => x.startedAt!);
+    assert.deepEqual([...starts].sort((a, b) => a - b), starts);
+    // Every snapshot is in the repository, tagged with plan, target and unit.
+    const repo = await Repository.open(new LocalBackend(w.repoPath), PASSWORD);
+    const snaps = await listSnapshots(repo);
+    assert.equal(snaps.length, 5);
+    assert.ok(snaps.some((s) => s.tags.includes('target:TEST8') && s.tags.includes('unit:DOMAIN2') && s.tags.includes('state:persisted')));
+    assert.ok(!w.appliances.TEST9!.state.calls.some((c) => c.op === 'backup'), 'nothing asked of the unavailable device but its health');
+    assert.deepEqual(r.tasks.flatMap((x) => x.snapshots).sort(), snaps.map((s) => s.id).sort());
+  });
+});
+
+describe('plan run: admission (S3)', () => {
+  const one = { activities: [activity('secure-backup', 'backup', 'QA*', null)] };
+
+  it('S3.1 the global switch refuses the run before anything else', async (t) => {
+    const w = await planWorld({ QA1: {} }, one, { backupsEnabled: false, window: { type: 'ranges', timezone: 'UTC', ranges: [] } });
+    t.after(() => w.close());
+    const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
+    assert.equal(r.status, 'refused');
+    assert.equal(r.reason, 'backups are disabled (settings.backups)', 'refused for the switch, not the (also closed) window');
+    assert.deepEqual(w.appliances.QA1!.state.calls, [], 'no device was contacted');
+  });
+
+  it('S3.2 outside the maintenance window the run is refused, before the destination is looked at', async (t) => {
+    const w = await planWorld({ QA1: {} }, one, { window: { type: 'ranges', timezone: 'UTC', ranges: [] }, destination: { path: '/nonexistent/repo' } });
+    t.after(() => w.close());
+    const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
+    assert.equal(r.status, 'refused');
+    assert.match(r.reason!, /outside the maintenance window/);
+  });
+
+  it('S3.3 an unreachable destination refuses the run, before free space and expansion', async (t) => {
+    const w = await planWorld({ QA1: {} }, one, { destination: { path: '/nonexistent/repo', minFree: { bytes: Number.MAX_SAFE_INTEGER } } });
+    t.after(() => w.close());
+    const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
+    assert.equal(r.status, 'refused');
+    assert.match(r.reason!, /not reachable/);
+    assert.deepEqual(w.appliances.QA1!.state.calls, [], 'no expansion happened');
+  });
+
+  it('S3.4 too little free space refuses the run, before expansion', async (t) => {
+    const w = await planWorld({ QA1: {} }, one, { destination: { minFree: { bytes: Number.MAX_SAFE_INTEGER } } });
+    t.after(() => w.close());
+    const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
+    assert.equal(r.status, 'refused');
+    assert.match(r.reason!, /below the threshold/);
+    assert.deepEqual(w.appliances.QA1!.state.calls, []);
+  });
+
+  it('S3.6 when every task is skipped the run stops, and the pre-plan hook does not run', async (t) => {
+    const w = await planWorld({ QA1: { available: false } }, { ...one, prePlan: hook('mark', 'touch "$MARK"') });
+    t.after(() => w.close());
+    const mark = `${w.dir}/pre-plan-ran`;
+    process.env.MARK = mark;
+    const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
+    assert.equal(r.status, 'skipped');
+    assert.equal(r.reason, 'all 1 task(s) were skipped');
+    assert.equal((await import('node:fs')).existsSync(mark), false);
+  });
+
+  it('S3.7 a failing pre-plan hook stops the run after expansion and before any task', async (t) => {
+    const w = await planWorld({ QA1: {} }, { ...one, prePlan: hook('check', 'echo nope >&2; exit 3') });
+    t.after(() => w.close());
+    const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
+    assert.equal(r.status, 'failed');
+    assert.equal(r.reason, 'pre-plan hook check exited with 3');
+    assert.deepEqual(r.tasks.map((x) => x.status), ['cancelled']);
+    assert.ok(!w.appliances.QA1!.state.calls.some((c) => c.op === 'backup'));
+    const lines = w.catalog.planRuns().logLines(r.id).map((l) => l.message);
+    assert.ok(lines.some((l) => l === 'pre-plan stderr: nope'), 'hook output is in the run log');
+  });
+});
