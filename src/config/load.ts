@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import nodePath from 'node:path';
-import { SafeholdError } from '../core/errors.ts';
+import { SafeholdError, readFailureReason } from '../core/errors.ts';
 import { compileConfig, deepFreeze } from './compile.ts';
 import { configError, errorFromLines, errorMap, problemsFromIssues } from './problems.ts';
 import type { Problem } from './problems.ts';
@@ -20,9 +20,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message;
-    throw new SafeholdError('CONFIG', `cannot read configuration file ${file}: ${why}`, { cause: e });
+    throw new SafeholdError('CONFIG', `cannot read configuration file ${file}: ${readFailureReason(e)}`, { cause: e });
   }
   return parseConfig(text, file, env);
 }

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import nodePath from 'node:path';
 import { inspect } from 'node:util';
 import type { Secret } from './types.ts';
+import { readFailureReason } from '../core/errors.ts';
 
 export type SecretSpec = string | { env?: string | undefined; file?: string | undefined };
 
@@ -49,9 +50,7 @@ export function resolveSecret(spec: SecretSpec, env: NodeJS.ProcessEnv, baseDir:
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message;
-    return { problem: `cannot read secret file ${file}: ${why}` };
+    return { problem: `cannot read secret file ${file}: ${readFailureReason(e)}` };
   }
   const first = text.split(/\r?\n/)[0] ?? '';
   if (first === '') return { problem: `secret file ${file} is empty (the secret is its first line)` };

@@ -48,6 +48,15 @@ export function sysCode(e: unknown): string | undefined {
     : undefined;
 }
 
+/** A short human reason for a failed file read: 'no such file', 'permission denied', ... */
+export function readFailureReason(e: unknown): string {
+  const code = sysCode(e);
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** Wraps an operating-system error from file I/O into a SafeholdError with a clear message. */
 export function fromSystemError(e: unknown, what: string): SafeholdError {
   if (e instanceof SafeholdError) return e;
