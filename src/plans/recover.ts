@@ -19,7 +19,7 @@ export async function recoverAbandoned(store: PlanRunStore, targets: readonly Pl
     try {
       if (!device) throw new Error(`target ${q.target} is no longer configured as a device`);
       await device.unquiesce(q.unit, 60);
-      store.releaseQuiesce(q.id, 'unquiesced at start (left by a process that died)');
+      store.releaseQuiesce(q.id, `unquiesced at start (left by process ${q.pid}, which died)`);
       store.log(q.runId, 'warn', `unquiesced ${what} at start: the quiesce was left by process ${q.pid}, which died`, q.taskId);
       res.unquiesced.push(what);
     } catch (e) {

@@ -4,7 +4,7 @@
 // configured programs; files targets back up named path sets.
 
 import { spawn } from 'node:child_process';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { CommandTarget, Config, Target } from '../config/types.ts';
 import type { DeviceAdapter } from '../drivers/device/adapter.ts';
 import { createHttpAdapter } from '../drivers/device/http-adapter.ts';
@@ -89,6 +89,9 @@ function commandStream(t: CommandTarget, unit: string): Readable {
   const child = spawn(argv[0]!, argv.slice(1), { env: childEnv(t, { SAFEHOLD_UNIT: unit, SAFEHOLD_TARGET: t.name }), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  // Read stdout from the start: Node discards what an unread stdout still holds when the program
+  // exits, so a short dump would be lost before the consumer gets to it. The pipe keeps backpressure.
+  const stdout = child.stdout.pipe(new PassThrough());
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', (e) => reject(new SafeholdError('IO', `${t.name}: cannot run ${argv[0]}: ${e.message}`)));
     child.on('close', (code) => resolve(code));
@@ -96,7 +99,7 @@ function commandStream(t: CommandTarget, unit: string): Readable {
   const timer = setTimeout(() => child.kill('SIGKILL'), t.timeoutMs);
   async function* body(): AsyncGenerator<Buffer> {
     try {
-      for await (const chunk of child.stdout) yield chunk as Buffer;
+      for await (const chunk of stdout) yield chunk as Buffer;
       const code = await exited;
       if (code !== 0) {
         throw new SafeholdError('IO', `${t.name}: backup of ${unit} exited with ${code ?? 'a signal'}${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`, { retryable: true });
