@@ -102,3 +102,31 @@ describe('plan run: admission (S3)', () => {
     assert.ok(lines.some((l) => l === 'pre-plan stderr: nope'), 'hook output is in the run log');
   });
 });
+
+describe('plan run: expansion and task order (S3.5, S3.8)', () => {
+  it('S3.5 expansion probes the inventory only after admission passed, and logs the tasks it made', async (t) => {
+    const w = await planWorld({ QA1: {}, QA2: { available: false } }, { activities: [activity('secure-backup', 'backup', 'QA*', null)] });
+    t.after(() => w.close());
+    const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog, pollMs: 20 });
+    const steps = w.catalog.planRuns().logLines(r.id).map((l) => l.message).filter((m) => /^S3\.\d/.test(m)).map((m) => m.slice(0, 4));
+    assert.deepEqual(steps.slice(0, 5), ['S3.1', 'S3.2', 'S3.3', 'S3.4', 'S3.5'], 'admission steps in order, then expansion');
+    assert.ok(w.catalog.planRuns().logLines(r.id).some((l) => l.message === 'S3.5 2 task(s) created, 1 skipped'));
+    assert.deepEqual(r.tasks.map((x) => [x.target, x.status]), [['QA1', 'succeeded'], ['QA2', 'skipped']]);
+    assert.deepEqual(w.appliances.QA2!.state.calls.map((c) => c.op), ['health'], 'the unavailable device was only probed');
+  });
+
+  it('S3.8 tasks execute one after another in creation order (activity order, then target and unit order)', async (t) => {
+    const w = await planWorld({ B1: { units: ['U2', 'U1'] }, A1: {} }, {
+      activities: [activity('exports', 'export', 'B1', 'U*'), activity('backups', 'backup', 'A1', null)],
+    });
+    t.after(() => w.close());
+    const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog, pollMs: 20 });
+    assert.deepEqual(r.tasks.map((x) => `${x.seq}:${x.target}/${x.unit ?? '-'}`), ['1:B1/U1', '2:B1/U2', '3:A1/-'], 'definition order of activities, natural order of units');
+    const backups = [
+      ...w.appliances.B1!.state.calls.filter((c) => c.op === 'backup').map((c) => ({ at: c.at, what: `B1/${c.unit}` })),
+      ...w.appliances.A1!.state.calls.filter((c) => c.op === 'backup').map((c) => ({ at: c.at, what: 'A1/-' })),
+    ].sort((a, b) => a.at - b.at);
+    assert.deepEqual(backups.map((b) => b.what), ['B1/U1', 'B1/U2', 'A1/-']);
+    for (let i = 1; i < r.tasks.length; i++) assert.ok(r.tasks[i]!.startedAt! >= r.tasks[i - 1]!.finishedAt!, 'a task starts after the previous one finished');
+  });
+});
