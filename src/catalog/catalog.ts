@@ -13,6 +13,8 @@ import { SafeholdError, fromSystemError, isSafeholdError, sysCode } from '../cor
 import { migrate } from './migrate.ts';
 import { dbError, processAlive } from './db.ts';
 import { PlanRunStore } from './plan-runs.ts';
+import { LeaseStore } from './leases.ts';
+import type { LeasePolicy } from './leases.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed';
 
@@ -214,6 +216,11 @@ export class Catalog {
       count += Number(res.changes);
     }
     return count;
+  }
+
+  /** Leases on scopes (S5 exclusion), shared by every process on this catalog. */
+  leases(policy?: LeasePolicy): LeaseStore {
+    return new LeaseStore(this.db, this.clock, policy);
   }
 
   /** Plan runs, tasks, their log and quiesce records (same database). */

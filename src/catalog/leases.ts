@@ -1,0 +1,162 @@
+// Leases on scopes (S5): at most one holder per scope, so two backups of a
+// scope never run at once, nor a backup and a purge. Acquiring is atomic
+// across processes sharing the catalog (one SQLite write transaction). A
+// lease whose holder's heartbeat is older than the heartbeat timeout, or
+// whose process is gone from this host, is reclaimed; one older than the
+// maximum age (default 12 h) is cleared whatever its heartbeat says. Both
+// are reported to the caller, who logs and alerts.
+
+import { hostname } from 'node:os';
+import type { DatabaseSync } from 'node:sqlite';
+import type { Clock } from '../core/clock.ts';
+import { SafeholdError } from '../core/errors.ts';
+import { formatDuration, formatTime } from '../core/format.ts';
+import { dbError, processAlive } from './db.ts';
+
+export type LeaseKind = 'backup' | 'purge' | 'restore' | 'copy';
+
+export interface Lease {
+  scope: string;
+  kind: LeaseKind;
+  holder: string;
+  runId: string | null;
+  pid: number | null;
+  hostname: string | null;
+  createdAt: number;
+  heartbeatAt: number;
+}
+
+export interface LeasePolicy {
+  /** A lease older than this is cleared whatever its heartbeat (S5: default 12 h). */
+  maxAgeMs: number;
+  /** A lease whose heartbeat is older than this is reclaimed (its holder stopped renewing). */
+  heartbeatTimeoutMs: number;
+}
+
+export const DEFAULT_LEASE_POLICY: LeasePolicy = { maxAgeMs: 12 * 3600_000, heartbeatTimeoutMs: 5 * 60_000 };
+
+/** A lease removed so that another could be taken, and why: for the log and an alert. */
+export interface ClearedLease {
+  lease: Lease;
+  why: 'max-age' | 'heartbeat' | 'holder-gone';
+}
+
+export type AcquireResult =
+  | { ok: true; lease: Lease; cleared: ClearedLease[] }
+  | { ok: false; heldBy: Lease; cleared: ClearedLease[] };
+
+export class LeaseStore {
+  private readonly db: DatabaseSync;
+  private readonly clock: Clock;
+  private readonly policy: LeasePolicy;
+
+  constructor(db: DatabaseSync, clock: Clock, policy: LeasePolicy = DEFAULT_LEASE_POLICY) {
+    this.db = db;
+    this.clock = clock;
+    this.policy = policy;
+  }
+
+  /**
+   * Takes the leases of all `scopes` for `holder`, or none of them: clears
+   * expired leases first, then fails with the first lease still held by
+   * someone else.
+   */
+  acquire(scopes: readonly string[], req: { kind: LeaseKind; holder: string; runId?: string | null }): AcquireResult {
+    const now = this.clock.now();
+    return this.tx('acquire lease', () => {
+      const cleared: ClearedLease[] = [];
+      for (const scope of scopes) {
+        const cur = this.get(scope);
+        if (!cur || cur.holder === req.holder) continue;
+        const why = this.expired(cur, now);
+        if (!why) return { ok: false as const, heldBy: cur, cleared };
+        this.db.prepare('DELETE FROM leases WHERE scope = ?').run(scope);
+        cleared.push({ lease: cur, why });
+      }
+      let lease: Lease | null = null;
+      for (const scope of scopes) {
+        lease = { scope, kind: req.kind, holder: req.holder, runId: req.runId ?? null, pid: process.pid, hostname: hostname(), createdAt: now, heartbeatAt: now };
+        this.db.prepare(
+          `INSERT INTO leases (scope, kind, holder, run_id, pid, hostname, created_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (scope) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`,
+        ).run(scope, lease.kind, lease.holder, lease.runId, lease.pid, lease.hostname, now, now);
+      }
+      if (!lease) throw new SafeholdError('INTERNAL', 'acquire needs at least one scope');
+      return { ok: true as const, lease, cleared };
+    });
+  }
+
+  /** Renews the heartbeat of every lease of `holder`; returns how many. */
+  heartbeat(holder: string): number {
+    const r = this.sql('renew leases', () => this.db.prepare('UPDATE leases SET heartbeat_at = ? WHERE holder = ?').run(this.clock.now(), holder));
+    return Number(r.changes);
+  }
+
+  release(holder: string): number {
+    const r = this.sql('release leases', () => this.db.prepare('DELETE FROM leases WHERE holder = ?').run(holder));
+    return Number(r.changes);
+  }
+
+  list(): Lease[] {
+    const rows = this.sql('list leases', () => this.db.prepare('SELECT * FROM leases ORDER BY scope').all()) as Record<string, unknown>[];
+    return rows.map(toLease);
+  }
+
+  /** Clears every expired lease (a periodic sweep); returns what was cleared. */
+  sweep(): ClearedLease[] {
+    const now = this.clock.now();
+    return this.tx('sweep leases', () => {
+      const out: ClearedLease[] = [];
+      for (const l of this.list()) {
+        const why = this.expired(l, now);
+        if (!why) continue;
+        this.db.prepare('DELETE FROM leases WHERE scope = ? AND holder = ?').run(l.scope, l.holder);
+        out.push({ lease: l, why });
+      }
+      return out;
+    });
+  }
+
+  /** Why a lease may be taken away (the most precise reason first), or null. */
+  private expired(l: Lease, now: number): ClearedLease['why'] | null {
+    if (l.hostname === hostname() && l.pid !== null && l.pid !== process.pid && !processAlive(l.pid)) return 'holder-gone';
+    if (now - l.createdAt >= this.policy.maxAgeMs) return 'max-age';
+    if (now - l.heartbeatAt >= this.policy.heartbeatTimeoutMs) return 'heartbeat';
+    return null;
+  }
+
+  private get(scope: string): Lease | null {
+    const row = this.db.prepare('SELECT * FROM leases WHERE scope = ?').get(scope) as Record<string, unknown> | undefined;
+    return row ? toLease(row) : null;
+  }
+
+  private tx<T>(what: string, fn: () => T): T {
+    return this.sql(what, () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const r = fn();
+        this.db.exec('COMMIT');
+        return r;
+      } catch (e) {
+        this.db.exec('ROLLBACK');
+        throw e;
+      }
+    });
+  }
+
+  private sql<T>(what: string, fn: () => T): T {
+    try { return fn(); } catch (e) { throw dbError(e, what); }
+  }
+}
+
+/** 'held by run 1a2b… (backup, pid 42 on host) since 2026-…, 3m ago': for refusals. */
+export function describeHolder(l: Lease, now: number): string {
+  return `held by ${l.runId ? `run ${l.runId.slice(0, 8)}` : l.holder} (${l.kind}, pid ${l.pid ?? '?'} on ${l.hostname ?? '?'}) since ${formatTime(l.createdAt)}, ${formatDuration(now - l.createdAt)} ago`;
+}
+
+function toLease(r: Record<string, unknown>): Lease {
+  return {
+    scope: r.scope as string, kind: r.kind as LeaseKind, holder: r.holder as string, runId: (r.run_id as string | null) ?? null,
+    pid: (r.pid as number | null) ?? null, hostname: (r.hostname as string | null) ?? null, createdAt: r.created_at as number, heartbeatAt: r.heartbeat_at as number,
+  };
+}
