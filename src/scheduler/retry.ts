@@ -1,0 +1,58 @@
+// Retry policies by trigger (S5): a scheduled backup is retried every 10 min
+// for up to 4 h, a purge every 10 min for up to 6 h (configurable); an
+// on-demand run is not retried: it is refused at once with the reason.
+// Attempts happen at exact multiples of the interval from the first attempt
+// (no drift from the time attempts take), the last one no later than the
+// window's end. Time comes from the injected clock.
+
+import type { Clock } from '../core/clock.ts';
+import type { RetryPolicy } from '../config/types.ts';
+
+export const SCHEDULED_BACKUP_RETRY: RetryPolicy = { intervalMs: 10 * 60_000, maxDurationMs: 4 * 3600_000 };
+export const PURGE_RETRY: RetryPolicy = { intervalMs: 10 * 60_000, maxDurationMs: 6 * 3600_000 };
+
+export type AttemptOutcome<T> =
+  | { ok: true; value: T }
+  /** `retryable`: the cause may go away (a lease held, a device busy); false stops at once. */
+  | { ok: false; retryable: boolean; reason: string };
+
+export interface RetryResult<T> {
+  ok: boolean;
+  value?: T;
+  /** Clock time of every attempt made, in order. */
+  attempts: number[];
+  /** The last failure's reason ('' on success). */
+  reason: string;
+  /** True when the policy's window ran out with the cause still there: alert. */
+  exhausted: boolean;
+}
+
+/** The times at which attempts would be made, from `start`, with no success. */
+export function attemptTimes(policy: RetryPolicy | null, start: number): number[] {
+  if (!policy || policy.intervalMs <= 0) return [start];
+  const out: number[] = [];
+  for (let k = 0; k * policy.intervalMs <= policy.maxDurationMs; k++) out.push(start + k * policy.intervalMs);
+  return out;
+}
+
+/**
+ * Runs `attempt` until it succeeds, fails for good, or the policy's window is
+ * over. A null policy (on-demand) makes exactly one attempt.
+ */
+export async function withRetries<T>(
+  attempt: (n: number) => Promise<AttemptOutcome<T>>, policy: RetryPolicy | null, clock: Clock, signal?: AbortSignal,
+): Promise<RetryResult<T>> {
+  const times = attemptTimes(policy, clock.now());
+  const res: RetryResult<T> = { ok: false, attempts: [], reason: '', exhausted: false };
+  for (let i = 0; i < times.length; i++) {
+    const wait = times[i]! - clock.now();
+    if (wait > 0) await clock.sleep(wait, signal);
+    res.attempts.push(clock.now());
+    const r = await attempt(i + 1);
+    if (r.ok) return { ...res, ok: true, value: r.value, reason: '' };
+    res.reason = r.reason;
+    if (!r.retryable) return res;
+  }
+  res.exhausted = policy !== null && policy.intervalMs > 0;
+  return res;
+}
