@@ -14,6 +14,7 @@ import { migrate } from './migrate.ts';
 import { dbError, processAlive } from './db.ts';
 import { PlanRunStore } from './plan-runs.ts';
 import { LeaseStore } from './leases.ts';
+import { AlertStore } from './alerts.ts';
 import type { LeasePolicy } from './leases.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed';
@@ -226,6 +227,11 @@ export class Catalog {
   /** Plan runs, tasks, their log and quiesce records (same database). */
   planRuns(): PlanRunStore {
     return new PlanRunStore(this.db, this.clock);
+  }
+
+  /** Alerts and their deliveries (same database). */
+  alerts(): AlertStore {
+    return new AlertStore(this.db, this.clock);
   }
 
   /** Runs one database call, turning SQLite errors into SafeholdError 'IO'. */

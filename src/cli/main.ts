@@ -22,8 +22,9 @@ import { unlockCommand } from './commands/unlock.ts';
 import { planCommand } from './commands/plan.ts';
 import { runCommand } from './commands/run.ts';
 import { configCommand } from './commands/config.ts';
+import { alertsCommand } from './commands/alerts.ts';
 
-const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, checkCommand, keyCommand, runsCommand, unlockCommand, configCommand, planCommand, runCommand];
+const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, checkCommand, keyCommand, runsCommand, unlockCommand, configCommand, planCommand, runCommand, alertsCommand];
 
 function mainUsage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

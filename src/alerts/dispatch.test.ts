@@ -1,0 +1,100 @@
+// sendAlert and the catalog's AlertStore: the alert is stored, delivered on
+// every channel, each outcome recorded; failing channels never throw.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Catalog } from '../catalog/catalog.ts';
+import { ManualClock } from '../core/clock.ts';
+import { retriesExhausted, staleLockCleared, quiesceRepaired } from './events.ts';
+import { sendAlert } from './dispatch.ts';
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-alert-dispatch-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function hook(t: { after(fn: () => unknown): void }, status: number) {
+  const bodies: string[] = [];
+  const srv = http.createServer((req, res) => {
+    const c: Buffer[] = [];
+    req.on('data', (d: Buffer) => c.push(d));
+    req.on('end', () => { bodies.push(Buffer.concat(c).toString()); res.writeHead(status).end(); });
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => srv.close(resolve)));
+  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`, bodies };
+}
+
+test('store: record, markDelivered, list newest first and by event, get; unknown alert is NOT_FOUND', (t) => {
+  const clock = new ManualClock(1_000_000);
+  const catalog = Catalog.open(tempDir(t), clock);
+  t.after(() => catalog.close());
+  const store = catalog.alerts();
+  const a = store.record(staleLockCleared({ scope: 'target:QA1', holder: 'pid 42', ageMs: 13 * 3600_000 }));
+  clock.set(2_000_000);
+  const b = store.record(retriesExhausted({ plan: 'nightly', attempts: 25, reason: 'locked' }));
+  store.markDelivered(b, 'ops-hook', false, 'HTTP 500');
+  clock.set(2_000_500);
+  store.markDelivered(b, 'ops-hook', true, 'HTTP 200');
+  assert.deepEqual(store.list().map((x) => x.id), [b, a]);
+  assert.deepEqual(store.list({ limit: 1 }).map((x) => x.id), [b]);
+  assert.deepEqual(store.list({ event: 'stale-lock-cleared' }).map((x) => x.id), [a]);
+  assert.deepEqual(store.get(b), {
+    id: b, event: 'retries-exhausted', severity: 'critical', summary: 'plan nightly: gave up after 25 attempts: locked',
+    details: { plan: 'nightly', attempts: 25, reason: 'locked' }, at: 2_000_000,
+    deliveries: [{ channel: 'ops-hook', ok: false, detail: 'HTTP 500', at: 2_000_000 }, { channel: 'ops-hook', ok: true, detail: 'HTTP 200', at: 2_000_500 }],
+  });
+  assert.equal(store.get('nope'), undefined);
+  assert.throws(() => store.markDelivered('nope', 'x', true), { code: 'NOT_FOUND' });
+});
+
+test('sendAlert: stores the alert, delivers on every channel, records each outcome, never throws', async (t) => {
+  const dir = tempDir(t);
+  const clock = new ManualClock(Date.UTC(2026, 2, 1));
+  const catalog = Catalog.open(path.join(dir, 'data'), clock);
+  t.after(() => catalog.close());
+  const good = await hook(t, 200);
+  const bad = await hook(t, 400);
+  const cmdOut = path.join(dir, 'cmd.json');
+  const event = quiesceRepaired({ target: 'PG1', unit: null, runId: 'r9', outcome: 'unquiesced' });
+  const sent = await sendAlert(catalog, event, [
+    { name: 'ops', type: 'webhook', webhook: { url: good.url, secret: 's' } },
+    { name: 'bad-hook', type: 'webhook', webhook: { url: bad.url } },
+    { name: 'notify', type: 'command', command: { argv: ['sh', '-c', 'cat > "$1"', 'sh', cmdOut] } },
+    { name: 'broken', type: 'command', command: { argv: ['/nonexistent/notify'] } },
+    { name: 'only-runbooks', type: 'command', command: { argv: ['sh', '-c', 'exit 0'] }, events: ['runbook-failed'] },
+  ], clock);
+  assert.equal(sent.recorded, true);
+  assert.deepEqual(sent.deliveries.map((d) => [d.channel, d.ok]), [['ops', true], ['bad-hook', false], ['notify', true], ['broken', false]]);
+
+  const stored = catalog.alerts().get(sent.id)!;
+  assert.equal(stored.event, 'quiesce-repaired');
+  assert.equal(stored.at, Date.UTC(2026, 2, 1));
+  assert.deepEqual(stored.deliveries.map((d) => [d.channel, d.ok]).sort(), [['bad-hook', false], ['broken', false], ['notify', true], ['ops', true]]);
+  assert.match(stored.deliveries.find((d) => d.channel === 'bad-hook')!.detail!, /HTTP 400/);
+  assert.match(stored.deliveries.find((d) => d.channel === 'broken')!.detail!, /ENOENT/);
+
+  // Every channel got the same document: the stored alert.
+  const expected = { event: 'quiesce-repaired', severity: 'warning', summary: stored.summary, details: stored.details, at: '2026-03-01T00:00:00.000Z', id: sent.id };
+  assert.deepEqual(JSON.parse(good.bodies[0]!), expected);
+  assert.deepEqual(JSON.parse(bad.bodies[0]!), expected);
+  assert.deepEqual(JSON.parse(fs.readFileSync(cmdOut, 'utf8')), expected);
+});
+
+test('sendAlert: when the catalog cannot store the alert it is still delivered', async (t) => {
+  const clock = new ManualClock();
+  const catalog = Catalog.open(tempDir(t), clock);
+  catalog.close();
+  const good = await hook(t, 200);
+  const sent = await sendAlert(catalog, retriesExhausted({ plan: 'p', attempts: 3, reason: 'x' }), [{ name: 'ops', type: 'webhook', webhook: { url: good.url } }], clock);
+  assert.equal(sent.recorded, false);
+  assert.ok(sent.recordError);
+  assert.deepEqual(sent.deliveries.map((d) => [d.channel, d.ok]), [['ops', true]]);
+  assert.equal(JSON.parse(good.bodies[0]!).id, sent.id);
+});
