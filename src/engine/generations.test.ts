@@ -287,7 +287,10 @@ describe('SIGKILLed writers', () => {
           });
           for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1]! >= ids[i]!, `generations out of order: ${ids.join(',')}`);
           if (lastDone > 0) assert.ok(ids.includes(lastDone), `last finished generation ${lastDone} missing: ${ids.join(',')}`);
-          assert.ok(listed.length <= keep);
+          // A kill between renaming the new generation in and dropping the oldest leaves one extra
+          // (complete) generation: keeping an old backup a little longer is the safe side; the next
+          // write drops it (the rotation tests check exact counts after every completed write).
+          assert.ok(listed.length <= keep + 1, `${listed.length} generations after kill ${k} (keep ${keep})`);
           const fixed = path.join(dir, 'backup');
           if (lastDone > 0) assert.ok(shaOf.has(sha256FileSync(fixed)), '<name> is not a complete generation');
           // Anything else in the directory is a temporary, which cleanTemporaries removes.
