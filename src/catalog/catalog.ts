@@ -9,7 +9,7 @@ import { isAbsolute, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Clock } from '../core/clock.ts';
 import { systemClock } from '../core/clock.ts';
-import { SafeholdError, fromSystemError, isSafeholdError, sysCode } from '../core/errors.ts';
+import { SafeholdError, fromSystemError } from '../core/errors.ts';
 import { migrate } from './migrate.ts';
 import { dbError, processAlive } from './db.ts';
 import { PlanRunStore } from './plan-runs.ts';

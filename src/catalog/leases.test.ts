@@ -12,7 +12,6 @@ import { Catalog } from './catalog.ts';
 import { describeHolder } from './leases.ts';
 import { ManualClock } from '../core/clock.ts';
 
-const HOUR = 3600_000;
 const CATALOG_TS = path.resolve(import.meta.dirname, 'catalog.ts');
 
 function setup(t: { after: (fn: () => void) => void }) {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import type { Repository } from '../repo/repository.ts';
 import { encodeTree, loadTree } from '../repo/tree.ts';
-import type { Tree, TreeNode } from '../repo/tree.ts';
+import type { TreeNode } from '../repo/tree.ts';
 import { saveSnapshot } from '../repo/snapshot.ts';
 import type { Snapshot, SnapshotSummary, SnapshotWithId } from '../repo/snapshot.ts';
 import { WorkerPool, workerCount } from './worker-pool.ts';
