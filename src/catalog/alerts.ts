@@ -3,11 +3,9 @@
 // was sent and what failed to be.
 
 import { randomBytes } from 'node:crypto';
-import type { DatabaseSync } from 'node:sqlite';
-import type { Clock } from '../core/clock.ts';
 import { SafeholdError } from '../core/errors.ts';
 import type { AlertEvent, AlertEventType, Severity } from '../alerts/events.ts';
-import { dbError } from './db.ts';
+import { CatalogStore } from './db.ts';
 
 export interface AlertDelivery {
   channel: string;
@@ -28,15 +26,7 @@ export interface AlertRecord {
 
 type Row = Record<string, unknown>;
 
-export class AlertStore {
-  private readonly db: DatabaseSync;
-  private readonly clock: Clock;
-
-  constructor(db: DatabaseSync, clock: Clock) {
-    this.db = db;
-    this.clock = clock;
-  }
-
+export class AlertStore extends CatalogStore {
   /** Stores an alert raised now; returns its id. */
   record(e: AlertEvent): string {
     const id = randomBytes(8).toString('hex');
@@ -81,9 +71,5 @@ export class AlertStore {
         deliveries: d.map((x) => ({ channel: x.channel as string, ok: x.ok === 1, detail: (x.detail as string | null) ?? null, at: x.at as number })),
       };
     });
-  }
-
-  private sql<T>(what: string, fn: () => T): T {
-    try { return fn(); } catch (e) { throw dbError(e, what); }
   }
 }

@@ -1,15 +1,38 @@
-// Shared helpers of the catalog's stores: SQLite errors as SafeholdErrors,
-// and whether a recorded process is still alive on this host.
+// Shared by the catalog's stores: SQLite errors as SafeholdErrors, and the
+// base class of a store over the catalog's database (plan runs, leases, alerts).
 
-import { SafeholdError, isSafeholdError, sysCode } from '../core/errors.ts';
+import type { DatabaseSync } from 'node:sqlite';
+import type { Clock } from '../core/clock.ts';
+import { SafeholdError, isSafeholdError } from '../core/errors.ts';
 
-/** Whether a process of this pid exists on this host (EPERM: it exists, owned by someone else). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return sysCode(e) !== 'ESRCH';
+/** A store over the catalog's database: calls wrapped into SafeholdErrors, write transactions. */
+export abstract class CatalogStore {
+  protected readonly db: DatabaseSync;
+  protected readonly clock: Clock;
+
+  constructor(db: DatabaseSync, clock: Clock) {
+    this.db = db;
+    this.clock = clock;
+  }
+
+  /** Runs one database call, turning SQLite errors into SafeholdError 'IO'. */
+  protected sql<T>(what: string, fn: () => T): T {
+    try { return fn(); } catch (e) { throw dbError(e, what); }
+  }
+
+  /** Runs `fn` in one write transaction (BEGIN IMMEDIATE), rolled back if it throws. */
+  protected tx<T>(what: string, fn: () => T): T {
+    return this.sql(what, () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const r = fn();
+        this.db.exec('COMMIT');
+        return r;
+      } catch (e) {
+        this.db.exec('ROLLBACK');
+        throw e;
+      }
+    });
   }
 }
 

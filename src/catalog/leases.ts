@@ -11,7 +11,8 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { Clock } from '../core/clock.ts';
 import { SafeholdError } from '../core/errors.ts';
 import { formatDuration, formatTime } from '../core/format.ts';
-import { dbError, processAlive } from './db.ts';
+import { CatalogStore } from './db.ts';
+import { processAlive } from '../core/process.ts';
 
 export type LeaseKind = 'backup' | 'purge' | 'restore' | 'copy';
 
@@ -45,14 +46,11 @@ export type AcquireResult =
   | { ok: true; lease: Lease; cleared: ClearedLease[] }
   | { ok: false; heldBy: Lease; cleared: ClearedLease[] };
 
-export class LeaseStore {
-  private readonly db: DatabaseSync;
-  private readonly clock: Clock;
+export class LeaseStore extends CatalogStore {
   private readonly policy: LeasePolicy;
 
   constructor(db: DatabaseSync, clock: Clock, policy: LeasePolicy = DEFAULT_LEASE_POLICY) {
-    this.db = db;
-    this.clock = clock;
+    super(db, clock);
     this.policy = policy;
   }
 
@@ -130,23 +128,6 @@ export class LeaseStore {
     return row ? toLease(row) : null;
   }
 
-  private tx<T>(what: string, fn: () => T): T {
-    return this.sql(what, () => {
-      this.db.exec('BEGIN IMMEDIATE');
-      try {
-        const r = fn();
-        this.db.exec('COMMIT');
-        return r;
-      } catch (e) {
-        this.db.exec('ROLLBACK');
-        throw e;
-      }
-    });
-  }
-
-  private sql<T>(what: string, fn: () => T): T {
-    try { return fn(); } catch (e) { throw dbError(e, what); }
-  }
 }
 
 /** 'held by run 1a2b… (backup, pid 42 on host) since 2026-…, 3m ago': for refusals. */

@@ -5,10 +5,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { DatabaseSync } from 'node:sqlite';
-import type { Clock } from '../core/clock.ts';
 import { SafeholdError } from '../core/errors.ts';
-import { dbError, processAlive } from './db.ts';
+import { CatalogStore } from './db.ts';
+import { processAlive } from '../core/process.ts';
 
 export type PlanRunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'refused' | 'skipped' | 'cancelled';
 export type TaskStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
@@ -66,15 +65,7 @@ export interface QuiesceRecord {
 
 type Row = Record<string, unknown>;
 
-export class PlanRunStore {
-  private readonly db: DatabaseSync;
-  private readonly clock: Clock;
-
-  constructor(db: DatabaseSync, clock: Clock) {
-    this.db = db;
-    this.clock = clock;
-  }
-
+export class PlanRunStore extends CatalogStore {
   startRun(r: { plan: string; trigger: RunTrigger; configFile?: string }): string {
     const id = randomBytes(8).toString('hex');
     this.sql('start plan run', () => this.db.prepare(
@@ -184,10 +175,6 @@ export class PlanRunStore {
       n++;
     }
     return n;
-  }
-
-  private sql<T>(what: string, fn: () => T): T {
-    try { return fn(); } catch (e) { throw dbError(e, what); }
   }
 }
 

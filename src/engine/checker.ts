@@ -7,7 +7,7 @@
 // index. Each problem is reported with the object it affects.
 
 import type { Repository } from '../repo/repository.ts';
-import { mapLimit } from '../repo/repository.ts';
+import { mapLimit } from '../core/concurrency.ts';
 import { Index } from '../repo/index.ts';
 import type { IndexFile } from '../repo/index.ts';
 import { OVERHEAD } from '../repo/crypto.ts';

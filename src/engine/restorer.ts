@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Repository } from '../repo/repository.ts';
-import { mapLimit } from '../repo/repository.ts';
+import { mapLimit } from '../core/concurrency.ts';
 import type { IndexEntry } from '../repo/index.ts';
 import { OVERHEAD } from '../repo/crypto.ts';
 import type { TreeNode } from '../repo/tree.ts';

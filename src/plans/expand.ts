@@ -8,6 +8,7 @@
 
 import type { Activity, TargetKind } from '../config/types.ts';
 import { globToRegExp, naturalCompare } from '../core/glob.ts';
+import { mapLimit } from '../core/concurrency.ts';
 
 /** What expansion needs of a target: its name and kind, a live probe, its units. */
 export interface InventoryTarget {
@@ -42,7 +43,7 @@ export async function expandActivities(activities: readonly Activity[], inventor
   const wanted = new Map<string, InventoryTarget>();
   for (const list of matches) for (const t of list) wanted.set(t.name, t);
   const availability = new Map<string, boolean>();
-  await forEachLimit([...wanted.values()], PROBES_AT_ONCE, async (t) => {
+  await mapLimit([...wanted.values()], PROBES_AT_ONCE, async (t) => {
     availability.set(t.name, await t.available().catch(() => false));
   });
   const needUnits = new Map<string, InventoryTarget>();
@@ -50,7 +51,7 @@ export async function expandActivities(activities: readonly Activity[], inventor
     for (const t of matches[i]!) if (availability.get(t.name) && (a.units !== null || t.kind !== 'device')) needUnits.set(t.name, t);
   });
   const units = new Map<string, string[] | Error>();
-  await forEachLimit([...needUnits.values()], PROBES_AT_ONCE, async (t) => {
+  await mapLimit([...needUnits.values()], PROBES_AT_ONCE, async (t) => {
     units.set(t.name, await t.listUnits().then((u) => [...u].sort(naturalCompare), (e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
   });
 
@@ -87,12 +88,4 @@ export async function expandActivities(activities: readonly Activity[], inventor
     }
   });
   return tasks;
-}
-
-async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

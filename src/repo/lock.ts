@@ -8,6 +8,7 @@
 import os from 'node:os';
 import type { Repository } from './repository.ts';
 import { SafeholdError, isSafeholdError } from '../core/errors.ts';
+import { processAlive } from '../core/process.ts';
 
 export interface LockFile {
   time: string;
@@ -125,14 +126,6 @@ export async function removeLocks(repo: Repository, all: boolean): Promise<numbe
   return n;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function lockedError(l: LockInfo): SafeholdError {
   return new SafeholdError(

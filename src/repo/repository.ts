@@ -16,6 +16,7 @@ import { DEFAULT_CHUNKER_PARAMS, validateChunkerParams } from './chunker.ts';
 import type { ChunkerParams } from './chunker.ts';
 import { SafeholdError } from '../core/errors.ts';
 import { systemClock } from '../core/clock.ts';
+import { mapLimit } from '../core/concurrency.ts';
 import type { Clock } from '../core/clock.ts';
 
 export interface RepoConfig {
@@ -259,17 +260,3 @@ export function maybeCompress(data: Uint8Array): { stored: Uint8Array; rawLength
   const c = compress(data);
   return c.length < data.length * 0.98 ? { stored: c, rawLength: data.length } : { stored: data, rawLength: 0 };
 }
-
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-

@@ -3,7 +3,7 @@
 // the file name. Lookup by unique id prefix or 'latest'.
 
 import type { Repository } from './repository.ts';
-import { mapLimit } from './repository.ts';
+import { mapLimit } from '../core/concurrency.ts';
 import { SafeholdError } from '../core/errors.ts';
 
 export interface SnapshotSummary {
