@@ -4,6 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { Repository } from '../repo/repository.ts';
@@ -94,5 +95,24 @@ describe('archiver and symlinks on the way to a path', () => {
     assert.equal(byPath.get(path.join(dir, 'lnk'))?.linkTarget, src);
     assert.equal(byPath.get(path.join(src, 'sub', 'c.bin'))?.size, 100_000, 'the file under the symlinked parent is stored under the real path');
     assert.equal(byPath.get(src)?.type, 'dir');
+  });
+});
+
+describe('archiver and file systems', () => {
+  it('with oneFileSystem keeps a mount point inside the paths as an empty directory', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to mount tmpfs');
+    const { dir, src, repoDir } = sandbox();
+    const mnt = path.join(src, 'mnt');
+    fs.mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+    t.after(() => { execFileSync('umount', [mnt]); fs.rmSync(dir, { recursive: true, force: true }); });
+    fs.writeFileSync(path.join(mnt, 'other-fs.txt'), 'on another file system');
+    const repo = await Repository.init(new LocalBackend(repoDir), 'pw', { kdf: KDF });
+    const crossing = (await listTree(repo, (await backup(repo, { paths: [src] })).snapshot.tree)).map((e) => e.path);
+    assert.ok(crossing.includes(path.join(mnt, 'other-fs.txt')), 'by default the mount is crossed');
+    const staying = (await listTree(repo, (await backup(repo, { paths: [src], oneFileSystem: true })).snapshot.tree)).map((e) => e.path);
+    assert.ok(staying.includes(mnt), 'the mount point itself is kept');
+    assert.ok(!staying.includes(path.join(mnt, 'other-fs.txt')), 'but not what is on the other file system');
+    assert.ok(staying.includes(path.join(src, 'a.txt')));
   });
 });

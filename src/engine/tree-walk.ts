@@ -14,6 +14,7 @@ export interface ListedNode {
 /** Depth-first, in name order; `under` limits the listing to one subtree (or one entry). */
 export async function listTree(repo: Repository, root: string, under = '/'): Promise<ListedNode[]> {
   const prefix = under.length > 1 && under.endsWith('/') ? under.slice(0, -1) : under;
+  await repo.loadIndex();
   const out: ListedNode[] = [];
   let found = prefix === '/';
   const walk = async (treeId: string, dir: string): Promise<void> => {
@@ -49,6 +50,7 @@ export interface DiffResult {
 }
 
 export async function diffTrees(repo: Repository, a: string, b: string): Promise<DiffResult> {
+  await repo.loadIndex();
   const res: DiffResult = { entries: [], added: 0, removed: 0, changed: 0, addedBytes: 0, removedBytes: 0 };
   const all = async (treeId: string, dir: string, change: '+' | '-'): Promise<void> => {
     for (const n of (await loadTree(repo, treeId)).nodes) {

@@ -18,7 +18,6 @@ Lines: + added, - removed, M content changed, T type changed, U metadata changed
     const { positionals, out } = ctx;
     if (positionals.length !== 2) throw new SafeholdError('USAGE', 'give two snapshot ids');
     const repo = await openRepository(ctx);
-    await repo.loadIndex();
     const a = await findSnapshot(repo, positionals[0]!);
     const b = await findSnapshot(repo, positionals[1]!);
     const d = await diffTrees(repo, a.tree, b.tree);

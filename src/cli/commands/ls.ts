@@ -18,7 +18,6 @@ export const lsCommand: Command = {
     const { positionals, out } = ctx;
     if (positionals.length < 1 || positionals.length > 2) throw new SafeholdError('USAGE', 'give a snapshot id (or latest) and optionally a path');
     const repo = await openRepository(ctx);
-    await repo.loadIndex();
     const snap = await findSnapshot(repo, positionals[0]!);
     const entries = await listTree(repo, snap.tree, positionals[1] ?? '/');
     out.result(entries.map((e) => ({ path: e.path, type: e.node.type, mode: e.node.mode, size: e.node.size, uid: e.node.uid, gid: e.node.gid, mtime: nsToIso(e.node.mtime), ...(e.node.linkTarget !== undefined ? { linkTarget: e.node.linkTarget } : {}) })), () => {
