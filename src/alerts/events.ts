@@ -2,24 +2,11 @@
 // severity, and constructors that give each a one-line summary and a details
 // object (plain JSON) for channels and the catalog.
 
-export const ALERT_EVENTS = [
-  'run-failed', 'retries-exhausted', 'stale-lock-cleared', 'low-space', 'quiesce-repaired',
-  'protection-violation', 'runbook-approval', 'runbook-failed',
-] as const;
+import { ALERT_EVENTS } from '../core/alert-event.ts';
+import type { AlertEvent, AlertEventType, Severity } from '../core/alert-event.ts';
 
-export type AlertEventType = (typeof ALERT_EVENTS)[number];
-
-export type Severity = 'info' | 'warning' | 'critical';
-
-export const SEVERITIES: readonly Severity[] = ['info', 'warning', 'critical'];
-
-/** What happened: the event kind, how bad, one line for humans, and details for machines. */
-export interface AlertEvent {
-  event: AlertEventType;
-  severity: Severity;
-  summary: string;
-  details: Record<string, unknown>;
-}
+export { ALERT_EVENTS, SEVERITIES } from '../core/alert-event.ts';
+export type { AlertEvent, AlertEventType, Severity } from '../core/alert-event.ts';
 
 /** The JSON document every channel sends: the stored alert (`at` in ISO 8601). */
 export interface AlertPayload {

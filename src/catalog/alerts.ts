@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { SafeholdError } from '../core/errors.ts';
-import type { AlertEvent, AlertEventType, Severity } from '../alerts/events.ts';
+import type { AlertEvent, AlertEventType, Severity } from '../core/alert-event.ts';
 import { CatalogStore } from './db.ts';
 
 export interface AlertDelivery {
