@@ -110,6 +110,6 @@ describe('plan recovery', () => {
     assert.deepEqual(recs.slice(1).map((q) => [q.runId, q.outcome]), [[r.id, 'unquiesced']]);
     assert.equal(effectiveState(dev, 'DOMAIN1', Date.now()), 'active');
     // Nothing left to recover.
-    assert.deepEqual(await recoverAbandoned(store, buildTargets(w.config)), { runsFailed: 0, unquiesced: [], notUndone: [] });
+    assert.deepEqual(await recoverAbandoned(store, buildTargets(w.config)), { runsFailed: 0, abandoned: [], unquiesced: [], repaired: [], notUndone: [], leasesReleased: 0 });
   });
 });

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Catalog } from './catalog.ts';
-import { describeHolder } from './leases.ts';
+import { describeHolder, scopesOverlap, taskScope } from './leases.ts';
 import { ManualClock } from '../core/clock.ts';
 
 const CATALOG_TS = path.resolve(import.meta.dirname, 'catalog.ts');
@@ -111,5 +111,30 @@ describe('scope leases', () => {
     leases.acquire(['target:QA1'], { kind: 'backup', holder: 'h', runId: 'abcdef0123456789' });
     const l = leases.list()[0]!;
     assert.match(describeHolder(l, clock.now() + 3 * 60_000), /^held by run abcdef01 \(backup, pid \d+ on .+\) since 2026-11-25 02:00:00Z, 3m0s ago$/);
+  });
+});
+
+describe('scope hierarchy', () => {
+  it('a whole-target lease and a unit lease of that target exclude each other, both ways; other targets are free', (t) => {
+    const { leases } = setup(t);
+    assert.ok(leases.acquire([taskScope('TEST8', 'DOMAIN1')], { kind: 'backup', holder: 'unit-run' }).ok);
+    const whole = leases.acquire([taskScope('TEST8', null)], { kind: 'backup', holder: 'device-run' });
+    assert.equal(whole.ok, false);
+    if (!whole.ok) assert.equal(whole.heldBy.scope, 'unit:TEST8/DOMAIN1');
+    assert.ok(leases.acquire([taskScope('TEST8', 'DOMAIN2')], { kind: 'backup', holder: 'other-unit' }).ok, 'a sibling unit is free');
+    assert.ok(leases.acquire([taskScope('TEST80', null)], { kind: 'backup', holder: 'prefix-target' }).ok, 'TEST80 is not a unit of TEST8');
+    leases.release('unit-run');
+    leases.release('other-unit');
+    assert.ok(leases.acquire([taskScope('TEST8', null)], { kind: 'purge', holder: 'device-run' }).ok);
+    assert.equal(leases.acquire([taskScope('TEST8', 'DOMAIN3')], { kind: 'backup', holder: 'late' }).ok, false);
+  });
+
+  it('scopesOverlap is symmetric and exact', () => {
+    assert.equal(scopesOverlap('target:A', 'unit:A/x'), true);
+    assert.equal(scopesOverlap('unit:A/x', 'target:A'), true);
+    assert.equal(scopesOverlap('unit:A/x', 'unit:A/y'), false);
+    assert.equal(scopesOverlap('target:A', 'unit:AB/x'), false);
+    assert.equal(scopesOverlap('destination:A', 'unit:A/x'), false);
+    assert.equal(scopesOverlap('target:A', 'target:A'), true);
   });
 });

@@ -4,7 +4,8 @@
 // lease whose holder's heartbeat is older than the heartbeat timeout, or
 // whose process is gone from this host, is reclaimed; one older than the
 // maximum age (default 12 h) is cleared whatever its heartbeat says. Both
-// are reported to the caller, who logs and alerts.
+// are reported to the caller, who logs and alerts. A whole target's scope
+// and its units' scopes exclude each other (scopesOverlap).
 
 import { hostname } from 'node:os';
 import type { DatabaseSync } from 'node:sqlite';
@@ -63,13 +64,15 @@ export class LeaseStore extends CatalogStore {
     const now = this.clock.now();
     return this.tx('acquire lease', () => {
       const cleared: ClearedLease[] = [];
+      const held = this.list();
       for (const scope of scopes) {
-        const cur = this.get(scope);
-        if (!cur || cur.holder === req.holder) continue;
-        const why = this.expired(cur, now);
-        if (!why) return { ok: false as const, heldBy: cur, cleared };
-        this.db.prepare('DELETE FROM leases WHERE scope = ?').run(scope);
-        cleared.push({ lease: cur, why });
+        for (const cur of held.filter((l) => l.holder !== req.holder && scopesOverlap(l.scope, scope))) {
+          if (cleared.some((c) => c.lease.scope === cur.scope)) continue;
+          const why = this.expired(cur, now);
+          if (!why) return { ok: false as const, heldBy: cur, cleared };
+          this.db.prepare('DELETE FROM leases WHERE scope = ?').run(cur.scope);
+          cleared.push({ lease: cur, why });
+        }
       }
       let lease: Lease | null = null;
       for (const scope of scopes) {
@@ -123,11 +126,27 @@ export class LeaseStore extends CatalogStore {
     return null;
   }
 
-  private get(scope: string): Lease | null {
-    const row = this.db.prepare('SELECT * FROM leases WHERE scope = ?').get(scope) as Record<string, unknown> | undefined;
-    return row ? toLease(row) : null;
-  }
+}
 
+/**
+ * Whether two scopes exclude each other: the same scope, or a whole target
+ * ('target:T') and one of its units ('unit:T/U'), since a whole-device
+ * backup and a unit's export must not run at once.
+ */
+export function scopesOverlap(a: string, b: string): boolean {
+  if (a === b) return true;
+  const unitOf = (s: string) => (s.startsWith('unit:') ? s.slice(5) : null);
+  const targetOf = (s: string) => (s.startsWith('target:') ? s.slice(7) : null);
+  const ua = unitOf(a);
+  const ub = unitOf(b);
+  const ta = targetOf(a);
+  const tb = targetOf(b);
+  return (ta !== null && ub !== null && ub.startsWith(`${ta}/`)) || (tb !== null && ua !== null && ua.startsWith(`${tb}/`));
+}
+
+/** The lease scope of a task: the whole target, or one unit of it. */
+export function taskScope(target: string, unit: string | null): string {
+  return unit === null ? `target:${target}` : `unit:${target}/${unit}`;
 }
 
 /** 'held by run 1a2b… (backup, pid 42 on host) since 2026-…, 3m ago': for refusals. */

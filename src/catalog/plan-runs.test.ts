@@ -79,7 +79,7 @@ describe('plan run store', () => {
     assert.deepEqual(left.map((q) => [q.target, q.unit]), [['QA1', 'D1']], "only the dead process's quiesce, not this process's own");
     store.releaseQuiesce(left[0]!.id, 'unquiesced at start');
     assert.deepEqual(store.abandonedQuiesces(), []);
-    assert.equal(store.markAbandonedRuns(), 1);
+    assert.equal(store.markAbandonedRuns().length, 1);
     const dead = store.listRuns().find((x) => x.plan === 'p')!;
     assert.equal(dead.status, 'failed');
     assert.match(dead.reason!, /died while running/);

@@ -24,6 +24,12 @@ export interface PlanRunRecord {
   reason: string | null;
   pid: number | null;
   hostname: string | null;
+  /** Scheduled runs: when the run was due (retry windows count from here). */
+  scheduledFor: number | null;
+  /** Retries: the run this one retries. */
+  retryOf: string | null;
+  /** Coalesced scheduled runs: the run of the same plan that was still running. */
+  coalescedInto: string | null;
 }
 
 export interface TaskRecord {
@@ -66,12 +72,32 @@ export interface QuiesceRecord {
 type Row = Record<string, unknown>;
 
 export class PlanRunStore extends CatalogStore {
-  startRun(r: { plan: string; trigger: RunTrigger; configFile?: string }): string {
+  startRun(r: { plan: string; trigger: RunTrigger; configFile?: string; scheduledFor?: number | null; retryOf?: string | null }): string {
     const id = randomBytes(8).toString('hex');
     this.sql('start plan run', () => this.db.prepare(
-      `INSERT INTO plan_runs (id, plan, run_trigger, config_file, started_at, status, pid, hostname) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)`,
-    ).run(id, r.plan, r.trigger, r.configFile ?? null, this.clock.now(), process.pid, hostname()));
+      `INSERT INTO plan_runs (id, plan, run_trigger, config_file, started_at, status, pid, hostname, scheduled_for, retry_of)
+       VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
+    ).run(id, r.plan, r.trigger, r.configFile ?? null, this.clock.now(), process.pid, hostname(), r.scheduledFor ?? null, r.retryOf ?? null));
     return id;
+  }
+
+  /** Records a scheduled run that was not started because `into` (same plan) was still running. */
+  recordCoalesced(r: { plan: string; scheduledFor: number; into: string; configFile?: string }): string {
+    const id = randomBytes(8).toString('hex');
+    const now = this.clock.now();
+    this.sql('record coalesced run', () => this.db.prepare(
+      `INSERT INTO plan_runs (id, plan, run_trigger, config_file, started_at, finished_at, status, reason, pid, hostname, scheduled_for, coalesced_into)
+       VALUES (?, ?, 'scheduled', ?, ?, ?, 'skipped', ?, ?, ?, ?, ?)`,
+    ).run(id, r.plan, r.configFile ?? null, now, now, `coalesced: run ${r.into.slice(0, 8)} of this plan is still running`, process.pid, hostname(), r.scheduledFor, r.into));
+    return id;
+  }
+
+  /** Runs with status 'running' (of one plan, or all). */
+  runningRuns(plan?: string): PlanRunRecord[] {
+    const rows = this.sql('list running plan runs', () => (plan
+      ? this.db.prepare("SELECT * FROM plan_runs WHERE status = 'running' AND plan = ? ORDER BY started_at").all(plan)
+      : this.db.prepare("SELECT * FROM plan_runs WHERE status = 'running' ORDER BY started_at").all())) as Row[];
+    return rows.map(toRun);
   }
 
   finishRun(id: string, status: Exclude<PlanRunStatus, 'running'>, reason: string | null = null): void {
@@ -160,21 +186,26 @@ export class PlanRunStore extends CatalogStore {
     return rows.map(toQuiesce).filter((q) => q.pid === null || q.pid === process.pid ? false : !processAlive(q.pid));
   }
 
-  /** Marks runs 'running' on this host whose process died as failed; returns how many. */
-  markAbandonedRuns(): number {
+  /** Marks runs 'running' on this host whose process died as failed; returns them (as they are now). */
+  markAbandonedRuns(): PlanRunRecord[] {
     const rows = this.sql('find running plan runs', () => this.db.prepare(
-      "SELECT id, pid FROM plan_runs WHERE status = 'running' AND hostname = ?",
-    ).all(hostname())) as { id: string; pid: number | null }[];
-    let n = 0;
-    for (const r of rows) {
-      if (r.pid === null || processAlive(r.pid)) continue;
+      "SELECT * FROM plan_runs WHERE status = 'running' AND hostname = ?",
+    ).all(hostname())) as Row[];
+    const out: PlanRunRecord[] = [];
+    for (const r of rows.map(toRun)) {
+      if (r.pid === null || r.pid === process.pid || processAlive(r.pid)) continue;
       this.finishRun(r.id, 'failed', `process ${r.pid} died while running`);
       this.sql('fail abandoned tasks', () => this.db.prepare(
         "UPDATE tasks SET status = 'failed', reason = 'the run was abandoned', finished_at = ? WHERE run_id = ? AND status IN ('pending', 'running')",
       ).run(this.clock.now(), r.id));
-      n++;
+      out.push(this.getRun(r.id)!);
     }
-    return n;
+    return out;
+  }
+
+  /** Whether some run already retries `runId` (so a restart does not retry it twice). */
+  hasRetry(runId: string): boolean {
+    return this.sql('find retry', () => this.db.prepare('SELECT 1 FROM plan_runs WHERE retry_of = ? LIMIT 1').get(runId)) !== undefined;
   }
 }
 
@@ -183,6 +214,7 @@ function toRun(r: Row): PlanRunRecord {
     id: r.id as string, plan: r.plan as string, trigger: r.run_trigger as RunTrigger, configFile: (r.config_file as string | null) ?? null,
     startedAt: r.started_at as number, finishedAt: (r.finished_at as number | null) ?? null, status: r.status as PlanRunStatus,
     reason: (r.reason as string | null) ?? null, pid: (r.pid as number | null) ?? null, hostname: (r.hostname as string | null) ?? null,
+    scheduledFor: (r.scheduled_for as number | null) ?? null, retryOf: (r.retry_of as string | null) ?? null, coalescedInto: (r.coalesced_into as string | null) ?? null,
   };
 }
 

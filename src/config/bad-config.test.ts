@@ -371,13 +371,13 @@ ${DEST}plans:
 `, [
       "2:12: settings.backups: expected 'enabled' or 'disabled', got 'enable' (did you mean 'enabled'?)",
       "11:13: plans.nightly.window: needs exactly one of 'cron' or 'ranges'",
-      "12:26: plans.nightly.activities[0].kind: expected 'backup' or 'export', got 'backups' (did you mean 'backup'?)",
+      "12:26: plans.nightly.activities[0].kind: expected 'backup', 'export', 'purge' or 'copy', got 'backups' (did you mean 'backup'?)",
     ], { PW: 'x' });
   });
 
   it('an empty file and a file whose top level is a list', () => {
     expectProblems('# nothing yet\n', ['1:1: expected a map with settings, sites, targets, destinations, hooks and plans, got an empty file']);
-    expectProblems('- plans\n', ['1:1: expected a map with settings, sites, targets, destinations, hooks and plans, got a list']);
+    expectProblems('- plans\n', ['1:1: expected a map with settings, sites, targets, destinations, hooks, plans and alerts, got a list']);
   });
 
   it('every problem at once, in file order, at most 20 then a count', () => {
@@ -436,5 +436,41 @@ ${DEST}plans:
         assert.ok(!JSON.stringify(e.details).includes(s));
       }
     }
+  });
+  it('copy, purge and directory destinations: what each needs, with the place in the file', () => {
+    const err = loadError(`${DEST}  plain:
+    type: directory
+    path: /srv/plain
+    generations: { keep: 3, naming: old }
+plans:
+  nightly:
+    destination: local
+    activities:
+      - { kind: copy, targets: 'QA*' }
+      - { kind: copy, targets: 'QA*', to: plain }
+      - { kind: purge, targets: 'QA*' }
+      - { kind: backup, targets: 'QA*', to: plain, purge: retention }
+`, { PW: 'x' }).error;
+    const lines = err.message.split('\n').map((l) => l.replace(/^[^:]*safehold\.yaml:/, ''));
+    assert.deepEqual(lines, [
+      "9:37: destinations.plain.generations.naming: naming 'old' keeps exactly 2 generations (<name> and <name>.old), not 3: use 'numbered' or 'timestamped'",
+      "14:9: plans.nightly.activities[0]: a copy activity needs 'to': the destination to copy to",
+      "15:43: plans.nightly.activities[1].to: copies from a repository destination to a directory destination; both must be of one type",
+      "16:9: plans.nightly.activities[2].purge: a retention purge needs the plan's 'retention' rules",
+      "17:45: plans.nightly.activities[3].to: only copy activities take 'to' (this one is a backup)",
+      "17:59: plans.nightly.activities[3].purge: only purge activities take 'purge' (this one is a backup)",
+    ]);
+  });
+
+  it('an alert channel of an unknown type, and an unknown event name', () => {
+    const err = loadError(`alerts:
+  channels:
+    pager: { type: pager, url: 'https://x' }
+    mail: { type: email, host: smtp, from: a@b, to: [ops@b], events: [run-faild] }
+`).error;
+    const lines = err.message.split('\n').map((l) => l.replace(/^[^:]*safehold\.yaml:/, ''));
+    assert.equal(lines.length, 2, err.message);
+    assert.match(lines[0]!, /^3:20: alerts\.channels\.pager\.type: expected type 'webhook', 'email', 'snmp' or 'command'/);
+    assert.match(lines[1]!, /^4:71: alerts\.channels\.mail\.events\[0\]: expected one of run-failed, retries-exhausted/);
   });
 });

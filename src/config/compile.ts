@@ -11,6 +11,7 @@ import type {
 import type { Problem } from './problems.ts';
 import type { PathSegment } from './yaml-source.ts';
 import { resolveSecret } from './secrets.ts';
+import { compileAlertChannels } from './compile-alerts.ts';
 import type { SecretSpec } from './secrets.ts';
 import { closest, localTimeZone, parseDays, parseDuration, parseSizeOrPercent } from './values.ts';
 
@@ -22,6 +23,14 @@ export const DEFAULTS = Object.freeze({
   adapterTimeoutMs: 10 * 60_000,
   retryEveryMs: 10 * 60_000,
   retryForMs: 4 * 60 * 60_000,
+  purgeRetryForMs: 6 * 60 * 60_000,
+  maxParallelRuns: 2,
+  lockMaxAgeMs: 12 * 60 * 60_000,
+  lockHeartbeatTimeoutMs: 5 * 60_000,
+  shutdownGraceMs: 60_000,
+  runTimeoutMs: 10 * 60 * 60_000,
+  taskTimeoutMs: 4 * 60 * 60_000,
+  generationsKept: 2,
 });
 
 const ALL_DAYS = [0, 1, 2, 3, 4, 5, 6];
@@ -70,7 +79,12 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
     dataDir: env.SAFEHOLD_DATA_DIR ? nodePath.resolve(env.SAFEHOLD_DATA_DIR)
       : raw.settings?.dataDir !== undefined ? nodePath.resolve(baseDir, raw.settings.dataDir) : null,
     quiesceGraceMs: ms(raw.settings?.quiesceGrace, DEFAULTS.quiesceGraceMs),
+    maxParallelRuns: raw.settings?.maxParallelRuns ?? DEFAULTS.maxParallelRuns,
+    lockMaxAgeMs: ms(raw.settings?.lockMaxAge, DEFAULTS.lockMaxAgeMs),
+    lockHeartbeatTimeoutMs: ms(raw.settings?.lockHeartbeatTimeout, DEFAULTS.lockHeartbeatTimeoutMs),
+    shutdownGraceMs: ms(raw.settings?.shutdownGrace, DEFAULTS.shutdownGraceMs),
   };
+  if (settings.maxParallelRuns < 1) problem(['settings', 'maxParallelRuns'], 'expected at least 1');
 
   const sites: Record<string, Site> = Object.fromEntries(entries(raw.sites).map(([name, s]) => [name, { name, description: s.description ?? '' }]));
   const siteOf = (path: PathSegment[], name: string | undefined): string | null => {
@@ -117,15 +131,19 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
 
   const destinations: Record<string, Destination> = Object.fromEntries(entries(raw.destinations).map(([name, d]) => {
     const path: PathSegment[] = ['destinations', name];
-    const dest: Destination = {
-      type: 'repository', name,
+    const common = {
+      name,
       path: nodePath.resolve(baseDir, d.path),
-      password: secret([...path, 'password'], d.password),
       requireMount: d.requireMount ?? false,
       minFree: d.minFree === undefined ? null : parseSizeOrPercent(d.minFree)!,
       site: siteOf(path, d.site),
     };
-    return [name, dest];
+    if (d.type === 'repository') return [name, { type: 'repository', ...common, password: secret([...path, 'password'], d.password) } satisfies Destination];
+    const keep = d.generations?.keep ?? DEFAULTS.generationsKept;
+    const naming = d.generations?.naming ?? (keep === 2 ? 'old' : 'numbered');
+    if (keep < 1) problem([...path, 'generations', 'keep'], 'expected at least 1');
+    else if (naming === 'old' && keep !== 2) problem([...path, 'generations', 'naming'], `naming 'old' keeps exactly 2 generations (<name> and <name>.old), not ${keep}: use 'numbered' or 'timestamped'`);
+    return [name, { type: 'directory', ...common, generations: { keep, naming } } satisfies Destination];
   }));
 
   const hooks: Record<string, Hook> = Object.fromEntries(entries(raw.hooks).map(([name, h]) => [name, {
@@ -152,9 +170,31 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
       const first = names.get(actName);
       if (first !== undefined) problem([...at, 'name'], `activity name '${actName}' is already used by activities[${first}]`);
       else names.set(actName, i);
+      if (a.purge !== undefined && a.kind !== 'purge') problem([...at, 'purge'], `only purge activities take 'purge' (this one is a ${a.kind})`);
+      if (a.to !== undefined && a.kind !== 'copy') problem([...at, 'to'], `only copy activities take 'to' (this one is a ${a.kind})`);
+      if (a.kind === 'copy') {
+        if (a.to === undefined) problem(at, "a copy activity needs 'to': the destination to copy to");
+        else {
+          reference([...at, 'to'], 'destination', 'destinations', a.to, destinations);
+          const from = destinations[p.destination];
+          const to = destinations[a.to];
+          if (a.to === p.destination) problem([...at, 'to'], `copies to the plan's own destination '${a.to}'`);
+          else if (from && to && from.type !== to.type) problem([...at, 'to'], `copies from a ${from.type} destination to a ${to.type} destination; both must be of one type`);
+        }
+      }
+      if (a.kind === 'purge' && (a.purge ?? 'retention') === 'retention') {
+        if (!p.retention) problem([...at, 'purge'], "a retention purge needs the plan's 'retention' rules");
+        if (destinations[p.destination]?.type === 'directory') problem([...at, 'purge'], "a retention purge needs a repository destination (a directory destination keeps its generations by itself)");
+      }
+      const purgeSpec = a.kind !== 'purge' ? null
+        : a.purge === undefined || a.purge === 'retention' ? { type: 'retention' as const }
+        : { type: 'command' as const, command: a.purge.command, timeoutMs: ms(a.purge.timeout, DEFAULTS.commandTimeoutMs) };
       return {
         name: actName,
         kind: a.kind,
+        purge: purgeSpec,
+        to: a.kind === 'copy' ? a.to ?? null : null,
+        timeoutMs: ms(a.timeout, DEFAULTS.taskTimeoutMs),
         targets: a.targets,
         units: a.units ?? null,
         quiesce: a.quiesce ?? false,
@@ -164,9 +204,9 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
         tags: a.tags ?? [],
       };
     });
-    const policy = (r: { every?: string | undefined; for?: string | undefined } | undefined): RetryPolicy => ({
+    const policy = (r: { every?: string | undefined; for?: string | undefined } | undefined, forMs = DEFAULTS.retryForMs): RetryPolicy => ({
       intervalMs: ms(r?.every, DEFAULTS.retryEveryMs),
-      maxDurationMs: ms(r?.for, DEFAULTS.retryForMs),
+      maxDurationMs: ms(r?.for, forMs),
     });
     const onDemand = p.retry?.onDemand;
     return {
@@ -178,14 +218,20 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
         : { cron: p.schedule.cron, timezone: p.schedule.timezone ?? localTimeZone() },
       window: compileWindow(p.window),
       destination: p.destination,
-      retry: { scheduled: policy(p.retry?.scheduled), onDemand: onDemand === undefined || onDemand === 'none' ? null : policy(onDemand) },
+      retry: {
+        scheduled: policy(p.retry?.scheduled),
+        purge: policy(p.retry?.purge, DEFAULTS.purgeRetryForMs),
+        onDemand: onDemand === undefined || onDemand === 'none' ? null : policy(onDemand),
+      },
+      timeoutMs: ms(p.timeout, DEFAULTS.runTimeoutMs),
       retention: compileRetention(p.retention),
       prePlan: hookOf([...path, 'prePlan'], p.prePlan),
       postPlan: hookOf([...path, 'postPlan'], p.postPlan),
     };
   }
 
-  const config: Config = { file, settings, sites, targets, destinations, plans };
+  const alerts = compileAlertChannels(raw.alerts?.channels, { one: secret, map: secretMap });
+  const config: Config = { file, settings, sites, targets, destinations, plans, alerts };
   return { config, problems };
 }
 

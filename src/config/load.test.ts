@@ -12,7 +12,7 @@ import { inspect } from 'node:util';
 import { loadConfig } from './load.ts';
 import { redactConfig } from './redact.ts';
 import { localTimeZone } from './values.ts';
-import type { CommandTarget, Config, DeviceTarget, FilesTarget } from './types.ts';
+import type { CommandTarget, Config, DeviceTarget, FilesTarget, RepositoryDestination } from './types.ts';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '..', '..', 'examples');
 const EXAMPLE_ENV = {
@@ -121,7 +121,7 @@ describe('loading configuration files', () => {
 
   it('defaults are applied', () => {
     const c = load(MINIMAL);
-    assert.deepEqual(c.settings, { backupsEnabled: true, dataDir: null, quiesceGraceMs: 180_000 });
+    assert.deepEqual(c.settings, { backupsEnabled: true, dataDir: null, quiesceGraceMs: 180_000, maxParallelRuns: 2, lockMaxAgeMs: 43_200_000, lockHeartbeatTimeoutMs: 300_000, shutdownGraceMs: 60_000 });
     assert.deepEqual(c.sites, {});
     const qa1 = c.targets.QA1 as DeviceTarget;
     assert.deepEqual(qa1.adapter, { type: 'http', url: 'https://qa1.example.com:5554', token: null, timeoutMs: 600_000 });
@@ -137,13 +137,15 @@ describe('loading configuration files', () => {
     assert.equal(p.description, '');
     assert.equal(p.schedule, null);
     assert.deepEqual(p.window, { type: 'always' });
-    assert.deepEqual(p.retry, { scheduled: { intervalMs: 600_000, maxDurationMs: 4 * 3_600_000 }, onDemand: null });
+    assert.deepEqual(p.retry, { scheduled: { intervalMs: 600_000, maxDurationMs: 4 * 3_600_000 }, purge: { intervalMs: 600_000, maxDurationMs: 6 * 3_600_000 }, onDemand: null });
+    assert.equal(p.timeoutMs, 10 * 3_600_000);
+    assert.equal(p.activities[0]!.timeoutMs, 4 * 3_600_000);
     assert.equal(p.retention, null);
     assert.equal(p.prePlan, null);
     assert.equal(p.postPlan, null);
     const [a0, a1] = p.activities;
     assert.deepEqual({ ...a0!, preTask: a0!.preTask?.name }, {
-      name: 'backup-1', kind: 'backup', targets: 'QA*', units: null, quiesce: false, quiesceTimeoutMs: 120_000, preTask: 'flush', postTask: null, tags: [],
+      name: 'backup-1', kind: 'backup', targets: 'QA*', units: null, quiesce: false, quiesceTimeoutMs: 120_000, preTask: 'flush', postTask: null, tags: [], purge: null, to: null, timeoutMs: 4 * 3_600_000,
     });
     assert.equal(a1!.name, 'export-2');
     assert.deepEqual(a0!.preTask, { name: 'flush', command: ['sync'], timeoutMs: 300_000, failOnError: true, always: false });
@@ -151,7 +153,7 @@ describe('loading configuration files', () => {
   });
 
   it('durations, sizes, percentages, days and time zones are compiled', () => {
-    const c = load(`settings: { backups: disabled, quiesceGrace: 1h30m }
+    const c = load(`settings: { backups: disabled, quiesceGrace: 1h30m, maxParallelRuns: 4, lockMaxAge: 6h, lockHeartbeatTimeout: 90s, shutdownGrace: 2m }
 destinations:
   a: { type: repository, path: /a, password: pw, minFree: 500MB }
   b: { type: repository, path: /b, password: pw, minFree: 1.5GiB }
@@ -161,7 +163,8 @@ plans:
     destination: a
     schedule: { cron: '0 2 * * *', timezone: Asia/Tokyo }
     window: { cron: '* 22-23,0-5 * * mon-fri' }
-    retry: { scheduled: { every: 90s }, onDemand: { for: 2d } }
+    retry: { scheduled: { every: 90s }, purge: { for: 8h }, onDemand: { for: 2d } }
+    timeout: 3h
     retention: { keepLast: 3, keepWithin: 1w }
     activities: [{ kind: backup, targets: x, quiesceTimeout: 250ms }]
   q:
@@ -173,14 +176,19 @@ plans:
         - { days: [Wednesday, tue, wed], from: '12:00', to: '13:00' }
     activities: [{ kind: backup, targets: x }]
 `);
-    assert.deepEqual(c.settings, { backupsEnabled: false, dataDir: null, quiesceGraceMs: 5_400_000 });
+    assert.deepEqual(c.settings, {
+      backupsEnabled: false, dataDir: null, quiesceGraceMs: 5_400_000, maxParallelRuns: 4, lockMaxAgeMs: 6 * 3_600_000, lockHeartbeatTimeoutMs: 90_000, shutdownGraceMs: 120_000,
+    });
     assert.deepEqual(c.destinations.a!.minFree, { bytes: 500_000_000 });
     assert.deepEqual(c.destinations.b!.minFree, { bytes: 1.5 * 2 ** 30 });
     assert.deepEqual(c.destinations.c!.minFree, { fraction: 0.125 });
     const p = c.plans.p!;
     assert.deepEqual(p.schedule, { cron: '0 2 * * *', timezone: 'Asia/Tokyo' });
     assert.deepEqual(p.window, { type: 'cron', expression: '* 22-23,0-5 * * mon-fri', timezone: localTimeZone() });
-    assert.deepEqual(p.retry, { scheduled: { intervalMs: 90_000, maxDurationMs: 4 * 3_600_000 }, onDemand: { intervalMs: 600_000, maxDurationMs: 2 * 86_400_000 } });
+    assert.deepEqual(p.retry, {
+      scheduled: { intervalMs: 90_000, maxDurationMs: 4 * 3_600_000 }, purge: { intervalMs: 600_000, maxDurationMs: 8 * 3_600_000 }, onDemand: { intervalMs: 600_000, maxDurationMs: 2 * 86_400_000 },
+    });
+    assert.equal(p.timeoutMs, 3 * 3_600_000);
     assert.equal(p.retention!.keepLast, 3);
     assert.equal(p.retention!.keepWithinMs, 7 * 86_400_000);
     assert.equal(p.activities[0]!.quiesceTimeoutMs, 250);
@@ -222,7 +230,7 @@ destinations:
     assert.deepEqual({ ...env.A }, { source: 'inline', value: 'inline-Qp1' });
     assert.deepEqual({ ...env.B }, { source: 'env:SECRET_B', value: 'env-Qp2' });
     assert.deepEqual({ ...env.C }, { source: `file:${path.join(path.dirname(c.file), 'secrets', 'c.txt')}`, value: 'file-Qp3' });
-    assert.equal(c.destinations.local!.password.value, 'env-Qp2');
+    assert.equal((c.destinations.local as RepositoryDestination).password.value, 'env-Qp2');
   });
 
   it('redaction, JSON and inspect never show a secret value', () => {

@@ -7,12 +7,17 @@ import { z } from 'zod';
 import {
   argv, bool, count, cron, days, duration, envMap, excludePattern, glob, named, nameOf, obj, path, ref, secret, sizeOrPercent, text, timeOfDay, timezone,
 } from './schema-values.ts';
+import { ALERT_EVENTS } from '../core/alert-event.ts';
 
 const settings = obj({
   backups: z.enum(['enabled', 'disabled'], { error: "expected 'enabled' or 'disabled'" }).optional()
     .describe("Global switch: 'disabled' refuses every plan run (default 'enabled')."),
   dataDir: path.optional().describe('Catalog directory (default: SAFEHOLD_DATA_DIR, which takes precedence when set).'),
   quiesceGrace: duration.optional().describe('Grace after a quiesce/unquiesce timeout before giving up (default 3m).'),
+  maxParallelRuns: count.optional().describe('Server: plan runs that may execute at once (default 2); runs on overlapping scopes still exclude each other.'),
+  lockMaxAge: duration.optional().describe('A scope lock older than this is cleared, logged and alerted (default 12h).'),
+  lockHeartbeatTimeout: duration.optional().describe("A scope lock whose holder stopped renewing it for this long is reclaimed (default 5m)."),
+  shutdownGrace: duration.optional().describe('Server: on SIGTERM, running tasks get this long to finish before they are cancelled (default 1m).'),
 }).describe('Global settings.');
 
 const site = obj({ description: text.optional() });
@@ -76,13 +81,32 @@ const target = z.discriminatedUnion('kind', [filesTarget, commandTarget, deviceT
   error: (iss) => ((iss.code as string) === 'invalid_type' ? 'expected a map with a kind and its settings' : "expected one of 'files', 'command', 'device'"),
 });
 
-const destination = obj({
-  type: z.literal('repository', { error: "expected 'repository'" }),
+const repositoryDestination = obj({
+  type: z.literal('repository'),
   path: path.describe('Repository directory (relative paths are relative to this file).'),
   password: secret,
   requireMount: bool.optional().describe('Refuse to run unless the path is a mount point (default false).'),
   minFree: sizeOrPercent.optional().describe("Free space required at the destination: '10GiB' or '15%' (default: no check)."),
   site: ref('site').optional(),
+});
+
+const generations = obj({
+  keep: count.optional().describe('Generations kept, the newest included (default 2).'),
+  naming: z.enum(['old', 'numbered', 'timestamped'], { error: "expected 'old', 'numbered' or 'timestamped'" }).optional()
+    .describe("'old': <name> and <name>.old (keep 2); 'numbered': <name>.1, <name>.2, …; 'timestamped': <name>.<UTC time> (default 'old' for keep 2, else 'numbered')."),
+});
+
+const directoryDestination = obj({
+  type: z.literal('directory'),
+  path: path.describe('Directory of plain files: one file per unit (a .tar.zst of a files unit, the stream of other kinds).'),
+  generations: generations.optional(),
+  requireMount: bool.optional().describe('Refuse to run unless the path is a mount point (default false).'),
+  minFree: sizeOrPercent.optional().describe("Free space required at the destination: '10GiB' or '15%' (default: no check)."),
+  site: ref('site').optional(),
+});
+
+const destination = z.discriminatedUnion('type', [repositoryDestination, directoryDestination], {
+  error: (iss) => ((iss.code as string) === 'invalid_type' ? 'expected a map with a type and its settings' : "expected type 'repository' or 'directory'"),
 });
 
 const hook = obj({
@@ -116,6 +140,7 @@ const retryPolicy = obj({ every: duration.optional(), for: duration.optional() }
 
 const retry = obj({
   scheduled: retryPolicy.optional().describe('Default: every 10m for 4h.'),
+  purge: retryPolicy.optional().describe('Runs with a purge activity: default every 10m for 6h.'),
   onDemand: z.union([z.literal('none'), retryPolicy], { error: "expected 'none' or a map { every, for }" }).optional()
     .describe("Default: 'none' (refused at once with the reason)."),
 });
@@ -130,9 +155,17 @@ const retention = obj({
   keepWithin: duration.optional(),
 }).refine((r) => Object.values(r).some((v) => v !== undefined), { error: 'needs at least one keep rule (keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, keepWithin)' });
 
+const purge = z.union([
+  z.literal('retention'),
+  obj({ command: argv.describe('Removes old source data; SAFEHOLD_TARGET and SAFEHOLD_UNIT name the scope.'), timeout: duration.optional().describe('Default 1h.') }),
+], { error: "expected 'retention' or a map { command }" }).describe("'retention': forget the unit's snapshots by the plan's retention, then prune; { command }: a user-defined purge of source data.");
+
 const activity = obj({
   name: nameOf('activity').optional().describe("Default: '<kind>-<position>'."),
-  kind: z.enum(['backup', 'export'], { error: "expected 'backup' or 'export'" }),
+  kind: z.enum(['backup', 'export', 'purge', 'copy'], { error: "expected 'backup', 'export', 'purge' or 'copy'" }),
+  purge: purge.optional().describe("Purge activities: what to purge (default 'retention')."),
+  to: ref('destination').optional().describe('Copy activities: the destination the snapshots (or closed generations) are copied to.'),
+  timeout: duration.optional().describe('Overall limit of one task; past it the task is cancelled (default 4h).'),
   targets: glob.describe("Glob on target names, e.g. 'QA*'."),
   units: glob.optional().describe("Glob on unit names, e.g. 'DOMAIN*' (default: the whole target / all units)."),
   quiesce: bool.optional().describe('Quiesce before and unquiesce after (default false).'),
@@ -142,6 +175,44 @@ const activity = obj({
   tags: z.array(z.string({ error: 'expected a tag string' }).min(1, { error: 'expected a non-empty tag' }), { error: 'expected a list of tags' }).optional(),
 });
 
+const alertEvents = z.array(z.enum(ALERT_EVENTS, { error: `expected one of ${ALERT_EVENTS.join(', ')}` }), { error: 'expected a list of event names' })
+  .optional().describe('Events sent on this channel (default: all).');
+
+const channel = z.discriminatedUnion('type', [
+  obj({
+    type: z.literal('webhook'), events: alertEvents,
+    url: z.string({ error: 'expected an http(s) URL' }).url({ error: 'expected an http(s) URL' }),
+    secret: secret.optional().describe('Signs each body: X-Safehold-Signature: sha256=<HMAC>.'),
+    headers: envMap.optional().describe('Extra request headers (values are secrets).'),
+    retryDelays: z.array(duration).optional().describe('Waits before the 2nd, 3rd, … attempt (default [30s, 2m]).'),
+    timeout: duration.optional().describe('Per attempt (default 10s).'),
+  }),
+  obj({
+    type: z.literal('email'), events: alertEvents,
+    host: text, port: z.number({ error: 'expected a port number' }).int().min(1).max(65535, { error: 'expected a port number' }).optional().describe('Default 587 (465 with secure).'),
+    secure: bool.optional().describe('Implicit TLS (port 465).'),
+    startTls: z.enum(['required', 'opportunistic', 'never']).optional().describe("Default 'opportunistic'."),
+    user: text.optional(), password: secret.optional(),
+    from: text, to: z.array(text, { error: 'expected a list of addresses' }).min(1, { error: 'expected at least one address' }),
+    subjectPrefix: text.optional(),
+    retryDelays: z.array(duration).optional(), timeout: duration.optional(),
+  }),
+  obj({
+    type: z.literal('snmp'), events: alertEvents,
+    host: text, port: z.number({ error: 'expected a port number' }).int().min(1).max(65535, { error: 'expected a port number' }).optional().describe('Default 162.'),
+    community: secret.describe('SNMP v2c community (a secret).'),
+    timeout: duration.optional(),
+  }),
+  obj({
+    type: z.literal('command'), events: alertEvents,
+    command: argv.describe('Gets the alert JSON on stdin.'), env: envMap.optional(), timeout: duration.optional().describe('Default 30s.'),
+  }),
+], { error: (iss) => ((iss.code as string) === 'invalid_type' ? 'expected a map with a type and its settings' : "expected type 'webhook', 'email', 'snmp' or 'command'") });
+
+const alerts = obj({
+  channels: named('channel', channel, 'Alert channels by name.').optional(),
+});
+
 const plan = obj({
   description: text.optional(),
   destination: ref('destination'),
@@ -149,6 +220,7 @@ const plan = obj({
   window: window.optional(),
   retry: retry.optional(),
   retention: retention.optional(),
+  timeout: duration.optional().describe('Overall limit of one run once its locks are held; past it the run is cancelled (default 10h).'),
   prePlan: ref('hook').optional(),
   postPlan: ref('hook').optional(),
   activities: z.array(activity, { error: 'expected a list of activities' }).min(1, { error: 'expected at least one activity' }),
@@ -161,7 +233,8 @@ export const configSchema = obj({
   destinations: named('destination', destination, 'Where backups go (repositories).').optional(),
   hooks: named('hook', hook, 'Commands run before/after plans and tasks, referenced by name.').optional(),
   plans: named('plan', plan, 'Plans: activities, schedule, window, retry, destination, retention.').optional(),
-}, 'a map with settings, sites, targets, destinations, hooks and plans');
+  alerts: alerts.optional().describe('Where alerts go (docs/alerts.md).'),
+}, 'a map with settings, sites, targets, destinations, hooks, plans and alerts');
 
 /** safehold.yaml as written (validated, before defaults and compilation). */
 export type RawConfig = z.infer<typeof configSchema>;

@@ -17,6 +17,14 @@ export interface Settings {
   readonly dataDir: string | null;
   /** Default grace after a quiesce/unquiesce timeout (S4 steps 7 and 9), ms. */
   readonly quiesceGraceMs: number;
+  /** Server: plan runs executing at once. */
+  readonly maxParallelRuns: number;
+  /** S5: a scope lock older than this is cleared (and alerted). */
+  readonly lockMaxAgeMs: number;
+  /** S5: a scope lock not renewed for this long is reclaimed. */
+  readonly lockHeartbeatTimeoutMs: number;
+  /** Server: on SIGTERM, how long running tasks may go on before they are cancelled. */
+  readonly shutdownGraceMs: number;
 }
 
 export interface Site {
@@ -74,7 +82,18 @@ export interface RepositoryDestination {
   readonly site: string | null;
 }
 
-export type Destination = RepositoryDestination;
+export interface DirectoryDestination {
+  readonly type: 'directory';
+  readonly name: string;
+  /** Directory holding one generation set per unit. */
+  readonly path: string;
+  readonly generations: { readonly keep: number; readonly naming: 'old' | 'numbered' | 'timestamped' };
+  readonly requireMount: boolean;
+  readonly minFree: { readonly bytes: number } | { readonly fraction: number } | null;
+  readonly site: string | null;
+}
+
+export type Destination = RepositoryDestination | DirectoryDestination;
 
 export interface Hook {
   readonly name: string;
@@ -92,7 +111,12 @@ export type Window =
   | { readonly type: 'cron'; readonly expression: string; readonly timezone: string }
   | { readonly type: 'ranges'; readonly timezone: string; readonly ranges: readonly { readonly days: readonly number[]; readonly from: string; readonly to: string }[] };
 
-export type ActivityKind = 'backup' | 'export';
+export type ActivityKind = 'backup' | 'export' | 'purge' | 'copy';
+
+/** What a purge activity removes: old snapshots by the plan's retention (then prune), or source data by a command. */
+export type PurgeSpec =
+  | { readonly type: 'retention' }
+  | { readonly type: 'command'; readonly command: readonly string[]; readonly timeoutMs: number };
 
 export interface Activity {
   readonly name: string;
@@ -106,6 +130,12 @@ export interface Activity {
   readonly preTask: Hook | null;
   readonly postTask: Hook | null;
   readonly tags: readonly string[];
+  /** Purge activities: what to purge; null for other kinds. */
+  readonly purge: PurgeSpec | null;
+  /** Copy activities: the destination copied to; null for other kinds. */
+  readonly to: string | null;
+  /** Overall limit of one task, ms. */
+  readonly timeoutMs: number;
 }
 
 export interface RetryPolicy {
@@ -131,11 +161,25 @@ export interface Plan {
   readonly schedule: { readonly cron: string; readonly timezone: string } | null;
   readonly window: Window;
   readonly destination: string;
-  readonly retry: { readonly scheduled: RetryPolicy; readonly onDemand: RetryPolicy | null };
+  readonly retry: { readonly scheduled: RetryPolicy; readonly purge: RetryPolicy; readonly onDemand: RetryPolicy | null };
+  /** Overall limit of one run once its locks are held, ms. */
+  readonly timeoutMs: number;
   readonly retention: Retention | null;
   readonly prePlan: Hook | null;
   readonly postPlan: Hook | null;
 }
+
+/** Alert channels (S9) as configured; the alerts layer turns them into deliveries. */
+export type AlertChannelConfig = { readonly name: string; readonly events: readonly string[] | null } & (
+  | { readonly type: 'webhook'; readonly url: string; readonly secret: Secret | null; readonly headers: Readonly<Record<string, Secret>>; readonly retryDelaysMs: readonly number[] | null; readonly timeoutMs: number | null }
+  | {
+    readonly type: 'email'; readonly host: string; readonly port: number | null; readonly secure: boolean; readonly startTls: 'required' | 'opportunistic' | 'never';
+    readonly user: string | null; readonly password: Secret | null; readonly from: string; readonly to: readonly string[]; readonly subjectPrefix: string | null;
+    readonly retryDelaysMs: readonly number[] | null; readonly timeoutMs: number | null;
+  }
+  | { readonly type: 'snmp'; readonly host: string; readonly port: number; readonly community: Secret; readonly timeoutMs: number | null }
+  | { readonly type: 'command'; readonly command: readonly string[]; readonly env: Readonly<Record<string, Secret>>; readonly timeoutMs: number | null }
+);
 
 export interface Config {
   /** Absolute path of the file this came from. */
@@ -145,4 +189,5 @@ export interface Config {
   readonly targets: Readonly<Record<string, Target>>;
   readonly destinations: Readonly<Record<string, Destination>>;
   readonly plans: Readonly<Record<string, Plan>>;
+  readonly alerts: readonly AlertChannelConfig[];
 }

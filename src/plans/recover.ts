@@ -1,18 +1,32 @@
 // At start: quiesces recorded by a process that died before undoing them are
 // undone now (unquiesce through the target's adapter), logged, and released.
-// Runs left 'running' by a dead process are marked failed.
+// Runs left 'running' by a dead process are marked failed and the leases
+// they held are released. The caller gets what was repaired, so it can raise
+// 'quiesce-repaired' alerts and retry abandoned scheduled runs (server.ts).
 
-import type { PlanRunStore } from '../catalog/plan-runs.ts';
+import type { PlanRunRecord, PlanRunStore } from '../catalog/plan-runs.ts';
+import type { LeaseStore } from '../catalog/leases.ts';
 import type { PlanTarget } from './targets.ts';
+
+export interface RepairedQuiesce {
+  target: string;
+  unit: string | null;
+  runId: string;
+  pid: number | null;
+}
 
 export interface Recovery {
   runsFailed: number;
+  /** The runs just marked failed, as they are now. */
+  abandoned: PlanRunRecord[];
   unquiesced: string[];
+  repaired: RepairedQuiesce[];
   notUndone: string[];
+  leasesReleased: number;
 }
 
-export async function recoverAbandoned(store: PlanRunStore, targets: readonly PlanTarget[]): Promise<Recovery> {
-  const res: Recovery = { runsFailed: 0, unquiesced: [], notUndone: [] };
+export async function recoverAbandoned(store: PlanRunStore, targets: readonly PlanTarget[], leases?: LeaseStore): Promise<Recovery> {
+  const res: Recovery = { runsFailed: 0, abandoned: [], unquiesced: [], repaired: [], notUndone: [], leasesReleased: 0 };
   for (const q of store.abandonedQuiesces()) {
     const what = q.unit ? `${q.target}/${q.unit}` : q.target;
     const device = targets.find((t) => t.name === q.target)?.device;
@@ -22,11 +36,18 @@ export async function recoverAbandoned(store: PlanRunStore, targets: readonly Pl
       store.releaseQuiesce(q.id, `unquiesced at start (left by process ${q.pid}, which died)`);
       store.log(q.runId, 'warn', `unquiesced ${what} at start: the quiesce was left by process ${q.pid}, which died`, q.taskId);
       res.unquiesced.push(what);
+      res.repaired.push({ target: q.target, unit: q.unit, runId: q.runId, pid: q.pid });
     } catch (e) {
       store.log(q.runId, 'error', `could not undo the quiesce of ${what} left by process ${q.pid}: ${e instanceof Error ? e.message : String(e)}`, q.taskId);
       res.notUndone.push(what);
     }
   }
-  res.runsFailed = store.markAbandonedRuns();
+  res.abandoned = store.markAbandonedRuns();
+  res.runsFailed = res.abandoned.length;
+  for (const r of res.abandoned) {
+    const n = leases?.release(r.id) ?? 0;
+    if (n > 0) store.log(r.id, 'warn', `released ${n} lease(s) held by this run, whose process ${r.pid} died`);
+    res.leasesReleased += n;
+  }
   return res;
 }

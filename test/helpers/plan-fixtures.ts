@@ -18,8 +18,11 @@ import type { Appliance, ApplianceOptions } from './appliance-server.ts';
 
 export const PASSWORD = 'plan test password';
 
-export function activity(name: string, kind: 'backup' | 'export', targets: string, units: string | null, over: Partial<Activity> = {}): Activity {
-  return { name, kind, targets, units, quiesce: false, quiesceTimeoutMs: 1000, preTask: null, postTask: null, tags: [], ...over };
+export function activity(name: string, kind: Activity['kind'], targets: string, units: string | null, over: Partial<Activity> = {}): Activity {
+  return {
+    name, kind, targets, units, quiesce: false, quiesceTimeoutMs: 1000, preTask: null, postTask: null, tags: [],
+    purge: kind === 'purge' ? { type: 'retention' } : null, to: null, timeoutMs: 3_600_000, ...over,
+  };
 }
 
 export function hook(name: string, script: string, over: Partial<Hook> = {}): Hook {
@@ -62,12 +65,16 @@ export async function planWorld(
   };
   const fullPlan: Plan = {
     name: 'nightly', description: '', schedule: null, window: over.window ?? { type: 'always' }, destination: 'local',
-    retry: { scheduled: { intervalMs: 600_000, maxDurationMs: 14_400_000 }, onDemand: null }, retention: null, prePlan: null, postPlan: null, ...plan,
+    retry: { scheduled: { intervalMs: 600_000, maxDurationMs: 14_400_000 }, purge: { intervalMs: 600_000, maxDurationMs: 21_600_000 }, onDemand: null },
+    retention: null, prePlan: null, postPlan: null, timeoutMs: 36_000_000, ...plan,
   };
   const config: Config = {
     file: path.join(dir, 'safehold.yaml'),
-    settings: { backupsEnabled: over.backupsEnabled ?? true, dataDir: path.join(dir, 'data'), quiesceGraceMs: over.quiesceGraceMs ?? 200 },
-    sites: {}, targets, destinations: { local: destination }, plans: { nightly: fullPlan },
+    settings: {
+      backupsEnabled: over.backupsEnabled ?? true, dataDir: path.join(dir, 'data'), quiesceGraceMs: over.quiesceGraceMs ?? 200,
+      maxParallelRuns: 2, lockMaxAgeMs: 12 * 3_600_000, lockHeartbeatTimeoutMs: 300_000, shutdownGraceMs: 5_000,
+    },
+    sites: {}, targets, destinations: { local: destination }, plans: { nightly: fullPlan }, alerts: [],
   };
   const catalog = Catalog.open(path.join(dir, 'data'));
   return {
