@@ -207,6 +207,14 @@ test('snapshots: upsert by (repository, id), listed newest first, run reference 
   );
 });
 
+test('forgetSnapshots drops the given ids of one repository only', (t) => {
+  const c = openCatalog(t);
+  const base = { hostname: 'h', paths: ['/a'], tags: [] as string[], tree: 't' };
+  for (const [id, repo] of [['s1', 'r1'], ['s2', 'r1'], ['s1', 'r2']] as const) c.recordSnapshot({ id, repository: repo, time: 1, ...base });
+  assert.equal(c.forgetSnapshots('r1', ['s1', 'missing']), 1);
+  assert.deepEqual(c.listSnapshots().map((s) => `${s.repository}/${s.id}`).sort(), ['r1/s2', 'r2/s1']);
+});
+
 test('markAbandonedRuns: fails runs of dead processes on this host only', async (t) => {
   const dataDir = join(tempDir(t), 'data');
   const clock = new ManualClock(Date.UTC(2026, 5, 1));

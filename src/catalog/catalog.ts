@@ -187,6 +187,16 @@ export class Catalog {
     );
   }
 
+  /** Drops forgotten snapshots of `repository`; returns how many rows went. */
+  forgetSnapshots(repository: string, ids: readonly string[]): number {
+    return this.sql('forget snapshots', () => {
+      const del = this.db.prepare('DELETE FROM snapshots WHERE repository = ? AND id = ?');
+      let n = 0;
+      for (const id of ids) n += Number(del.run(repository, id).changes);
+      return n;
+    });
+  }
+
   /** Snapshots, newest first, of one repository or of all. */
   listSnapshots(repository?: string): SnapshotRecord[] {
     const rows = this.sql('list snapshots', () =>

@@ -53,13 +53,17 @@ export async function check(repo: Repository, opts: { readData?: boolean; progre
   const index = new Index();
   /** Exact size of each indexed pack, from the index files' full listings. */
   const packSizes = new Map<string, number>();
+  const packBlobs = new Map<string, number>();
   const indexFiles = await repo.backend.list('index');
   Object.assign(progress, { phase: 'index', done: 0, total: indexFiles.length });
   await mapLimit(indexFiles, 8, async (f) => {
     try {
       const file = await repo.loadFile<IndexFile>('index', f.name);
       index.addFile(file);
-      for (const p of file.packs) packSizes.set(p.id, expectedPackSize(p.blobs));
+      for (const p of file.packs) {
+        packSizes.set(p.id, expectedPackSize(p.blobs));
+        packBlobs.set(p.id, p.blobs.length);
+      }
     } catch (e) {
       err(`index ${short(f.name)}`, e);
     }
@@ -67,24 +71,26 @@ export async function check(repo: Repository, opts: { readData?: boolean; progre
   });
   res.stats.blobs = index.size;
 
-  // Packs: every indexed pack must exist and hold its blobs' ranges.
+  // Packs: every indexed pack must exist and hold its blobs' ranges. Every pack an index file
+  // names counts, also one whose blobs all have copies in other packs (byPack, built from the
+  // deduplicated index, leaves such a pack out).
   const stored = new Map((await repo.backend.list('data')).map((f) => [f.name, f.size]));
   const byPack = index.byPack();
   res.stats.packs = stored.size;
-  Object.assign(progress, { phase: 'packs', done: 0, total: byPack.size });
-  for (const [pack, blobs] of byPack) {
+  Object.assign(progress, { phase: 'packs', done: 0, total: packSizes.size });
+  for (const [pack, expected] of packSizes) {
     const size = stored.get(pack);
-    if (size === undefined) err(`pack ${short(pack)}`, `missing: the index names it for ${blobs.length} blobs`);
+    const blobs = byPack.get(pack) ?? [];
+    if (size === undefined) err(`pack ${short(pack)}`, `missing: the index names it for ${packBlobs.get(pack)} blobs`);
     else {
-      const end = Math.max(...blobs.map((b) => b.offset + b.length));
-      const expected = packSizes.get(pack);
+      const end = Math.max(0, ...blobs.map((b) => b.offset + b.length));
       if (end > size) err(`pack ${short(pack)}`, `truncated: ${size} bytes, the index needs ${end}`);
-      else if (expected !== undefined && expected !== size) err(`pack ${short(pack)}`, `has ${size} bytes, the index says ${expected} (truncated or extended)`);
+      else if (expected !== size) err(`pack ${short(pack)}`, `has ${size} bytes, the index says ${expected} (truncated or extended)`);
     }
     progress.done++;
   }
   for (const pack of stored.keys()) {
-    if (!byPack.has(pack)) res.warnings.push({ object: `pack ${short(pack)}`, message: 'not in any index (left by an interrupted backup; harmless, prune will remove it)' });
+    if (!packSizes.has(pack)) res.warnings.push({ object: `pack ${short(pack)}`, message: 'not in any index (left by an interrupted backup or prune; harmless, prune removes it)' });
   }
 
   // Snapshots and their trees.

@@ -112,6 +112,8 @@ export class LocalBackend implements Backend {
     const p = this.path(h);
     try {
       await fs.unlink(p);
+      // The removal is durable before the caller's next step (prune deletes the old index before packs).
+      await syncDir(dirname(p));
     } catch (e) {
       if (isMissing(e)) return;
       throw fromSystemError(e, `removing ${describe(h)} from ${this.location}`);

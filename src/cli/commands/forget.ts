@@ -1,0 +1,162 @@
+// safehold forget: removes snapshots, given by id or chosen by a keep policy
+// (applied per group of host, paths and tags), and with --prune then removes
+// the data they alone used. Everything under one exclusive lock.
+
+import { applyRetention, isEmptyPolicy, GROUP_FIELDS } from '../../engine/retention.ts';
+import type { GroupField, RetentionGroup, RetentionPolicy } from '../../engine/retention.ts';
+import { forget } from '../../engine/forget.ts';
+import type { PruneStats } from '../../engine/prune.ts';
+import { findSnapshot, listSnapshots } from '../../repo/snapshot.ts';
+import type { SnapshotWithId } from '../../repo/snapshot.ts';
+import { parseDuration } from '../../config/values.ts';
+import { SafeholdError } from '../../core/errors.ts';
+import { formatTime } from '../../core/format.ts';
+import { openRepository, recorded, withLock } from '../session.ts';
+import { list, str } from '../command.ts';
+import type { Command, Values } from '../command.ts';
+import { printTable } from './snapshots.ts';
+import { maxUnusedOption, printPruneStats, runPrune } from './prune.ts';
+
+const COUNT_RULES = [
+  ['keep-last', 'keepLast'], ['keep-hourly', 'keepHourly'], ['keep-daily', 'keepDaily'],
+  ['keep-weekly', 'keepWeekly'], ['keep-monthly', 'keepMonthly'], ['keep-yearly', 'keepYearly'],
+] as const;
+
+export const forgetCommand: Command = {
+  name: 'forget',
+  summary: 'remove snapshots by id or by a keep policy (--prune: and their data)',
+  usage: `safehold forget SNAPSHOT...
+safehold forget [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N]
+                [--keep-yearly N] [--keep-within DURATION] [--group-by host,paths,tags] [--tag T[,T...]]...
+
+  --keep-last N           keep the N newest snapshots
+  --keep-hourly N         keep the newest snapshot of each of the N newest hours that have one
+  --keep-daily N          ... days (in the machine's time zone; set TZ to change it)
+  --keep-weekly N         ... ISO weeks (Monday to Sunday)
+  --keep-monthly N        ... months
+  --keep-yearly N         ... years
+  --keep-within DURATION  keep every snapshot at most DURATION (7d, 12h, 1h30m) older than the newest
+  --group-by FIELDS       apply the policy per group of snapshots with the same host, paths and tags
+                          (default host,paths,tags; '' for one group)
+  --tag T[,T...]          only consider snapshots with all these tags (repeatable: any of the lists)
+  --prune                 then remove the data no snapshot uses any more (see 'safehold prune')
+  --max-unused PERCENT    with --prune: see 'safehold prune --help'
+  --dry-run               show what would be removed; change nothing
+
+A bucket rule (hourly ... yearly) that finds fewer buckets than its count also keeps the group's
+oldest snapshot. Every kept snapshot lists why. Takes the exclusive lock.`,
+  options: {
+    ...Object.fromEntries(COUNT_RULES.map(([flag]) => [flag, { type: 'string' as const }])),
+    'keep-within': { type: 'string' },
+    'group-by': { type: 'string' },
+    tag: { type: 'string', multiple: true },
+    prune: { type: 'boolean' },
+    'max-unused': { type: 'string' },
+    'dry-run': { type: 'boolean' },
+  },
+  async run(ctx) {
+    const { values, positionals, out } = ctx;
+    const policy = policyOption(values);
+    const groupBy = groupByOption(values);
+    const tagLists = list(values, 'tag').map((t) => t.split(',').map((x) => x.trim()).filter(Boolean));
+    const dryRun = values['dry-run'] === true;
+    const withPrune = values.prune === true;
+    const maxUnusedFraction = maxUnusedOption(values);
+    if (positionals.length > 0 && policy) throw new SafeholdError('USAGE', 'give snapshot ids or a --keep-* policy, not both');
+    if (positionals.length === 0 && !policy) throw new SafeholdError('USAGE', 'nothing to forget: give snapshot ids or a --keep-* policy (e.g. --keep-daily 7)');
+    if (policy && isEmptyPolicy(policy)) throw new SafeholdError('USAGE', 'this policy keeps every snapshot: give at least one --keep-* rule above 0 (or --keep-within)');
+    if (!policy && (groupBy || tagLists.length > 0)) throw new SafeholdError('USAGE', '--group-by and --tag select snapshots for a --keep-* policy; they do not go with snapshot ids');
+    if (!withPrune && maxUnusedFraction !== undefined) throw new SafeholdError('USAGE', '--max-unused goes with --prune');
+
+    const repo = await openRepository(ctx);
+    const res = await recorded(ctx, 'forget', repo.backend.location, (_runId, catalog) => withLock(repo, true, async () => {
+      let groups: RetentionGroup[] = [];
+      let selected: string[];
+      if (policy) {
+        const snaps = (await listSnapshots(repo)).filter((s) => tagLists.length === 0 || tagLists.some((l) => l.every((t) => s.tags.includes(t))));
+        groups = applyRetention(snaps, policy, groupBy ? { groupBy } : {}).groups;
+        selected = groups.flatMap((g) => g.remove.map((s) => s.id));
+      } else {
+        selected = [...new Set((await Promise.all(positionals.map((ref) => findSnapshot(repo, ref)))).map((s) => s.id))];
+      }
+      const removed = dryRun ? [] : await forget(repo, selected);
+      catalog.forgetSnapshots(repo.backend.location, removed);
+      let pruned: PruneStats | null = null;
+      if (withPrune && selected.length > 0) {
+        pruned = await runPrune(ctx, repo, { dryRun, ...(maxUnusedFraction === undefined ? {} : { maxUnusedFraction }), ...(dryRun ? { ignoreSnapshots: new Set(selected) } : {}) });
+      }
+      return { dryRun, groups, selected, removed, prune: pruned };
+    }));
+
+    out.result({
+      dryRun,
+      groups: res.groups.map((g) => ({
+        group: g.fields,
+        keep: g.keep.map((k) => ({ ...brief(k.snapshot), reasons: k.reasons })),
+        remove: g.remove.map(brief),
+      })),
+      selected: res.selected,
+      removed: res.removed,
+      prune: res.prune,
+    }, () => {
+      for (const g of res.groups) {
+        out.line(`snapshots of ${describeGroup(g)}:`);
+        const rows = [...g.keep.map((k) => ({ s: k.snapshot, what: `keep (${k.reasons.join(', ')})` })), ...g.remove.map((s) => ({ s, what: 'remove' }))]
+          .map(({ s, what }) => [s.id.slice(0, 8), formatTime(Date.parse(s.time)), s.tags.join(','), what]);
+        printTable(out.line.bind(out), ['ID', 'Time', 'Tags', 'Decision'], rows);
+        out.line();
+      }
+      const n = res.selected.length;
+      out.line(dryRun ? `would remove ${n} snapshot${n === 1 ? '' : 's'} (dry run: nothing was changed)` : `removed ${res.removed.length} snapshot${res.removed.length === 1 ? '' : 's'}`);
+      if (res.prune) {
+        out.line();
+        printPruneStats(out, res.prune);
+      } else if (withPrune) out.line('nothing to prune: no snapshot removed');
+    });
+    return 0;
+  },
+};
+
+/** The policy given by --keep-* options, or null when none is given. */
+function policyOption(values: Values): RetentionPolicy | null {
+  const p: Record<string, number | null> = { keepWithinMs: null };
+  let given = false;
+  for (const [flag, key] of COUNT_RULES) {
+    const text = str(values, flag);
+    p[key] = null;
+    if (text === undefined) continue;
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new SafeholdError('USAGE', `--${flag} needs a whole number of snapshots (got '${text}')`);
+    p[key] = Number(text);
+    given = true;
+  }
+  const within = str(values, 'keep-within');
+  if (within !== undefined) {
+    const ms = parseDuration(within);
+    if (ms === null) throw new SafeholdError('USAGE', `--keep-within needs a duration such as 7d, 12h or 1h30m (got '${within}')`);
+    p.keepWithinMs = ms;
+    given = true;
+  }
+  return given ? (p as unknown as RetentionPolicy) : null;
+}
+
+function groupByOption(values: Values): GroupField[] | null {
+  const text = str(values, 'group-by');
+  if (text === undefined) return null;
+  const fields = text.split(',').map((f) => f.trim()).filter(Boolean);
+  for (const f of fields) {
+    if (!(GROUP_FIELDS as readonly string[]).includes(f)) throw new SafeholdError('USAGE', `--group-by: '${f}' is not one of ${GROUP_FIELDS.join(', ')}`);
+  }
+  return [...new Set(fields)] as GroupField[];
+}
+
+function brief(s: SnapshotWithId): { id: string; time: string; hostname: string; paths: string[]; tags: string[] } {
+  return { id: s.id, time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags };
+}
+
+function describeGroup(g: RetentionGroup): string {
+  const parts: string[] = [];
+  if (g.fields.host !== undefined) parts.push(`host ${g.fields.host}`);
+  if (g.fields.paths !== undefined) parts.push(`paths ${g.fields.paths.join(' ')}`);
+  if (g.fields.tags !== undefined) parts.push(`tags ${g.fields.tags.length ? g.fields.tags.join(',') : '(none)'}`);
+  return parts.length ? parts.join(', ') : 'all snapshots';
+}
