@@ -24,6 +24,10 @@ export class Index {
   private readonly packSet = new Set<string>();
 
   get size(): number { return this.blobs.size; }
+  clear(): void {
+    this.blobs.clear();
+    this.packSet.clear();
+  }
   get(type: BlobType, id: string): IndexEntry | undefined { return this.blobs.get(blobKey(type, id)); }
   has(type: BlobType, id: string): boolean { return this.blobs.has(blobKey(type, id)); }
   hasPack(pack: string): boolean { return this.packSet.has(pack); }

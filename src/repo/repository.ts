@@ -30,6 +30,12 @@ export interface RepoConfig {
 
 export interface InitOptions {
   chunker?: ChunkerParams;
+  /**
+   * The chunker seed of another repository (32 bytes), so that backups into
+   * this one cut files at the same places and deduplicate against copies of
+   * that repository's snapshots. The encryption and MAC keys stay new.
+   */
+  chunkerSeed?: Uint8Array;
   packSize?: number;
   kdf?: KdfParams;
   clock?: Clock;
@@ -87,8 +93,10 @@ export class Repository {
       compression: 'zstd',
       packSize: opts.packSize ?? DEFAULT_PACK_SIZE,
     };
+    if (opts.chunkerSeed && opts.chunkerSeed.length !== 32) throw new SafeholdError('INTERNAL', 'a chunker seed has 32 bytes');
     await removeInterruptedInit(backend);
     const master = newMasterKey();
+    if (opts.chunkerSeed) master.chunkerSeed = Buffer.from(opts.chunkerSeed);
     await backend.create();
     const keyName = await writeKeyFile(backend, master, password, opts.kdf, clock.now());
     await backend.save({ type: 'config', name: 'config' }, encodeObject(master.encrypt, CONFIG_LABEL, config));
@@ -118,6 +126,13 @@ export class Repository {
     const files = await this.backend.list('index');
     await mapLimit(files, 8, async (f) => this.index.addFile(await this.loadFile<IndexFile>('index', f.name)));
     this.indexLoaded = true;
+  }
+
+  /** Drops the loaded index and reads it again (after prune rewrote it). Call with no writes pending. */
+  async reloadIndex(): Promise<void> {
+    this.index.clear();
+    this.indexLoaded = false;
+    await this.loadIndex();
   }
 
   /** True when the blob is stored or being stored. */

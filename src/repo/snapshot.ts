@@ -31,6 +31,10 @@ export interface Snapshot {
   tags: string[];
   excludes: string[];
   parent?: string;
+  /** Set on a snapshot made by `copy`: the id of the snapshot it was copied from, in the source repository. */
+  original?: string;
+  /** Set on a snapshot made by `copy`: the config id of the repository it was copied from. */
+  originalRepo?: string;
   kind: 'files' | 'stream';
   program: string;
   summary: SnapshotSummary;
