@@ -12,6 +12,8 @@ import { Catalog } from '../catalog/catalog.ts';
 import { ManualClock } from '../core/clock.ts';
 import { retriesExhausted, staleLockCleared, quiesceRepaired } from './events.ts';
 import { sendAlert } from './dispatch.ts';
+import { parseMail, startSmtpSink } from '../../test/helpers/smtp-sink.ts';
+import { hasSnmptrapd, startSnmptrapd } from '../../test/helpers/snmptrapd.ts';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-alert-dispatch-'));
@@ -97,4 +99,47 @@ test('sendAlert: when the catalog cannot store the alert it is still delivered',
   assert.ok(sent.recordError);
   assert.deepEqual(sent.deliveries.map((d) => [d.channel, d.ok]), [['ops', true]]);
   assert.equal(JSON.parse(good.bodies[0]!).id, sent.id);
+});
+
+// A retry would wait on the ManualClock forever: the timeout turns that into a failure.
+test('sendAlert: email and SNMP channels at once; each delivery recorded in the catalog', { timeout: 20_000, skip: hasSnmptrapd() ? false : 'snmptrapd is not installed (/usr/sbin/snmptrapd)' }, async (t) => {
+  const clock = new ManualClock(Date.UTC(2026, 2, 2, 1));
+  const catalog = Catalog.open(tempDir(t), clock);
+  t.after(() => catalog.close());
+  const sink = await startSmtpSink(t, { user: 'alerts', password: 'smtp-pw' });
+  const trapd = await startSnmptrapd(t, 'nms-community');
+  const probe = http.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const closedPort = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+
+  const event = retriesExhausted({ plan: 'nightly', runId: 'r7', scope: 'target:PG1', attempts: 25, reason: 'scope locked' });
+  const sent = await sendAlert(catalog, event, [
+    { name: 'ops-mail', type: 'email', email: { host: sink.host, port: sink.port, user: 'alerts', password: 'smtp-pw', from: 'safehold@example.com', to: ['ops@example.com'] } },
+    { name: 'nms', type: 'snmp', snmp: { host: trapd.host, port: trapd.port, community: 'nms-community' } },
+    { name: 'dead-relay', type: 'email', email: { host: '127.0.0.1', port: closedPort, from: 'safehold@example.com', to: ['ops@example.com'], retryDelaysMs: [] } },
+    { name: 'runbook-traps', type: 'snmp', snmp: { host: trapd.host, port: trapd.port, community: 'nms-community' }, events: ['runbook-failed'] },
+  ], clock);
+  assert.equal(sent.recorded, true);
+  assert.deepEqual(sent.deliveries.map((d) => [d.channel, d.ok, d.attempts]), [['ops-mail', true, 1], ['nms', true, 1], ['dead-relay', false, 1]]);
+
+  const stored = catalog.alerts().get(sent.id)!;
+  assert.equal(stored.event, 'retries-exhausted');
+  const byChannel = Object.fromEntries(stored.deliveries.map((d) => [d.channel, d]));
+  assert.deepEqual(Object.keys(byChannel).sort(), ['dead-relay', 'nms', 'ops-mail']);
+  assert.equal(byChannel['ops-mail']!.ok, true);
+  assert.match(byChannel['ops-mail']!.detail!, new RegExp(`^accepted by 127\\.0\\.0\\.1:${sink.port} for ops@example\\.com: 250 `));
+  assert.deepEqual([byChannel.nms!.ok, byChannel.nms!.detail], [true, `trap safeholdRetriesExhausted sent to 127.0.0.1:${trapd.port}`]);
+  assert.deepEqual([byChannel['dead-relay']!.ok, byChannel['dead-relay']!.detail], [false, `cannot reach 127.0.0.1:${closedPort}: ECONNREFUSED`]);
+  assert.ok(stored.deliveries.every((d) => d.at === Date.UTC(2026, 2, 2, 1)));
+
+  // What arrived is the stored alert.
+  const trap = await trapd.waitForTrap((x) => x.vars['SAFEHOLD-MIB::safeholdAlertId.0'] === sent.id, sent.id);
+  assert.equal(trap.trapOid, 'SAFEHOLD-MIB::safeholdRetriesExhausted');
+  assert.equal(trap.vars['SAFEHOLD-MIB::safeholdAlertSummary.0'], stored.summary);
+  await sink.waitForSessions(1);
+  const mail = parseMail(sink.messages()[0]!.raw);
+  assert.equal(mail.headers.subject, `[Safehold] CRITICAL retries-exhausted: ${stored.summary}`);
+  assert.deepEqual(JSON.parse(mail.parts[1]!.text), { event: 'retries-exhausted', severity: 'critical', summary: stored.summary, details: stored.details, at: '2026-03-02T01:00:00.000Z', id: sent.id });
+  assert.equal(trapd.traps.length, 1, 'the runbook-only channel got nothing');
 });

@@ -1,22 +1,29 @@
 // Sending an alert: store it in the catalog, then deliver it on every
-// configured channel at once (a slow or failing channel does not hold up the
-// others) and record each outcome. Never throws: an alert matters most when
-// things are broken, so even when the catalog cannot store it, it is sent.
+// configured channel (webhook, command, email, SNMP trap) at once (a slow or
+// failing channel does not hold up the others) and record each outcome.
+// Never throws: an alert matters most when things are broken, so even when
+// the catalog cannot store it, it is sent.
 
 import { randomBytes } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Clock } from '../core/clock.ts';
 import { systemClock } from '../core/clock.ts';
-import type { AlertEvent } from './events.ts';
+import type { AlertEvent, AlertPayload } from './events.ts';
 import { toPayload } from './events.ts';
 import { runAlertCommand } from './command.ts';
 import type { CommandConfig } from './command.ts';
+import { sendEmail } from './email.ts';
+import type { EmailConfig } from './email.ts';
+import { sendSnmpTrap } from './snmp.ts';
+import type { SnmpConfig } from './snmp.ts';
 import { sendWebhook } from './webhook.ts';
 import type { DeliveryResult, WebhookConfig } from './webhook.ts';
 
 export type AlertChannel =
   | { name: string; type: 'webhook'; webhook: WebhookConfig; events?: string[] }
-  | { name: string; type: 'command'; command: CommandConfig; events?: string[] };
+  | { name: string; type: 'command'; command: CommandConfig; events?: string[] }
+  | { name: string; type: 'email'; email: EmailConfig; events?: string[] }
+  | { name: string; type: 'snmp'; snmp: SnmpConfig; events?: string[] };
 
 export interface ChannelOutcome extends DeliveryResult {
   channel: string;
@@ -51,7 +58,7 @@ export async function sendAlert(catalog: Catalog, event: AlertEvent, channels: A
   const deliveries = await Promise.all(chosen.map(async (ch): Promise<ChannelOutcome> => {
     let r: DeliveryResult;
     try {
-      r = ch.type === 'webhook' ? await sendWebhook(payload, ch.webhook, clock) : await runAlertCommand(payload, ch.command);
+      r = await deliver(ch, payload, clock);
     } catch (e) {
       r = { ok: false, detail: `channel failed: ${e instanceof Error ? e.message : String(e)}`, attempts: 0 };
     }
@@ -59,6 +66,15 @@ export async function sendAlert(catalog: Catalog, event: AlertEvent, channels: A
     return { channel: ch.name, ...r };
   }));
   return { id, recorded, ...(recordError !== undefined ? { recordError } : {}), deliveries };
+}
+
+function deliver(ch: AlertChannel, payload: AlertPayload, clock: Clock): Promise<DeliveryResult> {
+  switch (ch.type) {
+    case 'webhook': return sendWebhook(payload, ch.webhook, clock);
+    case 'command': return runAlertCommand(payload, ch.command);
+    case 'email': return sendEmail(payload, ch.email, clock);
+    case 'snmp': return sendSnmpTrap(payload, ch.snmp);
+  }
 }
 
 function safely<T>(fn: () => T): { ok: true; value: T } | { ok: false; error: unknown } {
