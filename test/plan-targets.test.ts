@@ -48,7 +48,7 @@ describe('plan targets: command', () => {
     const alpha = await streamContent(repo, r.tasks[0]!.snapshots[0]!);
     assert.equal(alpha.bytes.toString(), 'dump of alpha for DB');
     assert.equal(alpha.name, 'DB-alpha.bak');
-    assert.deepEqual(alpha.snapshot.tags, ['plan:nightly', 'target:DB', 'unit:alpha', 'db'], 'no state tag for a command target');
+    assert.deepEqual(alpha.snapshot.tags, ['plan:nightly', 'target:DB', 'unit:alpha', 'db', `run:${r.id}`], 'no state tag for a command target');
     assert.equal((await streamContent(repo, r.tasks[1]!.snapshots[0]!)).bytes.toString(), 'dump of beta for DB');
     const big = await streamContent(repo, r.tasks[2]!.snapshots[0]!);
     const want = `${Array.from({ length: 300000 }, (_, i) => i + 1).join('\n')}\n`;
@@ -128,7 +128,7 @@ describe('plan targets: files', () => {
     const [etc2, home2] = second.tasks.map((x) => snaps.get(x.snapshots[0]!)!);
     assert.equal(etc1!.kind, 'files');
     assert.deepEqual(etc1!.paths, [etc]);
-    assert.deepEqual(etc1!.tags, ['plan:nightly', 'target:HOST', 'unit:etc']);
+    assert.deepEqual(etc1!.tags, ['plan:nightly', 'target:HOST', 'unit:etc', `run:${first.id}`]);
     assert.deepEqual(home1!.excludes, ['*.tmp']);
     assert.deepEqual([etc1!.summary.filesNew, etc1!.summary.totalFiles], [3, 3]);
     assert.deepEqual([home1!.summary.filesNew, home1!.summary.totalFiles], [2, 2], 'the *.tmp file is excluded');

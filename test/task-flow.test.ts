@@ -246,12 +246,12 @@ describe('task flow (S4)', () => {
     const repo = await openRepo(w);
     assert.deepEqual((await listSnapshots(repo)).map((s) => s.id).sort(), r.tasks.flatMap((x) => x.snapshots).sort());
     const qa = await streamContent(repo, r.tasks[0]!.snapshots[0]!);
-    assert.deepEqual(qa.snapshot.tags, ['plan:nightly', 'target:QA1', 'weekly', 'state:persisted']);
+    assert.deepEqual(qa.snapshot.tags, ['plan:nightly', 'target:QA1', 'weekly', 'state:persisted', `run:${r.id}`]);
     assert.equal(qa.snapshot.kind, 'stream');
     assert.ok(qa.bytes.equals(applianceBackupContent('QA1', { unit: null, kind: 'backup', state: 'persisted' }, w.appliances.QA1!.state.backupBytes)));
     assert.equal(r.tasks[0]!.bytes! > 0, true);
     const ex = await streamContent(repo, r.tasks[1]!.snapshots[0]!);
-    assert.deepEqual(ex.snapshot.tags, ['plan:nightly', 'target:TEST8', 'unit:DOMAIN2', 'state:persisted']);
+    assert.deepEqual(ex.snapshot.tags, ['plan:nightly', 'target:TEST8', 'unit:DOMAIN2', 'state:persisted', `run:${r.id}`]);
     assert.ok(ex.bytes.equals(applianceBackupContent('TEST8', { unit: 'DOMAIN2', kind: 'export', state: 'persisted' }, w.appliances.TEST8!.state.exportBytes)));
     const whole = calls(w, 'QA1', null).filter((c) => c.op === 'backup');
     assert.deepEqual(whole.map((c) => [c.kind, c.state]), [['backup', 'persisted']]);

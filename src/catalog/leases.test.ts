@@ -110,7 +110,7 @@ describe('scope leases', () => {
     const { leases, clock } = setup(t);
     leases.acquire(['target:QA1'], { kind: 'backup', holder: 'h', runId: 'abcdef0123456789' });
     const l = leases.list()[0]!;
-    assert.match(describeHolder(l, clock.now() + 3 * 60_000), /^held by run abcdef01 \(backup, pid \d+ on .+\) since 2026-11-25 02:00:00Z, 3m0s ago$/);
+    assert.match(describeHolder(l, clock.now() + 3 * 60_000), /^held by run abcdef01 \(backup, pid \d+ on .+\) since 2026-11-25 02:00:00Z, 3m ago$/);
   });
 });
 

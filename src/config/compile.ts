@@ -170,8 +170,8 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
       const first = names.get(actName);
       if (first !== undefined) problem([...at, 'name'], `activity name '${actName}' is already used by activities[${first}]`);
       else names.set(actName, i);
-      if (a.purge !== undefined && a.kind !== 'purge') problem([...at, 'purge'], `only purge activities take 'purge' (this one is a ${a.kind})`);
-      if (a.to !== undefined && a.kind !== 'copy') problem([...at, 'to'], `only copy activities take 'to' (this one is a ${a.kind})`);
+      if (a.purge !== undefined && a.kind !== 'purge') problem([...at, 'purge'], `only purge activities take 'purge' (this one is ${a.kind === 'export' ? 'an' : 'a'} ${a.kind})`);
+      if (a.to !== undefined && a.kind !== 'copy') problem([...at, 'to'], `only copy activities take 'to' (this one is ${a.kind === 'export' ? 'an' : 'a'} ${a.kind})`);
       if (a.kind === 'copy') {
         if (a.to === undefined) problem(at, "a copy activity needs 'to': the destination to copy to");
         else {

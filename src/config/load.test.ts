@@ -18,6 +18,8 @@ const EXAMPLES = path.resolve(import.meta.dirname, '..', '..', 'examples');
 const EXAMPLE_ENV = {
   DPOD_ADAPTER_TOKEN: 'dpod-token-Kq1', DPOD_REPO_PASSWORD: 'dpod-pw-Kq2',
   CVP_PGPASSWORD: 'cvp-pg-Kq3', CVP_REPO_PASSWORD: 'cvp-pw-Kq4', FILES_REPO_PASSWORD: 'files-pw-Kq5',
+  SERVER_PGPASSWORD: 'srv-pg-Kq6', SERVER_REPO_PASSWORD: 'srv-pw-Kq7', SERVER_OFFSITE_PASSWORD: 'srv-off-Kq8',
+  SERVER_HOOK_SECRET: 'srv-hook-Kq9', SERVER_SMTP_PASSWORD: 'srv-smtp-Kr0',
 };
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-cfg-'));
@@ -76,7 +78,7 @@ plans:
 describe('loading configuration files', () => {
   it('every example in examples/ loads', () => {
     const files = fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();
-    assert.deepEqual(files, ['cvp-nightly.yaml', 'dpod.yaml', 'files.yaml']);
+    assert.deepEqual(files, ['cvp-nightly.yaml', 'dpod.yaml', 'files.yaml', 'server.yaml']);
     for (const f of files) {
       const c = loadConfig(path.join(EXAMPLES, f), EXAMPLE_ENV);
       assert.ok(Object.keys(c.plans).length > 0, f);

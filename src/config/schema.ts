@@ -157,7 +157,7 @@ const retention = obj({
 
 const purge = z.union([
   z.literal('retention'),
-  obj({ command: argv.describe('Removes old source data; SAFEHOLD_TARGET and SAFEHOLD_UNIT name the scope.'), timeout: duration.optional().describe('Default 1h.') }),
+  obj({ command: argv.describe("Removes old source data; SAFEHOLD_TARGET, SAFEHOLD_UNIT, SAFEHOLD_PLAN and SAFEHOLD_RUN are set, plus a command target's env."), timeout: duration.optional().describe('Default 1h.') }),
 ], { error: "expected 'retention' or a map { command }" }).describe("'retention': forget the unit's snapshots by the plan's retention, then prune; { command }: a user-defined purge of source data.");
 
 const activity = obj({
@@ -230,7 +230,7 @@ export const configSchema = obj({
   settings: settings.optional(),
   sites: named('site', site, 'Locations; targets and destinations belong to one.').optional(),
   targets: named('target', target, 'The inventory: files, command and device targets.').optional(),
-  destinations: named('destination', destination, 'Where backups go (repositories).').optional(),
+  destinations: named('destination', destination, 'Where backups go (repositories and directories).').optional(),
   hooks: named('hook', hook, 'Commands run before/after plans and tasks, referenced by name.').optional(),
   plans: named('plan', plan, 'Plans: activities, schedule, window, retry, destination, retention.').optional(),
   alerts: alerts.optional().describe('Where alerts go (docs/alerts.md).'),

@@ -33,6 +33,8 @@ export interface BackupOptions {
   workers?: number;
   /** Mutated while the backup runs; read it for progress. */
   progress?: BackupProgress;
+  /** Stops the walk (the snapshot is not saved; the reason is thrown). */
+  signal?: AbortSignal;
 }
 
 export interface BackupProgress {
@@ -72,6 +74,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   try {
     const rootParent = opts.parent ? opts.parent.tree : undefined;
     const tree = await a.trieTree('/', buildTrie(paths), rootParent);
+    opts.signal?.throwIfAborted();
     await repo.flush();
     const summary: SnapshotSummary = { ...a.summary, bytesAdded: repo.added.bytes, durationMs: repo.clock.now() - started };
     const snapshot: Snapshot = {
@@ -104,6 +107,7 @@ class Archiver {
   private readonly progress: BackupProgress;
   private readonly excluder: Excluder;
   private readonly oneFs: boolean;
+  private readonly signal: AbortSignal | undefined;
   private pool: WorkerPool<FileWorkerMessage> | null = null;
   private readonly workers: number;
   /** Files handed to workers and not yet stored. */
@@ -116,6 +120,7 @@ class Archiver {
     this.progress = opts.progress ?? newProgress();
     this.excluder = new Excluder(opts.excludes ?? []);
     this.oneFs = opts.oneFileSystem ?? false;
+    this.signal = opts.signal;
     this.workers = opts.workers ?? workerCount(2);
   }
 
@@ -224,16 +229,23 @@ class Archiver {
       Promise.all(names.map((name) => fs.promises.lstat(`${p}/${name}`, { bigint: true }).then((st) => ({ st }), (error: unknown) => ({ error })))),
     ]);
     const parts: Promise<TreeNode | null>[] = [];
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i]!;
-      const cp = `${p}/${name}`;
-      const r = stats[i]!;
-      if ('error' in r) {
-        this.fail(cp, r.error);
-        continue;
+    try {
+      for (let i = 0; i < names.length; i++) {
+        this.signal?.throwIfAborted();
+        const name = names[i]!;
+        const cp = `${p}/${name}`;
+        const r = stats[i]!;
+        if ('error' in r) {
+          this.fail(cp, r.error);
+          continue;
+        }
+        if (!this.excluder.empty && this.excluder.excludes(cp, name, r.st.isDirectory())) continue;
+        parts.push((await this.entry(cp, name, r.st, parent.get(name), rootDev)).done);
       }
-      if (!this.excluder.empty && this.excluder.excludes(cp, name, r.st.isDirectory())) continue;
-      parts.push((await this.entry(cp, name, r.st, parent.get(name), rootDev)).done);
+    } catch (e) {
+      // Cancelled (or failed) mid-directory: what is in flight is dropped, not reported again.
+      for (const part of parts) part.catch(() => {});
+      throw e;
     }
     return { done: this.saveTree(parts) };
   }

@@ -18,6 +18,8 @@ export interface StreamBackupOptions {
   filename: string;
   tags?: string[];
   progress?: BackupProgress;
+  /** Stops reading (the input is destroyed, no snapshot is saved, the reason is thrown). */
+  signal?: AbortSignal;
 }
 
 export async function backupStream(repo: Repository, input: Readable, opts: StreamBackupOptions): Promise<BackupResult> {
@@ -31,14 +33,23 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
   const store = async (c: Uint8Array) => {
     content.push((await repo.saveBlob('data', c)).id);
   };
-  for await (const piece of input) {
-    const buf = typeof piece === 'string' ? Buffer.from(piece) : (piece as Buffer);
-    size += buf.length;
-    if (opts.progress) opts.progress.bytesRead = size;
-    for (const c of chunker.push(buf)) await store(c);
+  // A source that stalls is destroyed on abort, so the loop below ends at once.
+  const onAbort = () => input.destroy(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error(String(opts.signal!.reason)));
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const piece of input) {
+      opts.signal?.throwIfAborted();
+      const buf = typeof piece === 'string' ? Buffer.from(piece) : (piece as Buffer);
+      size += buf.length;
+      if (opts.progress) opts.progress.bytesRead = size;
+      for (const c of chunker.push(buf)) await store(c);
+    }
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
   }
   const last = chunker.finish();
   if (last) await store(last);
+  opts.signal?.throwIfAborted();
   const ns = (BigInt(started) * 1_000_000n).toString();
   const node: TreeNode = {
     name: opts.filename, type: 'file', mode: 0o600, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0,

@@ -1,13 +1,15 @@
 // Checks of a plan's destination before and during a run: reachable and
 // initialised (S3 step 3; with requireMount, the path must be a mount
-// point), and free space above the threshold (S3 step 4, S4 step 2).
+// point), and free space above the threshold (S3 step 4, S4 step 2). A
+// directory destination needs only to exist (and be mounted when required).
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RepositoryDestination } from '../config/types.ts';
+import type { Destination } from '../config/types.ts';
 import { formatBytes } from '../core/format.ts';
+import type { AlertEvent } from '../core/alert-event.ts';
 
-export type CheckOutcome = { ok: true } | { ok: false; reason: string };
+export type CheckOutcome = { ok: true } | { ok: false; reason: string; space?: { free: number; need: number } };
 
 /** True when `p` is a mount point: its device differs from its parent's, or it is '/'. */
 export function isMountPoint(p: string): boolean {
@@ -18,7 +20,7 @@ export function isMountPoint(p: string): boolean {
   return here.dev !== parent.dev || here.ino === parent.ino;
 }
 
-export function checkReachable(d: RepositoryDestination): CheckOutcome {
+export function checkReachable(d: Destination): CheckOutcome {
   let st: fs.Stats;
   try {
     st = fs.statSync(d.path);
@@ -31,7 +33,7 @@ export function checkReachable(d: RepositoryDestination): CheckOutcome {
     const mounted = isMountPoint(d.path) || isMountPoint(path.dirname(path.resolve(d.path)));
     if (!mounted) return { ok: false, reason: `destination ${d.name} (${d.path}) is not mounted (requireMount is set)` };
   }
-  if (!fs.existsSync(path.join(d.path, 'config'))) {
+  if (d.type === 'repository' && !fs.existsSync(path.join(d.path, 'config'))) {
     return { ok: false, reason: `destination ${d.name} (${d.path}) is not an initialised repository (run 'safehold init')` };
   }
   return { ok: true };
@@ -42,7 +44,7 @@ export function freeSpace(p: string): { free: number; total: number } {
   return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
 }
 
-export function checkFreeSpace(d: RepositoryDestination): CheckOutcome {
+export function checkFreeSpace(d: Destination): CheckOutcome {
   if (!d.minFree) return { ok: true };
   let space: { free: number; total: number };
   try {
@@ -53,7 +55,12 @@ export function checkFreeSpace(d: RepositoryDestination): CheckOutcome {
   const need = 'bytes' in d.minFree ? d.minFree.bytes : Math.ceil(d.minFree.fraction * space.total);
   if (space.free < need) {
     const want = 'bytes' in d.minFree ? formatBytes(need) : `${(d.minFree.fraction * 100).toFixed(0)} % (${formatBytes(need)})`;
-    return { ok: false, reason: `destination ${d.name} has ${formatBytes(space.free)} free, below the threshold of ${want}` };
+    return { ok: false, reason: `destination ${d.name} has ${formatBytes(space.free)} free, below the threshold of ${want}`, space: { free: space.free, need } };
   }
   return { ok: true };
+}
+
+/** The 'low-space' alert for a failed free-space check. */
+export function lowSpaceAlert(d: Destination, space: { free: number; need: number }, reason: string): AlertEvent {
+  return { event: 'low-space', severity: 'warning', summary: reason, details: { destination: d.name, path: d.path, freeBytes: space.free, thresholdBytes: space.need } };
 }

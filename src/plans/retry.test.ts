@@ -64,3 +64,31 @@ describe('retry policies', () => {
     assert.deepEqual((await p).attempts.map((t) => (t - T0) / MIN), [0, 10, 20, 30]);
   });
 });
+
+describe('retry windows resumed after a restart', () => {
+  it('a run due at 01:00 resumed at 02:03 tries at once, then on the 10-minute grid, until 05:00', () => {
+    const now = T0 + 63 * MIN;
+    const times = attemptTimes(SCHEDULED_BACKUP_RETRY, T0, now);
+    assert.deepEqual(times.map((t) => (t - T0) / MIN), [63, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200, 210, 220, 230, 240]);
+  });
+
+  it('resumed after the window is over: no attempt at all', () => {
+    assert.deepEqual(attemptTimes(SCHEDULED_BACKUP_RETRY, T0, T0 + 4 * 60 * MIN + 1), []);
+  });
+
+  it('resumed exactly on a grid point: that point once', () => {
+    assert.deepEqual(attemptTimes(PURGE_RETRY, T0, T0 + 350 * MIN).map((t) => (t - T0) / MIN), [350, 360]);
+  });
+
+  it('withRetries waits on the injected clock and can be cancelled while waiting', async () => {
+    const clock = new ManualClock(T0);
+    const ac = new AbortController();
+    const seen: number[] = [];
+    const p = withRetries(async () => held, SCHEDULED_BACKUP_RETRY, clock, ac.signal, { onWait: (at) => seen.push((at - T0) / MIN) });
+    for (let i = 0; i < 25; i++) await clock.advance(MIN);
+    ac.abort(new Error('shutting down'));
+    await assert.rejects(p, /shutting down/);
+    assert.deepEqual(seen, [10, 20, 30]);
+    assert.equal(clock.waiting, 0, 'the aborted sleep is gone');
+  });
+});

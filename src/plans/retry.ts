@@ -27,11 +27,20 @@ export interface RetryResult<T> {
   exhausted: boolean;
 }
 
-/** The times at which attempts would be made, from `start`, with no success. */
-export function attemptTimes(policy: RetryPolicy | null, start: number): number[] {
-  if (!policy || policy.intervalMs <= 0) return [start];
+/**
+ * The times at which attempts would be made when none succeeds: `start`,
+ * `start + interval`, … up to `start + maxDuration`. When `now` is later than
+ * `start` (a retry resumed after a restart), the first attempt is `now`, if
+ * still inside the window, followed by the remaining points of the grid.
+ */
+export function attemptTimes(policy: RetryPolicy | null, start: number, now = start): number[] {
+  if (!policy || policy.intervalMs <= 0) return [Math.max(start, now)];
   const out: number[] = [];
-  for (let k = 0; k * policy.intervalMs <= policy.maxDurationMs; k++) out.push(start + k * policy.intervalMs);
+  if (now > start && now <= start + policy.maxDurationMs) out.push(now);
+  for (let k = 0; k * policy.intervalMs <= policy.maxDurationMs; k++) {
+    const t = start + k * policy.intervalMs;
+    if (t > now || (t === now && out.length === 0)) out.push(t);
+  }
   return out;
 }
 
@@ -41,18 +50,23 @@ export function attemptTimes(policy: RetryPolicy | null, start: number): number[
  */
 export async function withRetries<T>(
   attempt: (n: number) => Promise<AttemptOutcome<T>>, policy: RetryPolicy | null, clock: Clock, signal?: AbortSignal,
+  opts: { start?: number; onWait?: (nextAt: number, attempt: number, of: number) => void } = {},
 ): Promise<RetryResult<T>> {
-  const times = attemptTimes(policy, clock.now());
+  const times = attemptTimes(policy, opts.start ?? clock.now(), clock.now());
   const res: RetryResult<T> = { ok: false, attempts: [], reason: '', exhausted: false };
   for (let i = 0; i < times.length; i++) {
     const wait = times[i]! - clock.now();
-    if (wait > 0) await clock.sleep(wait, signal);
+    if (wait > 0) {
+      opts.onWait?.(times[i]!, i + 1, times.length);
+      await clock.sleep(wait, signal);
+    }
+    signal?.throwIfAborted();
     res.attempts.push(clock.now());
     const r = await attempt(i + 1);
     if (r.ok) return { ...res, ok: true, value: r.value, reason: '' };
     res.reason = r.reason;
     if (!r.retryable) return res;
   }
-  res.exhausted = policy !== null && policy.intervalMs > 0;
+  res.exhausted = policy !== null && policy.intervalMs > 0 && times.length > 0;
   return res;
 }

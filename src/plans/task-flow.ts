@@ -4,32 +4,44 @@
 // happens after the quiesce (the quiesce is recorded in the catalog first,
 // so a killed process's quiesce is undone at the next start: see recover.ts).
 
-import type { Plan, RepositoryDestination } from '../config/types.ts';
+import type { Config, Destination, Plan } from '../config/types.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Repository } from '../repo/repository.ts';
 import type { PlanRunStore, TaskStatus } from '../catalog/plan-runs.ts';
 import type { DeviceAdapter, QuiesceState } from '../drivers/device/adapter.ts';
-import { backup } from '../engine/archiver.ts';
-import { backupStream } from '../engine/stream-archiver.ts';
-import { findSnapshot } from '../repo/snapshot.ts';
-import { isSafeholdError } from '../core/errors.ts';
 import { formatDuration } from '../core/format.ts';
+import { abortReason } from './deadline.ts';
+import { backupOne, completedEarlier } from './task-backup.ts';
+import { runTaskWork } from './task-work.ts';
 import { inWindow, outsideWindowReason } from './window.ts';
 import { describeHookResult, hookFailed, runHook } from './hooks.ts';
-import { checkFreeSpace } from './destination-checks.ts';
+import { checkFreeSpace, lowSpaceAlert } from './destination-checks.ts';
+import type { AlertEvent } from '../core/alert-event.ts';
 import type { ExpandedTask } from './expand.ts';
 import type { PlanTarget } from './targets.ts';
 
 export interface TaskEnv {
   runId: string;
+  /** The first run of a retry chain: its id tags every snapshot, so a retry finds what was already saved. */
+  rootRunId: string;
+  /** The start of the first run of the chain (a directory generation newer than this is already done). */
+  rootStartedAt: number;
+  /** True for a retry: completed work of the chain is looked up and not repeated. */
+  retrying: boolean;
+  config: Config;
   plan: Plan;
-  destination: RepositoryDestination;
-  repo: Repository;
+  destination: Destination;
+  /** The destination's repository (open, index loaded), or null for a directory destination. */
+  repo: Repository | null;
   store: PlanRunStore;
   clock: Clock;
   quiesceGraceMs: number;
   /** How often quiesce states are polled. */
   pollMs: number;
+  /** Fires on the task's timeout or when the run is cancelled. */
+  signal: AbortSignal;
+  /** Raises an alert (stored and sent; never throws). */
+  alert(e: AlertEvent): void;
 }
 
 export interface TaskOutcome {
@@ -39,7 +51,7 @@ export interface TaskOutcome {
   bytes: number;
 }
 
-class TaskStop extends Error {
+export class TaskStop extends Error {
   readonly status: 'failed' | 'skipped' | 'cancelled';
   constructor(status: 'failed' | 'skipped' | 'cancelled', reason: string) {
     super(reason);
@@ -55,14 +67,31 @@ export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string },
   const out: TaskOutcome = { status: 'succeeded', reason: null, snapshots: [], bytes: 0 };
   const hookCtx = { plan: plan.name, run: runId, task: task.id, target: task.target, ...(task.unit ? { unit: task.unit } : {}) };
   let quiesced: { record: string } | null = null;
+  const checkpoint = () => {
+    if (env.signal.aborted) throw new TaskStop('cancelled', abortReason(env.signal));
+  };
   try {
+    checkpoint();
     // 1. Window re-check.
     if (!inWindow(plan.window, clock.now())) throw new TaskStop('skipped', outsideWindowReason(plan.window, clock.now()));
     log('S4.1 inside the maintenance window');
     // 2. Destination free space.
     const space = checkFreeSpace(env.destination);
-    if (!space.ok) throw new TaskStop('failed', space.reason);
+    if (!space.ok) {
+      if (space.space) env.alert(lowSpaceAlert(env.destination, space.space, space.reason));
+      throw new TaskStop('failed', space.reason);
+    }
     log('S4.2 destination has enough free space');
+    // A retry does not repeat what the run it retries already saved.
+    if (env.retrying && (a.kind === 'backup' || a.kind === 'export')) {
+      const done = await completedEarlier(env, task, target);
+      if (done) {
+        out.snapshots.push(...done.snapshots);
+        out.reason = done.reason;
+        log(`S4 ${done.reason}`);
+        return out;
+      }
+    }
     // 3. Quiesce preconditions.
     if (device && a.quiesce) {
       if (task.unit !== null) {
@@ -86,6 +115,7 @@ export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string },
       if (free < need) throw new TaskStop('failed', `${task.target} has ${free} bytes free for staging, the backup needs ${need}`);
       log('S4.5 device has room to stage the backup');
     }
+    checkpoint();
     // 6. Pre-task hook.
     if (a.preTask) {
       const r = await runHook(a.preTask, { ...hookCtx, phase: 'pre-task' }, { clock, log: (l) => log(`pre-task ${l.stream}: ${l.line}`) });
@@ -97,22 +127,33 @@ export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string },
       quiesced = { record: store.recordQuiesce({ runId, taskId: task.id, target: task.target, unit: task.unit }) };
       await device.quiesce(task.unit, Math.ceil(a.quiesceTimeoutMs / 1000));
       const limit = a.quiesceTimeoutMs + env.quiesceGraceMs;
-      if (!(await waitFor(device, task.unit, 'quiesced', limit, env))) {
+      if (!(await waitFor(device, task.unit, 'quiesced', limit, env, env.signal))) {
         throw new TaskStop('failed', `quiesce of ${label(task)} did not finish within ${formatDuration(limit)} (timeout + grace); cancelled`);
       }
       log(`S4.7 ${label(task)} quiesced`);
     }
-    // 8. The backup or export.
+    checkpoint();
+    // 8. The backup or export; a purge or a copy.
+    if (a.kind === 'purge' || a.kind === 'copy') {
+      const r = await runTaskWork(env, task, target, log);
+      out.snapshots.push(...r.snapshots);
+      out.bytes += r.bytes;
+      out.reason = r.note;
+      states = [];
+    }
     for (const state of states) {
-      const tags = [`plan:${plan.name}`, `target:${task.target}`, ...(task.unit ? [`unit:${task.unit}`] : []), ...a.tags, ...(states.length > 1 || device ? [`state:${state}`] : [])];
+      const tags = [
+        `plan:${plan.name}`, `target:${task.target}`, ...(task.unit ? [`unit:${task.unit}`] : []), ...a.tags,
+        ...(states.length > 1 || device ? [`state:${state}`] : []), `run:${env.rootRunId}`,
+      ];
       const id = await backupOne(env, task, target, state, tags);
       out.snapshots.push(id.id);
       out.bytes += id.bytes;
-      log(`S4.8 ${a.kind} of ${label(task)}${states.length > 1 ? ` (${state} state)` : ''} saved as snapshot ${id.id.slice(0, 8)}`);
+      log(`S4.8 ${a.kind} of ${label(task)}${states.length > 1 ? ` (${state} state)` : ''} saved as ${env.repo ? `snapshot ${id.id.slice(0, 8)}` : id.id}`);
     }
   } catch (e) {
-    out.status = e instanceof TaskStop ? e.status : 'failed';
-    out.reason = e instanceof Error ? e.message : String(e);
+    out.status = e instanceof TaskStop ? e.status : env.signal.aborted ? 'cancelled' : 'failed';
+    out.reason = out.status === 'cancelled' && !(e instanceof TaskStop) ? abortReason(env.signal) : e instanceof Error ? e.message : String(e);
     log(`task ${out.status}: ${out.reason}`, out.status === 'skipped' ? 'warn' : 'error');
   } finally {
     // 9. Unquiesce what this task quiesced; past timeout + grace, fail without waiting more.
@@ -155,37 +196,16 @@ function fail(out: TaskOutcome, reason: string): void {
   } else out.reason = `${out.reason}; ${reason}`;
 }
 
-/** Polls until the unit (or device) reaches `want`, or `limitMs` passes. */
-async function waitFor(device: DeviceAdapter, unit: string | null, want: QuiesceState, limitMs: number, env: TaskEnv): Promise<boolean> {
+/** Polls until the unit (or device) reaches `want`, or `limitMs` passes (or `signal` fires: cleanup waits pass none). */
+async function waitFor(device: DeviceAdapter, unit: string | null, want: QuiesceState, limitMs: number, env: TaskEnv, signal?: AbortSignal): Promise<boolean> {
   const deadline = env.clock.now() + limitMs;
   for (;;) {
     if ((await device.quiesceState(unit)) === want) return true;
     if (env.clock.now() >= deadline) return false;
-    await env.clock.sleep(Math.min(env.pollMs, Math.max(1, deadline - env.clock.now())));
+    await env.clock.sleep(Math.min(env.pollMs, Math.max(1, deadline - env.clock.now())), signal);
   }
 }
 
-async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTarget, state: 'persisted' | 'running', tags: string[]): Promise<{ id: string; bytes: number }> {
-  const t = target.config;
-  const before = env.repo.added.bytes;
-  if (t.kind === 'files') {
-    const unit = t.units[task.unit!]!;
-    const parent = await findSnapshot(env.repo, 'latest', { paths: [...unit.paths] }).catch((e: unknown) => {
-      if (isSafeholdError(e, 'NOT_FOUND')) return null;
-      throw e;
-    });
-    const r = await backup(env.repo, { paths: [...unit.paths], excludes: [...unit.exclude], tags, parent });
-    if (r.errors.length > 0) throw new TaskStop('failed', `${r.errors.length} file(s) could not be read, e.g. ${r.errors[0]!.path}: ${r.errors[0]!.message} (snapshot ${r.id.slice(0, 8)} saved)`);
-    return { id: r.id, bytes: env.repo.added.bytes - before };
-  }
-  const stream = target.device
-    ? await target.device.backup({ unit: task.unit, kind: task.unit === null ? 'backup' : 'export', state })
-    : target.commandStream(task.unit!);
-  const name = `${task.target}${task.unit ? `-${task.unit}` : ''}${target.device ? `-${state}` : ''}.bak`.replace(/[/\0]/g, '_');
-  const r = await backupStream(env.repo, stream, { filename: name, tags });
-  return { id: r.id, bytes: env.repo.added.bytes - before };
-}
-
-function label(task: ExpandedTask): string {
+export function label(task: ExpandedTask): string {
   return task.unit ? `${task.target}/${task.unit}` : task.target;
 }

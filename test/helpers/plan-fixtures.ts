@@ -7,6 +7,7 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { Activity, Config, Hook, Plan, RepositoryDestination, Target, Window } from '../../src/config/types.ts';
 import { Catalog } from '../../src/catalog/catalog.ts';
+import type { Clock } from '../../src/core/clock.ts';
 import { Repository } from '../../src/repo/repository.ts';
 import { LocalBackend } from '../../src/repo/backend/local-backend.ts';
 import { findSnapshot } from '../../src/repo/snapshot.ts';
@@ -48,7 +49,7 @@ export async function planWorld(
   plan: Partial<Plan> & { activities: Activity[] },
   over: {
     backupsEnabled?: boolean; window?: Window; destination?: Partial<RepositoryDestination>; quiesceGraceMs?: number;
-    targets?: Record<string, Target>; repoPath?: string;
+    targets?: Record<string, Target>; repoPath?: string; clock?: Clock;
   } = {},
 ): Promise<PlanWorld> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-plan-'));
@@ -76,7 +77,7 @@ export async function planWorld(
     },
     sites: {}, targets, destinations: { local: destination }, plans: { nightly: fullPlan }, alerts: [],
   };
-  const catalog = Catalog.open(path.join(dir, 'data'));
+  const catalog = Catalog.open(path.join(dir, 'data'), over.clock);
   return {
     dir, config, catalog, appliances, repoPath,
     async close() {

@@ -1,0 +1,105 @@
+// Step S4.8 for backups and exports: one unit's data into the plan's
+// destination. A repository gets a snapshot (files units through the
+// archiver with the unit's previous snapshot as parent; command and device
+// units as one stream); a directory destination gets a new closed generation
+// (a .tar.zst of a files unit, the raw stream of other kinds), written under
+// a temporary name and renamed (engine/generations.ts). A retry first looks
+// for what the run it retries already saved (completedEarlier).
+
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { DirectoryDestination } from '../config/types.ts';
+import { SafeholdError, isSafeholdError } from '../core/errors.ts';
+import { backup } from '../engine/archiver.ts';
+import { backupStream } from '../engine/stream-archiver.ts';
+import { closedGenerations, cleanTemporaries, writeGeneration } from '../engine/generations.ts';
+import type { GenerationScheme } from '../engine/generations.ts';
+import { tarStream } from '../engine/tar-writer.ts';
+import { findSnapshot, listSnapshots } from '../repo/snapshot.ts';
+import type { ExpandedTask } from './expand.ts';
+import type { PlanTarget } from './targets.ts';
+import type { TaskEnv } from './task-flow.ts';
+import { TaskStop } from './task-flow.ts';
+
+export async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTarget, state: 'persisted' | 'running', tags: string[]): Promise<{ id: string; bytes: number }> {
+  if (env.destination.type === 'directory') return writeDirectory(env, env.destination, task, target, state);
+  const repo = env.repo!;
+  const t = target.config;
+  const before = repo.added.bytes;
+  if (t.kind === 'files') {
+    const unit = t.units[task.unit!]!;
+    const parent = await findSnapshot(repo, 'latest', { paths: [...unit.paths] }).catch((e: unknown) => {
+      if (isSafeholdError(e, 'NOT_FOUND')) return null;
+      throw e;
+    });
+    const r = await backup(repo, { paths: [...unit.paths], excludes: [...unit.exclude], tags, parent, signal: env.signal });
+    if (r.errors.length > 0) throw new TaskStop('failed', `${r.errors.length} file(s) could not be read, e.g. ${r.errors[0]!.path}: ${r.errors[0]!.message} (snapshot ${r.id.slice(0, 8)} saved)`);
+    return { id: r.id, bytes: repo.added.bytes - before };
+  }
+  const r = await backupStream(repo, await sourceStream(task, target, state, env.signal), { filename: streamName(task, target, state), tags, signal: env.signal });
+  return { id: r.id, bytes: repo.added.bytes - before };
+}
+
+/** The unit's backup stream; a device that has not started answering is given up on when `signal` fires. */
+async function sourceStream(task: ExpandedTask, target: PlanTarget, state: 'persisted' | 'running', signal: AbortSignal): Promise<Readable> {
+  if (!target.device) return target.commandStream(task.unit!);
+  const pending = target.device.backup({ unit: task.unit, kind: task.unit === null ? 'backup' : 'export', state });
+  signal.throwIfAborted();
+  return new Promise<Readable>((resolve, reject) => {
+    const onAbort = () => {
+      reject(signal.reason);
+      void pending.then((s) => s.destroy(), () => {});
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (s) => { signal.removeEventListener('abort', onAbort); resolve(s); },
+      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}
+
+function streamName(task: ExpandedTask, target: PlanTarget, state: string): string {
+  return `${task.target}${task.unit ? `-${task.unit}` : ''}${target.device ? `-${state}` : ''}.bak`.replace(/[/\0]/g, '_');
+}
+
+/** The generation scheme of one unit in a directory destination: `<dir>/<target>[-<unit>][-<state>].tar.zst|.bak`. */
+export function unitScheme(d: DirectoryDestination, task: { target: string; unit: string | null }, kind: 'files' | 'stream', state: string | null): GenerationScheme {
+  const base = `${task.target}${task.unit ? `-${task.unit}` : ''}${state ? `-${state}` : ''}`.replace(/[/\0]/g, '_');
+  return { dir: d.path, name: kind === 'files' ? `${base}.tar.zst` : `${base}.bak`, keep: d.generations.keep, naming: d.generations.naming };
+}
+
+async function writeDirectory(env: TaskEnv, d: DirectoryDestination, task: ExpandedTask, target: PlanTarget, state: 'persisted' | 'running'): Promise<{ id: string; bytes: number }> {
+  const t = target.config;
+  const scheme = unitScheme(d, task, t.kind === 'files' ? 'files' : 'stream', target.device ? state : null);
+  await cleanTemporaries(scheme);
+  const errors: string[] = [];
+  let data: Readable;
+  if (t.kind === 'files') {
+    const unit = t.units[task.unit!]!;
+    data = tarStream([...unit.paths], { excludes: [...unit.exclude], onError: (p, e) => errors.push(`${p}: ${e.message}`) });
+  } else data = await sourceStream(task, target, state, env.signal);
+  const w = await writeGeneration(scheme, data, { clock: env.clock, signal: env.signal });
+  const name = path.basename(w.file);
+  if (errors.length > 0) throw new TaskStop('failed', `${errors.length} file(s) could not be read, e.g. ${errors[0]} (generation ${name} written)`);
+  return { id: name, bytes: w.size };
+}
+
+/**
+ * On a retry: the snapshots (repository) or generation (directory) that the
+ * chain's first run already completed for this task, or null.
+ */
+export async function completedEarlier(env: TaskEnv, task: ExpandedTask, target: PlanTarget): Promise<{ snapshots: string[]; reason: string } | null> {
+  const d = env.destination;
+  if (d.type === 'directory') {
+    const kind = target.config.kind === 'files' ? 'files' : 'stream';
+    const scheme = unitScheme(d, task, kind, target.device ? 'persisted' : null);
+    const newest = closedGenerations(scheme)[0];
+    if (!newest || newest.mtime < env.rootStartedAt) return null;
+    return { snapshots: [], reason: `already completed by run ${env.rootRunId.slice(0, 8)}: ${path.basename(newest.file)} (not repeated)` };
+  }
+  if (!env.repo) throw new SafeholdError('INTERNAL', 'repository destination without a repository');
+  const want = [`run:${env.rootRunId}`, `plan:${env.plan.name}`, `target:${task.target}`, ...(task.unit ? [`unit:${task.unit}`] : [])];
+  const found = (await listSnapshots(env.repo)).filter((s) => want.every((w) => s.tags.includes(w)) && (task.unit !== null || !s.tags.some((x) => x.startsWith('unit:'))));
+  if (found.length === 0) return null;
+  return { snapshots: found.map((s) => s.id), reason: `already completed by run ${env.rootRunId.slice(0, 8)}: snapshot ${found.map((s) => s.id.slice(0, 8)).join(', ')} (not repeated)` };
+}

@@ -1,0 +1,142 @@
+// Step S4.8 for purges and copies (backups and exports: task-backup.ts).
+// A retention purge forgets the unit's snapshots that the plan's retention
+// rules do not keep (per plan that made them, per device state), then
+// prunes the repository (the run holds the exclusive repository lock). A
+// command purge runs the user's program on the scope (source data). A copy
+// sends the unit's snapshots to another repository and verifies them there,
+// or, for directory destinations, copies the closed generations only.
+
+import { spawn } from 'node:child_process';
+import { LocalBackend } from '../repo/backend/local-backend.ts';
+import { Repository } from '../repo/repository.ts';
+import { RepoLock } from '../repo/lock.ts';
+import { listSnapshots } from '../repo/snapshot.ts';
+import type { SnapshotWithId } from '../repo/snapshot.ts';
+import { applyRetention } from '../engine/retention.ts';
+import { forget } from '../engine/forget.ts';
+import { prune } from '../engine/prune.ts';
+import { copySnapshots } from '../engine/copy.ts';
+import { closedGenerations, copyClosedGenerations } from '../engine/generations.ts';
+import { SafeholdError } from '../core/errors.ts';
+import { formatBytes } from '../core/format.ts';
+import type { ExpandedTask } from './expand.ts';
+import type { PlanTarget } from './targets.ts';
+import type { TaskEnv } from './task-flow.ts';
+import { TaskStop, label } from './task-flow.ts';
+import { unitScheme } from './task-backup.ts';
+import { checkFreeSpace, checkReachable, lowSpaceAlert } from './destination-checks.ts';
+
+export interface WorkResult {
+  snapshots: string[];
+  bytes: number;
+  /** A one-line summary for the task's reason (null: nothing to add). */
+  note: string | null;
+}
+
+type Log = (msg: string, level?: 'info' | 'warn' | 'error') => void;
+
+export async function runTaskWork(env: TaskEnv, task: ExpandedTask, target: PlanTarget, log: Log): Promise<WorkResult> {
+  const a = task.activity;
+  if (a.kind === 'purge') {
+    if (a.purge?.type === 'command') return purgeCommand(env, task, target, a.purge.command, a.purge.timeoutMs, log);
+    return purgeRetention(env, task, log);
+  }
+  if (a.kind === 'copy') return copyUnit(env, task, target, log);
+  throw new SafeholdError('INTERNAL', `no work for a ${a.kind} task here`);
+}
+
+/** The snapshots of the task's unit (or whole target), whichever plan made them. */
+function unitSnapshots(all: SnapshotWithId[], task: ExpandedTask): SnapshotWithId[] {
+  return all.filter((s) => s.tags.includes(`target:${task.target}`)
+    && (task.unit === null ? !s.tags.some((t) => t.startsWith('unit:')) : s.tags.includes(`unit:${task.unit}`)));
+}
+
+async function purgeRetention(env: TaskEnv, task: ExpandedTask, log: Log): Promise<WorkResult> {
+  const repo = env.repo;
+  if (!repo || !env.plan.retention) throw new TaskStop('failed', 'a retention purge needs a repository destination and retention rules');
+  const mine = unitSnapshots(await listSnapshots(repo), task);
+  // Each plan's snapshots, and a device unit's persisted and running states, are kept by the rules on their own.
+  const byState = new Map<string, SnapshotWithId[]>();
+  for (const s of mine) {
+    const k = `${s.tags.find((t) => t.startsWith('plan:')) ?? ''} ${s.tags.find((t) => t.startsWith('state:')) ?? ''}`;
+    byState.set(k, [...(byState.get(k) ?? []), s]);
+  }
+  const remove: string[] = [];
+  for (const group of byState.values()) {
+    for (const g of applyRetention(group, env.plan.retention, { groupBy: [] }).groups) remove.push(...g.remove.map((s) => s.id));
+  }
+  log(`S4.8 retention keeps ${mine.length - remove.length} of ${mine.length} snapshot(s) of ${label(task)}; forgetting ${remove.length}`);
+  if (remove.length === 0) return { snapshots: [], bytes: 0, note: `kept all ${mine.length} snapshot(s)` };
+  await forget(repo, remove);
+  const stats = await prune(repo, {});
+  await repo.reloadIndex();
+  log(`S4.8 pruned: ${stats.packs.deleted} pack(s) deleted, ${stats.packs.repacked} repacked, ${formatBytes(stats.bytes.removed)} freed`);
+  return { snapshots: [], bytes: -stats.bytes.removed, note: `forgot ${remove.length} of ${mine.length} snapshot(s), freed ${formatBytes(stats.bytes.removed)}` };
+}
+
+function purgeCommand(env: TaskEnv, task: ExpandedTask, target: PlanTarget, argv: readonly string[], timeoutMs: number, log: Log): Promise<WorkResult> {
+  // A command target's own environment (its credentials) is given to its purge too.
+  const own = target.config.kind === 'command' ? Object.fromEntries(Object.entries(target.config.env).map(([k, v]) => [k, v.value])) : {};
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...own, SAFEHOLD_PLAN: env.plan.name, SAFEHOLD_RUN: env.runId, SAFEHOLD_TARGET: task.target, SAFEHOLD_UNIT: task.unit ?? '' };
+  delete childEnv.SAFEHOLD_PASSWORD;
+  delete childEnv.SAFEHOLD_PASSWORD_FILE;
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const kill = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } };
+    const timer = setTimeout(kill, timeoutMs);
+    env.signal.addEventListener('abort', kill, { once: true });
+    const lines = (stream: 'stdout' | 'stderr') => (d: Buffer) => {
+      for (const l of d.toString().split('\n').filter(Boolean)) log(`purge ${stream}: ${l}`, stream === 'stderr' ? 'warn' : 'info');
+    };
+    child.stdout.on('data', lines('stdout'));
+    child.stderr.on('data', lines('stderr'));
+    child.on('error', (e) => { clearTimeout(timer); reject(new TaskStop('failed', `cannot run the purge command ${argv[0]}: ${e.message}`)); });
+    child.on('close', (code, sig) => {
+      clearTimeout(timer);
+      env.signal.removeEventListener('abort', kill);
+      if (env.signal.aborted) return reject(new TaskStop('cancelled', 'the purge command was stopped: the task was cancelled'));
+      if (code === 0) return resolve({ snapshots: [], bytes: 0, note: null });
+      reject(new TaskStop('failed', `the purge command exited with ${code ?? sig}${sig === 'SIGKILL' ? ' (timed out)' : ''}`));
+    });
+  });
+}
+
+async function copyUnit(env: TaskEnv, task: ExpandedTask, target: PlanTarget, log: Log): Promise<WorkResult> {
+  const to = env.config.destinations[task.activity.to!]!;
+  // The copy's destination passes the same checks as a plan's (S3.3, S3.4): an unmounted offsite disk is not written to.
+  const reach = checkReachable(to);
+  if (!reach.ok) throw new TaskStop('failed', reach.reason);
+  const space = checkFreeSpace(to);
+  if (!space.ok) {
+    if (space.space) env.alert(lowSpaceAlert(to, space.space, space.reason));
+    throw new TaskStop('failed', space.reason);
+  }
+  if (env.destination.type === 'directory' || to.type === 'directory') {
+    if (env.destination.type !== 'directory' || to.type !== 'directory') throw new TaskStop('failed', 'a copy needs two destinations of one type');
+    const kind = target.config.kind === 'files' ? 'files' : 'stream';
+    const states = target.device ? ['persisted', 'running'] : [null];
+    const copied: string[] = [];
+    for (const state of states) {
+      const scheme = unitScheme(env.destination, task, kind, state);
+      if (closedGenerations(scheme).length === 0) continue;
+      const r = await copyClosedGenerations(scheme, to.path);
+      copied.push(...r.copied);
+    }
+    log(`S4.8 copied ${copied.length} closed generation(s) of ${label(task)} to ${to.name}`);
+    return { snapshots: [], bytes: 0, note: `${copied.length} closed generation(s) copied to ${to.name}` };
+  }
+  const src = env.repo!;
+  const dst = await Repository.open(new LocalBackend(to.path), to.password.value, env.clock);
+  const lock = await RepoLock.acquire(dst, false);
+  try {
+    const mine = unitSnapshots(await listSnapshots(src), task);
+    const r = await copySnapshots(src, dst, { snapshots: mine, verify: true });
+    const made = r.snapshots.filter((s) => s.copied !== null);
+    const bytes = made.reduce((n, s) => n + s.bytesCopied, 0);
+    log(`S4.8 copied ${made.length} snapshot(s) of ${label(task)} to ${to.name} (${r.snapshots.length - made.length} already there), verified`);
+    return { snapshots: made.map((s) => s.copied!), bytes, note: `${made.length} snapshot(s) copied to ${to.name} and verified, ${r.snapshots.length - made.length} already there` };
+  } finally {
+    await lock.release().catch(() => {});
+    await dst.close().catch(() => {});
+  }
+}
