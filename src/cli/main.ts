@@ -12,19 +12,23 @@ import { VERSION } from '../engine/program.ts';
 import { initCommand } from './commands/init.ts';
 import { backupCommand } from './commands/backup.ts';
 import { restoreCommand } from './commands/restore.ts';
+import { copyCommand } from './commands/copy.ts';
 import { snapshotsCommand } from './commands/snapshots.ts';
 import { lsCommand } from './commands/ls.ts';
 import { diffCommand } from './commands/diff.ts';
 import { checkCommand } from './commands/check.ts';
+import { forgetCommand } from './commands/forget.ts';
+import { pruneCommand } from './commands/prune.ts';
 import { keyCommand } from './commands/key.ts';
 import { runsCommand } from './commands/runs.ts';
 import { unlockCommand } from './commands/unlock.ts';
 import { planCommand } from './commands/plan.ts';
+import { serverCommand } from './commands/server.ts';
 import { runCommand } from './commands/run.ts';
 import { configCommand } from './commands/config.ts';
 import { alertsCommand } from './commands/alerts.ts';
 
-const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, checkCommand, keyCommand, runsCommand, unlockCommand, configCommand, planCommand, runCommand, alertsCommand];
+const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, copyCommand, checkCommand, forgetCommand, pruneCommand, keyCommand, runsCommand, unlockCommand, configCommand, planCommand, runCommand, alertsCommand, serverCommand];
 
 function mainUsage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

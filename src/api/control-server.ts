@@ -1,0 +1,118 @@
+// The server's control socket: a Unix domain socket in the data directory
+// (mode 0600, so only the server's user may use it) speaking JSON over HTTP.
+// `safehold plan run` uses it to hand a run to a running server instead of
+// running it in-process. With --listen, a read-only status endpoint is also
+// served on TCP (the full REST API with authentication is a later issue).
+
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SafeholdError, isSafeholdError } from '../core/errors.ts';
+import type { ServerCore } from '../scheduler/server-core.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import { connectControl } from './control-client.ts';
+
+export interface ControlServer {
+  readonly socketPath: string;
+  /** 'host:port' actually bound by --listen, or null. */
+  readonly listening: string | null;
+  close(): Promise<void>;
+}
+
+type Handler = (req: http.IncomingMessage, parts: string[]) => Promise<{ status: number; body: unknown }>;
+
+const STATUS_OF: Partial<Record<string, number>> = { NOT_FOUND: 404, USAGE: 400, CANCELLED: 503, LOCKED: 409 };
+
+export async function startControlServer(core: ServerCore, catalog: Catalog, opts: { socketPath: string; listen?: { host: string; port: number } | null }): Promise<ControlServer> {
+  await claimSocket(opts.socketPath);
+  const status = async () => ({ status: 200, body: { pid: process.pid, ...core.status() } });
+  const unixRoutes: Handler = async (req, parts) => {
+    if (req.method === 'GET' && parts.join('/') === 'v1/status') return status();
+    if (req.method === 'POST' && parts.length === 4 && parts[0] === 'v1' && parts[1] === 'plans' && parts[3] === 'run') {
+      const r = await core.runNow(decodeURIComponent(parts[2]!));
+      return { status: 200, body: { run: catalog.planRuns().getRun(r.id), tasks: r.tasks, server: process.pid } };
+    }
+    return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route ${req.method} /${parts.join('/')}` } } };
+  };
+  const tcpRoutes: Handler = async (req, parts) => {
+    if (req.method === 'GET' && (parts.join('/') === 'api/health' || parts.join('/') === 'healthz')) return { status: 200, body: { ok: true } };
+    if (req.method === 'GET' && parts.join('/') === 'api/status') return status();
+    return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route ${req.method} /${parts.join('/')} (this listener is read-only)` } } };
+  };
+  const unix = http.createServer(serve(unixRoutes));
+  unix.requestTimeout = 0;
+  unix.headersTimeout = 60_000;
+  const oldMask = process.umask(0o177);
+  try {
+    await listen(unix, opts.socketPath);
+  } finally {
+    process.umask(oldMask);
+  }
+  let tcp: http.Server | null = null;
+  let listening: string | null = null;
+  if (opts.listen) {
+    tcp = http.createServer(serve(tcpRoutes));
+    await listen(tcp, opts.listen.port, opts.listen.host).catch((e: unknown) => {
+      unix.close();
+      fs.rmSync(opts.socketPath, { force: true });
+      throw new SafeholdError('USAGE', `cannot listen on ${opts.listen!.host}:${opts.listen!.port}: ${(e as Error).message}`);
+    });
+    const a = tcp.address() as AddressInfo;
+    listening = `${a.address}:${a.port}`;
+  }
+  return {
+    socketPath: opts.socketPath,
+    listening,
+    async close() {
+      await Promise.all([closeServer(unix), tcp ? closeServer(tcp) : Promise.resolve()]);
+      fs.rmSync(opts.socketPath, { force: true });
+    },
+  };
+}
+
+function serve(routes: Handler) {
+  return (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const parts = (req.url ?? '/').split('?')[0]!.split('/').filter(Boolean);
+    routes(req, parts).then(
+      (r) => send(res, r.status, r.body),
+      (e: unknown) => {
+        const code = isSafeholdError(e) ? e.code : 'INTERNAL';
+        send(res, STATUS_OF[code] ?? 500, { error: { code, message: e instanceof Error ? e.message : String(e) } });
+      },
+    );
+  };
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  if (res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Refuses when a live server owns the socket; removes a stale one left by a killed server. */
+async function claimSocket(socketPath: string): Promise<void> {
+  if (!fs.existsSync(socketPath)) return;
+  const other = await connectControl(socketPath);
+  if (other) {
+    const st = await other.status().catch(() => null);
+    throw new SafeholdError('LOCKED', `a server is already running on this data directory${st ? ` (pid ${st.pid})` : ''}: ${socketPath}`);
+  }
+  fs.rmSync(socketPath, { force: true });
+}
+
+function listen(server: http.Server, ...args: [string] | [number, string]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = () => { server.off('error', reject); resolve(); };
+    if (args.length === 1) server.listen(args[0], done);
+    else server.listen(args[0], args[1], done);
+  });
+}
+
+function closeServer(s: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    s.close(() => resolve());
+    s.closeAllConnections();
+  });
+}
