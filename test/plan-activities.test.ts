@@ -20,6 +20,8 @@ import { check as checkRepository } from '../src/engine/checker.ts';
 import { activity, openRepo, planWorld } from './helpers/plan-fixtures.ts';
 import type { PlanWorld } from './helpers/plan-fixtures.ts';
 import { compareTrees } from './helpers/cli.ts';
+import { runSql } from '../src/drivers/sql/sql-exec.ts';
+import { randomBytes } from 'node:crypto';
 
 const run = (w: PlanWorld, plan = 'nightly'): Promise<PlanRunResult> => runPlan({ config: w.config, plan, trigger: 'on-demand', catalog: w.catalog, pollMs: 5 });
 const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
@@ -228,5 +230,33 @@ describe('purge activities (S5)', () => {
     Object.assign(w.config.plans.nightly!, { activities: [activity('purge', 'purge', 'DB', null, { purge: { type: 'command', command: ['sh', '-c', `echo "pw=$PGPASSWORD" >> ${out}`], timeoutMs: 10_000 } })] });
     assert.equal((await run(w)).status, 'succeeded');
     assert.equal(fs.readFileSync(out, 'utf8').split('\n').at(-2), 'pw=s3cret-pg');
+  });
+
+  it('an SQL purge runs its statement on each unit\'s database ({unit} in the URL) and reports the rows removed', async (t) => {
+    const names = [0, 1].map(() => `safehold_purge_${randomBytes(4).toString('hex')}`);
+    const T = { timeoutMs: 10_000 };
+    for (const [i, db] of names.entries()) {
+      await runSql('postgres://postgres@127.0.0.1:5432/postgres', `CREATE DATABASE ${db}`, T);
+      await runSql(`postgres://postgres@127.0.0.1:5432/${db}`, `CREATE TABLE log (at timestamptz); INSERT INTO log SELECT now() - (g || ' days')::interval FROM generate_series(0, ${9 + i * 10}) g`, T);
+    }
+    t.after(async () => { for (const db of names) await runSql('postgres://postgres@127.0.0.1:5432/postgres', `DROP DATABASE IF EXISTS ${db}`, T); });
+    const w = await planWorld({}, { activities: [] });
+    t.after(() => w.close());
+    Object.assign(w.config.targets, { PG: { ...dump('PG', 'true'), listUnits: ['printf', `${names[0]}\n${names[1]}\n`] } });
+    const sql = (stmt: string) => activity('purge', 'purge', 'PG', '*', {
+      purge: { type: 'sql', sql: stmt, database: { source: 'inline', value: 'postgres://postgres:not-shown@127.0.0.1:5432/{unit}' }, timeoutMs: 10_000 },
+    });
+    // Rows are 0..9 (and 0..19) days old when inserted; the one of exactly 7 days is older than that by the time the purge runs.
+    Object.assign(w.config.plans.nightly!, { activities: [sql("DELETE FROM log WHERE at < now() - interval '7 days'")] });
+    const r = await run(w);
+    assert.equal(r.status, 'succeeded', JSON.stringify(r.tasks));
+    assert.deepEqual(r.tasks.map((x) => [x.unit, x.reason]), [[names[0], '3 row(s) purged'], [names[1], '13 row(s) purged']]);
+    const log = w.catalog.planRuns().logLines(r.id).map((l) => l.message).join('\n');
+    assert.ok(log.includes(`purge statement on postgres://postgres:***@127.0.0.1:5432/${names[0]} changed 3 row(s)`), log);
+    assert.ok(!log.includes('not-shown'));
+    Object.assign(w.config.plans.nightly!, { activities: [sql('DELETE FROM nothing_here')] });
+    const bad = await run(w);
+    assert.equal(bad.status, 'failed');
+    assert.match(bad.tasks[0]!.reason!, /^purge statement failed: postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/safehold_purge_\w+: relation "nothing_here" does not exist$/);
   });
 });

@@ -473,4 +473,15 @@ plans:
     assert.match(lines[0]!, /^3:20: alerts\.channels\.pager\.type: expected type 'webhook', 'email', 'snmp' or 'command'/);
     assert.match(lines[1]!, /^4:71: alerts\.channels\.mail\.events\[0\]: expected one of run-failed, retries-exhausted/);
   });
+
+  it('an SQL purge needs a postgres or mariadb URL; the URL is not echoed', () => {
+    const err = loadError(`${DEST}plans:
+  nightly:
+    destination: local
+    activities:
+      - { kind: purge, targets: DB, purge: { sql: 'DELETE FROM t', database: 'oracle://u:hunter2@h/db' } }
+`, { PW: 'x' }).error;
+    assert.equal(err.message.replace(/^[^:]*safehold\.yaml:/, ''), '10:78: plans.nightly.activities[0].purge.database: expected a postgres:// or mariadb:// (mysql://) connection URL');
+    assert.ok(!err.message.includes('hunter2'));
+  });
 });

@@ -6,12 +6,13 @@
 import nodePath from 'node:path';
 import type { RawConfig } from './schema.ts';
 import type {
-  Activity, Config, Destination, DeviceTarget, Hook, Plan, Retention, RetryPolicy, Secret, Settings, Site, Target, Window,
+  Activity, Config, Destination, DeviceTarget, Hook, Plan, PurgeSpec, Retention, RetryPolicy, Secret, Settings, Site, Target, Window,
 } from './types.ts';
 import type { Problem } from './problems.ts';
 import type { PathSegment } from './yaml-source.ts';
 import { resolveSecret } from './secrets.ts';
 import { compileAlertChannels } from './compile-alerts.ts';
+import { sqlDialect } from '../drivers/sql/sql-exec.ts';
 import type { SecretSpec } from './secrets.ts';
 import { closest, localTimeZone, parseDays, parseDuration, parseSizeOrPercent } from './values.ts';
 
@@ -186,9 +187,13 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
         if (!p.retention) problem([...at, 'purge'], "a retention purge needs the plan's 'retention' rules");
         if (destinations[p.destination]?.type === 'directory') problem([...at, 'purge'], "a retention purge needs a repository destination (a directory destination keeps its generations by itself)");
       }
-      const purgeSpec = a.kind !== 'purge' ? null
-        : a.purge === undefined || a.purge === 'retention' ? { type: 'retention' as const }
-        : { type: 'command' as const, command: a.purge.command, timeoutMs: ms(a.purge.timeout, DEFAULTS.commandTimeoutMs) };
+      const purgeSpec: PurgeSpec | null = a.kind !== 'purge' ? null
+        : a.purge === undefined || a.purge === 'retention' ? { type: 'retention' }
+        : 'command' in a.purge ? { type: 'command', command: a.purge.command, timeoutMs: ms(a.purge.timeout, DEFAULTS.commandTimeoutMs) }
+        : { type: 'sql', sql: a.purge.sql, database: secret([...at, 'purge', 'database'], a.purge.database), timeoutMs: ms(a.purge.timeout, DEFAULTS.commandTimeoutMs) };
+      if (purgeSpec?.type === 'sql' && purgeSpec.database.value !== '' && !sqlDialect(purgeSpec.database.value)) {
+        problem([...at, 'purge', 'database'], 'expected a postgres:// or mariadb:// (mysql://) connection URL');
+      }
       return {
         name: actName,
         kind: a.kind,

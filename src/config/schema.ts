@@ -158,7 +158,12 @@ const retention = obj({
 const purge = z.union([
   z.literal('retention'),
   obj({ command: argv.describe("Removes old source data; SAFEHOLD_TARGET, SAFEHOLD_UNIT, SAFEHOLD_PLAN and SAFEHOLD_RUN are set, plus a command target's env."), timeout: duration.optional().describe('Default 1h.') }),
-], { error: "expected 'retention' or a map { command }" }).describe("'retention': forget the unit's snapshots by the plan's retention, then prune; { command }: a user-defined purge of source data.");
+  obj({
+    sql: text.min(1, { error: 'expected an SQL statement' }).describe("Statement(s) run on the database, e.g. DELETE FROM events WHERE at < now() - interval '90 days'."),
+    database: secret.describe("Connection URL (a secret): postgres://user:pw@host:5432/db or mariadb://user:pw@host:3306/db; '{unit}' is replaced by the task's unit name."),
+    timeout: duration.optional().describe('Default 1h.'),
+  }),
+], { error: "expected 'retention', a map { command } or a map { sql, database }" }).describe("'retention': forget the unit's snapshots by the plan's retention, then prune; { command } or { sql, database }: a user-defined purge of source data.");
 
 const activity = obj({
   name: nameOf('activity').optional().describe("Default: '<kind>-<position>'."),

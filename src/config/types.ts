@@ -116,7 +116,9 @@ export type ActivityKind = 'backup' | 'export' | 'purge' | 'copy';
 /** What a purge activity removes: old snapshots by the plan's retention (then prune), or source data by a command. */
 export type PurgeSpec =
   | { readonly type: 'retention' }
-  | { readonly type: 'command'; readonly command: readonly string[]; readonly timeoutMs: number };
+  | { readonly type: 'command'; readonly command: readonly string[]; readonly timeoutMs: number }
+  /** SQL run on a PostgreSQL or MariaDB server; `{unit}` in the URL is the task's unit. */
+  | { readonly type: 'sql'; readonly sql: string; readonly database: Secret; readonly timeoutMs: number };
 
 export interface Activity {
   readonly name: string;

@@ -25,6 +25,7 @@ import type { TaskEnv } from './task-flow.ts';
 import { TaskStop, label } from './task-flow.ts';
 import { unitScheme } from './task-backup.ts';
 import { checkFreeSpace, checkReachable, lowSpaceAlert } from './destination-checks.ts';
+import { redactDbUrl, runSql } from '../drivers/sql/sql-exec.ts';
 
 export interface WorkResult {
   snapshots: string[];
@@ -39,6 +40,7 @@ export async function runTaskWork(env: TaskEnv, task: ExpandedTask, target: Plan
   const a = task.activity;
   if (a.kind === 'purge') {
     if (a.purge?.type === 'command') return purgeCommand(env, task, target, a.purge.command, a.purge.timeoutMs, log);
+    if (a.purge?.type === 'sql') return purgeSql(env, task, a.purge.sql, a.purge.database.value, a.purge.timeoutMs, log);
     return purgeRetention(env, task, log);
   }
   if (a.kind === 'copy') return copyUnit(env, task, target, log);
@@ -99,6 +101,18 @@ function purgeCommand(env: TaskEnv, task: ExpandedTask, target: PlanTarget, argv
       reject(new TaskStop('failed', `the purge command exited with ${code ?? sig}${sig === 'SIGKILL' ? ' (timed out)' : ''}`));
     });
   });
+}
+
+async function purgeSql(env: TaskEnv, task: ExpandedTask, sql: string, url: string, timeoutMs: number, log: Log): Promise<WorkResult> {
+  const target = url.split('{unit}').join(encodeURIComponent(task.unit ?? ''));
+  try {
+    const r = await runSql(target, sql, { timeoutMs, signal: env.signal });
+    log(`S4.8 purge statement on ${redactDbUrl(target)} changed ${r.rowsAffected} row(s)`);
+    return { snapshots: [], bytes: 0, note: `${r.rowsAffected} row(s) purged` };
+  } catch (e) {
+    if (env.signal.aborted) throw new TaskStop('cancelled', 'the purge statement was stopped: the task was cancelled');
+    throw new TaskStop('failed', `purge statement failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 async function copyUnit(env: TaskEnv, task: ExpandedTask, target: PlanTarget, log: Log): Promise<WorkResult> {
