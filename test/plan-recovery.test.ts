@@ -14,6 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runPlan } from '../src/plans/runner.ts';
 import { recoverAbandoned } from '../src/plans/recover.ts';
+import type { AlertEvent } from '../src/core/alert-event.ts';
 import { buildTargets } from '../src/plans/targets.ts';
 import { effectiveState } from './helpers/appliance-server.ts';
 import { activity, planWorld, quiesceRecords, taskLog } from './helpers/plan-fixtures.ts';
@@ -81,8 +82,10 @@ describe('plan recovery', () => {
 
     // A first start while the device refuses to unquiesce: nothing is released, the failure is logged.
     dev.failUnquiesce = true;
-    const failed = await recoverAbandoned(store, buildTargets(w.config));
+    const failed = await recoverAbandoned(store, buildTargets(w.config), w.catalog.leases());
     assert.deepEqual([failed.unquiesced, failed.notUndone, failed.runsFailed], [[], ['TEST8/DOMAIN1'], 1]);
+    assert.equal(failed.leasesReleased, 1, 'the dead run\'s lease is released');
+    assert.deepEqual(w.catalog.leases().list(), []);
     assert.equal(quiesceRecords(w)[0]!.releasedAt, null, 'kept for the next start');
     assert.match(taskLog(w, dead!.id, left[0]!.taskId).at(-1)!, new RegExp(`^could not undo the quiesce of TEST8/DOMAIN1 left by process ${pid}: .*unquiesce failed on the device`));
 
@@ -90,7 +93,9 @@ describe('plan recovery', () => {
     dev.failUnquiesce = false;
     dev.latencyMs = {};
     const before = dev.calls.length;
-    const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog, pollMs: 20 });
+    const alerts: AlertEvent[] = [];
+    const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog, pollMs: 20, alert: (e) => alerts.push(e) });
+    assert.deepEqual(alerts.map((a) => [a.event, a.summary]), [['quiesce-repaired', `unquiesced TEST8/DOMAIN1 at start: left behind by process ${pid}, which died`]]);
     const after = dev.calls.slice(before).filter((c) => c.status < 400);
     assert.deepEqual(after.slice(0, 2).map((c) => [c.op, c.unit]), [['unquiesce', 'DOMAIN1'], ['health', null]], 'recovery before expansion');
 

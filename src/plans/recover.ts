@@ -7,6 +7,7 @@
 import type { PlanRunRecord, PlanRunStore } from '../catalog/plan-runs.ts';
 import type { LeaseStore } from '../catalog/leases.ts';
 import type { PlanTarget } from './targets.ts';
+import type { AlertEvent } from '../core/alert-event.ts';
 
 export interface RepairedQuiesce {
   target: string;
@@ -50,4 +51,14 @@ export async function recoverAbandoned(store: PlanRunStore, targets: readonly Pl
     res.leasesReleased += n;
   }
   return res;
+}
+
+/** The 'quiesce-repaired' alert for a quiesce undone at start. */
+export function quiesceRepairedAlert(q: RepairedQuiesce): AlertEvent {
+  const what = q.unit ? `${q.target}/${q.unit}` : q.target;
+  return {
+    event: 'quiesce-repaired', severity: 'warning',
+    summary: `unquiesced ${what} at start: left behind by process ${q.pid}, which died`,
+    details: { target: q.target, unit: q.unit, runId: q.runId, pid: q.pid },
+  };
 }

@@ -23,7 +23,7 @@ import { checkFreeSpace, checkReachable, lowSpaceAlert } from './destination-che
 import { expandActivities } from './expand.ts';
 import { buildTargets } from './targets.ts';
 import type { PlanTarget } from './targets.ts';
-import { recoverAbandoned } from './recover.ts';
+import { quiesceRepairedAlert, recoverAbandoned } from './recover.ts';
 import { runTask } from './task-flow.ts';
 import { acquireRunLocks } from './run-locks.ts';
 import { abortReason, deadline } from './deadline.ts';
@@ -68,7 +68,10 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
   const store = catalog.planRuns();
   const leases = catalog.leases({ maxAgeMs: config.settings.lockMaxAgeMs, heartbeatTimeoutMs: config.settings.lockHeartbeatTimeoutMs });
   const targets = opts.targets ?? buildTargets(config);
-  if (!opts.skipRecovery) await recoverAbandoned(store, targets, leases);
+  if (!opts.skipRecovery) {
+    const rec = await recoverAbandoned(store, targets, leases);
+    for (const q of rec.repaired) alert(quiesceRepairedAlert(q));
+  }
   const root = opts.retryOf ? rootOf(store, opts.retryOf) : null;
   const scheduledFor = opts.scheduledFor ?? root?.scheduledFor ?? undefined;
   const runId = store.startRun({ plan: plan.name, trigger: opts.trigger, configFile: config.file, scheduledFor: scheduledFor ?? null, retryOf: opts.retryOf?.id ?? null });

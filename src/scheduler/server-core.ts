@@ -17,7 +17,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { PlanRunRecord, RunTrigger } from '../catalog/plan-runs.ts';
 import { buildTargets } from '../plans/targets.ts';
 import type { PlanTarget } from '../plans/targets.ts';
-import { recoverAbandoned } from '../plans/recover.ts';
+import { quiesceRepairedAlert, recoverAbandoned } from '../plans/recover.ts';
 import { runPlan } from '../plans/runner.ts';
 import type { PlanRunResult } from '../plans/runner.ts';
 import { attemptTimes } from '../plans/retry.ts';
@@ -72,13 +72,7 @@ export class ServerCore {
     const { catalog, config } = this.opts;
     const store = catalog.planRuns();
     const rec = await recoverAbandoned(store, this.targets, this.leases());
-    for (const q of rec.repaired) {
-      this.opts.alert({
-        event: 'quiesce-repaired', severity: 'warning',
-        summary: `unquiesced ${q.unit ? `${q.target}/${q.unit}` : q.target} at server start: left behind by process ${q.pid}, which died`,
-        details: { target: q.target, unit: q.unit, runId: q.runId, pid: q.pid },
-      });
-    }
+    for (const q of rec.repaired) this.opts.alert(quiesceRepairedAlert(q));
     for (const q of rec.notUndone) this.opts.log('error', `could not undo the quiesce of ${q} left by a dead process; it is retried at the next start`);
     for (const dead of rec.abandoned) {
       this.opts.log('warn', `run ${dead.id.slice(0, 8)} of plan ${dead.plan} was left running by process ${dead.pid}, which died: marked failed`, { run: dead.id });
