@@ -21,19 +21,13 @@ import { activity, hook, openRepo, planWorld } from './helpers/plan-fixtures.ts'
 import { alerter } from '../src/alerts/from-config.ts';
 import { hasSnmptrapd, startSnmptrapd } from './helpers/snmptrapd.ts';
 import type { PlanWorld } from './helpers/plan-fixtures.ts';
+import { until } from './helpers/wait.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const T0 = Date.UTC(2026, 10, 25, 1, 59);
 const DUE = Date.UTC(2026, 10, 25, 2, 0);
 
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 3));
-  }
-}
 
 interface Rig {
   w: PlanWorld;

@@ -15,14 +15,8 @@ import type { Running } from './helpers/spawn.ts';
 import { startAppliance } from './helpers/appliance-server.ts';
 import type { Appliance } from './helpers/appliance-server.ts';
 import { Catalog } from '../src/catalog/catalog.ts';
+import { until } from './helpers/wait.ts';
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 interface World {
   sb: Sandbox;
@@ -84,7 +78,7 @@ describe('safehold server (a real process)', () => {
   it('takes on-demand runs over its socket, refuses a second server, serves --listen read-only, exits 0 on SIGTERM', async (t) => {
     const w = await world(t);
     const srv = w.server(['--listen', '127.0.0.1:0']);
-    await until(() => /listening on .*server\.sock and http:\/\/127\.0\.0\.1:\d+/.test(srv.stderr()), 'the server to listen');
+    await until(() => /listening on .*server\.sock and http:\/\/127\.0\.0\.1:\d+/.test(srv.stderr()), 'the server to listen', 60_000);
     const url = /http:\/\/(127\.0\.0\.1:\d+)/.exec(srv.stderr())![1];
     const r = await w.sb.run(['plan', 'run', 'other', '--config', w.file, '--json'], { env: { SAFEHOLD_DATA_DIR: w.data } });
     assert.equal(r.code, 0, show(r));
@@ -131,7 +125,7 @@ describe('safehold server (a real process)', () => {
     const w = await world(t, '    retry: { onDemand: { every: 1m, for: 1h } }');
     w.qa1.state.latencyMs.backup = 60_000;
     const srv = w.server();
-    await until(() => srv.stderr().includes('listening on'), 'the server');
+    await until(() => srv.stderr().includes('listening on'), 'the server', 60_000);
     const client = startCli(['plan', 'run', 'nightly', '--config', w.file], w.env);
     await until(() => w.qa1.state.calls.some((c) => c.op === 'backup'), 'the backup to start');
     assert.equal(w.qa1.state.device.quiesce, 'quiesced');
@@ -149,7 +143,7 @@ describe('safehold server (a real process)', () => {
 
     w.qa1.state.latencyMs.backup = 0;
     const again = w.server();
-    await until(() => cat.planRuns().listRuns({ plan: 'nightly' }).some((r) => r.trigger === 'retry' && r.status !== 'running'), 'the retry to finish');
+    await until(() => cat.planRuns().listRuns({ plan: 'nightly' }).some((r) => r.trigger === 'retry' && r.status !== 'running'), 'the retry to finish', 60_000);
     const runs = cat.planRuns().listRuns({ plan: 'nightly' });
     const retry = runs.find((r) => r.trigger === 'retry')!;
     const old = cat.planRuns().getRun(dead!.id)!;

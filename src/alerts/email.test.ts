@@ -12,6 +12,7 @@ import { ManualClock } from '../core/clock.ts';
 import { retriesExhausted, runFailed, toPayload } from './events.ts';
 import { alertSubject, sendEmail } from './email.ts';
 import { parseMail, startSmtpSink } from '../../test/helpers/smtp-sink.ts';
+import { until } from '../../test/helpers/wait.ts';
 
 /** A clock that also lists every sleep asked of it, so a test knows when a retry is waiting. */
 class RecordingClock extends ManualClock {
@@ -22,13 +23,6 @@ class RecordingClock extends ManualClock {
   }
 }
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const payload = toPayload('abc123', Date.UTC(2026, 0, 1, 3), runFailed({ plan: 'nightly', runId: 'r1', reason: 'device QA1 unreachable' }));
 const PASSWORD = 'Tr0ub4dor&3-smtp';

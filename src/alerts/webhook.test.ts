@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { ManualClock } from '../core/clock.ts';
 import { runFailed, toPayload } from './events.ts';
 import { redactUrl, sendWebhook, signBody } from './webhook.ts';
+import { until } from '../../test/helpers/wait.ts';
 
 interface Received { at: number; headers: http.IncomingHttpHeaders; body: string; url: string }
 
@@ -39,13 +40,6 @@ async function server(t: { after(fn: () => unknown): void }, clock: ManualClock,
   return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hook`, received };
 }
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const payload = toPayload('abc123', Date.UTC(2026, 0, 1, 3), runFailed({ plan: 'nightly', runId: 'r1', reason: 'device QA1 unreachable' }));
 
