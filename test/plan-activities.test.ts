@@ -233,7 +233,8 @@ describe('purge activities (S5)', () => {
   });
 
   it('an SQL purge runs its statement on each unit\'s database ({unit} in the URL) and reports the rows removed', async (t) => {
-    const names = [0, 1].map(() => `safehold_purge_${randomBytes(4).toString('hex')}`);
+    const tag = randomBytes(4).toString('hex');
+    const names = ['a', 'b'].map((x) => `safehold_purge_${x}_${tag}`); // units expand in name order
     const T = { timeoutMs: 10_000 };
     for (const [i, db] of names.entries()) {
       await runSql('postgres://postgres@127.0.0.1:5432/postgres', `CREATE DATABASE ${db}`, T);
