@@ -313,7 +313,10 @@ describe('check and packs indexed twice', () => {
       const saved = await f.repo.backend.load({ type: 'data', name: gone });
       await f.repo.backend.remove({ type: 'data', name: gone });
       const res = await check(await Repository.open(new LocalBackend(f.repoDir), PASSWORD));
-      assert.deepEqual(res.errors.map((e) => e.object), [`pack ${gone.slice(0, 12)}`], 'whichever copy the index kept, the missing one is named');
+      // The missing copy is named; when the in-memory index happened to pick that copy (index files load in
+      // parallel), the trees it holds are reported unreadable as well, which is what reading would meet.
+      assert.equal(res.errors[0]?.object, `pack ${gone.slice(0, 12)}`, 'whichever copy the index kept, the missing one is named');
+      for (const e of res.errors.slice(1)) assert.match(e.object, /^tree [0-9a-f]{12}$/);
       assert.match(res.errors[0]!.message, new RegExp(`^missing: the index names it for ${blobs.length} blobs`));
       await f.repo.backend.save({ type: 'data', name: gone }, saved);
     }
