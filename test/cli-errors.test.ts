@@ -400,3 +400,16 @@ describe('CLI errors: output hygiene', () => {
     });
   });
 });
+
+describe('a reader that goes away', () => {
+  it('`safehold ls latest | head -1` on a long listing: exit 0, no EPIPE stack trace', async () => {
+    await withRepo(async (sb, src) => {
+      for (let i = 0; i < 2000; i++) fs.writeFileSync(path.join(src, `a-rather-long-file-name-to-make-the-listing-big-${i}.txt`), '');
+      assert.equal((await sb.run(['backup', src])).code, 0);
+      const r = execFileSync('bash', ['-c', `set -o pipefail; ${JSON.stringify(path.resolve(import.meta.dirname, '..', 'safehold'))} ls latest | head -1; echo "exit $?"`], {
+        env: sb.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      assert.match(r, /\nexit 0\n$/, r);
+    });
+  });
+});

@@ -87,6 +87,11 @@ function report(out: Output, e: unknown): number {
 
 if (import.meta.main) {
   process.on('SIGINT', () => { process.stderr.write('\ninterrupted\n'); process.exit(EXIT.interrupted); });
+  // A reader that went away (`safehold snapshots | head`) is not an error: stop quietly, like other Unix tools.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+    throw e;
+  });
   const code = await main(process.argv.slice(2));
   process.exitCode = code;
 }
