@@ -28,6 +28,8 @@ export interface ExtractOptions {
   owner?: boolean;
   /** Members that are not extracted (devices, unknown types) and why. */
   onWarning?(path: string, message: string): void;
+  /** The input is a plain tar, not zstd-compressed (e.g. pg_basebackup's). Default false. */
+  plain?: boolean;
 }
 
 export interface ExtractResult {
@@ -45,9 +47,13 @@ class ByteSource {
   private inputError: unknown;
   private done = false;
 
-  constructor(input: Readable) {
-    const dec = createZstdDecompress({ chunkSize: 128 * 1024 });
+  constructor(input: Readable, plain = false) {
     input.once('error', (e) => { this.inputError = e; });
+    if (plain) {
+      this.it = input[Symbol.asyncIterator]();
+      return;
+    }
+    const dec = createZstdDecompress({ chunkSize: 128 * 1024 });
     pipeline(input, dec, () => {});
     this.it = dec[Symbol.asyncIterator]();
   }
@@ -128,8 +134,8 @@ async function readMeta(src: ByteSource, size: number, offset: number): Promise<
 }
 
 /** The members of a zstd-compressed tar stream, in order. */
-async function* members(input: Readable): AsyncGenerator<Member> {
-  const src = new ByteSource(input);
+async function* members(input: Readable, plain = false): AsyncGenerator<Member> {
+  const src = new ByteSource(input, plain);
   const global = new Map<string, string>();
   let local = new Map<string, string>();
   for (;;) {
@@ -343,7 +349,7 @@ export async function extractTar(input: Readable, targetDir: string, opts: Extra
     throw fromSystemError(e, `creating ${targetDir}`);
   }
   const x = new Extractor(root, opts);
-  const it = members(input);
+  const it = members(input, opts.plain);
   try {
     for await (const m of it) await x.extract(m);
   } finally {
