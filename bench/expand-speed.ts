@@ -15,7 +15,7 @@ const inventory: InventoryTarget[] = Array.from({ length: TARGETS }, (_, i) => (
   name: `DEV${i}`, kind: 'device', available: async () => i % 100 !== 0, listUnits: async () => units,
 }));
 const act = (name: string, kind: 'backup' | 'export', targets: string, u: string | null): Activity =>
-  ({ name, kind, targets, units: u, quiesce: false, quiesceTimeoutMs: 0, preTask: null, postTask: null, tags: [], purge: null, to: null, timeoutMs: 0 });
+  ({ name, kind, targets, units: u, quiesce: false, quiesceTimeoutMs: 0, preTask: null, postTask: null, tags: [], purge: null, to: null, timeoutMs: 0, group: null });
 const activities = [act('secure', 'backup', 'DEV*', null), act('export', 'export', 'DEV*', 'DOMAIN*')];
 
 const times: number[] = [];

@@ -16,6 +16,7 @@ import { processAlive } from '../core/process.ts';
 import { PlanRunStore } from './plan-runs.ts';
 import { LeaseStore } from './leases.ts';
 import { AlertStore } from './alerts.ts';
+import { DrillStore } from './drills.ts';
 import type { LeasePolicy } from './leases.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed';
@@ -238,6 +239,11 @@ export class Catalog {
   /** Plan runs, tasks, their log and quiesce records (same database). */
   planRuns(): PlanRunStore {
     return new PlanRunStore(this.db, this.clock);
+  }
+
+  /** Restore drill reports (same database). */
+  drills(): DrillStore {
+    return new DrillStore(this.db, this.clock);
   }
 
   /** Alerts and their deliveries (same database). */

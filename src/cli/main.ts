@@ -24,11 +24,13 @@ import { runsCommand } from './commands/runs.ts';
 import { unlockCommand } from './commands/unlock.ts';
 import { planCommand } from './commands/plan.ts';
 import { serverCommand } from './commands/server.ts';
+import { restorePlanCommand } from './commands/restore-group.ts';
+import { drillsCommand } from './commands/drills.ts';
 import { runCommand } from './commands/run.ts';
 import { configCommand } from './commands/config.ts';
 import { alertsCommand } from './commands/alerts.ts';
 
-const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, copyCommand, checkCommand, forgetCommand, pruneCommand, keyCommand, runsCommand, unlockCommand, configCommand, planCommand, runCommand, alertsCommand, serverCommand];
+const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, copyCommand, checkCommand, forgetCommand, pruneCommand, keyCommand, runsCommand, unlockCommand, configCommand, planCommand, runCommand, alertsCommand, serverCommand, restorePlanCommand, drillsCommand];
 
 function mainUsage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -30,6 +30,14 @@ export class Output {
     else if (!this.quiet) human();
   }
 
+  /** A progress note on stderr (not with --quiet), so stdout keeps only the result. */
+  info(s: string): void {
+    if (!this.quiet) {
+      this.clearProgress();
+      this.stderr.write(`${s}\n`);
+    }
+  }
+
   /** A warning on stderr (not with --quiet). */
   warn(s: string): void {
     if (!this.quiet) this.stderr.write(`warning: ${s}\n`);

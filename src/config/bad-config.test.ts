@@ -136,7 +136,7 @@ describe('bad configuration files', () => {
   vm3:
     site: dc1
 `, [
-      "3:11: targets.vm1.kind: expected one of 'files', 'command', 'device', got 'vm'",
+      "3:11: targets.vm1.kind: expected one of 'files', 'command', 'device', 'postgres', 'mariadb', 'sqlite', got 'vm'",
       '4:8: targets.vm2: expected a map with a kind and its settings, got a number',
       "5:3: targets.vm3: missing required key 'kind'",
     ]);
@@ -371,13 +371,13 @@ ${DEST}plans:
 `, [
       "2:12: settings.backups: expected 'enabled' or 'disabled', got 'enable' (did you mean 'enabled'?)",
       "11:13: plans.nightly.window: needs exactly one of 'cron' or 'ranges'",
-      "12:26: plans.nightly.activities[0].kind: expected 'backup', 'export', 'purge' or 'copy', got 'backups' (did you mean 'backup'?)",
+      "12:26: plans.nightly.activities[0].kind: expected 'backup', 'export', 'purge', 'copy' or 'drill', got 'backups' (did you mean 'backup'?)",
     ], { PW: 'x' });
   });
 
   it('an empty file and a file whose top level is a list', () => {
     expectProblems('# nothing yet\n', ['1:1: expected a map with settings, sites, targets, destinations, hooks and plans, got an empty file']);
-    expectProblems('- plans\n', ['1:1: expected a map with settings, sites, targets, destinations, hooks, plans and alerts, got a list']);
+    expectProblems('- plans\n', ['1:1: expected a map with settings, sites, targets, destinations, hooks, plans, alerts, groups and restorePlans, got a list']);
   });
 
   it('every problem at once, in file order, at most 20 then a count', () => {

@@ -12,6 +12,7 @@ import type { Problem } from './problems.ts';
 import type { PathSegment } from './yaml-source.ts';
 import { resolveSecret } from './secrets.ts';
 import { compileAlertChannels } from './compile-alerts.ts';
+import { compileGroups } from './compile-groups.ts';
 import { sqlDialect } from '../drivers/sql/sql-exec.ts';
 import type { SecretSpec } from './secrets.ts';
 import { closest, localTimeZone, parseDays, parseDuration, parseSizeOrPercent } from './values.ts';
@@ -32,6 +33,7 @@ export const DEFAULTS = Object.freeze({
   runTimeoutMs: 10 * 60 * 60_000,
   taskTimeoutMs: 4 * 60 * 60_000,
   generationsKept: 2,
+  dumpTimeoutMs: 6 * 60 * 60_000,
 });
 
 const ALL_DAYS = [0, 1, 2, 3, 4, 5, 6];
@@ -127,6 +129,16 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
           : { type: 'command', command: a.command!, timeoutMs, env: secretMap([...path, 'adapter', 'env'], a.env) };
         return { kind: 'device', name, site, adapter };
       }
+      case 'postgres':
+      case 'mariadb':
+        return {
+          kind: t.kind, name, site, host: t.host ?? '127.0.0.1', port: t.port ?? (t.kind === 'postgres' ? 5432 : 3306),
+          user: t.user ?? (t.kind === 'postgres' ? 'postgres' : 'root'),
+          password: t.password === undefined ? null : secret([...path, 'password'], t.password),
+          databases: t.databases ?? '*', exclude: t.exclude ?? [], timeoutMs: ms(t.timeout, DEFAULTS.dumpTimeoutMs),
+        };
+      case 'sqlite':
+        return { kind: 'sqlite', name, site, dir: nodePath.resolve(baseDir, t.dir), files: t.files ?? '*.db', timeoutMs: ms(t.timeout, DEFAULTS.dumpTimeoutMs) };
     }
   }
 
@@ -171,6 +183,11 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
       const first = names.get(actName);
       if (first !== undefined) problem([...at, 'name'], `activity name '${actName}' is already used by activities[${first}]`);
       else names.set(actName, i);
+      if (a.group !== undefined) {
+        reference([...at, 'group'], 'group', 'groups', a.group, raw.groups ?? {});
+        if (a.kind !== 'backup') problem([...at, 'group'], `only backup activities take 'group' (this one is ${a.kind === 'export' ? 'an' : 'a'} ${a.kind})`);
+        if (a.targets !== undefined || a.units !== undefined) problem([...at, 'group'], "a group backup takes its targets and units from the group: leave out 'targets' and 'units'");
+      }
       if (a.purge !== undefined && a.kind !== 'purge') problem([...at, 'purge'], `only purge activities take 'purge' (this one is ${a.kind === 'export' ? 'an' : 'a'} ${a.kind})`);
       if (a.to !== undefined && a.kind !== 'copy') problem([...at, 'to'], `only copy activities take 'to' (this one is ${a.kind === 'export' ? 'an' : 'a'} ${a.kind})`);
       if (a.kind === 'copy') {
@@ -199,8 +216,9 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
         kind: a.kind,
         purge: purgeSpec,
         to: a.kind === 'copy' ? a.to ?? null : null,
+        group: a.group ?? null,
         timeoutMs: ms(a.timeout, DEFAULTS.taskTimeoutMs),
-        targets: a.targets,
+        targets: a.targets ?? '',
         units: a.units ?? null,
         quiesce: a.quiesce ?? false,
         quiesceTimeoutMs: ms(a.quiesceTimeout, DEFAULTS.quiesceTimeoutMs),
@@ -236,7 +254,8 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
   }
 
   const alerts = compileAlertChannels(raw.alerts?.channels, { one: secret, map: secretMap });
-  const config: Config = { file, settings, sites, targets, destinations, plans, alerts };
+  const { groups, restorePlans } = compileGroups(raw, { problem, reference, hookOf, targets, destinations, baseDir });
+  const config: Config = { file, settings, sites, targets, destinations, plans, alerts, groups, restorePlans };
   return { config, problems };
 }
 

@@ -147,7 +147,7 @@ describe('loading configuration files', () => {
     assert.equal(p.postPlan, null);
     const [a0, a1] = p.activities;
     assert.deepEqual({ ...a0!, preTask: a0!.preTask?.name }, {
-      name: 'backup-1', kind: 'backup', targets: 'QA*', units: null, quiesce: false, quiesceTimeoutMs: 120_000, preTask: 'flush', postTask: null, tags: [], purge: null, to: null, timeoutMs: 4 * 3_600_000,
+      name: 'backup-1', kind: 'backup', targets: 'QA*', units: null, quiesce: false, quiesceTimeoutMs: 120_000, preTask: 'flush', postTask: null, tags: [], purge: null, to: null, timeoutMs: 4 * 3_600_000, group: null,
     });
     assert.equal(a1!.name, 'export-2');
     assert.deepEqual(a0!.preTask, { name: 'flush', command: ['sync'], timeoutMs: 300_000, failOnError: true, always: false });

@@ -77,8 +77,30 @@ const deviceTarget = obj({
   adapter,
 });
 
-const target = z.discriminatedUnion('kind', [filesTarget, commandTarget, deviceTarget], {
-  error: (iss) => ((iss.code as string) === 'invalid_type' ? 'expected a map with a kind and its settings' : "expected one of 'files', 'command', 'device'"),
+const port = z.int({ error: 'expected a port number' }).min(1, { error: 'expected a port number' }).max(65535, { error: 'expected a port number' });
+
+const serverDb = (kind: 'postgres' | 'mariadb', dflt: { port: number; user: string }) => obj({
+  kind: z.literal(kind),
+  site: ref('site').optional(),
+  host: text.optional().describe('Default 127.0.0.1.'),
+  port: port.optional().describe(`Default ${dflt.port}.`),
+  user: text.optional().describe(`Default '${dflt.user}'.`),
+  password: secret.optional().describe('A secret; passed to the dump tools in their environment, never on a command line.'),
+  databases: glob.optional().describe("Glob on database names: the units (default '*')."),
+  exclude: z.array(glob, { error: 'expected a list of globs' }).optional().describe('Databases left out.'),
+  timeout: duration.optional().describe('Limit of one dump or restore (default 6h).'),
+});
+
+const sqliteTarget = obj({
+  kind: z.literal('sqlite'),
+  site: ref('site').optional(),
+  dir: path.describe('Directory of the database files (relative paths are relative to this file).'),
+  files: glob.optional().describe("Glob on file names: the units (default '*.db')."),
+  timeout: duration.optional().describe('Default 6h.'),
+});
+
+const target = z.discriminatedUnion('kind', [filesTarget, commandTarget, deviceTarget, serverDb('postgres', { port: 5432, user: 'postgres' }), serverDb('mariadb', { port: 3306, user: 'root' }), sqliteTarget], {
+  error: (iss) => ((iss.code as string) === 'invalid_type' ? 'expected a map with a kind and its settings' : "expected one of 'files', 'command', 'device', 'postgres', 'mariadb', 'sqlite'"),
 });
 
 const repositoryDestination = obj({
@@ -167,17 +189,20 @@ const purge = z.union([
 
 const activity = obj({
   name: nameOf('activity').optional().describe("Default: '<kind>-<position>'."),
-  kind: z.enum(['backup', 'export', 'purge', 'copy'], { error: "expected 'backup', 'export', 'purge' or 'copy'" }),
+  kind: z.enum(['backup', 'export', 'purge', 'copy', 'drill'], { error: "expected 'backup', 'export', 'purge', 'copy' or 'drill'" }),
+  group: ref('group').optional().describe("Backup activities: back up this consistency group (instead of 'targets' and 'units')."),
   purge: purge.optional().describe("Purge activities: what to purge (default 'retention')."),
   to: ref('destination').optional().describe('Copy activities: the destination the snapshots (or closed generations) are copied to.'),
   timeout: duration.optional().describe('Overall limit of one task; past it the task is cancelled (default 4h).'),
-  targets: glob.describe("Glob on target names, e.g. 'QA*'."),
+  targets: glob.optional().describe("Glob on target names, e.g. 'QA*' (required unless 'group' is given)."),
   units: glob.optional().describe("Glob on unit names, e.g. 'DOMAIN*' (default: the whole target / all units)."),
   quiesce: bool.optional().describe('Quiesce before and unquiesce after (default false).'),
   quiesceTimeout: duration.optional().describe('Default 2m.'),
   preTask: ref('hook').optional(),
   postTask: ref('hook').optional(),
   tags: z.array(z.string({ error: 'expected a tag string' }).min(1, { error: 'expected a non-empty tag' }), { error: 'expected a list of tags' }).optional(),
+}).superRefine((a, ctx) => {
+  if (a.targets === undefined && a.group === undefined) ctx.addIssue({ code: 'custom', message: "missing required key 'targets'" });
 });
 
 const alertEvents = z.array(z.enum(ALERT_EVENTS, { error: `expected one of ${ALERT_EVENTS.join(', ')}` }), { error: 'expected a list of event names' })
@@ -214,6 +239,30 @@ const channel = z.discriminatedUnion('type', [
   }),
 ], { error: (iss) => ((iss.code as string) === 'invalid_type' ? 'expected a map with a type and its settings' : "expected type 'webhook', 'email', 'snmp' or 'command'") });
 
+const groupMember = obj({
+  target: ref('target'),
+  units: z.array(text, { error: 'expected a list of unit names' }).min(1, { error: 'expected at least one unit' }).optional().describe('Default: every unit of the target.'),
+});
+
+const group = obj({
+  mode: z.enum(['quiesced', 'physical', 'independent'], { error: "expected 'quiesced', 'physical' or 'independent'" }).optional()
+    .describe("'quiesced' (default): stop hook, back up all, start hook; 'physical': one pg_basebackup of the PostgreSQL server; 'independent': per-database dumps without stopping (not consistent)."),
+  members: z.array(groupMember, { error: 'expected a list of { target, units }' }).min(1, { error: 'expected at least one member' }),
+  stop: ref('hook').optional().describe('Stops or quiesces the application before the backup and the restore.'),
+  start: ref('hook').optional().describe('Starts or resumes it after (runs even when a step failed).'),
+  check: ref('hook').optional().describe('Restore: exits 0 only when nothing is running (S7).'),
+  cleanup: ref('hook').optional().describe('Restore: run after restoring a backup taken online (S7; e.g. ciwcleanup).'),
+});
+
+const restorePlan = obj({
+  group: ref('group'),
+  from: ref('destination').describe('The repository the group was backed up to.'),
+  snapshot: text.optional().describe("'latest' (default) or a group run id."),
+  safetyBackup: bool.optional().describe('Back up the current state first (default true).'),
+  intoSuffix: text.optional().describe("Restore databases under '<name><suffix>' instead of over the originals (tests)."),
+  filesTo: path.optional().describe('Restore files under this directory instead of their original places (tests).'),
+});
+
 const alerts = obj({
   channels: named('channel', channel, 'Alert channels by name.').optional(),
 });
@@ -239,7 +288,9 @@ export const configSchema = obj({
   hooks: named('hook', hook, 'Commands run before/after plans and tasks, referenced by name.').optional(),
   plans: named('plan', plan, 'Plans: activities, schedule, window, retry, destination, retention.').optional(),
   alerts: alerts.optional().describe('Where alerts go (docs/alerts.md).'),
-}, 'a map with settings, sites, targets, destinations, hooks, plans and alerts');
+  groups: named('group', group, 'Consistency groups: targets and units backed up (and restored) together (S6, S7).').optional(),
+  restorePlans: named('restorePlan', restorePlan, 'Safe restores of a group (S7): safehold restore-plan run NAME.').optional(),
+}, 'a map with settings, sites, targets, destinations, hooks, plans, alerts, groups and restorePlans');
 
 /** safehold.yaml as written (validated, before defaults and compilation). */
 export type RawConfig = z.infer<typeof configSchema>;

@@ -32,7 +32,7 @@ export interface Site {
   readonly description: string;
 }
 
-export type TargetKind = 'files' | 'command' | 'device';
+export type TargetKind = 'files' | 'command' | 'device' | 'postgres' | 'mariadb' | 'sqlite';
 
 export interface FilesTarget {
   readonly kind: 'files';
@@ -67,7 +67,33 @@ export interface DeviceTarget {
     | { readonly type: 'command'; readonly command: readonly string[]; readonly timeoutMs: number; readonly env: Readonly<Record<string, Secret>> };
 }
 
-export type Target = FilesTarget | CommandTarget | DeviceTarget;
+/** A PostgreSQL or MariaDB server: its databases are the units. */
+export interface ServerDbTarget {
+  readonly kind: 'postgres' | 'mariadb';
+  readonly name: string;
+  readonly site: string | null;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: Secret | null;
+  readonly databases: string;
+  readonly exclude: readonly string[];
+  readonly timeoutMs: number;
+}
+
+/** A directory of SQLite database files: each file is a unit. */
+export interface SqliteTarget {
+  readonly kind: 'sqlite';
+  readonly name: string;
+  readonly site: string | null;
+  readonly dir: string;
+  readonly files: string;
+  readonly timeoutMs: number;
+}
+
+export type DatabaseTarget = ServerDbTarget | SqliteTarget;
+
+export type Target = FilesTarget | CommandTarget | DeviceTarget | DatabaseTarget;
 
 export interface RepositoryDestination {
   readonly type: 'repository';
@@ -111,7 +137,7 @@ export type Window =
   | { readonly type: 'cron'; readonly expression: string; readonly timezone: string }
   | { readonly type: 'ranges'; readonly timezone: string; readonly ranges: readonly { readonly days: readonly number[]; readonly from: string; readonly to: string }[] };
 
-export type ActivityKind = 'backup' | 'export' | 'purge' | 'copy';
+export type ActivityKind = 'backup' | 'export' | 'purge' | 'copy' | 'drill';
 
 /** What a purge activity removes: old snapshots by the plan's retention (then prune), or source data by a command. */
 export type PurgeSpec =
@@ -138,6 +164,33 @@ export interface Activity {
   readonly to: string | null;
   /** Overall limit of one task, ms. */
   readonly timeoutMs: number;
+  /** A group backup: the consistency group's name (its members replace targets and units); null otherwise. */
+  readonly group: string | null;
+}
+
+export type GroupMode = 'quiesced' | 'physical' | 'independent';
+
+/** A consistency group (S6): members backed up and restored together. */
+export interface Group {
+  readonly name: string;
+  readonly mode: GroupMode;
+  /** Targets and their units (null: every unit). */
+  readonly members: readonly { readonly target: string; readonly units: readonly string[] | null }[];
+  readonly stop: Hook | null;
+  readonly start: Hook | null;
+  readonly check: Hook | null;
+  readonly cleanup: Hook | null;
+}
+
+/** A safe restore of a group (S7). */
+export interface RestorePlan {
+  readonly name: string;
+  readonly group: string;
+  readonly from: string;
+  readonly snapshot: string;
+  readonly safetyBackup: boolean;
+  readonly intoSuffix: string | null;
+  readonly filesTo: string | null;
 }
 
 export interface RetryPolicy {
@@ -192,4 +245,6 @@ export interface Config {
   readonly destinations: Readonly<Record<string, Destination>>;
   readonly plans: Readonly<Record<string, Plan>>;
   readonly alerts: readonly AlertChannelConfig[];
+  readonly groups: Readonly<Record<string, Group>>;
+  readonly restorePlans: Readonly<Record<string, RestorePlan>>;
 }

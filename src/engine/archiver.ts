@@ -12,7 +12,7 @@ import type { Repository } from '../repo/repository.ts';
 import { encodeTree, loadTree } from '../repo/tree.ts';
 import type { TreeNode } from '../repo/tree.ts';
 import { saveSnapshot } from '../repo/snapshot.ts';
-import type { Snapshot, SnapshotSummary, SnapshotWithId } from '../repo/snapshot.ts';
+import type { Snapshot, SnapshotMeta, SnapshotSummary, SnapshotWithId } from '../repo/snapshot.ts';
 import { WorkerPool, workerCount } from './worker-pool.ts';
 import type { FileJob, FileWorkerInit, FileWorkerMessage } from './file-worker.ts';
 import { nodeFromStat } from './node-meta.ts';
@@ -35,6 +35,8 @@ export interface BackupOptions {
   progress?: BackupProgress;
   /** Stops the walk (the snapshot is not saved; the reason is thrown). */
   signal?: AbortSignal;
+  /** Recorded with the snapshot (its consistency group run). */
+  meta?: SnapshotMeta;
 }
 
 export interface BackupProgress {
@@ -90,6 +92,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       excludes: opts.excludes ?? [],
       ...(opts.parent ? { parent: opts.parent.id } : {}),
       kind: 'files',
+      ...(opts.meta ? { meta: opts.meta } : {}),
       program: PROGRAM,
       summary,
     };

@@ -5,10 +5,11 @@ import os from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Repository } from '../repo/repository.ts';
 import { Chunker, gearTable } from '../repo/chunker.ts';
+import type { ChunkerParams } from '../repo/chunker.ts';
 import { encodeTree, unsafeName } from '../repo/tree.ts';
 import type { TreeNode } from '../repo/tree.ts';
 import { saveSnapshot } from '../repo/snapshot.ts';
-import type { Snapshot } from '../repo/snapshot.ts';
+import type { Snapshot, SnapshotMeta } from '../repo/snapshot.ts';
 import { PROGRAM } from './program.ts';
 import { removeLeftovers } from './archiver.ts';
 import type { BackupProgress, BackupResult } from './archiver.ts';
@@ -20,6 +21,10 @@ export interface StreamBackupOptions {
   progress?: BackupProgress;
   /** Stops reading (the input is destroyed, no snapshot is saved, the reason is thrown). */
   signal?: AbortSignal;
+  /** Recorded with the snapshot (format, group, digest). */
+  meta?: SnapshotMeta;
+  /** Chunk sizes for this stream instead of the repository's (database dumps use smaller chunks: better dedup of changed rows). */
+  chunker?: ChunkerParams;
 }
 
 export async function backupStream(repo: Repository, input: Readable, opts: StreamBackupOptions): Promise<BackupResult> {
@@ -27,7 +32,7 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
   const started = repo.clock.now();
   await repo.loadIndex();
   await removeLeftovers(repo);
-  const chunker = new Chunker(repo.config.chunker, gearTable(repo.key.chunkerSeed));
+  const chunker = new Chunker(opts.chunker ?? repo.config.chunker, gearTable(repo.key.chunkerSeed));
   const content: string[] = [];
   let size = 0;
   const store = async (c: Uint8Array) => {
@@ -69,6 +74,7 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
     tags: opts.tags ?? [],
     excludes: [],
     kind: 'stream',
+    ...(opts.meta ? { meta: opts.meta } : {}),
     program: PROGRAM,
     summary: {
       filesNew: 1, filesChanged: 0, filesUnchanged: 0, filesFailed: 0, dirs: 0, bytesRead: size,

@@ -9,7 +9,7 @@ import { expandActivities } from './expand.ts';
 import type { InventoryTarget } from './expand.ts';
 
 function activity(name: string, kind: 'backup' | 'export', targets: string, units: string | null): Activity {
-  return { name, kind, targets, units, quiesce: false, quiesceTimeoutMs: 120_000, preTask: null, postTask: null, tags: [], purge: null, to: null, timeoutMs: 3_600_000 };
+  return { name, kind, targets, units, quiesce: false, quiesceTimeoutMs: 120_000, preTask: null, postTask: null, tags: [], purge: null, to: null, timeoutMs: 3_600_000, group: null };
 }
 
 /** An inventory entry that counts how often it is probed and listed. */

@@ -6,7 +6,7 @@
 // natural name order (QA2 before QA10). Each target is probed and listed at
 // most once per expansion, many at a time.
 
-import type { Activity, TargetKind } from '../config/types.ts';
+import type { Activity, Group, TargetKind } from '../config/types.ts';
 import { globToRegExp, naturalCompare } from '../core/glob.ts';
 import { mapLimit } from '../core/concurrency.ts';
 
@@ -33,9 +33,14 @@ export interface ExpandedTask {
 
 const PROBES_AT_ONCE = 64;
 
-export async function expandActivities(activities: readonly Activity[], inventory: readonly InventoryTarget[]): Promise<ExpandedTask[]> {
+export async function expandActivities(activities: readonly Activity[], inventory: readonly InventoryTarget[], groups: Readonly<Record<string, Group>> = {}): Promise<ExpandedTask[]> {
   const byName = [...inventory].sort((a, b) => naturalCompare(a.name, b.name));
   const matches = activities.map((a) => {
+    if (a.group !== null) {
+      // A group backup: its members, in the group's order.
+      const names = (groups[a.group]?.members ?? []).map((m) => m.target);
+      return names.flatMap((n) => byName.filter((t) => t.name === n));
+    }
     const re = globToRegExp(a.targets);
     return byName.filter((t) => re.test(t.name));
   });
@@ -60,6 +65,10 @@ export async function expandActivities(activities: readonly Activity[], inventor
     tasks.push({ seq: tasks.length + 1, activity, target, unit, status: reason === null ? 'pending' : 'skipped', reason });
   activities.forEach((a, i) => {
     const targets = matches[i]!;
+    if (a.group !== null) {
+      addGroup(a, groups[a.group], targets, availability, units, add);
+      return;
+    }
     if (targets.length === 0) {
       add(a, a.targets, a.units, `no target matches '${a.targets}'`);
       return;
@@ -88,4 +97,28 @@ export async function expandActivities(activities: readonly Activity[], inventor
     }
   });
   return tasks;
+}
+
+/** The tasks of a group backup: each member's units (all, or those named), or one whole-server task for a physical group's PostgreSQL member. */
+function addGroup(
+  a: Activity, group: Group | undefined, targets: readonly InventoryTarget[], availability: Map<string, boolean>, units: Map<string, string[] | Error>,
+  add: (activity: Activity, target: string, unit: string | null, reason: string | null) => void,
+): void {
+  for (const m of group?.members ?? []) {
+    const t = targets.find((x) => x.name === m.target);
+    if (!t || !availability.get(m.target)) {
+      add(a, m.target, null, `target ${m.target} is unavailable`);
+      continue;
+    }
+    if (group!.mode === 'physical' && t.kind === 'postgres') {
+      add(a, t.name, null, null);
+      continue;
+    }
+    const listed = units.get(t.name);
+    if (!listed || listed instanceof Error) {
+      add(a, t.name, null, `cannot list the units of ${t.name}: ${listed instanceof Error ? listed.message : 'not listed'}`);
+      continue;
+    }
+    for (const u of m.units ?? listed) add(a, t.name, u, listed.includes(u) ? null : `unit ${u} of ${t.name} does not exist`);
+  }
 }

@@ -13,7 +13,7 @@ import type { Hook } from '../config/types.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { sysCode } from '../core/errors.ts';
 
-export type HookPhase = 'pre-plan' | 'post-plan' | 'pre-task' | 'post-task';
+export type HookPhase = 'pre-plan' | 'post-plan' | 'pre-task' | 'post-task' | 'group-stop' | 'group-start' | 'restore-stop' | 'restore-check' | 'restore-cleanup' | 'restore-start';
 
 export interface HookContext {
   readonly plan: string;

@@ -27,6 +27,7 @@ import { quiesceRepairedAlert, recoverAbandoned } from './recover.ts';
 import { runTask } from './task-flow.ts';
 import { acquireRunLocks } from './run-locks.ts';
 import { abortReason, deadline } from './deadline.ts';
+import { GroupHooks } from './group-hooks.ts';
 
 export interface RunPlanOptions {
   config: Config;
@@ -110,7 +111,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
     }
     log('S3.4 destination has enough free space');
     // 5. Activities → tasks, in definition order, against the live inventory.
-    const expanded = await expandActivities(plan.activities, targets);
+    const expanded = await expandActivities(plan.activities, targets, config.groups);
     const tasks = expanded.map((t) => ({ ...t, id: store.addTask(runId, { seq: t.seq, activity: t.activity.name, kind: t.activity.kind, target: t.target, unit: t.unit, status: t.status, reason: t.reason }) }));
     const pending = tasks.filter((t) => t.status === 'pending');
     log(`S3.5 ${tasks.length} task(s) created, ${tasks.length - pending.length} skipped`);
@@ -174,12 +175,21 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
         }
         log(`S3.7 ${describeHookResult(plan!.prePlan.name, r)}`);
       }
-      // 8. Tasks in creation order.
+      // 8. Tasks in creation order; a group's tasks between its stop and start hooks (S6).
       const counts = { succeeded: 0, failed: 0, cancelled: 0 };
-      for (const t of expanded) {
+      const groups = new GroupHooks(config, plan!.name, runId, clock, log);
+      for (const [i, t] of expanded.entries()) {
+        const stopped = await groups.enter(t.activity);
+        if (stopped) {
+          store.finishTask(t.id, { status: 'failed', reason: stopped });
+          counts.failed++;
+          await groups.leaveIfLast(t.activity, expanded[i + 1]?.activity);
+          continue;
+        }
         if (runLimit.signal.aborted) {
           store.finishTask(t.id, { status: 'cancelled', reason: abortReason(runLimit.signal) });
           counts.cancelled++;
+          await groups.leaveIfLast(t.activity, expanded[i + 1]?.activity);
           continue;
         }
         store.startTask(t.id);
@@ -189,13 +199,14 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
         try {
           const r = await runTask({
             runId, rootRunId: root?.id ?? runId, rootStartedAt: root?.startedAt ?? store.getRun(runId)!.startedAt, retrying: root !== null,
-            config, plan: plan!, destination: config.destinations[plan!.destination]!, repo, store, clock,
+            config, plan: plan!, destination: config.destinations[plan!.destination]!, repo, store, drills: catalog.drills(), clock,
             quiesceGraceMs: config.settings.quiesceGraceMs, pollMs: opts.pollMs ?? 500, signal: taskLimit.signal, alert,
           }, t, target);
           store.finishTask(t.id, r);
           if (r.status === 'succeeded' || r.status === 'failed' || r.status === 'cancelled') counts[r.status]++;
         } finally {
           taskLimit.clear();
+          await groups.leaveIfLast(t.activity, expanded[i + 1]?.activity);
         }
       }
       if (plan!.postPlan) {

@@ -10,12 +10,16 @@ import type { DeviceAdapter } from '../drivers/device/adapter.ts';
 import { createHttpAdapter } from '../drivers/device/http-adapter.ts';
 import { createCommandAdapter } from '../drivers/device/command-adapter.ts';
 import { SafeholdError } from '../core/errors.ts';
+import type { DbDriver } from '../drivers/db/driver.ts';
+import { dbDriverFor, isDatabaseTarget } from '../drivers/db/factory.ts';
 import type { InventoryTarget } from './expand.ts';
 
 export interface PlanTarget extends InventoryTarget {
   readonly config: Target;
   /** The adapter of a device target; null for other kinds. */
   readonly device: DeviceAdapter | null;
+  /** The driver of a database target (postgres, mariadb, sqlite); null for other kinds. */
+  readonly db: DbDriver | null;
   /** The backup stream of a command target's unit (fails if the program exits non-zero). */
   commandStream(unit: string): Readable;
 }
@@ -26,18 +30,22 @@ export function buildTargets(config: Config): PlanTarget[] {
 
 function planTarget(t: Target): PlanTarget {
   const device = t.kind === 'device' ? makeAdapter(t) : null;
+  const db = isDatabaseTarget(t) ? dbDriverFor(t) : null;
   return {
     name: t.name,
     kind: t.kind,
     config: t,
     device,
+    db,
     async available() {
       if (device) return device.available();
+      if (db) return db.available();
       if (t.kind === 'command' && t.probe) return (await runCapture(t, t.probe, {}).catch(() => null))?.code === 0;
       return true;
     },
     async listUnits() {
       if (device) return device.listUnits();
+      if (db) return db.listUnits();
       if (t.kind === 'files') return Object.keys(t.units);
       if (t.kind !== 'command') return [];
       if (!t.listUnits) return ['default'];

@@ -8,6 +8,7 @@ import type { Config, Destination, Plan } from '../config/types.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Repository } from '../repo/repository.ts';
 import type { PlanRunStore, TaskStatus } from '../catalog/plan-runs.ts';
+import type { DrillStore } from '../catalog/drills.ts';
 import type { DeviceAdapter, QuiesceState } from '../drivers/device/adapter.ts';
 import { formatDuration } from '../core/format.ts';
 import { abortReason } from './deadline.ts';
@@ -34,6 +35,8 @@ export interface TaskEnv {
   /** The destination's repository (open, index loaded), or null for a directory destination. */
   repo: Repository | null;
   store: PlanRunStore;
+  /** Where restore drills leave their reports. */
+  drills: DrillStore;
   clock: Clock;
   quiesceGraceMs: number;
   /** How often quiesce states are polled. */
@@ -134,7 +137,7 @@ export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string },
     }
     checkpoint();
     // 8. The backup or export; a purge or a copy.
-    if (a.kind === 'purge' || a.kind === 'copy') {
+    if (a.kind === 'purge' || a.kind === 'copy' || a.kind === 'drill') {
       const r = await runTaskWork(env, task, target, log);
       out.snapshots.push(...r.snapshots);
       out.bytes += r.bytes;

@@ -24,6 +24,7 @@ import type { PlanTarget } from './targets.ts';
 import type { TaskEnv } from './task-flow.ts';
 import { TaskStop, label } from './task-flow.ts';
 import { unitScheme } from './task-backup.ts';
+import { runDrill } from './task-drill.ts';
 import { checkFreeSpace, checkReachable, lowSpaceAlert } from './destination-checks.ts';
 import { redactDbUrl, runSql } from '../drivers/sql/sql-exec.ts';
 
@@ -44,6 +45,7 @@ export async function runTaskWork(env: TaskEnv, task: ExpandedTask, target: Plan
     return purgeRetention(env, task, log);
   }
   if (a.kind === 'copy') return copyUnit(env, task, target, log);
+  if (a.kind === 'drill') return runDrill(env, task, target, log);
   throw new SafeholdError('INTERNAL', `no work for a ${a.kind} task here`);
 }
 

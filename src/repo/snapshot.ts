@@ -36,8 +36,26 @@ export interface Snapshot {
   /** Set on a snapshot made by `copy`: the config id of the repository it was copied from. */
   originalRepo?: string;
   kind: 'files' | 'stream';
+  /**
+   * What a database backup needs for its restore and its checks: the dump's format, whether it was
+   * taken online, the consistency group run it belongs to, and the content digest at backup time.
+   */
+  meta?: SnapshotMeta;
   program: string;
   summary: SnapshotSummary;
+}
+
+export interface SnapshotMeta {
+  /** Format of a stream snapshot's content, e.g. 'pg_dump-custom' (absent: raw bytes). */
+  format?: string;
+  /** Taken while the application ran (its restore needs the group's cleanup hook, S7). */
+  online?: boolean;
+  /** The consistency group and the group run (`<group>/<run id>`) this snapshot belongs to. */
+  group?: string;
+  /** False for a group backed up in 'independent' mode: its members are not from one instant. */
+  consistent?: boolean;
+  /** Row count and checksum per table at backup time (drills compare a restore with it). */
+  digest?: { tables: Record<string, { rows: number; checksum: string }> };
 }
 
 export interface SnapshotWithId extends Snapshot {

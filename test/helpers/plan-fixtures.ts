@@ -22,7 +22,7 @@ export const PASSWORD = 'plan test password';
 export function activity(name: string, kind: Activity['kind'], targets: string, units: string | null, over: Partial<Activity> = {}): Activity {
   return {
     name, kind, targets, units, quiesce: false, quiesceTimeoutMs: 1000, preTask: null, postTask: null, tags: [],
-    purge: kind === 'purge' ? { type: 'retention' } : null, to: null, timeoutMs: 3_600_000, ...over,
+    purge: kind === 'purge' ? { type: 'retention' } : null, to: null, timeoutMs: 3_600_000, group: null, ...over,
   };
 }
 
@@ -75,7 +75,7 @@ export async function planWorld(
       backupsEnabled: over.backupsEnabled ?? true, dataDir: path.join(dir, 'data'), quiesceGraceMs: over.quiesceGraceMs ?? 200,
       maxParallelRuns: 2, lockMaxAgeMs: 12 * 3_600_000, lockHeartbeatTimeoutMs: 300_000, shutdownGraceMs: 5_000,
     },
-    sites: {}, targets, destinations: { local: destination }, plans: { nightly: fullPlan }, alerts: [],
+    sites: {}, targets, destinations: { local: destination }, plans: { nightly: fullPlan }, alerts: [], groups: {}, restorePlans: {},
   };
   const catalog = Catalog.open(path.join(dir, 'data'), over.clock);
   return {

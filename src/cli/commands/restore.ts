@@ -7,20 +7,37 @@ import { formatBytes, formatDuration, rate } from '../output.ts';
 import { openRepository, recorded, withLock } from '../session.ts';
 import { list, str } from '../command.ts';
 import type { Command } from '../command.ts';
+import { restoreGroupFromFlags } from './restore-group.ts';
 
 export const restoreCommand: Command = {
   name: 'restore',
   summary: 'restore a snapshot (or part of it) into a directory',
   usage: `safehold restore SNAPSHOT|latest --target DIR [--include PATH]...
+       safehold restore --group NAME --from DEST [--snapshot GROUPRUN|latest] [--into-suffix S] [--files-to DIR] [--force] [--no-safety-backup] [--config FILE]
 
   --target DIR     where to restore; backed-up absolute paths are recreated under DIR
-  --include PATH   restore only this path of the snapshot (and what is below it; repeatable)`,
+  --include PATH   restore only this path of the snapshot (and what is below it; repeatable)
+
+  --group NAME     the safe restore of a consistency group (S7): stop hook, check hook
+                   (refused unless --force), safety backup, databases, files, cleanup
+                   hook (backups taken online), start hook; see docs/databases.md
+  --into-suffix S  restore databases as <name>S instead of over the originals
+  --files-to DIR   restore the group's files under DIR instead of their places`,
   options: {
     target: { type: 'string', short: 't' },
     include: { type: 'string', multiple: true, short: 'i' },
+    group: { type: 'string' },
+    from: { type: 'string' },
+    snapshot: { type: 'string' },
+    'into-suffix': { type: 'string' },
+    'files-to': { type: 'string' },
+    force: { type: 'boolean' },
+    'no-safety-backup': { type: 'boolean' },
+    config: { type: 'string', short: 'c' },
   },
   async run(ctx) {
     const { positionals, values, out } = ctx;
+    if (str(values, 'group') !== undefined) return restoreGroupFromFlags(ctx);
     if (positionals.length !== 1) throw new SafeholdError('USAGE', 'give exactly one snapshot id (or latest)');
     const target = str(values, 'target');
     if (!target) throw new SafeholdError('USAGE', 'restore needs --target DIR');

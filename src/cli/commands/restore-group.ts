@@ -1,0 +1,78 @@
+// safehold restore --group and safehold restore-plan run: the safe restore of
+// a consistency group (S7, plans/restore-flow.ts). Prints each step as it
+// goes; on failure the step, the reason and the rollback command.
+
+import { systemClock } from '../../core/clock.ts';
+import { SafeholdError } from '../../core/errors.ts';
+import type { Config } from '../../config/types.ts';
+import { buildTargets } from '../../plans/targets.ts';
+import { restoreGroup } from '../../plans/restore-flow.ts';
+import type { GroupRestoreResult } from '../../plans/restore-flow.ts';
+import { loadConfigFrom } from './config.ts';
+import { str } from '../command.ts';
+import type { Command, CommandContext } from '../command.ts';
+
+export interface GroupRestoreArgs {
+  group: string;
+  from: string;
+  snapshot: string;
+  safetyBackup: boolean;
+  intoSuffix: string | null;
+  filesTo: string | null;
+  force: boolean;
+}
+
+export async function runGroupRestore(ctx: CommandContext, config: Config, a: GroupRestoreArgs): Promise<number> {
+  const { out } = ctx;
+  const r: GroupRestoreResult = await restoreGroup({
+    config, ...a, targets: buildTargets(config), clock: systemClock,
+    log: (step, msg, level) => (level === 'error' ? out.warn(`${step}: ${msg}`) : out.info(`${step}: ${msg}`)),
+  });
+  out.result(r, () => {
+    if (r.ok) out.line(`restored group ${a.group} from ${r.groupRun}: ${r.restored.length} item(s)${r.safety ? `; safety backup ${r.safety.groupRun}` : ''}`);
+    else {
+      out.line(`restore of group ${a.group} stopped at step '${r.failedStep}': ${r.reason}`);
+      if (r.safety) out.line(`safety backup: ${r.safety.groupRun}\nroll back with: ${r.rollback}`);
+    }
+  });
+  return r.ok ? 0 : 1;
+}
+
+export const restorePlanCommand: Command = {
+  name: 'restore-plan',
+  summary: 'run a safe group restore of the configuration (restore-plan run NAME)',
+  usage: `safehold restore-plan run NAME [--config FILE] [--snapshot ID|latest] [--force] [--no-safety-backup]
+
+Restores the plan's consistency group in the order of SPEC S7: stop hook,
+check hook (nothing may run: refused unless --force), safety backup of the
+current state (its id is printed), databases, files, cleanup hook (when the
+backup was taken online), start hook. A failing step stops the restore,
+names the step and prints the command that restores the safety backup.
+Exit code: 0 done, 1 stopped at a step (or refused).`,
+  options: { config: { type: 'string', short: 'c' }, snapshot: { type: 'string' }, force: { type: 'boolean' }, 'no-safety-backup': { type: 'boolean' } },
+  async run(ctx) {
+    const [sub, name, ...rest] = ctx.positionals;
+    if (sub !== 'run' || !name || rest.length > 0) throw new SafeholdError('USAGE', 'usage: safehold restore-plan run NAME');
+    const config = await loadConfigFrom(ctx.values, ctx.env);
+    const p = config.restorePlans[name];
+    if (!p) throw new SafeholdError('NOT_FOUND', `no restore plan '${name}' in ${config.file} (restore plans: ${Object.keys(config.restorePlans).join(', ') || 'none'})`);
+    return runGroupRestore(ctx, config, {
+      group: p.group, from: p.from, snapshot: str(ctx.values, 'snapshot') ?? p.snapshot,
+      safetyBackup: ctx.values['no-safety-backup'] === true ? false : p.safetyBackup,
+      intoSuffix: p.intoSuffix, filesTo: p.filesTo, force: ctx.values.force === true,
+    });
+  },
+};
+
+/** `restore --group NAME …`: the same flow from flags. */
+export async function restoreGroupFromFlags(ctx: CommandContext): Promise<number> {
+  const v = ctx.values;
+  if (ctx.positionals.length > 0) throw new SafeholdError('USAGE', 'restore --group takes no snapshot argument: use --snapshot GROUPRUN|latest');
+  const from = str(v, 'from');
+  if (!from) throw new SafeholdError('USAGE', 'restore --group needs --from DESTINATION (the repository the group was backed up to)');
+  const config = await loadConfigFrom(v, ctx.env);
+  return runGroupRestore(ctx, config, {
+    group: str(v, 'group')!, from, snapshot: str(v, 'snapshot') ?? 'latest', safetyBackup: v['no-safety-backup'] !== true,
+    intoSuffix: str(v, 'into-suffix') ?? null, filesTo: str(v, 'files-to') ?? null, force: v.force === true,
+  });
+}
