@@ -7,20 +7,12 @@ import { SafeholdError } from '../../core/errors.ts';
 import type { Config } from '../../config/types.ts';
 import { buildTargets } from '../../plans/targets.ts';
 import { restoreGroup } from '../../plans/restore-flow.ts';
-import type { GroupRestoreResult } from '../../plans/restore-flow.ts';
+import type { GroupRestoreOptions, GroupRestoreResult } from '../../plans/restore-flow.ts';
 import { loadConfigFrom } from './config.ts';
 import { str } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';
 
-export interface GroupRestoreArgs {
-  group: string;
-  from: string;
-  snapshot: string;
-  safetyBackup: boolean;
-  intoSuffix: string | null;
-  filesTo: string | null;
-  force: boolean;
-}
+export type GroupRestoreArgs = Pick<GroupRestoreOptions, 'group' | 'from' | 'snapshot' | 'safetyBackup' | 'intoSuffix' | 'filesTo' | 'force'>;
 
 export async function runGroupRestore(ctx: CommandContext, config: Config, a: GroupRestoreArgs): Promise<number> {
   const { out } = ctx;
