@@ -17,6 +17,10 @@ import { PlanRunStore } from './plan-runs.ts';
 import { LeaseStore } from './leases.ts';
 import { AlertStore } from './alerts.ts';
 import { DrillStore } from './drills.ts';
+import { TokenStore } from './auth-tokens.ts';
+import { UserStore } from './users.ts';
+import { SessionStore } from './sessions.ts';
+import { AuditStore } from './audit.ts';
 import type { LeasePolicy } from './leases.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed';
@@ -249,6 +253,26 @@ export class Catalog {
   /** Alerts and their deliveries (same database). */
   alerts(): AlertStore {
     return new AlertStore(this.db, this.clock);
+  }
+
+  /** API tokens (rows with hashes only; same database). */
+  tokens(): TokenStore {
+    return new TokenStore(this.db, this.clock);
+  }
+
+  /** Console users (same database). */
+  users(): UserStore {
+    return new UserStore(this.db, this.clock);
+  }
+
+  /** Console sessions (same database). */
+  sessions(): SessionStore {
+    return new SessionStore(this.db, this.clock);
+  }
+
+  /** The audit log of state-changing API requests (same database). */
+  audit(): AuditStore {
+    return new AuditStore(this.db, this.clock);
   }
 
   /** Runs one database call, turning SQLite errors into SafeholdError 'IO'. */

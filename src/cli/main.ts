@@ -29,8 +29,11 @@ import { drillsCommand } from './commands/drills.ts';
 import { runCommand } from './commands/run.ts';
 import { configCommand } from './commands/config.ts';
 import { alertsCommand } from './commands/alerts.ts';
+import { tokenCommand } from './commands/token.ts';
+import { userCommand } from './commands/user.ts';
+import { auditCommand } from './commands/audit.ts';
 
-const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, copyCommand, checkCommand, forgetCommand, pruneCommand, keyCommand, runsCommand, unlockCommand, configCommand, planCommand, runCommand, alertsCommand, serverCommand, restorePlanCommand, drillsCommand];
+const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, copyCommand, checkCommand, forgetCommand, pruneCommand, keyCommand, runsCommand, unlockCommand, configCommand, planCommand, runCommand, alertsCommand, serverCommand, restorePlanCommand, drillsCommand, tokenCommand, userCommand, auditCommand];
 
 function mainUsage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
