@@ -75,7 +75,7 @@ function catalogOf(w: World) {
 }
 
 describe('safehold server (a real process)', () => {
-  it('takes on-demand runs over its socket, refuses a second server, serves --listen read-only, exits 0 on SIGTERM', async (t) => {
+  it('takes on-demand runs over its socket, refuses a second server, serves the API on --listen, exits 0 on SIGTERM', async (t) => {
     const w = await world(t);
     const srv = w.server(['--listen', '127.0.0.1:0']);
     await until(() => /listening on .*server\.sock and http:\/\/127\.0\.0\.1:\d+/.test(srv.stderr()), 'the server to listen', 60_000);
@@ -91,8 +91,11 @@ describe('safehold server (a real process)', () => {
     assert.equal(second.code, 11, show(second));
     assert.match(second.stderr, new RegExp(`a server is already running on this data directory \\(pid ${srv.child.pid}\\)`));
     const health = await fetch(`http://${url}/api/health`);
-    assert.deepEqual(await health.json(), { ok: true });
-    const status = await (await fetch(`http://${url}/api/status`)).json() as { pid: number; running: unknown[] };
+    assert.equal(health.status, 200);
+    assert.equal((await fetch(`http://${url}/api/status`)).status, 401, 'the API needs credentials');
+    const token = (await w.sb.run(['token', 'create', '--role', 'viewer'], { env: { SAFEHOLD_DATA_DIR: w.data } })).stdout.trim();
+    assert.match(token, /^shk_/);
+    const status = await (await fetch(`http://${url}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json() as { pid: number; running: unknown[] };
     assert.equal(status.pid, srv.child.pid);
     const post = await fetch(`http://${url}/v1/plans/other/run`, { method: 'POST' });
     assert.equal(post.status, 404, 'runs are not accepted on the TCP listener');

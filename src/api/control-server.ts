@@ -1,8 +1,8 @@
 // The server's control socket: a Unix domain socket in the data directory
 // (mode 0600, so only the server's user may use it) speaking JSON over HTTP.
 // `safehold plan run` uses it to hand a run to a running server instead of
-// running it in-process. With --listen, a read-only status endpoint is also
-// served on TCP (the full REST API with authentication is a later issue).
+// running it in-process. With --listen, the REST API (src/api/http: tokens and
+// roles, OpenAPI, /metrics) is served on TCP.
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -10,7 +10,22 @@ import type { AddressInfo } from 'node:net';
 import { SafeholdError, isSafeholdError } from '../core/errors.ts';
 import type { ServerCore } from '../scheduler/server-core.ts';
 import type { Catalog } from '../catalog/catalog.ts';
+import type { Config } from '../config/types.ts';
+import type { Clock } from '../core/clock.ts';
 import { connectControl } from './control-client.ts';
+import { buildApiApp } from './http/app.ts';
+import type { ApiApp, ApiDeps } from './http/app.ts';
+import { auditTo, createAuthenticator } from './auth/index.ts';
+
+/** What the REST API on --listen needs besides the core and the catalog; auth and audit default to the catalog's. */
+export interface ApiOptions {
+  config: Config;
+  clock: Clock;
+  log(line: object): void;
+  metrics?: ApiDeps['metrics'];
+  auth?: ApiDeps['auth'];
+  audit?: ApiDeps['audit'];
+}
 
 export interface ControlServer {
   readonly socketPath: string;
@@ -23,7 +38,7 @@ type Handler = (req: http.IncomingMessage, parts: string[]) => Promise<{ status:
 
 const STATUS_OF: Partial<Record<string, number>> = { NOT_FOUND: 404, USAGE: 400, CANCELLED: 503, LOCKED: 409 };
 
-export async function startControlServer(core: ServerCore, catalog: Catalog, opts: { socketPath: string; listen?: { host: string; port: number } | null }): Promise<ControlServer> {
+export async function startControlServer(core: ServerCore, catalog: Catalog, opts: { socketPath: string; listen?: { host: string; port: number } | null; api?: ApiOptions }): Promise<ControlServer> {
   await claimSocket(opts.socketPath);
   const status = async () => ({ status: 200, body: { pid: process.pid, ...core.status() } });
   const unixRoutes: Handler = async (req, parts) => {
@@ -34,11 +49,6 @@ export async function startControlServer(core: ServerCore, catalog: Catalog, opt
     }
     return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route ${req.method} /${parts.join('/')}` } } };
   };
-  const tcpRoutes: Handler = async (req, parts) => {
-    if (req.method === 'GET' && (parts.join('/') === 'api/health' || parts.join('/') === 'healthz')) return { status: 200, body: { ok: true } };
-    if (req.method === 'GET' && parts.join('/') === 'api/status') return status();
-    return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route ${req.method} /${parts.join('/')} (this listener is read-only)` } } };
-  };
   const unix = http.createServer(serve(unixRoutes));
   unix.requestTimeout = 0;
   unix.headersTimeout = 60_000;
@@ -48,23 +58,35 @@ export async function startControlServer(core: ServerCore, catalog: Catalog, opt
   } finally {
     process.umask(oldMask);
   }
-  let tcp: http.Server | null = null;
+  let api: ApiApp | null = null;
   let listening: string | null = null;
   if (opts.listen) {
-    tcp = http.createServer(serve(tcpRoutes));
-    await listen(tcp, opts.listen.port, opts.listen.host).catch((e: unknown) => {
+    const fail = async (e: unknown) => {
+      await api?.close();
       unix.close();
       fs.rmSync(opts.socketPath, { force: true });
       throw new SafeholdError('USAGE', `cannot listen on ${opts.listen!.host}:${opts.listen!.port}: ${(e as Error).message}`);
-    });
-    const a = tcp.address() as AddressInfo;
-    listening = `${a.address}:${a.port}`;
+    };
+    if (!opts.api) throw new SafeholdError('INTERNAL', '--listen needs the API options (config, clock, log)');
+    const a = opts.api;
+    try {
+      api = await buildApiApp({
+        core, catalog, config: a.config, clock: a.clock, log: a.log,
+        auth: a.auth ?? createAuthenticator(catalog, a.clock), audit: a.audit ?? auditTo(catalog),
+        metrics: a.metrics ?? { enabled: true, protect: false },
+      });
+      await api.listen({ host: opts.listen.host, port: opts.listen.port });
+    } catch (e) {
+      await fail(e);
+    }
+    const addr = api!.server.address() as AddressInfo;
+    listening = `${addr.address}:${addr.port}`;
   }
   return {
     socketPath: opts.socketPath,
     listening,
     async close() {
-      await Promise.all([closeServer(unix), tcp ? closeServer(tcp) : Promise.resolve()]);
+      await Promise.all([closeServer(unix), api ? api.close() : Promise.resolve()]);
       fs.rmSync(opts.socketPath, { force: true });
     },
   };

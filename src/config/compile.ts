@@ -86,6 +86,7 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
     lockMaxAgeMs: ms(raw.settings?.lockMaxAge, DEFAULTS.lockMaxAgeMs),
     lockHeartbeatTimeoutMs: ms(raw.settings?.lockHeartbeatTimeout, DEFAULTS.lockHeartbeatTimeoutMs),
     shutdownGraceMs: ms(raw.settings?.shutdownGrace, DEFAULTS.shutdownGraceMs),
+    metrics: { enabled: raw.settings?.metrics?.enabled ?? true, protect: raw.settings?.metrics?.protect ?? false },
   };
   if (settings.maxParallelRuns < 1) problem(['settings', 'maxParallelRuns'], 'expected at least 1');
 

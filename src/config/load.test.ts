@@ -123,7 +123,7 @@ describe('loading configuration files', () => {
 
   it('defaults are applied', () => {
     const c = load(MINIMAL);
-    assert.deepEqual(c.settings, { backupsEnabled: true, dataDir: null, quiesceGraceMs: 180_000, maxParallelRuns: 2, lockMaxAgeMs: 43_200_000, lockHeartbeatTimeoutMs: 300_000, shutdownGraceMs: 60_000 });
+    assert.deepEqual(c.settings, { backupsEnabled: true, dataDir: null, quiesceGraceMs: 180_000, maxParallelRuns: 2, lockMaxAgeMs: 43_200_000, lockHeartbeatTimeoutMs: 300_000, shutdownGraceMs: 60_000, metrics: { enabled: true, protect: false } });
     assert.deepEqual(c.sites, {});
     const qa1 = c.targets.QA1 as DeviceTarget;
     assert.deepEqual(qa1.adapter, { type: 'http', url: 'https://qa1.example.com:5554', token: null, timeoutMs: 600_000 });
@@ -179,7 +179,7 @@ plans:
     activities: [{ kind: backup, targets: x }]
 `);
     assert.deepEqual(c.settings, {
-      backupsEnabled: false, dataDir: null, quiesceGraceMs: 5_400_000, maxParallelRuns: 4, lockMaxAgeMs: 6 * 3_600_000, lockHeartbeatTimeoutMs: 90_000, shutdownGraceMs: 120_000,
+      backupsEnabled: false, dataDir: null, quiesceGraceMs: 5_400_000, maxParallelRuns: 4, lockMaxAgeMs: 6 * 3_600_000, lockHeartbeatTimeoutMs: 90_000, shutdownGraceMs: 120_000, metrics: { enabled: true, protect: false },
     });
     assert.deepEqual(c.destinations.a!.minFree, { bytes: 500_000_000 });
     assert.deepEqual(c.destinations.b!.minFree, { bytes: 1.5 * 2 ** 30 });

@@ -18,6 +18,10 @@ const settings = obj({
   lockMaxAge: duration.optional().describe('A scope lock older than this is cleared, logged and alerted (default 12h).'),
   lockHeartbeatTimeout: duration.optional().describe("A scope lock whose holder stopped renewing it for this long is reclaimed (default 5m)."),
   shutdownGrace: duration.optional().describe('Server: on SIGTERM, running tasks get this long to finish before they are cancelled (default 1m).'),
+  metrics: obj({
+    enabled: bool.optional().describe('Serve GET /metrics on the --listen address (default true).'),
+    protect: bool.optional().describe('Require a viewer token for /metrics (default false).'),
+  }).optional().describe('The Prometheus endpoint of the server (docs/api.md).'),
 }).describe('Global settings.');
 
 const site = obj({ description: text.optional() });

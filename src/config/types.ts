@@ -25,6 +25,8 @@ export interface Settings {
   readonly lockHeartbeatTimeoutMs: number;
   /** Server: on SIGTERM, how long running tasks may go on before they are cancelled. */
   readonly shutdownGraceMs: number;
+  /** Server: the Prometheus endpoint on the --listen address. */
+  readonly metrics: { readonly enabled: boolean; readonly protect: boolean };
 }
 
 export interface Site {

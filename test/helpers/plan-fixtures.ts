@@ -73,7 +73,7 @@ export async function planWorld(
     file: path.join(dir, 'safehold.yaml'),
     settings: {
       backupsEnabled: over.backupsEnabled ?? true, dataDir: path.join(dir, 'data'), quiesceGraceMs: over.quiesceGraceMs ?? 200,
-      maxParallelRuns: 2, lockMaxAgeMs: 12 * 3_600_000, lockHeartbeatTimeoutMs: 300_000, shutdownGraceMs: 5_000,
+      maxParallelRuns: 2, lockMaxAgeMs: 12 * 3_600_000, lockHeartbeatTimeoutMs: 300_000, shutdownGraceMs: 5_000, metrics: { enabled: true, protect: false },
     },
     sites: {}, targets, destinations: { local: destination }, plans: { nightly: fullPlan }, alerts: [], groups: {}, restorePlans: {},
   };

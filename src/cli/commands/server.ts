@@ -34,7 +34,8 @@ retry window is open. On SIGTERM, running tasks get settings.shutdownGrace
 (default 1m) to finish, then are cancelled (unquiesce and 'always' hooks
 still run); a second SIGTERM cancels at once. Exit code 0 after a clean stop.
 
---listen HOST:PORT also serves GET /api/health and GET /api/status (read-only).
+--listen HOST:PORT serves the REST API (docs/api.md; API tokens from
+'safehold token create'), GET /api/openapi.json and GET /metrics.
 Log lines go to stderr; with --json, one JSON object per line.`,
   options: { config: { type: 'string', short: 'c' }, listen: { type: 'string' } },
   async run(ctx) {
@@ -52,7 +53,10 @@ Log lines go to stderr; with --json, one JSON object per line.`,
     const core = new ServerCore({ config, catalog, clock: systemClock, alert: (e) => { log('warn', `alert ${e.event}: ${e.summary}`); alerts.alert(e); }, log });
     let control;
     try {
-      control = await startControlServer(core, catalog, { socketPath: socketPathFor(dataDir), listen });
+      control = await startControlServer(core, catalog, {
+        socketPath: socketPathFor(dataDir), listen,
+        api: { config, clock: systemClock, log: (line) => process.stderr.write(`${JSON.stringify(line)}\n`), metrics: config.settings.metrics },
+      });
     } catch (e) {
       catalog.close();
       throw e;

@@ -1,0 +1,59 @@
+// Restores (S7): the safe group restore of src/plans/restore-flow.ts. An
+// operator may restore into another place (intoSuffix or filesTo set); a
+// restore in place overwrites live data and needs an admin.
+
+import { z } from 'zod';
+import { restoreGroup } from '../../plans/restore-flow.ts';
+import type { RestoreStep } from '../../plans/restore-flow.ts';
+import { buildTargets } from '../../plans/targets.ts';
+import { roleAllows } from '../auth/types.ts';
+import { HttpError } from './errors.ts';
+import { errorResponses, op } from './route-def.ts';
+import type { ApiApp, RouteContext } from './route-def.ts';
+
+const bodySchema = z.object({
+  group: z.string().min(1).describe('the consistency group to restore'),
+  from: z.string().min(1).describe('the repository destination it was backed up to'),
+  snapshot: z.string().min(1).default('latest').describe("'latest' or a group run id (or unique prefix)"),
+  intoSuffix: z.string().min(1).nullable().default(null).describe('restore databases under <name><suffix> instead of in place'),
+  filesTo: z.string().min(1).nullable().default(null).describe('restore files under this directory instead of in place'),
+  force: z.boolean().default(false).describe('restore even when the check hook says the application runs'),
+  safetyBackup: z.boolean().default(true).describe('back up what is overwritten first'),
+}).strict();
+
+const resultSchema = z.object({
+  ok: z.boolean(),
+  groupRun: z.string().nullable(),
+  failedStep: z.string().nullable(),
+  reason: z.string().nullable(),
+  safety: z.object({ groupRun: z.string(), snapshots: z.array(z.string()) }).nullable(),
+  restored: z.array(z.object({ target: z.string(), unit: z.string().nullable(), snapshot: z.string(), into: z.string() })),
+  rollback: z.string().nullable(),
+  log: z.array(z.object({ step: z.string(), level: z.enum(['info', 'warn', 'error']), message: z.string() })),
+}).meta({ id: 'RestoreResult' });
+
+export function restoreRoutes(app: ApiApp, ctx: RouteContext): void {
+  app.post('/api/restores', {
+    schema: {
+      ...op('restoreGroup', 'restores', 'operator', 'safe restore of a group; in place (neither intoSuffix nor filesTo) needs admin'),
+      'x-safehold-role-in-place': 'admin',
+      body: bodySchema,
+      response: { 200: resultSchema, ...errorResponses },
+    },
+  }, async (req) => {
+    const b = req.body;
+    const inPlace = b.intoSuffix === null && b.filesTo === null;
+    const p = ctx.principalOf(req);
+    if (inPlace && (!p || !roleAllows(p.role, 'admin'))) {
+      throw new HttpError(403, 'FORBIDDEN', 'a restore in place needs the admin role; an operator may restore with intoSuffix or filesTo');
+    }
+    const log: { step: RestoreStep; level: 'info' | 'warn' | 'error'; message: string }[] = [];
+    const r = await restoreGroup({
+      config: ctx.deps.config, group: b.group, from: b.from, snapshot: b.snapshot, safetyBackup: b.safetyBackup, intoSuffix: b.intoSuffix,
+      filesTo: b.filesTo, force: b.force, targets: buildTargets(ctx.deps.config), clock: ctx.deps.clock,
+      log: (step, message, level = 'info') => { log.push({ step, level, message }); },
+    });
+    ctx.auditDetail(req, `restore of group ${b.group} from ${b.from} (${r.groupRun ?? b.snapshot}) ${inPlace ? 'in place' : `into ${b.filesTo ?? ''}${b.intoSuffix ? ` suffix ${b.intoSuffix}` : ''}`}: ${r.ok ? 'ok' : `failed at ${r.failedStep}`}`);
+    return { ...r, log };
+  });
+}
