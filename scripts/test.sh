@@ -6,6 +6,7 @@ cd "$root"
 node_bin=$(bash scripts/bootstrap.sh)
 export PATH="$(dirname "$node_bin"):$PATH"
 echo "node $("$node_bin" --version)" >&2
+SAFEHOLD_NODE="$node_bin" bash scripts/build-console.sh
 "$node_bin" node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
 if [ "$#" -gt 0 ]; then files=("$@"); else
   mapfile -t files < <(find src test -name '*.test.ts' | sort)

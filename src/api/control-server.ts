@@ -16,6 +16,7 @@ import { connectControl } from './control-client.ts';
 import { buildApiApp } from './http/app.ts';
 import type { ApiApp, ApiDeps } from './http/app.ts';
 import { auditTo, createAuthenticator } from './auth/index.ts';
+import { startRepoSizeSampling } from './http/repo-size-sampler.ts';
 
 /** What the REST API on --listen needs besides the core and the catalog; auth and audit default to the catalog's. */
 export interface ApiOptions {
@@ -82,11 +83,13 @@ export async function startControlServer(core: ServerCore, catalog: Catalog, opt
     const addr = api!.server.address() as AddressInfo;
     listening = `${addr.address}:${addr.port}`;
   }
+  // Repository sizes for the console's chart: sampled hourly while the server runs.
+  const sampling = opts.api ? startRepoSizeSampling(catalog.path, opts.api.config, opts.api.clock, opts.api.log) : null;
   return {
     socketPath: opts.socketPath,
     listening,
     async close() {
-      await Promise.all([closeServer(unix), api ? api.close() : Promise.resolve()]);
+      await Promise.all([closeServer(unix), api ? api.close() : Promise.resolve(), sampling ? sampling.stop() : Promise.resolve()]);
       fs.rmSync(opts.socketPath, { force: true });
     },
   };

@@ -25,6 +25,10 @@ import { lockRoutes } from './routes-locks.ts';
 import { restoreRoutes } from './routes-restores.ts';
 import { serviceRoutes } from './routes-service.ts';
 import { metricsRoute } from './metrics.ts';
+import { dashboardRoutes } from './routes-dashboard.ts';
+import { chartRoutes } from './routes-charts.ts';
+import { sessionRoutes } from './routes-session.ts';
+import { consoleRoutes } from './routes-console.ts';
 
 export type { ApiApp, ApiDeps, AuditEntry } from './route-def.ts';
 
@@ -104,7 +108,7 @@ export async function buildApiApp(deps: ApiDeps): Promise<ApiApp> {
     });
   });
 
-  for (const register of [serviceRoutes, planRoutes, runRoutes, snapshotRoutes, eventRoutes, lockRoutes, restoreRoutes, metricsRoute]) register(app, ctx);
+  for (const register of [serviceRoutes, planRoutes, runRoutes, snapshotRoutes, eventRoutes, lockRoutes, restoreRoutes, metricsRoute, sessionRoutes, consoleRoutes, dashboardRoutes, chartRoutes]) register(app, ctx);
   await app.ready();
   return app;
 }

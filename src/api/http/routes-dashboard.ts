@@ -1,0 +1,177 @@
+// GET /api/dashboard (viewer): one answer with everything the console's
+// dashboard shows — each configured plan with its last run, last success and
+// next due time; the running runs with their tasks; the leases held; the ten
+// newest alerts; the failures (failed or partial runs) of the last 24 hours;
+// and the protection state of each (plan, target, unit). A unit is covered by
+// a plan when one of the plan's five newest runs had a (not skipped) backup or
+// export task for it, or when the plan's backup/export activities name it
+// through a files target's configured units or a group's listed members. Its
+// state: `ok` when a succeeded backup/export task of the plan finished within
+// 2× the plan's schedule interval (the largest gap between its next due
+// times; 26 h without a schedule), `stale` when the newest is older, `never`
+// when there is none. All of it comes from index-backed queries
+// (DashboardQueries, migration 010), about 2–3 ms of SQL on a catalog of
+// 100,000 runs; the answer is reused for up to a second (by the injected
+// clock), so many consoles polling at once cost one computation a second.
+
+import { z } from 'zod';
+import type { Config, Plan } from '../../config/types.ts';
+import { globToRegExp, naturalCompare } from '../../core/glob.ts';
+import { DashboardQueries } from '../../catalog/dashboard-queries.ts';
+import type { PlanUnit } from '../../catalog/dashboard-queries.ts';
+import { dueTimes, nextDue } from '../../scheduler/schedule.ts';
+import { runStatus, runTrigger } from './schemas.ts';
+import { errorResponses, op } from './route-def.ts';
+import type { ApiApp, RouteContext } from './route-def.ts';
+
+const HOUR = 3_600_000;
+/** Without a schedule, a unit is stale when its newest snapshot is older than this. */
+export const UNSCHEDULED_STALE_MS = 26 * HOUR;
+const DAY = 24 * HOUR;
+const ALERTS = 10;
+const RECENT_RUNS = 5;
+/** How long one computed dashboard is served again. */
+export const DASHBOARD_CACHE_MS = 1000;
+
+const taskStatus = z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled']);
+
+export const dashboardSchema = z.object({
+  plans: z.array(z.object({
+    name: z.string(),
+    description: z.string(),
+    schedule: z.string().nullable().describe('cron expression (time zone in parentheses when not UTC), null: on demand only'),
+    nextDue: z.number().nullable(),
+    lastRun: z.object({ id: z.string(), status: runStatus, trigger: runTrigger, startedAt: z.number(), finishedAt: z.number().nullable(), reason: z.string().nullable() }).nullable(),
+    lastSuccessAt: z.number().nullable(),
+  })),
+  running: z.array(z.object({
+    runId: z.string(),
+    plan: z.string(),
+    startedAt: z.number(),
+    tasks: z.array(z.object({ seq: z.number(), target: z.string(), unit: z.string().nullable(), status: taskStatus })),
+  })),
+  locks: z.array(z.object({ scope: z.string(), kind: z.string(), holder: z.string(), runId: z.string().nullable(), createdAt: z.number(), heartbeatAt: z.number() })),
+  alerts: z.array(z.object({ id: z.string(), at: z.number(), event: z.string(), severity: z.enum(['info', 'warning', 'critical']), summary: z.string() })),
+  failures24h: z.number().describe('plan runs that finished failed or partial in the last 24 hours'),
+  protection: z.array(z.object({
+    plan: z.string(),
+    target: z.string(),
+    unit: z.string().nullable(),
+    lastSnapshotAt: z.number().nullable(),
+    ageMs: z.number().nullable(),
+    state: z.enum(['ok', 'stale', 'never']),
+  })),
+}).meta({ id: 'Dashboard' });
+
+type Schedule = NonNullable<Plan['schedule']>;
+
+export function dashboardRoutes(app: ApiApp, ctx: RouteContext): void {
+  const q = DashboardQueries.open(ctx.deps.catalog.path, ctx.deps.clock);
+  app.addHook('onClose', async () => q.close());
+  const times = new ScheduleTimes();
+  let cached: { at: number; body: z.infer<typeof dashboardSchema> } | null = null;
+
+  app.get('/api/dashboard', {
+    schema: { ...op('getDashboard', 'dashboard', 'viewer', 'plans, running runs, locks, alerts, failures and protection state at a glance'), response: { 200: dashboardSchema, ...errorResponses } },
+  }, async () => {
+    const now = ctx.deps.clock.now();
+    if (cached && now >= cached.at && now - cached.at < DASHBOARD_CACHE_MS) return cached.body;
+    cached = { at: now, body: compute(now) };
+    return cached.body;
+  });
+
+  const compute = (now: number): z.infer<typeof dashboardSchema> => {
+    const plans = Object.values(ctx.deps.config.plans);
+    const names = plans.map((p) => p.name);
+    const last = q.lastRuns(names);
+    const success = q.lastSuccesses(names);
+    const coreNext = ctx.deps.core?.status().next;
+    const units = coveredUnits(ctx.deps.config, q.recentUnits(names, RECENT_RUNS));
+    const snaps = q.lastSnapshots(units);
+    return {
+      plans: plans.map((p) => {
+        const r = last.get(p.name);
+        return {
+          name: p.name, description: p.description, schedule: scheduleText(p.schedule),
+          nextDue: coreNext ? (coreNext[p.name] ?? null) : p.schedule ? times.next(p.schedule, now) : null,
+          lastRun: r ? { id: r.id, status: r.status, trigger: r.trigger, startedAt: r.startedAt, finishedAt: r.finishedAt, reason: r.reason } : null,
+          lastSuccessAt: success.get(p.name) ?? null,
+        };
+      }),
+      running: q.running(),
+      locks: q.leases(),
+      alerts: q.recentAlerts(ALERTS),
+      failures24h: q.failuresSince(now - DAY),
+      protection: units.map((u, i) => {
+        const at = snaps[i] ?? null;
+        const plan = ctx.deps.config.plans[u.plan]!;
+        const limit = plan.schedule ? 2 * times.interval(plan.schedule, now) : UNSCHEDULED_STALE_MS;
+        const ageMs = at === null ? null : now - at;
+        return { ...u, lastSnapshotAt: at, ageMs, state: ageMs === null ? 'never' as const : ageMs <= limit ? 'ok' as const : 'stale' as const };
+      }),
+    };
+  };
+}
+
+function scheduleText(s: Plan['schedule']): string | null {
+  if (!s) return null;
+  return s.timezone === 'UTC' ? s.cron : `${s.cron} (${s.timezone})`;
+}
+
+/**
+ * The units each configured plan covers, in plan (configuration) order, then
+ * by target and unit: those of its recent runs' tasks and those its
+ * backup/export activities name statically (files targets' units, group members' listed units).
+ */
+export function coveredUnits(config: Config, recent: readonly PlanUnit[]): PlanUnit[] {
+  const out: PlanUnit[] = [];
+  for (const p of Object.values(config.plans)) {
+    const seen = new Map<string, PlanUnit>();
+    const add = (target: string, unit: string | null) => seen.set(JSON.stringify([target, unit]), { plan: p.name, target, unit });
+    for (const u of recent) if (u.plan === p.name) add(u.target, u.unit);
+    for (const a of p.activities) {
+      if (a.kind !== 'backup' && a.kind !== 'export') continue;
+      if (a.group !== null) {
+        for (const m of config.groups[a.group]?.members ?? []) for (const unit of m.units ?? []) add(m.target, unit);
+        continue;
+      }
+      const tre = globToRegExp(a.targets);
+      const ure = a.units === null ? null : globToRegExp(a.units);
+      for (const t of Object.values(config.targets)) {
+        if (t.kind !== 'files' || !tre.test(t.name)) continue;
+        for (const unit of Object.keys(t.units)) if (!ure || ure.test(unit)) add(t.name, unit);
+      }
+    }
+    out.push(...[...seen.values()].sort((a, b) => naturalCompare(a.target, b.target) || naturalCompare(a.unit ?? '', b.unit ?? '')));
+  }
+  return out;
+}
+
+/** A schedule's next due time and its interval, cached: both cost a cron evaluation. */
+export class ScheduleTimes {
+  private readonly intervals = new Map<string, number>();
+  private readonly nexts = new Map<string, { from: number; at: number | null }>();
+
+  /** The largest gap between the next nine due times (a weekday schedule: its weekend gap); 26 h/2 if it fires less than twice a year. */
+  interval(s: Schedule, now: number): number {
+    const key = `${s.timezone}\u0000${s.cron}`;
+    let v = this.intervals.get(key);
+    if (v === undefined) {
+      const t = dueTimes(s, now, now + 400 * DAY, 9);
+      v = UNSCHEDULED_STALE_MS / 2;
+      if (t.length >= 2) v = Math.max(...t.slice(1).map((x, i) => x - t[i]!));
+      this.intervals.set(key, v);
+    }
+    return v;
+  }
+
+  /** The first due time after `now` (reused while `now` is before it). */
+  next(s: Schedule, now: number): number | null {
+    const key = `${s.timezone}\u0000${s.cron}`;
+    const c = this.nexts.get(key);
+    if (c && c.from <= now && c.at !== null && now < c.at) return c.at;
+    const at = nextDue(s, now);
+    this.nexts.set(key, { from: now, at });
+    return at;
+  }
+}

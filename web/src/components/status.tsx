@@ -1,0 +1,35 @@
+// Small shared pieces: a status badge, the error and loading notes, a page header.
+
+import type { ReactNode } from 'react';
+
+const TONE: Record<string, string> = {
+  succeeded: 'ok', ok: 'ok', passed: 'ok', info: 'info',
+  running: 'run', pending: 'muted', skipped: 'muted', cancelled: 'muted', never: 'muted',
+  partial: 'warn', stale: 'warn', warning: 'warn', refused: 'warn',
+  failed: 'bad', critical: 'bad',
+};
+
+export function Badge({ value }: { value: string }) {
+  return <span className={`badge badge-${TONE[value] ?? 'muted'}`} data-status={value}>{value}</span>;
+}
+
+export function ErrorNote({ error }: { error: string | null }) {
+  return error ? <p className="error" role="alert">{error}</p> : null;
+}
+
+export function Loading({ when }: { when: boolean }) {
+  return when ? <p className="muted">Loading…</p> : null;
+}
+
+export function PageHeader({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="page-header">
+      <h1>{title}</h1>
+      {children ? <div className="page-actions">{children}</div> : null}
+    </div>
+  );
+}
+
+export function Empty({ when, children }: { when: boolean; children: ReactNode }) {
+  return when ? <p className="muted empty">{children}</p> : null;
+}
