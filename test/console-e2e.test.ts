@@ -3,7 +3,8 @@
 // a repository, a real user (UserStore + scrypt hash), and Debian's Chromium
 // driven headless by playwright-core. Logs in (a wrong password first), sees
 // the dashboard, runs a plan from the plans page and watches it finish on the
-// run page, restores the group into another directory through the wizard,
+// run page, restores the group into another directory through the wizard
+// (and one files snapshot of a unit through its single-unit mode),
 // sees the chart page's SVG points, and saves a screenshot of every page (and
 // of the dashboard on a 390×844 phone viewport) under test-artifacts/screenshots/.
 
@@ -143,6 +144,29 @@ describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
     assert.equal(await page.locator('#restored tbody tr td:first-child').textContent(), 'HOST/docs');
     assert.match(await page.locator('#safety').textContent() ?? '', /^(none|group run \S+, \d+ snapshot\(s\))$/);
     await shot('restore-result');
+  });
+
+  it('restores one files snapshot of a unit into another directory (single unit mode)', async () => {
+    const to = path.join(w.dir, 'restored-unit');
+    await page.getByRole('link', { name: 'Restore', exact: true }).click();
+    await page.locator('input[name=mode][value=unit]').check();
+    await page.locator('input[name=unit][value="HOST/docs@local"]').check();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('#step-unit-snapshot').waitFor();
+    assert.equal(await page.locator('#step-unit-snapshot label.choice').count(), 2, 'the snapshots of nightly and grp');
+    const chosen = await page.locator('input[name=unit-snapshot]:checked').getAttribute('value');
+    assert.match(chosen ?? '', /^[0-9a-f]{64}$/);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('input[name=unit-target]').fill(to);
+    await shot('restore-unit-place');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Restore', exact: true }).click();
+    await page.locator('#unit-restore-result').waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('#unit-restored').textContent(), 'HOST/docs');
+    assert.equal(await page.locator('#unit-into').textContent(), to);
+    assert.equal(fs.readFileSync(path.join(to, srcDir, 'docs', 'a.txt'), 'utf8'), 'hello console\n');
+    assert.equal(fs.readFileSync(path.join(to, srcDir, 'docs', 'b.bin')).length, 200_000);
+    await shot('restore-unit-result');
   });
 
   it('shows the charts of a plan as SVG with points', async () => {

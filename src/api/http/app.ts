@@ -29,6 +29,8 @@ import { dashboardRoutes } from './routes-dashboard.ts';
 import { chartRoutes } from './routes-charts.ts';
 import { sessionRoutes } from './routes-session.ts';
 import { consoleRoutes } from './routes-console.ts';
+import { unitRestoreRoutes } from './routes-unit-restore.ts';
+import { adminRoutes } from './routes-admin.ts';
 
 export type { ApiApp, ApiDeps, AuditEntry } from './route-def.ts';
 
@@ -108,7 +110,7 @@ export async function buildApiApp(deps: ApiDeps): Promise<ApiApp> {
     });
   });
 
-  for (const register of [serviceRoutes, planRoutes, runRoutes, snapshotRoutes, eventRoutes, lockRoutes, restoreRoutes, metricsRoute, sessionRoutes, consoleRoutes, dashboardRoutes, chartRoutes]) register(app, ctx);
+  for (const register of [serviceRoutes, planRoutes, runRoutes, snapshotRoutes, eventRoutes, lockRoutes, restoreRoutes, unitRestoreRoutes, adminRoutes, metricsRoute, sessionRoutes, consoleRoutes, dashboardRoutes, chartRoutes]) register(app, ctx);
   await app.ready();
   return app;
 }

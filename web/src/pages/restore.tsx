@@ -12,6 +12,7 @@ import { useApi } from '../use-api.ts';
 import { time, unitName } from '../format.ts';
 import type { Page, Plan, RestoreResult, Run } from '../types.ts';
 import { Badge, ErrorNote, PageHeader } from '../components/status.tsx';
+import { UnitRestore } from './restore-unit.tsx';
 
 interface GroupChoice {
   key: string;
@@ -21,6 +22,20 @@ interface GroupChoice {
 }
 
 export function RestorePage({ role }: { role: Role }) {
+  const [mode, setMode] = useState<'group' | 'unit'>('group');
+  return (
+    <>
+      <PageHeader title="Restore" />
+      <div className="restore-mode" role="radiogroup" aria-label="Restore mode">
+        <label className="check"><input type="radio" name="mode" value="group" checked={mode === 'group'} onChange={() => setMode('group')} /> Consistency group (safe restore)</label>
+        <label className="check"><input type="radio" name="mode" value="unit" checked={mode === 'unit'} onChange={() => setMode('unit')} /> Single unit (one snapshot)</label>
+      </div>
+      {mode === 'unit' ? <UnitRestore role={role} /> : <GroupRestore role={role} />}
+    </>
+  );
+}
+
+function GroupRestore({ role }: { role: Role }) {
   const plans = useApi<{ items: Plan[] }>('/api/plans');
   const groups = useMemo(() => groupChoices(plans.data?.items ?? []), [plans.data]);
   const [step, setStep] = useState(1);
@@ -60,7 +75,6 @@ export function RestorePage({ role }: { role: Role }) {
 
   return (
     <>
-      <PageHeader title="Restore" />
       <ol className="steps">
         {['Group', 'Snapshot', 'Target', 'Confirm', 'Result'].map((s, i) => <li key={s} className={step === i + 1 ? 'current' : step > i + 1 ? 'done' : ''}>{s}</li>)}
       </ol>
