@@ -25,6 +25,8 @@ export interface StreamBackupOptions {
   meta?: SnapshotMeta;
   /** Chunk sizes for this stream instead of the repository's (database dumps use smaller chunks: better dedup of changed rows). */
   chunker?: ChunkerParams;
+  /** zstd level of this stream's blobs (default the repository's, 3); smaller chunks compress better at a higher level. */
+  level?: number;
 }
 
 export async function backupStream(repo: Repository, input: Readable, opts: StreamBackupOptions): Promise<BackupResult> {
@@ -36,7 +38,7 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
   const content: string[] = [];
   let size = 0;
   const store = async (c: Uint8Array) => {
-    content.push((await repo.saveBlob('data', c)).id);
+    content.push((await repo.saveBlob('data', c, undefined, opts.level !== undefined ? { level: opts.level } : {})).id);
   };
   // A source that stalls is destroyed on abort, so the loop below ends at once.
   const onAbort = () => input.destroy(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error(String(opts.signal!.reason)));

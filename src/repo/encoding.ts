@@ -9,8 +9,8 @@ import { SafeholdError } from '../core/errors.ts';
 
 const ZSTD_LEVEL = 3;
 
-export function compress(data: Uint8Array): Buffer {
-  return zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
+export function compress(data: Uint8Array, level = ZSTD_LEVEL): Buffer {
+  return zlib.zstdCompressSync(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
 }
 
 export function decompress(data: Uint8Array, expectedLength: number, what: string): Buffer {

@@ -147,9 +147,9 @@ export class Repository {
   // ---- writing -----------------------------------------------------------
 
   /** Compresses, seals and stores a blob unless already known. Returns stored bytes added (0 when known). */
-  async saveBlob(type: BlobType, data: Uint8Array, id = this.blobId(data)): Promise<{ id: string; added: number }> {
+  async saveBlob(type: BlobType, data: Uint8Array, id = this.blobId(data), opts: { level?: number } = {}): Promise<{ id: string; added: number }> {
     if (this.knows(type, id)) return { id, added: 0 };
-    const { stored, rawLength } = maybeCompress(data);
+    const { stored, rawLength } = maybeCompress(data, opts.level);
     return { id, added: await this.addSealed(type, id, sealBlob(this.key.encrypt, id, stored), rawLength) };
   }
 
@@ -270,8 +270,8 @@ export function decodeBlobWith(encrypt: Buffer, mac: Buffer, id: string, rawLeng
 }
 
 /** Compresses with zstd unless that saves under 2 %; rawLength 0 marks an uncompressed blob. */
-export function maybeCompress(data: Uint8Array): { stored: Uint8Array; rawLength: number } {
+export function maybeCompress(data: Uint8Array, level?: number): { stored: Uint8Array; rawLength: number } {
   if (data.length < 64) return { stored: data, rawLength: 0 };
-  const c = compress(data);
+  const c = compress(data, level);
   return c.length < data.length * 0.98 ? { stored: c, rawLength: data.length } : { stored: data, rawLength: 0 };
 }
