@@ -47,34 +47,49 @@ type Field = keyof typeof F;
 
 const isAscii = (s: string): boolean => /^[\x01-\x7f]*$/.test(s);
 
-/** Writes an octal number (NUL-terminated) or, when it does not fit, GNU base-256. */
-function putNumber(h: Buffer, field: Field, value: bigint): void {
+/**
+ * Writes an octal number (NUL-terminated) or, when it does not fit, GNU
+ * base-256, into the header block at `base`.
+ */
+function putNumber(h: Buffer, base: number, field: Field, value: number | bigint): void {
   const [off, len] = F[field];
-  const max = 8n ** BigInt(len - 1);
-  if (value >= 0n && value < max) {
-    h.write(value.toString(8).padStart(len - 1, '0') + '\0', off, len, 'ascii');
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value < 8 ** (len - 1)) {
+    h.write(value.toString(8).padStart(len - 1, '0'), base + off, len - 1, 'latin1');
+    h[base + off + len - 1] = 0;
     return;
   }
-  let v = value < 0n ? (1n << BigInt(8 * len)) + value : value; // two's complement for negatives
+  const v0 = BigInt(value);
+  const max = 8n ** BigInt(len - 1);
+  if (v0 >= 0n && v0 < max) {
+    h.write(v0.toString(8).padStart(len - 1, '0'), base + off, len - 1, 'latin1');
+    h[base + off + len - 1] = 0;
+    return;
+  }
+  let v = v0 < 0n ? (1n << BigInt(8 * len)) + v0 : v0; // two's complement for negatives
   for (let i = len - 1; i >= 1; i--) {
-    h[off + i] = Number(v & 0xffn);
+    h[base + off + i] = Number(v & 0xffn);
     v >>= 8n;
   }
-  h[off] = value < 0n ? 0xff : 0x80;
+  h[base + off] = v0 < 0n ? 0xff : 0x80;
 }
 
-function putString(h: Buffer, field: Field, s: string): void {
+/** Writes an ASCII string (every caller passes one), cut to the field's length. */
+function putString(h: Buffer, base: number, field: Field, s: string): void {
   const [off, len] = F[field];
-  Buffer.from(s, 'utf8').copy(h, off, 0, len);
+  if (s) h.write(s, base + off, len, 'latin1');
 }
 
 /** One pax record: "<len> <key>=<value>\n", where len counts the whole record. */
 export function paxRecord(key: string, value: string): Buffer {
+  return Buffer.from(paxRecordText(key, value), 'utf8');
+}
+
+function paxRecordText(key: string, value: string): string {
   const body = ` ${key}=${value}\n`;
   const bodyLen = Buffer.byteLength(body);
   let len = bodyLen + 1;
   while (String(len).length + bodyLen !== len) len = String(len).length + bodyLen;
-  return Buffer.from(`${len}${body}`, 'utf8');
+  return `${len}${body}`;
 }
 
 /** Seconds with up to nine fraction digits, trailing zeros dropped: 1700000000.5 */
@@ -103,32 +118,30 @@ function splitUstar(name: string): { prefix: string; name: string } | undefined 
   return undefined;
 }
 
-/** A bare ustar header block (checksum filled in). */
-function ustarBlock(e: TarEntry, name: { prefix: string; name: string }, linkname: string, typeflag: string): Buffer {
-  const h = Buffer.alloc(BLOCK);
-  putString(h, 'name', name.name);
-  putString(h, 'prefix', name.prefix);
-  putNumber(h, 'mode', BigInt(e.mode & 0o7777));
-  putNumber(h, 'uid', BigInt(e.uid));
-  putNumber(h, 'gid', BigInt(e.gid));
-  putNumber(h, 'size', BigInt(e.size));
+/** Writes a bare ustar header block (checksum filled in) at `base` of `h`, whose 512 bytes must be zero. */
+function ustarBlock(h: Buffer, base: number, e: TarEntry, name: { prefix: string; name: string }, linkname: string, typeflag: string): void {
+  putString(h, base, 'name', name.name);
+  putString(h, base, 'prefix', name.prefix);
+  putNumber(h, base, 'mode', e.mode & 0o7777);
+  putNumber(h, base, 'uid', e.uid);
+  putNumber(h, base, 'gid', e.gid);
+  putNumber(h, base, 'size', e.size);
   const sec = e.mtimeNs >= 0n ? e.mtimeNs / NS_PER_S : -((-e.mtimeNs + NS_PER_S - 1n) / NS_PER_S);
-  putNumber(h, 'mtime', sec);
-  h.write(typeflag, F.typeflag[0], 1, 'ascii');
-  putString(h, 'linkname', linkname);
-  h.write('ustar\0', F.magic[0], 6, 'ascii');
-  h.write('00', F.version[0], 2, 'ascii');
-  putString(h, 'uname', isAscii(e.uname) && e.uname.length < 32 ? e.uname : '');
-  putString(h, 'gname', isAscii(e.gname) && e.gname.length < 32 ? e.gname : '');
+  putNumber(h, base, 'mtime', sec <= BigInt(Number.MAX_SAFE_INTEGER) && sec >= 0n ? Number(sec) : sec);
+  h[base + F.typeflag[0]] = typeflag.charCodeAt(0);
+  putString(h, base, 'linkname', linkname);
+  h.write('ustar\0', base + F.magic[0], 6, 'latin1');
+  h.write('00', base + F.version[0], 2, 'latin1');
+  putString(h, base, 'uname', isAscii(e.uname) && e.uname.length < 32 ? e.uname : '');
+  putString(h, base, 'gname', isAscii(e.gname) && e.gname.length < 32 ? e.gname : '');
   if (e.type === 'chardev' || e.type === 'blockdev') {
-    putNumber(h, 'devmajor', BigInt(e.devmajor ?? 0));
-    putNumber(h, 'devminor', BigInt(e.devminor ?? 0));
+    putNumber(h, base, 'devmajor', e.devmajor ?? 0);
+    putNumber(h, base, 'devminor', e.devminor ?? 0);
   }
-  h.fill(0x20, F.chksum[0], F.chksum[0] + 8);
+  h.fill(0x20, base + F.chksum[0], base + F.chksum[0] + 8);
   let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', F.chksum[0], 8, 'ascii');
-  return h;
+  for (let i = base; i < base + BLOCK; i++) sum += h[i]!;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', base + F.chksum[0], 8, 'latin1');
 }
 
 /** The last `max` bytes' worth of a name, as ASCII (a fallback for readers without pax). */
@@ -137,38 +150,40 @@ function fallbackName(name: string, max: number): string {
   return ascii.length <= max ? ascii : ascii.slice(ascii.length - max);
 }
 
-function padBlock(b: Buffer): Buffer {
-  const rem = b.length % BLOCK;
-  return rem === 0 ? b : Buffer.concat([b, Buffer.alloc(BLOCK - rem)]);
-}
-
 /** The header blocks of one entry: an optional pax 'x' header with its records, then the ustar header. */
 export function encodeHeader(e: TarEntry): Buffer {
   const stored = e.type === 'dir' ? `${e.path}/` : e.path;
-  const records: Buffer[] = [];
+  let records = '';
   let name = splitUstar(stored);
   if (!name) {
-    records.push(paxRecord('path', stored));
+    records += paxRecordText('path', stored);
     name = { prefix: '', name: fallbackName(stored, 100) };
   }
   let linkname = e.linkpath ?? '';
   if (linkname && (!isAscii(linkname) || linkname.length > 100)) {
-    records.push(paxRecord('linkpath', linkname));
+    records += paxRecordText('linkpath', linkname);
     linkname = fallbackName(linkname, 100);
   }
-  if (e.size >= 8 ** 11) records.push(paxRecord('size', String(e.size)));
-  if (e.mtimeNs % NS_PER_S !== 0n || e.mtimeNs < 0n || e.mtimeNs >= 8n ** 11n * NS_PER_S) records.push(paxRecord('mtime', formatPaxTime(e.mtimeNs)));
-  if (e.uid >= 8 ** 7) records.push(paxRecord('uid', String(e.uid)));
-  if (e.gid >= 8 ** 7) records.push(paxRecord('gid', String(e.gid)));
-  if (!isAscii(e.uname) || e.uname.length >= 32) records.push(paxRecord('uname', e.uname));
-  if (!isAscii(e.gname) || e.gname.length >= 32) records.push(paxRecord('gname', e.gname));
-  const main = ustarBlock(e, name, linkname, TYPEFLAG[e.type]);
-  if (records.length === 0) return main;
-  const body = Buffer.concat(records);
+  if (e.size >= 8 ** 11) records += paxRecordText('size', String(e.size));
+  if (e.mtimeNs % NS_PER_S !== 0n || e.mtimeNs < 0n || e.mtimeNs >= 8n ** 11n * NS_PER_S) records += paxRecordText('mtime', formatPaxTime(e.mtimeNs));
+  if (e.uid >= 8 ** 7) records += paxRecordText('uid', String(e.uid));
+  if (e.gid >= 8 ** 7) records += paxRecordText('gid', String(e.gid));
+  if (!isAscii(e.uname) || e.uname.length >= 32) records += paxRecordText('uname', e.uname);
+  if (!isAscii(e.gname) || e.gname.length >= 32) records += paxRecordText('gname', e.gname);
+  if (records === '') {
+    const h = Buffer.allocUnsafe(BLOCK).fill(0);
+    ustarBlock(h, 0, e, name, linkname, TYPEFLAG[e.type]);
+    return h;
+  }
+  const bodyLen = Buffer.byteLength(records);
+  const bodyBlocks = Math.ceil(bodyLen / BLOCK) * BLOCK;
+  const h = Buffer.allocUnsafe(2 * BLOCK + bodyBlocks).fill(0);
+  h.write(records, BLOCK, bodyLen, 'utf8');
   const base = stored.replace(/\/$/, '').split('/').pop() ?? '';
-  const paxEntry: TarEntry = { path: '', type: 'file', size: body.length, mode: 0o644, uid: e.uid < 8 ** 7 ? e.uid : 0, gid: e.gid < 8 ** 7 ? e.gid : 0, uname: '', gname: '', mtimeNs: e.mtimeNs >= 0n ? e.mtimeNs : 0n };
-  const paxHeader = ustarBlock(paxEntry, { prefix: '', name: fallbackName(`PaxHeaders/${base}`, 100) }, '', 'x');
-  return Buffer.concat([paxHeader, padBlock(body), main]);
+  const paxEntry: TarEntry = { path: '', type: 'file', size: bodyLen, mode: 0o644, uid: e.uid < 8 ** 7 ? e.uid : 0, gid: e.gid < 8 ** 7 ? e.gid : 0, uname: '', gname: '', mtimeNs: e.mtimeNs >= 0n ? e.mtimeNs : 0n };
+  ustarBlock(h, 0, paxEntry, { prefix: '', name: fallbackName(`PaxHeaders/${base}`, 100) }, '', 'x');
+  ustarBlock(h, BLOCK + bodyBlocks, e, name, linkname, TYPEFLAG[e.type]);
+  return h;
 }
 
 /** Reads a numeric field: octal text or GNU base-256. */
