@@ -2,6 +2,8 @@
 // uses. The loader (load.ts) validates the file against the schema
 // (schema.ts) and produces exactly this; nothing else reads YAML.
 
+import type { RetentionPolicy } from '../engine/retention.ts';
+
 /** A secret resolved at load time (from the file, an environment variable or a file); never printed. */
 export interface Secret {
   /** Where it came from, for redacted display: 'inline', 'env:NAME' or 'file:PATH'. */
@@ -200,15 +202,8 @@ export interface RetryPolicy {
   readonly maxDurationMs: number;
 }
 
-export interface Retention {
-  readonly keepLast: number | null;
-  readonly keepHourly: number | null;
-  readonly keepDaily: number | null;
-  readonly keepWeekly: number | null;
-  readonly keepMonthly: number | null;
-  readonly keepYearly: number | null;
-  readonly keepWithinMs: number | null;
-}
+/** A plan's retention rules: the engine's policy shape (engine/retention.ts), null = rule not set. */
+export type Retention = RetentionPolicy;
 
 export interface Plan {
   readonly name: string;

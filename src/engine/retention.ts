@@ -12,7 +12,7 @@
 
 import type { SnapshotWithId } from '../repo/snapshot.ts';
 
-/** The same shape as config's Retention (engine does not import config). null = rule not set. */
+/** Retention rules (config's Retention is this type). null = rule not set. */
 export interface RetentionPolicy {
   readonly keepLast: number | null;
   readonly keepHourly: number | null;
