@@ -165,7 +165,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
     try {
       const all = store.tasks(runId);
       const pendingIds = new Set(all.filter((t) => t.status === 'pending').map((t) => t.id));
-      const expanded = await expandedPending();
+      const expanded = expandedPending();
       // 7. The pre-plan hook.
       if (plan!.prePlan) {
         const r = await runHook(plan!.prePlan, { plan: plan!.name, run: runId, phase: 'pre-plan' }, { clock, log: (l) => log(`pre-plan ${l.stream}: ${l.line}`) });
@@ -224,7 +224,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
   }
 
   /** The run's pending tasks with their activities, in creation order. */
-  async function expandedPending() {
+  function expandedPending() {
     const recs = store.tasks(runId).filter((t) => t.status === 'pending');
     return recs.map((r) => ({ id: r.id, seq: r.seq, target: r.target, unit: r.unit, status: 'pending' as const, reason: r.reason, activity: plan!.activities.find((a) => a.name === r.activity)! }));
   }
