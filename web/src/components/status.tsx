@@ -33,3 +33,12 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
 export function Empty({ when, children }: { when: boolean; children: ReactNode }) {
   return when ? <p className="muted empty">{children}</p> : null;
 }
+
+/** The numbered steps of a wizard, the current one marked, earlier ones done. */
+export function WizardSteps({ names, step }: { names: readonly string[]; step: number }) {
+  return (
+    <ol className="steps">
+      {names.map((s, i) => <li key={s} className={step === i + 1 ? 'current' : step > i + 1 ? 'done' : ''}>{s}</li>)}
+    </ol>
+  );
+}

@@ -10,7 +10,7 @@ import type { Role } from '../api.ts';
 import { useApi } from '../use-api.ts';
 import { bytes, time, unitName } from '../format.ts';
 import type { Page, Snapshot } from '../types.ts';
-import { Badge, ErrorNote } from '../components/status.tsx';
+import { Badge, ErrorNote, WizardSteps } from '../components/status.tsx';
 
 interface UnitChoice {
   key: string;
@@ -74,9 +74,7 @@ export function UnitRestore({ role }: { role: Role }) {
 
   return (
     <>
-      <ol className="steps">
-        {['Unit', 'Snapshot', 'Place', 'Confirm', 'Result'].map((s, i) => <li key={s} className={step === i + 1 ? 'current' : step > i + 1 ? 'done' : ''}>{s}</li>)}
-      </ol>
+      <WizardSteps names={['Unit', 'Snapshot', 'Place', 'Confirm', 'Result']} step={step} />
       <ErrorNote error={snaps.error ?? error} />
 
       {step === 1 ? (

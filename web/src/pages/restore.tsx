@@ -11,7 +11,7 @@ import { Link } from '../router.tsx';
 import { useApi } from '../use-api.ts';
 import { time, unitName } from '../format.ts';
 import type { Page, Plan, RestoreResult, Run } from '../types.ts';
-import { Badge, ErrorNote, PageHeader } from '../components/status.tsx';
+import { Badge, ErrorNote, PageHeader, WizardSteps } from '../components/status.tsx';
 import { UnitRestore } from './restore-unit.tsx';
 
 interface GroupChoice {
@@ -75,9 +75,7 @@ function GroupRestore({ role }: { role: Role }) {
 
   return (
     <>
-      <ol className="steps">
-        {['Group', 'Snapshot', 'Target', 'Confirm', 'Result'].map((s, i) => <li key={s} className={step === i + 1 ? 'current' : step > i + 1 ? 'done' : ''}>{s}</li>)}
-      </ol>
+      <WizardSteps names={['Group', 'Snapshot', 'Target', 'Confirm', 'Result']} step={step} />
       <ErrorNote error={plans.error ?? error} />
 
       {step === 1 ? (
