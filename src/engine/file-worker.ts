@@ -9,7 +9,7 @@ import { computeMasks, findCut, gearTable, toInt32Gear } from '../repo/chunker.t
 import type { ChunkerParams } from '../repo/chunker.ts';
 import { blobId } from '../repo/crypto.ts';
 import { sealBlob } from '../repo/pack.ts';
-import { maybeCompress } from '../repo/repository.ts';
+import { compressBlob } from '../repo/compression.ts';
 import { serveJobs } from './worker-pool.ts';
 
 export interface FileWorkerInit {
@@ -46,7 +46,7 @@ if (!isMainThread) {
 
   const emitChunk = (chunk: Uint8Array, emit: (m: FileWorkerMessage, t?: ArrayBuffer) => void) => {
     const id = blobId(mac, chunk).toString('hex');
-    const { stored, rawLength } = maybeCompress(chunk);
+    const { stored, rawLength } = compressBlob(chunk);
     // seal() returns unpooled memory, so the whole buffer can move without a copy.
     const sealed = sealBlob(encrypt, id, stored);
     emit({ id, sealed, rawLength, length: chunk.length }, sealed.buffer as ArrayBuffer);

@@ -14,6 +14,9 @@ import { PROGRAM } from './program.ts';
 import { removeLeftovers } from './archiver.ts';
 import type { BackupProgress, BackupResult } from './archiver.ts';
 import { SafeholdError } from '../core/errors.ts';
+import { compressBlobAsync } from '../repo/compression.ts';
+import type { BlobCompression } from '../repo/compression.ts';
+import { sealBlob } from '../repo/pack.ts';
 
 export interface StreamBackupOptions {
   filename: string;
@@ -25,9 +28,12 @@ export interface StreamBackupOptions {
   meta?: SnapshotMeta;
   /** Chunk sizes for this stream instead of the repository's (database dumps use smaller chunks: better dedup of changed rows). */
   chunker?: ChunkerParams;
-  /** zstd level of this stream's blobs (default the repository's, 3); smaller chunks compress better at a higher level. */
-  level?: number;
+  /** How this stream's blobs are compressed (repo/compression.ts); database dumps use 'dump'. */
+  compression?: BlobCompression;
 }
+
+/** Chunks being compressed at once (on libuv's thread pool); bounds memory to this many chunks. */
+const IN_FLIGHT = 8;
 
 export async function backupStream(repo: Repository, input: Readable, opts: StreamBackupOptions): Promise<BackupResult> {
   if (unsafeName(opts.filename)) throw new SafeholdError('USAGE', `--stdin-filename ${JSON.stringify(opts.filename)} must be a plain file name (no '/', not '.' or '..')`);
@@ -37,8 +43,9 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
   const chunker = new Chunker(opts.chunker ?? repo.config.chunker, gearTable(repo.key.chunkerSeed));
   const content: string[] = [];
   let size = 0;
+  const saver = new OrderedSaver(repo, opts.compression ?? 'default');
   const store = async (c: Uint8Array) => {
-    content.push((await repo.saveBlob('data', c, undefined, opts.level !== undefined ? { level: opts.level } : {})).id);
+    content.push(await saver.save(c));
   };
   // A source that stalls is destroyed on abort, so the loop below ends at once.
   const onAbort = () => input.destroy(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error(String(opts.signal!.reason)));
@@ -51,11 +58,13 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
       if (opts.progress) opts.progress.bytesRead = size;
       for (const c of chunker.push(buf)) await store(c);
     }
+    const last = chunker.finish();
+    if (last) await store(last);
+    await saver.drain();
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    await saver.settle();
   }
-  const last = chunker.finish();
-  if (last) await store(last);
   opts.signal?.throwIfAborted();
   const ns = (BigInt(started) * 1_000_000n).toString();
   const node: TreeNode = {
@@ -85,4 +94,52 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
   };
   const id = await saveSnapshot(repo, snapshot);
   return { id, snapshot, errors: [] };
+}
+
+/**
+ * Compresses new chunks in parallel on the thread pool and adds them to the
+ * repository in stream order, at most IN_FLIGHT at a time. A chunk already in
+ * the repository, or already queued here, is not compressed again.
+ */
+class OrderedSaver {
+  readonly #repo: Repository;
+  readonly #compression: BlobCompression;
+  readonly #queue: { id: string; sealed: Promise<{ sealed: Uint8Array; rawLength: number }> }[] = [];
+  readonly #queued = new Set<string>();
+
+  constructor(repo: Repository, compression: BlobCompression) {
+    this.#repo = repo;
+    this.#compression = compression;
+  }
+
+  /** Returns the chunk's id; its blob is added by a later save() or by drain(). */
+  async save(chunk: Uint8Array): Promise<string> {
+    const id = this.#repo.blobId(chunk);
+    if (this.#repo.knows('data', id) || this.#queued.has(id)) return id;
+    while (this.#queue.length >= IN_FLIGHT) await this.#next();
+    const sealed = compressBlobAsync(chunk, this.#compression)
+      .then(({ stored, rawLength }) => ({ sealed: sealBlob(this.#repo.key.encrypt, id, stored), rawLength }));
+    // A failure is thrown by #next(); until then it must not count as unhandled.
+    sealed.catch(() => undefined);
+    this.#queue.push({ id, sealed });
+    this.#queued.add(id);
+    return id;
+  }
+
+  async #next(): Promise<void> {
+    const head = this.#queue.shift()!;
+    this.#queued.delete(head.id);
+    const { sealed, rawLength } = await head.sealed;
+    await this.#repo.addSealed('data', head.id, sealed, rawLength);
+  }
+
+  /** Adds every queued chunk. */
+  async drain(): Promise<void> {
+    while (this.#queue.length > 0) await this.#next();
+  }
+
+  /** After a failure: waits for compressions still running, so none outlives the backup. */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.#queue.map((q) => q.sealed));
+  }
 }

@@ -16,6 +16,7 @@ import { closedGenerations, cleanTemporaries, writeGeneration } from '../engine/
 import type { GenerationScheme } from '../engine/generations.ts';
 import { tarStream } from '../engine/tar-writer.ts';
 import { findSnapshot, listSnapshots } from '../repo/snapshot.ts';
+import type { BlobCompression } from '../repo/compression.ts';
 import type { SnapshotMeta } from '../repo/snapshot.ts';
 import { physicalBackupOf } from './physical.ts';
 import type { ExpandedTask } from './expand.ts';
@@ -42,7 +43,7 @@ export async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTa
   }
   if (target.db) {
     const d = await dbBackup(env, task, target);
-    const r = await backupStream(repo, d.stream, { filename: streamName(task, target, state), tags, signal: env.signal, meta: d.meta, chunker: DUMP_CHUNKER, level: DUMP_LEVEL });
+    const r = await backupStream(repo, d.stream, { filename: streamName(task, target, state), tags, signal: env.signal, meta: d.meta, chunker: DUMP_CHUNKER, compression: DUMP_COMPRESSION });
     return { id: r.id, bytes: repo.added.bytes - before };
   }
   const r = await backupStream(repo, await sourceStream(task, target, state, env.signal), { filename: streamName(task, target, state), tags, signal: env.signal });
@@ -52,11 +53,12 @@ export async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTa
 /**
  * Chunk sizes for database dumps: much smaller than the repository's 1 MiB
  * average, so a day's changed rows re-store about 64 KiB around each change
- * instead of a megabyte; the smaller blobs are compressed harder (zstd 6) to
- * keep the first copy as small (bench/databases.sh measures both).
+ * instead of a megabyte; the smaller blobs are compressed with the 'dump'
+ * profile (zstd's optimal parser on text that compresses well) to keep them as
+ * small as restic's 1 MiB blobs (bench/databases.sh measures both).
  */
 export const DUMP_CHUNKER = { minSize: 16 * 1024, avgSize: 64 * 1024, maxSize: 512 * 1024 };
-export const DUMP_LEVEL = 6;
+export const DUMP_COMPRESSION: BlobCompression = 'dump';
 
 /** A database unit's dump and what its snapshot records: format, online or not, its group run, the digest before the dump. */
 async function dbBackup(env: TaskEnv, task: ExpandedTask, target: PlanTarget): Promise<{ stream: Readable; meta: SnapshotMeta }> {

@@ -6,7 +6,9 @@ import crypto from 'node:crypto';
 import type { Backend, FileType } from './backend/backend.ts';
 import { blobId, fileId, newMasterKey } from './crypto.ts';
 import type { KdfParams, MasterKey } from './crypto.ts';
-import { compress, decodeObject, decompress, encodeObject } from './encoding.ts';
+import { decodeObject, decompress, encodeObject } from './encoding.ts';
+import { compressBlob } from './compression.ts';
+import type { BlobCompression } from './compression.ts';
 import { Index, blobKey, indexFileFor } from './index.ts';
 import type { IndexEntry, IndexFile } from './index.ts';
 import { PackBuilder, openBlob, sealBlob } from './pack.ts';
@@ -147,9 +149,9 @@ export class Repository {
   // ---- writing -----------------------------------------------------------
 
   /** Compresses, seals and stores a blob unless already known. Returns stored bytes added (0 when known). */
-  async saveBlob(type: BlobType, data: Uint8Array, id = this.blobId(data), opts: { level?: number } = {}): Promise<{ id: string; added: number }> {
+  async saveBlob(type: BlobType, data: Uint8Array, id = this.blobId(data), opts: { compression?: BlobCompression } = {}): Promise<{ id: string; added: number }> {
     if (this.knows(type, id)) return { id, added: 0 };
-    const { stored, rawLength } = maybeCompress(data, opts.level);
+    const { stored, rawLength } = compressBlob(data, opts.compression);
     return { id, added: await this.addSealed(type, id, sealBlob(this.key.encrypt, id, stored), rawLength) };
   }
 
@@ -267,11 +269,4 @@ export function decodeBlobWith(encrypt: Buffer, mac: Buffer, id: string, rawLeng
   const data = rawLength > 0 ? decompress(stored, rawLength, `blob ${id.slice(0, 12)}`) : stored;
   if (verifyId && blobId(mac, data).toString('hex') !== id) throw new SafeholdError('CORRUPT', `blob ${id.slice(0, 12)}: content does not match its id`);
   return data;
-}
-
-/** Compresses with zstd unless that saves under 2 %; rawLength 0 marks an uncompressed blob. */
-export function maybeCompress(data: Uint8Array, level?: number): { stored: Uint8Array; rawLength: number } {
-  if (data.length < 64) return { stored: data, rawLength: 0 };
-  const c = compress(data, level);
-  return c.length < data.length * 0.98 ? { stored: c, rawLength: data.length } : { stored: data, rawLength: 0 };
 }
