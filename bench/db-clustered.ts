@@ -18,7 +18,7 @@ import { Repository } from '../src/repo/repository.ts';
 import { RepoLock } from '../src/repo/lock.ts';
 import type { ChunkerParams } from '../src/repo/chunker.ts';
 import { backupStream } from '../src/engine/stream-archiver.ts';
-import { DUMP_CHUNKER, DUMP_COMPRESSION } from '../src/plans/task-backup.ts';
+import { DUMP_CHUNKER, DUMP_COMPRESSION, DUMP_GROUP_BYTES } from '../src/plans/task-backup.ts';
 
 function chunkerFrom(spec: string, repo: Repository): ChunkerParams {
   if (spec === 'dump') return DUMP_CHUNKER;
@@ -43,8 +43,8 @@ async function main(): Promise<void> {
       const bytes0 = repo.added.bytes;
       const blobs0 = repo.added.blobs;
       const t0 = performance.now();
-      // Database dumps are stored with DUMP_CHUNKER and DUMP_COMPRESSION; other chunkings with the default compression.
-      const r = await backupStream(repo, input, { filename: file === '-' ? 'stdin' : path.basename(file), chunker, ...(values.chunker === 'dump' ? { compression: DUMP_COMPRESSION } : {}) });
+      // Database dumps are stored with DUMP_CHUNKER, DUMP_COMPRESSION and DUMP_GROUP_BYTES; other chunkings with the default compression.
+      const r = await backupStream(repo, input, { filename: file === '-' ? 'stdin' : path.basename(file), chunker, ...(values.chunker === 'dump' ? { compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES } : {}) });
       process.stdout.write(`${JSON.stringify({
         file, snapshot: r.id, chunker, bytesRead: r.snapshot.summary.bytesRead,
         bytesAdded: repo.added.bytes - bytes0, blobsAdded: repo.added.blobs - blobs0,

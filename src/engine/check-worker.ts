@@ -4,7 +4,7 @@
 // entries, which the checker compares with the index.
 
 import { isMainThread, workerData } from 'node:worker_threads';
-import { fileId } from '../repo/crypto.ts';
+import { blobId, fileId } from '../repo/crypto.ts';
 import { parsePack } from '../repo/pack.ts';
 import type { PackEntry } from '../repo/pack.ts';
 import { decodeBlobWith } from '../repo/repository.ts';
@@ -18,6 +18,8 @@ export interface CheckWorkerInit {
 export interface CheckJob {
   pack: string;
   bytes: Uint8Array;
+  /** Members of the groups in this pack, by group id: each one's id is recomputed from its slice. */
+  members: Record<string, { id: string; start: number; length: number }[]>;
 }
 
 export interface CheckWorkerMessage {
@@ -33,7 +35,7 @@ if (!isMainThread) {
   const mac = Buffer.from(init.mac);
 
   serveJobs<CheckWorkerMessage>((msg, emit) => {
-    const { pack, bytes: raw } = msg as CheckJob;
+    const { pack, bytes: raw, members } = msg as CheckJob;
     const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
     const what = `pack ${pack.slice(0, 12)}`;
     const problems: CheckWorkerMessage['problems'] = [];
@@ -47,7 +49,12 @@ if (!isMainThread) {
       entries = parsePack(encrypt, bytes, what);
       for (const e of entries) {
         try {
-          decodeBlobWith(encrypt, mac, e.id, e.rawLength, bytes.subarray(e.offset, e.offset + e.length));
+          const plain = decodeBlobWith(encrypt, mac, e.id, e.rawLength, bytes.subarray(e.offset, e.offset + e.length));
+          for (const m of (e.type === 'data' && members[e.id]) || []) {
+            if (m.start + m.length > plain.length || blobId(mac, plain.subarray(m.start, m.start + m.length)).toString('hex') !== m.id) {
+              fail(`${what} blob ${m.id.slice(0, 12)}`, `content does not match its id (member of group ${e.id.slice(0, 12)})`);
+            }
+          }
         } catch (x) {
           fail(`${what} blob ${e.id.slice(0, 12)}`, x);
         }

@@ -8,7 +8,7 @@
 
 import type { Repository } from '../repo/repository.ts';
 import { mapLimit } from '../core/concurrency.ts';
-import { Index } from '../repo/index.ts';
+import { Index, plainLength } from '../repo/index.ts';
 import type { IndexFile } from '../repo/index.ts';
 import { OVERHEAD } from '../repo/crypto.ts';
 import { PACK_ENTRY_BYTES } from '../repo/pack.ts';
@@ -70,6 +70,7 @@ export async function check(repo: Repository, opts: { readData?: boolean; progre
     progress.done++;
   });
   res.stats.blobs = index.size;
+  const membersByGroup = checkMembers(index, err);
 
   // Packs: every indexed pack must exist and hold its blobs' ranges. Every pack an index file
   // names counts, also one whose blobs all have copies in other packs (byPack, built from the
@@ -110,7 +111,7 @@ export async function check(repo: Repository, opts: { readData?: boolean; progre
   });
   await checkTrees(repo, index, roots, res, progress, err);
 
-  if (opts.readData) await readData(repo, index, byPack, stored, res, progress, err);
+  if (opts.readData) await readData(repo, index, byPack, membersByGroup, stored, res, progress, err);
   res.ok = res.errors.length === 0;
   return res;
 }
@@ -167,8 +168,8 @@ async function checkTrees(
 }
 
 async function readData(
-  repo: Repository, index: Index, byPack: Map<string, { id: string; type: string }[]>, stored: Map<string, number>, res: CheckResult, progress: CheckProgress,
-  err: (object: string, e: unknown) => void,
+  repo: Repository, index: Index, byPack: Map<string, { id: string; type: string }[]>, membersByGroup: Map<string, { id: string; start: number; length: number }[]>,
+  stored: Map<string, number>, res: CheckResult, progress: CheckProgress, err: (object: string, e: unknown) => void,
 ): Promise<void> {
   const packs = [...stored.keys()];
   Object.assign(progress, { phase: 'data', done: 0, total: packs.length });
@@ -192,7 +193,12 @@ async function readData(
       res.stats.packsRead++;
       const bytes = ownBuffer(loaded);
       let result: CheckWorkerMessage | undefined;
-      await pool.run({ pack, bytes } satisfies CheckJob, (m) => { result = m; }, [bytes.buffer as ArrayBuffer]);
+      const members: CheckJob['members'] = {};
+      for (const b of byPack.get(pack) ?? []) {
+        const ms = b.type === 'data' ? membersByGroup.get(b.id) : undefined;
+        if (ms) members[b.id] = ms;
+      }
+      await pool.run({ pack, bytes, members } satisfies CheckJob, (m) => { result = m; }, [bytes.buffer as ArrayBuffer]);
       for (const p of result!.problems) err(p.object, p.message);
       comparePackWithIndex(pack, result!.entries, index, byPack, err);
       progress.done++;
@@ -200,6 +206,23 @@ async function readData(
   } finally {
     await pool.close();
   }
+}
+
+/** Members of groups: each must lie inside its group's plaintext. Returns the members of indexed groups, by group. */
+function checkMembers(index: Index, err: (object: string, e: unknown) => void): Map<string, { id: string; start: number; length: number }[]> {
+  const byGroup = new Map<string, { id: string; start: number; length: number }[]>();
+  for (const [id, m] of index.members()) {
+    const g = index.get('data', m.group);
+    if (!g || g.member) continue; // a missing group is an error only where a file needs the member (checkTrees)
+    if (m.start < 0 || m.length <= 0 || m.start + m.length > plainLength(g)) {
+      err(`blob ${short(id)}`, `lies outside its group ${short(m.group)} (${m.start}+${m.length} of ${plainLength(g)} bytes)`);
+      continue;
+    }
+    let l = byGroup.get(m.group);
+    if (!l) byGroup.set(m.group, (l = []));
+    l.push({ id, start: m.start, length: m.length });
+  }
+  return byGroup;
 }
 
 /** The pack header (when it could be read) against what the index says of the pack. */

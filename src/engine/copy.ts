@@ -334,6 +334,7 @@ class Copier {
   private async transferData(id: string): Promise<string> {
     if (this.mode !== 'reidentify' && this.dst.knows('data', id)) return id;
     const e = this.src.lookup('data', id);
+    if (e.member) return this.transferMember(id);
     const sealed = await this.src.backend.load({ type: 'data', name: e.pack }, e.offset, e.length);
     const stored = openBlob(this.src.key.encrypt, id, sealed);
     this.counts.read++;
@@ -347,6 +348,20 @@ class Copier {
     if (this.src.blobId(plain) !== id) throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: content does not match its id`);
     const dstId = this.mode === 'reseal' ? id : this.dst.blobId(plain);
     if (!this.dst.knows('data', dstId)) this.note(await this.dst.addSealed('data', dstId, sealBlob(this.dst.key.encrypt, dstId, stored), e.rawLength));
+    return dstId;
+  }
+
+  /**
+   * A member of a group in src is stored in dst as a blob of its own (groups
+   * are made only by a stream backup): read through src's group cache, id
+   * checked, compressed as a dump chunk.
+   */
+  private async transferMember(id: string): Promise<string> {
+    const plain = await this.src.loadBlob('data', id);
+    this.counts.read++;
+    this.progress.bytesRead += plain.length;
+    const dstId = this.mode === 'reidentify' ? this.dst.blobId(plain) : id;
+    if (!this.dst.knows('data', dstId)) this.note((await this.dst.saveBlob('data', plain, dstId, { compression: 'dump' })).added);
     return dstId;
   }
 

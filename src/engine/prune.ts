@@ -20,7 +20,7 @@
 
 import type { Repository } from '../repo/repository.ts';
 import { Index, blobKey, indexFileFor } from '../repo/index.ts';
-import type { IndexFile } from '../repo/index.ts';
+import type { IndexFile, Member } from '../repo/index.ts';
 import { PACK_ENTRY_BYTES, PackBuilder } from '../repo/pack.ts';
 import type { BlobType, PackEntry } from '../repo/pack.ts';
 import { OVERHEAD, fileId } from '../repo/crypto.ts';
@@ -134,7 +134,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   if (indexChanges) {
     await step('write-index');
     const remaining = [...kept.map((p) => ({ id: p.id, entries: p.blobs.map(toEntry) })), ...written];
-    if (remaining.length > 0) await repo.saveFile('index', indexFileFor(remaining));
+    if (remaining.length > 0) await repo.saveFile('index', indexFileFor(remaining, membersOfGroupsIn(loaded.index, remaining)));
     await step('delete-index');
     for (const name of loaded.names) await repo.backend.remove({ type: 'index', name });
   }
@@ -196,8 +196,10 @@ async function usedBlobs(repo: Repository, index: Index, roots: { tree: string; 
           next.push(n.subtree);
         }
         for (const c of Array.isArray(n.content) ? n.content : []) {
-          if (!index.has('data', c)) throw new SafeholdError('CORRUPT', `data blob ${short(c)} of ${JSON.stringify(n.name)} (tree ${short(id)}) is not in the index`);
-          used.add(blobKey('data', c));
+          // A member of a group keeps its whole group.
+          const stored = index.storedId('data', c);
+          if (stored === undefined) throw new SafeholdError('CORRUPT', `data blob ${short(c)} of ${JSON.stringify(n.name)} (tree ${short(id)}) is not in the index`);
+          used.add(blobKey('data', stored));
         }
       }
       progress.done++;
@@ -298,6 +300,15 @@ async function repack(repo: Repository, packs: PackPlan[], progress: PruneProgre
   await flush('data');
   await flush('tree');
   return written;
+}
+
+/** The members of every group the remaining packs hold (a kept group keeps all its members listed). */
+function membersOfGroupsIn(index: Index, packs: { entries: readonly PackEntry[] }[]): ({ id: string } & Member)[] {
+  const groups = new Set<string>();
+  for (const p of packs) for (const e of p.entries) if (e.type === 'data') groups.add(e.id);
+  const out: ({ id: string } & Member)[] = [];
+  for (const [id, m] of index.members()) if (groups.has(m.group)) out.push({ id, ...m });
+  return out;
 }
 
 /** Packs and bytes that repacking these blobs would write (the same packing rule as repack). */

@@ -18,11 +18,14 @@ export interface RestoreWorkerInit {
 }
 
 export interface RestoreJobBlob {
+  /** The stored blob's id (a member's group id: the associated data it is sealed with). */
   id: string;
   /** Offset in the job's bytes. */
   offset: number;
   length: number;
   rawLength: number;
+  /** For a member of a group: its [start, length] in the group's plaintext. */
+  slice?: [number, number];
 }
 
 export interface RestoreJobFile {
@@ -56,19 +59,24 @@ if (!isMainThread) {
   serveJobs<RestoreWorkerMessage>((msg, emit) => {
     const job = msg as RestoreJob;
     const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.length);
-    // Each blob is decoded once and dropped after its last use in this job.
-    const decoded: (Buffer | null)[] = new Array(job.blobs.length).fill(null);
-    const usesLeft = new Array<number>(job.blobs.length).fill(0);
-    for (const f of job.files) for (const p of f.pieces) usesLeft[p.blob]!++;
+    // Each stored blob (a group once for all its members) is decoded once and
+    // dropped after its last use in this job.
+    const decoded = new Map<number, Buffer>();
+    const usesLeft = new Map<number, number>();
+    for (const f of job.files) for (const p of f.pieces) { const o = job.blobs[p.blob]!.offset; usesLeft.set(o, (usesLeft.get(o) ?? 0) + 1); }
     const blob = (i: number): Buffer => {
-      let d = decoded[i];
+      const b = job.blobs[i]!;
+      let d = decoded.get(b.offset);
       if (!d) {
-        const b = job.blobs[i]!;
         // GCM with the id as associated data authenticates the blob; check --read-data also recomputes ids.
         d = decodeBlobWith(encrypt, mac, b.id, b.rawLength, bytes.subarray(b.offset, b.offset + b.length), false);
       }
-      decoded[i] = --usesLeft[i]! > 0 ? d : null;
-      return d;
+      const left = usesLeft.get(b.offset)! - 1;
+      usesLeft.set(b.offset, left);
+      if (left > 0) decoded.set(b.offset, d); else decoded.delete(b.offset);
+      if (!b.slice) return d;
+      if (b.slice[0] + b.slice[1] > d.length) throw new Error(`member of group ${b.id.slice(0, 12)} lies outside it`);
+      return d.subarray(b.slice[0], b.slice[0] + b.slice[1]);
     };
     let written = 0;
     let wholeFiles = 0;

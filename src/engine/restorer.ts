@@ -9,8 +9,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Repository } from '../repo/repository.ts';
 import { mapLimit } from '../core/concurrency.ts';
+import { plainLength } from '../repo/index.ts';
 import type { IndexEntry } from '../repo/index.ts';
-import { OVERHEAD } from '../repo/crypto.ts';
 import type { TreeNode } from '../repo/tree.ts';
 import { planRestore } from './restore-plan.ts';
 import { WorkerPool, workerCount } from './worker-pool.ts';
@@ -118,7 +118,10 @@ export async function restore(repo: Repository, rootTree: string, opts: RestoreO
       const bytes = ownBuffer(loaded);
       const job: RestoreJob = {
         bytes,
-        blobs: g.blobs.map((b) => ({ id: b.id, offset: b.entry.offset - start, length: b.entry.length, rawLength: b.entry.rawLength })),
+        blobs: g.blobs.map((b) => {
+          const m = b.entry.member;
+          return { id: m ? m.group : b.id, offset: b.entry.offset - start, length: b.entry.length, rawLength: b.entry.rawLength, ...(m ? { slice: [m.start, m.length] as [number, number] } : {}) };
+        }),
         files: g.files,
       };
       let res: RestoreWorkerMessage | undefined;
@@ -310,9 +313,6 @@ function nsToSeconds(ns: string): number {
   return Number(b / 1_000_000_000n) + Number(b % 1_000_000_000n) / 1e9;
 }
 
-export function plainLength(e: IndexEntry): number {
-  return e.rawLength > 0 ? e.rawLength : e.length - OVERHEAD;
-}
 
 /** Splits a pack's needed blobs (sorted by offset) into runs worth reading in one request. */
 function readGroups(blobs: BlobUse[]): BlobUse[][] {
@@ -320,17 +320,19 @@ function readGroups(blobs: BlobUse[]): BlobUse[][] {
   let cur: BlobUse[] = [];
   let needed = 0;
   for (const b of blobs) {
-    if (cur.length > 0) {
+    // Members of one group share its stored bytes: count them once.
+    const more = cur.length > 0 && cur.at(-1)!.entry.offset === b.entry.offset ? 0 : b.entry.length;
+    if (cur.length > 0 && more > 0) {
       const start = cur[0]!.entry.offset;
       const end = b.entry.offset + b.entry.length;
-      if ((needed + b.entry.length) / (end - start) < SPAN_DENSITY || end - start > MAX_SPAN) {
+      if ((needed + more) / (end - start) < SPAN_DENSITY || end - start > MAX_SPAN) {
         groups.push(cur);
         cur = [];
         needed = 0;
       }
     }
     cur.push(b);
-    needed += b.entry.length;
+    needed += cur.length === 1 ? b.entry.length : more;
   }
   if (cur.length > 0) groups.push(cur);
   return groups;

@@ -12,7 +12,7 @@ import { backup } from '../engine/archiver.ts';
 import { backupStream } from '../engine/stream-archiver.ts';
 import type { GroupRestoreOptions } from './restore-flow.ts';
 import { intoName, newSafetyRun } from './restore-flow.ts';
-import { DUMP_CHUNKER, DUMP_COMPRESSION } from './task-backup.ts';
+import { DUMP_CHUNKER, DUMP_COMPRESSION, DUMP_GROUP_BYTES } from './task-backup.ts';
 
 /** Backs up what the restore of `snaps` would overwrite; null when nothing would be. */
 export async function safetyBackup(repo: Repository, group: Group, snaps: SnapshotWithId[], o: GroupRestoreOptions): Promise<{ groupRun: string; snapshots: string[] } | null> {
@@ -30,7 +30,7 @@ export async function safetyBackup(repo: Repository, group: Group, snaps: Snapsh
       if (!(await target.db.exists(into))) continue;
       const digest = await target.db.digest(into);
       const b = await target.db.backup(into);
-      const r = await backupStream(repo, b.stream, { filename: `${targetName}-${into}.bak`, tags, meta: { ...meta, format: b.format, digest: { tables: { ...digest.tables } } }, chunker: DUMP_CHUNKER, compression: DUMP_COMPRESSION });
+      const r = await backupStream(repo, b.stream, { filename: `${targetName}-${into}.bak`, tags, meta: { ...meta, format: b.format, digest: { tables: { ...digest.tables } } }, chunker: DUMP_CHUNKER, compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES });
       made.push(r.id);
       o.log('safety-backup', `${targetName}/${into} saved as snapshot ${r.id.slice(0, 8)}`);
     } else {

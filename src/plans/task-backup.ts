@@ -43,7 +43,7 @@ export async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTa
   }
   if (target.db) {
     const d = await dbBackup(env, task, target);
-    const r = await backupStream(repo, d.stream, { filename: streamName(task, target, state), tags, signal: env.signal, meta: d.meta, chunker: DUMP_CHUNKER, compression: DUMP_COMPRESSION });
+    const r = await backupStream(repo, d.stream, { filename: streamName(task, target, state), tags, signal: env.signal, meta: d.meta, chunker: DUMP_CHUNKER, compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES });
     return { id: r.id, bytes: repo.added.bytes - before };
   }
   const r = await backupStream(repo, await sourceStream(task, target, state, env.signal), { filename: streamName(task, target, state), tags, signal: env.signal });
@@ -59,6 +59,8 @@ export async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTa
  */
 export const DUMP_CHUNKER = { minSize: 16 * 1024, avgSize: 64 * 1024, maxSize: 512 * 1024 };
 export const DUMP_COMPRESSION: BlobCompression = 'dump';
+/** New dump chunks are stored in groups of about 1 MiB, compressed together (as well as restic's 1 MiB blobs), yet deduplicated one by one. */
+export const DUMP_GROUP_BYTES = 1024 * 1024;
 
 /** A database unit's dump and what its snapshot records: format, online or not, its group run, the digest before the dump. */
 async function dbBackup(env: TaskEnv, task: ExpandedTask, target: PlanTarget): Promise<{ stream: Readable; meta: SnapshotMeta }> {

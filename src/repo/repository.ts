@@ -10,7 +10,7 @@ import { decodeObject, decompress, encodeObject } from './encoding.ts';
 import { compressBlob } from './compression.ts';
 import type { BlobCompression } from './compression.ts';
 import { Index, blobKey, indexFileFor } from './index.ts';
-import type { IndexEntry, IndexFile } from './index.ts';
+import type { IndexEntry, IndexFile, Member } from './index.ts';
 import { PackBuilder, openBlob, sealBlob } from './pack.ts';
 import type { BlobType, PackEntry } from './pack.ts';
 import { unlock, writeKeyFile } from './keys.ts';
@@ -46,6 +46,15 @@ export interface InitOptions {
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 const CONFIG_LABEL = 'config';
 const MAX_UPLOADS = 2;
+/** Decoded groups loadBlob keeps (each up to a few MiB). */
+const GROUP_CACHE = 4;
+
+/** A member of a group being added: its id and place in the group's plaintext. */
+export interface GroupMember {
+  id: string;
+  start: number;
+  length: number;
+}
 
 export class Repository {
   readonly backend: Backend;
@@ -61,6 +70,12 @@ export class Repository {
   private readonly spareBuffers: Buffer[] = [];
   private readonly uploads = new Set<Promise<void>>();
   private unindexed: { id: string; entries: PackEntry[] }[] = [];
+  /** Members of groups not yet indexed, by group id; indexed when the group's pack is stored. */
+  private readonly groupMembers = new Map<string, GroupMember[]>();
+  /** Members indexed since the last index file. */
+  private unindexedMembers: ({ id: string } & Member)[] = [];
+  /** The last groups decoded by loadBlob (reading members one by one decodes each group once). */
+  private readonly groupCache = new Map<string, Promise<Buffer>>();
   /** The first failed upload: it leaves `uploads` when it ends, so flush() must still see it. */
   private uploadFailure: { reason: unknown } | undefined;
   private indexLoaded = false;
@@ -155,6 +170,33 @@ export class Repository {
     return { id, added: await this.addSealed(type, id, sealBlob(this.key.encrypt, id, stored), rawLength) };
   }
 
+  /**
+   * Adds a group: one data blob (`groupId`, already compressed and sealed)
+   * whose plaintext is `members` one after another. Each member becomes
+   * readable by its own id. Returns stored bytes added.
+   */
+  async addGroup(groupId: string, sealed: Uint8Array, rawLength: number, members: readonly GroupMember[]): Promise<number> {
+    const fresh = members.filter((m) => !this.knows('data', m.id));
+    if (fresh.length === 0) return 0;
+    for (const m of fresh) this.pending.add(blobKey('data', m.id));
+    if (this.index.has('data', groupId)) {
+      // The same group is stored already (but not these members): only the index learns them.
+      this.indexMembers(groupId, fresh);
+      return 0;
+    }
+    this.groupMembers.set(groupId, [...(this.groupMembers.get(groupId) ?? []), ...fresh]);
+    return this.addSealed('data', groupId, sealed, rawLength);
+  }
+
+  private indexMembers(groupId: string, members: readonly GroupMember[]): void {
+    for (const m of members) {
+      const member = { group: groupId, start: m.start, length: m.length };
+      this.index.addMember(m.id, member);
+      this.unindexedMembers.push({ id: m.id, ...member });
+      this.pending.delete(blobKey('data', m.id));
+    }
+  }
+
   /** Adds a blob already compressed and sealed (by a worker). Returns stored bytes added. */
   async addSealed(type: BlobType, id: string, sealed: Uint8Array, rawLength: number): Promise<number> {
     if (this.knows(type, id)) return 0;
@@ -176,7 +218,14 @@ export class Repository {
     const id = fileId(bytes);
     const p: Promise<void> = this.backend.save({ type: 'data', name: id }, bytes).then(() => {
       this.index.addPack(id, b.entries);
-      for (const e of b.entries) this.pending.delete(blobKey(e.type, e.id));
+      for (const e of b.entries) {
+        this.pending.delete(blobKey(e.type, e.id));
+        const members = e.type === 'data' ? this.groupMembers.get(e.id) : undefined;
+        if (members) {
+          this.groupMembers.delete(e.id);
+          this.indexMembers(e.id, members);
+        }
+      }
       this.unindexed.push({ id, entries: b.entries });
       this.added.packs++;
       if (this.spareBuffers.length < MAX_UPLOADS) this.spareBuffers.push(b.buffer);
@@ -195,10 +244,12 @@ export class Repository {
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     if (this.uploadFailure) throw this.uploadFailure.reason;
-    if (this.unindexed.length > 0) {
+    if (this.unindexed.length > 0 || this.unindexedMembers.length > 0) {
       const packs = this.unindexed;
+      const members = this.unindexedMembers;
       this.unindexed = [];
-      await this.saveFile('index', indexFileFor(packs));
+      this.unindexedMembers = [];
+      await this.saveFile('index', indexFileFor(packs, members));
     }
   }
 
@@ -212,8 +263,24 @@ export class Repository {
 
   async loadBlob(type: BlobType, id: string): Promise<Buffer> {
     const e = this.lookup(type, id);
-    const sealed = await this.backend.load({ type: 'data', name: e.pack }, e.offset, e.length);
-    return this.decodeBlob(id, e, sealed);
+    if (!e.member) {
+      const sealed = await this.backend.load({ type: 'data', name: e.pack }, e.offset, e.length);
+      return this.decodeBlob(id, e, sealed);
+    }
+    const { group, start, length } = e.member;
+    let pending = this.groupCache.get(group);
+    if (!pending) {
+      // Cached as a promise: concurrent readers of one group's members share one read.
+      pending = this.backend.load({ type: 'data', name: e.pack }, e.offset, e.length).then((sealed) => this.decodeBlob(group, e, sealed));
+      this.groupCache.set(group, pending);
+      pending.catch(() => this.groupCache.delete(group));
+      if (this.groupCache.size > GROUP_CACHE) this.groupCache.delete(this.groupCache.keys().next().value!);
+    }
+    const plain = await pending;
+    if (start + length > plain.length) throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: outside its group ${group.slice(0, 12)}`);
+    const data = plain.subarray(start, start + length);
+    if (this.blobId(data) !== id) throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: content does not match its id`);
+    return data;
   }
 
   /** Opens a sealed blob, decompresses it and verifies its id. */
