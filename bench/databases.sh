@@ -283,8 +283,8 @@ pair() {
       restic) timed "$key" bash -c 'restic -q -r "$1" backup --json --stdin --stdin-filename bench.data <"$2"' _ "$repo" "$WORK/$ds-$f.data" ;;
       default) timed "$key" bash -c 'SAFEHOLD_REPOSITORY="$1" "$3" backup -q --stdin --stdin-filename bench.data <"$2"' _ "$repo" "$WORK/$ds-$f.data" "$SAFEHOLD" ;;
       *) timed "$key" "${HELPER[@]}" --repo "$repo" --chunker "$ch" "$WORK/$ds-$f.data"
-         # Average chunk size of the full copy (its blobs less the one tree).
-         [ "$i" = 1 ] && CL_AVG[$k]=$(jfield "$LOGS/$key.out" '(j.bytesRead / (j.blobsAdded - 1) / 1024).toFixed(0)') ;;
+         # Average chunk size of the full copy (its content ids; a group holds many).
+         [ "$i" = 1 ] && CL_AVG[$k]=$(jfield "$LOGS/$key.out" '(j.bytesRead / j.chunks / 1024).toFixed(0)') ;;
     esac
     grow+=($(( $(size_of "$repo") - s0 )))
   done
@@ -367,7 +367,7 @@ verdict2() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 <= b + 0) ? "PASS" : 
   echo "           spaces: ~100x compressible and of low entropy for any chunker (chunks come out larger than nominal)"
   [ "$HAVE_OPENSSL" = 1 ] && echo "  random = the same two versions with the filler replaced by pseudo-random base64 (rows with real content)"
   echo "  chunking: restic = its own (512K/1M/8M); default = safehold backup --stdin (repository chunker, 512K/1M/8M);"
-  echo "            dump = DUMP_CHUNKER at DUMP_LEVEL (see src/plans/task-backup.ts: what plans use for database dumps)$([ -n "$SWEEP" ] && echo "; K/K/K = other sizes (KiB)")"
+  echo "            dump = DUMP_CHUNKER, DUMP_COMPRESSION and DUMP_GROUP_BYTES (see src/plans/task-backup.ts: what plans use for database dumps)$([ -n "$SWEEP" ] && echo "; K/K/K = other sizes (KiB)")"
   cfmt='%-7s | %-14s | %10s | %15s | %17s | %14s | %11s | %s\n'
   printf "$cfmt" dataset chunking "data (MiB)" "full copy (MiB)" "second adds (MiB)" "% of full copy" "range of %" "avg chunk (KiB)"
   printf "$cfmt" | tr ' |' '-+'

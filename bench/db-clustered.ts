@@ -6,7 +6,7 @@
 // Usage: node bench/db-clustered.ts --repo DIR [--chunker dump|default|MIN/AVG/MAX] FILE|- ...
 //   dump     DUMP_CHUNKER of src/plans/task-backup.ts (what database dumps use; the default here)
 //   default  the repository's own chunker (what `safehold backup --stdin` uses)
-//   K/K/K    min/avg/max in KiB, e.g. 64/256/2048
+//   K/K/K    min/avg/max in KiB, e.g. 64/256/2048 (stored like dumps otherwise: compression and groups)
 // The password comes from SAFEHOLD_PASSWORD.
 
 import fs from 'node:fs';
@@ -18,6 +18,7 @@ import { Repository } from '../src/repo/repository.ts';
 import { RepoLock } from '../src/repo/lock.ts';
 import type { ChunkerParams } from '../src/repo/chunker.ts';
 import { backupStream } from '../src/engine/stream-archiver.ts';
+import { loadTree } from '../src/repo/tree.ts';
 import { DUMP_CHUNKER, DUMP_COMPRESSION, DUMP_GROUP_BYTES } from '../src/plans/task-backup.ts';
 
 function chunkerFrom(spec: string, repo: Repository): ChunkerParams {
@@ -43,11 +44,12 @@ async function main(): Promise<void> {
       const bytes0 = repo.added.bytes;
       const blobs0 = repo.added.blobs;
       const t0 = performance.now();
-      // Database dumps are stored with DUMP_CHUNKER, DUMP_COMPRESSION and DUMP_GROUP_BYTES; other chunkings with the default compression.
-      const r = await backupStream(repo, input, { filename: file === '-' ? 'stdin' : path.basename(file), chunker, ...(values.chunker === 'dump' ? { compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES } : {}) });
+      // Dumps (and other chunk sizes tried for them) get DUMP_COMPRESSION and DUMP_GROUP_BYTES; 'default' is what `backup --stdin` does.
+      const r = await backupStream(repo, input, { filename: file === '-' ? 'stdin' : path.basename(file), chunker, ...(values.chunker === 'default' ? {} : { compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES }) });
       process.stdout.write(`${JSON.stringify({
         file, snapshot: r.id, chunker, bytesRead: r.snapshot.summary.bytesRead,
         bytesAdded: repo.added.bytes - bytes0, blobsAdded: repo.added.blobs - blobs0,
+        chunks: (await loadTree(repo, r.snapshot.tree)).nodes[0]?.content?.length ?? 0,
         seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
       })}\n`);
     }
