@@ -27,6 +27,8 @@ export interface StreamBackupOptions {
   signal?: AbortSignal;
   /** Recorded with the snapshot (format, group, digest). */
   meta?: SnapshotMeta;
+  /** Called once the stream has been read whole; what it returns is added to `meta` (a digest computed while the dump ran). */
+  lateMeta?: () => Promise<SnapshotMeta>;
   /** Chunk sizes for this stream instead of the repository's (database dumps use smaller chunks: better dedup of changed rows). */
   chunker?: ChunkerParams;
   /** How this stream's blobs are compressed (repo/compression.ts); database dumps use 'dump'. */
@@ -69,6 +71,7 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
     await saver.settle();
   }
   opts.signal?.throwIfAborted();
+  const meta = opts.lateMeta ? { ...opts.meta, ...(await opts.lateMeta()) } : opts.meta;
   const ns = (BigInt(started) * 1_000_000n).toString();
   const node: TreeNode = {
     name: opts.filename, type: 'file', mode: 0o600, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0,
@@ -88,7 +91,7 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
     tags: opts.tags ?? [],
     excludes: [],
     kind: 'stream',
-    ...(opts.meta ? { meta: opts.meta } : {}),
+    ...(meta ? { meta } : {}),
     program: PROGRAM,
     summary: {
       filesNew: 1, filesChanged: 0, filesUnchanged: 0, filesFailed: 0, dirs: 0, bytesRead: size,

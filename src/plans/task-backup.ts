@@ -18,6 +18,7 @@ import { tarStream } from '../engine/tar-writer.ts';
 import { findSnapshot, listSnapshots } from '../repo/snapshot.ts';
 import type { BlobCompression } from '../repo/compression.ts';
 import type { SnapshotMeta } from '../repo/snapshot.ts';
+import type { ContentDigest } from '../drivers/db/driver.ts';
 import { physicalBackupOf } from './physical.ts';
 import type { ExpandedTask } from './expand.ts';
 import type { PlanTarget } from './targets.ts';
@@ -43,8 +44,16 @@ export async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTa
   }
   if (target.db) {
     const d = await dbBackup(env, task, target);
-    const r = await backupStream(repo, d.stream, { filename: streamName(task, target, state), tags, signal: env.signal, meta: d.meta, chunker: DUMP_CHUNKER, compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES });
-    return { id: r.id, bytes: repo.added.bytes - before };
+    try {
+      const r = await backupStream(repo, d.stream, {
+        filename: streamName(task, target, state), tags, signal: env.signal, meta: d.meta, chunker: DUMP_CHUNKER, compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES,
+        ...(d.digest ? { lateMeta: async () => ({ digest: { tables: { ...(await d.digest!).tables } } }) } : {}),
+      });
+      return { id: r.id, bytes: repo.added.bytes - before };
+    } catch (e) {
+      d.stream.destroy(); // a dump never read ends (and so does its digest's transaction)
+      throw e;
+    }
   }
   const r = await backupStream(repo, await sourceStream(task, target, state, env.signal), { filename: streamName(task, target, state), tags, signal: env.signal });
   return { id: r.id, bytes: repo.added.bytes - before };
@@ -62,8 +71,12 @@ export const DUMP_COMPRESSION: BlobCompression = 'dump';
 /** New dump chunks are stored in groups of about 1 MiB, compressed together (as well as restic's 1 MiB blobs), yet deduplicated one by one. */
 export const DUMP_GROUP_BYTES = 1024 * 1024;
 
-/** A database unit's dump and what its snapshot records: format, online or not, its group run, the digest before the dump. */
-async function dbBackup(env: TaskEnv, task: ExpandedTask, target: PlanTarget): Promise<{ stream: Readable; meta: SnapshotMeta }> {
+/**
+ * A database unit's dump and what its snapshot records: format, online or
+ * not, its group run, and the digest: of exactly the dumped state where the
+ * driver can (postgres), else taken just before the dump.
+ */
+async function dbBackup(env: TaskEnv, task: ExpandedTask, target: PlanTarget, withDigest = true): Promise<{ stream: Readable; meta: SnapshotMeta; digest?: Promise<ContentDigest> }> {
   const db = target.db!;
   const group = task.activity.group ? env.config.groups[task.activity.group] : undefined;
   const meta: SnapshotMeta = {
@@ -75,8 +88,14 @@ async function dbBackup(env: TaskEnv, task: ExpandedTask, target: PlanTarget): P
     const b = await physicalBackupOf(target, env.signal);
     return { stream: b.stream, meta: { ...meta, format: b.format } };
   }
-  const digest = await db.digest(task.unit);
-  const b = await db.backup(task.unit, { signal: env.signal });
+  if (!withDigest) {
+    const b = await db.backup(task.unit, { signal: env.signal });
+    return { stream: b.stream, meta: { ...meta, format: b.format } };
+  }
+  const before = db.capabilities.snapshotDigest ? null : await db.digest(task.unit);
+  const b = await db.backup(task.unit, { signal: env.signal, withDigest: true });
+  if (b.digest) return { stream: b.stream, meta: { ...meta, format: b.format }, digest: b.digest };
+  const digest = before ?? await db.digest(task.unit);
   return { stream: b.stream, meta: { ...meta, format: b.format, digest: { tables: { ...digest.tables } } } };
 }
 
@@ -114,7 +133,7 @@ async function writeDirectory(env: TaskEnv, d: DirectoryDestination, task: Expan
   await cleanTemporaries(scheme);
   const errors: string[] = [];
   let data: Readable;
-  if (target.db) data = (await dbBackup(env, task, target)).stream;
+  if (target.db) data = (await dbBackup(env, task, target, false)).stream;
   else if (t.kind === 'files') {
     const unit = t.units[task.unit!]!;
     data = tarStream([...unit.paths], { excludes: [...unit.exclude], onError: (p, e) => errors.push(`${p}: ${e.message}`) });

@@ -21,6 +21,8 @@ export interface DbCapabilities {
   readonly staging: boolean;
   /** A physical backup of the whole server (every unit at one instant) is possible. */
   readonly physical: boolean;
+  /** backup(unit, { withDigest }) gives the digest of exactly the dumped state (else it is taken just before the dump). */
+  readonly snapshotDigest: boolean;
 }
 
 /** Row count and checksum of every table, by table name (schema-qualified where the server has schemas). */
@@ -33,6 +35,12 @@ export interface DbBackup {
   readonly stream: Readable;
   /** The format of the stream, recorded with the snapshot (e.g. 'pg_dump-custom', 'mariadb-dump-sql', 'sqlite-db'). */
   readonly format: string;
+  /**
+   * With `withDigest`, from drivers that can: the digest of exactly the state
+   * the stream holds (postgres: taken in the dump's exported snapshot, while
+   * the dump runs). It settles once the stream has been read or destroyed.
+   */
+  readonly digest?: Promise<ContentDigest>;
 }
 
 export interface RestoreOptions {
@@ -55,7 +63,7 @@ export interface DbDriver {
   /** Whether a unit of this name exists. */
   exists(unit: string): Promise<boolean>;
   /** Streams one unit's online backup. */
-  backup(unit: string, opts?: { signal?: AbortSignal }): Promise<DbBackup>;
+  backup(unit: string, opts?: { signal?: AbortSignal; withDigest?: boolean }): Promise<DbBackup>;
   /** Restores a backup stream of `unit` (format as recorded) into `opts.into ?? unit`. */
   restore(unit: string, input: Readable, format: string, opts?: RestoreOptions): Promise<void>;
   /** Removes a unit (drills drop their scratch copy). */

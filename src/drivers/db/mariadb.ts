@@ -24,7 +24,7 @@ import { renameTriggers } from './mariadb-rename.ts';
 export type { MariadbDriverConfig } from './mariadb-connection.ts';
 
 export const MARIADB_FORMAT = 'mariadb-dump-sql';
-const CAPABILITIES: DbCapabilities = Object.freeze({ online: true, quiesce: false, units: true, staging: false, physical: false });
+const CAPABILITIES: DbCapabilities = Object.freeze({ online: true, quiesce: false, units: true, staging: false, physical: false, snapshotDigest: false });
 /** The last line mariadb-dump writes (with comments on, as we run it): a dump without it was cut short. */
 const TRAILER = '-- Dump completed';
 /** Rows as large as MariaDB allows (the server's own max_allowed_packet still applies). */

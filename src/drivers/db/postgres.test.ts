@@ -175,6 +175,54 @@ describe('postgres driver', () => {
     assert.equal(await d.exists(into), false);
   });
 
+  it('withDigest: under constant writes, the digest is of exactly the dumped rows (pg_dump uses the digest\'s exported snapshot)', async (t) => {
+    const s = scope();
+    t.after(() => s.cleanup());
+    const d = createPostgresDriver(BASE);
+    const db = s.name('busy');
+    await admin('postgres', (c) => c.query(`CREATE DATABASE ${q(db)}`));
+    await admin(db, (c) => c.query('CREATE TABLE a (id serial PRIMARY KEY, v text); CREATE TABLE b (id serial PRIMARY KEY, v text); INSERT INTO a (v) SELECT md5(g::text) FROM generate_series(1, 50000) g; INSERT INTO b (v) SELECT md5(g::text) FROM generate_series(1, 50000) g'));
+    // A writer inserts into both tables, one row at a time, for the whole backup.
+    let writing = true;
+    let written = 0;
+    const writer = admin(db, async (c) => {
+      while (writing) {
+        await c.query("INSERT INTO a (v) VALUES ('w'); INSERT INTO b (v) VALUES ('w')");
+        written++;
+      }
+    });
+    try {
+      await until(() => written > 20, 'the writer to start');
+      const b = await d.backup(db, { withDigest: true });
+      assert.ok(b.digest, 'the postgres driver gives the digest with the dump');
+      const dump = await drain(b.stream);
+      const recorded = await b.digest;
+      const into = s.name('busy_copy');
+      await d.restore(db, Readable.from([dump]), b.format, { into });
+      assert.deepEqual(await d.digest(into), recorded, 'restored rows equal the recorded digest');
+      writing = false;
+      await writer;
+      const now = await d.digest(db);
+      assert.ok(now.tables['public.a']!.rows > recorded.tables['public.a']!.rows, `rows were written after the snapshot (${written} inserts)`);
+    } finally {
+      writing = false;
+      await writer;
+    }
+  });
+
+  it('withDigest: a dump never read, once destroyed, ends the digest\'s transaction (no session is left behind)', async (t) => {
+    const s = scope();
+    t.after(() => s.cleanup());
+    const d = createPostgresDriver(BASE);
+    const db = s.name('unread');
+    await seed(db);
+    const b = await d.backup(db, { withDigest: true });
+    b.stream.destroy();
+    const digest = await b.digest!;
+    assert.ok(Object.keys(digest.tables).length > 0);
+    await until(async () => (await admin('postgres', (c) => c.query('SELECT 1 FROM pg_stat_activity WHERE datname = $1', [db]))).rowCount === 0, 'the digest session to end');
+  });
+
   it('a failed clean restore leaves the existing database as it was and no scratch database behind', async (t) => {
     const s = scope();
     t.after(() => s.cleanup());

@@ -50,7 +50,7 @@ export function createPostgresDriver(cfg: PostgresDriverConfig): DbDriver {
   return {
     kind: 'postgres',
     name: cfg.name,
-    capabilities: { online: true, quiesce: false, units: true, staging: false, physical: true },
+    capabilities: { online: true, quiesce: false, units: true, staging: false, physical: true, snapshotDigest: true },
 
     async available() {
       try {
@@ -74,16 +74,31 @@ export function createPostgresDriver(cfg: PostgresDriverConfig): DbDriver {
 
     async backup(unit, opts = {}): Promise<DbBackup> {
       checkUnit(unit);
-      if (unit === GLOBALS_UNIT) return backupGlobals(cfg, opts.signal);
+      if (unit === GLOBALS_UNIT) {
+        const digest = opts.withDigest ? await digestGlobals(cfg) : undefined;
+        const b = await backupGlobals(cfg, opts.signal);
+        return digest ? { ...b, digest: Promise.resolve(digest) } : b;
+      }
       await mustExist(unit);
+      // With a digest: pg_dump dumps the snapshot that the digest's transaction exported.
+      const snap = opts.withDigest ? await exportedSnapshotDigest(cfg, unit) : null;
       const argv = [
         tool(cfg, 'pg_dump'), '--format=custom', '--compress=0', '--no-password',
-        `--lock-wait-timeout=${cfg.timeoutMs}`, `--dbname=${conninfo(unit)}`,
+        `--lock-wait-timeout=${cfg.timeoutMs}`, ...(snap ? [`--snapshot=${snap.id}`] : []), `--dbname=${conninfo(unit)}`,
       ];
-      const stream = childStream(argv, toolEnv(cfg), {
-        what: `pg_dump of ${unit} on ${where(cfg)}`, signal: opts.signal, redact: redactions(cfg), retryable: transientStderr,
-      });
-      return { stream, format: PG_DUMP_FORMAT };
+      let stream: Readable;
+      try {
+        stream = childStream(argv, toolEnv(cfg), {
+          what: `pg_dump of ${unit} on ${where(cfg)}`, signal: opts.signal, redact: redactions(cfg), retryable: transientStderr,
+        });
+      } catch (e) {
+        snap?.release();
+        throw e;
+      }
+      if (!snap) return { stream, format: PG_DUMP_FORMAT };
+      // The exporting transaction stays open until pg_dump is done with the snapshot.
+      stream.once('close', snap.release);
+      return { stream, format: PG_DUMP_FORMAT, digest: snap.digest };
     },
 
     async restore(unit, input, format, opts = {}) {
@@ -212,15 +227,49 @@ function tableDigestSql(schema: string, table: string): string {
 
 async function digestDatabase(cfg: PostgresDriverConfig, unit: string): Promise<ContentDigest> {
   return withClient(cfg, unit, `digest of ${unit}`, async (c) => {
-    // The text form of values depends on these settings: pin them so that every session agrees.
-    await c.query("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET bytea_output = 'hex'; SET extra_float_digits = 1");
-    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const tables: Record<string, { rows: number; checksum: string }> = {};
-    for (const t of (await c.query<{ schema: string; name: string }>(TABLES)).rows) {
-      const r = (await c.query<{ n: string; checksum: string }>(tableDigestSql(t.schema, t.name))).rows[0]!;
-      tables[`${t.schema}.${t.name}`] = { rows: Number(r.n), checksum: r.checksum };
-    }
+    await beginDigest(c);
+    const d = await tablesDigest(c);
     await c.query('COMMIT');
-    return { tables };
+    return d;
   }, null);
+}
+
+/**
+ * Opens a REPEATABLE READ transaction, exports its snapshot for pg_dump
+ * (--snapshot) and computes the digest in it while the dump runs, so that
+ * the digest describes exactly the dumped rows, however busy the database.
+ * Resolves once the snapshot is exported; `release` (when the dump is done)
+ * ends the transaction.
+ */
+function exportedSnapshotDigest(cfg: PostgresDriverConfig, unit: string): Promise<{ id: string; digest: Promise<ContentDigest>; release: () => void }> {
+  return new Promise((resolveOpen, rejectOpen) => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => { release = r; });
+    const digest: Promise<ContentDigest> = withClient(cfg, unit, `digest of ${unit}`, async (c) => {
+      await beginDigest(c);
+      const id = (await c.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
+      resolveOpen({ id, digest, release });
+      const d = await tablesDigest(c);
+      await released;
+      await c.query('COMMIT');
+      return d;
+    }, null);
+    // Before the export this rejects the open; after it, the caller sees the failure through `digest`.
+    digest.catch(rejectOpen);
+  });
+}
+
+async function beginDigest(c: pg.Client): Promise<void> {
+  // The text form of values depends on these settings: pin them so that every session agrees.
+  await c.query("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET bytea_output = 'hex'; SET extra_float_digits = 1");
+  await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+}
+
+async function tablesDigest(c: pg.Client): Promise<ContentDigest> {
+  const tables: Record<string, { rows: number; checksum: string }> = {};
+  for (const t of (await c.query<{ schema: string; name: string }>(TABLES)).rows) {
+    const r = (await c.query<{ n: string; checksum: string }>(tableDigestSql(t.schema, t.name))).rows[0]!;
+    tables[`${t.schema}.${t.name}`] = { rows: Number(r.n), checksum: r.checksum };
+  }
+  return { tables };
 }

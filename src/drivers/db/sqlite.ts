@@ -40,7 +40,7 @@ export const SQLITE_FORMAT = 'sqlite-db';
 const ALL_PAGES = 2 ** 31 - 1;
 const SIDE_FILES = ['-wal', '-shm', '-journal'];
 const TEMP_PREFIX = '.safehold-restore-';
-const CAPABILITIES: DbCapabilities = Object.freeze({ online: true, quiesce: false, units: true, staging: true, physical: false });
+const CAPABILITIES: DbCapabilities = Object.freeze({ online: true, quiesce: false, units: true, staging: true, physical: false, snapshotDigest: false });
 
 export function createSqliteDriver(cfg: SqliteDriverConfig): DbDriver {
   if (!cfg.dir) throw new SafeholdError('CONFIG', `${cfg.name}: the sqlite target needs a directory`);
