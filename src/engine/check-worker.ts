@@ -8,6 +8,7 @@ import { blobId, fileId } from '../repo/crypto.ts';
 import { parsePack } from '../repo/pack.ts';
 import type { PackEntry } from '../repo/pack.ts';
 import { decodeBlobWith } from '../repo/repository.ts';
+import type { GroupMember } from '../repo/repository.ts';
 import { serveJobs } from './worker-pool.ts';
 
 export interface CheckWorkerInit {
@@ -19,7 +20,7 @@ export interface CheckJob {
   pack: string;
   bytes: Uint8Array;
   /** Members of the groups in this pack, by group id: each one's id is recomputed from its slice. */
-  members: Record<string, { id: string; start: number; length: number }[]>;
+  members: Record<string, GroupMember[]>;
 }
 
 export interface CheckWorkerMessage {

@@ -6,7 +6,7 @@
 // decompressed and checked against its id, and the header compared with the
 // index. Each problem is reported with the object it affects.
 
-import type { Repository } from '../repo/repository.ts';
+import type { GroupMember, Repository } from '../repo/repository.ts';
 import { mapLimit } from '../core/concurrency.ts';
 import { Index, plainLength } from '../repo/index.ts';
 import type { IndexFile } from '../repo/index.ts';
@@ -168,7 +168,7 @@ async function checkTrees(
 }
 
 async function readData(
-  repo: Repository, index: Index, byPack: Map<string, { id: string; type: string }[]>, membersByGroup: Map<string, { id: string; start: number; length: number }[]>,
+  repo: Repository, index: Index, byPack: Map<string, { id: string; type: string }[]>, membersByGroup: Map<string, GroupMember[]>,
   stored: Map<string, number>, res: CheckResult, progress: CheckProgress, err: (object: string, e: unknown) => void,
 ): Promise<void> {
   const packs = [...stored.keys()];
@@ -209,8 +209,8 @@ async function readData(
 }
 
 /** Members of groups: each must lie inside its group's plaintext. Returns the members of indexed groups, by group. */
-function checkMembers(index: Index, err: (object: string, e: unknown) => void): Map<string, { id: string; start: number; length: number }[]> {
-  const byGroup = new Map<string, { id: string; start: number; length: number }[]>();
+function checkMembers(index: Index, err: (object: string, e: unknown) => void): Map<string, GroupMember[]> {
+  const byGroup = new Map<string, GroupMember[]>();
   for (const [id, m] of index.members()) {
     const g = index.get('data', m.group);
     if (!g || g.member) continue; // a missing group is an error only where a file needs the member (checkTrees)

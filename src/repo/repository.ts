@@ -179,7 +179,7 @@ export class Repository {
     const fresh = members.filter((m) => !this.knows('data', m.id));
     if (fresh.length === 0) return 0;
     for (const m of fresh) this.pending.add(blobKey('data', m.id));
-    if (this.index.has('data', groupId)) {
+    if (this.index.storedId('data', groupId) === groupId) {
       // The same group is stored already (but not these members): only the index learns them.
       this.indexMembers(groupId, fresh);
       return 0;
