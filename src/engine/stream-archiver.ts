@@ -1,5 +1,6 @@
 // Backs up one byte stream (stdin, a database dump) as a snapshot holding a
-// single file, chunked and deduplicated like any file.
+// single file, chunked and deduplicated like any file; new chunks compress in
+// parallel and, with groupBytes, are stored in groups (repository format §6.1).
 
 import os from 'node:os';
 import type { Readable } from 'node:stream';
@@ -37,7 +38,7 @@ export interface StreamBackupOptions {
   groupBytes?: number;
 }
 
-/** Chunks being compressed at once (on libuv's thread pool); bounds memory to this many chunks. */
+/** Chunks or groups being compressed at once (on libuv's thread pool); bounds memory to this many. */
 const IN_FLIGHT = 8;
 
 export async function backupStream(repo: Repository, input: Readable, opts: StreamBackupOptions): Promise<BackupResult> {
