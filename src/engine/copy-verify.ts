@@ -9,7 +9,7 @@
 
 import type { Repository } from '../repo/repository.ts';
 import { Index } from '../repo/index.ts';
-import type { IndexFile } from '../repo/index.ts';
+import type { IndexEntry, IndexFile, Member } from '../repo/index.ts';
 import type { BlobType } from '../repo/pack.ts';
 import { loadTree, parseTree } from '../repo/tree.ts';
 import type { Tree, TreeNode } from '../repo/tree.ts';
@@ -135,12 +135,27 @@ class Verifier {
     return n;
   }
 
+  /** The group last decoded (a file's members come one group after another). */
+  private lastGroup: { id: string; plain: Promise<Buffer> } | undefined;
+
+  /** A member of a group in the copy: its slice of the (authenticated) group, whose id must match. */
+  private async readMember(id: string, e: IndexEntry, m: Member): Promise<Buffer> {
+    if (this.lastGroup?.id !== m.group) {
+      const plain = this.dst.backend.load({ type: 'data', name: e.pack }, e.offset, e.length).then((sealed) => this.dst.decodeBlob(m.group, e, sealed));
+      this.lastGroup = { id: m.group, plain };
+    }
+    const data = (await this.lastGroup.plain).subarray(m.start, m.start + m.length);
+    if (data.length !== m.length || this.dst.blobId(data) !== id) {
+      throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)} of the copy does not match its id (member of group ${m.group.slice(0, 12)})`);
+    }
+    return data;
+  }
+
   /** Reads a blob of the copy through the reloaded index; decodeBlob checks the GCM tag, the length and the id. */
   private async read(type: BlobType, id: string): Promise<Buffer> {
     const e = this.state.index.get(type, id);
     if (!e) throw new SafeholdError('CORRUPT', `${type} blob ${id.slice(0, 12)} of the copy is not in the destination's index files`);
-    const sealed = await this.dst.backend.load({ type: 'data', name: e.pack }, e.offset, e.length);
-    const plain = this.dst.decodeBlob(id, e, sealed);
+    const plain = e.member ? await this.readMember(id, e, e.member) : this.dst.decodeBlob(id, e, await this.dst.backend.load({ type: 'data', name: e.pack }, e.offset, e.length));
     this.progress.blobsVerified++;
     this.progress.bytesVerified += plain.length;
     this.report();

@@ -28,6 +28,7 @@ import type { Snapshot, SnapshotWithId } from '../repo/snapshot.ts';
 import { openBlob, sealBlob } from '../repo/pack.ts';
 import { decompress } from '../repo/encoding.ts';
 import { mapLimit } from '../core/concurrency.ts';
+import { GROUP_BYTES, OrderedSaver } from './ordered-saver.ts';
 import { SafeholdError, isSafeholdError } from '../core/errors.ts';
 import { removeLeftovers } from './archiver.ts';
 import { newVerifyState, verifyCopy } from './copy-verify.ts';
@@ -225,6 +226,8 @@ class Copier {
   private readonly trees = new Map<string, string>();
   private readonly data = new Map<string, string>();
   private readonly inFlight = new Map<string, Promise<string>>();
+  /** Members of src's groups are regrouped in dst (drained before the tree that needs them). */
+  private readonly grouper: OrderedSaver;
   counts = { blobs: 0, bytes: 0, read: 0 };
 
   constructor(src: Repository, dst: Repository, mode: CopyMode, progress: CopyProgress, report: () => void) {
@@ -233,6 +236,7 @@ class Copier {
     this.mode = mode;
     this.progress = progress;
     this.report = report;
+    this.grouper = new OrderedSaver(dst, 'dump', GROUP_BYTES, (bytes) => this.note(bytes));
   }
 
   resetCounts(): void {
@@ -261,7 +265,7 @@ class Copier {
       // Same MAC key: ids do not change, so the tree's bytes do not either.
       for (const n of parseTree(raw, id).nodes) {
         if (n.subtree) await this.copyTree(n.subtree);
-        if (n.content) await mapLimit(n.content, BLOBS_IN_FLIGHT, (b) => this.copyData(b));
+        if (n.content) await this.copyContent(n.content);
       }
       dstId = await this.storeTree(raw, id);
     }
@@ -277,7 +281,7 @@ class Copier {
     }
     if (n.content) {
       const reused = hint && this.reuseContent(n.content, hint.src, hint.dst);
-      return { ...n, content: reused ?? (await mapLimit(n.content, BLOBS_IN_FLIGHT, (b) => this.copyData(b))) };
+      return { ...n, content: reused ?? (await this.copyContent(n.content)) };
     }
     return { ...n };
   }
@@ -309,6 +313,13 @@ class Copier {
       if (d && d.type === n.type && d.size === n.size) m.set(n.name, { src: n, dst: d });
     }
     return m;
+  }
+
+  /** Copies a file's data blobs; returns their ids in dst, every one stored (groups included). */
+  private async copyContent(content: string[]): Promise<string[]> {
+    const ids = await mapLimit(content, BLOBS_IN_FLIGHT, (b) => this.copyData(b));
+    await this.grouper.drain();
+    return ids;
   }
 
   /** Copies one data blob (once per run); returns its id in dst. */
@@ -352,17 +363,14 @@ class Copier {
   }
 
   /**
-   * A member of a group in src is stored in dst as a blob of its own (groups
-   * are made only by a stream backup): read through src's group cache, id
-   * checked, compressed as a dump chunk.
+   * A member of a group in src: read through src's group cache (id checked)
+   * and regrouped in dst with the other new members of the file, like a dump.
    */
   private async transferMember(id: string): Promise<string> {
     const plain = await this.src.loadBlob('data', id);
     this.counts.read++;
     this.progress.bytesRead += plain.length;
-    const dstId = this.mode === 'reidentify' ? this.dst.blobId(plain) : id;
-    if (!this.dst.knows('data', dstId)) this.note((await this.dst.saveBlob('data', plain, dstId, { compression: 'dump' })).added);
-    return dstId;
+    return this.grouper.save(plain);
   }
 
   /** Stores a tree in dst unless known there; returns its dst id. */

@@ -15,10 +15,8 @@ import { PROGRAM } from './program.ts';
 import { removeLeftovers } from './archiver.ts';
 import type { BackupProgress, BackupResult } from './archiver.ts';
 import { SafeholdError } from '../core/errors.ts';
-import { compressBlobAsync } from '../repo/compression.ts';
 import type { BlobCompression } from '../repo/compression.ts';
-import { sealBlob } from '../repo/pack.ts';
-import type { GroupMember } from '../repo/repository.ts';
+import { OrderedSaver } from './ordered-saver.ts';
 
 export interface StreamBackupOptions {
   filename: string;
@@ -37,9 +35,6 @@ export interface StreamBackupOptions {
   /** Store new chunks in groups of about this many bytes, compressed together (0, the default: each alone). */
   groupBytes?: number;
 }
-
-/** Chunks or groups being compressed at once (on libuv's thread pool); bounds memory to this many. */
-const IN_FLIGHT = 8;
 
 export async function backupStream(repo: Repository, input: Readable, opts: StreamBackupOptions): Promise<BackupResult> {
   if (unsafeName(opts.filename)) throw new SafeholdError('USAGE', `--stdin-filename ${JSON.stringify(opts.filename)} must be a plain file name (no '/', not '.' or '..')`);
@@ -101,92 +96,4 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
   };
   const id = await saveSnapshot(repo, snapshot);
   return { id, snapshot, errors: [] };
-}
-
-/** What one queue slot stores: a lone chunk, or a group of chunks compressed together. */
-interface Queued {
-  id: string;
-  ids: string[];
-  members: GroupMember[] | null;
-  sealed: Promise<{ sealed: Uint8Array; rawLength: number }>;
-}
-
-/**
- * Stores new chunks in stream order: compressed in parallel on the thread
- * pool, at most IN_FLIGHT slots at a time. With `groupBytes` > 0, new chunks
- * are gathered into groups of about that many bytes, each stored as one blob
- * whose members are the chunks (index.ts): the dedup unit stays the chunk,
- * the compression unit becomes the group. A chunk already in the repository,
- * or already queued here, is not stored again.
- */
-class OrderedSaver {
-  readonly #repo: Repository;
-  readonly #compression: BlobCompression;
-  readonly #groupBytes: number;
-  readonly #queue: Queued[] = [];
-  readonly #queued = new Set<string>();
-  #open: { id: string; data: Uint8Array }[] = [];
-  #openBytes = 0;
-
-  constructor(repo: Repository, compression: BlobCompression, groupBytes: number) {
-    this.#repo = repo;
-    this.#compression = compression;
-    this.#groupBytes = groupBytes;
-  }
-
-  /** Returns the chunk's id; its blob is added by a later save() or by drain(). */
-  async save(chunk: Uint8Array): Promise<string> {
-    const id = this.#repo.blobId(chunk);
-    if (this.#repo.knows('data', id) || this.#queued.has(id)) return id;
-    this.#queued.add(id);
-    this.#open.push({ id, data: chunk });
-    this.#openBytes += chunk.length;
-    if (this.#openBytes >= this.#groupBytes) await this.#submit();
-    return id;
-  }
-
-  /** Starts compressing the open chunks: alone when there is one, else as a group. */
-  async #submit(): Promise<void> {
-    const chunks = this.#open;
-    this.#open = [];
-    this.#openBytes = 0;
-    if (chunks.length === 0) return;
-    while (this.#queue.length >= IN_FLIGHT) await this.#next();
-    const key = this.#repo.key.encrypt;
-    const compress = (id: string, plain: Uint8Array) => compressBlobAsync(plain, this.#compression)
-      .then(({ stored, rawLength }) => ({ sealed: sealBlob(key, id, stored), rawLength }));
-    let q: Queued;
-    if (chunks.length === 1) {
-      const { id, data } = chunks[0]!;
-      q = { id, ids: [id], members: null, sealed: compress(id, data) };
-    } else {
-      const plain = Buffer.concat(chunks.map((c) => c.data));
-      const id = this.#repo.blobId(plain);
-      let start = 0;
-      const members = chunks.map((c) => ({ id: c.id, start: (start += c.data.length) - c.data.length, length: c.data.length }));
-      q = { id, ids: chunks.map((c) => c.id), members, sealed: compress(id, plain) };
-    }
-    // A failure is thrown by #next(); until then it must not count as unhandled.
-    q.sealed.catch(() => undefined);
-    this.#queue.push(q);
-  }
-
-  async #next(): Promise<void> {
-    const head = this.#queue.shift()!;
-    const { sealed, rawLength } = await head.sealed;
-    if (head.members) await this.#repo.addGroup(head.id, sealed, rawLength, head.members);
-    else await this.#repo.addSealed('data', head.id, sealed, rawLength);
-    for (const id of head.ids) this.#queued.delete(id);
-  }
-
-  /** Adds every chunk saved so far. */
-  async drain(): Promise<void> {
-    await this.#submit();
-    while (this.#queue.length > 0) await this.#next();
-  }
-
-  /** After a failure: waits for compressions still running, so none outlives the backup. */
-  async settle(): Promise<void> {
-    await Promise.allSettled(this.#queue.map((q) => q.sealed));
-  }
 }

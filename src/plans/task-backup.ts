@@ -12,6 +12,7 @@ import type { DirectoryDestination } from '../config/types.ts';
 import { SafeholdError, isSafeholdError } from '../core/errors.ts';
 import { backup } from '../engine/archiver.ts';
 import { backupStream } from '../engine/stream-archiver.ts';
+import { GROUP_BYTES } from '../engine/ordered-saver.ts';
 import { closedGenerations, cleanTemporaries, writeGeneration } from '../engine/generations.ts';
 import type { GenerationScheme } from '../engine/generations.ts';
 import { tarStream } from '../engine/tar-writer.ts';
@@ -69,7 +70,7 @@ export async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTa
 export const DUMP_CHUNKER = { minSize: 16 * 1024, avgSize: 64 * 1024, maxSize: 512 * 1024 };
 export const DUMP_COMPRESSION: BlobCompression = 'dump';
 /** New dump chunks are stored in groups of about 1 MiB, compressed together (as well as restic's 1 MiB blobs), yet deduplicated one by one. */
-export const DUMP_GROUP_BYTES = 1024 * 1024;
+export const DUMP_GROUP_BYTES = GROUP_BYTES;
 
 /**
  * A database unit's dump and what its snapshot records: format, online or
