@@ -17,7 +17,7 @@ const IN_FLIGHT = 8;
 /** What one queue slot stores: a lone chunk, or a group of chunks compressed together. */
 interface Queued {
   id: string;
-  ids: string[];
+  /** The group's members; null for a lone chunk (stored as `id` itself). */
   members: GroupMember[] | null;
   sealed: Promise<{ sealed: Uint8Array; rawLength: number }>;
 }
@@ -38,7 +38,6 @@ export class OrderedSaver {
   readonly #queued = new Set<string>();
   #open: { id: string; data: Uint8Array }[] = [];
   #openBytes = 0;
-
   readonly #onAdded: (bytes: number) => void;
 
   /** `onAdded` hears the stored bytes of each blob or group added. */
@@ -73,13 +72,17 @@ export class OrderedSaver {
     let q: Queued;
     if (chunks.length === 1) {
       const { id, data } = chunks[0]!;
-      q = { id, ids: [id], members: null, sealed: compress(id, data) };
+      q = { id, members: null, sealed: compress(id, data) };
     } else {
       const plain = Buffer.concat(chunks.map((c) => c.data));
       const id = this.#repo.blobId(plain);
+      const members: GroupMember[] = [];
       let start = 0;
-      const members = chunks.map((c) => ({ id: c.id, start: (start += c.data.length) - c.data.length, length: c.data.length }));
-      q = { id, ids: chunks.map((c) => c.id), members, sealed: compress(id, plain) };
+      for (const c of chunks) {
+        members.push({ id: c.id, start, length: c.data.length });
+        start += c.data.length;
+      }
+      q = { id, members, sealed: compress(id, plain) };
     }
     // A failure is thrown by #next(); until then it must not count as unhandled.
     q.sealed.catch(() => undefined);
@@ -93,7 +96,7 @@ export class OrderedSaver {
       ? await this.#repo.addGroup(head.id, sealed, rawLength, head.members)
       : await this.#repo.addSealed('data', head.id, sealed, rawLength);
     if (added > 0) this.#onAdded(added);
-    for (const id of head.ids) this.#queued.delete(id);
+    for (const m of head.members ?? [head]) this.#queued.delete(m.id);
   }
 
   /** Adds every chunk saved so far. */

@@ -56,7 +56,12 @@ export class Index {
     const g = m && this.blobs.get(blobKey('data', m.group));
     return g && { ...g, member: m };
   }
-  has(type: BlobType, id: string): boolean { return this.get(type, id) !== undefined; }
+  /** Like get() !== undefined, without building a member's entry (backups ask this of every chunk). */
+  has(type: BlobType, id: string): boolean {
+    if (this.blobs.has(blobKey(type, id))) return true;
+    const m = type === 'data' ? this.memberMap.get(id) : undefined;
+    return m !== undefined && this.blobs.has(blobKey('data', m.group));
+  }
   /** The id of the stored blob that holds this blob: itself, or its group; undefined when neither is indexed. */
   storedId(type: BlobType, id: string): string | undefined {
     return this.blobs.has(blobKey(type, id)) ? id : this.get(type, id)?.member?.group;
