@@ -4,10 +4,10 @@
 // entries, which the checker compares with the index.
 
 import { isMainThread, workerData } from 'node:worker_threads';
-import { blobId, fileId } from '../repo/crypto.ts';
+import { fileId } from '../repo/crypto.ts';
 import { parsePack } from '../repo/pack.ts';
 import type { PackEntry } from '../repo/pack.ts';
-import { decodeBlobWith } from '../repo/repository.ts';
+import { decodeBlobWith, memberOf } from '../repo/repository.ts';
 import type { GroupMember } from '../repo/repository.ts';
 import { serveJobs } from './worker-pool.ts';
 
@@ -52,8 +52,10 @@ if (!isMainThread) {
         try {
           const plain = decodeBlobWith(encrypt, mac, e.id, e.rawLength, bytes.subarray(e.offset, e.offset + e.length));
           for (const m of (e.type === 'data' && members[e.id]) || []) {
-            if (m.start + m.length > plain.length || blobId(mac, plain.subarray(m.start, m.start + m.length)).toString('hex') !== m.id) {
-              fail(`${what} blob ${m.id.slice(0, 12)}`, `content does not match its id (member of group ${e.id.slice(0, 12)})`);
+            try {
+              memberOf(mac, plain, m.id, { group: e.id, start: m.start, length: m.length });
+            } catch (x) {
+              fail(`${what} blob ${m.id.slice(0, 12)}`, x);
             }
           }
         } catch (x) {

@@ -7,6 +7,7 @@
 // read from the source again: the copy's id is the destination's keyed hash
 // of the source plaintext, so a blob that matches its id is that plaintext.
 
+import { memberOf } from '../repo/repository.ts';
 import type { Repository } from '../repo/repository.ts';
 import { Index } from '../repo/index.ts';
 import type { IndexEntry, IndexFile, Member } from '../repo/index.ts';
@@ -144,11 +145,7 @@ class Verifier {
       const plain = this.dst.backend.load({ type: 'data', name: e.pack }, e.offset, e.length).then((sealed) => this.dst.decodeBlob(m.group, e, sealed));
       this.lastGroup = { id: m.group, plain };
     }
-    const data = (await this.lastGroup.plain).subarray(m.start, m.start + m.length);
-    if (data.length !== m.length || this.dst.blobId(data) !== id) {
-      throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)} of the copy does not match its id (member of group ${m.group.slice(0, 12)})`);
-    }
-    return data;
+    return memberOf(this.dst.key.mac, await this.lastGroup.plain, id, m);
   }
 
   /** Reads a blob of the copy through the reloaded index; decodeBlob checks the GCM tag, the length and the id. */

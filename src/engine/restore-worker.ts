@@ -7,7 +7,7 @@
 
 import fs from 'node:fs';
 import { isMainThread, workerData } from 'node:worker_threads';
-import { decodeBlobWith } from '../repo/repository.ts';
+import { decodeBlobWith, memberOf } from '../repo/repository.ts';
 import { serveJobs } from './worker-pool.ts';
 import { dataRuns } from './zero.ts';
 
@@ -24,8 +24,8 @@ export interface RestoreJobBlob {
   offset: number;
   length: number;
   rawLength: number;
-  /** For a member of a group: its [start, length] in the group's plaintext. */
-  slice?: [number, number];
+  /** For a member of a group: its id and range in the group's plaintext. */
+  slice?: { id: string; start: number; length: number };
 }
 
 export interface RestoreJobFile {
@@ -74,9 +74,8 @@ if (!isMainThread) {
       const left = usesLeft.get(b.offset)! - 1;
       usesLeft.set(b.offset, left);
       if (left > 0) decoded.set(b.offset, d); else decoded.delete(b.offset);
-      if (!b.slice) return d;
-      if (b.slice[0] + b.slice[1] > d.length) throw new Error(`member of group ${b.id.slice(0, 12)} lies outside it`);
-      return d.subarray(b.slice[0], b.slice[0] + b.slice[1]);
+      // A member: its range in the group (the group's GCM tag authenticated its bytes).
+      return b.slice ? memberOf(mac, d, b.slice.id, { group: b.id, start: b.slice.start, length: b.slice.length }, false) : d;
     };
     let written = 0;
     let wholeFiles = 0;

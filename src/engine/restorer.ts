@@ -120,7 +120,7 @@ export async function restore(repo: Repository, rootTree: string, opts: RestoreO
         bytes,
         blobs: g.blobs.map((b) => {
           const m = b.entry.member;
-          return { id: m ? m.group : b.id, offset: b.entry.offset - start, length: b.entry.length, rawLength: b.entry.rawLength, ...(m ? { slice: [m.start, m.length] as [number, number] } : {}) };
+          return { id: m ? m.group : b.id, offset: b.entry.offset - start, length: b.entry.length, rawLength: b.entry.rawLength, ...(m ? { slice: { id: b.id, start: m.start, length: m.length } } : {}) };
         }),
         files: g.files,
       };

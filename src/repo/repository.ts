@@ -267,7 +267,7 @@ export class Repository {
       const sealed = await this.backend.load({ type: 'data', name: e.pack }, e.offset, e.length);
       return this.decodeBlob(id, e, sealed);
     }
-    const { group, start, length } = e.member;
+    const { group } = e.member;
     let pending = this.groupCache.get(group);
     if (!pending) {
       // Cached as a promise: concurrent readers of one group's members share one read.
@@ -276,11 +276,7 @@ export class Repository {
       pending.catch(() => this.groupCache.delete(group));
       if (this.groupCache.size > GROUP_CACHE) this.groupCache.delete(this.groupCache.keys().next().value!);
     }
-    const plain = await pending;
-    if (start + length > plain.length) throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: outside its group ${group.slice(0, 12)}`);
-    const data = plain.subarray(start, start + length);
-    if (this.blobId(data) !== id) throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: content does not match its id`);
-    return data;
+    return memberOf(this.key.mac, await pending, id, e.member);
   }
 
   /** Opens a sealed blob, decompresses it and verifies its id. */
@@ -323,6 +319,20 @@ async function removeInterruptedInit(backend: Backend): Promise<void> {
     }
   }
   for (const k of keys) await backend.remove({ type: 'keys', name: k.name });
+}
+
+/**
+ * A member's bytes out of its group's decoded plaintext (usable in worker
+ * threads): CORRUPT when the range lies outside the group or, with
+ * `verifyId`, when the bytes do not match the member's keyed id.
+ */
+export function memberOf(mac: Buffer, group: Buffer, id: string, m: Member, verifyId = true): Buffer {
+  if (m.start + m.length > group.length) throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: outside its group ${m.group.slice(0, 12)}`);
+  const data = group.subarray(m.start, m.start + m.length);
+  if (verifyId && blobId(mac, data).toString('hex') !== id) {
+    throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: content does not match its id (member of group ${m.group.slice(0, 12)})`);
+  }
+  return data;
 }
 
 /**
