@@ -10,9 +10,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { runPlan } from '../src/plans/runner.ts';
 import type { FilesTarget } from '../src/config/types.ts';
+import type { DrillRecord } from '../src/catalog/drills.ts';
 import { activity, planWorld } from './helpers/plan-fixtures.ts';
 import { runCli } from './helpers/spawn.ts';
 import { baseEnv } from './helpers/cli.ts';
+
+/** A report's restore and verify times are whole milliseconds that fit inside its own span, which lies in [from, to]. */
+function assertTimings(rep: DrillRecord, from: number, to: number): void {
+  for (const ms of [rep.restoreMs, rep.verifyMs]) {
+    assert.equal(typeof ms, 'number', `restoreMs/verifyMs is a number, not ${ms}`);
+    assert.ok(Number.isSafeInteger(ms) && ms! >= 0, `a whole, non-negative duration: ${ms}`);
+  }
+  assert.ok(from <= rep.startedAt && rep.startedAt <= rep.finishedAt && rep.finishedAt <= to, `drill span ${rep.startedAt}..${rep.finishedAt} within ${from}..${to}`);
+  assert.ok(rep.restoreMs! + rep.verifyMs! <= rep.finishedAt - rep.startedAt, `restore ${rep.restoreMs} ms + verify ${rep.verifyMs} ms fit in ${rep.finishedAt - rep.startedAt} ms`);
+}
 
 describe('restore drills of files units', () => {
   it('restores the latest snapshot into scratch, verifies every byte, removes the scratch, records the report', async (t) => {
@@ -30,14 +41,20 @@ describe('restore drills of files units', () => {
     const b = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
     assert.equal(b.status, 'succeeded');
     const scratchBefore = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('safehold-drill-')).length;
+    const before = Date.now();
     const d = await runPlan({ config: w.config, plan: 'drill', trigger: 'on-demand', catalog: w.catalog });
+    const after = Date.now();
     assert.equal(d.status, 'succeeded', JSON.stringify(d.tasks));
     assert.match(d.tasks[0]!.reason!, /^drill passed: 2 file\(s\), 3145734 bytes restored and identical to the snapshot$/);
     assert.equal(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('safehold-drill-')).length, scratchBefore, 'the scratch copy is gone');
     const [rep] = w.catalog.drills().list();
     assert.equal(rep!.status, 'passed');
     assert.deepEqual([rep!.target, rep!.unit, rep!.snapshot, rep!.runId], ['HOST', 'src', b.tasks[0]!.snapshots[0], d.id]);
-    assert.ok(rep!.restoreMs! >= 0 && rep!.verifyMs! >= 0);
+    assert.deepEqual([rep!.plan, rep!.taskId, rep!.summary, rep!.details], [
+      'drill', d.tasks[0]!.id, '2 file(s), 3145734 bytes restored and identical to the snapshot', { files: 2, bytes: 3145734, problems: [] },
+    ]);
+    // The timings are measured on the run's clock (the system clock here): real durations within the drill's span.
+    assertTimings(rep!, before, after);
 
     // A damaged pack: the drill fails and says why.
     const dataDir = path.join(w.repoPath, 'data');
@@ -50,6 +67,11 @@ describe('restore drills of files units', () => {
     assert.match(bad.tasks[0]!.reason!, /^drill failed: /);
     const reports = w.catalog.drills().list();
     assert.deepEqual(reports.map((r) => r.status), ['failed', 'passed']);
+    const failed = reports[0]!;
+    assert.deepEqual([failed.target, failed.unit, failed.snapshot, failed.runId], ['HOST', 'src', b.tasks[0]!.snapshots[0], bad.id]);
+    assert.equal(`drill failed: ${failed.summary}`, bad.tasks[0]!.reason, 'the report says why, as the task does');
+    assertTimings(failed, rep!.finishedAt, Date.now());
+    assert.equal(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('safehold-drill-')).length, scratchBefore, 'the scratch copy is gone after a failure too');
 
     const cli = await runCli(['drills', '--json'], { ...baseEnv(), SAFEHOLD_DATA_DIR: path.dirname(w.catalog.path) });
     assert.equal(cli.code, 0, cli.stderr);

@@ -162,14 +162,17 @@ describe('server: retries by trigger (S5)', () => {
     assert.deepEqual(stored.deliveries.map((d) => [d.channel, d.ok]), [['nms', true]]);
   });
 
-  it('an on-demand run is refused at once, naming the holder and since when; nothing is retried', async (t) => {
+  it('an on-demand run is refused at once, naming the holder and since when; nothing is retried', { timeout: 60_000 }, async (t) => {
     const r = await rig(t, { plans: { nightly: backupQA1 } });
     holdScope(r, 'target:QA1');
     const res = await r.core.runNow('nightly');
     assert.equal(res.status, 'refused');
     assert.match(res.reason!, /^target:QA1 is held by run feedc0de \(backup, pid \d+ on .+\) since 2026-11-25 01:59:00Z, 0ms ago; on-demand runs are not retried$/);
     assert.deepEqual(res.tasks.map((x) => x.status), ['cancelled']);
-    assert.equal(r.clock.now(), T0, 'no time passed');
+    // The manual clock never moves here, so a retry would leave the run asleep (caught by the timeout): one attempt, nothing waiting.
+    assert.deepEqual(attemptMinutes(r, res.id), [-1], 'one attempt, at once');
+    assert.equal(r.clock.waiting, 0, 'nothing sleeps until a retry');
+    assert.deepEqual(r.w.catalog.planRuns().listRuns().map((x) => [x.id, x.trigger, x.status]), [[res.id, 'on-demand', 'refused']], 'no retry run');
   });
 });
 
@@ -258,18 +261,36 @@ describe('server: scheduling', () => {
   });
 
   it('runs on different scopes go in parallel up to maxParallelRuns; the next waits for a slot', async (t) => {
-    const devices = { QA1: { latencyMs: { backup: 500 } }, QA2: { latencyMs: { backup: 500 } }, QA3: { latencyMs: { backup: 500 } } };
-    const r = await rig(t, {
-      devices, maxParallelRuns: 2,
-      plans: { a: { activities: [activity('b', 'backup', 'QA1', null)] }, b: { activities: [activity('b', 'backup', 'QA2', null)] }, c: { activities: [activity('b', 'backup', 'QA3', null)] } },
+    const dir = fs.mkdtempSync('/tmp/safehold-parallel-');
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true })); // also lets held hooks go if the test fails early
+    const go = path.join(dir, 'go');
+    // Each task's pre-task hook marks that its run is executing, then holds the run until `go` exists:
+    // which runs execute together is decided by the core, not by how fast this machine is.
+    const held = (plan: string, device: string) => ({
+      activities: [activity('b', 'backup', device, null, { preTask: hook('hold', `touch ${path.join(dir, plan)}; while [ -d ${dir} ] && [ ! -e ${go} ]; do sleep 0.02; done`, { timeoutMs: 60_000 }) })],
     });
-    const done = await Promise.all(['a', 'b', 'c'].map((p) => r.core.runNow(p)));
+    const r = await rig(t, { devices: { QA1: {}, QA2: {}, QA3: {} }, maxParallelRuns: 2, plans: { a: held('a', 'QA1'), b: held('b', 'QA2'), c: held('c', 'QA3') } });
+    const pending = ['a', 'b', 'c'].map((p) => r.core.runNow(p));
+    await until(() => fs.existsSync(path.join(dir, 'a')) && fs.existsSync(path.join(dir, 'b')), 'a and b to execute at the same time');
+    const now = r.core.status();
+    assert.deepEqual(now.running.map((x) => x.plan), ['a', 'b'], 'two runs at once');
+    assert.deepEqual(now.queued.map((x) => x.plan), ['c'], 'the third waits for a slot');
+    assert.deepEqual(r.w.catalog.planRuns().listRuns().map((x) => x.plan).sort(), ['a', 'b'], 'c has not started');
+    assert.equal(fs.existsSync(path.join(dir, 'c')), false, "c's task has not started");
+    // Time moves on the injected clock while a and b hold both slots, then they are let go.
+    await r.clock.advance(3 * MIN);
+    fs.writeFileSync(go, '');
+    const done = await Promise.all(pending);
     assert.deepEqual(done.map((x) => x.status), ['succeeded', 'succeeded', 'succeeded']);
-    const [a, b, c] = done.map((x) => r.w.catalog.planRuns().getRun(x.id)!);
-    const calls = (n: string) => r.w.appliances[n]!.state.calls.find((x) => x.op === 'backup')!.at;
-    assert.ok(Math.abs(calls('QA1') - calls('QA2')) < 400, 'a and b ran at the same time');
-    assert.ok(calls('QA3') >= Math.min(calls('QA1'), calls('QA2')) + 450, 'c waited for a slot');
-    assert.ok(a && b && c);
+    const runs = done.map((x) => r.w.catalog.planRuns().getRun(x.id));
+    assert.deepEqual(runs.map((x) => x && [x.plan, x.status, x.startedAt - T0, x.finishedAt! - T0]), [
+      ['a', 'succeeded', 0, 3 * MIN],
+      ['b', 'succeeded', 0, 3 * MIN],
+      ['c', 'succeeded', 3 * MIN, 3 * MIN],
+    ], 'a and b ran side by side from the start; c started only when they had finished');
+    for (const n of ['QA1', 'QA2', 'QA3']) {
+      assert.equal(r.w.appliances[n]!.state.calls.filter((x) => x.op === 'backup').length, 1, `one backup of ${n}`);
+    }
   });
 });
 
