@@ -1,7 +1,8 @@
 // Console sessions over real HTTP with the catalog's real authenticator:
 // login sets the HttpOnly/SameSite=Strict cookie (Secure behind https), the
 // session route hands back the CSRF token, logout needs it and ends the
-// session, wrong credentials are one 401, throttling is 429 with Retry-After,
+// session, wrong credentials are one 401, throttling is 429 with Retry-After
+// (also for a login racing the check of another for the same name),
 // and login/logout land in the catalog's audit log without passwords.
 
 import { describe, it, before, after } from 'node:test';
@@ -113,6 +114,32 @@ describe('console sessions: /api/login, /api/session, /api/logout', () => {
     assert.ok(Number(right.headers.get('retry-after')) > 890);
     await right.text();
     assert.equal(w.catalog.audit().list({ limit: 1 })[0]!.detail, 'login refused for carol: throttled');
+  });
+
+  it('the right password racing the failure that locks the name gets 429, never 200: one check per name at a time', async () => {
+    w.catalog.users().add({ name: 'dave', role: 'viewer', passwordHash: await hashPassword('dave pass 12') });
+    for (let i = 0; i < 4; i++) {
+      const r = await login('dave', `bad ${i}xxxxx`);
+      assert.equal(r.status, 401, `failure ${i + 1}`);
+      await r.text();
+    }
+    // The fifth failure and the right password race: whichever is checked first, the other is
+    // refused at once (one check per name at a time). What must never happen is the old bug:
+    // both checked, the fifth locking dave and the right password still getting in.
+    const [fifth, right] = await Promise.all([login('dave', 'bad 4xxxxx'), login('dave', 'dave pass 12')]);
+    const retry = (r: Response) => r.headers.get('retry-after');
+    if (right.status === 200) {
+      assert.deepEqual([fifth.status, retry(fifth)], [429, '1'], 'the right password won the race: the fifth was refused, not counted');
+    } else {
+      assert.equal(right.status, 429);
+      assert.equal(((await right.json()) as Json).error.code, 'LOCKED');
+      assert.deepEqual([fifth.status, retry(fifth)], [429, '900'], 'the fifth failure locked dave');
+      const later = await login('dave', 'dave pass 12');
+      assert.equal(later.status, 429, 'dave stays locked');
+      await later.text();
+    }
+    await fifth.text();
+    await right.text().catch(() => {});
   });
 
   it('GET /api/session and POST /api/logout without a session are 401', async () => {

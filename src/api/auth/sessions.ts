@@ -5,11 +5,13 @@
 // session) without storing it, and a page cannot compute it without the
 // HttpOnly cookie. Sessions end on logout, after 12 h idle, or 7 days after
 // login (times from the injected clock); password change or user removal ends
-// them too. Failed logins are throttled (throttle.ts).
+// them too. Every password check runs under the login throttle
+// (throttle.ts): locked names and client addresses are refused before and
+// after the check, and only one check per name runs at a time.
 
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Catalog } from '../../catalog/catalog.ts';
-import type { UserInfo } from '../../catalog/users.ts';
+import type { UserInfo, UserRecord } from '../../catalog/users.ts';
 import type { Clock } from '../../core/clock.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { hashPassword, verifyPassword } from './password-hash.ts';
@@ -65,18 +67,12 @@ export class SessionManager {
   /**
    * Checks the password and opens a session. Throws 'WRONG_PASSWORD' for an
    * unknown or disabled user or a wrong password (one message for all), and
-   * 'LOCKED' (retryable, details.retryAfterMs) while the name is throttled.
+   * 'LOCKED' (retryable, details.retryAfterMs) while the name or the client
+   * address is throttled, or while another login for the name is being checked.
    */
   async login(name: string, password: string, ip: string | null): Promise<LoginResult> {
-    const wait = this.throttle.blockedFor(name);
-    if (wait > 0) throw throttled(name, wait);
-    const user = this.catalog.users().get(name);
-    const ok = await verifyPassword(password, user?.passwordHash ?? await this.dummy());
-    if (!user || !ok || user.disabledAt !== null) {
-      if (this.throttle.fail(name)) throw throttled(name, this.throttle.blockedFor(name));
-      throw new SafeholdError('WRONG_PASSWORD', 'wrong user name or password');
-    }
-    this.throttle.succeed(name);
+    const user = await this.throttle.attempt(name, ip, () => this.check(name, password));
+    if (!user) throw new SafeholdError('WRONG_PASSWORD', 'wrong user name or password');
     const now = this.clock.now();
     const sessionId = randomBytes(32).toString('base64url');
     const csrf = csrfFor(sessionId);
@@ -113,15 +109,15 @@ export class SessionManager {
     return { user: info, csrf, expiresAt: s.expiresAt };
   }
 
+  /** The user when `password` is theirs and they may log in, else null; an unknown name costs the same scrypt check. */
+  private async check(name: string, password: string): Promise<UserRecord | null> {
+    const user = this.catalog.users().get(name);
+    const ok = await verifyPassword(password, user?.passwordHash ?? await this.dummy());
+    return user && ok && user.disabledAt === null ? user : null;
+  }
+
   private dummy(): Promise<string> {
     this.dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
     return this.dummyHash;
   }
-}
-
-function throttled(name: string, waitMs: number): SafeholdError {
-  const minutes = Math.ceil(waitMs / 60_000);
-  return new SafeholdError('LOCKED', `too many failed logins for ${name}; try again in ${minutes} min`, {
-    retryable: true, details: { retryAfterMs: waitMs },
-  });
 }
