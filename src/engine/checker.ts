@@ -16,8 +16,8 @@ import type { PackEntry } from '../repo/pack.ts';
 import { WorkerPool, workerCount } from './worker-pool.ts';
 import { ownBuffer } from './own-buffer.ts';
 import type { CheckJob, CheckWorkerInit, CheckWorkerMessage } from './check-worker.ts';
-import { parseTree, unsafeName } from '../repo/tree.ts';
-import type { Snapshot } from '../repo/snapshot.ts';
+import { parseTree } from '../repo/tree.ts';
+import { loadSnapshot } from '../repo/snapshot.ts';
 import { isSafeholdError } from '../core/errors.ts';
 
 export interface CheckProblem {
@@ -100,8 +100,7 @@ export async function check(repo: Repository, opts: { readData?: boolean; progre
   const roots: { tree: string; snap: string }[] = [];
   await mapLimit(snapFiles, 16, async (f) => {
     try {
-      const s = await repo.loadFile<Snapshot>('snapshots', f.name);
-      if (typeof s.tree !== 'string') throw new Error('has no root tree');
+      const s = await loadSnapshot(repo, f.name);
       roots.push({ tree: s.tree, snap: f.name });
       res.stats.snapshots++;
     } catch (e) {
@@ -150,10 +149,8 @@ async function checkTrees(
     const subs: Promise<void>[] = [];
     for (const n of nodes) {
       const p = `${where}/${n.name}`;
-      if (unsafeName(String(n.name))) err(`tree ${short(id)}`, `entry ${JSON.stringify(n.name)} has an unsafe name`);
       if (n.type === 'dir') {
-        if (!n.subtree) err(`tree ${short(id)}`, `directory ${n.name} has no subtree`);
-        else subs.push(visit(n.subtree, p));
+        subs.push(visit(n.subtree!, p));
       } else if (n.type === 'file') {
         for (const b of n.content ?? []) {
           if (!index.has('data', b)) {

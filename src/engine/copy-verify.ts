@@ -14,7 +14,8 @@ import type { IndexEntry, IndexFile, Member } from '../repo/index.ts';
 import type { BlobType } from '../repo/pack.ts';
 import { loadTree, parseTree } from '../repo/tree.ts';
 import type { Tree, TreeNode } from '../repo/tree.ts';
-import type { Snapshot, SnapshotWithId } from '../repo/snapshot.ts';
+import { loadSnapshot } from '../repo/snapshot.ts';
+import type { SnapshotWithId } from '../repo/snapshot.ts';
 import { mapLimit } from '../core/concurrency.ts';
 import { SafeholdError } from '../core/errors.ts';
 import type { CopyProgress } from './copy.ts';
@@ -49,7 +50,7 @@ export async function verifyCopy(
   src: Repository, dst: Repository, c: CopiedSnapshot, state: VerifyState, progress: CopyProgress, report: () => void,
 ): Promise<void> {
   await reloadIndex(dst, state);
-  const snap = await dst.loadFile<Snapshot>('snapshots', c.copy);
+  const snap = await loadSnapshot(dst, c.copy);
   if (snap.tree !== c.tree || snap.original !== c.source.id) {
     throw new SafeholdError('CORRUPT', `snapshot ${c.copy.slice(0, 8)} as stored does not name the copied tree`);
   }

@@ -1,11 +1,11 @@
-// Plans a restore: walks a snapshot's trees (optionally only some subtrees),
-// refuses unsafe names before anything is written, and lists the directories,
+// Plans a restore: walks a snapshot's trees (optionally only some subtrees;
+// loadTree refuses unsafe and duplicate names) before anything is written, and lists the directories,
 // files, links and special files to create, each with its path under the
 // restore target.
 
 import path from 'node:path';
 import type { Repository } from '../repo/repository.ts';
-import { loadTree, unsafeName } from '../repo/tree.ts';
+import { loadTree } from '../repo/tree.ts';
 import type { TreeNode } from '../repo/tree.ts';
 import { SafeholdError } from '../core/errors.ts';
 
@@ -16,6 +16,8 @@ export interface PlannedNode {
   dest: string;
   node: TreeNode;
   depth: number;
+  /** A directory restored only because an included path lies below it. */
+  ancestor?: boolean;
 }
 
 export interface RestorePlan {
@@ -53,9 +55,6 @@ export async function planRestore(repo: Repository, rootTree: string, target: st
     const tree = await loadTree(repo, treeId);
     const subdirs: Promise<void>[] = [];
     for (const node of tree.nodes) {
-      if (typeof node.name !== 'string' || unsafeName(node.name)) {
-        throw new SafeholdError('UNSAFE_PATH', `refusing to restore: snapshot entry ${JSON.stringify(node.name)} in ${snapDir} would escape the target`);
-      }
       const snapPath = snapDir === '/' ? `/${node.name}` : `${snapDir}/${node.name}`;
       const w = all ? 'all' : want(snapPath);
       if (w === 'none') continue;
@@ -63,7 +62,7 @@ export async function planRestore(repo: Repository, rootTree: string, target: st
       if (!dest.startsWith(prefix)) {
         throw new SafeholdError('UNSAFE_PATH', `refusing to restore ${snapPath}: it resolves outside the target`);
       }
-      const item: PlannedNode = { snapPath, dest, node, depth };
+      const item: PlannedNode = { snapPath, dest, node, depth, ...(w === 'walk' ? { ancestor: true } : {}) };
       if (node.type === 'dir') {
         plan.dirs.push(item);
         if (!node.subtree) throw new SafeholdError('CORRUPT', `directory ${snapPath} has no subtree`);

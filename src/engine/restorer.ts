@@ -3,9 +3,13 @@
 // leaves zero-filled ranges as holes (sparse files), links hard links, makes
 // symlinks last (so no restored link is ever followed), then applies
 // modes, ownership (as root) and times, directories deepest first.
+// Every call that sets metadata or removes an entry never follows a symlink
+// (no-follow.ts), and the target is resolved to its real path once: nothing
+// outside the target is created, changed or deleted, whatever the snapshot
+// holds or the target already contains. Directories above an --include that
+// already exist keep their own attributes.
 
 import fs from 'node:fs';
-import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Repository } from '../repo/repository.ts';
 import { mapLimit } from '../core/concurrency.ts';
@@ -18,10 +22,18 @@ import { ownBuffer } from './own-buffer.ts';
 import type { RestoreJob, RestoreJobFile, RestoreWorkerInit, RestoreWorkerMessage } from './restore-worker.ts';
 import type { PlannedNode } from './restore-plan.ts';
 import { SafeholdError, fromSystemError, sysCode } from '../core/errors.ts';
+import { snapshotPathProblem } from '../repo/snapshot.ts';
+import { applyMeta, realTarget, removeInside } from './no-follow.ts';
 
 export interface RestoreOptions {
   target: string;
   include?: string[];
+  /**
+   * Snapshot paths (absolute, normalised, not '/') removed under the target
+   * once the restore is planned and before anything is written, so that no
+   * stale file survives.
+   */
+  clean?: readonly string[];
   /** Restore ownership; defaults to true when running as root. */
   owner?: boolean;
   progress?: RestoreProgress;
@@ -70,17 +82,20 @@ export function newRestoreProgress(): RestoreProgress {
 }
 
 export async function restore(repo: Repository, rootTree: string, opts: RestoreOptions): Promise<RestoreResult> {
-  const target = path.resolve(opts.target);
+  const target = realTarget(opts.target);
   await prepareTarget(target);
   await repo.loadIndex();
   const plan = await planRestore(repo, rootTree, target, opts.include ?? []);
+  for (const p of opts.clean ?? []) cleanPath(target, p);
   const progress = opts.progress ?? newRestoreProgress();
   progress.totalFiles = plan.files.length;
   progress.totalBytes = plan.totalBytes;
   const owner = opts.owner ?? process.getuid?.() === 0;
   const result: RestoreResult = { files: 0, dirs: plan.dirs.length, symlinks: plan.symlinks.length, bytes: 0, errors: [] };
 
-  for (const d of plan.dirs) makeDir(d.dest, target);
+  // Directories above an --include that exist already keep their attributes.
+  const keepMeta = new Set<string>();
+  for (const d of plan.dirs) if (!makeDir(d.dest, target) && d.ancestor) keepMeta.add(d.dest);
 
   // Hard links: the first file of each (device, inode) gets the content, the others are linked to it.
   const firstOfInode = new Map<string, PlannedNode>();
@@ -163,7 +178,7 @@ export async function restore(repo: Repository, rootTree: string, opts: RestoreO
     replace(s.dest, () => fs.symlinkSync(s.node.linkTarget ?? '', s.dest));
     finishNode(s.dest, s.node, owner);
   }
-  for (const d of [...plan.dirs].reverse()) finishNode(d.dest, d.node, owner);
+  for (const d of [...plan.dirs].reverse()) if (!keepMeta.has(d.dest)) finishNode(d.dest, d.node, owner);
   return result;
 }
 
@@ -242,11 +257,22 @@ async function prepareTarget(target: string): Promise<void> {
 // (before and after the workers write file contents): synchronous calls
 // avoid a thread-pool round trip for each of tens of thousands of entries.
 
-/** Creates a directory, refusing to go through a symlink or replace a non-directory silently. */
-function makeDir(dest: string, target: string): void {
+/** Removes one snapshot path under the target before the restore writes (never the target itself). */
+function cleanPath(target: string, p: string): void {
+  const problem = snapshotPathProblem(p);
+  if (problem) throw new SafeholdError('UNSAFE_PATH', `refusing to clean ${JSON.stringify(p)}: it ${problem}`);
+  if (p === '/') throw new SafeholdError('USAGE', `refusing to clean the whole target ${target}: the snapshot is of '/'; restore into an empty directory instead`);
+  removeInside(target, p);
+}
+
+/**
+ * Creates a directory, refusing to go through a symlink or replace a
+ * non-directory silently. Returns whether it was created.
+ */
+function makeDir(dest: string, target: string): boolean {
   try {
     const st = fs.lstatSync(dest);
-    if (st.isDirectory()) return;
+    if (st.isDirectory()) return false;
     if (st.isSymbolicLink()) throw new SafeholdError('UNSAFE_PATH', `refusing to restore into ${dest}: it is a symlink (it could lead outside ${target})`);
     fs.unlinkSync(dest);
   } catch (e) {
@@ -258,6 +284,7 @@ function makeDir(dest: string, target: string): void {
   } catch (e) {
     throw fromSystemError(e, `creating ${dest}`);
   }
+  return true;
 }
 
 /** Removes whatever is at `dest` (never following a link), then creates the new entry. */
@@ -299,10 +326,8 @@ function makeSpecial(s: PlannedNode): void {
 
 function finishNode(dest: string, node: TreeNode, owner: boolean): void {
   try {
-    if (owner) fs.lchownSync(dest, node.uid, node.gid);
-    if (node.type !== 'symlink') fs.chmodSync(dest, node.mode);
-    const mtime = nsToSeconds(node.mtime);
-    fs.lutimesSync(dest, mtime, mtime);
+    const type = node.type === 'dir' || node.type === 'symlink' || node.type === 'fifo' ? node.type : 'file';
+    applyMeta(dest, { type, mode: node.mode, uid: node.uid, gid: node.gid, mtime: nsToSeconds(node.mtime) }, owner);
   } catch (e) {
     throw fromSystemError(e, `setting metadata of ${dest}`);
   }

@@ -1,7 +1,9 @@
 // Reads the zstd-compressed pax tar archives of directory destinations (our own
 // restore path and the tests): lists members, or extracts them under a target
 // directory, never outside it: names with '..' and link targets escaping the
-// target are refused, and no entry is written through a symlinked parent.
+// target are refused, no entry is written through a symlinked parent, and
+// attributes are never set through a symlink (no-follow.ts): a directory
+// replaced by a later member of the same name loses its pending attributes.
 // Modes, mtimes (to the nanosecond where the platform allows) and, as root,
 // owners are restored. A damaged archive fails with CORRUPT. GNU tar's own
 // long-name headers are read too. Format: docs/generations.md.
@@ -15,6 +17,7 @@ import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createZstdDecompress } from 'node:zlib';
 import { SafeholdError, fromSystemError, sysCode } from '../core/errors.ts';
+import { applyMeta } from './no-follow.ts';
 import { BLOCK, decodeHeader, isZeroBlock, parsePaxRecords, resolveEntry } from './tar-format.ts';
 import type { TarEntry } from './tar-format.ts';
 
@@ -233,6 +236,9 @@ class Extractor {
     if (st.isDirectory()) {
       await fsp.rmdir(abs);
       for (const d of this.dirs) if (d === rel || d.startsWith(`${rel}/`)) this.dirs.delete(d);
+      // Its attributes must not be applied to what takes its place (a symlink could lead outside).
+      const gone = (m: { abs: string }) => m.abs === abs || m.abs.startsWith(`${abs}/`);
+      for (let i = this.dirMeta.length - 1; i >= 0; i--) if (gone(this.dirMeta[i]!)) this.dirMeta.splice(i, 1);
     } else await fsp.unlink(abs);
   }
 
@@ -316,10 +322,10 @@ class Extractor {
     this.result.bytes += e.size;
   }
 
+  /** Owner, mode and times of a directory or fifo, never through a symlink. */
   private async meta(abs: string, e: TarEntry): Promise<void> {
-    if (this.owner) await fsp.lchown(abs, e.uid, e.gid);
-    await fsp.chmod(abs, e.mode);
-    await fsp.utimes(abs, toTime(e.mtimeNs), toTime(e.mtimeNs));
+    const type = e.type === 'dir' ? 'dir' : 'fifo';
+    applyMeta(abs, { type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: toTime(e.mtimeNs) }, this.owner);
   }
 
   /** Directory modes and mtimes last, deepest first: writing into a directory changes its mtime. */

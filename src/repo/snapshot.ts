@@ -2,6 +2,7 @@
 // and what was backed up. Stored as sealed files under snapshots/; the id is
 // the file name. Lookup by unique id prefix or 'latest'.
 
+import path from 'node:path';
 import type { Repository } from './repository.ts';
 import { mapLimit } from '../core/concurrency.ts';
 import { SafeholdError } from '../core/errors.ts';
@@ -66,10 +67,17 @@ export async function saveSnapshot(repo: Repository, s: Snapshot): Promise<strin
   return repo.saveFile('snapshots', s);
 }
 
-/** Every snapshot, oldest first. Unreadable snapshot files raise CORRUPT. */
+/** Reads one snapshot file and checks it (see validateSnapshot). */
+export async function loadSnapshot(repo: Repository, id: string): Promise<SnapshotWithId> {
+  const s = await repo.loadFile<Snapshot>('snapshots', id);
+  validateSnapshot(s, id);
+  return { ...s, id };
+}
+
+/** Every snapshot, oldest first. Unreadable or invalid snapshot files raise CORRUPT. */
 export async function listSnapshots(repo: Repository): Promise<SnapshotWithId[]> {
   const files = await repo.backend.list('snapshots');
-  const snaps = await mapLimit(files, 16, async (f) => ({ ...(await repo.loadFile<Snapshot>('snapshots', f.name)), id: f.name }));
+  const snaps = await mapLimit(files, 16, (f) => loadSnapshot(repo, f.name));
   return snaps.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
 }
 
@@ -89,8 +97,37 @@ export async function findSnapshot(repo: Repository, ref: string, filter?: { pat
   if (files.length > 1) {
     throw new SafeholdError('AMBIGUOUS', `snapshot id prefix ${ref} is ambiguous: it matches ${files.map((f) => f.name.slice(0, 8)).join(', ')}`);
   }
-  const name = files[0]!.name;
-  return { ...(await repo.loadFile<Snapshot>('snapshots', name)), id: name };
+  return loadSnapshot(repo, files[0]!.name);
+}
+
+/**
+ * A snapshot read from a repository is data, not instructions: its `paths`
+ * decide what a restore may clean and what a safety backup saves, so each
+ * must be absolute and normalised, without '..' or NUL. '/' (a backup of the
+ * whole file system) is valid; cleaning it is refused where it would happen.
+ */
+export function validateSnapshot(s: Snapshot, id: string): void {
+  const bad = (what: string) => new SafeholdError('CORRUPT', `snapshot ${id.slice(0, 8)}: ${what}`);
+  if (!s || typeof s !== 'object') throw bad('not a snapshot record');
+  if (typeof s.tree !== 'string' || !/^[0-9a-f]{64}$/.test(s.tree)) throw bad('has no valid root tree');
+  if (s.kind !== 'files' && s.kind !== 'stream') throw bad(`has an unknown kind ${JSON.stringify(s.kind)}`);
+  if (typeof s.time !== 'string' || Number.isNaN(Date.parse(s.time))) throw bad('has no valid time');
+  if (!Array.isArray(s.tags) || !s.tags.every((t) => typeof t === 'string')) throw bad('has an invalid tag list');
+  if (!Array.isArray(s.paths) || s.paths.length === 0) throw bad('has no paths');
+  for (const p of s.paths) {
+    const problem = snapshotPathProblem(p);
+    if (problem) throw bad(`path ${JSON.stringify(p)} ${problem}`);
+  }
+}
+
+/** Why `p` is not a valid snapshot path, or null. */
+export function snapshotPathProblem(p: unknown): string | null {
+  if (typeof p !== 'string' || p === '') return 'is empty';
+  if (p.includes('\0')) return 'contains a NUL byte';
+  if (!p.startsWith('/')) return 'is not absolute';
+  if (p.split('/').includes('..')) return "contains '..'";
+  if (path.posix.normalize(p) !== p || (p.length > 1 && p.endsWith('/'))) return 'is not normalised';
+  return null;
 }
 
 function samePaths(a: string[], b: string[]): boolean {
