@@ -51,11 +51,11 @@ describe('POST /api/restores/unit', () => {
   it('restores a files snapshot under another directory as an operator; audited', async () => {
     const to = path.join(r.w.dir, 'restored');
     const body = await json(await r.send('POST', '/api/restores/unit', 'operator', { destination: 'local', snapshot: snap['HOST/docs']!.slice(0, 10), target: to }), 200);
-    assert.deepEqual(body, { snapshot: snap['HOST/docs'], kind: 'files', into: to, target: 'HOST', unit: 'docs', inPlace: false, files: 1, bytes: 10 });
+    assert.deepEqual(body, { snapshot: snap['HOST/docs'], kind: 'files', into: to, target: 'HOST', unit: 'docs', inPlace: false, overLiveData: [], safety: null, files: 1, bytes: 10 });
     assert.equal(fs.readFileSync(path.join(to, r.srcDir, 'docs', 'a.txt'), 'utf8'), 'hello api\n');
     const a = r.audits.at(-1)!;
     assert.deepEqual([a.principal, a.path, a.status], ['token-operator', '/api/restores/unit', 200]);
-    assert.equal(a.detail, `restore of snapshot ${snap['HOST/docs']!.slice(0, 8)} (files HOST/docs) from local into ${to}`);
+    assert.equal(a.detail, `restore of snapshot ${snap['HOST/docs']!.slice(0, 10)} from local: files HOST/docs into ${to}; new places only`);
   });
 
   it('a files restore in place (target /) needs admin: 403 for an operator, nothing touched', async () => {
@@ -65,12 +65,16 @@ describe('POST /api/restores/unit', () => {
     assert.match(res.error.message, /admin/);
     assert.equal(fs.readFileSync(path.join(r.srcDir, 'docs', 'a.txt'), 'utf8'), 'changed\n');
     assert.equal(r.audits.at(-1)!.status, 403);
+    assert.match(r.audits.at(-1)!.detail!, /refused or failed \(FORBIDDEN: .*files of HOST\/docs/);
   });
 
   it('an admin restores a files snapshot in place (clean)', async () => {
     fs.writeFileSync(path.join(r.srcDir, 'docs', 'stale.txt'), 'x');
     const body = await json(await r.send('POST', '/api/restores/unit', 'admin', { destination: 'local', snapshot: snap['HOST/docs']!, target: '/', clean: true }), 200);
     assert.deepEqual([body.kind, body.into, body.inPlace, body.files], ['files', '/', true, 1]);
+    assert.match(body.overLiveData[0], /files of HOST\/docs; exists already/);
+    assert.match(body.safety, /^[0-9a-f]{64}$/, 'what was overwritten was saved first');
+    assert.match(r.audits.at(-1)!.detail!, /over live data .*safety backup [0-9a-f]{64}$/);
     assert.equal(fs.readFileSync(path.join(r.srcDir, 'docs', 'a.txt'), 'utf8'), 'hello api\n');
     assert.equal(fs.existsSync(path.join(r.srcDir, 'docs', 'stale.txt')), false);
   });
@@ -86,8 +90,11 @@ describe('POST /api/restores/unit', () => {
     } finally {
       db.close();
     }
-    const again = await json(await r.send('POST', '/api/restores/unit', 'operator', { destination: 'local', snapshot: snap['DB/app.db']!, into: 'copy.db' }), 400);
-    assert.equal(again.error.code, 'RESTORE_TARGET');
+    // copy.db exists now: overwriting it is a restore over live data.
+    const again = await json(await r.send('POST', '/api/restores/unit', 'operator', { destination: 'local', snapshot: snap['DB/app.db']!, into: 'copy.db', clean: true }), 403);
+    assert.equal(again.error.code, 'FORBIDDEN');
+    const admin = await json(await r.send('POST', '/api/restores/unit', 'admin', { destination: 'local', snapshot: snap['DB/app.db']!, into: 'copy.db' }), 400);
+    assert.equal(admin.error.code, 'RESTORE_TARGET', 'an existing database is replaced only with clean');
   });
 
   it('a dump into its own name is in place: 403 for an operator', async () => {

@@ -105,7 +105,7 @@ async function listDbs(tag: string): Promise<string[]> {
 
 function restore(w: PlanWorld, over: Partial<Parameters<typeof restoreGroup>[0]>) {
   return restoreGroup({
-    config: w.config, group: 'wf', from: 'local', snapshot: 'latest', safetyBackup: true, intoSuffix: '_r', filesTo: path.join(w.dir, 'restored'), force: false,
+    config: w.config, group: 'wf', from: 'local', snapshot: 'latest', safetyBackup: true, intoSuffix: '_r', filesTo: path.join(w.dir, 'restored'), force: false, allowLive: true,
     targets: buildTargets(w.config), clock: systemClock, log: () => {}, ...over,
   });
 }

@@ -42,7 +42,7 @@ async function world(t: { after(fn: () => Promise<void> | void): void }, over: P
 function restore(w: PlanWorld, over: Partial<Parameters<typeof restoreGroup>[0]> = {}) {
   const steps: [RestoreStep, string][] = [];
   const p = restoreGroup({
-    config: w.config, group: 'app', from: 'local', snapshot: 'latest', safetyBackup: true, intoSuffix: null, filesTo: null, force: false,
+    config: w.config, group: 'app', from: 'local', snapshot: 'latest', safetyBackup: true, intoSuffix: null, filesTo: null, force: false, allowLive: true,
     targets: buildTargets(w.config), clock: systemClock, log: (step, msg) => steps.push([step, msg]), ...over,
   });
   return { p, steps };
@@ -98,7 +98,7 @@ describe('safe restore of a group (S7)', () => {
     const safety = (await listSnapshots(await openRepo(w))).filter((s) => s.tags.includes('safety'));
     assert.deepEqual(safety.map((s) => s.meta?.group).filter((g, i, a) => a.indexOf(g) === i), [r.safety.groupRun]);
     // Rolling back to the safety backup brings v2 back.
-    const back = await restore(w, { snapshot: r.safety.groupRun, safetyBackup: false }).p;
+    const back = await restore(w, { snapshot: r.safety.groupRun }).p;
     assert.equal(back.ok, true);
     assert.equal(fs.readFileSync(path.join(conf, 'app.ini'), 'utf8'), 'mode = v2 (broken)\n');
   });
@@ -128,7 +128,7 @@ describe('safe restore of a group (S7)', () => {
     assert.equal(r.failedStep, 'start');
     assert.match(r.reason!, /start exited with 9/);
     assert.ok(r.safety);
-    assert.equal(r.rollback, `safehold restore --group app --from local --snapshot ${r.safety.groupRun} --no-safety-backup --config ${w.config.file}`);
+    assert.equal(r.rollback, `safehold restore --group app --from local --snapshot ${r.safety.groupRun} --config ${w.config.file}`);
     assert.ok(hooks().length >= 2);
   });
 

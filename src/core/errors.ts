@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'PATH_NOT_FOUND'
   | 'RESTORE_TARGET'
   | 'UNSAFE_PATH'
+  | 'FORBIDDEN'
   | 'CORRUPT'
   | 'IO'
   | 'CANCELLED'

@@ -6,10 +6,12 @@
 // online), start the application. A failure stops at that step, says which,
 // and names the safety backup to roll back to (the application is left
 // stopped: starting it on half-restored data is what the manual warns of).
+// What is deleted and written comes from the configuration (the group's
+// members and their configured paths), never from what a snapshot claims;
+// a restore over live data (live-data.ts) needs `allowLive` and always takes
+// the safety backup.
 
-import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Config, Group, Hook } from '../config/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { SafeholdError } from '../core/errors.ts';
@@ -24,6 +26,9 @@ import { describeHookResult, hookFailed, runHook } from './hooks.ts';
 import type { HookPhase } from './hooks.ts';
 import type { PlanTarget } from './targets.ts';
 import { safetyBackup } from './safety-backup.ts';
+import type { SafetyItem } from './safety-backup.ts';
+import { databaseLiveHits, filesLiveHits, requireLiveAllowed, writtenPlaces } from './live-data.ts';
+import type { LiveHit } from './live-data.ts';
 
 export type RestoreStep = 'select' | 'stop' | 'check' | 'safety-backup' | 'databases' | 'files' | 'cleanup' | 'start';
 
@@ -38,6 +43,8 @@ export interface GroupRestoreOptions {
   intoSuffix: string | null;
   filesTo: string | null;
   force: boolean;
+  /** Whether this caller may overwrite live data (an admin, or the local CLI). */
+  allowLive: boolean;
   targets: PlanTarget[];
   clock: Clock;
   log(step: RestoreStep, msg: string, level?: 'info' | 'warn' | 'error'): void;
@@ -56,6 +63,8 @@ export interface GroupRestoreResult {
   restored: RestoredItem[];
   /** The command that restores the safety backup, when a later step failed. */
   rollback: string | null;
+  /** The live data this restore overwrote (empty: it went to new names and places only). */
+  overLiveData: LiveHit[];
 }
 
 class StepFailed extends Error {
@@ -71,7 +80,7 @@ export async function restoreGroup(o: GroupRestoreOptions): Promise<GroupRestore
   if (!group) throw new SafeholdError('NOT_FOUND', `no group '${o.group}' in ${o.config.file}`);
   const dest = o.config.destinations[o.from];
   if (!dest || dest.type !== 'repository') throw new SafeholdError('CONFIG', `'${o.from}' is not a repository destination`);
-  const res: GroupRestoreResult = { ok: false, groupRun: null, failedStep: null, reason: null, safety: null, restored: [], rollback: null };
+  const res: GroupRestoreResult = { ok: false, groupRun: null, failedStep: null, reason: null, safety: null, restored: [], rollback: null, overLiveData: [] };
   const repo = await Repository.open(new LocalBackend(dest.path), dest.password.value, o.clock);
   const lock = await RepoLock.acquire(repo, false);
   try {
@@ -79,6 +88,10 @@ export async function restoreGroup(o: GroupRestoreOptions): Promise<GroupRestore
     res.groupRun = chosen.groupRun;
     o.log('select', `restoring group ${group.name} from ${chosen.groupRun} (${chosen.snapshots.length} snapshot(s), taken ${chosen.snapshots[0]!.time})`);
     preflight(group, chosen.snapshots, o);
+    const items = restoreItems(group, chosen.snapshots, o);
+    res.overLiveData = await liveHits(items, o);
+    requireLiveAllowed(res.overLiveData, { allowLive: o.allowLive, safetyBackup: o.safetyBackup, what: `the restore of group ${group.name}` });
+    if (res.overLiveData.length > 0) o.log('select', `this restore overwrites live data: ${res.overLiveData.join('; ')}`, 'warn');
     await hook(group.stop, 'stop', 'restore-stop', o, group);
     if (group.check) {
       const r = await runHook(group.check, { plan: `restore:${group.name}`, run: 'restore', phase: 'restore-check' }, { clock: o.clock, log: (l) => o.log('check', `${l.stream}: ${l.line}`) });
@@ -87,20 +100,18 @@ export async function restoreGroup(o: GroupRestoreOptions): Promise<GroupRestore
     } else o.log('check', 'no check hook configured: not checked that nothing runs', 'warn');
     if (o.safetyBackup) {
       try {
-        res.safety = await safetyBackup(repo, group, chosen.snapshots, o);
+        const safety = await safetyBackup(repo, items.map((i) => i.safety), group, (m) => o.log('safety-backup', m));
+        res.safety = safety ? { groupRun: safety.groupRun!, snapshots: safety.snapshots } : null;
       } catch (e) {
         throw new StepFailed('safety-backup', e instanceof Error ? e.message : String(e));
       }
       if (res.safety) {
         o.log('safety-backup', `safety backup ${res.safety.groupRun}: ${res.safety.snapshots.length} snapshot(s)`);
-        res.rollback = [
-          `safehold restore --group ${group.name} --from ${o.from} --snapshot ${res.safety.groupRun} --no-safety-backup`,
-          ...(o.intoSuffix ? [`--into-suffix ${o.intoSuffix}`] : []), ...(o.filesTo ? ['--files-to /'] : []), ...(o.force ? ['--force'] : []), `--config ${o.config.file}`,
-        ].join(' ');
+        res.rollback = rollbackCommand(group, res.safety.groupRun, o);
       } else o.log('safety-backup', 'nothing to save: every restore goes to a new name or place');
     } else o.log('safety-backup', 'skipped (--no-safety-backup)', 'warn');
-    for (const s of chosen.snapshots.filter((x) => x.kind === 'stream')) res.restored.push(await restoreDatabase(repo, s, o));
-    for (const s of chosen.snapshots.filter((x) => x.kind === 'files')) res.restored.push(await restoreFiles(repo, s, o));
+    for (const item of items.filter((x) => x.snap.kind === 'stream')) res.restored.push(await restoreDatabase(repo, item, o));
+    for (const item of items.filter((x) => x.snap.kind === 'files')) res.restored.push(await restoreFiles(repo, item, o));
     if (chosen.snapshots.some((s) => s.meta?.online)) await hook(group.cleanup, 'cleanup', 'restore-cleanup', o, group);
     await hook(group.start, 'start', 'restore-start', o, group);
     res.ok = true;
@@ -146,15 +157,27 @@ function preflight(group: Group, snaps: SnapshotWithId[], o: GroupRestoreOptions
     throw new SafeholdError('USAGE', `group ${group.name} was backed up in independent mode: its databases are not from one instant (restore anyway with --force)`);
   }
   if (snaps.some((s) => s.meta?.online) && !group.cleanup) {
-    throw new SafeholdError('CONFIG', `the backup of group ${group.name} was taken online: the group needs a 'cleanup' hook to run after the restore (S7)`);
+    throw new SafeholdError('CONFIG', `the backup of group ${group.name} was taken online: the group needs a 'cleanup' hook to run after the restore`);
   }
   for (const s of snaps) {
-    const target = s.tags.find((t) => t.startsWith('target:'))?.slice(7);
+    const { target, unit } = unitOf(s);
     if (!target || !o.targets.some((t) => t.name === target)) throw new SafeholdError('CONFIG', `snapshot ${s.id.slice(0, 8)} is of target '${target}', which is not configured`);
+    if (!isMember(group, target, unit)) {
+      throw new SafeholdError('CONFIG', `snapshot ${s.id.slice(0, 8)} is of ${target}/${unit ?? ''}, which is not a member of group ${group.name}: refusing to restore it`);
+    }
     if (s.kind === 'stream' && s.meta?.format === 'pg_basebackup-tar' && !o.filesTo) {
       throw new SafeholdError('USAGE', 'a physical group backup is restored into a new data directory: give --files-to DIR (then start a server on it)');
     }
   }
+}
+
+function unitOf(s: SnapshotWithId): { target: string | null; unit: string | null } {
+  const tag = (k: string) => s.tags.find((t) => t.startsWith(`${k}:`))?.slice(k.length + 1) ?? null;
+  return { target: tag('target'), unit: tag('unit') };
+}
+
+function isMember(group: Group, target: string, unit: string | null): boolean {
+  return group.members.some((m) => m.target === target && (m.units === null || unit === null || m.units.includes(unit)));
 }
 
 async function hook(h: Hook | null, step: RestoreStep, phase: HookPhase, o: GroupRestoreOptions, group: Group): Promise<void> {
@@ -172,45 +195,101 @@ export function intoName(unit: string, suffix: string | null): string {
   return suffix ? `${unit}${suffix}` : unit;
 }
 
-async function restoreDatabase(repo: Repository, s: SnapshotWithId, o: GroupRestoreOptions): Promise<RestoredItem> {
-  const targetName = s.tags.find((t) => t.startsWith('target:'))!.slice(7);
-  const unit = s.tags.find((t) => t.startsWith('unit:'))?.slice(5) ?? null;
-  const target = o.targets.find((t) => t.name === targetName)!;
+/** One snapshot of the group run and exactly what restoring it writes. */
+interface RestoreItem {
+  snap: SnapshotWithId;
+  target: PlanTarget;
+  unit: string | null;
+  /** Files: the configured paths restored (and cleaned first) under `root`. */
+  paths: string[];
+  /** Files: the directory the paths are recreated under; databases: unused. */
+  root: string;
+  /** Databases: the name restored into; physical backups: the new data directory. */
+  into: string;
+  safety: SafetyItem;
+}
+
+function restoreItems(group: Group, snaps: SnapshotWithId[], o: GroupRestoreOptions): RestoreItem[] {
+  return snaps.map((snap) => {
+    const { target: targetName, unit } = unitOf(snap);
+    const target = o.targets.find((t) => t.name === targetName)!;
+    const root = o.filesTo ?? '/';
+    if (snap.kind === 'stream') {
+      const physical = snap.meta?.format === 'pg_basebackup-tar';
+      const into = physical ? writtenPlaces(root, [`/${target.name}-data`])[0]! : intoName(unit ?? '', o.intoSuffix);
+      const safety: SafetyItem = physical
+        ? { kind: 'files', target: target.name, unit, paths: [] }
+        : { kind: 'database', target, unit: unit ?? '', into };
+      return { snap, target, unit, paths: [], root, into, safety };
+    }
+    const paths = configuredPaths(target, unit, snap, o, group);
+    return { snap, target, unit, paths, root, into: '', safety: { kind: 'files', target: target.name, unit, paths: writtenPlaces(root, paths) } };
+  });
+}
+
+/**
+ * The paths of a files snapshot that the group restore deletes and
+ * recreates: the configuration's paths of its unit that the snapshot holds
+ * (the narrower of the two where one lies in the other). Others are left alone.
+ */
+function configuredPaths(target: PlanTarget, unit: string | null, snap: SnapshotWithId, o: GroupRestoreOptions, group: Group): string[] {
+  const cfg = target.config;
+  const wanted = cfg.kind === 'files' && unit !== null ? cfg.units[unit]?.paths ?? [] : [];
+  const inside = (a: string, b: string) => a === b || b === '/' || a.startsWith(`${b}/`);
+  const kept = new Set<string>();
+  for (const c of wanted) for (const p of snap.paths) if (inside(c, p)) kept.add(c); else if (inside(p, c)) kept.add(p);
+  const left = snap.paths.filter((p) => ![...kept].some((k) => inside(k, p) || inside(p, k)));
+  if (left.length > 0) o.log('select', `${target.name}/${unit ?? ''}: not restored (not configured for the unit): ${left.join(', ')}`, 'warn');
+  if (kept.size === 0) throw new SafeholdError('CONFIG', `snapshot ${snap.id.slice(0, 8)} of group ${group.name} holds none of the paths configured for ${target.name}/${unit ?? ''}`);
+  return [...kept].sort();
+}
+
+async function liveHits(items: RestoreItem[], o: GroupRestoreOptions): Promise<LiveHit[]> {
+  const hits: LiveHit[] = [];
+  for (const item of items) {
+    if (item.snap.kind === 'files') hits.push(...filesLiveHits(o.config, writtenPlaces(item.root, item.paths)));
+    else if (item.snap.meta?.format === 'pg_basebackup-tar') hits.push(...filesLiveHits(o.config, [item.into]));
+    else hits.push(...(await databaseLiveHits(item.target, item.into)));
+  }
+  return hits;
+}
+
+/** The command that puts back what the safety backup saved (files restored in place, databases under the same names). */
+function rollbackCommand(group: Group, safetyRun: string, o: GroupRestoreOptions): string {
+  return [
+    `safehold restore --group ${group.name} --from ${o.from} --snapshot ${safetyRun}`,
+    ...(o.intoSuffix ? [`--into-suffix ${o.intoSuffix}`] : []), ...(o.force ? ['--force'] : []), `--config ${o.config.file}`,
+  ].join(' ');
+}
+
+async function restoreDatabase(repo: Repository, item: RestoreItem, o: GroupRestoreOptions): Promise<RestoredItem> {
+  const { snap: s, target, unit, into } = item;
   const { stream } = await openStreamSnapshot(repo, s);
   try {
     if (s.meta?.format === 'pg_basebackup-tar') {
-      const dir = path.join(o.filesTo!, `${targetName}-data`);
       const { restorePhysical } = await import('../drivers/db/postgres-physical.ts');
-      await restorePhysical(stream, dir);
-      o.log('databases', `${targetName}: the server's data directory restored into ${dir}`);
-      return { target: targetName, unit, snapshot: s.id, into: dir };
+      await restorePhysical(stream, into);
+      o.log('databases', `${target.name}: the server's data directory restored into ${into}`);
+      return { target: target.name, unit, snapshot: s.id, into };
     }
-    if (!target.db || unit === null) throw new SafeholdError('CONFIG', `${targetName} is not a database target`);
-    const into = intoName(unit, o.intoSuffix);
+    if (!target.db || unit === null) throw new SafeholdError('CONFIG', `${target.name} is not a database target`);
     await target.db.restore(unit, stream, s.meta?.format ?? '', { into, clean: true });
-    o.log('databases', `${targetName}/${unit} restored into ${into} from snapshot ${s.id.slice(0, 8)}`);
-    return { target: targetName, unit, snapshot: s.id, into };
+    o.log('databases', `${target.name}/${unit} restored into ${into} from snapshot ${s.id.slice(0, 8)}`);
+    return { target: target.name, unit, snapshot: s.id, into };
   } catch (e) {
     stream.destroy();
-    throw new StepFailed('databases', `${targetName}/${unit ?? ''}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new StepFailed('databases', `${target.name}/${unit ?? ''}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
-async function restoreFiles(repo: Repository, s: SnapshotWithId, o: GroupRestoreOptions): Promise<RestoredItem> {
-  const targetName = s.tags.find((t) => t.startsWith('target:'))!.slice(7);
-  const unit = s.tags.find((t) => t.startsWith('unit:'))?.slice(5) ?? null;
-  const root = o.filesTo ?? '/';
+async function restoreFiles(repo: Repository, item: RestoreItem, o: GroupRestoreOptions): Promise<RestoredItem> {
+  const { snap: s, target, unit, paths, root } = item;
   try {
     // The PowerShare manual's rule: remove what is there, then restore (no stale files survive).
-    for (const p of s.paths) fs.rmSync(path.join(root, p), { recursive: true, force: true });
-    await restoreTree(repo, s.tree, { target: root });
-    o.log('files', `${targetName}/${unit ?? ''}: ${s.paths.join(', ')} restored${o.filesTo ? ` under ${o.filesTo}` : ''} from snapshot ${s.id.slice(0, 8)}`);
-    return { target: targetName, unit, snapshot: s.id, into: o.filesTo ? path.join(o.filesTo, s.paths[0] ?? '') : s.paths.join(', ') };
+    await restoreTree(repo, s.tree, { target: root, include: paths, clean: paths });
+    o.log('files', `${target.name}/${unit ?? ''}: ${paths.join(', ')} restored${o.filesTo ? ` under ${o.filesTo}` : ''} from snapshot ${s.id.slice(0, 8)}`);
+    return { target: target.name, unit, snapshot: s.id, into: o.filesTo ? path.join(o.filesTo, paths[0] ?? '') : paths.join(', ') };
   } catch (e) {
-    throw new StepFailed('files', `${targetName}/${unit ?? ''}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new StepFailed('files', `${target.name}/${unit ?? ''}: ${e instanceof Error ? e.message : String(e)}`);
   }
-}
-
-export function newSafetyRun(group: string): string {
-  return `${group}/safety-${randomBytes(6).toString('hex')}`;
 }

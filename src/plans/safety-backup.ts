@@ -1,46 +1,66 @@
-// The safety backup of S7: before a group restore overwrites anything, the
-// current state of every database and path it is about to replace is backed
-// up into the same repository, as a group run of its own
-// (`<group>/safety-<id>`), so one command can roll the restore back.
+// The safety backup: before a restore overwrites live data, the current
+// state of every database and path it is about to replace is backed up into
+// the same repository, so one command can roll the restore back. A group
+// restore saves its items as a group run of its own (`<group>/safety-<id>`);
+// a unit restore saves its one item.
 
-import fs from 'node:fs';
-import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { Group } from '../config/types.ts';
 import type { Repository } from '../repo/repository.ts';
-import type { SnapshotWithId } from '../repo/snapshot.ts';
+import type { SnapshotMeta } from '../repo/snapshot.ts';
 import { backup } from '../engine/archiver.ts';
 import { backupStream } from '../engine/stream-archiver.ts';
-import type { GroupRestoreOptions } from './restore-flow.ts';
-import { intoName, newSafetyRun } from './restore-flow.ts';
+import { existsNoFollow } from '../engine/no-follow.ts';
+import type { PlanTarget } from './targets.ts';
 import { DUMP_CHUNKER, DUMP_COMPRESSION, DUMP_GROUP_BYTES } from './task-backup.ts';
 
-/** Backs up what the restore of `snaps` would overwrite; null when nothing would be. */
-export async function safetyBackup(repo: Repository, group: Group, snaps: SnapshotWithId[], o: GroupRestoreOptions): Promise<{ groupRun: string; snapshots: string[] } | null> {
-  const groupRun = newSafetyRun(group.name);
-  const meta = { group: groupRun, online: false, consistent: true };
+/** One live thing a restore is about to replace. */
+export type SafetyItem =
+  | { kind: 'database'; target: PlanTarget; unit: string; into: string }
+  | { kind: 'files'; target: string; unit: string | null; paths: readonly string[] };
+
+export interface SafetyLog {
+  (msg: string): void;
+}
+
+export function newSafetyRun(group: string): string {
+  return `${group}/safety-${randomBytes(6).toString('hex')}`;
+}
+
+/** Backs up each item that exists now; null when none does. */
+export async function safetyBackup(
+  repo: Repository, items: readonly SafetyItem[], group: Group | null, log: SafetyLog,
+): Promise<{ groupRun: string | null; snapshots: string[] } | null> {
+  const groupRun = group ? newSafetyRun(group.name) : null;
+  const meta: SnapshotMeta = { online: false, consistent: true, ...(groupRun ? { group: groupRun } : {}) };
   const made: string[] = [];
-  for (const s of snaps) {
-    const targetName = s.tags.find((t) => t.startsWith('target:'))!.slice(7);
-    const unit = s.tags.find((t) => t.startsWith('unit:'))?.slice(5) ?? null;
-    const tags = ['safety', `group:${group.name}`, `target:${targetName}`, ...(unit ? [`unit:${unit}`] : [])];
-    const target = o.targets.find((t) => t.name === targetName)!;
-    if (s.kind === 'stream') {
-      if (!target.db || unit === null) continue;
-      const into = intoName(unit, o.intoSuffix);
-      if (!(await target.db.exists(into))) continue;
-      const digest = await target.db.digest(into);
-      const b = await target.db.backup(into);
-      const r = await backupStream(repo, b.stream, { filename: `${targetName}-${into}.bak`, tags, meta: { ...meta, format: b.format, digest: { tables: { ...digest.tables } } }, chunker: DUMP_CHUNKER, compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES });
-      made.push(r.id);
-      o.log('safety-backup', `${targetName}/${into} saved as snapshot ${r.id.slice(0, 8)}`);
-    } else {
-      const root = o.filesTo ?? '/';
-      const paths = s.paths.map((p) => path.join(root, p)).filter((p) => fs.existsSync(p));
-      if (paths.length === 0) continue;
-      const r = await backup(repo, { paths, tags, meta });
-      made.push(r.id);
-      o.log('safety-backup', `${paths.join(', ')} saved as snapshot ${r.id.slice(0, 8)}`);
-    }
+  for (const item of items) {
+    const id = await saveItem(repo, item, group, meta, log);
+    if (id) made.push(id);
   }
   return made.length > 0 ? { groupRun, snapshots: made } : null;
+}
+
+async function saveItem(repo: Repository, item: SafetyItem, group: Group | null, meta: SnapshotMeta, log: SafetyLog): Promise<string | null> {
+  // Tagged with the unit restored (a rollback restores it under the same name or suffix).
+  const unit = item.unit;
+  const targetName = item.kind === 'database' ? item.target.name : item.target;
+  const tags = ['safety', ...(group ? [`group:${group.name}`] : []), `target:${targetName}`, ...(unit ? [`unit:${unit}`] : [])];
+  if (item.kind === 'database') {
+    const db = item.target.db;
+    if (!db || !(await db.exists(item.into))) return null;
+    const digest = await db.digest(item.into);
+    const b = await db.backup(item.into);
+    const r = await backupStream(repo, b.stream, {
+      filename: `${targetName}-${item.into}.bak`, tags, meta: { ...meta, format: b.format, digest: { tables: { ...digest.tables } } },
+      chunker: DUMP_CHUNKER, compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES,
+    });
+    log(`${targetName}/${item.into} saved as snapshot ${r.id.slice(0, 8)}`);
+    return r.id;
+  }
+  const paths = item.paths.filter((p) => existsNoFollow(p));
+  if (paths.length === 0) return null;
+  const r = await backup(repo, { paths, tags, meta });
+  log(`${paths.join(', ')} saved as snapshot ${r.id.slice(0, 8)}`);
+  return r.id;
 }

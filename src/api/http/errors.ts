@@ -15,6 +15,7 @@ export const STATUS_OF_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   UNSAFE_PATH: 400,
   RESTORE_TARGET: 400,
   WRONG_PASSWORD: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   REPO_NOT_FOUND: 404,
   PATH_NOT_FOUND: 404,

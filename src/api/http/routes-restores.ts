@@ -1,13 +1,14 @@
-// Restores (S7): the safe group restore of src/plans/restore-flow.ts. An
-// operator may restore into another place (intoSuffix or filesTo set); a
-// restore in place overwrites live data and needs an admin.
+// The safe group restore of src/plans/restore-flow.ts. The flow decides on
+// the real places and databases it would write whether that overwrites live
+// data; an operator is refused there (403), an admin may (the safety backup
+// is then always taken). The audit log records the decision.
 
 import { z } from 'zod';
 import { restoreGroup } from '../../plans/restore-flow.ts';
 import type { RestoreStep } from '../../plans/restore-flow.ts';
 import { buildTargets } from '../../plans/targets.ts';
 import { roleAllows } from '../auth/types.ts';
-import { HttpError } from './errors.ts';
+import { auditedRestore } from './restore-audit.ts';
 import { errorResponses, op } from './route-def.ts';
 import type { ApiApp, RouteContext } from './route-def.ts';
 
@@ -29,31 +30,32 @@ const resultSchema = z.object({
   safety: z.object({ groupRun: z.string(), snapshots: z.array(z.string()) }).nullable(),
   restored: z.array(z.object({ target: z.string(), unit: z.string().nullable(), snapshot: z.string(), into: z.string() })),
   rollback: z.string().nullable(),
+  overLiveData: z.array(z.string()).describe('the live data this restore overwrote, and why it counts as live'),
   log: z.array(z.object({ step: z.string(), level: z.enum(['info', 'warn', 'error']), message: z.string() })),
 }).meta({ id: 'RestoreResult' });
 
 export function restoreRoutes(app: ApiApp, ctx: RouteContext): void {
   app.post('/api/restores', {
     schema: {
-      ...op('restoreGroup', 'restores', 'operator', 'safe restore of a group; in place (neither intoSuffix nor filesTo) needs admin'),
+      ...op('restoreGroup', 'restores', 'operator', 'safe restore of a group; over live data (in place, or into names and places that exist) needs admin'),
       'x-safehold-role-in-place': 'admin',
       body: bodySchema,
       response: { 200: resultSchema, ...errorResponses },
     },
   }, async (req) => {
     const b = req.body;
-    const inPlace = b.intoSuffix === null && b.filesTo === null;
     const p = ctx.principalOf(req);
-    if (inPlace && (!p || !roleAllows(p.role, 'admin'))) {
-      throw new HttpError(403, 'FORBIDDEN', 'a restore in place needs the admin role; an operator may restore with intoSuffix or filesTo');
-    }
+    const allowLive = p !== null && roleAllows(p.role, 'admin');
     const log: { step: RestoreStep; level: 'info' | 'warn' | 'error'; message: string }[] = [];
-    const r = await restoreGroup({
-      config: ctx.deps.config, group: b.group, from: b.from, snapshot: b.snapshot, safetyBackup: b.safetyBackup, intoSuffix: b.intoSuffix,
-      filesTo: b.filesTo, force: b.force, targets: buildTargets(ctx.deps.config), clock: ctx.deps.clock,
-      log: (step, message, level = 'info') => { log.push({ step, level, message }); },
+    const where = `${b.filesTo ? ` files under ${b.filesTo}` : ''}${b.intoSuffix ? ` databases with suffix ${b.intoSuffix}` : ''}`;
+    return auditedRestore(ctx, req, `restore of group ${b.group} from ${b.from}`, async () => {
+      const r = await restoreGroup({
+        config: ctx.deps.config, group: b.group, from: b.from, snapshot: b.snapshot, safetyBackup: b.safetyBackup, intoSuffix: b.intoSuffix,
+        filesTo: b.filesTo, force: b.force, allowLive, targets: buildTargets(ctx.deps.config), clock: ctx.deps.clock,
+        log: (step, message, level = 'info') => { log.push({ step, level, message }); },
+      });
+      const detail = `${r.groupRun ?? b.snapshot}${where || ' in place'}: ${r.ok ? 'ok' : `failed at ${r.failedStep}`}`;
+      return { result: { ...r, log }, detail, live: r.overLiveData, safety: r.safety?.groupRun ?? null };
     });
-    ctx.auditDetail(req, `restore of group ${b.group} from ${b.from} (${r.groupRun ?? b.snapshot}) ${inPlace ? 'in place' : `into ${b.filesTo ?? ''}${b.intoSuffix ? ` suffix ${b.intoSuffix}` : ''}`}: ${r.ok ? 'ok' : `failed at ${r.failedStep}`}`);
-    return { ...r, log };
   });
 }

@@ -17,7 +17,8 @@ export type GroupRestoreArgs = Pick<GroupRestoreOptions, 'group' | 'from' | 'sna
 export async function runGroupRestore(ctx: CommandContext, config: Config, a: GroupRestoreArgs): Promise<number> {
   const { out } = ctx;
   const r: GroupRestoreResult = await restoreGroup({
-    config, ...a, targets: buildTargets(config), clock: systemClock,
+    // The local CLI runs with its user's own rights: it may restore over live data (always after a safety backup).
+    config, ...a, allowLive: true, targets: buildTargets(config), clock: systemClock,
     log: (step, msg, level) => (level === 'error' ? out.warn(`${step}: ${msg}`) : out.info(`${step}: ${msg}`)),
   });
   out.result(r, () => {
@@ -35,11 +36,14 @@ export const restorePlanCommand: Command = {
   summary: 'run a safe group restore of the configuration (restore-plan run NAME)',
   usage: `safehold restore-plan run NAME [--config FILE] [--snapshot ID|latest] [--force] [--no-safety-backup]
 
-Restores the plan's consistency group in the order of SPEC S7: stop hook,
-check hook (nothing may run: refused unless --force), safety backup of the
+Restores the plan's consistency group in a safe order: stop hook, check
+hook (nothing may run: refused unless --force), safety backup of the
 current state (its id is printed), databases, files, cleanup hook (when the
-backup was taken online), start hook. A failing step stops the restore,
-names the step and prints the command that restores the safety backup.
+backup was taken online), start hook. Only the paths the configuration
+names for the group's units are removed and restored. A restore over live
+data always takes the safety backup (--no-safety-backup is refused then).
+A failing step stops the restore, names the step and prints the command
+that restores the safety backup.
 Exit code: 0 done, 1 stopped at a step (or refused).`,
   options: { config: { type: 'string', short: 'c' }, snapshot: { type: 'string' }, force: { type: 'boolean' }, 'no-safety-backup': { type: 'boolean' } },
   async run(ctx) {

@@ -18,7 +18,7 @@ export const restoreCommand: Command = {
   --target DIR     where to restore; backed-up absolute paths are recreated under DIR
   --include PATH   restore only this path of the snapshot (and what is below it; repeatable)
 
-  --group NAME     the safe restore of a consistency group (S7): stop hook, check hook
+  --group NAME     the safe restore of a consistency group: stop hook, check hook
                    (refused unless --force), safety backup, databases, files, cleanup
                    hook (backups taken online), start hook; see docs/databases.md
   --into-suffix S  restore databases as <name>S instead of over the originals
