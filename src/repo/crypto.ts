@@ -5,6 +5,7 @@
 
 import crypto from 'node:crypto';
 import { SafeholdError } from '../core/errors.ts';
+import { formatBytes } from '../core/format.ts';
 
 export const NONCE_BYTES = 12;
 export const TAG_BYTES = 16;
@@ -102,6 +103,37 @@ export function fileId(data: Uint8Array): string {
 export interface KdfParams { N: number; r: number; p: number }
 
 export const DEFAULT_KDF: KdfParams = { N: 1 << 15, r: 8, p: 1 };
+
+/**
+ * What scrypt parameters a key file may ask for (docs/repository-format.md §4).
+ * A key file is plain JSON that anyone who can write to the repository can
+ * add, so its parameters are not trusted: memory (128·N·r) and work (N·r·p)
+ * are capped at 8 and 64 times the default's, and N below 2^10 is weaker
+ * than anything Safehold writes.
+ */
+export const KDF_BOUNDS = {
+  minN: 1 << 10,
+  maxN: 1 << 20,
+  maxR: 32,
+  maxP: 16,
+  maxMemory: 256 * 1024 * 1024,
+  maxWork: 2 ** 24,
+} as const;
+
+/** Why scrypt parameters are outside KDF_BOUNDS (or not what scrypt accepts), or undefined when usable. */
+export function kdfProblem(k: { N?: unknown; r?: unknown; p?: unknown }): string | undefined {
+  const { N, r, p } = k;
+  if (!Number.isSafeInteger(N) || !Number.isSafeInteger(r) || !Number.isSafeInteger(p)) return 'N, r and p must be integers';
+  const [n, rr, pp] = [N as number, r as number, p as number];
+  const B = KDF_BOUNDS;
+  if (n < B.minN || n > B.maxN || (n & (n - 1)) !== 0) return `N must be a power of two from 2^${Math.log2(B.minN)} to 2^${Math.log2(B.maxN)} (it is ${n})`;
+  if (rr < 1 || rr > B.maxR) return `r must be from 1 to ${B.maxR} (it is ${rr})`;
+  if (pp < 1 || pp > B.maxP) return `p must be from 1 to ${B.maxP} (it is ${pp})`;
+  if (n >= 2 ** (16 * rr)) return `N must be below 2^(16·r) (N ${n}, r ${rr})`;
+  if (128 * n * rr > B.maxMemory) return `scrypt would need ${formatBytes(128 * n * rr)} of memory, more than ${formatBytes(B.maxMemory)}`;
+  if (n * rr * pp > B.maxWork) return `scrypt work N·r·p is ${n * rr * pp}, more than 2^${Math.log2(B.maxWork)}`;
+  return undefined;
+}
 
 export function deriveKey(password: string, salt: Buffer, p: KdfParams): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -14,6 +14,7 @@ import type { IndexEntry, IndexFile, Member } from './index.ts';
 import { PackBuilder, openBlob, sealBlob } from './pack.ts';
 import type { BlobType, PackEntry } from './pack.ts';
 import { unlock, writeKeyFile } from './keys.ts';
+import type { SkippedKey } from './keys.ts';
 import { DEFAULT_CHUNKER_PARAMS, validateChunkerParams } from './chunker.ts';
 import type { ChunkerParams } from './chunker.ts';
 import { SafeholdError } from '../core/errors.ts';
@@ -60,6 +61,8 @@ export class Repository {
   readonly backend: Backend;
   readonly key: MasterKey;
   readonly keyName: string;
+  /** Key files skipped when opening (malformed or out-of-bounds scrypt parameters): worth a warning. */
+  readonly skippedKeys: readonly SkippedKey[];
   readonly config: RepoConfig;
   readonly clock: Clock;
   readonly index = new Index();
@@ -82,10 +85,11 @@ export class Repository {
   /** Bytes stored (sealed, compressed) and blobs added by this process. */
   readonly added = { blobs: 0, bytes: 0, packs: 0 };
 
-  private constructor(backend: Backend, key: MasterKey, keyName: string, config: RepoConfig, clock: Clock) {
+  private constructor(backend: Backend, key: MasterKey, keyName: string, config: RepoConfig, clock: Clock, skippedKeys: readonly SkippedKey[] = []) {
     this.backend = backend;
     this.key = key;
     this.keyName = keyName;
+    this.skippedKeys = skippedKeys;
     this.config = config;
     this.clock = clock;
     this.builders = { data: this.newBuilder(), tree: this.newBuilder() };
@@ -122,11 +126,11 @@ export class Repository {
 
   static async open(backend: Backend, password: string, clock: Clock = systemClock): Promise<Repository> {
     if (!(await backend.exists())) throw new SafeholdError('REPO_NOT_FOUND', `no repository at ${backend.location} (run 'safehold init' first)`);
-    const { name, master } = await unlock(backend, password);
+    const { name, master, skipped } = await unlock(backend, password);
     const raw = await backend.load({ type: 'config', name: 'config' });
     const config = decodeObject<RepoConfig>(master.encrypt, CONFIG_LABEL, raw, 'config');
     if (config.version !== 1) throw new SafeholdError('CORRUPT', `repository version ${config.version} is not supported`);
-    return new Repository(backend, master, name, config, clock);
+    return new Repository(backend, master, name, config, clock, skipped);
   }
 
   /** Writes a key file for a new password, then removes the one used to open. */
