@@ -33,7 +33,9 @@ export async function openRepository(ctx: CommandContext): Promise<Repository> {
     throw new SafeholdError('REPO_NOT_FOUND', `no repository at ${backend.location} (create one with 'safehold init')`);
   }
   const password = await readPassword(ctx.env, str(ctx.values, 'password-file'), `password for ${backend.location}: `);
-  return Repository.open(backend, password);
+  const repo = await Repository.open(backend, password);
+  for (const k of repo.skippedKeys) ctx.out.warn(`key file ${k.name.slice(0, 12)} skipped: ${k.reason}`);
+  return repo;
 }
 
 export function openCatalog(env: NodeJS.ProcessEnv): Catalog {

@@ -20,6 +20,7 @@ import { Repository } from '../../src/repo/repository.ts';
 import { writeKeyFile } from '../../src/repo/keys.ts';
 import type { KeyFile, SkippedKey } from '../../src/repo/keys.ts';
 import { DEFAULT_KDF, deriveKey, fileId, kdfProblem, seal } from '../../src/repo/crypto.ts';
+import { makeSandbox, show } from '../helpers/cli.ts';
 
 const PW = 'the right password';
 const KDF = { N: 1024, r: 8, p: 1 };
@@ -172,6 +173,23 @@ describe('scrypt parameter bounds', () => {
       assert.deepEqual((await b.list('keys')).map((f) => f.name), [repo.keyName], 'nothing written, nothing removed');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('hostile key files on the command line', () => {
+  it('a command still opens the repository and warns which key files it skipped', async () => {
+    const sb = makeSandbox('safehold-kdf-cli-');
+    try {
+      await sb.init();
+      const hostile = Buffer.from(JSON.stringify({ kdf: 'scrypt', N: 2 ** 30, r: 8, p: 1, salt: crypto.randomBytes(16).toString('base64'), data: crypto.randomBytes(64).toString('base64') }));
+      const name = await saveKeyBytes(new LocalBackend(sb.repo), hostile);
+      const r = await sb.run(['snapshots', '--json']);
+      assert.equal(r.code, 0, show(r));
+      assert.match(r.stderr, new RegExp(`warning: key file ${name.slice(0, 12)} skipped: .*N must be a power of two`));
+      assert.deepEqual(JSON.parse(r.stdout), []);
+    } finally {
+      sb.cleanup();
     }
   });
 });
