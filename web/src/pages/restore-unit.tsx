@@ -27,6 +27,8 @@ interface UnitRestoreResult {
   target: string | null;
   unit: string | null;
   inPlace: boolean;
+  overLiveData: string[];
+  safety: string | null;
   files?: number;
   bytes?: number;
 }
@@ -160,6 +162,8 @@ export function UnitRestore({ role }: { role: Role }) {
             <dt>Snapshot</dt><dd className="mono">{result.snapshot}</dd>
             <dt>Unit</dt><dd id="unit-restored">{result.target ? unitName(result.target, result.unit) : '—'}</dd>
             <dt>Into</dt><dd id="unit-into">{result.into}{result.inPlace ? ' (in place)' : ''}</dd>
+            {result.overLiveData.length > 0 ? <><dt>Overwrote</dt><dd id="unit-live">{result.overLiveData.join('; ')}</dd></> : null}
+            {result.safety ? <><dt>Safety backup</dt><dd className="mono" id="unit-safety">{result.safety}</dd></> : null}
             {result.files !== undefined ? <><dt>Files</dt><dd>{result.files}</dd></> : null}
             {result.bytes !== undefined ? <><dt>Size</dt><dd>{bytes(result.bytes)}</dd></> : null}
           </dl>
