@@ -5,7 +5,8 @@
 // directory, a place where the data exists already, another unit's database,
 // a database that exists — is 403 for an operator, and the live data is
 // unchanged (stat+hash listing); a new place is allowed. An admin may
-// restore over live data, and then the safety backup is always taken.
+// restore over live data, and then the safety backup is always taken. Forged
+// snapshots (escaping paths, duplicate names) are refused for an admin too.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,8 +16,8 @@ import { DatabaseSync } from 'node:sqlite';
 import type { Group, Plan, SqliteTarget } from '../../src/config/types.ts';
 import { apiRig } from '../helpers/api-rig.ts';
 import type { ApiRig } from '../helpers/api-rig.ts';
-import { activity } from '../helpers/plan-fixtures.ts';
-import { statListing } from '../helpers/repo-forger.ts';
+import { activity, openRepo } from '../helpers/plan-fixtures.ts';
+import { dirNode, fileNode, forger, statListing, symlinkNode } from '../helpers/repo-forger.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Role = 'operator' | 'admin';
@@ -137,6 +138,28 @@ describe('restore routes: operators never overwrite live data, by any parameter'
     assert.equal(suffixed.status, 200, JSON.stringify(suffixed.body));
     // The suffixed database exists now: a second restore would overwrite it.
     assert.equal((await call('operator', '/api/restores', dbs({ intoSuffix: '.restored' }))).status, 403);
+  });
+
+  it('forged snapshots through the unit restore: refused for an admin too, nothing outside changes', async () => {
+    const repo = await openRepo(r.w);
+    const f = await forger(repo, r.w.repoPath);
+    const blob = await f.data('pwned\n');
+    const dup = await f.tree([dirNode('a', await f.tree([fileNode('x', [blob], 6)])), symlinkNode('a', r.srcDir)]);
+    const badPaths = await f.snapshot(await f.tree([fileNode('x', [blob], 6)]), { paths: ['/x/../..'], tags: ['target:HOST', 'unit:docs'] });
+    const dupSnap = await f.snapshot(dup, { paths: ['/a'], tags: ['target:HOST', 'unit:docs'] });
+    await repo.close();
+    try {
+      for (const [snapshot, code] of [[badPaths, 'CORRUPT'], [dupSnap, 'CORRUPT']] as const) {
+        const before = live();
+        const res = await call('admin', '/api/restores/unit', { destination: 'local', snapshot, target: newPlace(), clean: true });
+        assert.equal(res.body.error?.code, code, JSON.stringify(res.body));
+        assert.deepEqual(live(), before);
+      }
+    } finally {
+      const again = await openRepo(r.w);
+      for (const id of [badPaths, dupSnap]) await again.backend.remove({ type: 'snapshots', name: id });
+      await again.close();
+    }
   });
 
   it('an admin may restore over live data; the safety backup is always taken (turning it off is refused)', async () => {
