@@ -1,9 +1,10 @@
 // Tests of the catalog and its migrations on real SQLite files in temp dirs,
-// including other processes (a dead run owner, a concurrent writer).
+// including other processes (a dead run owner, a concurrent writer, a
+// process with umask 022 creating a private data directory).
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -68,6 +69,39 @@ test('migrations: a new catalog gets the schema once, in WAL mode, in a 0700 dir
   const fresh = rawDb(t, join(tempDir(t), 'fresh.db'));
   assert.equal(migrate(fresh, MIGRATIONS), files.length);
   assert.equal(migrate(fresh, MIGRATIONS), 0);
+});
+
+/** Modes (octal strings) of a data directory and its catalog files, read while the catalog is open, in a child with umask 022. */
+async function modesUnderUmask022(dir: string): Promise<Record<string, string>> {
+  const r = await runChild(`
+    import { statSync } from 'node:fs';
+    process.umask(0o022);
+    const { Catalog } = await import(${JSON.stringify(CATALOG_URL)});
+    const dir = process.argv.at(-1);
+    const c = Catalog.open(dir);
+    c.finishRun(c.startRun({ command: 'backup' }), { status: 'succeeded' });
+    const mode = (p) => (statSync(p).mode & 0o7777).toString(8);
+    console.log(JSON.stringify({ umask: process.umask().toString(8), dir: mode(dir), db: mode(dir + '/catalog.db'), wal: mode(dir + '/catalog.db-wal'), shm: mode(dir + '/catalog.db-shm') }));
+    c.close();`, [dir]);
+  assert.equal(r.status, 0, r.out);
+  return JSON.parse(r.out) as Record<string, string>;
+}
+
+test('permissions: under umask 022 a new data directory is 0700 and the catalog files 0600', async (t) => {
+  const dir = join(tempDir(t), 'new', 'data');
+  assert.deepEqual(await modesUnderUmask022(dir), { umask: '22', dir: '700', db: '600', wal: '600', shm: '600' });
+  assert.equal(statSync(join(dir, '..')).mode & 0o777, 0o700, 'a parent it created is private too');
+});
+
+test('permissions: an existing data directory and catalog files open to others are tightened', async (t) => {
+  const dir = join(tempDir(t), 'data');
+  Catalog.open(dir).close();
+  const db = join(dir, 'catalog.db');
+  writeFileSync(`${db}-wal`, '');
+  chmodSync(dir, 0o755);
+  chmodSync(db, 0o644);
+  chmodSync(`${db}-wal`, 0o666);
+  assert.deepEqual(await modesUnderUmask022(dir), { umask: '22', dir: '700', db: '600', wal: '600', shm: '600' });
 });
 
 test('migrations: applied in numeric order, not name order', (t) => {

@@ -1,9 +1,9 @@
 // The catalog: a small local database (node:sqlite, WAL) recording every CLI
 // run and every snapshot seen. The SQL stays portable so the same schema can
-// later live in PostgreSQL; times are milliseconds since the Unix epoch.
+// later live in PostgreSQL; times are milliseconds since the Unix epoch. Its
+// directory is private (0700) and its files 0600 (core/private-files.ts).
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -13,6 +13,7 @@ import { SafeholdError, fromSystemError } from '../core/errors.ts';
 import { migrate } from './migrate.ts';
 import { dbError } from './db.ts';
 import { processAlive } from '../core/process.ts';
+import { ensurePrivateDir, ensurePrivateFile, tightenIfExists } from '../core/private-files.ts';
 import { PlanRunStore } from './plan-runs.ts';
 import { LeaseStore } from './leases.ts';
 import { AlertStore } from './alerts.ts';
@@ -74,6 +75,8 @@ export interface FinishRun {
 
 const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
 const BUSY_TIMEOUT_MS = 5000;
+/** The files SQLite keeps next to the catalog in WAL mode. */
+const SIDE_FILES = ['-wal', '-shm'];
 
 type Row = Record<string, unknown>;
 
@@ -88,14 +91,26 @@ export class Catalog {
     this.clock = clock;
   }
 
-  /** Opens (creating if needed) `<dataDir>/catalog.db` and brings its schema up to date. */
+  /**
+   * Opens (creating if needed) `<dataDir>/catalog.db` and brings its schema up
+   * to date. The directory is made 0700 and the database files 0600 whatever
+   * the umask (existing ones lose group and other access): they hold password
+   * hashes, tokens and run logs.
+   */
   static open(dataDir: string, clock: Clock = systemClock): Catalog {
+    const path = join(dataDir, 'catalog.db');
     try {
-      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      ensurePrivateDir(dataDir);
     } catch (e) {
       throw fromSystemError(e, `catalog directory ${dataDir}`);
     }
-    const path = join(dataDir, 'catalog.db');
+    try {
+      // SQLite gives the -wal and -shm files it creates the database file's mode.
+      ensurePrivateFile(path);
+      for (const side of SIDE_FILES) tightenIfExists(path + side);
+    } catch (e) {
+      throw fromSystemError(e, `catalog ${path}`);
+    }
     let db: DatabaseSync;
     try {
       db = new DatabaseSync(path);

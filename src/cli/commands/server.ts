@@ -4,7 +4,6 @@
 // gracefully on SIGTERM or SIGINT (exit 0): running tasks get the shutdown
 // grace, then are cancelled with their cleanup, and every lock is released.
 
-import { mkdirSync } from 'node:fs';
 import { SafeholdError } from '../../core/errors.ts';
 import { systemClock } from '../../core/clock.ts';
 import { Catalog, defaultDataDir } from '../../catalog/catalog.ts';
@@ -42,8 +41,8 @@ Log lines go to stderr; with --json, one JSON object per line.`,
     if (ctx.positionals.length > 0) throw new SafeholdError('USAGE', `safehold server takes no arguments (got '${ctx.positionals[0]}')`);
     const listen = parseListen(str(ctx.values, 'listen'));
     const config = await loadConfigFrom(ctx.values, ctx.env);
+    // Catalog.open creates the data directory 0700 (and the catalog 0600) whatever the umask.
     const dataDir = ctx.env.SAFEHOLD_DATA_DIR ?? config.settings.dataDir ?? defaultDataDir(ctx.env);
-    mkdirSync(dataDir, { recursive: true });
     const json = ctx.values.json === true;
     const log = (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}) => {
       process.stderr.write(json ? `${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n` : `${new Date().toISOString()} ${level.padEnd(5)} ${msg}\n`);
