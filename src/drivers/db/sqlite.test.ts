@@ -1,16 +1,16 @@
 // The sqlite driver: the shared database driver suite on real files, a backup
 // taken while another process writes continuously (WAL and rollback-journal
-// modes), files that are not databases, unit names and globs, and the staging
-// copy being removed after the stream.
+// modes), files that are not databases, unit names and globs, the staging
+// copy being removed after the stream, and a restored file's mode and owner.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { DatabaseSync } from 'node:sqlite';
 import { dbDriverSuite } from '../../../test/helpers/db-driver-suite.ts';
 import type { DbFixture } from '../../../test/helpers/db-driver-suite.ts';
@@ -248,5 +248,77 @@ describe('sqlite driver', () => {
     assert.equal(fs.existsSync(path.join(s.dir, 'b.db-wal')), false);
     assert.deepEqual(await driver.digest('b.db'), want);
     assert.deepEqual(fs.readdirSync(s.dir).sort(), ['a.db', 'b.db']);
+  });
+
+  it('a restore keeps the mode of the file it replaces; into a new name, the original unit\'s, else 0600', async (t) => {
+    const s = sandbox();
+    t.after(() => s.cleanup());
+    const old = process.umask(0o022);
+    t.after(() => process.umask(old));
+    const file = (n: string) => path.join(s.dir, n);
+    const mode = (n: string) => (fs.statSync(file(n)).mode & 0o7777).toString(8);
+    seedFile(file('a.db'));
+    seedFile(file('b.db'));
+    fs.chmodSync(file('a.db'), 0o600);
+    fs.chmodSync(file('b.db'), 0o640);
+    const driver = createSqliteDriver({ name: 'lite', dir: s.dir, timeoutMs: 2000, stagingDir: s.staging });
+    const dump = await drain((await driver.backup('a.db')).stream);
+    const restore = (into: string, clean = false) => driver.restore('a.db', Readable.from([dump]), 'sqlite-db', { into, clean });
+    await restore('a.db', true);
+    await restore('b.db', true);
+    assert.deepEqual([mode('a.db'), mode('b.db')], ['600', '640'], 'the replaced files keep their modes under umask 022');
+    await restore('c.db');
+    assert.equal(mode('c.db'), '600', "a new name takes the original unit's mode");
+    fs.chmodSync(file('a.db'), 0o660);
+    await restore('d.db');
+    assert.equal(mode('d.db'), '660');
+    fs.rmSync(file('a.db'));
+    await driver.restore('a.db', Readable.from([dump]), 'sqlite-db');
+    assert.equal(mode('a.db'), '600', 'no original: 0600, not 0644');
+    assert.deepEqual(await driver.digest('a.db'), await driver.digest('c.db'));
+  });
+
+  it('the temporary file of a restore is 0600 while it is written', async (t) => {
+    const s = sandbox();
+    t.after(() => s.cleanup());
+    const old = process.umask(0o022);
+    t.after(() => process.umask(old));
+    seedFile(path.join(s.dir, 'a.db'));
+    const driver = createSqliteDriver({ name: 'lite', dir: s.dir, timeoutMs: 2000, stagingDir: s.staging });
+    const dump = await drain((await driver.backup('a.db')).stream);
+    const input = new PassThrough();
+    input.write(dump.subarray(0, 4096));
+    const restoring = driver.restore('a.db', input, 'sqlite-db', { into: 'b.db' });
+    const temp = () => fs.readdirSync(s.dir).find((n) => n.startsWith('.safehold-restore-'));
+    await until(() => temp() !== undefined && fs.statSync(path.join(s.dir, temp()!)).size > 0, 'the temporary file');
+    assert.equal((fs.statSync(path.join(s.dir, temp()!)).mode & 0o777).toString(8), '600');
+    input.end(dump.subarray(4096));
+    await restoring;
+    assert.equal(temp(), undefined);
+  });
+
+  it('as root, a restore keeps the owner of the file it replaces, and gives a new name the original unit\'s owner', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to own files as another user');
+    const s = sandbox();
+    t.after(() => s.cleanup());
+    const nobody = { uid: 65534, gid: 65534 };
+    const file = (n: string) => path.join(s.dir, n);
+    const owner = (n: string) => { const st = fs.statSync(file(n)); return { uid: st.uid, gid: st.gid, mode: (st.mode & 0o7777).toString(8) }; };
+    seedFile(file('a.db'));
+    fs.chownSync(file('a.db'), nobody.uid, nobody.gid);
+    fs.chmodSync(file('a.db'), 0o600);
+    const driver = createSqliteDriver({ name: 'lite', dir: s.dir, timeoutMs: 2000, stagingDir: s.staging });
+    const dump = await drain((await driver.backup('a.db')).stream);
+    await driver.restore('a.db', Readable.from([dump]), 'sqlite-db', { clean: true });
+    assert.deepEqual(owner('a.db'), { ...nobody, mode: '600' });
+    await driver.restore('a.db', Readable.from([dump]), 'sqlite-db', { into: 'copy.db' });
+    assert.deepEqual(owner('copy.db'), { ...nobody, mode: '600' });
+    // The one who owns it can use it: nobody opens the restored file (and may create its -shm next to it).
+    fs.chmodSync(s.root, 0o711);
+    fs.chmodSync(s.dir, 0o777);
+    const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', '-e',
+      `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(${JSON.stringify(file('a.db'))}); console.log(db.prepare('SELECT count(*) AS n FROM people').get().n);`],
+    { uid: nobody.uid, gid: nobody.gid, encoding: 'utf8' });
+    assert.equal(r.stdout.trim(), '3', r.stderr);
   });
 });

@@ -6,7 +6,9 @@
 // then deleted. A restore writes a temporary file next to the target, syncs
 // it, checks it opens and passes `PRAGMA integrity_check`, and only then
 // renames it into place: a failed restore never leaves a partial file under
-// the final name.
+// the final name. The temporary file is 0600 from the start; the restored
+// file keeps the mode and owner of the file it replaces (into a new name: of
+// the unit's original file, else 0600).
 
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -40,6 +42,8 @@ export const SQLITE_FORMAT = 'sqlite-db';
 const ALL_PAGES = 2 ** 31 - 1;
 const SIDE_FILES = ['-wal', '-shm', '-journal'];
 const TEMP_PREFIX = '.safehold-restore-';
+/** A restored file's mode when there is no original to take it from (and the temporary file's from the start). */
+const PRIVATE_MODE = 0o600;
 const CAPABILITIES: DbCapabilities = Object.freeze({ online: true, quiesce: false, units: true, staging: true, physical: false, snapshotDigest: false });
 
 export function createSqliteDriver(cfg: SqliteDriverConfig): DbDriver {
@@ -108,7 +112,9 @@ export function createSqliteDriver(cfg: SqliteDriverConfig): DbDriver {
         checkAborted(opts.signal, `${cfg.name}: the restore of ${target}`);
         const existed = await exists(target);
         if (existed && !opts.clean) throw new SafeholdError('RESTORE_TARGET', `${cfg.name}: database ${target} already exists in ${cfg.dir} (restore with clean to replace it)`);
-        await restoreFile(cfg, input, file, target, existed, opts.signal);
+        // The mode and owner to keep: the replaced file's, else (a new name) the unit's original file's.
+        const like = existed ? [file] : target !== unit ? [where(unit)] : [];
+        await restoreFile(cfg, input, file, target, existed, like, opts.signal);
       } catch (e) {
         input.destroy();
         throw e;
@@ -188,17 +194,22 @@ function stagedStream(copy: string, staging: string, signal: AbortSignal | undef
   return stream;
 }
 
-/** Writes the stream to a temporary file in the target's directory, checks it, then moves it to `file`. */
-async function restoreFile(cfg: SqliteDriverConfig, input: Readable, file: string, target: string, replace: boolean, signal: AbortSignal | undefined): Promise<void> {
+/**
+ * Writes the stream to a temporary file (0600 from the start) in the target's
+ * directory, checks it, gives it the mode and owner of the first existing
+ * file of `like` (else keeps 0600), then moves it to `file`.
+ */
+async function restoreFile(cfg: SqliteDriverConfig, input: Readable, file: string, target: string, replace: boolean, like: readonly string[], signal: AbortSignal | undefined): Promise<void> {
   const temp = path.join(path.dirname(file), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}.tmp`);
   try {
     try {
-      await pipeline(input, fs.createWriteStream(temp, { flags: 'wx', flush: true }), { signal });
+      await pipeline(input, fs.createWriteStream(temp, { flags: 'wx', flush: true, mode: PRIVATE_MODE }), { signal });
     } catch (e) {
       if (signal?.aborted) throw new SafeholdError('CANCELLED', `${cfg.name}: the restore of ${target} was cancelled`, { cause: e });
       throw e instanceof SafeholdError ? e : ioError(cfg.name, `writing ${temp}`, e);
     }
     verifyCopy(cfg, temp, target);
+    await takeAttributes(cfg, temp, await fileAttributes(cfg, like));
     if (replace) {
       // Stale WAL or journal files of the old database would be applied to the new one: remove them first.
       for (const s of SIDE_FILES) await fsp.rm(file + s, { force: true });
@@ -213,6 +224,45 @@ async function restoreFile(cfg: SqliteDriverConfig, input: Readable, file: strin
     await syncDir(path.dirname(file));
   } finally {
     for (const f of [temp, ...SIDE_FILES.map((s) => temp + s)]) await fsp.rm(f, { force: true }).catch(() => {});
+  }
+}
+
+interface FileAttributes {
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** The permission bits and owner of the first of `files` that exists, or null. */
+async function fileAttributes(cfg: SqliteDriverConfig, files: readonly string[]): Promise<FileAttributes | null> {
+  for (const f of files) {
+    try {
+      const st = await fsp.stat(f);
+      if (st.isFile()) return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    } catch (e) {
+      if (sysCode(e) !== 'ENOENT' && sysCode(e) !== 'ENOTDIR') throw ioError(cfg.name, `cannot read ${f}`, e);
+    }
+  }
+  return null;
+}
+
+/**
+ * Gives the restored copy `attrs` (null: 0600 and our own owner). The owner is
+ * changed only when it differs; without the right to (not root), the copy
+ * stays ours, with the mode still applied.
+ */
+async function takeAttributes(cfg: SqliteDriverConfig, temp: string, attrs: FileAttributes | null): Promise<void> {
+  try {
+    if (attrs !== null) {
+      const st = await fsp.stat(temp);
+      if (st.uid !== attrs.uid || st.gid !== attrs.gid) {
+        await fsp.chown(temp, attrs.uid, attrs.gid).catch((e) => { if (sysCode(e) !== 'EPERM') throw e; });
+      }
+    }
+    // After chown, which may clear set-id bits; also undoes a umask stricter than 0600's.
+    await fsp.chmod(temp, attrs?.mode ?? PRIVATE_MODE);
+  } catch (e) {
+    throw ioError(cfg.name, `cannot set the mode and owner of ${temp}`, e);
   }
 }
 
