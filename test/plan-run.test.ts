@@ -3,6 +3,9 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { runPlan } from '../src/plans/runner.ts';
 import { Repository } from '../src/repo/repository.ts';
 import { LocalBackend } from '../src/repo/backend/local-backend.ts';
@@ -80,14 +83,16 @@ describe('plan run: admission (S3)', () => {
   });
 
   it('S3.6 when every task is skipped the run stops, and the pre-plan hook does not run', async (t) => {
-    const w = await planWorld({ QA1: { available: false } }, { ...one, prePlan: hook('mark', 'touch "$MARK"') });
+    // The path is in the script itself: hooks get no variables of ours but the allow-listed ones.
+    const markDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shtest-mark-'));
+    t.after(() => fs.rmSync(markDir, { recursive: true, force: true }));
+    const mark = path.join(markDir, 'pre-plan-ran');
+    const w = await planWorld({ QA1: { available: false } }, { ...one, prePlan: hook('mark', `touch '${mark}'`) });
     t.after(() => w.close());
-    const mark = `${w.dir}/pre-plan-ran`;
-    process.env.MARK = mark;
     const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
     assert.equal(r.status, 'skipped');
     assert.equal(r.reason, 'all 1 task(s) were skipped');
-    assert.equal((await import('node:fs')).existsSync(mark), false);
+    assert.equal(fs.existsSync(mark), false);
   });
 
   it('S3.7 a failing pre-plan hook stops the run after expansion and before any task', async (t) => {

@@ -1,9 +1,11 @@
 // The command alert channel: runs a configured argv (no shell) with the
 // alert's JSON on stdin and SAFEHOLD_ALERT_EVENT / _SEVERITY / _ID in its
-// environment; exit 0 is a delivery. On timeout the whole process group is
-// killed, so a shell's children do not outlive it.
+// environment, with the channel's `env` on top of the allow-listed variables
+// of core/child-env.ts (no secrets); exit 0 is a delivery. On timeout the
+// whole process group is killed, so a shell's children do not outlive it.
 
 import { spawn } from 'node:child_process';
+import { childEnv } from '../core/child-env.ts';
 import type { AlertPayload } from './events.ts';
 import type { DeliveryResult } from './webhook.ts';
 
@@ -11,7 +13,7 @@ export interface CommandConfig {
   argv: string[];
   /** Real-time limit; default 30 s. */
   timeoutMs?: number;
-  /** Extra environment variables for the command. */
+  /** The command's own environment variables, on top of the allow-listed ones (core/child-env.ts). */
   env?: Record<string, string>;
 }
 
@@ -29,7 +31,7 @@ export function runAlertCommand(payload: AlertPayload, cfg: CommandConfig): Prom
       child = spawn(file, args, {
         stdio: ['pipe', 'ignore', 'pipe'],
         detached: true,
-        env: { ...process.env, ...(cfg.env ?? {}), SAFEHOLD_ALERT_EVENT: payload.event, SAFEHOLD_ALERT_SEVERITY: payload.severity, SAFEHOLD_ALERT_ID: payload.id },
+        env: childEnv({ ...(cfg.env ?? {}), SAFEHOLD_ALERT_EVENT: payload.event, SAFEHOLD_ALERT_SEVERITY: payload.severity, SAFEHOLD_ALERT_ID: payload.id }),
       });
     } catch (e) {
       resolve({ ok: false, detail: `cannot run ${file}: ${e instanceof Error ? e.message : String(e)}`, attempts: 1 });

@@ -3,12 +3,15 @@
 // from the configuration file's directory). Resolved once at load. A resolved
 // Secret prints as "***(env:NAME)" through JSON.stringify and util.inspect,
 // so a secret that slips into a log line or a JSON document shows no value.
+// A variable read as a secret is marked (core/child-env.ts): it is never
+// passed on to the programs Safehold starts.
 
 import fs from 'node:fs';
 import nodePath from 'node:path';
 import { inspect } from 'node:util';
 import type { Secret } from './types.ts';
 import { readFailureReason } from '../core/errors.ts';
+import { markSecretEnv } from '../core/child-env.ts';
 
 export type SecretSpec = string | { env?: string | undefined; file?: string | undefined };
 
@@ -40,6 +43,7 @@ export function isSecret(v: unknown): v is Secret {
 export function resolveSecret(spec: SecretSpec, env: NodeJS.ProcessEnv, baseDir: string): { secret: Secret } | { problem: string } {
   if (typeof spec === 'string') return { secret: makeSecret('inline', spec) };
   if (spec.env !== undefined) {
+    markSecretEnv(spec.env);
     const v = env[spec.env];
     if (v === undefined) return { problem: `environment variable ${spec.env} is not set` };
     if (v === '') return { problem: `environment variable ${spec.env} is empty` };

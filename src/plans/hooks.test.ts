@@ -1,6 +1,7 @@
-// Tests of hook commands with real child processes: environment, captured
-// output, exit codes, timeouts that kill a whole process tree, commands that
-// cannot start, cancellation, the kept-lines cap and time from the injected clock.
+// Tests of hook commands with real child processes: environment (an
+// allow-list, no secrets), captured output, exit codes, timeouts that kill a
+// whole process tree, commands that cannot start, cancellation, the
+// kept-lines cap and time from the injected clock.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,18 +36,22 @@ function cleanup(pids: number[]) {
 const stdout = (r: HookResult) => r.lines.filter((l) => l.stream === 'stdout').map((l) => l.line);
 const stderr = (r: HookResult) => r.lines.filter((l) => l.stream === 'stderr').map((l) => l.line);
 
-test('the context arrives as SAFEHOLD_* variables on top of the process environment', async () => {
-  const script = 'for v in PLAN RUN TASK TARGET UNIT PHASE SNAPSHOT; do eval "echo $v=\\${SAFEHOLD_$v-unset}"; done; echo "INHERITED=$HOOK_TEST_INHERITED"';
-  process.env.HOOK_TEST_INHERITED = 'yes';
+test('the context arrives as SAFEHOLD_* variables on top of the allow-listed environment only', async () => {
+  const script = 'for v in PLAN RUN TASK TARGET UNIT PHASE SNAPSHOT; do eval "echo $v=\\${SAFEHOLD_$v-unset}"; done; echo "OTHER=${HOOK_TEST_OTHER-unset} TZ=${TZ-unset} LC=${LC_TIME-unset}"';
+  const saved = { TZ: process.env.TZ, LC_TIME: process.env.LC_TIME };
+  process.env.HOOK_TEST_OTHER = 'not-passed';
   process.env.SAFEHOLD_SNAPSHOT = 'leaked-from-parent';
+  process.env.TZ = 'Europe/Berlin';
+  process.env.LC_TIME = 'C';
   try {
     const full = await runHook(hook(script), taskCtx);
-    assert.deepEqual(stdout(full), ['PLAN=nightly', 'RUN=run-42', 'TASK=task-3', 'TARGET=TEST8', 'UNIT=DOMAIN1', 'PHASE=post-task', 'SNAPSHOT=ab12cd34', 'INHERITED=yes']);
+    assert.deepEqual(stdout(full), ['PLAN=nightly', 'RUN=run-42', 'TASK=task-3', 'TARGET=TEST8', 'UNIT=DOMAIN1', 'PHASE=post-task', 'SNAPSHOT=ab12cd34', 'OTHER=unset TZ=Europe/Berlin LC=C']);
     const bare = await runHook(hook(script), ctx);
-    assert.deepEqual(stdout(bare), ['PLAN=nightly', 'RUN=run-42', 'TASK=unset', 'TARGET=unset', 'UNIT=unset', 'PHASE=pre-plan', 'SNAPSHOT=unset', 'INHERITED=yes']);
+    assert.deepEqual(stdout(bare), ['PLAN=nightly', 'RUN=run-42', 'TASK=unset', 'TARGET=unset', 'UNIT=unset', 'PHASE=pre-plan', 'SNAPSHOT=unset', 'OTHER=unset TZ=Europe/Berlin LC=C']);
   } finally {
-    delete process.env.HOOK_TEST_INHERITED;
+    delete process.env.HOOK_TEST_OTHER;
     delete process.env.SAFEHOLD_SNAPSHOT;
+    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
   }
 });
 
@@ -225,11 +230,7 @@ test('describeHookResult spells out timeouts', () => {
   assert.equal(describeHookResult('report', { ...base, timeoutMs: 1500 }), 'post-plan hook report timed out after 1.5s');
 });
 
-test("Safehold's own secrets are not handed to hooks", () => {
-  const env = hookEnv({ plan: 'p', run: 'r', phase: 'pre-plan' }, { PATH: '/bin', SAFEHOLD_PASSWORD: 'hunter2', SAFEHOLD_NEW_PASSWORD: 'x', SAFEHOLD_PASSWORD_FILE: '/pw', OTHER: 'kept' });
-  assert.equal(env.SAFEHOLD_PASSWORD, undefined);
-  assert.equal(env.SAFEHOLD_NEW_PASSWORD, undefined);
-  assert.equal(env.SAFEHOLD_PASSWORD_FILE, undefined);
-  assert.equal(env.OTHER, 'kept');
-  assert.equal(env.SAFEHOLD_PLAN, 'p');
+test("Safehold's own secrets and other variables are not handed to hooks", () => {
+  const env = hookEnv({ plan: 'p', run: 'r', phase: 'pre-plan' }, { PATH: '/bin', HOME: '/root', SAFEHOLD_PASSWORD: 'hunter2', SAFEHOLD_NEW_PASSWORD: 'x', SAFEHOLD_PASSWORD_FILE: '/pw', OTHER: 'dropped' });
+  assert.deepEqual(env, { PATH: '/bin', HOME: '/root', SAFEHOLD_PLAN: 'p', SAFEHOLD_RUN: 'r', SAFEHOLD_PHASE: 'pre-plan' });
 });

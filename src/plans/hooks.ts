@@ -1,7 +1,8 @@
 // Hook commands around plan runs and tasks (SPEC S3 step 7, S4 steps 6 and
 // 10): runs a configured argv without a shell, in its own process group, with
 // SAFEHOLD_* variables naming the plan, run, task, target, unit, phase and
-// snapshot; captures stdout and stderr line by line for the run log; enforces
+// snapshot on top of the allow-listed environment (core/child-env.ts: no
+// secrets); captures stdout and stderr line by line for the run log; enforces
 // the hook's timeout (and an AbortSignal) with SIGTERM then, after a grace
 // period, SIGKILL to the whole process group. Never throws for a hook that
 // fails or cannot start: the result says what happened.
@@ -12,6 +13,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Hook } from '../config/types.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { sysCode } from '../core/errors.ts';
+import { childEnv } from '../core/child-env.ts';
 
 export type HookPhase = 'pre-plan' | 'post-plan' | 'pre-task' | 'post-task' | 'group-stop' | 'group-start' | 'restore-stop' | 'restore-check' | 'restore-cleanup' | 'restore-start';
 
@@ -74,17 +76,11 @@ const POLL_MS = 50;
 /** After SIGKILL, how long to wait for the process group to disappear before giving up. */
 const KILL_WAIT_MS = 2000;
 
-/** Safehold's own secrets: never handed to hook commands. */
-const SECRET_ENV = ['SAFEHOLD_PASSWORD', 'SAFEHOLD_NEW_PASSWORD', 'SAFEHOLD_PASSWORD_FILE'];
-
+/** A hook's environment: the allow-listed variables (core/child-env.ts) and its SAFEHOLD_* context, nothing else. */
 export function hookEnv(ctx: HookContext, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base };
-  for (const name of SECRET_ENV) delete env[name];
-  for (const [key, name] of Object.entries(HOOK_ENV)) {
-    const v = ctx[key as keyof HookContext];
-    if (v === undefined) delete env[name]; else env[name] = v;
-  }
-  return env;
+  const own: Record<string, string | undefined> = {};
+  for (const [key, name] of Object.entries(HOOK_ENV)) own[name] = ctx[key as keyof HookContext];
+  return childEnv(own, { base });
 }
 
 /** Runs one hook to completion and reports how it went. */

@@ -1,7 +1,8 @@
 // The plan runner's view of the configured targets: for each one a live
 // probe, its units, and the stream or paths a backup reads. Device targets
 // go through their adapter (HTTP or command); command targets run their
-// configured programs; files targets back up named path sets.
+// configured programs (with the allow-listed environment of core/child-env.ts
+// and their own `env`); files targets back up named path sets.
 
 import { spawn } from 'node:child_process';
 import { PassThrough, Readable } from 'node:stream';
@@ -10,6 +11,7 @@ import type { DeviceAdapter } from '../drivers/device/adapter.ts';
 import { createHttpAdapter } from '../drivers/device/http-adapter.ts';
 import { createCommandAdapter } from '../drivers/device/command-adapter.ts';
 import { SafeholdError } from '../core/errors.ts';
+import { childEnv } from '../core/child-env.ts';
 import type { DbDriver } from '../drivers/db/driver.ts';
 import { dbDriverFor, isDatabaseTarget } from '../drivers/db/factory.ts';
 import type { InventoryTarget } from './expand.ts';
@@ -70,17 +72,15 @@ function secretValues(env: Readonly<Record<string, { value: string }>>): Record<
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.value]));
 }
 
-function childEnv(t: CommandTarget, extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...secretValues(t.env), ...extra };
-  delete env.SAFEHOLD_PASSWORD;
-  delete env.SAFEHOLD_PASSWORD_FILE;
-  return env;
+/** A command target's program gets the allow-listed environment, the target's own `env` and `extra`. */
+function commandEnv(t: CommandTarget, extra: Record<string, string>): NodeJS.ProcessEnv {
+  return childEnv({ ...secretValues(t.env), ...extra });
 }
 
 /** Runs a short command of a command target, capturing its output, within the target's timeout. */
 function runCapture(t: CommandTarget, argv: readonly string[], extra: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env: childEnv(t, extra), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { env: commandEnv(t, extra), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -94,7 +94,7 @@ function runCapture(t: CommandTarget, argv: readonly string[], extra: Record<str
 /** The backup program's stdout; the stream fails, after its last byte, when the program exits non-zero. */
 function commandStream(t: CommandTarget, unit: string): Readable {
   const argv = t.backup;
-  const child = spawn(argv[0]!, argv.slice(1), { env: childEnv(t, { SAFEHOLD_UNIT: unit, SAFEHOLD_TARGET: t.name }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0]!, argv.slice(1), { env: commandEnv(t, { SAFEHOLD_UNIT: unit, SAFEHOLD_TARGET: t.name }), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
   // Read stdout from the start: Node discards what an unread stdout still holds when the program

@@ -18,6 +18,7 @@ import { prune } from '../engine/prune.ts';
 import { copySnapshots } from '../engine/copy.ts';
 import { closedGenerations, copyClosedGenerations } from '../engine/generations.ts';
 import { SafeholdError } from '../core/errors.ts';
+import { childEnv } from '../core/child-env.ts';
 import { formatBytes } from '../core/format.ts';
 import type { ExpandedTask } from './expand.ts';
 import type { PlanTarget } from './targets.ts';
@@ -79,13 +80,11 @@ async function purgeRetention(env: TaskEnv, task: ExpandedTask, log: Log): Promi
 }
 
 function purgeCommand(env: TaskEnv, task: ExpandedTask, target: PlanTarget, argv: readonly string[], timeoutMs: number, log: Log): Promise<WorkResult> {
-  // A command target's own environment (its credentials) is given to its purge too.
+  // The allow-listed environment (no secrets); a command target's own environment (its credentials) is given to its purge too.
   const own = target.config.kind === 'command' ? Object.fromEntries(Object.entries(target.config.env).map(([k, v]) => [k, v.value])) : {};
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...own, SAFEHOLD_PLAN: env.plan.name, SAFEHOLD_RUN: env.runId, SAFEHOLD_TARGET: task.target, SAFEHOLD_UNIT: task.unit ?? '' };
-  delete childEnv.SAFEHOLD_PASSWORD;
-  delete childEnv.SAFEHOLD_PASSWORD_FILE;
+  const purgeEnv = childEnv({ ...own, SAFEHOLD_PLAN: env.plan.name, SAFEHOLD_RUN: env.runId, SAFEHOLD_TARGET: task.target, SAFEHOLD_UNIT: task.unit ?? '' });
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(argv[0]!, argv.slice(1), { env: purgeEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const kill = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } };
     const timer = setTimeout(kill, timeoutMs);
     env.signal.addEventListener('abort', kill, { once: true });

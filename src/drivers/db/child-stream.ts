@@ -4,7 +4,8 @@
 // stdin, resolving when it exits cleanly (pipeToChild). Errors are IO with the
 // program's last stderr error line (secrets scrubbed), CANCELLED on abort, and "X is
 // not installed (or not on PATH)" for a missing binary. Secrets go in `env`,
-// never in argv.
+// never in argv; `env` is built by the driver with core/child-env.ts (the
+// allow-listed variables and the tool's own settings, nothing else).
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import mysql from 'mysql2/promise';
 import { SafeholdError } from '../../core/errors.ts';
+import { childEnv } from '../../core/child-env.ts';
 
 export interface MariadbDriverConfig {
   /** The target name, for messages. */
@@ -135,14 +136,9 @@ export function connectArgs(cfg: MariadbDriverConfig): string[] {
   return ['--no-defaults', ...at, `--user=${cfg.user}`];
 }
 
-/** The client programs' environment: the password in MYSQL_PWD (or none at all), Safehold's own secrets removed. */
+/** The client programs' environment: the allow-listed variables (core/child-env.ts) and the password in MYSQL_PWD (or none at all). */
 export function toolEnv(cfg: MariadbDriverConfig): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.SAFEHOLD_PASSWORD;
-  delete env.SAFEHOLD_PASSWORD_FILE;
-  delete env.MYSQL_PWD;
-  if (cfg.password !== null) env.MYSQL_PWD = cfg.password;
-  return env;
+  return childEnv(cfg.password !== null ? { MYSQL_PWD: cfg.password } : {});
 }
 
 /** Whether a client program's failure looks like a connection problem worth retrying. */

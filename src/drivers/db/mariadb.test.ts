@@ -1,9 +1,10 @@
 // The mariadb driver against the real MariaDB server on 127.0.0.1:3306: the
 // shared database driver suite, plus the unit glob and exclusions, database
 // names that need quoting, routines/triggers/views in the dump, a user with a
-// password (it travels in MYSQL_PWD), a wrong password, a dump program that
-// fails after writing part of the dump, and missing client programs. Every
-// database and user made here is named shtest_<random>_... and removed.
+// password (it travels in MYSQL_PWD, and no other secret reaches the client
+// programs), a wrong password, a dump program that fails after writing part
+// of the dump, and missing client programs. Every database and user made
+// here is named shtest_<random>_... and removed.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import { dbDriverSuite } from '../../../test/helpers/db-driver-suite.ts';
@@ -173,6 +175,35 @@ describe('mariadb driver', () => {
     for (const attempt of [() => wrong.listUnits(), () => wrong.backup(`${p}plain`), () => wrong.digest(`${p}plain`)]) {
       await assert.rejects(attempt(), (e: unknown) => e instanceof SafeholdError && e.code === 'IO' && /Access denied/.test(e.message) && !e.message.includes('Wr0ng-s3cret-pw') && !e.retryable);
     }
+  });
+
+  it('the client programs get the password in MYSQL_PWD and no other secret of the environment', async (t) => {
+    const p = newPrefix();
+    const user = `${p}u`;
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'shtest-bin-'));
+    const saved = { SAFEHOLD_PASSWORD: process.env.SAFEHOLD_PASSWORD, SHTEST_OTHER_SECRET: process.env.SHTEST_OTHER_SECRET, MYSQL_PWD: process.env.MYSQL_PWD };
+    t.after(async () => {
+      for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+      fs.rmSync(bin, { recursive: true, force: true });
+      await admin((c) => c.query(`DROP USER IF EXISTS ${q(user)}@'127.0.0.1'`));
+      await dropAll(p);
+    });
+    await admin((c) => c.query(`CREATE USER ${q(user)}@'127.0.0.1' IDENTIFIED BY '${password}';
+      GRANT ALL PRIVILEGES ON ${q(p.replace(/_/g, '\\_') + '%')}.* TO ${q(user)}@'127.0.0.1'`));
+    await admin((c) => c.query(`CREATE DATABASE ${q(`${p}src`)}; CREATE TABLE ${q(`${p}src`)}.t (id INT PRIMARY KEY); INSERT INTO ${q(`${p}src`)}.t VALUES (1)`));
+    // mariadb-dump itself, seen through a wrapper that records the environment it was given.
+    const real = execFileSync('sh', ['-c', 'command -v mariadb-dump'], { encoding: 'utf8' }).trim();
+    const envFile = path.join(bin, 'dump.env');
+    fs.writeFileSync(path.join(bin, 'mariadb-dump'), `#!/bin/sh\nenv > '${envFile}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+    Object.assign(process.env, { SAFEHOLD_PASSWORD: 'repo-pw-5e1f', SHTEST_OTHER_SECRET: 'other-secret-9c2d', MYSQL_PWD: 'parent-pw-0a0a' });
+    const dump = await drain((await driverFor({ user, password, binDir: bin }).backup(`${p}src`)).stream);
+    assert.match(dump.toString(), /INSERT INTO/);
+    const env = new Map(fs.readFileSync(envFile, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+    assert.equal(env.get('MYSQL_PWD'), password);
+    assert.equal(env.get('PATH'), process.env.PATH);
+    for (const name of ['SAFEHOLD_PASSWORD', 'SHTEST_OTHER_SECRET']) assert.equal(env.has(name), false, name);
+    assert.ok(![...env.values()].some((v) => v.includes('repo-pw-5e1f') || v.includes('other-secret-9c2d') || v.includes('parent-pw-0a0a')));
   });
 
   it('a dump program that fails midway fails the stream after its output, with its last error line', async (t) => {

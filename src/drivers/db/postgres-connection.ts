@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import pg from 'pg';
 import { SafeholdError } from '../../core/errors.ts';
+import { childEnv } from '../../core/child-env.ts';
 
 export interface PostgresDriverConfig {
   /** The target name, for messages. */
@@ -83,19 +84,22 @@ export function tool(cfg: PostgresDriverConfig, program: string): string {
   return cfg.binDir ? path.join(cfg.binDir, program) : program;
 }
 
-/** The environment for the client programs: connection settings and the password, never prompting. */
+/**
+ * The environment for the client programs: the allow-listed variables
+ * (core/child-env.ts) and libpq's own PG* settings (PGSSLMODE, PGPASSFILE…,
+ * as node-postgres reads them too), then the connection settings and the
+ * password, never prompting.
+ */
 export function toolEnv(cfg: PostgresDriverConfig): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  return childEnv({
     PGHOST: cfg.host,
     PGPORT: String(cfg.port),
     PGUSER: cfg.user,
     PGCONNECT_TIMEOUT: String(Math.max(2, Math.ceil(cfg.timeoutMs / 1000))),
     PGAPPNAME: 'safehold',
-  };
-  for (const k of ['SAFEHOLD_PASSWORD', 'SAFEHOLD_PASSWORD_FILE', 'PGDATABASE', 'PGSERVICE', 'PGOPTIONS']) delete env[k];
-  if (cfg.password !== null) env.PGPASSWORD = cfg.password;
-  return env;
+    PGDATABASE: undefined, PGSERVICE: undefined, PGOPTIONS: undefined,
+    ...(cfg.password !== null ? { PGPASSWORD: cfg.password } : {}),
+  }, { inherit: (name) => name.startsWith('PG') });
 }
 
 const TRANSIENT_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOENT', '57P01', '57P02', '57P03', '53300', '08006', '08001'];

@@ -1,13 +1,15 @@
 // The postgres driver against the real server on 127.0.0.1:5432: the shared
 // database driver suite, plus units by glob and exclude, the _globals unit,
 // owners on restore, names that need quoting, a failed clean restore that
-// keeps the old database, and errors (bad names, missing client program,
-// authentication failure without the password). Every database and role made
-// here is named shtest_<random>_… and dropped afterwards.
+// keeps the old database, the client programs' environment (no secret but
+// their own), and errors (bad names, missing client program, authentication
+// failure without the password). Every database and role made here is named
+// shtest_<random>_… and dropped afterwards.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -301,6 +303,35 @@ describe('postgres driver', () => {
       && !JSON.stringify(e.details ?? {}).includes(password) && /does not exist|authentication failed/.test(e.message) && !e.retryable;
     await assert.rejects(d.listUnits(), noSecret);
     await assert.rejects(async () => drain((await d.backup('_globals')).stream), (e: unknown) => noSecret(e) && (e as Error).message.includes('pg_dumpall'));
+  });
+
+  it('the client programs get the connection settings and the password, no other secret of the environment', async (t) => {
+    const s = scope();
+    const bin = await fsp.mkdtemp(path.join(os.tmpdir(), 'shtest-bin-'));
+    const saved = { SAFEHOLD_PASSWORD: process.env.SAFEHOLD_PASSWORD, SHTEST_OTHER_SECRET: process.env.SHTEST_OTHER_SECRET, PGCLIENTENCODING: process.env.PGCLIENTENCODING };
+    t.after(async () => {
+      for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+      await fsp.rm(bin, { recursive: true, force: true });
+      await s.cleanup();
+    });
+    // pg_dump itself, seen through a wrapper that records the environment it was given.
+    const real = execFileSync('sh', ['-c', 'command -v pg_dump'], { encoding: 'utf8' }).trim();
+    const envFile = path.join(bin, 'pg_dump.env');
+    await fsp.writeFile(path.join(bin, 'pg_dump'), `#!/bin/sh\nenv > '${envFile}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+    Object.assign(process.env, { SAFEHOLD_PASSWORD: 'repo-pw-5e1f', SHTEST_OTHER_SECRET: 'other-secret-9c2d', PGCLIENTENCODING: 'UTF8' });
+    const unit = s.name('envdb');
+    await seed(unit);
+    const password = `pg-pw-${randomBytes(4).toString('hex')}`;
+    const dump = await drain((await createPostgresDriver({ ...BASE, password, binDir: bin }).backup(unit)).stream);
+    assert.ok(dump.length > 0);
+    const env = new Map((await fsp.readFile(envFile, 'utf8')).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+    assert.equal(env.get('PGPASSWORD'), password);
+    assert.equal(env.get('PGHOST'), '127.0.0.1');
+    assert.equal(env.get('PGUSER'), 'postgres');
+    assert.equal(env.get('PGCLIENTENCODING'), 'UTF8', "libpq's own settings pass on");
+    assert.equal(env.get('PATH'), process.env.PATH);
+    for (const name of ['SAFEHOLD_PASSWORD', 'SHTEST_OTHER_SECRET']) assert.equal(env.has(name), false, name);
+    assert.ok(![...env.values()].some((v) => v.includes('repo-pw-5e1f') || v.includes('other-secret-9c2d')));
   });
 
   it('an unreachable server is a retryable IO error', async () => {

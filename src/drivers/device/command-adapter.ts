@@ -5,11 +5,14 @@
 // retryable), anything else a device failure (retryable); the message carries
 // stderr's last line with the configured environment values redacted. Each
 // call has a timeout after which the program's whole process group is killed.
+// The program's environment is the allow-listed one (core/child-env.ts) plus
+// the adapter's configured `env`: no other secret of Safehold's reaches it.
 
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { Readable } from 'node:stream';
+import { childEnv } from '../../core/child-env.ts';
 import { DEFAULT_DEVICE_TIMEOUT_MS, deviceError, lastLine, redact, wireAdapter } from './adapter.ts';
 import type { BackupRequest, DeviceAdapter, DeviceTransport, WireOp, WireParams } from './adapter.ts';
 
@@ -18,7 +21,7 @@ export interface CommandAdapterOptions {
   readonly name: string;
   /** Program and fixed arguments; the subcommand and its options are appended. */
   readonly command: readonly string[];
-  /** Added to the inherited environment; the values are treated as secrets (redacted from messages). */
+  /** Added to the allow-listed environment (core/child-env.ts); the values are treated as secrets (redacted from messages). */
   readonly env?: Readonly<Record<string, string>>;
   /** Per call; for a backup, the wait for the first byte and then for each next chunk. */
   readonly timeoutMs?: number;
@@ -74,7 +77,7 @@ class CommandTransport implements DeviceTransport {
     this.argv = opts.command;
     // Arguments are not shown: they may carry secrets.
     this.address = `program ${path.basename(opts.command[0]!)}`;
-    this.env = { ...process.env, ...opts.env };
+    this.env = childEnv(opts.env);
     this.secrets = Object.values(opts.env ?? {});
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_DEVICE_TIMEOUT_MS;
     this.cwd = opts.cwd;
