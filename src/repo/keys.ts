@@ -92,13 +92,19 @@ type Attempt = { master: MasterKey } | { skip: string } | 'wrong password';
 export async function unlock(backend: Backend, password: string): Promise<UnlockedKey> {
   const files = await backend.list('keys');
   if (files.length === 0) throw new SafeholdError('CORRUPT', `repository at ${backend.location} has no key files`);
+  // Every file is read and checked first (cheap, no key derivation), so every malformed one is reported.
   const skipped: SkippedKey[] = [];
+  const candidates: { name: string; c: Candidate }[] = [];
   for (const f of files) {
     const c = await readKeyFile(backend, f);
-    const attempt = typeof c === 'string' ? { skip: c } : await tryKey(c, password, f.name);
+    if (typeof c === 'string') skipped.push({ name: f.name, reason: c });
+    else candidates.push({ name: f.name, c });
+  }
+  for (const { name, c } of candidates) {
+    const attempt = await tryKey(c, password, name);
     if (attempt === 'wrong password') continue;
-    if ('skip' in attempt) skipped.push({ name: f.name, reason: attempt.skip });
-    else return { name: f.name, master: attempt.master, skipped };
+    if ('skip' in attempt) skipped.push({ name, reason: attempt.skip });
+    else return { name, master: attempt.master, skipped };
   }
   throw noKeyOpened(backend.location, files.length, skipped);
 }
