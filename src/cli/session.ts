@@ -2,9 +2,7 @@
 // options or environment) and the catalog in the data directory, and records
 // the command as a run in the catalog from start to end.
 
-import path from 'node:path';
-import { LocalBackend } from '../repo/backend/local-backend.ts';
-import type { Backend } from '../repo/backend/backend.ts';
+import { openBackend } from '../repo/backend/factory.ts';
 import { Repository } from '../repo/repository.ts';
 import { RepoLock } from '../repo/lock.ts';
 import { Catalog, defaultDataDir } from '../catalog/catalog.ts';
@@ -20,12 +18,7 @@ export function repoLocation(ctx: CommandContext): string {
   return loc;
 }
 
-export function openBackend(location: string): Backend {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
-    throw new SafeholdError('USAGE', `repository ${redact(location)}: only local directories are supported so far`);
-  }
-  return new LocalBackend(path.resolve(location));
-}
+export { openBackend } from '../repo/backend/factory.ts';
 
 export async function openRepository(ctx: CommandContext): Promise<Repository> {
   const backend = openBackend(repoLocation(ctx));
@@ -85,7 +78,3 @@ export async function withLock<T>(repo: Repository, exclusive: boolean, fn: () =
   }
 }
 
-/** Hides credentials in URL-like locations. */
-export function redact(location: string): string {
-  return location.replace(/\/\/[^@/]*@/, '//***@');
-}

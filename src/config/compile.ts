@@ -13,7 +13,7 @@ import type { PathSegment } from './yaml-source.ts';
 import { resolveSecret } from './secrets.ts';
 import { compileAlertChannels } from './compile-alerts.ts';
 import { compileGroups } from './compile-groups.ts';
-import { sqlDialect } from '../drivers/sql/sql-exec.ts';
+import { sqlDialect } from './sql-url.ts';
 import type { SecretSpec } from './secrets.ts';
 import { closest, localTimeZone, parseDays, parseDuration, parseSizeOrPercent } from './values.ts';
 

@@ -18,7 +18,7 @@ import { loadSnapshot } from '../repo/snapshot.ts';
 import type { SnapshotWithId } from '../repo/snapshot.ts';
 import { mapLimit } from '../core/concurrency.ts';
 import { SafeholdError } from '../core/errors.ts';
-import type { CopyProgress } from './copy.ts';
+import type { CopyProgress } from './copy-progress.ts';
 
 /** What verification has already established in this run (shared by the snapshots of one copy). */
 export interface VerifyState {

@@ -25,7 +25,7 @@ import { restore } from './restorer.ts';
 import { check } from './checker.ts';
 import { listTree } from './tree-walk.ts';
 import { copySnapshots } from './copy.ts';
-import type { CopyProgress } from './copy.ts';
+import type { CopyProgress } from './copy-progress.ts';
 import { compareTrees } from '../../test/helpers/cli.ts';
 import { isSafeholdError } from '../core/errors.ts';
 

@@ -32,6 +32,7 @@ import { GROUP_BYTES, OrderedSaver } from './ordered-saver.ts';
 import { SafeholdError, isSafeholdError } from '../core/errors.ts';
 import { removeLeftovers } from './archiver.ts';
 import { newVerifyState, verifyCopy } from './copy-verify.ts';
+import type { CopyProgress } from './copy-progress.ts';
 
 export interface CopyOptions {
   /** Source snapshots to copy, in order (those already in dst are skipped). */
@@ -42,19 +43,6 @@ export interface CopyOptions {
   onProgress?: (p: Readonly<CopyProgress>) => void;
 }
 
-export interface CopyProgress {
-  phase: 'copy' | 'verify';
-  /** Source snapshot being worked on, its 1-based position and the number given. */
-  snapshot: string;
-  position: number;
-  total: number;
-  /** Over the whole run: blobs and sealed bytes stored in dst, source bytes read, bytes read back. */
-  blobsCopied: number;
-  bytesCopied: number;
-  bytesRead: number;
-  blobsVerified: number;
-  bytesVerified: number;
-}
 
 export interface SnapshotCopy {
   /** Source snapshot id. */

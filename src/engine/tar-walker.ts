@@ -22,7 +22,7 @@ import type { BufferPool } from './tar-batch.ts';
 import { BLOCK, encodeHeader } from './tar-format.ts';
 import type { TarEntry, TarEntryType } from './tar-format.ts';
 import { IdNames } from './tar-id-names.ts';
-import type { TarProgress, TarStreamOptions } from './tar-writer.ts';
+import type { TarProgress, TarStreamOptions } from './tar-options.ts';
 
 /** Bytes read from a large file at once (and the largest chunk of it handed downstream). */
 const CHUNK = 512 * 1024;

@@ -18,7 +18,7 @@ import { isSafeholdError } from '../core/errors.ts';
 import { writeGeneration } from './generations.ts';
 import { extractTar, listTar } from './tar-reader.ts';
 import { tarStream } from './tar-writer.ts';
-import type { TarProgress, TarStreamOptions } from './tar-writer.ts';
+import type { TarProgress, TarStreamOptions } from './tar-options.ts';
 
 const isRoot = process.getuid?.() === 0;
 const LONG_NAME = `${'long-name-'.repeat(20)}end.txt`; // 207 bytes: no ustar split possible

@@ -19,6 +19,7 @@ import { SafeholdError } from '../core/errors.ts';
 import { BufferPool } from './tar-batch.ts';
 import { pump } from './tar-pump.ts';
 import { TarWalker } from './tar-walker.ts';
+import type { TarStreamOptions } from './tar-options.ts';
 
 /** Output buffer size of the zstd stream (its default, 16 KiB, costs a thread-pool trip per 16 KiB). */
 const ZSTD_CHUNK = 1024 * 1024;
@@ -26,32 +27,7 @@ const ZSTD_CHUNK = 1024 * 1024;
 const AHEAD = 4 * 1024 * 1024;
 const DEFAULT_LEVEL = 3;
 
-export interface TarProgress {
-  /** Files (and hard links, symlinks, fifos, devices) written so far. */
-  files: number;
-  dirs: number;
-  /** File content bytes written (before compression). */
-  bytes: number;
-  errors: number;
-  /** The entry being written. */
-  path: string;
-}
 
-export interface TarStreamOptions {
-  /** Exclude patterns with the archiver's semantics (src/engine/excluder.ts); the given paths themselves are never excluded. */
-  excludes?: string[];
-  /** zstd level, 1–19 (default 3). */
-  level?: number;
-  /** Do not descend into directories on another file system than their top-level path. */
-  oneFileSystem?: boolean;
-  /**
-   * A path that could not be archived (left out) or changed size while read
-   * (padded or cut, see docs). Without onError the first such problem fails the stream.
-   */
-  onError?(path: string, err: Error): void;
-  /** Called after every entry and every chunk of file content. */
-  onProgress?(p: TarProgress): void;
-}
 
 /**
  * A zstd-compressed pax tar archive of `paths` (resolved like the archiver's:

@@ -16,10 +16,11 @@ import type { Config, Group, Hook } from '../config/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { SafeholdError } from '../core/errors.ts';
 import { Repository } from '../repo/repository.ts';
-import { LocalBackend } from '../repo/backend/local-backend.ts';
+import { openDestinationRepo } from './destination-repo.ts';
 import { RepoLock } from '../repo/lock.ts';
 import { listSnapshots } from '../repo/snapshot.ts';
 import type { SnapshotWithId } from '../repo/snapshot.ts';
+import { originOf } from '../repo/snapshot-tags.ts';
 import { restore as restoreTree } from '../engine/restorer.ts';
 import { openStreamSnapshot } from '../engine/stream-reader.ts';
 import { describeHookResult, hookFailed, runHook } from './hooks.ts';
@@ -81,7 +82,7 @@ export async function restoreGroup(o: GroupRestoreOptions): Promise<GroupRestore
   const dest = o.config.destinations[o.from];
   if (!dest || dest.type !== 'repository') throw new SafeholdError('CONFIG', `'${o.from}' is not a repository destination`);
   const res: GroupRestoreResult = { ok: false, groupRun: null, failedStep: null, reason: null, safety: null, restored: [], rollback: null, overLiveData: [] };
-  const repo = await Repository.open(new LocalBackend(dest.path), dest.password.value, o.clock);
+  const repo = await openDestinationRepo(dest, o.clock);
   const lock = await RepoLock.acquire(repo, false);
   try {
     const chosen = await selectGroupRun(repo, group, o.snapshot);
@@ -160,7 +161,7 @@ function preflight(group: Group, snaps: SnapshotWithId[], o: GroupRestoreOptions
     throw new SafeholdError('CONFIG', `the backup of group ${group.name} was taken online: the group needs a 'cleanup' hook to run after the restore`);
   }
   for (const s of snaps) {
-    const { target, unit } = unitOf(s);
+    const { target, unit } = originOf(s);
     if (!target || !o.targets.some((t) => t.name === target)) throw new SafeholdError('CONFIG', `snapshot ${s.id.slice(0, 8)} is of target '${target}', which is not configured`);
     if (!isMember(group, target, unit)) {
       throw new SafeholdError('CONFIG', `snapshot ${s.id.slice(0, 8)} is of ${target}/${unit ?? ''}, which is not a member of group ${group.name}: refusing to restore it`);
@@ -171,10 +172,6 @@ function preflight(group: Group, snaps: SnapshotWithId[], o: GroupRestoreOptions
   }
 }
 
-function unitOf(s: SnapshotWithId): { target: string | null; unit: string | null } {
-  const tag = (k: string) => s.tags.find((t) => t.startsWith(`${k}:`))?.slice(k.length + 1) ?? null;
-  return { target: tag('target'), unit: tag('unit') };
-}
 
 function isMember(group: Group, target: string, unit: string | null): boolean {
   return group.members.some((m) => m.target === target && (m.units === null || unit === null || m.units.includes(unit)));
@@ -211,7 +208,7 @@ interface RestoreItem {
 
 function restoreItems(group: Group, snaps: SnapshotWithId[], o: GroupRestoreOptions): RestoreItem[] {
   return snaps.map((snap) => {
-    const { target: targetName, unit } = unitOf(snap);
+    const { target: targetName, unit } = originOf(snap);
     const target = o.targets.find((t) => t.name === targetName)!;
     const root = o.filesTo ?? '/';
     if (snap.kind === 'stream') {

@@ -14,7 +14,7 @@ import type { AlertEvent } from '../core/alert-event.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { PlanRunRecord, PlanRunStatus, RunTrigger, TaskRecord } from '../catalog/plan-runs.ts';
 import { taskScope } from '../catalog/leases.ts';
-import { LocalBackend } from '../repo/backend/local-backend.ts';
+import { openDestinationRepo } from './destination-repo.ts';
 import { Repository } from '../repo/repository.ts';
 import { SafeholdError } from '../core/errors.ts';
 import { inWindow, outsideWindowReason } from './window.ts';
@@ -119,7 +119,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
     if (pending.length === 0) return end('skipped', `all ${tasks.length} task(s) were skipped`);
     // S5. The locks of every scope the tasks touch, with the trigger's retry policy.
     if (destination.type === 'repository') {
-      repo = await Repository.open(new LocalBackend(destination.path), destination.password.value, clock);
+      repo = await openDestinationRepo(destination, clock);
       await repo.loadIndex();
     }
     const purging = pending.some((t) => t.activity.kind === 'purge');

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Group } from '../config/types.ts';
 import type { Repository } from '../repo/repository.ts';
 import type { SnapshotMeta } from '../repo/snapshot.ts';
+import { unitTags } from '../repo/snapshot-tags.ts';
 import { backup } from '../engine/archiver.ts';
 import { backupStream } from '../engine/stream-archiver.ts';
 import { existsNoFollow } from '../engine/no-follow.ts';
@@ -45,7 +46,7 @@ async function saveItem(repo: Repository, item: SafetyItem, group: Group | null,
   // Tagged with the unit restored (a rollback restores it under the same name or suffix).
   const unit = item.unit;
   const targetName = item.kind === 'database' ? item.target.name : item.target;
-  const tags = ['safety', ...(group ? [`group:${group.name}`] : []), `target:${targetName}`, ...(unit ? [`unit:${unit}`] : [])];
+  const tags = ['safety', ...(group ? [`group:${group.name}`] : []), ...unitTags(targetName, unit || null)];
   if (item.kind === 'database') {
     const db = item.target.db;
     if (!db || !(await db.exists(item.into))) return null;

@@ -17,14 +17,15 @@ import { closedGenerations, cleanTemporaries, writeGeneration } from '../engine/
 import type { GenerationScheme } from '../engine/generations.ts';
 import { tarStream } from '../engine/tar-writer.ts';
 import { findSnapshot, listSnapshots } from '../repo/snapshot.ts';
+import { isOfUnit, originOf } from '../repo/snapshot-tags.ts';
 import type { BlobCompression } from '../repo/compression.ts';
 import type { SnapshotMeta } from '../repo/snapshot.ts';
 import type { ContentDigest } from '../drivers/db/driver.ts';
 import { physicalBackupOf } from './physical.ts';
 import type { ExpandedTask } from './expand.ts';
 import type { PlanTarget } from './targets.ts';
-import type { TaskEnv } from './task-flow.ts';
-import { TaskStop } from './task-flow.ts';
+import type { TaskEnv } from './task-env.ts';
+import { TaskStop } from './task-env.ts';
 
 export async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTarget, state: 'persisted' | 'running', tags: string[]): Promise<{ id: string; bytes: number }> {
   if (env.destination.type === 'directory') return writeDirectory(env, env.destination, task, target, state);
@@ -159,8 +160,10 @@ export async function completedEarlier(env: TaskEnv, task: ExpandedTask, target:
     return { snapshots: [], reason: `already completed by run ${env.rootRunId.slice(0, 8)}: ${path.basename(newest.file)} (not repeated)` };
   }
   if (!env.repo) throw new SafeholdError('INTERNAL', 'repository destination without a repository');
-  const want = [`run:${env.rootRunId}`, `plan:${env.plan.name}`, `target:${task.target}`, ...(task.unit ? [`unit:${task.unit}`] : [])];
-  const found = (await listSnapshots(env.repo)).filter((s) => want.every((w) => s.tags.includes(w)) && (task.unit !== null || !s.tags.some((x) => x.startsWith('unit:'))));
+  const found = (await listSnapshots(env.repo)).filter((s) => {
+    const o = originOf(s);
+    return o.run === env.rootRunId && o.plan === env.plan.name && isOfUnit(s, task.target, task.unit);
+  });
   if (found.length === 0) return null;
   return { snapshots: found.map((s) => s.id), reason: `already completed by run ${env.rootRunId.slice(0, 8)}: snapshot ${found.map((s) => s.id.slice(0, 8)).join(', ')} (not repeated)` };
 }

@@ -11,17 +11,16 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { listSnapshots } from '../repo/snapshot.ts';
 import type { SnapshotWithId } from '../repo/snapshot.ts';
+import { isOfUnit, isSafetyBackup } from '../repo/snapshot-tags.ts';
 import { restore as restoreTree } from '../engine/restorer.ts';
 import { openStreamSnapshot } from '../engine/stream-reader.ts';
 import { verifyRestoredTree } from '../engine/verify-restore.ts';
 import type { ContentDigest } from '../drivers/db/driver.ts';
 import type { ExpandedTask } from './expand.ts';
 import type { PlanTarget } from './targets.ts';
-import type { TaskEnv } from './task-flow.ts';
-import { TaskStop, label } from './task-flow.ts';
-import type { WorkResult } from './task-work.ts';
+import type { Log, TaskEnv, WorkResult } from './task-env.ts';
+import { TaskStop, label } from './task-env.ts';
 
-type Log = (msg: string, level?: 'info' | 'warn' | 'error') => void;
 
 interface Outcome { passed: boolean; summary: string; details: Record<string, unknown>; restoreMs: number; verifyMs: number }
 
@@ -49,8 +48,7 @@ export async function runDrill(env: TaskEnv, task: ExpandedTask & { id?: string 
 
 /** The newest snapshot of the unit that is not a safety backup. */
 function latestOf(all: SnapshotWithId[], task: ExpandedTask): SnapshotWithId | undefined {
-  return all.filter((s) => s.tags.includes(`target:${task.target}`) && !s.tags.includes('safety')
-    && (task.unit === null ? !s.tags.some((t) => t.startsWith('unit:')) : s.tags.includes(`unit:${task.unit}`)))
+  return all.filter((s) => isOfUnit(s, task.target, task.unit) && !isSafetyBackup(s))
     .sort((a, b) => b.time.localeCompare(a.time))[0];
 }
 

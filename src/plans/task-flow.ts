@@ -4,11 +4,7 @@
 // happens after the quiesce (the quiesce is recorded in the catalog first,
 // so a killed process's quiesce is undone at the next start: see recover.ts).
 
-import type { Config, Destination, Plan } from '../config/types.ts';
-import type { Clock } from '../core/clock.ts';
-import type { Repository } from '../repo/repository.ts';
-import type { PlanRunStore, TaskStatus } from '../catalog/plan-runs.ts';
-import type { DrillStore } from '../catalog/drills.ts';
+import type { TaskStatus } from '../catalog/plan-runs.ts';
 import type { DeviceAdapter, QuiesceState } from '../drivers/device/adapter.ts';
 import { formatDuration } from '../core/format.ts';
 import { abortReason } from './deadline.ts';
@@ -17,35 +13,12 @@ import { runTaskWork } from './task-work.ts';
 import { inWindow, outsideWindowReason } from './window.ts';
 import { describeHookResult, hookFailed, runHook } from './hooks.ts';
 import { checkFreeSpace, lowSpaceAlert } from './destination-checks.ts';
-import type { AlertEvent } from '../core/alert-event.ts';
 import type { ExpandedTask } from './expand.ts';
 import type { PlanTarget } from './targets.ts';
+import { unitTags } from '../repo/snapshot-tags.ts';
+import { TaskStop, label } from './task-env.ts';
+import type { TaskEnv } from './task-env.ts';
 
-export interface TaskEnv {
-  runId: string;
-  /** The first run of a retry chain: its id tags every snapshot, so a retry finds what was already saved. */
-  rootRunId: string;
-  /** The start of the first run of the chain (a directory generation newer than this is already done). */
-  rootStartedAt: number;
-  /** True for a retry: completed work of the chain is looked up and not repeated. */
-  retrying: boolean;
-  config: Config;
-  plan: Plan;
-  destination: Destination;
-  /** The destination's repository (open, index loaded), or null for a directory destination. */
-  repo: Repository | null;
-  store: PlanRunStore;
-  /** Where restore drills leave their reports. */
-  drills: DrillStore;
-  clock: Clock;
-  quiesceGraceMs: number;
-  /** How often quiesce states are polled. */
-  pollMs: number;
-  /** Fires on the task's timeout or when the run is cancelled. */
-  signal: AbortSignal;
-  /** Raises an alert (stored and sent; never throws). */
-  alert(e: AlertEvent): void;
-}
 
 export interface TaskOutcome {
   status: Exclude<TaskStatus, 'pending' | 'running'>;
@@ -54,13 +27,6 @@ export interface TaskOutcome {
   bytes: number;
 }
 
-export class TaskStop extends Error {
-  readonly status: 'failed' | 'skipped' | 'cancelled';
-  constructor(status: 'failed' | 'skipped' | 'cancelled', reason: string) {
-    super(reason);
-    this.status = status;
-  }
-}
 
 export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string }, target: PlanTarget): Promise<TaskOutcome> {
   const { store, runId, plan, clock } = env;
@@ -146,7 +112,7 @@ export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string },
     }
     for (const state of states) {
       const tags = [
-        `plan:${plan.name}`, `target:${task.target}`, ...(task.unit ? [`unit:${task.unit}`] : []), ...a.tags,
+        `plan:${plan.name}`, ...unitTags(task.target, task.unit), ...a.tags,
         ...(states.length > 1 || device ? [`state:${state}`] : []), `run:${env.rootRunId}`,
       ];
       const id = await backupOne(env, task, target, state, tags);
@@ -209,6 +175,3 @@ async function waitFor(device: DeviceAdapter, unit: string | null, want: Quiesce
   }
 }
 
-export function label(task: ExpandedTask): string {
-  return task.unit ? `${task.target}/${task.unit}` : task.target;
-}

@@ -7,11 +7,11 @@
 // or, for directory destinations, copies the closed generations only.
 
 import { spawn } from 'node:child_process';
-import { LocalBackend } from '../repo/backend/local-backend.ts';
-import { Repository } from '../repo/repository.ts';
+import { openDestinationRepo } from './destination-repo.ts';
 import { RepoLock } from '../repo/lock.ts';
 import { listSnapshots } from '../repo/snapshot.ts';
 import type { SnapshotWithId } from '../repo/snapshot.ts';
+import { isOfUnit } from '../repo/snapshot-tags.ts';
 import { applyRetention } from '../engine/retention.ts';
 import { forget } from '../engine/forget.ts';
 import { prune } from '../engine/prune.ts';
@@ -22,21 +22,14 @@ import { childEnv } from '../core/child-env.ts';
 import { formatBytes } from '../core/format.ts';
 import type { ExpandedTask } from './expand.ts';
 import type { PlanTarget } from './targets.ts';
-import type { TaskEnv } from './task-flow.ts';
-import { TaskStop, label } from './task-flow.ts';
+import type { Log, TaskEnv, WorkResult } from './task-env.ts';
+import { TaskStop, label } from './task-env.ts';
 import { unitScheme } from './task-backup.ts';
 import { runDrill } from './task-drill.ts';
 import { checkFreeSpace, checkReachable, lowSpaceAlert } from './destination-checks.ts';
 import { redactDbUrl, runSql } from '../drivers/sql/sql-exec.ts';
 
-export interface WorkResult {
-  snapshots: string[];
-  bytes: number;
-  /** A one-line summary for the task's reason (null: nothing to add). */
-  note: string | null;
-}
 
-type Log = (msg: string, level?: 'info' | 'warn' | 'error') => void;
 
 export async function runTaskWork(env: TaskEnv, task: ExpandedTask, target: PlanTarget, log: Log): Promise<WorkResult> {
   const a = task.activity;
@@ -52,8 +45,7 @@ export async function runTaskWork(env: TaskEnv, task: ExpandedTask, target: Plan
 
 /** The snapshots of the task's unit (or whole target), whichever plan made them. */
 function unitSnapshots(all: SnapshotWithId[], task: ExpandedTask): SnapshotWithId[] {
-  return all.filter((s) => s.tags.includes(`target:${task.target}`)
-    && (task.unit === null ? !s.tags.some((t) => t.startsWith('unit:')) : s.tags.includes(`unit:${task.unit}`)));
+  return all.filter((s) => isOfUnit(s, task.target, task.unit));
 }
 
 async function purgeRetention(env: TaskEnv, task: ExpandedTask, log: Log): Promise<WorkResult> {
@@ -141,7 +133,7 @@ async function copyUnit(env: TaskEnv, task: ExpandedTask, target: PlanTarget, lo
     return { snapshots: [], bytes: 0, note: `${copied.length} closed generation(s) copied to ${to.name}` };
   }
   const src = env.repo!;
-  const dst = await Repository.open(new LocalBackend(to.path), to.password.value, env.clock);
+  const dst = await openDestinationRepo(to, env.clock);
   const lock = await RepoLock.acquire(dst, false);
   try {
     const mine = unitSnapshots(await listSnapshots(src), task);

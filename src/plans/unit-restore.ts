@@ -12,11 +12,12 @@ import { SafeholdError } from '../core/errors.ts';
 import { restore as restoreTree } from '../engine/restorer.ts';
 import { realTarget } from '../engine/no-follow.ts';
 import { openStreamSnapshot } from '../engine/stream-reader.ts';
-import { LocalBackend } from '../repo/backend/local-backend.ts';
+import { openDestinationRepo } from './destination-repo.ts';
 import { RepoLock } from '../repo/lock.ts';
 import { Repository } from '../repo/repository.ts';
 import { findSnapshot } from '../repo/snapshot.ts';
 import type { SnapshotWithId } from '../repo/snapshot.ts';
+import { originOf } from '../repo/snapshot-tags.ts';
 import { databaseLiveHits, filesLiveHits, requireLiveAllowed, writtenPlaces } from './live-data.ts';
 import type { LiveHit } from './live-data.ts';
 import { safetyBackup } from './safety-backup.ts';
@@ -62,7 +63,7 @@ interface UnitRestoreContext {
 /** Opens the destination's repository, takes its shared lock, and restores the one snapshot. */
 export async function restoreUnit(ctx: UnitRestoreContext, req: UnitRestoreRequest): Promise<UnitRestoreResult> {
   const dest = repositoryDestination(ctx.config, req.destination);
-  const repo = await Repository.open(new LocalBackend(dest.path), dest.password.value, ctx.clock);
+  const repo = await openDestinationRepo(dest, ctx.clock);
   try {
     const lock = await RepoLock.acquire(repo, false);
     try {
@@ -83,9 +84,6 @@ function repositoryDestination(config: Config, name: string): RepositoryDestinat
   return d;
 }
 
-function tag(s: SnapshotWithId, key: string): string | null {
-  return s.tags.find((t) => t.startsWith(`${key}:`))?.slice(key.length + 1) ?? null;
-}
 
 /** Saves what a restore allowed over live data would overwrite (nothing to do without hits). */
 async function saveLive(ctx: UnitRestoreContext, repo: Repository, hits: LiveHit[], item: SafetyItem): Promise<string | null> {
@@ -102,8 +100,7 @@ async function restoreFiles(ctx: UnitRestoreContext, repo: Repository, snap: Sna
   const whole = snap.paths.includes('/');
   const places = writtenPlaces(root, snap.paths);
   const hits = filesLiveHits(ctx.config, places);
-  const targetName = tag(snap, 'target');
-  const unit = tag(snap, 'unit');
+  const { target: targetName, unit } = originOf(snap);
   const item: SafetyItem = { kind: 'files', target: targetName ?? 'files', unit, paths: places };
   requireLiveAllowed(hits, { allowLive: ctx.allowLive, safetyBackup: true, what: `restoring snapshot ${snap.id.slice(0, 8)} under ${root}` });
   const safety = await saveLive(ctx, repo, hits, item);
@@ -122,8 +119,7 @@ async function restoreDump(ctx: UnitRestoreContext, repo: Repository, snap: Snap
   if (!format) throw new SafeholdError('USAGE', `snapshot ${snap.id.slice(0, 8)} is a stream without a dump format (a command or device backup): it cannot be restored into a database`);
   if (format === 'pg_basebackup-tar') throw new SafeholdError('USAGE', `snapshot ${snap.id.slice(0, 8)} is a physical backup: restore it with the group restore (filesTo)`);
   if (req.target !== undefined) throw new SafeholdError('USAGE', 'target is for files snapshots; a database dump is restored with into (a database name)');
-  const targetName = tag(snap, 'target');
-  const unit = tag(snap, 'unit');
+  const { target: targetName, unit } = originOf(snap);
   if (targetName === null || unit === null) throw new SafeholdError('USAGE', `snapshot ${snap.id.slice(0, 8)} has no target: and unit: tags: it was not made by a plan`);
   const target = buildTargets(ctx.config).find((t) => t.name === targetName);
   if (!target) throw new SafeholdError('CONFIG', `snapshot ${snap.id.slice(0, 8)} is of target '${targetName}', which is not configured`);

@@ -4,7 +4,8 @@
 
 import path from 'node:path';
 import { copySnapshots } from '../../engine/copy.ts';
-import type { CopyProgress, CopyResult } from '../../engine/copy.ts';
+import type { CopyResult } from '../../engine/copy.ts';
+import type { CopyProgress } from '../../engine/copy-progress.ts';
 import { Repository } from '../../repo/repository.ts';
 import { findSnapshot, listSnapshots } from '../../repo/snapshot.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';

@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { SafeholdError } from '../../core/errors.ts';
-import { redactDbUrl, runSql, sqlDialect } from './sql-exec.ts';
+import { redactDbUrl, runSql } from './sql-exec.ts';
+import { sqlDialect } from '../../config/sql-url.ts';
 
 const DB = `safehold_sql_${randomBytes(4).toString('hex')}`;
 const PG = `postgres://postgres@127.0.0.1:5432`;

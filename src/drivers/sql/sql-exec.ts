@@ -7,20 +7,12 @@
 import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { SafeholdError } from '../../core/errors.ts';
+import { sqlDialect } from '../../config/sql-url.ts';
 
-export type SqlDialect = 'postgres' | 'mariadb';
 
 export interface SqlResult {
   /** Rows the statement changed (DELETE/UPDATE/INSERT), or 0. */
   rowsAffected: number;
-}
-
-/** The dialect of a connection URL, or null when the scheme is not one we speak. */
-export function sqlDialect(url: string): SqlDialect | null {
-  const scheme = /^([a-z0-9+]+):\/\//i.exec(url)?.[1]?.toLowerCase();
-  if (scheme === 'postgres' || scheme === 'postgresql') return 'postgres';
-  if (scheme === 'mysql' || scheme === 'mariadb') return 'mariadb';
-  return null;
 }
 
 /** The URL as safe to show: no password. */
