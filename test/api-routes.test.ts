@@ -7,6 +7,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ManualClock } from '../src/core/clock.ts';
@@ -293,5 +294,21 @@ describe('API with a running server core', () => {
     assert.match(a.detail!, /released lease unit:HOST\/docs of someone \(run feedc0de00000000\) \(live, forced\)/);
     assertError(await json(await r.send('DELETE', `/api/locks/${scope}`, 'admin'), 404), 'NOT_FOUND');
     assert.deepEqual(r.audits.slice(-4).map((x) => x.status), [403, 409, 200, 404]);
+  });
+
+  it('GET /api/locks: a lease left by a process that died is stale (holder-gone) and released without force', async () => {
+    const catalogTs = path.resolve(import.meta.dirname, '..', 'src', 'catalog', 'catalog.ts');
+    const script = `
+      import { Catalog } from ${JSON.stringify(catalogTs)};
+      const c = Catalog.open(${JSON.stringify(r.w.config.settings.dataDir)});
+      if (!c.leases().acquire(['target:GONE'], { kind: 'backup', holder: 'dead-child' }).ok) process.exit(9);
+      c.close();`;
+    const child = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    const list = await json(await r.get('/api/locks'), 200);
+    assert.deepEqual(list.items.map((l: Json) => [l.scope, l.holder, l.stale]), [['target:GONE', 'dead-child', 'holder-gone']]);
+    const rel = await json(await r.send('DELETE', `/api/locks/${encodeURIComponent('target:GONE')}`, 'admin'), 200);
+    assert.equal(rel.released.scope, 'target:GONE');
+    assert.match(r.audits.at(-1)!.detail!, /\(stale: holder-gone\)/);
   });
 });

@@ -118,12 +118,8 @@ export class LeaseStore extends CatalogStore {
     });
   }
 
-  /** Why a lease may be taken away (the most precise reason first), or null. */
   private expired(l: Lease, now: number): ClearedLease['why'] | null {
-    if (l.hostname === hostname() && l.pid !== null && l.pid !== process.pid && !processAlive(l.pid)) return 'holder-gone';
-    if (now - l.createdAt >= this.policy.maxAgeMs) return 'max-age';
-    if (now - l.heartbeatAt >= this.policy.heartbeatTimeoutMs) return 'heartbeat';
-    return null;
+    return leaseStaleness(l, now, this.policy);
   }
 
 }
@@ -159,4 +155,16 @@ function toLease(r: Record<string, unknown>): Lease {
     scope: r.scope as string, kind: r.kind as LeaseKind, holder: r.holder as string, runId: (r.run_id as string | null) ?? null,
     pid: (r.pid as number | null) ?? null, hostname: (r.hostname as string | null) ?? null, createdAt: r.created_at as number, heartbeatAt: r.heartbeat_at as number,
   };
+}
+
+/**
+ * Why a lease may be taken away (the most precise reason first), or null
+ * while it is live: its holder process on this host is gone, it is older
+ * than the maximum age, or its heartbeat is older than the timeout.
+ */
+export function leaseStaleness(l: Lease, now: number, policy: LeasePolicy): ClearedLease['why'] | null {
+  if (l.hostname === hostname() && l.pid !== null && l.pid !== process.pid && !processAlive(l.pid)) return 'holder-gone';
+  if (now - l.createdAt >= policy.maxAgeMs) return 'max-age';
+  if (now - l.heartbeatAt >= policy.heartbeatTimeoutMs) return 'heartbeat';
+  return null;
 }

@@ -1,8 +1,10 @@
-// Scope leases (S5): the list with their ages and whether each is stale
-// (past the maximum age or its heartbeat timeout), and the release of a
+// Scope leases: the list with their ages and whether each is stale (as the
+// catalog decides: holder process gone, past the maximum age or its
+// heartbeat timeout), and the release of a
 // stale one by an administrator (a live one only with force=true); audited.
 
 import { z } from 'zod';
+import { leaseStaleness } from '../../catalog/leases.ts';
 import type { Lease } from '../../catalog/leases.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { leaseSchema } from './schemas.ts';
@@ -14,7 +16,7 @@ export function lockRoutes(app: ApiApp, ctx: RouteContext): void {
     const s = ctx.deps.config.settings;
     const ageMs = now - l.createdAt;
     const heartbeatAgeMs = now - l.heartbeatAt;
-    const stale = ageMs >= s.lockMaxAgeMs ? 'max-age' as const : heartbeatAgeMs >= s.lockHeartbeatTimeoutMs ? 'heartbeat' as const : null;
+    const stale = leaseStaleness(l, now, { maxAgeMs: s.lockMaxAgeMs, heartbeatTimeoutMs: s.lockHeartbeatTimeoutMs });
     return { ...l, ageMs, heartbeatAgeMs, stale };
   };
 

@@ -110,5 +110,5 @@ export const leaseSchema = z.object({
   heartbeatAt: z.number(),
   ageMs: z.number(),
   heartbeatAgeMs: z.number(),
-  stale: z.enum(['max-age', 'heartbeat']).nullable().describe('why the lease may be cleared, or null while it is live'),
+  stale: z.enum(['holder-gone', 'max-age', 'heartbeat']).nullable().describe('why the lease may be cleared, or null while it is live'),
 }).meta({ id: 'Lease' });
