@@ -24,7 +24,6 @@ export interface AlertRecord {
   deliveries: AlertDelivery[];
 }
 
-type Row = Record<string, unknown>;
 
 export class AlertStore extends CatalogStore {
   /** Stores an alert raised now; returns its id. */
@@ -65,11 +64,20 @@ export class AlertStore extends CatalogStore {
     const q = this.db.prepare('SELECT * FROM alert_deliveries WHERE alert_id = ? ORDER BY seq');
     return rows.map((r) => {
       const d = this.sql('list alert deliveries', () => q.all(r.id as string)) as Row[];
-      return {
-        id: r.id as string, event: r.event as AlertEventType, severity: r.severity as Severity, summary: r.summary as string,
-        details: JSON.parse(r.details as string) as Record<string, unknown>, at: r.at as number,
-        deliveries: d.map((x) => ({ channel: x.channel as string, ok: x.ok === 1, detail: (x.detail as string | null) ?? null, at: x.at as number })),
-      };
+      return toAlert(r, d.map(toDelivery));
     });
   }
+}
+
+type Row = Record<string, unknown>;
+
+export function toDelivery(x: Row): AlertRecord['deliveries'][number] {
+  return { channel: x.channel as string, ok: x.ok === 1, detail: (x.detail as string | null) ?? null, at: x.at as number };
+}
+
+export function toAlert(r: Row, deliveries: AlertRecord['deliveries']): AlertRecord {
+  return {
+    id: r.id as string, event: r.event as AlertEventType, severity: r.severity as Severity, summary: r.summary as string,
+    details: JSON.parse(r.details as string) as Record<string, unknown>, at: r.at as number, deliveries,
+  };
 }

@@ -8,12 +8,15 @@
 import { DatabaseSync } from 'node:sqlite';
 import { CatalogStore } from './db.ts';
 import type { Clock } from '../core/clock.ts';
-import type { LogLine, PlanRunRecord, RunTrigger, PlanRunStatus } from './plan-runs.ts';
+import type { LogLine, PlanRunRecord, PlanRunStatus } from './plan-runs.ts';
 import type { AlertRecord } from './alerts.ts';
 import type { DrillRecord } from './drills.ts';
-import type { AlertEventType, Severity } from '../core/alert-event.ts';
+import { toLogLine, toRun } from './plan-runs.ts';
+import { toAlert, toDelivery } from './alerts.ts';
+import { toDrill } from './drills.ts';
 
 type Row = Record<string, unknown>;
+
 type Param = string | number | null;
 
 /** One snapshot made by a plan task (an item per snapshot id of a succeeded backup/export task). */
@@ -61,7 +64,7 @@ export class ApiQueries extends CatalogStore {
   /** Log lines of a run with seq > after, in order. */
   logAfter(runId: string, after: number, limit: number): LogLine[] {
     const rows = this.sql('read run log', () => this.db.prepare('SELECT * FROM run_log WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(runId, after, limit)) as Row[];
-    return rows.map((r) => ({ seq: r.seq as number, taskId: (r.task_id as string | null) ?? null, at: r.at as number, level: r.level as LogLine['level'], message: r.message as string }));
+    return rows.map(toLogLine);
   }
 
   /** The newest run of each plan and the time of its newest success. */
@@ -115,14 +118,11 @@ export class ApiQueries extends CatalogStore {
       ).all(...ids)) as Row[];
       for (const x of d) {
         const list = deliveries.get(x.alert_id as string) ?? [];
-        list.push({ channel: x.channel as string, ok: x.ok === 1, detail: (x.detail as string | null) ?? null, at: x.at as number });
+        list.push(toDelivery(x));
         deliveries.set(x.alert_id as string, list);
       }
     }
-    return rows.map((r) => ({
-      id: r.id as string, event: r.event as AlertEventType, severity: r.severity as Severity, summary: r.summary as string,
-      details: JSON.parse(r.details as string) as Record<string, unknown>, at: r.at as number, deliveries: deliveries.get(r.id as string) ?? [],
-    }));
+    return rows.map((r) => toAlert(r, deliveries.get(r.id as string) ?? []));
   }
 
   /** Drill reports newest first (started_at, id). */
@@ -135,13 +135,7 @@ export class ApiQueries extends CatalogStore {
     if (after) { where.push('(started_at, id) < (?, ?)'); params.push(after[0], after[1]); }
     const sql = `SELECT * FROM drills${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`;
     const rows = this.sql('list drills', () => this.db.prepare(sql).all(...params, limit)) as Row[];
-    return rows.map((r) => ({
-      id: r.id as string, runId: (r.run_id as string | null) ?? null, taskId: (r.task_id as string | null) ?? null, plan: (r.plan as string | null) ?? null,
-      target: r.target as string, unit: (r.unit as string | null) ?? null, snapshot: (r.snapshot as string | null) ?? null,
-      startedAt: r.started_at as number, finishedAt: r.finished_at as number, restoreMs: (r.restore_ms as number | null) ?? null,
-      verifyMs: (r.verify_ms as number | null) ?? null, status: r.status as DrillRecord['status'], summary: r.summary as string,
-      details: r.details ? (JSON.parse(r.details as string) as Record<string, unknown>) : null,
-    }));
+    return rows.map(toDrill);
   }
 
   /** Removes the lease on `scope` if `holder` still holds it; returns whether it did. */
@@ -184,11 +178,3 @@ export class ApiQueries extends CatalogStore {
   }
 }
 
-function toRun(r: Row): PlanRunRecord {
-  return {
-    id: r.id as string, plan: r.plan as string, trigger: r.run_trigger as RunTrigger, configFile: (r.config_file as string | null) ?? null,
-    startedAt: r.started_at as number, finishedAt: (r.finished_at as number | null) ?? null, status: r.status as PlanRunStatus,
-    reason: (r.reason as string | null) ?? null, pid: (r.pid as number | null) ?? null, hostname: (r.hostname as string | null) ?? null,
-    scheduledFor: (r.scheduled_for as number | null) ?? null, retryOf: (r.retry_of as string | null) ?? null, coalescedInto: (r.coalesced_into as string | null) ?? null,
-  };
-}

@@ -21,7 +21,6 @@ export interface DrillRecord {
   details: Record<string, unknown> | null;
 }
 
-type Row = Record<string, unknown>;
 
 export class DrillStore extends CatalogStore {
   record(d: Omit<DrillRecord, 'id'>): string {
@@ -37,12 +36,18 @@ export class DrillStore extends CatalogStore {
     const rows = this.sql('list drills', () => (opts.target
       ? this.db.prepare('SELECT * FROM drills WHERE target = ? ORDER BY started_at DESC, id LIMIT ?').all(opts.target, opts.limit ?? 50)
       : this.db.prepare('SELECT * FROM drills ORDER BY started_at DESC, id LIMIT ?').all(opts.limit ?? 50))) as Row[];
-    return rows.map((r) => ({
+    return rows.map(toDrill);
+  }
+}
+
+type Row = Record<string, unknown>;
+
+export function toDrill(r: Row): DrillRecord {
+  return {
       id: r.id as string, runId: (r.run_id as string | null) ?? null, taskId: (r.task_id as string | null) ?? null, plan: (r.plan as string | null) ?? null,
       target: r.target as string, unit: (r.unit as string | null) ?? null, snapshot: (r.snapshot as string | null) ?? null,
       startedAt: r.started_at as number, finishedAt: r.finished_at as number, restoreMs: (r.restore_ms as number | null) ?? null,
       verifyMs: (r.verify_ms as number | null) ?? null, status: r.status as DrillRecord['status'], summary: r.summary as string,
       details: r.details ? (JSON.parse(r.details as string) as Record<string, unknown>) : null,
-    }));
-  }
+    };
 }

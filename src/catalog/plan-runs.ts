@@ -69,7 +69,6 @@ export interface QuiesceRecord {
   hostname: string | null;
 }
 
-type Row = Record<string, unknown>;
 
 export class PlanRunStore extends CatalogStore {
   startRun(r: { plan: string; trigger: RunTrigger; configFile?: string; scheduledFor?: number | null; retryOf?: string | null }): string {
@@ -162,7 +161,7 @@ export class PlanRunStore extends CatalogStore {
 
   logLines(runId: string): LogLine[] {
     const rows = this.sql('read run log', () => this.db.prepare('SELECT * FROM run_log WHERE run_id = ? ORDER BY seq').all(runId)) as Row[];
-    return rows.map((r) => ({ seq: r.seq as number, taskId: (r.task_id as string | null) ?? null, at: r.at as number, level: r.level as LogLine['level'], message: r.message as string }));
+    return rows.map(toLogLine);
   }
 
   /** Records a quiesce before it is issued; returns the record's id. */
@@ -209,7 +208,9 @@ export class PlanRunStore extends CatalogStore {
   }
 }
 
-function toRun(r: Row): PlanRunRecord {
+type Row = Record<string, unknown>;
+
+export function toRun(r: Row): PlanRunRecord {
   return {
     id: r.id as string, plan: r.plan as string, trigger: r.run_trigger as RunTrigger, configFile: (r.config_file as string | null) ?? null,
     startedAt: r.started_at as number, finishedAt: (r.finished_at as number | null) ?? null, status: r.status as PlanRunStatus,
@@ -218,7 +219,7 @@ function toRun(r: Row): PlanRunRecord {
   };
 }
 
-function toTask(r: Row): TaskRecord {
+export function toTask(r: Row): TaskRecord {
   return {
     id: r.id as string, runId: r.run_id as string, seq: r.seq as number, activity: r.activity as string, kind: r.kind as string,
     target: r.target as string, unit: (r.unit as string | null) ?? null, status: r.status as TaskStatus, reason: (r.reason as string | null) ?? null,
@@ -227,10 +228,14 @@ function toTask(r: Row): TaskRecord {
   };
 }
 
-function toQuiesce(r: Row): QuiesceRecord {
+export function toQuiesce(r: Row): QuiesceRecord {
   return {
     id: r.id as string, runId: r.run_id as string, taskId: (r.task_id as string | null) ?? null, target: r.target as string,
     unit: (r.unit as string | null) ?? null, requestedAt: r.requested_at as number, releasedAt: (r.released_at as number | null) ?? null,
     outcome: (r.outcome as string | null) ?? null, pid: (r.pid as number | null) ?? null, hostname: (r.hostname as string | null) ?? null,
   };
+}
+
+export function toLogLine(r: Row): LogLine {
+  return { seq: r.seq as number, taskId: (r.task_id as string | null) ?? null, at: r.at as number, level: r.level as LogLine['level'], message: r.message as string };
 }
