@@ -4,13 +4,16 @@
 // nothing restored outside the target, the repository still usable.
 
 import { describe, it, before, after } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { makeSandbox, listTree, show, runCli, baseEnv, underTarget } from './helpers/cli.ts';
-import type { CliResult, Sandbox } from './helpers/cli.ts';
+import type { CliResult, RunOptions, Sandbox } from './helpers/cli.ts';
+import { isRoot, mountTmpfsOrSkip } from './helpers/root.ts';
+import { copyProgram, nobodyIds } from './helpers/program-copy.ts';
 import { Repository } from '../src/repo/repository.ts';
 import { LocalBackend } from '../src/repo/backend/local-backend.ts';
 import { encodeTree } from '../src/repo/tree.ts';
@@ -63,11 +66,22 @@ async function withRepo(fn: (sb: Sandbox, src: string) => Promise<void>): Promis
   }
 }
 
-function nobody(): { uid: number; gid: number } {
-  return {
-    uid: Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim()),
-    gid: Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).trim()),
-  };
+/**
+ * Run options for a user who cannot read a mode-0 file. Root can read it, so
+ * as root that is `nobody`: it is given the sandbox's repository, data
+ * directory and a home, and runs a copy of the program it can reach (the
+ * checkout may be private). Anyone else already is such a user.
+ */
+function unprivileged(t: TestContext, sb: Sandbox): RunOptions {
+  if (!isRoot) return {};
+  const { uid, gid } = nobodyIds();
+  fs.chmodSync(sb.dir, 0o755);
+  const home = path.join(sb.dir, 'home');
+  fs.mkdirSync(home);
+  for (const d of [sb.repo, sb.data, home]) execFileSync('chown', ['-R', `${uid}:${gid}`, d]);
+  const copy = copyProgram();
+  t.after(() => copy.remove());
+  return { uid, gid, program: copy.program, env: { HOME: home, NODE_COMPILE_CACHE: path.join(home, 'cache') } };
 }
 
 describe('CLI errors: against one repository', () => {
@@ -198,19 +212,14 @@ describe('CLI errors: without a repository', () => {
 });
 
 describe('CLI errors: backup', () => {
-  it('unreadable files (run as nobody): exit 3, listed on stderr, snapshot saved, the rest restores', async () => {
+  it('unreadable files (as nobody when root): exit 3, listed on stderr, snapshot saved, the rest restores', async (ctx) => {
     await withRepo(async (sb, src) => {
-      const { uid, gid } = nobody();
-      fs.chmodSync(sb.dir, 0o755);
       const secret = path.join(src, 'sub', 'secret.txt');
       fs.writeFileSync(secret, 'root only\n');
       fs.chmodSync(secret, 0o000);
-      const home = path.join(sb.dir, 'home');
-      fs.mkdirSync(home);
-      for (const d of [sb.repo, sb.data, home]) execFileSync('chown', ['-R', `${uid}:${gid}`, d]);
-      const asNobody = { uid, gid, env: { HOME: home, NODE_COMPILE_CACHE: path.join(home, 'cache') } };
+      const reader = unprivileged(ctx, sb);
 
-      const r = await sb.run(['backup', src, '--json'], asNobody);
+      const r = await sb.run(['backup', src, '--json'], reader);
       assert.equal(r.code, 3, show(r));
       assert.match(r.stderr, new RegExp(`could not read ${secret}: .*permission denied`, 'i'));
       const doc = r.json();
@@ -219,7 +228,7 @@ describe('CLI errors: backup', () => {
       assert.equal(doc.summary.filesFailed, 1);
       assert.equal(doc.summary.filesNew, 2);
       assert.deepEqual(await snapshotIds(sb), [doc.snapshot]);
-      const runs = await sb.run(['runs', '--json', '--command', 'backup'], asNobody);
+      const runs = await sb.run(['runs', '--json', '--command', 'backup'], reader);
       assert.equal(runs.code, 0, show(runs));
       assert.deepEqual(runs.json().map((x: { status: string; snapshotId: string }) => [x.status, x.snapshotId]), [['partial', doc.snapshot]]);
 
@@ -233,11 +242,12 @@ describe('CLI errors: backup', () => {
     });
   });
 
-  it('full disk during backup: NO_SPACE, no snapshot, and the repository stays usable', async () => {
+  it('full disk during backup: NO_SPACE, no snapshot, and the repository stays usable', async (t) => {
     await withRepo(async (sb, src) => {
       const mnt = path.join(sb.dir, 'mnt');
       fs.mkdirSync(mnt);
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt]);
+      const unmount = mountTmpfsOrSkip(t, mnt, '3m');
+      if (!unmount) return;
       try {
         const env = { SAFEHOLD_REPOSITORY: path.join(mnt, 'repo') };
         const init = await sb.run(['init'], { env });
@@ -263,7 +273,7 @@ describe('CLI errors: backup', () => {
         assert.equal(check.code, 0, show(check));
         assert.match(check.stdout, /no errors were found/);
       } finally {
-        execFileSync('umount', [mnt]);
+        unmount();
       }
     });
   });

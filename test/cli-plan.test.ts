@@ -37,10 +37,11 @@ plans:
     const file = path.join(sb.dir, 'safehold.yaml');
     fs.writeFileSync(file, yaml('enabled'));
     const env = { ADAPTER_TOKEN: 'tok' };
-    const r = await sb.run(['plan', 'run', 'nightly', '--on-demand', '--config', file, '--json'], { env });
+    const r = await sb.run(['plan', 'run', 'nightly', '--config', file, '--json'], { env });
     assert.equal(r.code, 3, show(r));
     const doc = r.json();
     assert.equal(doc.run.status, 'partial');
+    assert.equal(doc.run.trigger, 'on-demand', 'a run from the command line is an on-demand run');
     assert.deepEqual(doc.tasks.map((x: { target: string; unit: string | null; status: string }) => [x.target, x.unit, x.status]), [
       ['QA1', null, 'succeeded'], ['QA2', null, 'succeeded'], ['TEST8', 'DOMAIN1', 'succeeded'], ['TEST8', 'DOMAIN2', 'succeeded'], ['TEST9', 'DOMAIN*', 'skipped'],
     ]);
@@ -67,6 +68,10 @@ plans:
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no plan 'weekly'/);
     assert.equal((await sb.run(['plan', 'run', 'nightly'], { env })).code, 2, 'no configuration: usage error');
+    // Every run from the command line is on demand: there is no option saying so.
+    const flag = await sb.run(['plan', 'run', 'nightly', '--on-demand', '--config', file], { env });
+    assert.equal(flag.code, 2, show(flag));
+    assert.match(flag.stderr, /unknown option '--on-demand'/i);
     assert.equal((await sb.run(['run', 'show', 'ffffffffff'])).code, 1);
   });
 });

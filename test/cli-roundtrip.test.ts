@@ -12,10 +12,12 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { makeSandbox, buildSampleTree, compareTrees, listTree, show, underTarget, SPARSE_SIZE, SPARSE_TAIL } from './helpers/cli.ts';
 import type { Sandbox } from './helpers/cli.ts';
+import { isRoot, skipUnlessRoot } from './helpers/root.ts';
 import { Repository } from '../src/repo/repository.ts';
 import { LocalBackend } from '../src/repo/backend/local-backend.ts';
 
 const HEX64 = /^[0-9a-f]{64}$/;
+const OTHER_OWNER = 1234;
 
 describe('CLI round trip', () => {
   let sb: Sandbox;
@@ -31,7 +33,8 @@ describe('CLI round trip', () => {
     sb = makeSandbox('safehold-roundtrip-');
     src = path.join(sb.dir, 'src');
     files = buildSampleTree(src);
-    fs.chownSync(path.join(src, 'nested', 'a', 'sibling.txt'), 1234, 1234);
+    // A file of another owner (root only): the restore must give it back its owner.
+    if (isRoot) fs.chownSync(path.join(src, 'nested', 'a', 'sibling.txt'), OTHER_OWNER, OTHER_OWNER);
   });
   after(() => sb.cleanup());
 
@@ -105,15 +108,19 @@ describe('CLI round trip', () => {
     assert.ok(buf.subarray(SPARSE_SIZE - SPARSE_TAIL.length).equals(SPARSE_TAIL));
     assert.ok(buf.subarray(0, SPARSE_SIZE - SPARSE_TAIL.length).every((b) => b === 0));
 
-    // Hard links stay links; ownership is restored (we run as root).
+    // Hard links stay links (owners are compared by compareTrees, and below for another user's file).
     const h1 = fs.statSync(path.join(restored, 'hard1'));
     const h2 = fs.statSync(path.join(restored, 'hard2'));
     assert.equal(h1.ino, h2.ino);
     assert.equal(h1.nlink, 2);
-    const owned = fs.statSync(path.join(restored, 'nested', 'a', 'sibling.txt'));
-    assert.deepEqual([owned.uid, owned.gid], [1234, 1234]);
     assert.equal(fs.statSync(path.join(restored, 'exec.sh')).mode & 0o7777, 0o751);
     assert.equal(fs.readlinkSync(path.join(restored, 'link-abs')), path.join(src, 'small.txt'));
+  });
+
+  it('a file owned by another user is restored to that owner', (t) => {
+    if (skipUnlessRoot(t, 'own a file as another user')) return;
+    const owned = fs.statSync(path.join(fullRestore, 'nested', 'a', 'sibling.txt'));
+    assert.deepEqual([owned.uid, owned.gid], [OTHER_OWNER, OTHER_OWNER]);
   });
 
   // The 8 MiB file is one chunk (zeros never make the chunker cut) that also holds the tail, so the
@@ -157,7 +164,7 @@ describe('CLI round trip', () => {
     assert.equal(by.get('link-rel')!.linkTarget, 'nested/a/sibling.txt');
     assert.equal(by.get('sparse.img')!.size, SPARSE_SIZE);
     assert.equal(by.get('exec.sh')!.mode, 0o751);
-    assert.equal(by.get('nested/a/sibling.txt')!.uid, 1234);
+    assert.equal(by.get('nested/a/sibling.txt')!.uid, fs.statSync(path.join(src, 'nested', 'a', 'sibling.txt')).uid);
     assert.equal(by.get('empty-dir')!.type, 'dir');
 
     const sub = await sb.run(['ls', prefix, `${src}/nested/a`]);

@@ -5,7 +5,6 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +18,7 @@ import { applianceBackupContent } from './helpers/appliance-server.ts';
 import type { ApplianceCall } from './helpers/appliance-server.ts';
 import { activity, hook, openRepo, planWorld, quiesceRecords, stepsLogged, streamContent, taskLog } from './helpers/plan-fixtures.ts';
 import type { PlanWorld } from './helpers/plan-fixtures.ts';
+import { mountTmpfsOrSkip } from './helpers/root.ts';
 
 const QUIESCE = { quiesce: true, quiesceTimeoutMs: 300 };
 
@@ -73,10 +73,10 @@ describe('task flow (S4)', () => {
   });
 
   it('S4.2 destination free space: a task that finds the destination below the threshold fails before anything else', async (t) => {
-    if (process.getuid?.() !== 0) return t.skip('needs root to mount tmpfs');
     const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-s42-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);
-    t.after(() => { execFileSync('umount', [mnt]); fs.rmSync(mnt, { recursive: true, force: true }); });
+    const unmount = mountTmpfsOrSkip(t, mnt, '4m');
+    t.after(() => { unmount?.(); fs.rmSync(mnt, { recursive: true, force: true }); });
+    if (!unmount) return;
     // Room for the admission check and the first backup (1.25 MiB, incompressible), not for the second's check.
     const threshold = freeSpace(mnt).free - 1024 * 1024;
     const dev = { backupBytes: 1.25 * 1024 * 1024 };

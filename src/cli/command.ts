@@ -3,6 +3,7 @@
 
 import type { ParseArgsConfig } from 'node:util';
 import type { Output } from './output.ts';
+import type { ExitCode } from './exit-codes.ts';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -20,8 +21,8 @@ export interface Command {
   summary: string;
   usage: string;
   options: OptionSpec;
-  /** Resolves to the exit code. */
-  run(ctx: CommandContext): Promise<number>;
+  /** Resolves to the exit code: a member of EXIT (exit-codes.ts). */
+  run(ctx: CommandContext): Promise<ExitCode>;
 }
 
 export const GLOBAL_OPTIONS: OptionSpec = {

@@ -7,6 +7,7 @@ import { GLOBAL_OPTIONS, GLOBAL_USAGE } from './command.ts';
 import type { Command, Values } from './command.ts';
 import { Output } from './output.ts';
 import { exitCodeFor, EXIT } from './exit-codes.ts';
+import type { ExitCode } from './exit-codes.ts';
 import { SafeholdError } from '../core/errors.ts';
 import { VERSION } from '../engine/program.ts';
 import { initCommand } from './commands/init.ts';
@@ -49,7 +50,7 @@ Run 'safehold COMMAND --help' for a command's options.
 ${GLOBAL_USAGE}`;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<ExitCode> {
   const wantsJson = argv.includes('--json');
   let out = new Output({ json: wantsJson, quiet: argv.includes('--quiet') || argv.includes('-q') });
   const [name, ...rest] = argv;
@@ -82,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function report(out: Output, e: unknown): number {
+function report(out: Output, e: unknown): ExitCode {
   const err = e instanceof SafeholdError ? e : new SafeholdError('INTERNAL', `unexpected error: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   if (out.json) process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } }, null, 2) + '\n');
   out.error(err.message);

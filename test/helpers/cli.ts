@@ -28,6 +28,8 @@ export interface RunOptions {
   gid?: number;
   cwd?: string;
   timeoutMs?: number;
+  /** The launcher to run instead of ./safehold (a copy another user can reach: program-copy.ts). */
+  program?: string;
 }
 
 /** The environment every CLI child gets: nothing of ours leaks in (no SAFEHOLD_* from the caller). */
@@ -40,7 +42,7 @@ export function baseEnv(): NodeJS.ProcessEnv {
 /** Runs the CLI with exactly `opts.env` (default: baseEnv()) and resolves when it exits. */
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(SAFEHOLD, args, {
+    const child = spawn(opts.program ?? SAFEHOLD, args, {
       env: opts.env ?? baseEnv(),
       cwd: opts.cwd ?? os.tmpdir(),
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -8,6 +8,7 @@ import { ALERT_EVENTS, isAlertEvent } from '../../alerts/events.ts';
 import { openCatalog } from '../session.ts';
 import { str } from '../command.ts';
 import type { Command } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const alertsCommand: Command = {
   name: 'alerts',
@@ -39,6 +40,6 @@ EVENT is one of: ${ALERT_EVENTS.join(', ')}.`,
     } finally {
       catalog.close();
     }
-    return 0;
+    return EXIT.ok;
   },
 };

@@ -7,6 +7,7 @@ import { printTable } from './snapshots.ts';
 import { openCatalog } from '../session.ts';
 import { str } from '../command.ts';
 import type { Command } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const auditCommand: Command = {
   name: 'audit',
@@ -35,6 +36,6 @@ status, client address and request id.`,
     } finally {
       catalog.close();
     }
-    return 0;
+    return EXIT.ok;
   },
 };

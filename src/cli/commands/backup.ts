@@ -11,6 +11,7 @@ import { formatBytes, formatDuration, rate } from '../output.ts';
 import { openRepository, recorded, withLock } from '../session.ts';
 import { list, str } from '../command.ts';
 import type { Command } from '../command.ts';
+import { okOrPartial } from '../exit-codes.ts';
 
 export const backupCommand: Command = {
   name: 'backup',
@@ -74,7 +75,7 @@ Exit code 3: the snapshot was saved, but some files could not be read (listed on
       out.line(`Data:   ${formatBytes(s.bytesRead)} read, ${formatBytes(s.bytesAdded)} added to the repository (${formatBytes(s.totalSize)} in snapshot)`);
       out.line(`Time:   ${formatDuration(Date.now() - t0)}`);
     });
-    return res.errors.length > 0 ? 3 : 0;
+    return okOrPartial(res.errors.length);
   },
 };
 

@@ -5,6 +5,7 @@ import type { CheckProgress } from '../../engine/checker.ts';
 import { formatBytes, formatDuration } from '../output.ts';
 import { openRepository, recorded, withLock } from '../session.ts';
 import type { Command } from '../command.ts';
+import { okOrError } from '../exit-codes.ts';
 
 export const checkCommand: Command = {
   name: 'check',
@@ -40,6 +41,6 @@ Exit code 0 only when no problem is found (1 otherwise); each problem names the 
       out.line(`${st.snapshots} snapshots, ${st.trees} trees, ${st.blobs} blobs, ${st.packs} packs${readData ? `, ${formatBytes(st.bytesRead)} read` : ''} in ${formatDuration(Date.now() - t0)}`);
       out.line(r.ok ? 'no errors were found' : `${r.errors.length} error(s) found: the repository is damaged`);
     });
-    return r.ok ? 0 : 1;
+    return okOrError(r.ok);
   },
 };

@@ -7,6 +7,7 @@ import { SafeholdError } from '../../core/errors.ts';
 import type { Config } from '../../config/types.ts';
 import { str } from '../command.ts';
 import type { Command, Values } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 /** The configuration file named by --config, else SAFEHOLD_CONFIG; USAGE error when neither. */
 export function configFile(values: Values, env: NodeJS.ProcessEnv): string {
@@ -48,7 +49,7 @@ export const configCommand: Command = {
       const { redactConfig } = await import('../../config/redact.ts');
       const doc = redactConfig(config);
       ctx.out.result(doc, () => ctx.out.line(JSON.stringify(doc, null, 2)));
-      return 0;
+      return EXIT.ok;
     }
     const n = {
       plans: Object.keys(config.plans).length,
@@ -60,6 +61,6 @@ export const configCommand: Command = {
     ctx.out.result({ ok: true, file: config.file, ...n }, () => ctx.out.line(
       `ok: ${count(n.plans, 'plan')} (${count(n.activities, 'activity').replace(/ys$/, 'ies')}), ${count(n.targets, 'target')}, ${count(n.destinations, 'destination')}, ${count(n.sites, 'site')} in ${file}`,
     ));
-    return 0;
+    return EXIT.ok;
   },
 };

@@ -17,6 +17,7 @@ import { RepoLock } from '../../repo/lock.ts';
 import type { Catalog } from '../../catalog/catalog.ts';
 import { list, str } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const copyCommand: Command = {
   name: 'copy',
@@ -64,7 +65,7 @@ those already copied to REPO2 are skipped.`,
       }
       out.line(`${copied} copied, ${skipped} skipped, ${formatBytes(bytes)} added to ${dst.backend.location} in ${formatDuration(Date.now() - t0)}`);
     });
-    return 0;
+    return EXIT.ok;
   },
 };
 

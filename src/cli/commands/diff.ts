@@ -6,6 +6,7 @@ import { formatBytes } from '../../core/format.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { openRepository } from '../session.ts';
 import type { Command } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const diffCommand: Command = {
   name: 'diff',
@@ -25,6 +26,6 @@ Lines: + added, - removed, M content changed, T type changed, U metadata changed
       for (const e of d.entries) out.line(`${e.change}    ${e.path}`);
       out.line(`${d.added} added (${formatBytes(d.addedBytes)}), ${d.removed} removed (${formatBytes(d.removedBytes)}), ${d.changed} changed`);
     });
-    return 0;
+    return EXIT.ok;
   },
 };

@@ -6,6 +6,7 @@ import { printTable } from './snapshots.ts';
 import { openCatalog } from '../session.ts';
 import { str } from '../command.ts';
 import type { Command } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const drillsCommand: Command = {
   name: 'drills',
@@ -32,7 +33,7 @@ scratch copy, and recorded passed or failed with timings.`,
           d.restoreMs === null ? '-' : formatDuration(d.restoreMs), d.verifyMs === null ? '-' : formatDuration(d.verifyMs), d.summary,
         ]));
       });
-      return 0;
+      return EXIT.ok;
     } finally {
       catalog.close();
     }

@@ -16,6 +16,7 @@ import { list, str } from '../command.ts';
 import type { Command, Values } from '../command.ts';
 import { printTable } from './snapshots.ts';
 import { maxUnusedOption, printPruneStats, runPrune } from './prune.ts';
+import { EXIT } from '../exit-codes.ts';
 
 const COUNT_RULES = [
   ['keep-last', 'keepLast'], ['keep-hourly', 'keepHourly'], ['keep-daily', 'keepDaily'],
@@ -113,7 +114,7 @@ oldest snapshot. Every kept snapshot lists why. Takes the exclusive lock.`,
         printPruneStats(out, res.prune);
       } else if (withPrune) out.line('nothing to prune: no snapshot removed');
     });
-    return 0;
+    return EXIT.ok;
   },
 };
 

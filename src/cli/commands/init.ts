@@ -8,6 +8,7 @@ import { openBackend, recorded, repoLocation } from '../session.ts';
 import { SafeholdError, isSafeholdError } from '../../core/errors.ts';
 import { str } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const initCommand: Command = {
   name: 'init',
@@ -35,7 +36,7 @@ export const initCommand: Command = {
       ctx.out.line(`created repository ${r.id.slice(0, 10)} at ${r.location}${from ? ` (chunker parameters of ${from})` : ''}`);
       ctx.out.line('Keep the password safe: without it the data cannot be read back.');
     });
-    return 0;
+    return EXIT.ok;
   },
 };
 

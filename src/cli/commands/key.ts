@@ -5,6 +5,7 @@ import { SafeholdError } from '../../core/errors.ts';
 import { openRepository, recorded, withLock } from '../session.ts';
 import { str } from '../command.ts';
 import type { Command } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const keyCommand: Command = {
   name: 'key',
@@ -20,6 +21,6 @@ The new password comes from --new-password-file, SAFEHOLD_NEW_PASSWORD, or a pro
     const password = await readNewPassword(newEnv, str(ctx.values, 'new-password-file'), 'new password');
     const key = await recorded(ctx, 'key passwd', repo.backend.location, () => withLock(repo, true, async () => ({ name: await repo.changePassword(password) })));
     ctx.out.result({ key: key.name }, () => ctx.out.line(`password changed (new key ${key.name.slice(0, 8)}); no data was rewritten`));
-    return 0;
+    return EXIT.ok;
   },
 };

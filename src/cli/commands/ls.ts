@@ -6,6 +6,7 @@ import { formatTime } from '../../core/format.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { openRepository } from '../session.ts';
 import type { Command } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const lsCommand: Command = {
   name: 'ls',
@@ -28,7 +29,7 @@ export const lsCommand: Command = {
         out.line(`${t}${n.mode.toString(8).padStart(4, '0')} ${String(n.uid).padStart(5)} ${String(n.gid).padStart(5)} ${String(n.size).padStart(12)} ${formatTime(Number(BigInt(n.mtime) / 1_000_000n))} ${e.path}${n.linkTarget !== undefined ? ` -> ${n.linkTarget}` : ''}`);
       }
     });
-    return 0;
+    return EXIT.ok;
   },
 };
 

@@ -14,12 +14,14 @@ import { systemClock } from '../../core/clock.ts';
 import type { PlanRunRecord } from '../../catalog/plan-runs.ts';
 import { printTable } from './snapshots.ts';
 import type { Command } from '../command.ts';
+import { exitCodeForRun } from '../exit-codes.ts';
+import type { ExitCode } from '../exit-codes.ts';
 import type { Output } from '../output.ts';
 
 export const planCommand: Command = {
   name: 'plan',
   summary: 'run a plan of the configuration now (plan run NAME)',
-  usage: `safehold plan run NAME [--on-demand] [--local] [--config FILE]
+  usage: `safehold plan run NAME [--local] [--config FILE]
 
 Runs the plan now: admission (backup switch, maintenance window, destination
 mounted and initialised, free space), expansion of its activities into tasks
@@ -35,7 +37,7 @@ the run cleanly (exit 130).
 
 Exit code: 0 succeeded, 1 failed, 3 partly done (some tasks failed or were
 skipped) or nothing to do, 4 refused (the reason is printed), 130 cancelled.`,
-  options: { config: { type: 'string', short: 'c' }, 'on-demand': { type: 'boolean' }, local: { type: 'boolean' } },
+  options: { config: { type: 'string', short: 'c' }, local: { type: 'boolean' } },
   async run(ctx) {
     const [sub, name, ...rest] = ctx.positionals;
     if (sub !== 'run' || !name || rest.length > 0) throw new SafeholdError('USAGE', 'usage: safehold plan run NAME');
@@ -71,12 +73,12 @@ skipped) or nothing to do, 4 refused (the reason is printed), 130 cancelled.`,
   },
 };
 
-function report(ctx: Parameters<Command['run']>[0], name: string, run: PlanRunRecord, tasks: TaskRecord[], server: number | null): number {
+function report(ctx: Parameters<Command['run']>[0], name: string, run: PlanRunRecord, tasks: TaskRecord[], server: number | null): ExitCode {
   ctx.out.result({ run, tasks, ...(server !== null ? { server } : {}) }, () => {
     ctx.out.line(`plan ${name}, run ${run.id.slice(0, 8)}${server !== null ? ` (by the server, pid ${server})` : ''}: ${run.status}${run.reason ? ` (${run.reason})` : ''}`);
     if (tasks.length > 0) printTasks(ctx.out, tasks);
   });
-  return ({ succeeded: 0, failed: 1, partial: 3, skipped: 3, cancelled: 130, refused: 4, running: 1 } as const)[run.status];
+  return exitCodeForRun(run.status);
 }
 
 export function printTasks(out: Output, tasks: TaskRecord[]): void {

@@ -12,6 +12,7 @@ import type { Output } from '../output.ts';
 import { openRepository, recorded, withLock } from '../session.ts';
 import { str } from '../command.ts';
 import type { Command, CommandContext, Values } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const pruneCommand: Command = {
   name: 'prune',
@@ -32,7 +33,7 @@ A damaged repository is refused before anything is removed (exit 1: run check).`
     const repo = await openRepository(ctx);
     const stats = await recorded(ctx, 'prune', repo.backend.location, () => withLock(repo, true, () => runPrune(ctx, repo, { dryRun, maxUnusedFraction })));
     ctx.out.result(stats, () => printPruneStats(ctx.out, stats));
-    return 0;
+    return EXIT.ok;
   },
 };
 

@@ -11,10 +11,12 @@ import type { GroupRestoreOptions, GroupRestoreResult } from '../../plans/restor
 import { loadConfigFrom } from './config.ts';
 import { str } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';
+import { okOrError } from '../exit-codes.ts';
+import type { ExitCode } from '../exit-codes.ts';
 
 export type GroupRestoreArgs = Pick<GroupRestoreOptions, 'group' | 'from' | 'snapshot' | 'safetyBackup' | 'intoSuffix' | 'filesTo' | 'force'>;
 
-export async function runGroupRestore(ctx: CommandContext, config: Config, a: GroupRestoreArgs): Promise<number> {
+export async function runGroupRestore(ctx: CommandContext, config: Config, a: GroupRestoreArgs): Promise<ExitCode> {
   const { out } = ctx;
   const r: GroupRestoreResult = await restoreGroup({
     // The local CLI runs with its user's own rights: it may restore over live data (always after a safety backup).
@@ -28,7 +30,7 @@ export async function runGroupRestore(ctx: CommandContext, config: Config, a: Gr
       if (r.safety) out.line(`safety backup: ${r.safety.groupRun}\nroll back with: ${r.rollback}`);
     }
   });
-  return r.ok ? 0 : 1;
+  return okOrError(r.ok);
 }
 
 export const restorePlanCommand: Command = {
@@ -61,7 +63,7 @@ Exit code: 0 done, 1 stopped at a step (or refused).`,
 };
 
 /** `restore --group NAME …`: the same flow from flags. */
-export async function restoreGroupFromFlags(ctx: CommandContext): Promise<number> {
+export async function restoreGroupFromFlags(ctx: CommandContext): Promise<ExitCode> {
   const v = ctx.values;
   if (ctx.positionals.length > 0) throw new SafeholdError('USAGE', 'restore --group takes no snapshot argument: use --snapshot GROUPRUN|latest');
   const from = str(v, 'from');

@@ -8,6 +8,7 @@ import { openRepository, recorded, withLock } from '../session.ts';
 import { list, str } from '../command.ts';
 import type { Command } from '../command.ts';
 import { restoreGroupFromFlags } from './restore-group.ts';
+import { okOrPartial } from '../exit-codes.ts';
 
 export const restoreCommand: Command = {
   name: 'restore',
@@ -58,6 +59,6 @@ export const restoreCommand: Command = {
     out.result({ snapshot: r.snapshot, target, files: r.files, dirs: r.dirs, symlinks: r.symlinks, bytes: r.bytes, errors: r.errors }, () => {
       out.line(`restored snapshot ${r.snapshot.slice(0, 8)} to ${target}: ${r.files} files, ${r.dirs} dirs, ${r.symlinks} symlinks, ${formatBytes(r.bytes)} in ${formatDuration(Date.now() - t0)}`);
     });
-    return r.errors.length > 0 ? 3 : 0;
+    return okOrPartial(r.errors.length);
   },
 };

@@ -6,6 +6,7 @@ import { formatDuration, formatTime } from '../../core/format.ts';
 import { openCatalog } from '../session.ts';
 import { printTasks } from './plan.ts';
 import type { Command } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const runCommand: Command = {
   name: 'run',
@@ -28,7 +29,7 @@ export const runCommand: Command = {
         ctx.out.line('');
         for (const l of log) ctx.out.line(`${formatTime(l.at)} ${l.level.padEnd(5)} ${l.taskId ? `[task ${l.taskId.split('-').at(-1)}] ` : ''}${l.message}`);
       });
-      return 0;
+      return EXIT.ok;
     } finally {
       catalog.close();
     }

@@ -6,6 +6,7 @@ import { printTable } from './snapshots.ts';
 import { str } from '../command.ts';
 import type { Command } from '../command.ts';
 import { SafeholdError } from '../../core/errors.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const runsCommand: Command = {
   name: 'runs',
@@ -44,6 +45,6 @@ newest first. 'safehold run show ID' shows a plan run's tasks and log.`,
     } finally {
       catalog.close();
     }
-    return 0;
+    return EXIT.ok;
   },
 };

@@ -15,6 +15,7 @@ import { formatDuration } from '../../core/format.ts';
 import { loadConfigFrom } from './config.ts';
 import { str } from '../command.ts';
 import type { Command } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const serverCommand: Command = {
   name: 'server',
@@ -83,7 +84,7 @@ Log lines go to stderr; with --json, one JSON object per line.`,
     await alerts.flush();
     catalog.close();
     log('info', 'stopped');
-    return 0;
+    return EXIT.ok;
   },
 };
 

@@ -4,6 +4,7 @@ import { listSnapshots } from '../../repo/snapshot.ts';
 import { formatBytes, formatTime } from '../../core/format.ts';
 import { openRepository } from '../session.ts';
 import type { Command } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const snapshotsCommand: Command = {
   name: 'snapshots',
@@ -18,7 +19,7 @@ export const snapshotsCommand: Command = {
       printTable(ctx.out.line.bind(ctx.out), ['ID', 'Time', 'Host', 'Tags', 'Size', 'Paths'], rows);
       ctx.out.line(`${snaps.length} snapshot${snaps.length === 1 ? '' : 's'}`);
     });
-    return 0;
+    return EXIT.ok;
   },
 };
 

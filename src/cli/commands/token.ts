@@ -12,6 +12,8 @@ import { printTable } from './snapshots.ts';
 import { openCatalog } from '../session.ts';
 import { str } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
+import type { ExitCode } from '../exit-codes.ts';
 
 const USAGE = `safehold token create --role viewer|operator|admin [--name NAME]
        safehold token list
@@ -45,7 +47,7 @@ export function cliActor(): string {
   }
 }
 
-async function create(ctx: CommandContext): Promise<number> {
+async function create(ctx: CommandContext): Promise<ExitCode> {
   const role = str(ctx.values, 'role');
   if (role === undefined || !isAuthRole(role)) throw new SafeholdError('USAGE', `--role must be one of ${AUTH_ROLES.join(', ')}`);
   const name = str(ctx.values, 'name');
@@ -58,10 +60,10 @@ async function create(ctx: CommandContext): Promise<number> {
   } finally {
     catalog.close();
   }
-  return 0;
+  return EXIT.ok;
 }
 
-async function list(ctx: CommandContext): Promise<number> {
+async function list(ctx: CommandContext): Promise<ExitCode> {
   const catalog = openCatalog(ctx.env);
   let tokens: TokenInfo[];
   try {
@@ -76,10 +78,10 @@ async function list(ctx: CommandContext): Promise<number> {
       t.lastUsedAt === null ? '-' : formatTime(t.lastUsedAt), t.revokedAt === null ? '-' : formatTime(t.revokedAt),
     ]));
   });
-  return 0;
+  return EXIT.ok;
 }
 
-async function revoke(ctx: CommandContext, id: string): Promise<number> {
+async function revoke(ctx: CommandContext, id: string): Promise<ExitCode> {
   const catalog = openCatalog(ctx.env);
   try {
     const info = catalog.tokens().revoke(id);
@@ -87,5 +89,5 @@ async function revoke(ctx: CommandContext, id: string): Promise<number> {
   } finally {
     catalog.close();
   }
-  return 0;
+  return EXIT.ok;
 }

@@ -3,6 +3,7 @@
 import { removeLocks } from '../../repo/lock.ts';
 import { openRepository } from '../session.ts';
 import type { Command } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
 
 export const unlockCommand: Command = {
   name: 'unlock',
@@ -15,6 +16,6 @@ A lock is stale when its heartbeat is older than 30 minutes or its process is go
     const repo = await openRepository(ctx);
     const n = await removeLocks(repo, ctx.values['remove-all'] === true);
     ctx.out.result({ removed: n }, () => ctx.out.line(`removed ${n} lock${n === 1 ? '' : 's'}`));
-    return 0;
+    return EXIT.ok;
   },
 };

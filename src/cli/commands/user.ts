@@ -15,6 +15,8 @@ import { openCatalog } from '../session.ts';
 import { str } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';
 import type { Catalog } from '../../catalog/catalog.ts';
+import { EXIT } from '../exit-codes.ts';
+import type { ExitCode } from '../exit-codes.ts';
 
 const USAGE = `safehold user add NAME --role viewer|operator|admin
        safehold user passwd NAME
@@ -52,14 +54,14 @@ function role(ctx: CommandContext): AuthRole {
 }
 
 /** Runs `fn` on the catalog, closing it after; the command exits 0. */
-async function inCatalog(ctx: CommandContext, fn: (c: Catalog) => Promise<void> | void): Promise<number> {
+async function inCatalog(ctx: CommandContext, fn: (c: Catalog) => Promise<void> | void): Promise<ExitCode> {
   const catalog = openCatalog(ctx.env);
   try {
     await fn(catalog);
   } finally {
     catalog.close();
   }
-  return 0;
+  return EXIT.ok;
 }
 
 async function newPasswordHash(ctx: CommandContext, name: string): Promise<string> {
@@ -78,7 +80,7 @@ async function newPasswordHash(ctx: CommandContext, name: string): Promise<strin
   return hashPassword(pw);
 }
 
-async function add(ctx: CommandContext, name: string): Promise<number> {
+async function add(ctx: CommandContext, name: string): Promise<ExitCode> {
   const r = role(ctx);
   checkUserName(name);
   return inCatalog(ctx, async (catalog) => {
@@ -88,7 +90,7 @@ async function add(ctx: CommandContext, name: string): Promise<number> {
   });
 }
 
-async function passwd(ctx: CommandContext, name: string): Promise<number> {
+async function passwd(ctx: CommandContext, name: string): Promise<ExitCode> {
   return inCatalog(ctx, async (catalog) => {
     if (!catalog.users().get(name)) throw new SafeholdError('NOT_FOUND', `no user ${name}`);
     catalog.users().setPassword(name, await newPasswordHash(ctx, name));
@@ -96,7 +98,7 @@ async function passwd(ctx: CommandContext, name: string): Promise<number> {
   });
 }
 
-async function setRole(ctx: CommandContext, name: string): Promise<number> {
+async function setRole(ctx: CommandContext, name: string): Promise<ExitCode> {
   const r = role(ctx);
   return inCatalog(ctx, (catalog) => {
     catalog.users().setRole(name, r);
@@ -104,14 +106,14 @@ async function setRole(ctx: CommandContext, name: string): Promise<number> {
   });
 }
 
-async function remove(ctx: CommandContext, name: string): Promise<number> {
+async function remove(ctx: CommandContext, name: string): Promise<ExitCode> {
   return inCatalog(ctx, (catalog) => {
     catalog.users().remove(name);
     ctx.out.result({ name, removed: true }, () => ctx.out.line(`user ${name} removed; their sessions have ended`));
   });
 }
 
-async function list(ctx: CommandContext): Promise<number> {
+async function list(ctx: CommandContext): Promise<ExitCode> {
   return inCatalog(ctx, (catalog) => {
     const users = catalog.users().list();
     ctx.out.result(users, () => {

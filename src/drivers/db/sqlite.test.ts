@@ -17,6 +17,7 @@ import type { DbFixture } from '../../../test/helpers/db-driver-suite.ts';
 import { createSqliteDriver } from './sqlite.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { until } from '../../../test/helpers/wait.ts';
+import { nodeOthersCanRun } from '../../../test/helpers/program-copy.ts';
 
 interface Sandbox {
   root: string;
@@ -316,7 +317,7 @@ describe('sqlite driver', () => {
     // The one who owns it can use it: nobody opens the restored file (and may create its -shm next to it).
     fs.chmodSync(s.root, 0o711);
     fs.chmodSync(s.dir, 0o777);
-    const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', '-e',
+    const r = spawnSync(nodeOthersCanRun(s.root), ['--disable-warning=ExperimentalWarning', '-e',
       `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(${JSON.stringify(file('a.db'))}); console.log(db.prepare('SELECT count(*) AS n FROM people').get().n);`],
     { uid: nobody.uid, gid: nobody.gid, encoding: 'utf8' });
     assert.equal(r.stdout.trim(), '3', r.stderr);

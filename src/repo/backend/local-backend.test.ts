@@ -8,13 +8,14 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { LocalBackend } from './local-backend.ts';
 import { backendConformanceSuite } from './conformance.ts';
 import { isSafeholdError } from '../../core/errors.ts';
 import type { Handle } from './backend.ts';
+import { mountTmpfsOrSkip } from '../../../test/helpers/root.ts';
 
 async function tempRoot(): Promise<string> {
   return fs.mkdtemp(join(tmpdir(), 'safehold-local-'));
@@ -124,18 +125,9 @@ describe('LocalBackend on disk', () => {
   }));
 
   it('a full disk fails with NO_SPACE and leaves nothing behind', async (t: TestContext) => {
-    if (process.getuid?.() !== 0) {
-      t.skip('needs root to mount tmpfs');
-      return;
-    }
     const mnt = await tempRoot();
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'pipe' });
-    } catch (e) {
-      await fs.rmdir(mnt);
-      t.skip(`cannot mount tmpfs: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
-      return;
-    }
+    const unmount = mountTmpfsOrSkip(t, mnt, '1m');
+    if (!unmount) return fs.rmdir(mnt);
     try {
       const dir = join(mnt, 'repo');
       const b = new LocalBackend(dir);
@@ -162,7 +154,7 @@ describe('LocalBackend on disk', () => {
       await b.save(after, afterData);
       assert.ok((await b.load(after)).equals(afterData));
     } finally {
-      execFileSync('umount', [mnt]);
+      unmount();
       await fs.rmdir(mnt);
     }
   });
