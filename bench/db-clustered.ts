@@ -1,5 +1,5 @@
 // Backs up files (or stdin) into an existing repository as stream snapshots,
-// the way a plan stores a database dump (engine/stream-archiver.ts with the
+// the way a plan stores a database dump (engine/backup/stream-archiver.ts with the
 // plan's DUMP_CHUNKER), or with other chunk sizes to compare; prints one JSON
 // line per input with the bytes it added. Used by bench/databases.sh.
 //
@@ -17,7 +17,7 @@ import { LocalBackend } from '../src/repo/backend/local-backend.ts';
 import { Repository } from '../src/repo/repository.ts';
 import { RepoLock } from '../src/repo/lock.ts';
 import type { ChunkerParams } from '../src/repo/chunker.ts';
-import { backupStream } from '../src/engine/stream-archiver.ts';
+import { backupStream } from '../src/engine/backup/stream-archiver.ts';
 import { loadTree } from '../src/repo/tree.ts';
 import { DUMP_CHUNKER, DUMP_COMPRESSION, DUMP_GROUP_BYTES } from '../src/plans/task-backup.ts';
 

@@ -1,4 +1,4 @@
-// Benchmark: the tar.zst writer of directory destinations (tarStream, src/engine/tar-writer.ts)
+// Benchmark: the tar.zst writer of directory destinations (tarStream, src/engine/directory/tar-writer.ts)
 // against `tar -cf - DIR | zstd -3 -T1` on the same tree, in the same run, page cache warm:
 // each side runs once untimed, then once timed (with --rounds N: N timed rounds, each side in
 // turn, reporting the median per-round ratio). Both write to a file in a temporary directory.
@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { tarStream } from '../src/engine/tar-writer.ts';
+import { tarStream } from '../src/engine/directory/tar-writer.ts';
 
 interface Run {
   ms: number;

@@ -15,8 +15,8 @@ import type { CommandTarget, DirectoryDestination, FilesTarget, RepositoryDestin
 import { Repository } from '../src/repo/repository.ts';
 import { LocalBackend } from '../src/repo/backend/local-backend.ts';
 import { listSnapshots } from '../src/repo/snapshot.ts';
-import { extractTar } from '../src/engine/tar-reader.ts';
-import { check as checkRepository } from '../src/engine/checker.ts';
+import { extractTar } from '../src/engine/directory/tar-reader.ts';
+import { check as checkRepository } from '../src/engine/check/checker.ts';
 import { activity, openRepo, planWorld } from './helpers/plan-fixtures.ts';
 import type { PlanWorld } from './helpers/plan-fixtures.ts';
 import { compareTrees } from './helpers/cli.ts';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { runPlan } from '../src/plans/runner.ts';
 import type { CommandTarget, FilesTarget, Secret } from '../src/config/types.ts';
 import { listSnapshots } from '../src/repo/snapshot.ts';
-import { check } from '../src/engine/checker.ts';
+import { check } from '../src/engine/check/checker.ts';
 import { applianceBackupContent } from './helpers/appliance-server.ts';
 import { startApplianceCli } from './helpers/appliance-cli.ts';
 import { activity, openRepo, planWorld, quiesceRecords, stepsLogged, streamContent } from './helpers/plan-fixtures.ts';

@@ -9,7 +9,7 @@ import { Output } from './output.ts';
 import { exitCodeFor, EXIT } from './exit-codes.ts';
 import type { ExitCode } from './exit-codes.ts';
 import { SafeholdError } from '../core/errors.ts';
-import { VERSION } from '../engine/program.ts';
+import { VERSION } from '../engine/shared/program.ts';
 import { initCommand } from './commands/init.ts';
 import { backupCommand } from './commands/backup.ts';
 import { restoreCommand } from './commands/restore.ts';

@@ -58,7 +58,7 @@ export const glob = z
     }
   });
 
-/** An exclude pattern of a files unit (src/engine/excluder.ts): a name glob, or an absolute path glob when it has a '/'. */
+/** An exclude pattern of a files unit (src/engine/backup/excluder.ts): a name glob, or an absolute path glob when it has a '/'. */
 export const excludePattern = z.string({ error: "expected an exclude pattern like '*.tmp' or '/home/*/.cache'" })
   .min(1, { error: "expected an exclude pattern like '*.tmp' or '/home/*/.cache'" });
 

@@ -2,7 +2,7 @@
 // uses. The loader (load.ts) validates the file against the schema
 // (schema.ts) and produces exactly this; nothing else reads YAML.
 
-import type { RetentionPolicy } from '../engine/retention.ts';
+import type { RetentionPolicy } from '../engine/maintenance/retention.ts';
 
 /** A secret resolved at load time (from the file, an environment variable or a file); never printed. */
 export interface Secret {
@@ -202,7 +202,7 @@ export interface RetryPolicy {
   readonly maxDurationMs: number;
 }
 
-/** A plan's retention rules: the engine's policy shape (engine/retention.ts), null = rule not set. */
+/** A plan's retention rules: the engine's policy shape (engine/maintenance/retention.ts), null = rule not set. */
 export type Retention = RetentionPolicy;
 
 export interface Plan {

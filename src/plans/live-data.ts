@@ -11,7 +11,7 @@
 import path from 'node:path';
 import type { Config } from '../config/types.ts';
 import { SafeholdError } from '../core/errors.ts';
-import { existsNoFollow, realTarget } from '../engine/no-follow.ts';
+import { existsNoFollow, realTarget } from '../engine/restore/no-follow.ts';
 import type { PlanTarget } from './targets.ts';
 
 /** One reason a restore touches live data, in words for logs, errors and the audit log. */

@@ -3,19 +3,19 @@
 // archiver with the unit's previous snapshot as parent; command and device
 // units as one stream); a directory destination gets a new closed generation
 // (a .tar.zst of a files unit, the raw stream of other kinds), written under
-// a temporary name and renamed (engine/generations.ts). A retry first looks
+// a temporary name and renamed (engine/directory/generations.ts). A retry first looks
 // for what the run it retries already saved (completedEarlier).
 
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DirectoryDestination } from '../config/types.ts';
 import { SafeholdError, isSafeholdError } from '../core/errors.ts';
-import { backup } from '../engine/archiver.ts';
-import { backupStream } from '../engine/stream-archiver.ts';
-import { GROUP_BYTES } from '../engine/ordered-saver.ts';
-import { closedGenerations, cleanTemporaries, writeGeneration } from '../engine/generations.ts';
-import type { GenerationScheme } from '../engine/generations.ts';
-import { tarStream } from '../engine/tar-writer.ts';
+import { backup } from '../engine/backup/archiver.ts';
+import { backupStream } from '../engine/backup/stream-archiver.ts';
+import { GROUP_BYTES } from '../engine/backup/ordered-saver.ts';
+import { closedGenerations, cleanTemporaries, writeGeneration } from '../engine/directory/generations.ts';
+import type { GenerationScheme } from '../engine/directory/generations.ts';
+import { tarStream } from '../engine/directory/tar-writer.ts';
 import { findSnapshot, listSnapshots } from '../repo/snapshot.ts';
 import { isOfUnit, originOf } from '../repo/snapshot-tags.ts';
 import type { BlobCompression } from '../repo/compression.ts';

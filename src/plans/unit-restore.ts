@@ -9,9 +9,9 @@
 import type { Config, RepositoryDestination } from '../config/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { SafeholdError } from '../core/errors.ts';
-import { restore as restoreTree } from '../engine/restorer.ts';
-import { realTarget } from '../engine/no-follow.ts';
-import { openStreamSnapshot } from '../engine/stream-reader.ts';
+import { restore as restoreTree } from '../engine/restore/restorer.ts';
+import { realTarget } from '../engine/restore/no-follow.ts';
+import { openStreamSnapshot } from '../engine/restore/stream-reader.ts';
 import { openDestinationRepo } from './destination-repo.ts';
 import { RepoLock } from '../repo/lock.ts';
 import { Repository } from '../repo/repository.ts';

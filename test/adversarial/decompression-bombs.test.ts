@@ -23,7 +23,7 @@ import { fileId, seal } from '../../src/repo/crypto.ts';
 import { sealBlob } from '../../src/repo/pack.ts';
 import { frameContentSize } from '../../src/repo/encoding.ts';
 import { listSnapshots } from '../../src/repo/snapshot.ts';
-import { check } from '../../src/engine/checker.ts';
+import { check } from '../../src/engine/check/checker.ts';
 
 const PW = 'pw';
 const KDF = { N: 1024, r: 8, p: 1 };

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { isSafeholdError } from '../../src/core/errors.ts';
 import type { ErrorCode } from '../../src/core/errors.ts';
-import { extractTar } from '../../src/engine/tar-reader.ts';
+import { extractTar } from '../../src/engine/directory/tar-reader.ts';
 import { forgeTar, sentinel, tempDir } from '../helpers/repo-forger.ts';
 
 const code = (c: ErrorCode) => (e: unknown) => {

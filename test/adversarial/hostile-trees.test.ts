@@ -16,10 +16,10 @@ import type { ErrorCode } from '../../src/core/errors.ts';
 import { LocalBackend } from '../../src/repo/backend/local-backend.ts';
 import { Repository } from '../../src/repo/repository.ts';
 import { findSnapshot, listSnapshots } from '../../src/repo/snapshot.ts';
-import { restore } from '../../src/engine/restorer.ts';
-import { check } from '../../src/engine/checker.ts';
-import { copySnapshots } from '../../src/engine/copy.ts';
-import { diffTrees, listTree } from '../../src/engine/tree-walk.ts';
+import { restore } from '../../src/engine/restore/restorer.ts';
+import { check } from '../../src/engine/check/checker.ts';
+import { copySnapshots } from '../../src/engine/copy/copy.ts';
+import { diffTrees, listTree } from '../../src/engine/walk/tree-walk.ts';
 import { dirNode, fileNode, forgeRepository, sentinel, statListing, symlinkNode, tempDir } from '../helpers/repo-forger.ts';
 import type { Forger } from '../helpers/repo-forger.ts';
 

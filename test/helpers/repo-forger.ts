@@ -14,8 +14,8 @@ import { saveSnapshot } from '../../src/repo/snapshot.ts';
 import type { Snapshot } from '../../src/repo/snapshot.ts';
 import { encodeTree } from '../../src/repo/tree.ts';
 import type { TreeNode } from '../../src/repo/tree.ts';
-import { BLOCK, encodeHeader } from '../../src/engine/tar-format.ts';
-import type { TarEntry } from '../../src/engine/tar-format.ts';
+import { BLOCK, encodeHeader } from '../../src/engine/directory/tar-format.ts';
+import type { TarEntry } from '../../src/engine/directory/tar-format.ts';
 
 export const FORGER_PASSWORD = 'forger password';
 const KDF = { N: 1024, r: 8, p: 1 };

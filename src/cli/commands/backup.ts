@@ -1,9 +1,10 @@
 // safehold backup: backs up paths (or stdin) into a new snapshot.
 
 import os from 'node:os';
-import { backup, newProgress, resolvePaths } from '../../engine/archiver.ts';
-import type { BackupResult } from '../../engine/archiver.ts';
-import { backupStream } from '../../engine/stream-archiver.ts';
+import { backup, newProgress } from '../../engine/backup/archiver.ts';
+import { resolvePaths } from '../../engine/backup/source-paths.ts';
+import type { BackupResult } from '../../engine/backup/archiver.ts';
+import { backupStream } from '../../engine/backup/stream-archiver.ts';
 import { findSnapshot } from '../../repo/snapshot.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';
 import { isSafeholdError, SafeholdError } from '../../core/errors.ts';

@@ -1,7 +1,7 @@
 // safehold check: verifies the repository's structure, and with --read-data all stored data.
 
-import { check } from '../../engine/checker.ts';
-import type { CheckProgress } from '../../engine/checker.ts';
+import { check } from '../../engine/check/checker.ts';
+import type { CheckProgress } from '../../engine/check/checker.ts';
 import { formatBytes, formatDuration } from '../output.ts';
 import { openRepository, recorded, withLock } from '../session.ts';
 import type { Command } from '../command.ts';

@@ -3,9 +3,9 @@
 // then reads each copy back to verify it. Shared locks on both repositories.
 
 import path from 'node:path';
-import { copySnapshots } from '../../engine/copy.ts';
-import type { CopyResult } from '../../engine/copy.ts';
-import type { CopyProgress } from '../../engine/copy-progress.ts';
+import { copySnapshots } from '../../engine/copy/copy.ts';
+import type { CopyResult } from '../../engine/copy/copy.ts';
+import type { CopyProgress } from '../../engine/copy/copy-progress.ts';
 import { Repository } from '../../repo/repository.ts';
 import { findSnapshot, listSnapshots } from '../../repo/snapshot.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';

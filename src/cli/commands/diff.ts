@@ -1,7 +1,7 @@
 // safehold diff: what changed between two snapshots.
 
 import { findSnapshot } from '../../repo/snapshot.ts';
-import { diffTrees } from '../../engine/tree-walk.ts';
+import { diffTrees } from '../../engine/walk/tree-walk.ts';
 import { formatBytes } from '../../core/format.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { openRepository } from '../session.ts';

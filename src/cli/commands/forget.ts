@@ -2,10 +2,10 @@
 // (applied per group of host, paths and tags), and with --prune then removes
 // the data they alone used. Everything under one exclusive lock.
 
-import { applyRetention, isEmptyPolicy, GROUP_FIELDS } from '../../engine/retention.ts';
-import type { GroupField, RetentionGroup, RetentionPolicy } from '../../engine/retention.ts';
-import { forget } from '../../engine/forget.ts';
-import type { PruneStats } from '../../engine/prune.ts';
+import { applyRetention, isEmptyPolicy, GROUP_FIELDS } from '../../engine/maintenance/retention.ts';
+import type { GroupField, RetentionGroup, RetentionPolicy } from '../../engine/maintenance/retention.ts';
+import { forget } from '../../engine/maintenance/forget.ts';
+import type { PruneStats } from '../../engine/maintenance/prune.ts';
 import { findSnapshot, listSnapshots } from '../../repo/snapshot.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';
 import { parseDuration } from '../../config/values.ts';

@@ -1,7 +1,7 @@
 // safehold ls: lists the entries of a snapshot (or of one path in it).
 
 import { findSnapshot } from '../../repo/snapshot.ts';
-import { listTree } from '../../engine/tree-walk.ts';
+import { listTree } from '../../engine/walk/tree-walk.ts';
 import { formatTime } from '../../core/format.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { openRepository } from '../session.ts';

@@ -1,9 +1,9 @@
 // safehold prune: removes the data no snapshot uses any more, under the
-// exclusive lock, in the crash-safe order of engine/prune.ts. Also runs
+// exclusive lock, in the crash-safe order of engine/maintenance/prune.ts. Also runs
 // prune for `forget --prune` (runPrune, printPruneStats).
 
-import { prune } from '../../engine/prune.ts';
-import type { PruneOptions, PruneProgress, PruneStats, PruneStep } from '../../engine/prune.ts';
+import { prune } from '../../engine/maintenance/prune.ts';
+import type { PruneOptions, PruneProgress, PruneStats, PruneStep } from '../../engine/maintenance/prune.ts';
 import type { Repository } from '../../repo/repository.ts';
 import { PERCENT_RE } from '../../config/values.ts';
 import { SafeholdError } from '../../core/errors.ts';

@@ -1,6 +1,6 @@
 // safehold restore: recreates a snapshot's paths under a target directory.
 
-import { restore, newRestoreProgress } from '../../engine/restorer.ts';
+import { restore, newRestoreProgress } from '../../engine/restore/restorer.ts';
 import { findSnapshot } from '../../repo/snapshot.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { formatBytes, formatDuration, rate } from '../output.ts';

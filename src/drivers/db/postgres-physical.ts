@@ -12,7 +12,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { SafeholdError, fromSystemError, sysCode } from '../../core/errors.ts';
-import { extractTar } from '../../engine/tar-reader.ts';
+import { extractTar } from '../../engine/directory/tar-reader.ts';
 import { childStream } from './child-stream.ts';
 import type { DbBackup } from './driver.ts';
 import { redactions, tool, toolEnv, transientStderr, where } from './postgres-connection.ts';
