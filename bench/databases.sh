@@ -367,7 +367,7 @@ verdict2() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 <= b + 0) ? "PASS" : 
   echo "           spaces: ~100x compressible and of low entropy for any chunker (chunks come out larger than nominal)"
   [ "$HAVE_OPENSSL" = 1 ] && echo "  random = the same two versions with the filler replaced by pseudo-random base64 (rows with real content)"
   echo "  chunking: restic = its own (512K/1M/8M); default = safehold backup --stdin (repository chunker, 512K/1M/8M);"
-  echo "            dump = DUMP_CHUNKER, DUMP_COMPRESSION and DUMP_GROUP_BYTES (see src/plans/task-backup.ts: what plans use for database dumps)$([ -n "$SWEEP" ] && echo "; K/K/K = other sizes (KiB)")"
+  echo "            dump = DUMP_CHUNKER, DUMP_COMPRESSION and DUMP_GROUP_BYTES (see src/plans/task/task-backup.ts: what plans use for database dumps)$([ -n "$SWEEP" ] && echo "; K/K/K = other sizes (KiB)")"
   cfmt='%-7s | %-14s | %10s | %15s | %17s | %14s | %11s | %s\n'
   printf "$cfmt" dataset chunking "data (MiB)" "full copy (MiB)" "second adds (MiB)" "% of full copy" "range of %" "avg chunk (KiB)"
   printf "$cfmt" | tr ' |' '-+'

@@ -4,7 +4,7 @@
 // line per input with the bytes it added. Used by bench/databases.sh.
 //
 // Usage: node bench/db-clustered.ts --repo DIR [--chunker dump|default|MIN/AVG/MAX] FILE|- ...
-//   dump     DUMP_CHUNKER of src/plans/task-backup.ts (what database dumps use; the default here)
+//   dump     DUMP_CHUNKER of src/plans/task/task-backup.ts (what database dumps use; the default here)
 //   default  the repository's own chunker (what `safehold backup --stdin` uses)
 //   K/K/K    min/avg/max in KiB, e.g. 64/256/2048 (stored like dumps otherwise: compression and groups)
 // The password comes from SAFEHOLD_PASSWORD.
@@ -19,7 +19,7 @@ import { RepoLock } from '../src/repo/lock.ts';
 import type { ChunkerParams } from '../src/repo/chunker.ts';
 import { backupStream } from '../src/engine/backup/stream-archiver.ts';
 import { loadTree } from '../src/repo/tree.ts';
-import { DUMP_CHUNKER, DUMP_COMPRESSION, DUMP_GROUP_BYTES } from '../src/plans/task-backup.ts';
+import { DUMP_CHUNKER, DUMP_COMPRESSION, DUMP_GROUP_BYTES } from '../src/plans/task/task-backup.ts';
 
 function chunkerFrom(spec: string, repo: Repository): ChunkerParams {
   if (spec === 'dump') return DUMP_CHUNKER;

@@ -5,8 +5,8 @@
 // itself, not probing real devices.
 
 import type { Activity } from '../src/config/types.ts';
-import { expandActivities } from '../src/plans/expand.ts';
-import type { InventoryTarget } from '../src/plans/expand.ts';
+import { expandActivities } from '../src/plans/run/expand.ts';
+import type { InventoryTarget } from '../src/plans/run/expand.ts';
 
 const TARGETS = 10_000;
 const UNITS = 10;

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { runPlan } from '../src/plans/runner.ts';
+import { runPlan } from '../src/plans/run/runner.ts';
 import type { ServerDbTarget } from '../src/config/types.ts';
 import { listSnapshots } from '../src/repo/snapshot.ts';
 import { runSql } from '../src/drivers/sql/sql-exec.ts';

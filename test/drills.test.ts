@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runPlan } from '../src/plans/runner.ts';
+import { runPlan } from '../src/plans/run/runner.ts';
 import type { FilesTarget } from '../src/config/types.ts';
 import type { DrillRecord } from '../src/catalog/drills.ts';
 import { activity, planWorld } from './helpers/plan-fixtures.ts';

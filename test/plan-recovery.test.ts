@@ -12,8 +12,8 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { runPlan } from '../src/plans/runner.ts';
-import { recoverAbandoned } from '../src/plans/recover.ts';
+import { runPlan } from '../src/plans/run/runner.ts';
+import { recoverAbandoned } from '../src/plans/run/recover.ts';
 import type { AlertEvent } from '../src/core/alert-event.ts';
 import { buildTargets } from '../src/plans/targets.ts';
 import { effectiveState } from './helpers/appliance-server.ts';
@@ -26,7 +26,7 @@ function childScript(): string {
   const url = (p: string) => JSON.stringify(pathToFileURL(path.join(SRC, p)).href);
   return `
 import fs from 'node:fs';
-import { runPlan } from ${url('plans/runner.ts')};
+import { runPlan } from ${url('plans/run/runner.ts')};
 import { Catalog } from ${url('catalog/catalog.ts')};
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const catalog = Catalog.open(config.settings.dataDir);

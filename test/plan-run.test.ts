@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runPlan } from '../src/plans/runner.ts';
+import { runPlan } from '../src/plans/run/runner.ts';
 import { Repository } from '../src/repo/repository.ts';
 import { LocalBackend } from '../src/repo/backend/local-backend.ts';
 import { listSnapshots } from '../src/repo/snapshot.ts';

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runPlan } from '../src/plans/runner.ts';
+import { runPlan } from '../src/plans/run/runner.ts';
 import type { CommandTarget, FilesTarget, Secret } from '../src/config/types.ts';
 import { listSnapshots } from '../src/repo/snapshot.ts';
 import { check } from '../src/engine/check/checker.ts';

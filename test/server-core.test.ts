@@ -15,7 +15,7 @@ import { ManualClock } from '../src/core/clock.ts';
 import type { AlertEvent } from '../src/core/alert-event.ts';
 import type { Config, Plan } from '../src/config/types.ts';
 import { ServerCore } from '../src/scheduler/server-core.ts';
-import { runPlan } from '../src/plans/runner.ts';
+import { runPlan } from '../src/plans/run/runner.ts';
 import { listSnapshots } from '../src/repo/snapshot.ts';
 import { activity, hook, openRepo, planWorld } from './helpers/plan-fixtures.ts';
 import { alerter } from '../src/alerts/from-config.ts';

@@ -14,7 +14,7 @@ import { SafeholdError } from '../core/errors.ts';
 import { childEnv } from '../core/child-env.ts';
 import type { DbDriver } from '../drivers/db/driver.ts';
 import { dbDriverFor, isDatabaseTarget } from '../drivers/db/factory.ts';
-import type { InventoryTarget } from './expand.ts';
+import type { InventoryTarget } from './run/expand.ts';
 
 export interface PlanTarget extends InventoryTarget {
   readonly config: Target;

@@ -1,11 +1,11 @@
-// The safe group restore of src/plans/restore-flow.ts. The flow decides on
+// The safe group restore of src/plans/restore/restore-flow.ts. The flow decides on
 // the real places and databases it would write whether that overwrites live
 // data; an operator is refused there (403), an admin may (the safety backup
 // is then always taken). The audit log records the decision.
 
 import { z } from 'zod';
-import { restoreGroup } from '../../plans/restore-flow.ts';
-import type { RestoreStep } from '../../plans/restore-flow.ts';
+import { restoreGroup } from '../../plans/restore/restore-flow.ts';
+import type { RestoreStep } from '../../plans/restore/restore-flow.ts';
 import { buildTargets } from '../../plans/targets.ts';
 import { roleAllows } from '../auth/types.ts';
 import { auditedRestore } from './restore-audit.ts';

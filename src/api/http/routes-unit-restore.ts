@@ -1,11 +1,11 @@
-// Restore of ONE snapshot of a unit (plans/unit-restore.ts): files under a
+// Restore of ONE snapshot of a unit (plans/restore/unit-restore.ts): files under a
 // directory, a database dump into a database name. Whether it overwrites
 // live data is decided by the flow on the real places and databases; an
 // operator is refused (403) there, an admin may (after a safety backup).
 // The audit log records the decision either way.
 
 import { z } from 'zod';
-import { restoreUnit } from '../../plans/unit-restore.ts';
+import { restoreUnit } from '../../plans/restore/unit-restore.ts';
 import { roleAllows } from '../auth/types.ts';
 import { errorResponses, op } from './route-def.ts';
 import type { ApiApp, RouteContext } from './route-def.ts';

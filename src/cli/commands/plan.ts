@@ -60,7 +60,7 @@ skipped) or nothing to do, 4 refused (the reason is printed), 130 cancelled.`,
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     try {
-      const { runPlan } = await import('../../plans/runner.ts');
+      const { runPlan } = await import('../../plans/run/runner.ts');
       const r = await runPlan({ config, plan: name, trigger: 'on-demand', catalog, signal: ac.signal, alert: (e) => alerts.alert(e) });
       await alerts.flush();
       return report(ctx, name, catalog.planRuns().getRun(r.id)!, r.tasks, null);

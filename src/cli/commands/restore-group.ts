@@ -1,13 +1,13 @@
 // safehold restore --group and safehold restore-plan run: the safe restore of
-// a consistency group (S7, plans/restore-flow.ts). Prints each step as it
+// a consistency group (S7, plans/restore/restore-flow.ts). Prints each step as it
 // goes; on failure the step, the reason and the rollback command.
 
 import { systemClock } from '../../core/clock.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import type { Config } from '../../config/types.ts';
 import { buildTargets } from '../../plans/targets.ts';
-import { restoreGroup } from '../../plans/restore-flow.ts';
-import type { GroupRestoreOptions, GroupRestoreResult } from '../../plans/restore-flow.ts';
+import { restoreGroup } from '../../plans/restore/restore-flow.ts';
+import type { GroupRestoreOptions, GroupRestoreResult } from '../../plans/restore/restore-flow.ts';
 import { loadConfigFrom } from './config.ts';
 import { str } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';

@@ -10,10 +10,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import type { Hook } from '../config/types.ts';
-import { systemClock, type Clock } from '../core/clock.ts';
-import { sysCode } from '../core/errors.ts';
-import { childEnv } from '../core/child-env.ts';
+import type { Hook } from '../../config/types.ts';
+import { systemClock, type Clock } from '../../core/clock.ts';
+import { sysCode } from '../../core/errors.ts';
+import { childEnv } from '../../core/child-env.ts';
 
 export type HookPhase = 'pre-plan' | 'post-plan' | 'pre-task' | 'post-task' | 'group-stop' | 'group-start' | 'restore-stop' | 'restore-check' | 'restore-cleanup' | 'restore-start';
 

@@ -9,10 +9,10 @@
 // CLI) may go on; such a restore always takes a safety backup first.
 
 import path from 'node:path';
-import type { Config } from '../config/types.ts';
-import { SafeholdError } from '../core/errors.ts';
-import { existsNoFollow, realTarget } from '../engine/restore/no-follow.ts';
-import type { PlanTarget } from './targets.ts';
+import type { Config } from '../../config/types.ts';
+import { SafeholdError } from '../../core/errors.ts';
+import { existsNoFollow, realTarget } from '../../engine/restore/no-follow.ts';
+import type { PlanTarget } from '../targets.ts';
 
 /** One reason a restore touches live data, in words for logs, errors and the audit log. */
 export type LiveHit = string;

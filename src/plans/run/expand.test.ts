@@ -4,7 +4,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Activity, TargetKind } from '../config/types.ts';
+import type { Activity, TargetKind } from '../../config/types.ts';
 import { expandActivities } from './expand.ts';
 import type { InventoryTarget } from './expand.ts';
 

@@ -4,8 +4,8 @@
 // the stop hook or a backup failed. Only 'quiesced' groups stop anything:
 // 'physical' and 'independent' groups are backed up while the application runs.
 
-import type { Activity, Config, Group } from '../config/types.ts';
-import type { Clock } from '../core/clock.ts';
+import type { Activity, Config, Group } from '../../config/types.ts';
+import type { Clock } from '../../core/clock.ts';
 import { describeHookResult, hookFailed, runHook } from './hooks.ts';
 import type { HookContext, HookPhase } from './hooks.ts';
 

@@ -6,23 +6,23 @@
 // first (a safety backup into the same repository). The repository's shared
 // lock is held throughout.
 
-import type { Config, RepositoryDestination } from '../config/types.ts';
-import type { Clock } from '../core/clock.ts';
-import { SafeholdError } from '../core/errors.ts';
-import { restore as restoreTree } from '../engine/restore/restorer.ts';
-import { realTarget } from '../engine/restore/no-follow.ts';
-import { openStreamSnapshot } from '../engine/restore/stream-reader.ts';
-import { openDestinationRepo } from './destination-repo.ts';
-import { RepoLock } from '../repo/lock.ts';
-import { Repository } from '../repo/repository.ts';
-import { findSnapshot } from '../repo/snapshot.ts';
-import type { SnapshotWithId } from '../repo/snapshot.ts';
-import { originOf } from '../repo/snapshot-tags.ts';
+import type { Config, RepositoryDestination } from '../../config/types.ts';
+import type { Clock } from '../../core/clock.ts';
+import { SafeholdError } from '../../core/errors.ts';
+import { restore as restoreTree } from '../../engine/restore/restorer.ts';
+import { realTarget } from '../../engine/restore/no-follow.ts';
+import { openStreamSnapshot } from '../../engine/restore/stream-reader.ts';
+import { openDestinationRepo } from '../run/destination-repo.ts';
+import { RepoLock } from '../../repo/lock.ts';
+import { Repository } from '../../repo/repository.ts';
+import { findSnapshot } from '../../repo/snapshot.ts';
+import type { SnapshotWithId } from '../../repo/snapshot.ts';
+import { originOf } from '../../repo/snapshot-tags.ts';
 import { databaseLiveHits, filesLiveHits, requireLiveAllowed, writtenPlaces } from './live-data.ts';
 import type { LiveHit } from './live-data.ts';
 import { safetyBackup } from './safety-backup.ts';
 import type { SafetyItem } from './safety-backup.ts';
-import { buildTargets } from './targets.ts';
+import { buildTargets } from '../targets.ts';
 
 export interface UnitRestoreRequest {
   /** The repository destination holding the snapshot. */

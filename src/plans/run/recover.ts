@@ -4,10 +4,10 @@
 // they held are released. The caller gets what was repaired, so it can raise
 // 'quiesce-repaired' alerts and retry abandoned scheduled runs (server.ts).
 
-import type { PlanRunRecord, PlanRunStore } from '../catalog/plan-runs.ts';
-import type { LeaseStore } from '../catalog/leases.ts';
-import type { PlanTarget } from './targets.ts';
-import type { AlertEvent } from '../core/alert-event.ts';
+import type { PlanRunRecord, PlanRunStore } from '../../catalog/plan-runs.ts';
+import type { LeaseStore } from '../../catalog/leases.ts';
+import type { PlanTarget } from '../targets.ts';
+import type { AlertEvent } from '../../core/alert-event.ts';
 
 export interface RepairedQuiesce {
   target: string;

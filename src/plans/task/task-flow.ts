@@ -4,18 +4,18 @@
 // happens after the quiesce (the quiesce is recorded in the catalog first,
 // so a killed process's quiesce is undone at the next start: see recover.ts).
 
-import type { TaskStatus } from '../catalog/plan-runs.ts';
-import type { DeviceAdapter, QuiesceState } from '../drivers/device/adapter.ts';
-import { formatDuration } from '../core/format.ts';
-import { abortReason } from './deadline.ts';
+import type { TaskStatus } from '../../catalog/plan-runs.ts';
+import type { DeviceAdapter, QuiesceState } from '../../drivers/device/adapter.ts';
+import { formatDuration } from '../../core/format.ts';
+import { abortReason } from '../run/deadline.ts';
 import { backupOne, completedEarlier } from './task-backup.ts';
 import { runTaskWork } from './task-work.ts';
-import { inWindow, outsideWindowReason } from './window.ts';
-import { describeHookResult, hookFailed, runHook } from './hooks.ts';
-import { checkFreeSpace, lowSpaceAlert } from './destination-checks.ts';
-import type { ExpandedTask } from './expand.ts';
-import type { PlanTarget } from './targets.ts';
-import { unitTags } from '../repo/snapshot-tags.ts';
+import { inWindow, outsideWindowReason } from '../run/window.ts';
+import { describeHookResult, hookFailed, runHook } from '../hooks/hooks.ts';
+import { checkFreeSpace, lowSpaceAlert } from '../run/destination-checks.ts';
+import type { ExpandedTask } from '../run/expand.ts';
+import type { PlanTarget } from '../targets.ts';
+import { unitTags } from '../../repo/snapshot-tags.ts';
 import { TaskStop, label } from './task-env.ts';
 import type { TaskEnv } from './task-env.ts';
 

@@ -5,9 +5,9 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Destination } from '../config/types.ts';
-import { formatBytes } from '../core/format.ts';
-import type { AlertEvent } from '../core/alert-event.ts';
+import type { Destination } from '../../config/types.ts';
+import { formatBytes } from '../../core/format.ts';
+import type { AlertEvent } from '../../core/alert-event.ts';
 
 export type CheckOutcome = { ok: true } | { ok: false; reason: string; space?: { free: number; need: number } };
 

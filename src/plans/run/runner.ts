@@ -7,27 +7,27 @@
 // step logs a line starting with its number ("S3.2 …"). Failures, exhausted
 // retries, cleared locks and low space raise alerts through `alert`.
 
-import type { Config } from '../config/types.ts';
-import type { Clock } from '../core/clock.ts';
-import { systemClock } from '../core/clock.ts';
-import type { AlertEvent } from '../core/alert-event.ts';
-import type { Catalog } from '../catalog/catalog.ts';
-import type { PlanRunRecord, PlanRunStatus, RunTrigger, TaskRecord } from '../catalog/plan-runs.ts';
-import { taskScope } from '../catalog/leases.ts';
+import type { Config } from '../../config/types.ts';
+import type { Clock } from '../../core/clock.ts';
+import { systemClock } from '../../core/clock.ts';
+import type { AlertEvent } from '../../core/alert-event.ts';
+import type { Catalog } from '../../catalog/catalog.ts';
+import type { PlanRunRecord, PlanRunStatus, RunTrigger, TaskRecord } from '../../catalog/plan-runs.ts';
+import { taskScope } from '../../catalog/leases.ts';
 import { openDestinationRepo } from './destination-repo.ts';
-import { Repository } from '../repo/repository.ts';
-import { SafeholdError } from '../core/errors.ts';
+import { Repository } from '../../repo/repository.ts';
+import { SafeholdError } from '../../core/errors.ts';
 import { inWindow, outsideWindowReason } from './window.ts';
-import { describeHookResult, hookFailed, runHook } from './hooks.ts';
+import { describeHookResult, hookFailed, runHook } from '../hooks/hooks.ts';
 import { checkFreeSpace, checkReachable, lowSpaceAlert } from './destination-checks.ts';
 import { expandActivities } from './expand.ts';
-import { buildTargets } from './targets.ts';
-import type { PlanTarget } from './targets.ts';
+import { buildTargets } from '../targets.ts';
+import type { PlanTarget } from '../targets.ts';
 import { quiesceRepairedAlert, recoverAbandoned } from './recover.ts';
-import { runTask } from './task-flow.ts';
+import { runTask } from '../task/task-flow.ts';
 import { acquireRunLocks } from './run-locks.ts';
 import { abortReason, deadline } from './deadline.ts';
-import { GroupHooks } from './group-hooks.ts';
+import { GroupHooks } from '../hooks/group-hooks.ts';
 
 export interface RunPlanOptions {
   config: Config;

@@ -4,8 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Window } from '../config/types.ts';
-import { isSafeholdError } from '../core/errors.ts';
+import type { Window } from '../../config/types.ts';
+import { isSafeholdError } from '../../core/errors.ts';
 import { describeWindow, formatInZone, inWindow, nextWindowStart, outsideWindowReason, windowEnd } from './window.ts';
 
 const U = Date.UTC;

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Hook } from '../config/types.ts';
-import { ManualClock } from '../core/clock.ts';
+import type { Hook } from '../../config/types.ts';
+import { ManualClock } from '../../core/clock.ts';
 import { describeHookResult, hookEnv, hookFailed, runHook, type HookContext, type HookLogLine, type HookResult } from './hooks.ts';
 
 const ctx: HookContext = { plan: 'nightly', run: 'run-42', phase: 'pre-plan' };

@@ -12,8 +12,8 @@
 //    (repeated) means its first occurrence.
 
 import { Cron } from 'croner';
-import type { Window } from '../config/types.ts';
-import { SafeholdError } from '../core/errors.ts';
+import type { Window } from '../../config/types.ts';
+import { SafeholdError } from '../../core/errors.ts';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;

@@ -5,8 +5,8 @@
 // (no drift from the time attempts take), the last one no later than the
 // window's end. Time comes from the injected clock.
 
-import type { Clock } from '../core/clock.ts';
-import type { RetryPolicy } from '../config/types.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { RetryPolicy } from '../../config/types.ts';
 
 export const SCHEDULED_BACKUP_RETRY: RetryPolicy = { intervalMs: 10 * 60_000, maxDurationMs: 4 * 3600_000 };
 export const PURGE_RETRY: RetryPolicy = { intervalMs: 10 * 60_000, maxDurationMs: 6 * 3600_000 };

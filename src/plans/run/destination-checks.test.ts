@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { RepositoryDestination } from '../config/types.ts';
+import type { RepositoryDestination } from '../../config/types.ts';
 import { checkFreeSpace, checkReachable, isMountPoint } from './destination-checks.ts';
 
 function dest(p: string, over: Partial<RepositoryDestination> = {}): RepositoryDestination {

@@ -6,15 +6,15 @@
 // who holds what since when. Leases cleared for being stale are logged and
 // alerted. While held, the leases' heartbeat is renewed.
 
-import type { RetryPolicy } from '../config/types.ts';
-import type { Clock } from '../core/clock.ts';
-import type { AlertEvent } from '../core/alert-event.ts';
-import { isSafeholdError } from '../core/errors.ts';
-import { formatDuration, formatTime } from '../core/format.ts';
-import type { LeaseKind, LeaseStore } from '../catalog/leases.ts';
-import { describeHolder } from '../catalog/leases.ts';
-import type { Repository } from '../repo/repository.ts';
-import { RepoLock, removeLocks } from '../repo/lock.ts';
+import type { RetryPolicy } from '../../config/types.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { AlertEvent } from '../../core/alert-event.ts';
+import { isSafeholdError } from '../../core/errors.ts';
+import { formatDuration, formatTime } from '../../core/format.ts';
+import type { LeaseKind, LeaseStore } from '../../catalog/leases.ts';
+import { describeHolder } from '../../catalog/leases.ts';
+import type { Repository } from '../../repo/repository.ts';
+import { RepoLock, removeLocks } from '../../repo/lock.ts';
 import { withRetries } from './retry.ts';
 
 export interface RunLockRequest {

@@ -3,9 +3,9 @@
 // shutdown) or when the limit passes on the injected clock. The abort reason
 // is a CANCELLED SafeholdError saying which.
 
-import type { Clock } from '../core/clock.ts';
-import { SafeholdError } from '../core/errors.ts';
-import { formatDuration } from '../core/format.ts';
+import type { Clock } from '../../core/clock.ts';
+import { SafeholdError } from '../../core/errors.ts';
+import { formatDuration } from '../../core/format.ts';
 
 export interface Deadline {
   readonly signal: AbortSignal;

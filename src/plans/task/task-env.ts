@@ -4,13 +4,13 @@
 // of its work and the log of one task. Its own file so that the steps and
 // the flow do not import each other.
 
-import type { Config, Destination, Plan } from '../config/types.ts';
-import type { Clock } from '../core/clock.ts';
-import type { AlertEvent } from '../core/alert-event.ts';
-import type { Repository } from '../repo/repository.ts';
-import type { PlanRunStore } from '../catalog/plan-runs.ts';
-import type { DrillStore } from '../catalog/drills.ts';
-import type { ExpandedTask } from './expand.ts';
+import type { Config, Destination, Plan } from '../../config/types.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { AlertEvent } from '../../core/alert-event.ts';
+import type { Repository } from '../../repo/repository.ts';
+import type { PlanRunStore } from '../../catalog/plan-runs.ts';
+import type { DrillStore } from '../../catalog/drills.ts';
+import type { ExpandedTask } from '../run/expand.ts';
 
 export interface TaskEnv {
   runId: string;

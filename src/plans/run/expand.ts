@@ -6,9 +6,9 @@
 // natural name order (QA2 before QA10). Each target is probed and listed at
 // most once per expansion, many at a time.
 
-import type { Activity, Group, TargetKind } from '../config/types.ts';
-import { globToRegExp, naturalCompare } from '../core/glob.ts';
-import { mapLimit } from '../core/concurrency.ts';
+import type { Activity, Group, TargetKind } from '../../config/types.ts';
+import { globToRegExp, naturalCompare } from '../../core/glob.ts';
+import { mapLimit } from '../../core/concurrency.ts';
 
 /** What expansion needs of a target: its name and kind, a live probe, its units. */
 export interface InventoryTarget {

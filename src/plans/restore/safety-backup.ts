@@ -5,15 +5,15 @@
 // a unit restore saves its one item.
 
 import { randomBytes } from 'node:crypto';
-import type { Group } from '../config/types.ts';
-import type { Repository } from '../repo/repository.ts';
-import type { SnapshotMeta } from '../repo/snapshot.ts';
-import { unitTags } from '../repo/snapshot-tags.ts';
-import { backup } from '../engine/backup/archiver.ts';
-import { backupStream } from '../engine/backup/stream-archiver.ts';
-import { existsNoFollow } from '../engine/restore/no-follow.ts';
-import type { PlanTarget } from './targets.ts';
-import { DUMP_CHUNKER, DUMP_COMPRESSION, DUMP_GROUP_BYTES } from './task-backup.ts';
+import type { Group } from '../../config/types.ts';
+import type { Repository } from '../../repo/repository.ts';
+import type { SnapshotMeta } from '../../repo/snapshot.ts';
+import { unitTags } from '../../repo/snapshot-tags.ts';
+import { backup } from '../../engine/backup/archiver.ts';
+import { backupStream } from '../../engine/backup/stream-archiver.ts';
+import { existsNoFollow } from '../../engine/restore/no-follow.ts';
+import type { PlanTarget } from '../targets.ts';
+import { DUMP_CHUNKER, DUMP_COMPRESSION, DUMP_GROUP_BYTES } from '../task/task-backup.ts';
 
 /** One live thing a restore is about to replace. */
 export type SafetyItem =

@@ -4,10 +4,10 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../core/clock.ts';
+import { ManualClock } from '../../core/clock.ts';
 import { PURGE_RETRY, SCHEDULED_BACKUP_RETRY, attemptTimes, withRetries } from './retry.ts';
 import type { AttemptOutcome, RetryResult } from './retry.ts';
-import type { RetryPolicy } from '../config/types.ts';
+import type { RetryPolicy } from '../../config/types.ts';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 25, 1, 0);

@@ -12,20 +12,20 @@
 // the safety backup.
 
 import path from 'node:path';
-import type { Config, Group, Hook } from '../config/types.ts';
-import type { Clock } from '../core/clock.ts';
-import { SafeholdError } from '../core/errors.ts';
-import { Repository } from '../repo/repository.ts';
-import { openDestinationRepo } from './destination-repo.ts';
-import { RepoLock } from '../repo/lock.ts';
-import { listSnapshots } from '../repo/snapshot.ts';
-import type { SnapshotWithId } from '../repo/snapshot.ts';
-import { originOf } from '../repo/snapshot-tags.ts';
-import { restore as restoreTree } from '../engine/restore/restorer.ts';
-import { openStreamSnapshot } from '../engine/restore/stream-reader.ts';
-import { describeHookResult, hookFailed, runHook } from './hooks.ts';
-import type { HookPhase } from './hooks.ts';
-import type { PlanTarget } from './targets.ts';
+import type { Config, Group, Hook } from '../../config/types.ts';
+import type { Clock } from '../../core/clock.ts';
+import { SafeholdError } from '../../core/errors.ts';
+import { Repository } from '../../repo/repository.ts';
+import { openDestinationRepo } from '../run/destination-repo.ts';
+import { RepoLock } from '../../repo/lock.ts';
+import { listSnapshots } from '../../repo/snapshot.ts';
+import type { SnapshotWithId } from '../../repo/snapshot.ts';
+import { originOf } from '../../repo/snapshot-tags.ts';
+import { restore as restoreTree } from '../../engine/restore/restorer.ts';
+import { openStreamSnapshot } from '../../engine/restore/stream-reader.ts';
+import { describeHookResult, hookFailed, runHook } from '../hooks/hooks.ts';
+import type { HookPhase } from '../hooks/hooks.ts';
+import type { PlanTarget } from '../targets.ts';
 import { safetyBackup } from './safety-backup.ts';
 import type { SafetyItem } from './safety-backup.ts';
 import { databaseLiveHits, filesLiveHits, requireLiveAllowed, writtenPlaces } from './live-data.ts';
@@ -264,7 +264,7 @@ async function restoreDatabase(repo: Repository, item: RestoreItem, o: GroupRest
   const { stream } = await openStreamSnapshot(repo, s);
   try {
     if (s.meta?.format === 'pg_basebackup-tar') {
-      const { restorePhysical } = await import('../drivers/db/postgres-physical.ts');
+      const { restorePhysical } = await import('../../drivers/db/postgres-physical.ts');
       await restorePhysical(stream, into);
       o.log('databases', `${target.name}: the server's data directory restored into ${into}`);
       return { target: target.name, unit, snapshot: s.id, into };

@@ -7,27 +7,27 @@
 // or, for directory destinations, copies the closed generations only.
 
 import { spawn } from 'node:child_process';
-import { openDestinationRepo } from './destination-repo.ts';
-import { RepoLock } from '../repo/lock.ts';
-import { listSnapshots } from '../repo/snapshot.ts';
-import type { SnapshotWithId } from '../repo/snapshot.ts';
-import { isOfUnit } from '../repo/snapshot-tags.ts';
-import { applyRetention } from '../engine/maintenance/retention.ts';
-import { forget } from '../engine/maintenance/forget.ts';
-import { prune } from '../engine/maintenance/prune.ts';
-import { copySnapshots } from '../engine/copy/copy.ts';
-import { closedGenerations, copyClosedGenerations } from '../engine/directory/generations.ts';
-import { SafeholdError } from '../core/errors.ts';
-import { childEnv } from '../core/child-env.ts';
-import { formatBytes } from '../core/format.ts';
-import type { ExpandedTask } from './expand.ts';
-import type { PlanTarget } from './targets.ts';
+import { openDestinationRepo } from '../run/destination-repo.ts';
+import { RepoLock } from '../../repo/lock.ts';
+import { listSnapshots } from '../../repo/snapshot.ts';
+import type { SnapshotWithId } from '../../repo/snapshot.ts';
+import { isOfUnit } from '../../repo/snapshot-tags.ts';
+import { applyRetention } from '../../engine/maintenance/retention.ts';
+import { forget } from '../../engine/maintenance/forget.ts';
+import { prune } from '../../engine/maintenance/prune.ts';
+import { copySnapshots } from '../../engine/copy/copy.ts';
+import { closedGenerations, copyClosedGenerations } from '../../engine/directory/generations.ts';
+import { SafeholdError } from '../../core/errors.ts';
+import { childEnv } from '../../core/child-env.ts';
+import { formatBytes } from '../../core/format.ts';
+import type { ExpandedTask } from '../run/expand.ts';
+import type { PlanTarget } from '../targets.ts';
 import type { Log, TaskEnv, WorkResult } from './task-env.ts';
 import { TaskStop, label } from './task-env.ts';
 import { unitScheme } from './task-backup.ts';
 import { runDrill } from './task-drill.ts';
-import { checkFreeSpace, checkReachable, lowSpaceAlert } from './destination-checks.ts';
-import { redactDbUrl, runSql } from '../drivers/sql/sql-exec.ts';
+import { checkFreeSpace, checkReachable, lowSpaceAlert } from '../run/destination-checks.ts';
+import { redactDbUrl, runSql } from '../../drivers/sql/sql-exec.ts';
 
 
 

@@ -8,22 +8,22 @@
 
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { DirectoryDestination } from '../config/types.ts';
-import { SafeholdError, isSafeholdError } from '../core/errors.ts';
-import { backup } from '../engine/backup/archiver.ts';
-import { backupStream } from '../engine/backup/stream-archiver.ts';
-import { GROUP_BYTES } from '../engine/backup/ordered-saver.ts';
-import { closedGenerations, cleanTemporaries, writeGeneration } from '../engine/directory/generations.ts';
-import type { GenerationScheme } from '../engine/directory/generations.ts';
-import { tarStream } from '../engine/directory/tar-writer.ts';
-import { findSnapshot, listSnapshots } from '../repo/snapshot.ts';
-import { isOfUnit, originOf } from '../repo/snapshot-tags.ts';
-import type { BlobCompression } from '../repo/compression.ts';
-import type { SnapshotMeta } from '../repo/snapshot.ts';
-import type { ContentDigest } from '../drivers/db/driver.ts';
+import type { DirectoryDestination } from '../../config/types.ts';
+import { SafeholdError, isSafeholdError } from '../../core/errors.ts';
+import { backup } from '../../engine/backup/archiver.ts';
+import { backupStream } from '../../engine/backup/stream-archiver.ts';
+import { GROUP_BYTES } from '../../engine/backup/ordered-saver.ts';
+import { closedGenerations, cleanTemporaries, writeGeneration } from '../../engine/directory/generations.ts';
+import type { GenerationScheme } from '../../engine/directory/generations.ts';
+import { tarStream } from '../../engine/directory/tar-writer.ts';
+import { findSnapshot, listSnapshots } from '../../repo/snapshot.ts';
+import { isOfUnit, originOf } from '../../repo/snapshot-tags.ts';
+import type { BlobCompression } from '../../repo/compression.ts';
+import type { SnapshotMeta } from '../../repo/snapshot.ts';
+import type { ContentDigest } from '../../drivers/db/driver.ts';
 import { physicalBackupOf } from './physical.ts';
-import type { ExpandedTask } from './expand.ts';
-import type { PlanTarget } from './targets.ts';
+import type { ExpandedTask } from '../run/expand.ts';
+import type { PlanTarget } from '../targets.ts';
 import type { TaskEnv } from './task-env.ts';
 import { TaskStop } from './task-env.ts';
 
