@@ -73,3 +73,12 @@ export function rate(bytes: number, ms: number): string {
 }
 
 export { formatBytes, formatDuration };
+
+/** A plain text table: a header, a rule, and rows padded to their columns. */
+export function printTable(line: (s: string) => void, head: string[], rows: string[][]): void {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
+  line(fmt(head));
+  line(w.map((n) => '-'.repeat(n)).join('  '));
+  for (const r of rows) line(fmt(r));
+}

@@ -1,4 +1,5 @@
-// Opens what a command needs: the repository (location and password from
+// Opens what a command needs: the configuration (--config / SAFEHOLD_CONFIG,
+// loaded on first use), the repository (location and password from
 // options or environment) and the catalog in the data directory, and records
 // the command as a run in the catalog from start to end.
 
@@ -9,7 +10,8 @@ import { Catalog, defaultDataDir } from '../catalog/catalog.ts';
 import type { FinishRun, RunStats } from '../catalog/catalog.ts';
 import { readPassword } from './password.ts';
 import { str } from './command.ts';
-import type { CommandContext } from './command.ts';
+import type { CommandContext, Values } from './command.ts';
+import type { Config } from '../config/types.ts';
 import { SafeholdError } from '../core/errors.ts';
 
 export function repoLocation(ctx: CommandContext): string {
@@ -78,3 +80,16 @@ export async function withLock<T>(repo: Repository, exclusive: boolean, fn: () =
   }
 }
 
+/** The configuration file named by --config, else SAFEHOLD_CONFIG; USAGE error when neither. */
+export function configFile(values: Values, env: NodeJS.ProcessEnv): string {
+  const file = str(values, 'config') ?? env.SAFEHOLD_CONFIG;
+  if (!file) throw new SafeholdError('USAGE', 'no configuration file: use --config FILE or set SAFEHOLD_CONFIG');
+  return file;
+}
+
+/** Loads the configuration named by --config / SAFEHOLD_CONFIG (for commands that need one). */
+export async function loadConfigFrom(values: Values, env: NodeJS.ProcessEnv): Promise<Config> {
+  const file = configFile(values, env);
+  const { loadConfig } = await import('../config/load.ts');
+  return loadConfig(file, env);
+}

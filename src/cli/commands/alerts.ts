@@ -2,7 +2,7 @@
 // with how each was delivered on each channel.
 
 import { formatTime } from '../../core/format.ts';
-import { printTable } from './snapshots.ts';
+import { printTable } from '../output.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { ALERT_EVENTS, isAlertEvent } from '../../alerts/events.ts';
 import { openCatalog } from '../session.ts';

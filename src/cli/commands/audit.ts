@@ -3,7 +3,7 @@
 
 import { formatTime } from '../../core/format.ts';
 import { SafeholdError } from '../../core/errors.ts';
-import { printTable } from './snapshots.ts';
+import { printTable } from '../output.ts';
 import { openCatalog } from '../session.ts';
 import { str } from '../command.ts';
 import type { Command } from '../command.ts';

@@ -4,24 +4,11 @@
 // (zod, yaml, croner) is imported on first use: other commands start faster.
 
 import { SafeholdError } from '../../core/errors.ts';
-import type { Config } from '../../config/types.ts';
-import { str } from '../command.ts';
-import type { Command, Values } from '../command.ts';
+import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
+import { configFile, loadConfigFrom } from '../session.ts';
 
-/** The configuration file named by --config, else SAFEHOLD_CONFIG; USAGE error when neither. */
-export function configFile(values: Values, env: NodeJS.ProcessEnv): string {
-  const file = str(values, 'config') ?? env.SAFEHOLD_CONFIG;
-  if (!file) throw new SafeholdError('USAGE', 'no configuration file: use --config FILE or set SAFEHOLD_CONFIG');
-  return file;
-}
 
-/** Loads the configuration named by --config / SAFEHOLD_CONFIG (for commands that need one). */
-export async function loadConfigFrom(values: Values, env: NodeJS.ProcessEnv): Promise<Config> {
-  const file = configFile(values, env);
-  const { loadConfig } = await import('../../config/load.ts');
-  return loadConfig(file, env);
-}
 
 function count(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

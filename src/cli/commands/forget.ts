@@ -14,7 +14,7 @@ import { formatTime } from '../../core/format.ts';
 import { openRepository, recorded, withLock } from '../session.ts';
 import { list, str } from '../command.ts';
 import type { Command, Values } from '../command.ts';
-import { printTable } from './snapshots.ts';
+import { printTable } from '../output.ts';
 import { maxUnusedOption, printPruneStats, runPrune } from './prune.ts';
 import { EXIT } from '../exit-codes.ts';
 

@@ -7,12 +7,12 @@
 import { SafeholdError } from '../../core/errors.ts';
 import { Catalog, defaultDataDir } from '../../catalog/catalog.ts';
 import type { TaskRecord } from '../../catalog/plan-runs.ts';
-import { loadConfigFrom } from './config.ts';
+import { loadConfigFrom } from '../session.ts';
 import { connectControl, socketPathFor } from '../../api/control-client.ts';
 import { alerter } from '../../alerts/from-config.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { PlanRunRecord } from '../../catalog/plan-runs.ts';
-import { printTable } from './snapshots.ts';
+import { printTable } from '../output.ts';
 import type { Command } from '../command.ts';
 import { exitCodeForRun } from '../exit-codes.ts';
 import type { ExitCode } from '../exit-codes.ts';

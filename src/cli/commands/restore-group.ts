@@ -8,7 +8,7 @@ import type { Config } from '../../config/types.ts';
 import { buildTargets } from '../../plans/targets.ts';
 import { restoreGroup } from '../../plans/restore/restore-flow.ts';
 import type { GroupRestoreOptions, GroupRestoreResult } from '../../plans/restore/restore-flow.ts';
-import { loadConfigFrom } from './config.ts';
+import { loadConfigFrom } from '../session.ts';
 import { str } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { okOrError } from '../exit-codes.ts';

@@ -2,7 +2,7 @@
 
 import { formatBytes, formatDuration, formatTime } from '../../core/format.ts';
 import { openCatalog } from '../session.ts';
-import { printTable } from './snapshots.ts';
+import { printTable } from '../output.ts';
 import { str } from '../command.ts';
 import type { Command } from '../command.ts';
 import { SafeholdError } from '../../core/errors.ts';

@@ -12,7 +12,7 @@ import { startControlServer } from '../../api/control-server.ts';
 import { socketPathFor } from '../../api/control-client.ts';
 import { alerter } from '../../alerts/from-config.ts';
 import { formatDuration } from '../../core/format.ts';
-import { loadConfigFrom } from './config.ts';
+import { loadConfigFrom } from '../session.ts';
 import { str } from '../command.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';

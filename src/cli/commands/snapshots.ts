@@ -5,6 +5,7 @@ import { formatBytes, formatTime } from '../../core/format.ts';
 import { openRepository } from '../session.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
+import { printTable } from '../output.ts';
 
 export const snapshotsCommand: Command = {
   name: 'snapshots',
@@ -22,11 +23,3 @@ export const snapshotsCommand: Command = {
     return EXIT.ok;
   },
 };
-
-export function printTable(line: (s: string) => void, head: string[], rows: string[][]): void {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
-  line(fmt(head));
-  line(w.map((n) => '-'.repeat(n)).join('  '));
-  for (const r of rows) line(fmt(r));
-}

@@ -8,7 +8,7 @@ import { isAuthRole, AUTH_ROLES } from '../../catalog/auth-tokens.ts';
 import type { TokenInfo } from '../../catalog/auth-tokens.ts';
 import { formatTime } from '../../core/format.ts';
 import { SafeholdError } from '../../core/errors.ts';
-import { printTable } from './snapshots.ts';
+import { printTable } from '../output.ts';
 import { openCatalog } from '../session.ts';
 import { str } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';

@@ -10,7 +10,7 @@ import { checkUserName } from '../../catalog/users.ts';
 import { formatTime } from '../../core/format.ts';
 import { SafeholdError, isSafeholdError } from '../../core/errors.ts';
 import { readNewPassword } from '../password.ts';
-import { printTable } from './snapshots.ts';
+import { printTable } from '../output.ts';
 import { openCatalog } from '../session.ts';
 import { str } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';
