@@ -11,7 +11,7 @@ import { openDestinationRepo } from '../run/destination-repo.ts';
 import { RepoLock } from '../../repo/lock.ts';
 import { listSnapshots } from '../../repo/snapshot.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';
-import { isOfUnit } from '../../repo/snapshot-tags.ts';
+import { isOfUnit, tagValue } from '../../repo/snapshot-tags.ts';
 import { applyRetention } from '../../engine/maintenance/retention.ts';
 import { forget } from '../../engine/maintenance/forget.ts';
 import { prune } from '../../engine/maintenance/prune.ts';
@@ -55,7 +55,7 @@ async function purgeRetention(env: TaskEnv, task: ExpandedTask, log: Log): Promi
   // Each plan's snapshots, and a device unit's persisted and running states, are kept by the rules on their own.
   const byState = new Map<string, SnapshotWithId[]>();
   for (const s of mine) {
-    const k = `${s.tags.find((t) => t.startsWith('plan:')) ?? ''} ${s.tags.find((t) => t.startsWith('state:')) ?? ''}`;
+    const k = `${tagValue(s.tags, 'plan') ?? ''} ${tagValue(s.tags, 'state') ?? ''}`;
     byState.set(k, [...(byState.get(k) ?? []), s]);
   }
   const remove: string[] = [];
