@@ -17,10 +17,10 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { PlanRunRecord, RunTrigger } from '../catalog/plan-runs.ts';
 import { buildTargets } from '../plans/targets.ts';
 import type { PlanTarget } from '../plans/targets.ts';
-import { quiesceRepairedAlert, recoverAbandoned } from '../plans/recover.ts';
-import { runPlan } from '../plans/runner.ts';
-import type { PlanRunResult } from '../plans/runner.ts';
-import { attemptTimes } from '../plans/retry.ts';
+import { quiesceRepairedAlert, recoverAbandoned } from '../plans/run/recover.ts';
+import { runPlan } from '../plans/run/runner.ts';
+import type { PlanRunResult } from '../plans/run/runner.ts';
+import { attemptTimes } from '../plans/run/retry.ts';
 import { Scheduler } from './scheduler.ts';
 
 export interface ServerCoreOptions {
