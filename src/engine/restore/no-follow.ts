@@ -88,13 +88,17 @@ export function removeInside(root: string, rel: string): void {
   }
 }
 
-/** Whether anything (a dangling symlink too) is at `p`. */
+/**
+ * Whether anything (a dangling symlink too) is at `p`. Only ENOENT/ENOTDIR
+ * mean nothing is there: a place that cannot be looked at counts as taken.
+ */
 export function existsNoFollow(p: string): boolean {
   try {
     fs.lstatSync(p);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    const code = sysCode(e);
+    return code !== 'ENOENT' && code !== 'ENOTDIR';
   }
 }
 

@@ -65,8 +65,8 @@ export async function planRestore(repo: Repository, rootTree: string, target: st
       const item: PlannedNode = { snapPath, dest, node, depth, ...(w === 'walk' ? { ancestor: true } : {}) };
       if (node.type === 'dir') {
         plan.dirs.push(item);
-        if (!node.subtree) throw new SafeholdError('CORRUPT', `directory ${snapPath} has no subtree`);
-        subdirs.push(walk(node.subtree, snapPath, dest, depth + 1, w === 'all'));
+        // loadTree checked that every directory names a valid subtree.
+        subdirs.push(walk(node.subtree!, snapPath, dest, depth + 1, w === 'all'));
       } else if (w === 'walk') {
         continue;
       } else if (node.type === 'file') {

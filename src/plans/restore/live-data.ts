@@ -36,8 +36,8 @@ export function knownLivePlaces(config: Config): KnownPlace[] {
   return out;
 }
 
-/** `a` is `b` or lies below it (both real, absolute paths). */
-function within(a: string, b: string): boolean {
+/** `a` is `b` or lies below it (both absolute, normalised paths). */
+export function within(a: string, b: string): boolean {
   return a === b || b === '/' || a.startsWith(`${b}/`);
 }
 

@@ -28,7 +28,7 @@ import type { HookPhase } from '../hooks/hooks.ts';
 import type { PlanTarget } from '../targets.ts';
 import { safetyBackup } from './safety-backup.ts';
 import type { SafetyItem } from './safety-backup.ts';
-import { databaseLiveHits, filesLiveHits, requireLiveAllowed, writtenPlaces } from './live-data.ts';
+import { databaseLiveHits, filesLiveHits, requireLiveAllowed, within, writtenPlaces } from './live-data.ts';
 import type { LiveHit } from './live-data.ts';
 
 export type RestoreStep = 'select' | 'stop' | 'check' | 'safety-backup' | 'databases' | 'files' | 'cleanup' | 'start';
@@ -232,10 +232,9 @@ function restoreItems(group: Group, snaps: SnapshotWithId[], o: GroupRestoreOpti
 function configuredPaths(target: PlanTarget, unit: string | null, snap: SnapshotWithId, o: GroupRestoreOptions, group: Group): string[] {
   const cfg = target.config;
   const wanted = cfg.kind === 'files' && unit !== null ? cfg.units[unit]?.paths ?? [] : [];
-  const inside = (a: string, b: string) => a === b || b === '/' || a.startsWith(`${b}/`);
   const kept = new Set<string>();
-  for (const c of wanted) for (const p of snap.paths) if (inside(c, p)) kept.add(c); else if (inside(p, c)) kept.add(p);
-  const left = snap.paths.filter((p) => ![...kept].some((k) => inside(k, p) || inside(p, k)));
+  for (const c of wanted) for (const p of snap.paths) if (within(c, p)) kept.add(c); else if (within(p, c)) kept.add(p);
+  const left = snap.paths.filter((p) => ![...kept].some((k) => within(k, p) || within(p, k)));
   if (left.length > 0) o.log('select', `${target.name}/${unit ?? ''}: not restored (not configured for the unit): ${left.join(', ')}`, 'warn');
   if (kept.size === 0) throw new SafeholdError('CONFIG', `snapshot ${snap.id.slice(0, 8)} of group ${group.name} holds none of the paths configured for ${target.name}/${unit ?? ''}`);
   return [...kept].sort();
