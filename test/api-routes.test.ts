@@ -273,6 +273,7 @@ describe('API with a running server core', () => {
     assert.ok(body.log.some((l: Json) => l.step === 'files'));
     assert.match(r.audits.at(-1)!.detail!, /^restore of group app from local/);
     assertError(await json(await r.send('POST', '/api/restores', 'operator', { group: 'nope', from: 'local', filesTo: to }), 404), 'NOT_FOUND');
+    assertError(await json(await r.send('POST', '/api/restores', 'operator', { group: 'app', from: 'nope', filesTo: to }), 404), 'NOT_FOUND');
     const bad = await json(await r.send('POST', '/api/restores', 'operator', { group: 'app', from: 'local', force: 'yes', extra: 1 }), 400);
     assertError(bad, 'USAGE');
     assert.ok(bad.error.issues.some((i: Json) => i.path === 'body.force'), JSON.stringify(bad));

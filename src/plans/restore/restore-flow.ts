@@ -16,7 +16,7 @@ import type { Config, Group, Hook } from '../../config/types.ts';
 import type { Clock } from '../../core/clock.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { Repository } from '../../repo/repository.ts';
-import { openDestinationRepo } from '../run/destination-repo.ts';
+import { openDestinationRepo, repositoryDestination } from '../run/destination-repo.ts';
 import { RepoLock } from '../../repo/lock.ts';
 import { listSnapshots } from '../../repo/snapshot.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';
@@ -79,8 +79,7 @@ class StepFailed extends Error {
 export async function restoreGroup(o: GroupRestoreOptions): Promise<GroupRestoreResult> {
   const group = o.config.groups[o.group];
   if (!group) throw new SafeholdError('NOT_FOUND', `no group '${o.group}' in ${o.config.file}`);
-  const dest = o.config.destinations[o.from];
-  if (!dest || dest.type !== 'repository') throw new SafeholdError('CONFIG', `'${o.from}' is not a repository destination`);
+  const dest = repositoryDestination(o.config, o.from);
   const res: GroupRestoreResult = { ok: false, groupRun: null, failedStep: null, reason: null, safety: null, restored: [], rollback: null, overLiveData: [] };
   const repo = await openDestinationRepo(dest, o.clock);
   const lock = await RepoLock.acquire(repo, false);

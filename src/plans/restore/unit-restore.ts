@@ -6,13 +6,13 @@
 // first (a safety backup into the same repository). The repository's shared
 // lock is held throughout.
 
-import type { Config, RepositoryDestination } from '../../config/types.ts';
+import type { Config } from '../../config/types.ts';
 import type { Clock } from '../../core/clock.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { restore as restoreTree } from '../../engine/restore/restorer.ts';
 import { realTarget } from '../../engine/restore/no-follow.ts';
 import { openStreamSnapshot } from '../../engine/restore/stream-reader.ts';
-import { openDestinationRepo } from '../run/destination-repo.ts';
+import { openDestinationRepo, repositoryDestination } from '../run/destination-repo.ts';
 import { RepoLock } from '../../repo/lock.ts';
 import { Repository } from '../../repo/repository.ts';
 import { findSnapshot } from '../../repo/snapshot.ts';
@@ -57,7 +57,6 @@ interface UnitRestoreContext {
   clock: Clock;
   /** Whether this caller may overwrite live data (an admin, or the local CLI). */
   allowLive: boolean;
-  log?: (msg: string) => void;
 }
 
 /** Opens the destination's repository, takes its shared lock, and restores the one snapshot. */
@@ -77,18 +76,10 @@ export async function restoreUnit(ctx: UnitRestoreContext, req: UnitRestoreReque
   }
 }
 
-function repositoryDestination(config: Config, name: string): RepositoryDestination {
-  const d = config.destinations[name];
-  if (!d) throw new SafeholdError('NOT_FOUND', `no destination '${name}' in ${config.file}`);
-  if (d.type !== 'repository') throw new SafeholdError('USAGE', `'${name}' is not a repository destination`);
-  return d;
-}
-
-
 /** Saves what a restore allowed over live data would overwrite (nothing to do without hits). */
-async function saveLive(ctx: UnitRestoreContext, repo: Repository, hits: LiveHit[], item: SafetyItem): Promise<string | null> {
+async function saveLive(repo: Repository, hits: LiveHit[], item: SafetyItem): Promise<string | null> {
   if (hits.length === 0) return null;
-  const saved = await safetyBackup(repo, [item], null, (m) => ctx.log?.(`safety backup: ${m}`));
+  const saved = await safetyBackup(repo, [item], null, () => {});
   return saved?.snapshots[0] ?? null;
 }
 
@@ -103,7 +94,7 @@ async function restoreFiles(ctx: UnitRestoreContext, repo: Repository, snap: Sna
   const { target: targetName, unit } = originOf(snap);
   const item: SafetyItem = { kind: 'files', target: targetName ?? 'files', unit, paths: places };
   requireLiveAllowed(hits, { allowLive: ctx.allowLive, safetyBackup: true, what: `restoring snapshot ${snap.id.slice(0, 8)} under ${root}` });
-  const safety = await saveLive(ctx, repo, hits, item);
+  const safety = await saveLive(repo, hits, item);
   // Only the snapshot's own paths are written (and, with clean, removed first): never the rest of the target.
   const include = whole ? [] : snap.paths;
   const res = await restoreTree(repo, snap.tree, { target: root, include, clean: req.clean ? include : [] });
@@ -128,7 +119,7 @@ async function restoreDump(ctx: UnitRestoreContext, repo: Repository, snap: Snap
   const hits = await databaseLiveHits(target, into);
   requireLiveAllowed(hits, { allowLive: ctx.allowLive, safetyBackup: true, what: `restoring snapshot ${snap.id.slice(0, 8)} into database ${into}` });
   if (hits.length > 0 && !req.clean) throw new SafeholdError('RESTORE_TARGET', `database ${into} of ${targetName} exists already: restore with clean to replace it`);
-  const safety = await saveLive(ctx, repo, hits, { kind: 'database', target, unit, into });
+  const safety = await saveLive(repo, hits, { kind: 'database', target, unit, into });
   const { stream, size } = await openStreamSnapshot(repo, snap);
   try {
     await target.db.restore(unit, stream, format, { into, clean: req.clean });
