@@ -12,7 +12,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { runPlan } from '../src/plans/run/runner.ts';
 import { restoreGroup } from '../src/plans/restore/restore-flow.ts';
-import { buildTargets } from '../src/plans/targets.ts';
+import { buildTargets } from '../src/drivers/target/targets.ts';
 import type { FilesTarget, Group, ServerDbTarget } from '../src/config/types.ts';
 import { listSnapshots } from '../src/repo/snapshot.ts';
 import { runSql } from '../src/drivers/sql/sql-exec.ts';

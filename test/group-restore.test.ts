@@ -10,7 +10,7 @@ import path from 'node:path';
 import { runPlan } from '../src/plans/run/runner.ts';
 import { restoreGroup } from '../src/plans/restore/restore-flow.ts';
 import type { RestoreStep } from '../src/plans/restore/restore-flow.ts';
-import { buildTargets } from '../src/plans/targets.ts';
+import { buildTargets } from '../src/drivers/target/targets.ts';
 import type { FilesTarget, Group } from '../src/config/types.ts';
 import { listSnapshots } from '../src/repo/snapshot.ts';
 import { activity, hook, openRepo, planWorld } from './helpers/plan-fixtures.ts';

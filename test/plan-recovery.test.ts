@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { runPlan } from '../src/plans/run/runner.ts';
 import { recoverAbandoned } from '../src/plans/run/recover.ts';
 import type { AlertEvent } from '../src/core/alert-event.ts';
-import { buildTargets } from '../src/plans/targets.ts';
+import { buildTargets } from '../src/drivers/target/targets.ts';
 import { effectiveState } from './helpers/appliance-server.ts';
 import { activity, planWorld, quiesceRecords, taskLog } from './helpers/plan-fixtures.ts';
 

@@ -13,7 +13,7 @@ import { systemClock } from '../../src/core/clock.ts';
 import { isSafeholdError } from '../../src/core/errors.ts';
 import type { FilesTarget, Group } from '../../src/config/types.ts';
 import { restoreGroup } from '../../src/plans/restore/restore-flow.ts';
-import { buildTargets } from '../../src/plans/targets.ts';
+import { buildTargets } from '../../src/drivers/target/targets.ts';
 import { activity, openRepo, planWorld } from '../helpers/plan-fixtures.ts';
 import type { PlanWorld } from '../helpers/plan-fixtures.ts';
 import { dirNode, fileNode, forger, sentinel, statListing } from '../helpers/repo-forger.ts';

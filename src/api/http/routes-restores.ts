@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { restoreGroup } from '../../plans/restore/restore-flow.ts';
 import type { RestoreStep } from '../../plans/restore/restore-flow.ts';
-import { buildTargets } from '../../plans/targets.ts';
+import { buildTargets } from '../../drivers/target/targets.ts';
 import { roleAllows } from '../auth/types.ts';
 import { auditedRestore } from './restore-audit.ts';
 import { errorResponses, op } from './route-def.ts';

@@ -5,7 +5,7 @@
 import { systemClock } from '../../core/clock.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import type { Config } from '../../config/types.ts';
-import { buildTargets } from '../../plans/targets.ts';
+import { buildTargets } from '../../drivers/target/targets.ts';
 import { restoreGroup } from '../../plans/restore/restore-flow.ts';
 import type { GroupRestoreOptions, GroupRestoreResult } from '../../plans/restore/restore-flow.ts';
 import { loadConfigFrom } from '../session.ts';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Config } from '../../config/types.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { existsNoFollow, realTarget } from '../../engine/restore/no-follow.ts';
-import type { PlanTarget } from '../targets.ts';
+import type { PlanTarget } from '../../drivers/target/targets.ts';
 
 /** One reason a restore touches live data, in words for logs, errors and the audit log. */
 export type LiveHit = string;

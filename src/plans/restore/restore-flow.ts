@@ -25,7 +25,7 @@ import { restore as restoreTree } from '../../engine/restore/restorer.ts';
 import { openStreamSnapshot } from '../../engine/restore/stream-reader.ts';
 import { describeHookResult, hookFailed, runHook } from '../hooks/hooks.ts';
 import type { HookPhase } from '../hooks/hooks.ts';
-import type { PlanTarget } from '../targets.ts';
+import type { PlanTarget } from '../../drivers/target/targets.ts';
 import { safetyBackup } from './safety-backup.ts';
 import type { SafetyItem } from './safety-backup.ts';
 import { databaseLiveHits, filesLiveHits, requireLiveAllowed, within, writtenPlaces } from './live-data.ts';

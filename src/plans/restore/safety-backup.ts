@@ -12,7 +12,7 @@ import { unitTags } from '../../repo/snapshot-tags.ts';
 import { backup } from '../../engine/backup/archiver.ts';
 import { backupStream } from '../../engine/backup/stream-archiver.ts';
 import { existsNoFollow } from '../../engine/restore/no-follow.ts';
-import type { PlanTarget } from '../targets.ts';
+import type { PlanTarget } from '../../drivers/target/targets.ts';
 import { DUMP_CHUNKER, DUMP_COMPRESSION, DUMP_GROUP_BYTES } from '../task/task-backup.ts';
 
 /** One live thing a restore is about to replace. */

@@ -22,7 +22,7 @@ import { databaseLiveHits, filesLiveHits, requireLiveAllowed, writtenPlaces } fr
 import type { LiveHit } from './live-data.ts';
 import { safetyBackup } from './safety-backup.ts';
 import type { SafetyItem } from './safety-backup.ts';
-import { buildTargets } from '../targets.ts';
+import { buildTargets } from '../../drivers/target/targets.ts';
 
 export interface UnitRestoreRequest {
   /** The repository destination holding the snapshot. */

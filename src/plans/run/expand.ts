@@ -6,18 +6,12 @@
 // natural name order (QA2 before QA10). Each target is probed and listed at
 // most once per expansion, many at a time.
 
-import type { Activity, Group, TargetKind } from '../../config/types.ts';
+import type { Activity, Group } from '../../config/types.ts';
+import type { InventoryTarget } from '../../drivers/target/inventory-target.ts';
 import { globToRegExp, naturalCompare } from '../../core/glob.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 
-/** What expansion needs of a target: its name and kind, a live probe, its units. */
-export interface InventoryTarget {
-  readonly name: string;
-  readonly kind: TargetKind;
-  /** Live availability; must not throw (false on failure). */
-  available(): Promise<boolean>;
-  listUnits(): Promise<string[]>;
-}
+export type { InventoryTarget };
 
 export interface ExpandedTask {
   /** 1-based creation order; tasks run in this order (S3 step 8). */

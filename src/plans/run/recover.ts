@@ -6,7 +6,7 @@
 
 import type { PlanRunRecord, PlanRunStore } from '../../catalog/plan-runs.ts';
 import type { LeaseStore } from '../../catalog/leases.ts';
-import type { PlanTarget } from '../targets.ts';
+import type { PlanTarget } from '../../drivers/target/targets.ts';
 import type { AlertEvent } from '../../core/alert-event.ts';
 
 export interface RepairedQuiesce {

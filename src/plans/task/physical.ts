@@ -1,7 +1,7 @@
 // Physical backups for consistency groups in 'physical' mode: the whole
 // PostgreSQL server of a target at one instant (pg_basebackup), online.
 
-import type { PlanTarget } from '../targets.ts';
+import type { PlanTarget } from '../../drivers/target/targets.ts';
 import type { DbBackup } from '../../drivers/db/driver.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { physicalBackup } from '../../drivers/db/postgres-physical.ts';

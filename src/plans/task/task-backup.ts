@@ -23,7 +23,7 @@ import type { SnapshotMeta } from '../../repo/snapshot.ts';
 import type { ContentDigest } from '../../drivers/db/driver.ts';
 import { physicalBackupOf } from './physical.ts';
 import type { ExpandedTask } from '../run/expand.ts';
-import type { PlanTarget } from '../targets.ts';
+import type { PlanTarget } from '../../drivers/target/targets.ts';
 import type { TaskEnv } from './task-env.ts';
 import { TaskStop } from './task-env.ts';
 

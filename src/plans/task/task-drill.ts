@@ -17,7 +17,7 @@ import { openStreamSnapshot } from '../../engine/restore/stream-reader.ts';
 import { verifyRestoredTree } from '../../engine/restore/verify-restore.ts';
 import type { ContentDigest } from '../../drivers/db/driver.ts';
 import type { ExpandedTask } from '../run/expand.ts';
-import type { PlanTarget } from '../targets.ts';
+import type { PlanTarget } from '../../drivers/target/targets.ts';
 import type { Log, TaskEnv, WorkResult } from './task-env.ts';
 import { TaskStop, label } from './task-env.ts';
 

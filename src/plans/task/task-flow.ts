@@ -14,7 +14,7 @@ import { inWindow, outsideWindowReason } from '../run/window.ts';
 import { describeHookResult, hookFailed, runHook } from '../hooks/hooks.ts';
 import { checkFreeSpace, lowSpaceAlert } from '../run/destination-checks.ts';
 import type { ExpandedTask } from '../run/expand.ts';
-import type { PlanTarget } from '../targets.ts';
+import type { PlanTarget } from '../../drivers/target/targets.ts';
 import { unitTags } from '../../repo/snapshot-tags.ts';
 import { TaskStop, label } from './task-env.ts';
 import type { TaskEnv } from './task-env.ts';

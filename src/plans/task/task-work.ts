@@ -21,7 +21,7 @@ import { SafeholdError } from '../../core/errors.ts';
 import { childEnv } from '../../core/child-env.ts';
 import { formatBytes } from '../../core/format.ts';
 import type { ExpandedTask } from '../run/expand.ts';
-import type { PlanTarget } from '../targets.ts';
+import type { PlanTarget } from '../../drivers/target/targets.ts';
 import type { Log, TaskEnv, WorkResult } from './task-env.ts';
 import { TaskStop, label } from './task-env.ts';
 import { unitScheme } from './task-backup.ts';
