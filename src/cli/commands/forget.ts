@@ -2,10 +2,10 @@
 // (applied per group of host, paths and tags), and with --prune then removes
 // the data they alone used. Everything under one exclusive lock.
 
-import { applyRetention, isEmptyPolicy, GROUP_FIELDS } from '../../engine/maintenance/retention.ts';
+import { isEmptyPolicy, GROUP_FIELDS } from '../../engine/maintenance/retention.ts';
 import type { GroupField, RetentionGroup, RetentionPolicy } from '../../engine/maintenance/retention.ts';
-import { forget } from '../../engine/maintenance/forget.ts';
-import type { PruneStats } from '../../engine/maintenance/prune.ts';
+import { chooseByPolicy, forgetAndPrune } from '../../engine/maintenance/forget-policy.ts';
+import type { PruneOptions } from '../../engine/maintenance/prune.ts';
 import { findSnapshot, listSnapshots } from '../../repo/snapshot.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';
 import { parseDuration } from '../../config/values.ts';
@@ -15,7 +15,7 @@ import { openRepository, recorded, withLock } from '../session.ts';
 import { list, str } from '../command.ts';
 import type { Command, Values } from '../command.ts';
 import { printTable } from '../output.ts';
-import { maxUnusedOption, printPruneStats, runPrune } from './prune.ts';
+import { maxUnusedOption, printPruneStats, withPruneProgress } from './prune.ts';
 import { EXIT } from '../exit-codes.ts';
 
 const COUNT_RULES = [
@@ -75,17 +75,17 @@ oldest snapshot. Every kept snapshot lists why. Takes the exclusive lock.`,
       let selected: string[];
       if (policy) {
         const snaps = (await listSnapshots(repo)).filter((s) => tagLists.length === 0 || tagLists.some((l) => l.every((t) => s.tags.includes(t))));
-        groups = applyRetention(snaps, policy, groupBy ? { groupBy } : {}).groups;
-        selected = groups.flatMap((g) => g.remove.map((s) => s.id));
+        ({ groups, remove: selected } = chooseByPolicy(snaps, policy, groupBy ? { groupBy } : {}));
       } else {
         selected = [...new Set((await Promise.all(positionals.map((ref) => findSnapshot(repo, ref)))).map((s) => s.id))];
       }
-      const removed = dryRun ? [] : await forget(repo, selected);
-      catalog.forgetSnapshots(repo.backend.location, removed);
-      let pruned: PruneStats | null = null;
-      if (withPrune && selected.length > 0) {
-        pruned = await runPrune(ctx, repo, { dryRun, ...(maxUnusedFraction === undefined ? {} : { maxUnusedFraction }), ...(dryRun ? { ignoreSnapshots: new Set(selected) } : {}) });
-      }
+      const forgotten = (ids: string[]) => catalog.forgetSnapshots(repo.backend.location, ids);
+      const remove = (extra: Omit<PruneOptions, 'dryRun' | 'ignoreSnapshots'> | false) =>
+        forgetAndPrune(repo, selected, { dryRun, forgotten, prune: extra });
+      const maxUnused = maxUnusedFraction === undefined ? {} : { maxUnusedFraction };
+      const { removed, prune: pruned } = withPrune && selected.length > 0
+        ? await withPruneProgress(ctx, (extra) => remove({ ...maxUnused, ...extra }))
+        : await remove(false);
       return { dryRun, groups, selected, removed, prune: pruned };
     }));
 

@@ -48,12 +48,17 @@ export function maxUnusedOption(values: Values): number | undefined {
 }
 
 /** Runs prune with a progress line on a terminal (the caller holds the exclusive lock). */
-export async function runPrune(ctx: CommandContext, repo: Repository, opts: Omit<PruneOptions, 'progress' | 'beforeStep'>): Promise<PruneStats> {
+export function runPrune(ctx: CommandContext, repo: Repository, opts: Omit<PruneOptions, 'progress' | 'beforeStep'>): Promise<PruneStats> {
+  return withPruneProgress(ctx, (extra) => prune(repo, { ...opts, ...extra }));
+}
+
+/** Runs work that prunes, giving it the progress record and test pause to pass on, with a progress line. */
+export async function withPruneProgress<T>(ctx: CommandContext, work: (extra: Pick<PruneOptions, 'progress' | 'beforeStep'>) => Promise<T>): Promise<T> {
   const progress: PruneProgress = { phase: 'index', done: 0, total: 0 };
   ctx.out.startProgress((ms) => `[${formatDuration(ms)}] prune ${progress.phase}: ${progress.done}/${progress.total}`);
   try {
     const pause = testPause(ctx.env);
-    return await prune(repo, { ...opts, progress, ...(pause ? { beforeStep: pause } : {}) });
+    return await work({ progress, ...(pause ? { beforeStep: pause } : {}) });
   } finally {
     ctx.out.clearProgress();
   }

@@ -12,9 +12,7 @@ import { RepoLock } from '../../repo/lock.ts';
 import { listSnapshots } from '../../repo/snapshot.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';
 import { isOfUnit, tagValue } from '../../repo/snapshot-tags.ts';
-import { applyRetention } from '../../engine/maintenance/retention.ts';
-import { forget } from '../../engine/maintenance/forget.ts';
-import { prune } from '../../engine/maintenance/prune.ts';
+import { chooseByPolicy, forgetAndPrune } from '../../engine/maintenance/forget-policy.ts';
 import { copySnapshots } from '../../engine/copy/copy.ts';
 import { closedGenerations, copyClosedGenerations } from '../../engine/directory/generations.ts';
 import { SafeholdError } from '../../core/errors.ts';
@@ -28,8 +26,6 @@ import { unitScheme } from './task-backup.ts';
 import { runDrill } from './task-drill.ts';
 import { checkFreeSpace, checkReachable, lowSpaceAlert } from '../run/destination-checks.ts';
 import { redactDbUrl, runSql } from '../../drivers/sql/sql-exec.ts';
-
-
 
 export async function runTaskWork(env: TaskEnv, task: ExpandedTask, target: PlanTarget, log: Log): Promise<WorkResult> {
   const a = task.activity;
@@ -53,21 +49,13 @@ async function purgeRetention(env: TaskEnv, task: ExpandedTask, log: Log): Promi
   if (!repo || !env.plan.retention) throw new TaskStop('failed', 'a retention purge needs a repository destination and retention rules');
   const mine = unitSnapshots(await listSnapshots(repo), task);
   // Each plan's snapshots, and a device unit's persisted and running states, are kept by the rules on their own.
-  const byState = new Map<string, SnapshotWithId[]>();
-  for (const s of mine) {
-    const k = `${tagValue(s.tags, 'plan') ?? ''} ${tagValue(s.tags, 'state') ?? ''}`;
-    byState.set(k, [...(byState.get(k) ?? []), s]);
-  }
-  const remove: string[] = [];
-  for (const group of byState.values()) {
-    for (const g of applyRetention(group, env.plan.retention, { groupBy: [] }).groups) remove.push(...g.remove.map((s) => s.id));
-  }
-  log(`S4.8 retention keeps ${mine.length - remove.length} of ${mine.length} snapshot(s) of ${label(task)}; forgetting ${remove.length}`);
+  const byPlanAndState = (s: SnapshotWithId) => `${tagValue(s.tags, 'plan') ?? ''} ${tagValue(s.tags, 'state') ?? ''}`;
+  const { remove } = chooseByPolicy(mine, env.plan.retention, { groupBy: [], partition: byPlanAndState });
+  log(`retention keeps ${mine.length - remove.length} of ${mine.length} snapshot(s) of ${label(task)}; forgetting ${remove.length}`);
   if (remove.length === 0) return { snapshots: [], bytes: 0, note: `kept all ${mine.length} snapshot(s)` };
-  await forget(repo, remove);
-  const stats = await prune(repo, {});
+  const stats = (await forgetAndPrune(repo, remove, { prune: {} })).prune!;
   await repo.reloadIndex();
-  log(`S4.8 pruned: ${stats.packs.deleted} pack(s) deleted, ${stats.packs.repacked} repacked, ${formatBytes(stats.bytes.removed)} freed`);
+  log(`pruned: ${stats.packs.deleted} pack(s) deleted, ${stats.packs.repacked} repacked, ${formatBytes(stats.bytes.removed)} freed`);
   return { snapshots: [], bytes: -stats.bytes.removed, note: `forgot ${remove.length} of ${mine.length} snapshot(s), freed ${formatBytes(stats.bytes.removed)}` };
 }
 
@@ -100,7 +88,7 @@ async function purgeSql(env: TaskEnv, task: ExpandedTask, sql: string, url: stri
   const target = url.split('{unit}').join(encodeURIComponent(task.unit ?? ''));
   try {
     const r = await runSql(target, sql, { timeoutMs, signal: env.signal });
-    log(`S4.8 purge statement on ${redactDbUrl(target)} changed ${r.rowsAffected} row(s)`);
+    log(`purge statement on ${redactDbUrl(target)} changed ${r.rowsAffected} row(s)`);
     return { snapshots: [], bytes: 0, note: `${r.rowsAffected} row(s) purged` };
   } catch (e) {
     if (env.signal.aborted) throw new TaskStop('cancelled', 'the purge statement was stopped: the task was cancelled');
@@ -129,7 +117,7 @@ async function copyUnit(env: TaskEnv, task: ExpandedTask, target: PlanTarget, lo
       const r = await copyClosedGenerations(scheme, to.path);
       copied.push(...r.copied);
     }
-    log(`S4.8 copied ${copied.length} closed generation(s) of ${label(task)} to ${to.name}`);
+    log(`copied ${copied.length} closed generation(s) of ${label(task)} to ${to.name}`);
     return { snapshots: [], bytes: 0, note: `${copied.length} closed generation(s) copied to ${to.name}` };
   }
   const src = env.repo!;
@@ -140,7 +128,7 @@ async function copyUnit(env: TaskEnv, task: ExpandedTask, target: PlanTarget, lo
     const r = await copySnapshots(src, dst, { snapshots: mine, verify: true });
     const made = r.snapshots.filter((s) => s.copied !== null);
     const bytes = made.reduce((n, s) => n + s.bytesCopied, 0);
-    log(`S4.8 copied ${made.length} snapshot(s) of ${label(task)} to ${to.name} (${r.snapshots.length - made.length} already there), verified`);
+    log(`copied ${made.length} snapshot(s) of ${label(task)} to ${to.name} (${r.snapshots.length - made.length} already there), verified`);
     return { snapshots: made.map((s) => s.copied!), bytes, note: `${made.length} snapshot(s) copied to ${to.name} and verified, ${r.snapshots.length - made.length} already there` };
   } finally {
     await lock.release().catch(() => {});
