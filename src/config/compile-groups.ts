@@ -5,17 +5,14 @@
 
 import nodePath from 'node:path';
 import type { RawConfig } from './schema.ts';
-import type { Destination, Group, Hook, RestorePlan, Target } from './types.ts';
+import type { Destination, Group, RestorePlan, Target } from './types.ts';
+import type { CompileContext } from './compile-context.ts';
 import type { PathSegment } from './yaml-source.ts';
 
-interface Ctx {
-  problem(path: PathSegment[], message: string): void;
-  reference(path: PathSegment[], kind: string, section: string, name: string, defined: Record<string, unknown>): void;
-  hookOf(path: PathSegment[], name: string | undefined): Hook | null;
+type Ctx = CompileContext & {
   targets: Record<string, Target>;
   destinations: Record<string, Destination>;
-  baseDir: string;
-}
+};
 
 export function compileGroups(raw: NonNullable<RawConfig>, ctx: Ctx): { groups: Record<string, Group>; restorePlans: Record<string, RestorePlan> } {
   const groups: Record<string, Group> = {};
