@@ -142,7 +142,7 @@ describe('consistency groups on PostgreSQL', () => {
     const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
     await writer.stop();
     assert.equal(r.status, 'succeeded');
-    assert.ok(w.catalog.planRuns().logLines(r.id).some((l) => l.message === 'S6 group wf: independent dumps while the application runs; the group is NOT consistent'));
+    assert.ok(w.catalog.planRuns().logLines(r.id).some((l) => l.message === 'group wf: independent dumps while the application runs; the group is NOT consistent'));
     const snaps = await listSnapshots(await openRepo(w));
     assert.ok(snaps.every((s) => s.meta?.consistent === false && s.meta.online === true));
     await assert.rejects(restore(w, {}), /group wf was backed up in independent mode: its databases are not from one instant \(restore anyway with --force\)/);

@@ -65,8 +65,8 @@ describe('consistency groups: backup (S6)', () => {
       assert.ok(i >= 0, `${prefix} is logged`);
       return i;
     };
-    assert.ok(at('S6 group app: group-stop hook stop succeeded') < at('S3.8 task 1'));
-    assert.ok(at('S6 group app: group-start hook start succeeded') > at('S3.8 task 2'));
+    assert.ok(at('group app: group-stop hook stop succeeded') < at('task 1: '));
+    assert.ok(at('group app: group-start hook start succeeded') > at('task 2: '));
   });
 
   it('a failing stop hook fails every member without backing up, and the start hook still runs', async (t) => {

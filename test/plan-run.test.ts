@@ -10,7 +10,7 @@ import { runPlan } from '../src/plans/run/runner.ts';
 import { Repository } from '../src/repo/repository.ts';
 import { LocalBackend } from '../src/repo/backend/local-backend.ts';
 import { listSnapshots } from '../src/repo/snapshot.ts';
-import { PASSWORD, activity, hook, planWorld } from './helpers/plan-fixtures.ts';
+import { PASSWORD, activity, hook, planWorld, taskLog } from './helpers/plan-fixtures.ts';
 
 describe('plan run: the DPOD example', () => {
   it('creates exactly six tasks in order, backs up QA1-QA3, exports TEST8 DOMAIN1/2, skips TEST9 DOMAIN*', async (t) => {
@@ -113,9 +113,14 @@ describe('plan run: expansion and task order (S3.5, S3.8)', () => {
     const w = await planWorld({ QA1: {}, QA2: { available: false } }, { activities: [activity('secure-backup', 'backup', 'QA*', null)] });
     t.after(() => w.close());
     const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog, pollMs: 20 });
-    const steps = w.catalog.planRuns().logLines(r.id).map((l) => l.message).filter((m) => /^S3\.\d/.test(m)).map((m) => m.slice(0, 4));
-    assert.deepEqual(steps.slice(0, 5), ['S3.1', 'S3.2', 'S3.3', 'S3.4', 'S3.5'], 'admission steps in order, then expansion');
-    assert.ok(w.catalog.planRuns().logLines(r.id).some((l) => l.message === 'S3.5 2 task(s) created, 1 skipped'));
+    // The run's own lines (not its tasks'): each admission step is recognised by its plain words.
+    const admission: [string, RegExp][] = [
+      ['switch', /^backups are enabled$/], ['window', /^inside the maintenance window$/], ['reachable', /^destination \S+ is reachable/],
+      ['space', /^destination has enough free space$/], ['expansion', /^\d+ task\(s\) created, \d+ skipped$/],
+    ];
+    const steps = taskLog(w, r.id, null).flatMap((m) => admission.filter(([, re]) => re.test(m)).map(([name]) => name));
+    assert.deepEqual(steps, ['switch', 'window', 'reachable', 'space', 'expansion'], 'admission steps in order, then expansion');
+    assert.ok(taskLog(w, r.id, null).includes('2 task(s) created, 1 skipped'));
     assert.deepEqual(r.tasks.map((x) => [x.target, x.status]), [['QA1', 'succeeded'], ['QA2', 'skipped']]);
     assert.deepEqual(w.appliances.QA2!.state.calls.map((c) => c.op), ['health'], 'the unavailable device was only probed');
   });

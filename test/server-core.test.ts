@@ -67,9 +67,9 @@ function holdScope(r: Rig, scope: string, kind: 'backup' | 'purge' = 'backup'): 
   r.clock.onAdvance = () => leases.heartbeat('other-run');
 }
 
-/** Attempt times (minutes after DUE) of a run: the clock time of each "S5 … is held by" log line. */
+/** Attempt times (minutes after DUE) of a run: the clock time of each "target:… is held by …" log line (a lock attempt that found the scope taken). */
 function attemptMinutes(r: Rig, runId: string): number[] {
-  return r.w.catalog.planRuns().logLines(runId).filter((l) => /^S5 .* is held by /.test(l.message)).map((l) => (l.at - DUE) / MIN);
+  return r.w.catalog.planRuns().logLines(runId).filter((l) => /^(?:target|unit):\S+ is held by /.test(l.message)).map((l) => (l.at - DUE) / MIN);
 }
 
 function onlyRun(r: Rig) {
@@ -137,7 +137,7 @@ describe('server: retries by trigger (S5)', () => {
     await r.core.whenIdle();
     const got = onlyRun(r);
     assert.equal(got.status, 'succeeded');
-    const locked = r.w.catalog.planRuns().logLines(got.id).find((l) => l.message.startsWith('S5 locked'))!;
+    const locked = r.w.catalog.planRuns().logLines(got.id).find((l) => l.message.startsWith('locked '))!;
     assert.equal((locked.at - DUE) / MIN, 20);
     assert.deepEqual(r.w.catalog.leases().list(), [], 'released at the end');
   });
@@ -199,7 +199,7 @@ describe('server: stale locks', () => {
     const res = await r.core.runNow('nightly');
     assert.equal(res.status, 'succeeded');
     const lines = r.w.catalog.planRuns().logLines(res.id).map((l) => l.message);
-    assert.ok(lines.includes('S5 cleared the lock on target:QA1 held by run feedc0de: older than the maximum age (12h)'), lines.join('\n'));
+    assert.ok(lines.includes('cleared the lock on target:QA1 held by run feedc0de: older than the maximum age (12h)'), lines.join('\n'));
     assert.equal(r.alerts[0]!.event, 'stale-lock-cleared');
   });
 });

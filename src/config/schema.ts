@@ -254,8 +254,8 @@ const group = obj({
   members: z.array(groupMember, { error: 'expected a list of { target, units }' }).min(1, { error: 'expected at least one member' }),
   stop: ref('hook').optional().describe('Stops or quiesces the application before the backup and the restore.'),
   start: ref('hook').optional().describe('Starts or resumes it after (runs even when a step failed).'),
-  check: ref('hook').optional().describe('Restore: exits 0 only when nothing is running (S7).'),
-  cleanup: ref('hook').optional().describe('Restore: run after restoring a backup taken online (S7; e.g. ciwcleanup).'),
+  check: ref('hook').optional().describe('Restore: exits 0 only when nothing is running.'),
+  cleanup: ref('hook').optional().describe('Restore: run after restoring a backup taken online (e.g. ciwcleanup).'),
 });
 
 const restorePlan = obj({
@@ -292,8 +292,8 @@ export const configSchema = obj({
   hooks: named('hook', hook, 'Commands run before/after plans and tasks, referenced by name.').optional(),
   plans: named('plan', plan, 'Plans: activities, schedule, window, retry, destination, retention.').optional(),
   alerts: alerts.optional().describe('Where alerts go (docs/alerts.md).'),
-  groups: named('group', group, 'Consistency groups: targets and units backed up (and restored) together (S6, S7).').optional(),
-  restorePlans: named('restorePlan', restorePlan, 'Safe restores of a group (S7): safehold restore-plan run NAME.').optional(),
+  groups: named('group', group, 'Consistency groups: targets and units backed up (and restored) together.').optional(),
+  restorePlans: named('restorePlan', restorePlan, 'Safe restores of a group: safehold restore-plan run NAME.').optional(),
 }, 'a map with settings, sites, targets, destinations, hooks, plans, alerts, groups and restorePlans');
 
 /** safehold.yaml as written (validated, before defaults and compilation). */

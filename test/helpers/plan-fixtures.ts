@@ -124,7 +124,28 @@ export function taskLog(w: PlanWorld, runId: string, taskId: string | null): str
   return w.catalog.planRuns().logLines(runId).filter((l) => l.taskId === taskId).map((l) => l.message);
 }
 
-/** The S4 step numbers a task's log lines name, in order ('S4.3 …' → 3). */
+/**
+ * The line each step of the task flow (task-flow.ts, numbered as in its
+ * comments) logs when it passes, in plain words: the log names no step
+ * numbers, so a step is recognised by its text. Lines of no step (hook
+ * output, "task failed: …", "already completed by run …") match none.
+ */
+const TASK_STEPS: [number, RegExp][] = [
+  [1, /^inside the maintenance window$/],
+  [2, /^destination has enough free space$/],
+  [3, /^nothing is quiesced already$/],
+  [4, /^unit \S+ has unsaved changes: two exports \(persisted and running state\)$/],
+  [5, /^device has room to stage the backup$/],
+  [6, /^pre-task hook \S+ /],
+  [7, /^\S+ quiesced$/],
+  // The backup or export, a drill, or the work of a purge or a copy (task-work.ts).
+  [8, /^(?:(?:backup|export) of \S+(?: \((?:persisted|running) state\))? saved as |drill of \S+ from snapshot |retention keeps \d+ of |pruned: |purge statement on |copied \d+ )/],
+  // The unquiesce, or why it failed (after the task's earlier failure, if any).
+  [9, /^(?:\S+ unquiesced$|(?:.*; )?unquiesce of \S+ (?:did not finish within |failed: ))/],
+  [10, /^post-task hook \S+ /],
+];
+
+/** The task flow's step numbers a task's log lines show, in order ('nothing is quiesced already' → 3). */
 export function stepsLogged(w: PlanWorld, runId: string, taskId: string): number[] {
-  return taskLog(w, runId, taskId).flatMap((m) => { const x = /^S4\.(\d+) /.exec(m); return x ? [Number(x[1])] : []; });
+  return taskLog(w, runId, taskId).flatMap((m) => TASK_STEPS.filter(([, re]) => re.test(m)).map(([n]) => n));
 }

@@ -47,7 +47,7 @@ export type RunLockResult =
 export async function acquireRunLocks(req: RunLockRequest): Promise<RunLockResult> {
   const r = await withRetries(async () => tryOnce(req), req.policy, req.clock, req.signal, {
     ...(req.windowStart !== undefined ? { start: req.windowStart } : {}),
-    onWait: (at, n, of) => req.log(`S5 retry ${n} of ${of} at ${formatTime(at)}`),
+    onWait: (at, n, of) => req.log(`lock retry ${n} of ${of} at ${formatTime(at)}`),
   });
   if (r.ok) return { ok: true, locks: r.value!, attempts: r.attempts.length };
   const over = r.attempts.length > 1 ? ` (${r.attempts.length} attempts over ${formatDuration(r.attempts.at(-1)! - r.attempts[0]!)})` : '';
@@ -62,7 +62,7 @@ async function tryOnce(req: RunLockRequest) {
     const why = c.why === 'max-age' ? `older than the maximum age (${formatDuration(age)})`
       : c.why === 'heartbeat' ? `its heartbeat stopped ${formatDuration(req.clock.now() - l.heartbeatAt)} ago`
       : `its process ${l.pid} is gone`;
-    req.log(`S5 cleared the lock on ${l.scope} held by ${l.runId ? `run ${l.runId.slice(0, 8)}` : l.holder}: ${why}`, 'warn');
+    req.log(`cleared the lock on ${l.scope} held by ${l.runId ? `run ${l.runId.slice(0, 8)}` : l.holder}: ${why}`, 'warn');
     req.alert({
       event: 'stale-lock-cleared', severity: 'warning',
       summary: `lock on ${l.scope} cleared: ${why}`,
@@ -71,7 +71,7 @@ async function tryOnce(req: RunLockRequest) {
   }
   if (!got.ok) {
     const reason = `${got.heldBy.scope} is ${describeHolder(got.heldBy, req.clock.now())}`;
-    req.log(`S5 ${reason}`, 'warn');
+    req.log(reason, 'warn');
     return { ok: false as const, retryable: true, reason };
   }
   let repoLock: RepoLock | null = null;
@@ -79,16 +79,16 @@ async function tryOnce(req: RunLockRequest) {
     try {
       // Locks of processes that are gone (or silent past the stale limit) are reclaimed, not waited for.
       const removed = await removeLocks(req.repo, false);
-      if (removed > 0) req.log(`S5 removed ${removed} stale repository lock(s) left by processes that are gone`, 'warn');
+      if (removed > 0) req.log(`removed ${removed} stale repository lock(s) left by processes that are gone`, 'warn');
       repoLock = await RepoLock.acquire(req.repo, req.exclusive);
     } catch (e) {
       req.leases.release(req.runId);
       if (!isSafeholdError(e, 'LOCKED')) throw e;
-      req.log(`S5 ${e.message}`, 'warn');
+      req.log(e.message, 'warn');
       return { ok: false as const, retryable: true, reason: e.message };
     }
   }
-  req.log(`S5 locked ${req.scopes.join(', ')}${req.repo ? ` and the repository (${req.exclusive ? 'exclusive' : 'shared'})` : ''}`);
+  req.log(`locked ${req.scopes.join(', ')}${req.repo ? ` and the repository (${req.exclusive ? 'exclusive' : 'shared'})` : ''}`);
   const beat = setInterval(() => {
     try { req.leases.heartbeat(req.runId); } catch { /* the catalog is busy: the next beat renews */ }
   }, req.heartbeatMs);

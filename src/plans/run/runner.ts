@@ -4,7 +4,8 @@
 // trigger's retry policy), the pre-plan hook, and the tasks in creation order
 // (S4, task-flow.ts), each within its timeout, the whole within the run's.
 // Every refusal and outcome is recorded in the catalog with its reason; each
-// step logs a line starting with its number ("S3.2 …"). Failures, exhausted
+// step logs a line saying in plain words what it checked or did ("inside the
+// maintenance window"), never the step's number. Failures, exhausted
 // retries, cleared locks and low space raise alerts through `alert`.
 
 import type { Config } from '../../config/types.ts';
@@ -94,27 +95,27 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
     if (opts.signal?.aborted) return end('cancelled', abortReason(opts.signal));
     // 1. The global switch.
     if (!config.settings.backupsEnabled) return end('refused', 'backups are disabled (settings.backups)');
-    log('S3.1 backups are enabled');
+    log('backups are enabled');
     // 2. The maintenance window.
     if (!inWindow(plan.window, clock.now())) return end('refused', outsideWindowReason(plan.window, clock.now()));
-    log('S3.2 inside the maintenance window');
+    log('inside the maintenance window');
     // 3. The destination is reachable (mounted) and initialised.
     const destination = config.destinations[plan.destination]!;
     const reach = checkReachable(destination);
     if (!reach.ok) return end('refused', reach.reason);
-    log(`S3.3 destination ${destination.name} is reachable${destination.type === 'repository' ? ' and initialised' : ''}`);
+    log(`destination ${destination.name} is reachable${destination.type === 'repository' ? ' and initialised' : ''}`);
     // 4. Free space above the threshold.
     const space = checkFreeSpace(destination);
     if (!space.ok) {
       if (space.space) alert(lowSpaceAlert(destination, space.space, space.reason));
       return end('refused', space.reason);
     }
-    log('S3.4 destination has enough free space');
+    log('destination has enough free space');
     // 5. Activities → tasks, in definition order, against the live inventory.
     const expanded = await expandActivities(plan.activities, targets, config.groups);
     const tasks = expanded.map((t) => ({ ...t, id: store.addTask(runId, { seq: t.seq, activity: t.activity.name, kind: t.activity.kind, target: t.target, unit: t.unit, status: t.status, reason: t.reason }) }));
     const pending = tasks.filter((t) => t.status === 'pending');
-    log(`S3.5 ${tasks.length} task(s) created, ${tasks.length - pending.length} skipped`);
+    log(`${tasks.length} task(s) created, ${tasks.length - pending.length} skipped`);
     // 6. Nothing to do: stop.
     if (pending.length === 0) return end('skipped', `all ${tasks.length} task(s) were skipped`);
     // S5. The locks of every scope the tasks touch, with the trigger's retry policy.
@@ -173,7 +174,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
           for (const id of pendingIds) store.finishTask(id, { status: 'cancelled', reason: 'the pre-plan hook failed' });
           return end('failed', describeHookResult(plan!.prePlan.name, r));
         }
-        log(`S3.7 ${describeHookResult(plan!.prePlan.name, r)}`);
+        log(describeHookResult(plan!.prePlan.name, r));
       }
       // 8. Tasks in creation order; a group's tasks between its stop and start hooks (S6).
       const counts = { succeeded: 0, failed: 0, cancelled: 0 };
@@ -193,7 +194,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
           continue;
         }
         store.startTask(t.id);
-        log(`S3.8 task ${t.seq}: ${t.activity.kind} ${t.target}${t.unit ? `/${t.unit}` : ''}`);
+        log(`task ${t.seq}: ${t.activity.kind} ${t.target}${t.unit ? `/${t.unit}` : ''}`);
         const target = targets.find((x) => x.name === t.target)!;
         const taskLimit = deadline(clock, t.activity.timeoutMs, `task ${t.seq} (${t.activity.kind} ${t.target}${t.unit ? `/${t.unit}` : ''})`, runLimit.signal);
         try {

@@ -41,7 +41,7 @@ export async function runDrill(env: TaskEnv, task: ExpandedTask & { id?: string 
     startedAt: started, finishedAt: env.clock.now(), restoreMs: out.restoreMs, verifyMs: out.verifyMs,
     status: out.passed ? 'passed' : 'failed', summary: out.summary, details: out.details,
   });
-  log(`S4.8 drill of ${label(task)} from snapshot ${snap.id.slice(0, 8)}: ${out.passed ? 'passed' : 'FAILED'}: ${out.summary}`, out.passed ? 'info' : 'error');
+  log(`drill of ${label(task)} from snapshot ${snap.id.slice(0, 8)}: ${out.passed ? 'passed' : 'FAILED'}: ${out.summary}`, out.passed ? 'info' : 'error');
   if (!out.passed) throw new TaskStop('failed', `drill failed: ${out.summary}`);
   return { snapshots: [], bytes: 0, note: `drill passed: ${out.summary}` };
 }

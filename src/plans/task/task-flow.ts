@@ -1,6 +1,7 @@
 // S4: one task, step by step in the DPOD manual's order. Each step logs a
-// line starting with its number ("S4.3 …") so a run's log shows what was
-// checked and done. A unit this task quiesced is unquiesced whatever
+// line in plain words ("nothing is quiesced already", "… unquiesced") so a
+// run's log shows what was checked and done; the log never names the
+// specification's step numbers. A unit this task quiesced is unquiesced whatever
 // happens after the quiesce (the quiesce is recorded in the catalog first,
 // so a killed process's quiesce is undone at the next start: see recover.ts).
 
@@ -43,21 +44,21 @@ export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string },
     checkpoint();
     // 1. Window re-check.
     if (!inWindow(plan.window, clock.now())) throw new TaskStop('skipped', outsideWindowReason(plan.window, clock.now()));
-    log('S4.1 inside the maintenance window');
+    log('inside the maintenance window');
     // 2. Destination free space.
     const space = checkFreeSpace(env.destination);
     if (!space.ok) {
       if (space.space) env.alert(lowSpaceAlert(env.destination, space.space, space.reason));
       throw new TaskStop('failed', space.reason);
     }
-    log('S4.2 destination has enough free space');
+    log('destination has enough free space');
     // A retry does not repeat what the run it retries already saved.
     if (env.retrying && (a.kind === 'backup' || a.kind === 'export')) {
       const done = await completedEarlier(env, task, target);
       if (done) {
         out.snapshots.push(...done.snapshots);
         out.reason = done.reason;
-        log(`S4 ${done.reason}`);
+        log(done.reason);
         return out;
       }
     }
@@ -70,26 +71,26 @@ export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string },
         const units = await device.quiescedUnits();
         if (units.length > 0) throw new TaskStop('failed', `${task.target} has quiesced units: ${units.join(', ')}`);
       }
-      log('S4.3 nothing is quiesced already');
+      log('nothing is quiesced already');
     }
     // 4. Unsaved changes: an export takes the persisted and the running state.
     let states: ('persisted' | 'running')[] = ['persisted'];
     if (device && a.kind === 'export' && task.unit !== null && (await device.unsavedChanges(task.unit))) {
       states = ['persisted', 'running'];
-      log(`S4.4 unit ${task.unit} has unsaved changes: two exports (persisted and running state)`);
+      log(`unit ${task.unit} has unsaved changes: two exports (persisted and running state)`);
     }
     // 5. Device free space for staging a whole-device backup.
     if (device && task.unit === null) {
       const [free, need] = await Promise.all([device.freeSpace(), device.backupSize()]);
       if (free < need) throw new TaskStop('failed', `${task.target} has ${free} bytes free for staging, the backup needs ${need}`);
-      log('S4.5 device has room to stage the backup');
+      log('device has room to stage the backup');
     }
     checkpoint();
     // 6. Pre-task hook.
     if (a.preTask) {
       const r = await runHook(a.preTask, { ...hookCtx, phase: 'pre-task' }, { clock, log: (l) => log(`pre-task ${l.stream}: ${l.line}`) });
       if (hookFailed(r) && a.preTask.failOnError) throw new TaskStop('failed', describeHookResult(a.preTask.name, r));
-      log(`S4.6 ${describeHookResult(a.preTask.name, r)}`);
+      log(describeHookResult(a.preTask.name, r));
     }
     // 7. Quiesce and wait, within timeout + grace; past that: cancel, unquiesce, fail.
     if (device && a.quiesce) {
@@ -99,7 +100,7 @@ export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string },
       if (!(await waitFor(device, task.unit, 'quiesced', limit, env, env.signal))) {
         throw new TaskStop('failed', `quiesce of ${label(task)} did not finish within ${formatDuration(limit)} (timeout + grace); cancelled`);
       }
-      log(`S4.7 ${label(task)} quiesced`);
+      log(`${label(task)} quiesced`);
     }
     checkpoint();
     // 8. The backup or export; a purge or a copy.
@@ -118,7 +119,7 @@ export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string },
       const id = await backupOne(env, task, target, state, tags);
       out.snapshots.push(id.id);
       out.bytes += id.bytes;
-      log(`S4.8 ${a.kind} of ${label(task)}${states.length > 1 ? ` (${state} state)` : ''} saved as ${env.repo ? `snapshot ${id.id.slice(0, 8)}` : id.id}`);
+      log(`${a.kind} of ${label(task)}${states.length > 1 ? ` (${state} state)` : ''} saved as ${env.repo ? `snapshot ${id.id.slice(0, 8)}` : id.id}`);
     }
   } catch (e) {
     out.status = e instanceof TaskStop ? e.status : env.signal.aborted ? 'cancelled' : 'failed';
@@ -132,7 +133,7 @@ export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string },
   const post = a.postTask;
   if (post && (out.status === 'succeeded' || post.always)) {
     const r = await runHook(post, { ...hookCtx, phase: 'post-task', ...(out.snapshots[0] ? { snapshot: out.snapshots[0] } : {}) }, { clock, log: (l) => log(`post-task ${l.stream}: ${l.line}`) });
-    log(`S4.10 ${describeHookResult(post.name, r)}`, hookFailed(r) ? 'warn' : 'info');
+    log(describeHookResult(post.name, r), hookFailed(r) ? 'warn' : 'info');
     if (hookFailed(r) && post.failOnError && out.status === 'succeeded') {
       out.status = 'failed';
       out.reason = describeHookResult(post.name, r);
@@ -147,7 +148,7 @@ async function unquiesce(env: TaskEnv, device: DeviceAdapter, task: ExpandedTask
     await device.unquiesce(task.unit, Math.ceil(task.activity.quiesceTimeoutMs / 1000));
     if (await waitFor(device, task.unit, 'active', limit, env)) {
       env.store.releaseQuiesce(record, 'unquiesced');
-      log(`S4.9 ${label(task)} unquiesced`);
+      log(`${label(task)} unquiesced`);
       return;
     }
     env.store.releaseQuiesce(record, 'unquiesce requested, not confirmed');
@@ -155,7 +156,7 @@ async function unquiesce(env: TaskEnv, device: DeviceAdapter, task: ExpandedTask
   } catch (e) {
     fail(out, `unquiesce of ${label(task)} failed: ${e instanceof Error ? e.message : String(e)}`);
   }
-  log(`S4.9 ${out.reason}`, 'error');
+  log(out.reason!, 'error');
 }
 
 function fail(out: TaskOutcome, reason: string): void {
