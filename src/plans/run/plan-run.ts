@@ -1,0 +1,95 @@
+// One plan run's shared state, handed to each of its steps (runner.ts for
+// admission and locks, run-tasks.ts for the hooks and tasks): the plan, the
+// catalog's record of the run, its log, and `end`, which records how the run
+// ended (cancelling what had not run) and raises the failure alert.
+
+import type { Config, Plan } from '../../config/types.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { AlertEvent } from '../../core/alert-event.ts';
+import type { Catalog } from '../../catalog/catalog.ts';
+import type { PlanRunRecord, PlanRunStatus, PlanRunStore, RunTrigger, TaskRecord } from '../../catalog/plan-runs.ts';
+import type { LeaseStore } from '../../catalog/leases.ts';
+import type { PlanTarget } from '../../drivers/target/targets.ts';
+
+export interface RunPlanOptions {
+  config: Config;
+  plan: string;
+  trigger: RunTrigger;
+  catalog: Catalog;
+  clock?: Clock;
+  /** Targets to use instead of the configured ones' drivers (tests). */
+  targets?: PlanTarget[];
+  /** Poll interval of quiesce states, ms. */
+  pollMs?: number;
+  /** Cancels the run (server shutdown): running tasks stop and clean up, the rest are cancelled. */
+  signal?: AbortSignal;
+  /** Raises an alert; default: none (the caller that has channels passes them). */
+  alert?: (e: AlertEvent) => void;
+  /** Scheduled runs: when the run was due (the retry window counts from here). */
+  scheduledFor?: number;
+  /** A retry after a crash: the failed run it retries. */
+  retryOf?: PlanRunRecord;
+  /** Called with the run's id as soon as it is recorded. */
+  onStart?: (runId: string) => void;
+  /** Skip recovery of abandoned runs (the server did it at start). */
+  skipRecovery?: boolean;
+}
+
+export type EndStatus = Exclude<PlanRunStatus, 'running'>;
+
+export interface PlanRunResult {
+  id: string;
+  status: EndStatus;
+  reason: string | null;
+  tasks: TaskRecord[];
+}
+
+export interface PlanRun {
+  readonly opts: RunPlanOptions;
+  readonly config: Config;
+  readonly catalog: Catalog;
+  readonly plan: Plan;
+  readonly clock: Clock;
+  readonly alert: (e: AlertEvent) => void;
+  readonly store: PlanRunStore;
+  readonly leases: LeaseStore;
+  readonly targets: PlanTarget[];
+  /** The first run of the retry chain this run continues, or null. */
+  readonly root: PlanRunRecord | null;
+  /** When the run (or the run it retries) was due, for scheduled runs. */
+  readonly scheduledFor: number | undefined;
+  readonly runId: string;
+  log(msg: string, level?: 'info' | 'warn' | 'error'): void;
+  /** Records the end: unfinished tasks cancelled, the reason logged, a failed run alerted. */
+  end(status: EndStatus, reason: string | null): PlanRunResult;
+}
+
+type Recorded = Omit<PlanRun, 'runId' | 'log' | 'end'>;
+
+/** Records the run's start in the catalog and returns its shared state. */
+export function recordRun(r: Recorded): PlanRun {
+  const { store, plan, config, opts } = r;
+  const runId = store.startRun({
+    plan: plan.name, trigger: opts.trigger, configFile: config.file,
+    scheduledFor: r.scheduledFor ?? null, retryOf: opts.retryOf?.id ?? null,
+  });
+  opts.onStart?.(runId);
+  const log: PlanRun['log'] = (msg, level = 'info') => store.log(runId, level, msg);
+  const end: PlanRun['end'] = (status, reason) => {
+    for (const t of store.tasks(runId)) {
+      if (t.status === 'pending' || t.status === 'running') {
+        store.finishTask(t.id, { status: 'cancelled', reason: reason ?? 'the run ended' });
+      }
+    }
+    store.finishRun(runId, status, reason);
+    if (reason) log(`run ${status}: ${reason}`, status === 'failed' || status === 'refused' ? 'error' : 'info');
+    if (status === 'failed') {
+      r.alert({
+        event: 'run-failed', severity: 'critical', summary: `plan ${plan.name}: run ${runId.slice(0, 8)} failed: ${reason}`,
+        details: { plan: plan.name, runId, reason },
+      });
+    }
+    return { id: runId, status, reason, tasks: store.tasks(runId) };
+  };
+  return { ...r, runId, log, end };
+}
