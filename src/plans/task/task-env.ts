@@ -1,16 +1,24 @@
 // What a task's steps share (task-flow.ts runs them; task-backup.ts,
 // task-work.ts and task-drill.ts do the work of one step): the task's
 // environment, the early stop with its status, a task's label, the result
-// of its work and the log of one task. Its own file so that the steps and
+// of its work, its outcome and the log of one task. Its own file so that the steps and
 // the flow do not import each other.
 
 import type { Config, Destination, Plan } from '../../config/types.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { AlertEvent } from '../../core/alert-event.ts';
 import type { Repository } from '../../repo/repository.ts';
-import type { PlanRunStore } from '../../catalog/plan-runs.ts';
+import type { PlanRunStore, TaskStatus } from '../../catalog/plan-runs.ts';
 import type { DrillStore } from '../../catalog/drills.ts';
 import type { ExpandedTask } from '../run/expand.ts';
+
+/** How a task ended, as recorded in the catalog. */
+export interface TaskOutcome {
+  status: Exclude<TaskStatus, 'pending' | 'running'>;
+  reason: string | null;
+  snapshots: string[];
+  bytes: number;
+}
 
 export interface TaskEnv {
   runId: string;
