@@ -92,3 +92,10 @@ function stronglyConnected(graph: Map<string, string[]>): string[][] {
   for (const v of graph.keys()) if (!index.has(v)) visit(v);
   return out;
 }
+
+it("the API's schemas module, which the console's types come from, imports only zod", () => {
+  const text = fs.readFileSync(path.join(SRC, 'api', 'http', 'schemas.ts'), 'utf8');
+  const specs = [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'/gm)].map((m) => m[1]!);
+  assert.ok(specs.length > 0);
+  assert.deepEqual([...new Set(specs)], ['zod']);
+});

@@ -3,13 +3,7 @@
 // and the API's one error shape turned into ApiError. A 401 on any call but
 // the login itself tells the app the session is gone.
 
-export type Role = 'viewer' | 'operator' | 'admin';
-
-export interface Session {
-  user: string;
-  role: Role;
-  csrf: string;
-}
+import type { ApiErrorBody, LoginRequest, LoginResult, Ok, Role, Session } from './types.ts';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -32,7 +26,8 @@ export function setUnauthorizedHandler(fn: () => void): void {
   onUnauthorized = fn;
 }
 
-const ROLES: Role[] = ['viewer', 'operator', 'admin'];
+/** The roles from least to most allowed. */
+const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
 
 export function roleAllows(have: Role, need: Role): boolean {
   return ROLES.indexOf(have) >= ROLES.indexOf(need);
@@ -55,7 +50,8 @@ export async function api<T>(path: string, opts: { method?: string; body?: unkno
     data = null;
   }
   if (!res.ok) {
-    const err = (data as { error?: { code?: string; message?: string } } | null)?.error;
+    // The API's error shape, though a proxy in front may answer with anything.
+    const err: Partial<ApiErrorBody['error']> | undefined = (data as Partial<ApiErrorBody> | null)?.error;
     if (res.status === 401 && path !== '/api/login') onUnauthorized();
     throw new ApiError(res.status, err?.code ?? 'HTTP', err?.message ?? `${res.status} ${res.statusText}`);
   }
@@ -63,9 +59,9 @@ export async function api<T>(path: string, opts: { method?: string; body?: unkno
 }
 
 export const login = (name: string, password: string) =>
-  api<Session & { expiresAt: number }>('/api/login', { method: 'POST', body: { name, password } });
+  api<LoginResult>('/api/login', { method: 'POST', body: { name, password } satisfies LoginRequest });
 export const currentSession = () => api<Session>('/api/session');
-export const logout = () => api<{ ok: true }>('/api/logout', { method: 'POST' });
+export const logout = () => api<Ok>('/api/logout', { method: 'POST' });
 
 /** A query string from the defined values. */
 export function qs(params: Record<string, string | number | undefined | null>): string {

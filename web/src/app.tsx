@@ -3,7 +3,7 @@
 
 import { useEffect, useState } from 'react';
 import { currentSession, logout, setCsrf, setUnauthorizedHandler } from './api.ts';
-import type { Session } from './api.ts';
+import type { Session } from './types.ts';
 import { Link, navigate, useLocation } from './router.tsx';
 import { LoginPage } from './pages/login.tsx';
 import { DashboardPage } from './pages/dashboard.tsx';

@@ -1,124 +1,46 @@
-// The shapes of the API's responses the console reads (see docs/api.md and
-// the OpenAPI document at /api/openapi.json).
+// The shapes of the API's requests and responses the console uses, inferred
+// from the API's own zod schemas (src/api/http/schemas.ts, which imports
+// nothing but zod). The imports are type-only: no schema and no zod code ends
+// up in the bundle. See docs/api.md and /api/openapi.json.
 
-export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'refused' | 'skipped' | 'cancelled';
-export type TaskStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+import type { z } from 'zod';
+import type {
+  alertSchema, dashboardSchema, drillSchema, errorSchema, groupRestoreBodySchema, logLineSchema, loginBodySchema,
+  loginSchema, okSchema, pageSchema, planListSchema, planSchema, repoChartSchema, restoreResultSchema, role,
+  runChartSchema, runLogSchema, runSchema, runStartedSchema, runStatus, runWithTasksSchema, sessionSchema,
+  snapshotSchema, taskSchema, taskStatus, unitRestoreBodySchema, unitRestoreResultSchema,
+} from '../../src/api/http/schemas.ts';
 
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
+/** A page of a list of T: `{ items, nextCursor }`. */
+export type Page<T> = z.infer<ReturnType<typeof pageSchema<z.ZodType<T>>>>;
 
-export interface Run {
-  id: string;
-  plan: string;
-  trigger: 'scheduled' | 'on-demand' | 'retry';
-  startedAt: number;
-  finishedAt: number | null;
-  status: RunStatus;
-  reason: string | null;
-  retryOf: string | null;
-  coalescedInto: string | null;
-}
+export type ApiErrorBody = z.infer<typeof errorSchema>;
+export type Ok = z.infer<typeof okSchema>;
 
-export interface Task {
-  id: string;
-  seq: number;
-  activity: string;
-  kind: string;
-  target: string;
-  unit: string | null;
-  status: TaskStatus;
-  reason: string | null;
-  startedAt: number | null;
-  finishedAt: number | null;
-  snapshots: string[];
-  bytes: number | null;
-}
+export type Role = z.infer<typeof role>;
+export type Session = z.infer<typeof sessionSchema>;
+export type LoginResult = z.infer<typeof loginSchema>;
+export type LoginRequest = z.input<typeof loginBodySchema>;
 
-export interface LogLine {
-  seq: number;
-  taskId: string | null;
-  at: number;
-  level: 'info' | 'warn' | 'error';
-  message: string;
-}
+export type RunStatus = z.infer<typeof runStatus>;
+export type TaskStatus = z.infer<typeof taskStatus>;
+export type Run = z.infer<typeof runSchema>;
+export type Task = z.infer<typeof taskSchema>;
+export type RunWithTasks = z.infer<typeof runWithTasksSchema>;
+export type RunStarted = z.infer<typeof runStartedSchema>;
+export type LogLine = z.infer<typeof logLineSchema>;
+export type RunLog = z.infer<typeof runLogSchema>;
 
-export interface Plan {
-  name: string;
-  description: string;
-  destination: string;
-  schedule: { cron: string; timezone: string } | null;
-  activities: { name: string; kind: string; targets: string; units: string | null; group: string | null }[];
-  nextDue: number | null;
-  lastRun: Run | null;
-  lastSuccessAt: number | null;
-}
+export type Plan = z.infer<typeof planSchema>;
+export type PlanList = z.infer<typeof planListSchema>;
+export type Snapshot = z.infer<typeof snapshotSchema>;
+export type Alert = z.infer<typeof alertSchema>;
+export type Drill = z.infer<typeof drillSchema>;
+export type Dashboard = z.infer<typeof dashboardSchema>;
+export type RunChart = z.infer<typeof runChartSchema>;
+export type RepoChart = z.infer<typeof repoChartSchema>;
 
-export interface Snapshot {
-  snapshot: string;
-  index: number;
-  plan: string;
-  destination: string | null;
-  runId: string;
-  taskId: string;
-  kind: string;
-  target: string;
-  unit: string | null;
-  time: number;
-  bytes: number | null;
-}
-
-export interface Alert {
-  id: string;
-  event: string;
-  severity: 'info' | 'warning' | 'critical';
-  summary: string;
-  at: number;
-  deliveries?: { channel: string; ok: boolean; detail: string | null; at: number }[];
-}
-
-export interface Drill {
-  id: string;
-  runId: string | null;
-  plan: string | null;
-  target: string;
-  unit: string | null;
-  snapshot: string | null;
-  startedAt: number;
-  finishedAt: number;
-  restoreMs: number | null;
-  verifyMs: number | null;
-  status: 'passed' | 'failed';
-  summary: string;
-}
-
-export interface Dashboard {
-  plans: { name: string; description: string; schedule: string | null; nextDue: number | null; lastRun: Pick<Run, 'id' | 'status' | 'trigger' | 'startedAt' | 'finishedAt' | 'reason'> | null; lastSuccessAt: number | null }[];
-  running: { runId: string; plan: string; startedAt: number; tasks: { seq: number; target: string; unit: string | null; status: TaskStatus }[] }[];
-  locks: { scope: string; kind: string; holder: string; runId: string | null; createdAt: number; heartbeatAt: number }[];
-  alerts: { id: string; at: number; event: string; severity: 'info' | 'warning' | 'critical'; summary: string }[];
-  failures24h: number;
-  protection: { plan: string; target: string; unit: string | null; lastSnapshotAt: number | null; ageMs: number | null; state: 'ok' | 'stale' | 'never' }[];
-}
-
-export interface RestoreResult {
-  ok: boolean;
-  groupRun: string | null;
-  failedStep: string | null;
-  reason: string | null;
-  safety: { groupRun: string; snapshots: string[] } | null;
-  restored: { target: string; unit: string | null; snapshot: string; into: string }[];
-  rollback: string | null;
-  log: { step: string; level: 'info' | 'warn' | 'error'; message: string }[];
-}
-
-export interface RunChart {
-  plan: string;
-  points: { runId: string; at: number; durationMs: number; bytesAdded: number; status: string }[];
-}
-
-export interface RepoChart {
-  destination?: string;
-  points: { at: number; bytes: number }[];
-}
+export type GroupRestoreRequest = z.input<typeof groupRestoreBodySchema>;
+export type RestoreResult = z.infer<typeof restoreResultSchema>;
+export type UnitRestoreRequest = z.input<typeof unitRestoreBodySchema>;
+export type UnitRestoreResult = z.infer<typeof unitRestoreResultSchema>;

@@ -1,7 +1,8 @@
 // Keyset pagination of the API's lists: `limit` (1..500, default 50) and an
 // opaque `cursor` naming the last item of the previous page (its sort key and
 // id, base64url of a JSON array). Pages are `{ items, nextCursor }`;
-// nextCursor is null on the last page.
+// nextCursor is null on the last page (their schema: pageSchema in
+// schemas.ts).
 
 import { z } from 'zod';
 import { SafeholdError } from '../../core/errors.ts';
@@ -33,10 +34,6 @@ export function decodeCursor(cursor: string | undefined, arity: number): CursorK
     throw new SafeholdError('USAGE', 'invalid cursor: pass the nextCursor of the previous page unchanged');
   }
   return v as CursorKey;
-}
-
-export function pageSchema<T extends z.ZodType>(item: T) {
-  return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
 }
 
 /** Cuts one extra row fetched to know whether a next page exists. */

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { SafeholdError } from '../../core/errors.ts';
 import { DashboardQueries } from '../../catalog/dashboard-queries.ts';
 import { RepoSizeStore } from '../../catalog/repo-sizes.ts';
-import { runStatus } from './schemas.ts';
+import { repoChartSchema, runChartSchema } from './schemas.ts';
 import { SAMPLE_EVERY_MS, sampleRepoSizes } from './repo-size-sampler.ts';
 import { errorResponses, op } from './route-def.ts';
 import type { ApiApp, RouteContext } from './route-def.ts';
@@ -22,22 +22,6 @@ const DAY = 86_400_000;
 /** How long one computed run chart is served again. */
 export const CHART_CACHE_MS = 1000;
 const days = z.coerce.number().int().min(1).max(3650).default(30).describe('how many days back (1..3650)');
-
-export const runChartSchema = z.object({
-  plan: z.string(),
-  points: z.array(z.object({
-    runId: z.string(),
-    at: z.number().describe('when the run finished'),
-    durationMs: z.number(),
-    bytesAdded: z.number().describe('bytes added by the run\'s backup and export tasks'),
-    status: runStatus,
-  })),
-}).meta({ id: 'RunChart' });
-
-export const repoChartSchema = z.object({
-  destination: z.string(),
-  points: z.array(z.object({ at: z.number(), bytes: z.number().describe('size of the pack files under data/') })),
-}).meta({ id: 'RepositoryChart' });
 
 export function chartRoutes(app: ApiApp, ctx: RouteContext): void {
   const q = DashboardQueries.open(ctx.deps.catalog.path, ctx.deps.clock);

@@ -14,13 +14,13 @@
 // 100,000 runs; the answer is reused for up to a second (by the injected
 // clock), so many consoles polling at once cost one computation a second.
 
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Config, Plan } from '../../config/types.ts';
 import { globToRegExp, naturalCompare } from '../../core/glob.ts';
 import { DashboardQueries } from '../../catalog/dashboard-queries.ts';
 import type { PlanUnit } from '../../catalog/dashboard-queries.ts';
 import { dueTimes, nextDue } from '../../scheduler/schedule.ts';
-import { runStatus, runTrigger } from './schemas.ts';
+import { dashboardSchema } from './schemas.ts';
 import { errorResponses, op } from './route-def.ts';
 import type { ApiApp, RouteContext } from './route-def.ts';
 
@@ -32,36 +32,6 @@ const ALERTS = 10;
 const RECENT_RUNS = 5;
 /** How long one computed dashboard is served again. */
 export const DASHBOARD_CACHE_MS = 1000;
-
-const taskStatus = z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled']);
-
-export const dashboardSchema = z.object({
-  plans: z.array(z.object({
-    name: z.string(),
-    description: z.string(),
-    schedule: z.string().nullable().describe('cron expression (time zone in parentheses when not UTC), null: on demand only'),
-    nextDue: z.number().nullable(),
-    lastRun: z.object({ id: z.string(), status: runStatus, trigger: runTrigger, startedAt: z.number(), finishedAt: z.number().nullable(), reason: z.string().nullable() }).nullable(),
-    lastSuccessAt: z.number().nullable(),
-  })),
-  running: z.array(z.object({
-    runId: z.string(),
-    plan: z.string(),
-    startedAt: z.number(),
-    tasks: z.array(z.object({ seq: z.number(), target: z.string(), unit: z.string().nullable(), status: taskStatus })),
-  })),
-  locks: z.array(z.object({ scope: z.string(), kind: z.string(), holder: z.string(), runId: z.string().nullable(), createdAt: z.number(), heartbeatAt: z.number() })),
-  alerts: z.array(z.object({ id: z.string(), at: z.number(), event: z.string(), severity: z.enum(['info', 'warning', 'critical']), summary: z.string() })),
-  failures24h: z.number().describe('plan runs that finished failed or partial in the last 24 hours'),
-  protection: z.array(z.object({
-    plan: z.string(),
-    target: z.string(),
-    unit: z.string().nullable(),
-    lastSnapshotAt: z.number().nullable(),
-    ageMs: z.number().nullable(),
-    state: z.enum(['ok', 'stale', 'never']),
-  })),
-}).meta({ id: 'Dashboard' });
 
 type Schedule = NonNullable<Plan['schedule']>;
 

@@ -2,8 +2,8 @@
 // keyset-paginated and filtered.
 
 import { z } from 'zod';
-import { decodeCursor, pageQuery, pageSchema, toPage } from './pagination.ts';
-import { alertSchema, drillSchema } from './schemas.ts';
+import { decodeCursor, pageQuery, toPage } from './pagination.ts';
+import { alertSchema, drillSchema, pageSchema } from './schemas.ts';
 import { errorResponses, op } from './route-def.ts';
 import type { ApiApp, RouteContext } from './route-def.ts';
 

@@ -7,20 +7,9 @@ import type { Plan } from '../../config/types.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import type { PlanRunRecord } from '../../catalog/plan-runs.ts';
 import { HttpError } from './errors.ts';
-import { runSchema, runWithTasksSchema } from './schemas.ts';
+import { planListSchema, planSchema, runStartedSchema, runWithTasksSchema } from './schemas.ts';
 import { errorResponses, op } from './route-def.ts';
 import type { ApiApp, RouteContext } from './route-def.ts';
-
-const planSchema = z.object({
-  name: z.string(),
-  description: z.string(),
-  destination: z.string(),
-  schedule: z.object({ cron: z.string(), timezone: z.string() }).nullable(),
-  activities: z.array(z.object({ name: z.string(), kind: z.string(), targets: z.string(), units: z.string().nullable(), group: z.string().nullable() })),
-  nextDue: z.number().nullable(),
-  lastRun: runSchema.nullable(),
-  lastSuccessAt: z.number().nullable(),
-}).meta({ id: 'Plan' });
 
 const nameParams = z.object({ name: z.string().min(1) });
 
@@ -38,7 +27,7 @@ export function planRoutes(app: ApiApp, ctx: RouteContext): void {
   };
 
   app.get('/api/plans', {
-    schema: { ...op('listPlans', 'plans', 'viewer', 'the configured plans with their last run'), response: { 200: z.object({ items: z.array(planSchema) }), ...errorResponses } },
+    schema: { ...op('listPlans', 'plans', 'viewer', 'the configured plans with their last run'), response: { 200: planListSchema, ...errorResponses } },
   }, async () => {
     const sums = ctx.queries.planSummaries();
     return { items: Object.values(ctx.deps.config.plans).map((p) => view(p, sums.get(p.name))) };
@@ -53,7 +42,7 @@ export function planRoutes(app: ApiApp, ctx: RouteContext): void {
       ...op('runPlan', 'plans', 'operator', 'run a plan now (on demand)'),
       params: nameParams,
       querystring: z.object({ wait: z.enum(['true', 'false']).default('true').describe('false: answer 202 as soon as the run started') }),
-      response: { 200: runWithTasksSchema, 202: z.object({ runId: z.string(), status: z.string() }), ...errorResponses },
+      response: { 200: runWithTasksSchema, 202: runStartedSchema, ...errorResponses },
     },
   }, async (req, reply) => {
     const core = ctx.deps.core;

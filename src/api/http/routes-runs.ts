@@ -3,8 +3,8 @@
 // and its log after a line number, for live tailing.
 
 import { z } from 'zod';
-import { decodeCursor, pageQuery, pageSchema, toPage } from './pagination.ts';
-import { logLineSchema, runSchema, runStatus, runTrigger, runWithTasksSchema } from './schemas.ts';
+import { decodeCursor, pageQuery, toPage } from './pagination.ts';
+import { pageSchema, runLogSchema, runSchema, runStatus, runTrigger, runWithTasksSchema } from './schemas.ts';
 import { errorResponses, op } from './route-def.ts';
 import type { ApiApp, RouteContext } from './route-def.ts';
 
@@ -37,7 +37,7 @@ export function runRoutes(app: ApiApp, ctx: RouteContext): void {
       ...op('getRunLog', 'runs', 'viewer', 'log lines of a run after line `after` (poll with the last seq for a live tail)'),
       params: idParams,
       querystring: z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(5000).default(1000) }),
-      response: { 200: z.object({ runId: z.string(), status: runStatus, items: z.array(logLineSchema), last: z.number().describe('seq of the last line returned, or `after`') }), ...errorResponses },
+      response: { 200: runLogSchema, ...errorResponses },
     },
   }, async (req) => {
     const run = ctx.deps.catalog.planRuns().findRun(req.params.id);

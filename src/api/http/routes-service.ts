@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { HttpError } from './errors.ts';
 import { errorResponses, op } from './route-def.ts';
 import type { ApiApp, RouteContext } from './route-def.ts';
+import { okSchema } from './schemas.ts';
 
 const statusSchema = z.object({
   pid: z.number(),
@@ -16,7 +17,7 @@ const statusSchema = z.object({
 
 export function serviceRoutes(app: ApiApp, ctx: RouteContext): void {
   app.get('/api/health', {
-    schema: { ...op('getHealth', 'service', 'none', 'liveness: always ok while the server answers'), response: { 200: z.object({ ok: z.literal(true) }), ...errorResponses } },
+    schema: { ...op('getHealth', 'service', 'none', 'liveness: always ok while the server answers'), response: { 200: okSchema, ...errorResponses } },
   }, async () => ({ ok: true as const }));
 
   app.get('/api/openapi.json', {

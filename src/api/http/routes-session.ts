@@ -6,27 +6,15 @@
 // 429 with Retry-After. Login and logout are audited by app.ts's hook, with
 // the user name as the detail (never the password).
 
-import { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
 import { isSafeholdError } from '../../core/errors.ts';
 import { SESSION_COOKIE, sessionCookieOptions } from '../auth/index.ts';
 import type { SessionAuthenticator } from '../auth/index.ts';
 import type { Authenticator } from '../auth/types.ts';
 import { HttpError } from './errors.ts';
+import { loginBodySchema, loginSchema, okSchema, sessionSchema } from './schemas.ts';
 import { errorResponses, op } from './route-def.ts';
 import type { ApiApp, RouteContext } from './route-def.ts';
-
-const role = z.enum(['viewer', 'operator', 'admin']);
-
-const sessionSchema = z.object({
-  user: z.string(),
-  role,
-  csrf: z.string().describe('send it in X-CSRF-Token on every state-changing request'),
-}).meta({ id: 'Session' });
-
-const loginSchema = sessionSchema.extend({ expiresAt: z.number().describe('ms since the epoch: the absolute end of the session') }).meta({ id: 'LoginResult' });
-
-const loginBody = z.object({ name: z.string().min(1).max(200), password: z.string().min(1).max(1024) }).strict();
 
 /** The authenticator's login/logout side, when it has one (the catalog's does; a fixed test one may not). */
 function sessionsOf(auth: Authenticator): SessionAuthenticator | null {
@@ -52,7 +40,7 @@ export function sessionRoutes(app: ApiApp, ctx: RouteContext): void {
   app.post('/api/login', {
     schema: {
       ...op('login', 'session', 'none', 'log in to the console: sets the session cookie; wrong credentials 401, too many failures 429 with Retry-After'),
-      body: loginBody,
+      body: loginBodySchema,
       response: { 200: loginSchema, ...errorResponses },
     },
   }, async (req, reply) => {
@@ -88,7 +76,7 @@ export function sessionRoutes(app: ApiApp, ctx: RouteContext): void {
   });
 
   app.post('/api/logout', {
-    schema: { ...op('logout', 'session', 'viewer', 'end the console session and clear its cookie'), response: { 200: z.object({ ok: z.literal(true) }), ...errorResponses } },
+    schema: { ...op('logout', 'session', 'viewer', 'end the console session and clear its cookie'), response: { 200: okSchema, ...errorResponses } },
   }, async (req, reply) => {
     const cookie = req.cookies[SESSION_COOKIE];
     const p = ctx.principalOf(req)!;

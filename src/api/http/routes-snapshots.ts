@@ -4,8 +4,8 @@
 // CLI outside plans (`safehold backup`) are not listed here.
 
 import { z } from 'zod';
-import { decodeCursor, pageQuery, pageSchema, toPage } from './pagination.ts';
-import { snapshotSchema } from './schemas.ts';
+import { decodeCursor, pageQuery, toPage } from './pagination.ts';
+import { pageSchema, snapshotSchema } from './schemas.ts';
 import { errorResponses, op } from './route-def.ts';
 import type { ApiApp, RouteContext } from './route-def.ts';
 

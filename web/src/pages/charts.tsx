@@ -6,14 +6,14 @@ import { qs } from '../api.ts';
 import { navigate, useLocation } from '../router.tsx';
 import { useApi } from '../use-api.ts';
 import { bytes, duration } from '../format.ts';
-import type { Plan, RepoChart, RunChart } from '../types.ts';
+import type { PlanList, RepoChart, RunChart } from '../types.ts';
 import { ErrorNote, PageHeader } from '../components/status.tsx';
 import { LineChart } from '../components/line-chart.tsx';
 
 
 export function ChartsPage() {
   const { query } = useLocation();
-  const plans = useApi<{ items: Plan[] }>('/api/plans');
+  const plans = useApi<PlanList>('/api/plans');
   const planName = query.get('plan') ?? plans.data?.items[0]?.name ?? null;
   const days = Number(query.get('days') ?? '30') || 30;
   const plan = plans.data?.items.find((p) => p.name === planName) ?? null;

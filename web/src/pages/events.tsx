@@ -42,7 +42,7 @@ export function AlertsPage() {
             <tbody>{p.items.map((a) => (
               <tr key={a.id}>
                 <td>{time(a.at)}</td><td><Badge value={a.severity} /></td><td>{a.event}</td><td>{a.summary}</td>
-                <td>{(a.deliveries ?? []).map((d) => <span key={d.channel + d.at} className={`chip ${d.ok ? 'chip-ok' : 'chip-bad'}`} title={d.detail ?? ''}>{d.channel}</span>)}</td>
+                <td>{a.deliveries.map((d) => <span key={d.channel + d.at} className={`chip ${d.ok ? 'chip-ok' : 'chip-bad'}`} title={d.detail ?? ''}>{d.channel}</span>)}</td>
               </tr>
             ))}</tbody>
           </table>

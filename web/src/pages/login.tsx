@@ -4,7 +4,7 @@
 import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { ApiError, login } from '../api.ts';
-import type { Session } from '../api.ts';
+import type { Session } from '../types.ts';
 
 export function LoginPage({ onLogin }: { onLogin: (s: Session) => void }) {
   const [name, setName] = useState('');

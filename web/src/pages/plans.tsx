@@ -3,15 +3,14 @@
 
 import { useState } from 'react';
 import { api, roleAllows } from '../api.ts';
-import type { Role } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
 import { useApi } from '../use-api.ts';
 import { ago, time } from '../format.ts';
-import type { Plan } from '../types.ts';
+import type { PlanList, Role, RunStarted } from '../types.ts';
 import { Badge, Empty, ErrorNote, Loading, PageHeader } from '../components/status.tsx';
 
 export function PlansPage({ role }: { role: Role }) {
-  const { data, error, loading } = useApi<{ items: Plan[] }>('/api/plans');
+  const { data, error, loading } = useApi<PlanList>('/api/plans');
   const [busy, setBusy] = useState<string | null>(null);
   const [runError, setRunError] = useState<string | null>(null);
   const canRun = roleAllows(role, 'operator');
@@ -20,7 +19,7 @@ export function PlansPage({ role }: { role: Role }) {
     setBusy(name);
     setRunError(null);
     try {
-      const r = await api<{ runId: string; status: string }>(`/api/plans/${encodeURIComponent(name)}/run?wait=false`, { method: 'POST' });
+      const r = await api<RunStarted>(`/api/plans/${encodeURIComponent(name)}/run?wait=false`, { method: 'POST' });
       navigate(`/runs/${r.runId}`);
     } catch (e) {
       setRunError(`${name}: ${(e as Error).message}`);

@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'react';
 import { api } from '../api.ts';
 import { Link } from '../router.tsx';
 import { bytes, duration, time, unitName } from '../format.ts';
-import type { LogLine, Run, Task } from '../types.ts';
+import type { LogLine, Run, RunLog, RunWithTasks, Task } from '../types.ts';
 import { Badge, ErrorNote, PageHeader } from '../components/status.tsx';
 
 export function RunPage({ id }: { id: string }) {
@@ -23,13 +23,13 @@ export function RunPage({ id }: { id: string }) {
     const tick = async () => {
       try {
         for (;;) {
-          const log = await api<{ status: string; items: LogLine[]; last: number }>(`/api/runs/${encodeURIComponent(id)}/log?after=${after}`);
+          const log = await api<RunLog>(`/api/runs/${encodeURIComponent(id)}/log?after=${after}`);
           if (!live) return;
           after = log.last;
           if (log.items.length) setLines((old) => [...old, ...log.items]);
           if (log.items.length < 1000) break;
         }
-        const r = await api<{ run: Run; tasks: Task[] }>(`/api/runs/${encodeURIComponent(id)}`);
+        const r = await api<RunWithTasks>(`/api/runs/${encodeURIComponent(id)}`);
         if (!live) return;
         setRun(r.run);
         setTasks(r.tasks);
@@ -37,7 +37,7 @@ export function RunPage({ id }: { id: string }) {
         if (r.run.status === 'running') timer = setTimeout(tick, 1000);
         else {
           // One more read: lines written between the last log read and the end.
-          const log = await api<{ items: LogLine[]; last: number }>(`/api/runs/${encodeURIComponent(id)}/log?after=${after}`);
+          const log = await api<RunLog>(`/api/runs/${encodeURIComponent(id)}/log?after=${after}`);
           if (live && log.items.length) setLines((old) => [...old, ...log.items]);
         }
       } catch (e) {
