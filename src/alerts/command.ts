@@ -2,10 +2,11 @@
 // alert's JSON on stdin and SAFEHOLD_ALERT_EVENT / _SEVERITY / _ID in its
 // environment, with the channel's `env` on top of the allow-listed variables
 // of core/child-env.ts (no secrets); exit 0 is a delivery. On timeout the
-// whole process group is killed, so a shell's children do not outlive it.
+// whole process group is stopped (core/child-process.ts: SIGTERM, SIGKILL
+// after a grace period), so a shell's children do not outlive it.
 
-import { spawn } from 'node:child_process';
 import { childEnv } from '../core/child-env.ts';
+import { runChild } from '../core/child-process.ts';
 import type { AlertPayload } from './events.ts';
 import type { DeliveryResult } from './webhook.ts';
 
@@ -21,40 +22,21 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const STDERR_KEEP = 2000;
 
 /** Runs the command once. Never throws: failures are in the result. */
-export function runAlertCommand(payload: AlertPayload, cfg: CommandConfig): Promise<DeliveryResult> {
-  const [file, ...args] = cfg.argv;
-  if (!file) return Promise.resolve({ ok: false, detail: 'alert command is empty', attempts: 0 });
+export async function runAlertCommand(payload: AlertPayload, cfg: CommandConfig): Promise<DeliveryResult> {
+  const file = cfg.argv[0];
+  if (!file) return { ok: false, detail: 'alert command is empty', attempts: 0 };
   const timeoutMs = cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  return new Promise((resolve) => {
-    let child;
-    try {
-      child = spawn(file, args, {
-        stdio: ['pipe', 'ignore', 'pipe'],
-        detached: true,
-        env: childEnv({ ...(cfg.env ?? {}), SAFEHOLD_ALERT_EVENT: payload.event, SAFEHOLD_ALERT_SEVERITY: payload.severity, SAFEHOLD_ALERT_ID: payload.id }),
-      });
-    } catch (e) {
-      resolve({ ok: false, detail: `cannot run ${file}: ${e instanceof Error ? e.message : String(e)}`, attempts: 1 });
-      return;
-    }
-    let stderr = '';
-    let timedOut = false;
-    let settled = false;
-    const done = (r: DeliveryResult) => { if (!settled) { settled = true; clearTimeout(timer); resolve(r); } };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
-    }, timeoutMs);
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => { stderr = (stderr + d).slice(-STDERR_KEEP); });
-    child.stdin!.on('error', () => {}); // the command may exit without reading stdin
-    child.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, detail: `cannot run ${file}: ${e.code ?? e.message}`, attempts: 1 }));
-    child.on('close', (code, signal) => {
-      const err = stderr.replace(/\s+/g, ' ').trim().slice(-300);
-      if (timedOut) done({ ok: false, detail: `${file} timed out after ${timeoutMs} ms`, attempts: 1 });
-      else if (code === 0) done({ ok: true, detail: `${file} exited 0`, attempts: 1 });
-      else done({ ok: false, detail: `${file} ${signal ? `killed by ${signal}` : `exited ${code}`}${err ? `: ${err}` : ''}`, attempts: 1 });
-    });
-    child.stdin!.end(JSON.stringify(payload) + '\n');
+  const r = await runChild({
+    argv: cfg.argv, timeoutMs, stdin: `${JSON.stringify(payload)}\n`, stderrTail: STDERR_KEEP,
+    env: childEnv({
+      ...(cfg.env ?? {}),
+      SAFEHOLD_ALERT_EVENT: payload.event, SAFEHOLD_ALERT_SEVERITY: payload.severity, SAFEHOLD_ALERT_ID: payload.id,
+    }),
   });
+  const fail = (detail: string): DeliveryResult => ({ ok: false, detail, attempts: 1 });
+  if (r.startError) return fail(`cannot run ${file}: ${r.startError.code ?? r.startError.reason}`);
+  if (r.stopped === 'timeout') return fail(`${file} timed out after ${timeoutMs} ms`);
+  if (r.exitCode === 0) return { ok: true, detail: `${file} exited 0`, attempts: 1 };
+  const err = r.stderr.replace(/\s+/g, ' ').trim().slice(-300);
+  return fail(`${file} ${r.signal ? `killed by ${r.signal}` : `exited ${r.exitCode}`}${err ? `: ${err}` : ''}`);
 }

@@ -1,17 +1,20 @@
 // Dump and restore programs as streams, for the database drivers: a dump
 // program's stdout as a Readable that fails after its last byte when the
 // program fails (childStream), and a Readable piped into a restore program's
-// stdin, resolving when it exits cleanly (pipeToChild). Errors are IO with the
-// program's last stderr error line (secrets scrubbed), CANCELLED on abort, and "X is
-// not installed (or not on PATH)" for a missing binary. Secrets go in `env`,
+// stdin, resolving when it exits cleanly (pipeToChild). Both run the one way
+// of core/child-process.ts: a process group of their own (pg_dump's workers
+// included), stopped on timeout, abort or an abandoned stream with SIGTERM
+// then SIGKILL to the whole group. Errors are IO with the program's last
+// stderr error line (secrets scrubbed), CANCELLED on abort, and "X is not
+// installed (or not on PATH)" for a missing binary. Secrets go in `env`,
 // never in argv; `env` is built by the driver with core/child-env.ts (the
 // allow-listed variables and the tool's own settings, nothing else).
 
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { SafeholdError, sysCode } from '../../core/errors.ts';
+import type { Readable } from 'node:stream';
+import { SafeholdError } from '../../core/errors.ts';
+import { DEFAULT_STDERR_TAIL, runChild, streamChild } from '../../core/child-process.ts';
+import type { ChildOptions as ProcessOptions, ChildOutcome, StartError } from '../../core/child-process.ts';
 
 export interface ChildOptions {
   /** What the program does, for messages: "pg_dump of shop on prod". */
@@ -29,35 +32,10 @@ export interface ChildOptions {
   onStderrLine?(line: string): void;
 }
 
-/** The tail of a program's stderr (the last 4000 characters), with its lines fed to a callback. */
-class StderrTail {
-  text = '';
-  private partial = '';
-  private readonly onLine: ((line: string) => void) | undefined;
-
-  constructor(child: ChildProcess, onLine?: (line: string) => void) {
-    this.onLine = onLine;
-    child.stderr?.on('data', (d: Buffer) => this.add(d.toString()));
-  }
-
-  private add(s: string): void {
-    this.text = (this.text + s).slice(-4000);
-    if (!this.onLine) return;
-    const lines = (this.partial + s).split('\n');
-    this.partial = lines.pop() ?? '';
-    for (const l of lines) this.onLine(l);
-  }
-
-  flush(): void {
-    if (this.partial && this.onLine) this.onLine(this.partial);
-    this.partial = '';
-  }
-
-  /** The last line that reports an error ("error:", "FATAL:"), else the last line. */
-  lastLine(): string {
-    const lines = this.text.split('\n').map((l) => l.trim()).filter(Boolean);
-    return lines.findLast((l) => /\b(error|fatal|panic):/i.test(l)) ?? lines.at(-1) ?? '';
-  }
+/** The last line of stderr that reports an error ("error:", "FATAL:"), else its last line. */
+function errorLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.findLast((l) => /\b(error|fatal|panic):/i.test(l)) ?? lines.at(-1) ?? '';
 }
 
 function scrub(s: string, redact: readonly string[] | undefined): string {
@@ -66,109 +44,65 @@ function scrub(s: string, redact: readonly string[] | undefined): string {
   return out;
 }
 
-/** The error for a spawn failure: a missing binary is named as such. */
-function spawnError(argv0: string, e: Error, o: ChildOptions): SafeholdError {
-  if (sysCode(e) === 'ENOENT') return new SafeholdError('IO', `${o.what}: ${path.basename(argv0)} is not installed (or not on PATH)`, { cause: e });
-  return new SafeholdError('IO', `${o.what}: cannot run ${path.basename(argv0)}: ${scrub(e.message, o.redact)}`, { cause: e });
+/** The error for a start failure: a missing binary is named as such. */
+function startError(argv0: string, e: StartError, o: ChildOptions): SafeholdError {
+  const name = path.basename(argv0);
+  if (e.kind === 'missing') {
+    return new SafeholdError('IO', `${o.what}: ${name} is not installed (or not on PATH)`, { cause: e.cause });
+  }
+  return new SafeholdError('IO', `${o.what}: cannot run ${name}: ${scrub(e.reason, o.redact)}`, { cause: e.cause });
 }
 
-interface Running {
-  child: ChildProcess;
-  stderr: StderrTail;
-  /** Exit code (null for a signal); rejects when the program cannot be started. */
-  exited: Promise<number | null>;
-  /** Why the program was killed by us, if it was. */
-  killedFor(): 'timeout' | 'abort' | null;
-  done(): void;
-}
-
-function start(argv: readonly string[], env: NodeJS.ProcessEnv, stdin: 'pipe' | 'ignore', stdout: 'pipe' | 'ignore', o: ChildOptions): Running {
-  const child = spawn(argv[0]!, argv.slice(1), { env, stdio: [stdin, stdout, 'pipe'] });
-  const stderr = new StderrTail(child, o.onStderrLine);
-  let killed: 'timeout' | 'abort' | null = null;
-  const kill = (why: 'timeout' | 'abort') => {
-    killed ??= why;
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  };
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.on('error', (e) => reject(spawnError(argv[0]!, e, o)));
-    child.on('close', (code) => { stderr.flush(); resolve(code); });
-  });
-  exited.catch(() => {});
-  const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => kill('timeout'), o.timeoutMs);
-  const onAbort = () => kill('abort');
-  o.signal?.addEventListener('abort', onAbort, { once: true });
-  if (o.signal?.aborted) kill('abort');
+/** How the program runs: its own process group, the driver's limits, stderr lines to the driver. */
+function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv, o: ChildOptions): ProcessOptions {
+  const onLine = o.onStderrLine;
   return {
-    child, stderr, exited,
-    killedFor: () => killed,
-    done() {
-      clearTimeout(timer);
-      o.signal?.removeEventListener('abort', onAbort);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
+    argv, env, timeoutMs: o.timeoutMs, signal: o.signal, stderrTail: DEFAULT_STDERR_TAIL,
+    ...(onLine ? { onLine: (stream: string, line: string) => { if (stream === 'stderr') onLine(line); } } : {}),
   };
 }
 
 /** The error for a program that ended badly, or null when it exited 0. */
-function exitError(r: Running, code: number | null, o: ChildOptions): SafeholdError | null {
-  const why = r.killedFor();
-  if (why === 'abort') return new SafeholdError('CANCELLED', `${o.what} was cancelled`);
-  if (why === 'timeout') return new SafeholdError('IO', `${o.what} did not finish within ${o.timeoutMs} ms`, { retryable: true });
-  if (code === 0) return null;
-  const last = scrub(r.stderr.lastLine(), o.redact);
-  const hint = o.hint?.(r.stderr.text);
-  return new SafeholdError('IO', `${o.what} failed (exit ${code ?? 'by a signal'})${last ? `: ${last}` : ''}${hint ? ` (${hint})` : ''}`, { retryable: o.retryable?.(r.stderr.text) ?? false });
+function exitError(argv0: string, r: ChildOutcome, o: ChildOptions): SafeholdError | null {
+  if (r.startError) return startError(argv0, r.startError, o);
+  if (r.stopped === 'abort') return new SafeholdError('CANCELLED', `${o.what} was cancelled`);
+  if (r.stopped === 'timeout') {
+    return new SafeholdError('IO', `${o.what} did not finish within ${o.timeoutMs} ms`, { retryable: true });
+  }
+  if (r.exitCode === 0) return null;
+  const last = scrub(errorLine(r.stderr), o.redact);
+  const hint = o.hint?.(r.stderr);
+  const how = `${o.what} failed (exit ${r.exitCode ?? 'by a signal'})${last ? `: ${last}` : ''}`;
+  return new SafeholdError('IO', `${how}${hint ? ` (${hint})` : ''}`, { retryable: o.retryable?.(r.stderr) ?? false });
 }
 
 /**
  * The program's stdout as a stream; after the last byte the stream fails when
- * the program exited non-zero. Destroying the stream early kills the program.
+ * the program exited non-zero. Destroying the stream early stops the program.
  */
 export function childStream(argv: readonly string[], env: NodeJS.ProcessEnv, o: ChildOptions): Readable {
-  const r = start(argv, env, 'ignore', 'pipe', o);
-  // Read stdout from the start: Node discards what an unread stdout still holds when the program
-  // exits, so a short dump would be lost before the consumer gets to it. The pipe keeps backpressure.
-  const stdout = r.child.stdout!.pipe(new PassThrough());
-  async function* body(): AsyncGenerator<Buffer> {
-    try {
-      for await (const chunk of stdout) yield chunk as Buffer;
-      const err = exitError(r, await r.exited, o);
-      if (err) throw err;
-    } finally {
-      r.done();
-    }
-  }
-  return Readable.from(body(), { objectMode: false });
+  return streamChild({ ...runOptions(argv, env, o), failure: (r) => exitError(argv[0]!, r, o) }).stdout;
 }
 
 /**
  * Pipes `input` into the program's stdin and resolves when it exits 0. When
  * the program fails, the error is its own (not the broken pipe); when `input`
- * fails, the program is killed and the input's error is thrown.
+ * fails, the program is stopped and the input's error is thrown.
  */
-export async function pipeToChild(input: Readable, argv: readonly string[], env: NodeJS.ProcessEnv, o: ChildOptions): Promise<void> {
-  const r = start(argv, env, 'pipe', 'ignore', o);
-  let inputError: unknown = null;
-  const stdin = r.child.stdin!;
-  stdin.on('error', () => {}); // EPIPE when the program stops reading: its exit status tells why
-  input.on('error', (e) => {
-    inputError ??= e;
-    r.done();
-  });
-  input.pipe(stdin);
+export async function pipeToChild(
+  input: Readable, argv: readonly string[], env: NodeJS.ProcessEnv, o: ChildOptions,
+): Promise<void> {
   try {
-    const code = await r.exited;
-    if (inputError !== null) {
-      if (inputError instanceof SafeholdError) throw inputError;
-      const msg = inputError instanceof Error ? inputError.message : String(inputError);
-      throw new SafeholdError('IO', `${o.what}: reading the backup failed: ${scrub(msg, o.redact)}`, { cause: inputError });
+    const r = await runChild({ ...runOptions(argv, env, o), stdin: input });
+    if (r.inputError !== null && !r.startError) {
+      if (r.inputError instanceof SafeholdError) throw r.inputError;
+      const msg = r.inputError instanceof Error ? r.inputError.message : String(r.inputError);
+      const how = `${o.what}: reading the backup failed: ${scrub(msg, o.redact)}`;
+      throw new SafeholdError('IO', how, { cause: r.inputError });
     }
-    const err = exitError(r, code, o);
+    const err = exitError(argv[0]!, r, o);
     if (err) throw err;
   } finally {
-    input.unpipe(stdin);
-    r.done();
     if (!input.destroyed) input.destroy();
   }
 }

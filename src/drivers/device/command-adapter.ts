@@ -9,10 +9,10 @@
 // the adapter's configured `env`: no other secret of Safehold's reaches it.
 
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { childEnv } from '../../core/child-env.ts';
+import { runChild, streamChild } from '../../core/child-process.ts';
+import type { ChildOptions, ChildOutcome, StartError } from '../../core/child-process.ts';
 import { DEFAULT_DEVICE_TIMEOUT_MS, deviceError, lastLine, redact, wireAdapter } from './adapter.ts';
 import type { BackupRequest, DeviceAdapter, DeviceTransport, WireOp, WireParams } from './adapter.ts';
 
@@ -52,16 +52,6 @@ export function commandArgs(op: WireOp | 'backup', p: WireParams & Partial<Backu
   return args;
 }
 
-/** Kills the child's whole process group (it runs detached, as a group leader), ignoring a group already gone. */
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    try { child.kill('SIGKILL'); } catch { /* already gone */ }
-  }
-}
-
 class CommandTransport implements DeviceTransport {
   readonly name: string;
   readonly address: string;
@@ -83,18 +73,16 @@ class CommandTransport implements DeviceTransport {
     this.cwd = opts.cwd;
   }
 
-  private start(args: string[]): ChildProcess {
-    return spawn(this.argv[0]!, [...this.argv.slice(1), ...args], {
-      env: this.env, cwd: this.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true, windowsHide: true,
-    });
+  /** How every subcommand runs: the configured argv and the subcommand's, in its own process group. */
+  private spec(args: string[]): ChildOptions {
+    return { argv: [...this.argv, ...args], env: this.env, cwd: this.cwd, stderrTail: STDERR_TAIL };
   }
 
-  private spawnError(what: string, e: unknown) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const detail = code === 'ENOENT' ? `cannot run ${this.argv[0]}: no such program`
-      : code === 'EACCES' ? `cannot run ${this.argv[0]}: permission denied`
-      : `cannot run ${this.argv[0]}: ${redact((e as Error).message, this.secrets)}`;
-    return deviceError(this.name, this.address, what, detail, { retryable: false, cause: e });
+  private spawnError(what: string, e: StartError) {
+    const detail = e.kind === 'missing' ? `cannot run ${this.argv[0]}: no such program`
+      : e.kind === 'denied' ? `cannot run ${this.argv[0]}: permission denied`
+      : `cannot run ${this.argv[0]}: ${redact(e.reason, this.secrets)}`;
+    return deviceError(this.name, this.address, what, detail, { retryable: false, cause: e.cause });
   }
 
   /** A failed exit: 2 refused (not retryable), other codes and signals retryable. */
@@ -110,107 +98,49 @@ class CommandTransport implements DeviceTransport {
     return deviceError(this.name, this.address, what, detail, { retryable: true });
   }
 
-  call(op: WireOp, params: WireParams, what: string): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const child = this.start(commandArgs(op, params));
-      const out: Buffer[] = [];
-      let outBytes = 0;
-      let err = '';
-      let failure: Error | null = null;
-      const stop = (e: Error) => {
-        if (failure === null) failure = e;
-        killGroup(child);
-      };
-      const timer = setTimeout(() => stop(this.timeoutError(what, `no answer within ${this.timeoutMs} ms (program killed)`)), this.timeoutMs);
-      child.stdout!.on('data', (d: Buffer) => {
-        outBytes += d.length;
-        if (outBytes > MAX_JSON_BYTES) stop(deviceError(this.name, this.address, what, `invalid answer: more than ${MAX_JSON_BYTES} bytes`, { retryable: false }));
-        else out.push(d);
-      });
-      child.stderr!.on('data', (d: Buffer) => { err = (err + d.toString('utf8')).slice(-STDERR_TAIL); });
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        stop(this.spawnError(what, e));
-        reject(failure);
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        if (failure !== null) return reject(failure);
-        if (code !== 0) return reject(this.exitError(what, code, signal, err));
-        const text = Buffer.concat(out).toString('utf8');
-        try {
-          resolve(JSON.parse(text));
-        } catch {
-          reject(deviceError(this.name, this.address, what, `invalid answer: not JSON: ${JSON.stringify(lastLine(redact(text, this.secrets), 80))}`, { retryable: false }));
-        }
-      });
+  async call(op: WireOp, params: WireParams, what: string): Promise<unknown> {
+    const r = await runChild({
+      ...this.spec(commandArgs(op, params)), timeoutMs: this.timeoutMs, stdout: 'capture', maxCapture: MAX_JSON_BYTES,
     });
+    if (r.startError) throw this.spawnError(what, r.startError);
+    if (r.stopped === 'timeout') {
+      throw this.timeoutError(what, `no answer within ${this.timeoutMs} ms (program killed)`);
+    }
+    if (r.stopped === 'limit') {
+      const detail = `invalid answer: more than ${MAX_JSON_BYTES} bytes`;
+      throw deviceError(this.name, this.address, what, detail, { retryable: false });
+    }
+    if (r.exitCode !== 0) throw this.exitError(what, r.exitCode, r.signal, r.stderr);
+    try {
+      return JSON.parse(r.stdout);
+    } catch {
+      const text = JSON.stringify(lastLine(redact(r.stdout, this.secrets), 80));
+      throw deviceError(this.name, this.address, what, `invalid answer: not JSON: ${text}`, { retryable: false });
+    }
   }
 
   /**
    * Starts `backup` and resolves with its stdout once the first byte arrives
    * (or the program exits 0 having written nothing); an exit before that
-   * rejects. Later, a failed exit or an idle timeout destroys the stream.
+   * rejects. Later, a failed exit or an idle timeout fails the stream after
+   * the bytes already read; destroying it early stops the program.
    */
-  stream(req: BackupRequest, what: string): Promise<Readable> {
-    return new Promise((resolve, reject) => {
-      const child = this.start(commandArgs('backup', req));
-      const stdout = child.stdout!;
-      let err = '';
-      let exited = false;
-      let failure: Error | null = null;
-      let timer: NodeJS.Timeout | undefined;
-      let started = false;
-      const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          failure ??= this.timeoutError(what, started ? `no data for ${this.timeoutMs} ms (program killed)` : `no answer within ${this.timeoutMs} ms (program killed)`);
-          killGroup(child);
-        }, this.timeoutMs);
-      };
-      const out = new Readable({
-        read() {
-          arm();
-          stdout.resume();
-        },
-        destroy(e, cb) {
-          clearTimeout(timer);
-          // Ending early (or failing) stops the program.
-          if (!exited) killGroup(child);
-          cb(e);
-        },
-      });
-      const begin = () => {
-        if (started) return;
-        started = true;
-        resolve(out);
-      };
-      arm();
-      stdout.on('data', (d: Buffer) => {
-        clearTimeout(timer);
-        if (!out.push(d)) stdout.pause();
-        else arm();
-        begin();
-      });
-      child.stderr!.on('data', (d: Buffer) => { err = (err + d.toString('utf8')).slice(-STDERR_TAIL); });
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        failure ??= this.spawnError(what, e);
-        exited = true;
-        if (!started) reject(failure);
-        else out.destroy(failure);
-      });
-      child.on('close', (code, signal) => {
-        exited = true;
-        clearTimeout(timer);
-        const e = failure ?? (code === 0 ? null : this.exitError(what, code, signal, err));
-        if (!started) {
-          if (e !== null) return reject(e);
-          begin();
-        }
-        if (e !== null) out.destroy(e);
-        else out.push(null);
-      });
+  async stream(req: BackupRequest, what: string): Promise<Readable> {
+    const s = streamChild({
+      ...this.spec(commandArgs('backup', req)), idleTimeoutMs: this.timeoutMs,
+      failure: (r) => this.streamFailure(what, r),
     });
+    await s.started;
+    return s.stdout;
+  }
+
+  private streamFailure(what: string, r: ChildOutcome): Error | null {
+    if (r.startError) return this.spawnError(what, r.startError);
+    if (r.stopped === 'timeout') {
+      const detail = r.stdoutBytes > 0 ? `no data for ${this.timeoutMs} ms` : `no answer within ${this.timeoutMs} ms`;
+      return this.timeoutError(what, `${detail} (program killed)`);
+    }
+    if (r.stopped === 'cancel' || r.exitCode === 0) return null;
+    return this.exitError(what, r.exitCode, r.signal, r.stderr);
   }
 }

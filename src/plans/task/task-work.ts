@@ -6,7 +6,6 @@
 // sends the unit's snapshots to another repository and verifies them there,
 // or, for directory destinations, copies the closed generations only.
 
-import { spawn } from 'node:child_process';
 import { openDestinationRepo } from '../run/destination-repo.ts';
 import { RepoLock } from '../../repo/lock.ts';
 import { listSnapshots } from '../../repo/snapshot.ts';
@@ -17,6 +16,7 @@ import { copySnapshots } from '../../engine/copy/copy.ts';
 import { closedGenerations, copyClosedGenerations } from '../../engine/directory/generations.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { childEnv } from '../../core/child-env.ts';
+import { runChild } from '../../core/child-process.ts';
 import { formatBytes } from '../../core/format.ts';
 import type { ExpandedTask } from '../run/expand.ts';
 import type { PlanTarget } from '../../drivers/target/targets.ts';
@@ -59,29 +59,19 @@ async function purgeRetention(env: TaskEnv, task: ExpandedTask, log: Log): Promi
   return { snapshots: [], bytes: -stats.bytes.removed, note: `forgot ${remove.length} of ${mine.length} snapshot(s), freed ${formatBytes(stats.bytes.removed)}` };
 }
 
-function purgeCommand(env: TaskEnv, task: ExpandedTask, target: PlanTarget, argv: readonly string[], timeoutMs: number, log: Log): Promise<WorkResult> {
+async function purgeCommand(env: TaskEnv, task: ExpandedTask, target: PlanTarget, argv: readonly string[], timeoutMs: number, log: Log): Promise<WorkResult> {
   // The allow-listed environment (no secrets); a command target's own environment (its credentials) is given to its purge too.
   const own = target.config.kind === 'command' ? Object.fromEntries(Object.entries(target.config.env).map(([k, v]) => [k, v.value])) : {};
   const purgeEnv = childEnv({ ...own, SAFEHOLD_PLAN: env.plan.name, SAFEHOLD_RUN: env.runId, SAFEHOLD_TARGET: task.target, SAFEHOLD_UNIT: task.unit ?? '' });
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env: purgeEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const kill = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } };
-    const timer = setTimeout(kill, timeoutMs);
-    env.signal.addEventListener('abort', kill, { once: true });
-    const lines = (stream: 'stdout' | 'stderr') => (d: Buffer) => {
-      for (const l of d.toString().split('\n').filter(Boolean)) log(`purge ${stream}: ${l}`, stream === 'stderr' ? 'warn' : 'info');
-    };
-    child.stdout.on('data', lines('stdout'));
-    child.stderr.on('data', lines('stderr'));
-    child.on('error', (e) => { clearTimeout(timer); reject(new TaskStop('failed', `cannot run the purge command ${argv[0]}: ${e.message}`)); });
-    child.on('close', (code, sig) => {
-      clearTimeout(timer);
-      env.signal.removeEventListener('abort', kill);
-      if (env.signal.aborted) return reject(new TaskStop('cancelled', 'the purge command was stopped: the task was cancelled'));
-      if (code === 0) return resolve({ snapshots: [], bytes: 0, note: null });
-      reject(new TaskStop('failed', `the purge command exited with ${code ?? sig}${sig === 'SIGKILL' ? ' (timed out)' : ''}`));
-    });
+  // Its own process group: a timeout or a cancel ends it with SIGTERM, then SIGKILL after a grace period, children included.
+  const r = await runChild({
+    argv, env: purgeEnv, timeoutMs, signal: env.signal, stdout: 'lines',
+    onLine: (stream, line) => { if (line !== '') log(`purge ${stream}: ${line}`, stream === 'stderr' ? 'warn' : 'info'); },
   });
+  if (r.startError) throw new TaskStop('failed', `cannot run the purge command ${argv[0]}: ${r.startError.reason}`);
+  if (env.signal.aborted) throw new TaskStop('cancelled', 'the purge command was stopped: the task was cancelled');
+  if (r.exitCode === 0) return { snapshots: [], bytes: 0, note: null };
+  throw new TaskStop('failed', `the purge command exited with ${r.exitCode ?? r.signal}${r.stopped === 'timeout' ? ' (timed out)' : ''}`);
 }
 
 async function purgeSql(env: TaskEnv, task: ExpandedTask, sql: string, url: string, timeoutMs: number, log: Log): Promise<WorkResult> {
