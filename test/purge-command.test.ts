@@ -11,6 +11,7 @@ import type { CommandTarget } from '../src/config/types.ts';
 import { runPlan } from '../src/plans/run/runner.ts';
 import { activity, planWorld, taskLog } from './helpers/plan-fixtures.ts';
 import type { PlanWorld } from './helpers/plan-fixtures.ts';
+import { alive } from './helpers/processes.ts';
 
 const DB: CommandTarget = {
   kind: 'command',
@@ -30,15 +31,6 @@ function purge(command: string[], timeoutMs = 10_000) {
 
 const run = (w: PlanWorld) =>
   runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog, pollMs: 5 });
-
-/** Whether a process is still running (a zombie counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 describe('purge commands', () => {
   it('log whole lines, however the program writes them', async (t) => {

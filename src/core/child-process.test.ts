@@ -12,17 +12,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { childEnv } from './child-env.ts';
 import { runChild, streamChild, type ChildOutcome, type OutputName } from './child-process.ts';
+import { alive } from '../../test/helpers/processes.ts';
 
 const env = childEnv();
-
-/** Whether a process exists and has not finished (a zombie counts as finished). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 function collector() {
   const lines: [OutputName, string][] = [];

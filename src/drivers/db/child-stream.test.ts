@@ -13,17 +13,9 @@ import { Readable } from 'node:stream';
 import { childEnv } from '../../core/child-env.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { childStream, pipeToChild } from './child-stream.ts';
+import { alive } from '../../../test/helpers/processes.ts';
 
 const env = childEnv();
-
-/** Whether a process is still running (a zombie counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 async function drain(s: Readable): Promise<string> {
   let text = '';

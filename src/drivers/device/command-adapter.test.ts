@@ -13,6 +13,7 @@ import { createCommandAdapter } from './command-adapter.ts';
 import { deviceAdapterConformanceSuite } from '../../../test/helpers/device-conformance.ts';
 import { isSafeholdError } from '../../core/errors.ts';
 import { startApplianceCli } from '../../../test/helpers/appliance-cli.ts';
+import { alive } from '../../../test/helpers/processes.ts';
 
 deviceAdapterConformanceSuite('command', async (opts, conn = {}) => {
   const sim = startApplianceCli(opts);
@@ -30,16 +31,6 @@ deviceAdapterConformanceSuite('command', async (opts, conn = {}) => {
     close: () => sim.close(),
   };
 }, { delayMs: 1500, timeoutMs: 1500 });
-
-/** Whether a process is still running (a zombie nobody reaped counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZX]/.test(stat);
-  } catch {
-    return false;
-  }
-}
 
 async function waitGone(pid: number, withinMs = 3000): Promise<void> {
   const end = performance.now() + withinMs;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { CommandTarget } from '../../config/types.ts';
 import { isSafeholdError } from '../../core/errors.ts';
 import { commandStream, runCapture } from './command-target.ts';
+import { alive } from '../../../test/helpers/processes.ts';
 
 function target(over: Partial<CommandTarget> = {}): CommandTarget {
   return {
@@ -31,15 +32,6 @@ function tempDir(t: { after(fn: () => void): void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-cmd-target-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** Whether a process is still running (a zombie counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 /** A script that starts a background sleep (holding stdout), records its pid, and waits. */

@@ -11,18 +11,13 @@ import path from 'node:path';
 import type { Hook } from '../../config/types.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { describeHookResult, hookEnv, hookFailed, runHook, type HookContext, type HookLogLine, type HookResult } from './hooks.ts';
+import { alive } from '../../../test/helpers/processes.ts';
 
 const ctx: HookContext = { plan: 'nightly', run: 'run-42', phase: 'pre-plan' };
 const taskCtx: HookContext = { plan: 'nightly', run: 'run-42', task: 'task-3', target: 'TEST8', unit: 'DOMAIN1', phase: 'post-task', snapshot: 'ab12cd34' };
 
 function hook(script: string, timeoutMs = 10_000, name = 'notify'): Hook {
   return { name, command: ['sh', '-c', script], timeoutMs, failOnError: true, always: false };
-}
-
-/** Whether a process exists and has not finished (a zombie counts as finished). */
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); } catch { return false; }
-  try { return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
 }
 
 function pidsFrom(lines: readonly HookLogLine[]): number[] {
