@@ -4,9 +4,11 @@
 // stream into the same or another name, and computes a content digest (row
 // count and checksum of every table) so that backups, restores and drills can
 // be compared with the source. Every driver passes one shared suite
-// (test/helpers/db-driver-suite.ts).
+// (test/helpers/db-driver-suite.ts). An operation stopped by its abort signal
+// fails with CANCELLED ("... was cancelled": checkAborted, cancelled).
 
 import type { Readable } from 'node:stream';
+import { SafeholdError } from '../../core/errors.ts';
 
 export type DbKind = 'postgres' | 'mariadb' | 'sqlite';
 
@@ -43,6 +45,12 @@ export interface DbBackup {
   readonly digest?: Promise<ContentDigest>;
 }
 
+export interface BackupOptions {
+  readonly signal?: AbortSignal;
+  /** Ask for the backup's digest (DbBackup.digest), from drivers that can give one. */
+  readonly withDigest?: boolean;
+}
+
 export interface RestoreOptions {
   /** Restore into this unit name instead of the original (a new database, another file). */
   readonly into?: string;
@@ -63,11 +71,21 @@ export interface DbDriver {
   /** Whether a unit of this name exists. */
   exists(unit: string): Promise<boolean>;
   /** Streams one unit's online backup. */
-  backup(unit: string, opts?: { signal?: AbortSignal; withDigest?: boolean }): Promise<DbBackup>;
+  backup(unit: string, opts?: BackupOptions): Promise<DbBackup>;
   /** Restores a backup stream of `unit` (format as recorded) into `opts.into ?? unit`. */
   restore(unit: string, input: Readable, format: string, opts?: RestoreOptions): Promise<void>;
   /** Removes a unit (drills drop their scratch copy). */
   drop(unit: string): Promise<void>;
   /** Row counts and checksums of every table of a unit. */
   digest(unit: string): Promise<ContentDigest>;
+}
+
+/** The error of an operation stopped by its abort signal: "<what> was cancelled". */
+export function cancelled(what: string, cause?: unknown): SafeholdError {
+  return new SafeholdError('CANCELLED', `${what} was cancelled`, { cause });
+}
+
+/** Throws CANCELLED ("<what> was cancelled") once `signal` has fired. */
+export function checkAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw cancelled(what);
 }

@@ -2,8 +2,9 @@
 // SQL through node-postgres (one connection per call, errors as IO without
 // the password, connection problems retryable), the environment and argv
 // pieces for the client programs (pg_dump, pg_restore, psql, pg_dumpall,
-// pg_basebackup: the password travels in PGPASSWORD, never in argv), and
-// database-name checks and quoting.
+// pg_basebackup: the password travels in PGPASSWORD, never in argv),
+// database-name checks and quoting, and the statements on the maintenance
+// database (looking up, creating and dropping databases).
 
 import * as path from 'node:path';
 import pg from 'pg';
@@ -140,4 +141,39 @@ export async function withClient<T>(cfg: PostgresDriverConfig, db: string, doing
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** The database connected to for listing, creating and dropping databases. */
+export function maintenanceDb(cfg: PostgresDriverConfig): string {
+  return cfg.maintenanceDb ?? 'postgres';
+}
+
+/** Catalog statements on the maintenance database, each bounded by the target's timeoutMs. */
+export function catalogSql<T>(cfg: PostgresDriverConfig, doing: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(cfg, maintenanceDb(cfg), doing, fn);
+}
+
+/**
+ * Statements that change databases (create, drop, rename) on the maintenance database, with
+ * no client-side time limit: a timed-out DROP would go on in the server while reported failed.
+ */
+export function ddl<T>(cfg: PostgresDriverConfig, doing: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(cfg, maintenanceDb(cfg), doing, fn, null);
+}
+
+export async function databaseExists(cfg: PostgresDriverConfig, name: string): Promise<boolean> {
+  const found = (c: pg.Client) => c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  return catalogSql(cfg, `looking up database ${name}`, async (c) => (await found(c)).rowCount === 1);
+}
+
+/** Drops a database, ending its sessions first. */
+export async function dropDatabase(c: pg.Client, name: string): Promise<void> {
+  const version = await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+  if (Number(version.rows[0]!.v) >= 130000) {
+    await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+    return;
+  }
+  const sessions = 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()';
+  await c.query(sessions, [name]);
+  await c.query(`DROP DATABASE IF EXISTS ${ident(name)}`);
 }

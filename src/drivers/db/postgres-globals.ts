@@ -12,7 +12,9 @@ import type { Readable } from 'node:stream';
 import { SafeholdError } from '../../core/errors.ts';
 import { childStream, pipeToChild } from './child-stream.ts';
 import type { ContentDigest, DbBackup } from './driver.ts';
-import { conninfo, redactions, tool, toolEnv, transientStderr, where, withClient } from './postgres-connection.ts';
+import {
+  conninfo, maintenanceDb, redactions, tool, toolEnv, transientStderr, where, withClient,
+} from './postgres-connection.ts';
 import type { PostgresDriverConfig } from './postgres-connection.ts';
 
 export const GLOBALS_UNIT = '_globals';
@@ -20,10 +22,6 @@ export const GLOBALS_FORMAT = 'pg_dumpall-globals-sql';
 
 /** SQLSTATE duplicate_object: CREATE ROLE / CREATE TABLESPACE of something that exists. */
 const DUPLICATE_OBJECT = '42710';
-
-function maintenanceDb(cfg: PostgresDriverConfig): string {
-  return cfg.maintenanceDb ?? 'postgres';
-}
 
 export function backupGlobals(cfg: PostgresDriverConfig, signal?: AbortSignal): DbBackup {
   const argv = [tool(cfg, 'pg_dumpall'), '--globals-only', '--no-password', `--dbname=${conninfo(maintenanceDb(cfg))}`];
