@@ -13,7 +13,7 @@ const gear = gearTable(randomBytes(32));
 const params = DEFAULT_CHUNKER_PARAMS;
 
 function rate(bytes: number, ms: number): string {
-  return `${((bytes / 1e6) / (ms / 1e3)).toFixed(0)} MB/s`;
+  return `${(bytes / 1e6 / (ms / 1e3)).toFixed(0)} MB/s`;
 }
 
 function timeBuffer(): { ms: number; chunks: number } {

@@ -30,10 +30,15 @@ function chunkerFrom(spec: string, repo: Repository): ChunkerParams {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ options: { repo: { type: 'string' }, chunker: { type: 'string', default: 'dump' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    options: { repo: { type: 'string' }, chunker: { type: 'string', default: 'dump' } },
+    allowPositionals: true,
+  });
   const password = process.env.SAFEHOLD_PASSWORD;
   if (!values.repo || positionals.length === 0 || !password) {
-    throw new Error('usage: SAFEHOLD_PASSWORD=... node bench/db-clustered.ts --repo DIR [--chunker dump|default|MIN/AVG/MAX] FILE|- ...');
+    throw new Error(
+      'usage: SAFEHOLD_PASSWORD=... node bench/db-clustered.ts --repo DIR [--chunker dump|default|MIN/AVG/MAX] FILE|- ...',
+    );
   }
   const repo = await Repository.open(new LocalBackend(path.resolve(values.repo)), password);
   const chunker = chunkerFrom(values.chunker, repo);
@@ -45,13 +50,23 @@ async function main(): Promise<void> {
       const blobs0 = repo.added.blobs;
       const t0 = performance.now();
       // Dumps (and other chunk sizes tried for them) get DUMP_COMPRESSION and DUMP_GROUP_BYTES; 'default' is what `backup --stdin` does.
-      const r = await backupStream(repo, input, { filename: file === '-' ? 'stdin' : path.basename(file), chunker, ...(values.chunker === 'default' ? {} : { compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES }) });
-      process.stdout.write(`${JSON.stringify({
-        file, snapshot: r.id, chunker, bytesRead: r.snapshot.summary.bytesRead,
-        bytesAdded: repo.added.bytes - bytes0, blobsAdded: repo.added.blobs - blobs0,
-        chunks: (await loadTree(repo, r.snapshot.tree)).nodes[0]?.content?.length ?? 0,
-        seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
-      })}\n`);
+      const r = await backupStream(repo, input, {
+        filename: file === '-' ? 'stdin' : path.basename(file),
+        chunker,
+        ...(values.chunker === 'default' ? {} : { compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES }),
+      });
+      process.stdout.write(
+        `${JSON.stringify({
+          file,
+          snapshot: r.id,
+          chunker,
+          bytesRead: r.snapshot.summary.bytesRead,
+          bytesAdded: repo.added.bytes - bytes0,
+          blobsAdded: repo.added.blobs - blobs0,
+          chunks: (await loadTree(repo, r.snapshot.tree)).nodes[0]?.content?.length ?? 0,
+          seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
+        })}\n`,
+      );
     }
   } finally {
     await lock.release();

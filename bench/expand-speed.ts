@@ -12,10 +12,26 @@ const TARGETS = 10_000;
 const UNITS = 10;
 const units = Array.from({ length: UNITS }, (_, u) => `DOMAIN${u}`);
 const inventory: InventoryTarget[] = Array.from({ length: TARGETS }, (_, i) => ({
-  name: `DEV${i}`, kind: 'device', available: async () => i % 100 !== 0, listUnits: async () => units,
+  name: `DEV${i}`,
+  kind: 'device',
+  available: async () => i % 100 !== 0,
+  listUnits: async () => units,
 }));
-const act = (name: string, kind: 'backup' | 'export', targets: string, u: string | null): Activity =>
-  ({ name, kind, targets, units: u, quiesce: false, quiesceTimeoutMs: 0, preTask: null, postTask: null, tags: [], purge: null, to: null, timeoutMs: 0, group: null });
+const act = (name: string, kind: 'backup' | 'export', targets: string, u: string | null): Activity => ({
+  name,
+  kind,
+  targets,
+  units: u,
+  quiesce: false,
+  quiesceTimeoutMs: 0,
+  preTask: null,
+  postTask: null,
+  tags: [],
+  purge: null,
+  to: null,
+  timeoutMs: 0,
+  group: null,
+});
 const activities = [act('secure', 'backup', 'DEV*', null), act('export', 'export', 'DEV*', 'DOMAIN*')];
 
 const times: number[] = [];
@@ -27,4 +43,6 @@ for (let i = 0; i < 5; i++) {
 }
 const best = Math.min(...times);
 console.log(`expanded ${activities.length} activities over ${TARGETS} targets x ${UNITS} units into ${count} tasks`);
-console.log(`best of 5: ${best.toFixed(0)} ms (runs: ${times.map((t) => t.toFixed(0)).join(', ')} ms); target < 1000 ms: ${best < 1000 ? 'PASS' : 'MISS'}`);
+console.log(
+  `best of 5: ${best.toFixed(0)} ms (runs: ${times.map((t) => t.toFixed(0)).join(', ')} ms); target < 1000 ms: ${best < 1000 ? 'PASS' : 'MISS'}`,
+);

@@ -19,7 +19,10 @@ interface Run {
   errors: number;
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '1' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { rounds: { type: 'string', default: '1' } },
+});
 const dir = path.resolve(positionals[0] ?? '/usr/share/doc');
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
@@ -28,7 +31,14 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-tar-speed-'));
 async function runTarStream(out: string): Promise<Run> {
   let errors = 0;
   const t0 = performance.now();
-  await pipeline(tarStream([dir], { onError: () => { errors++; } }), fs.createWriteStream(out));
+  await pipeline(
+    tarStream([dir], {
+      onError: () => {
+        errors++;
+      },
+    }),
+    fs.createWriteStream(out),
+  );
   return { ms: performance.now() - t0, bytes: fs.statSync(out).size, errors };
 }
 
@@ -36,7 +46,9 @@ async function runGnuTar(out: string): Promise<Run> {
   const t0 = performance.now();
   // Member names like ours: the path without the leading '/', given relative to '/'.
   const cmd = `tar -C / -cf - ${JSON.stringify(dir.slice(1))} | zstd -3 -T1 -q -c > ${JSON.stringify(out)}`;
-  const code = await new Promise<number | null>((resolve) => spawn('bash', ['-o', 'pipefail', '-c', cmd], { stdio: 'ignore' }).on('close', resolve));
+  const code = await new Promise<number | null>((resolve) =>
+    spawn('bash', ['-o', 'pipefail', '-c', cmd], { stdio: 'ignore' }).on('close', resolve),
+  );
   return { ms: performance.now() - t0, bytes: fs.statSync(out).size, errors: code === 0 ? 0 : 1 };
 }
 
@@ -59,7 +71,9 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 try {
   const tree = treeSize(dir);
-  console.log(`${dir}: ${mb(tree.bytes)} in ${tree.entries} entries; ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(2)}`);
+  console.log(
+    `${dir}: ${mb(tree.bytes)} in ${tree.entries} entries; ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(2)}`,
+  );
   const ours = path.join(work, 'ours.tar.zst');
   const gnu = path.join(work, 'gnu.tar.zst');
   const first = [await runTarStream(ours), await runGnuTar(gnu)] as const; // warms the page cache (and the JIT)
@@ -73,10 +87,18 @@ try {
   const y = b.at(-1)!;
   const ratios = a.map((r, i) => r.ms / b[i]!.ms);
   const runs = (rs: Run[]): string => (rounds > 1 ? `, runs ${rs.map((r) => sec(r.ms)).join(' ')}` : '');
-  console.log(`tarStream (zstd 3):  ${sec(x.ms)}, ${mb(x.bytes)}${x.errors ? `, ${x.errors} errors` : ''} (untimed first run ${sec(first[0].ms)}${runs(a)})`);
-  console.log(`tar | zstd -3 -T1:   ${sec(y.ms)}, ${mb(y.bytes)}${y.errors ? ', FAILED' : ''} (untimed first run ${sec(first[1].ms)}${runs(b)})`);
-  console.log(`tarStream / tar|zstd: time ${(rounds > 1 ? median(ratios) : ratios[0]!).toFixed(2)}x${rounds > 1 ? ` (median of ${rounds} rounds)` : ''}, size ${(x.bytes / y.bytes).toFixed(3)}x`);
-  console.log('(tarStream stores members in sorted name order, GNU tar in directory order: on most trees that alone makes zstd output differ by a few to 20%)');
+  console.log(
+    `tarStream (zstd 3):  ${sec(x.ms)}, ${mb(x.bytes)}${x.errors ? `, ${x.errors} errors` : ''} (untimed first run ${sec(first[0].ms)}${runs(a)})`,
+  );
+  console.log(
+    `tar | zstd -3 -T1:   ${sec(y.ms)}, ${mb(y.bytes)}${y.errors ? ', FAILED' : ''} (untimed first run ${sec(first[1].ms)}${runs(b)})`,
+  );
+  console.log(
+    `tarStream / tar|zstd: time ${(rounds > 1 ? median(ratios) : ratios[0]!).toFixed(2)}x${rounds > 1 ? ` (median of ${rounds} rounds)` : ''}, size ${(x.bytes / y.bytes).toFixed(3)}x`,
+  );
+  console.log(
+    '(tarStream stores members in sorted name order, GNU tar in directory order: on most trees that alone makes zstd output differ by a few to 20%)',
+  );
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
 }

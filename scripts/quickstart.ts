@@ -15,13 +15,22 @@ const restoreDir = path.join(base, 'restore');
 const passwordFile = path.join(base, 'password');
 const sources = [path.join(root, 'src'), path.join(root, 'docs')];
 
-const env: NodeJS.ProcessEnv = { ...process.env, SAFEHOLD_REPOSITORY: repo, SAFEHOLD_PASSWORD_FILE: passwordFile, SAFEHOLD_DATA_DIR: path.join(base, 'data') };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  SAFEHOLD_REPOSITORY: repo,
+  SAFEHOLD_PASSWORD_FILE: passwordFile,
+  SAFEHOLD_DATA_DIR: path.join(base, 'data'),
+};
 delete env.SAFEHOLD_PASSWORD;
 
 function safehold(args: string[], opts: { json?: boolean; allow?: number[] } = {}): unknown {
-  const shown = `safehold ${args.join(' ')}`.replaceAll(root + '/', '');
+  const shown = `safehold ${args.join(' ')}`.replaceAll(`${root}/`, '');
   console.log(`\n$ ${shown}`);
-  const r = spawnSync(path.join(root, 'safehold'), opts.json ? [...args, '--json'] : args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(path.join(root, 'safehold'), opts.json ? [...args, '--json'] : args, {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (!(opts.allow ?? [0]).includes(r.status ?? -1)) {
     process.stdout.write(r.stdout);
     throw new Error(`${shown} exited with ${r.status}`);
@@ -46,7 +55,7 @@ function sha(p: string): string {
 
 fs.mkdirSync(base, { recursive: true, mode: 0o700 });
 if (!fs.existsSync(passwordFile)) {
-  fs.writeFileSync(passwordFile, crypto.randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+  fs.writeFileSync(passwordFile, `${crypto.randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
   console.log(`A random repository password was written to ${path.relative(root, passwordFile)} (mode 0600).`);
 }
 if (!fs.existsSync(path.join(repo, 'config'))) safehold(['init']);
@@ -72,5 +81,9 @@ console.log(`\nverified: ${files} restored files (${bytes} bytes) are byte-ident
 
 safehold(['check', '--read-data']);
 safehold(['runs', '--limit', '5']);
-console.log(`\nDone. Repository: ${path.relative(root, repo)}; catalog: ${path.relative(root, env.SAFEHOLD_DATA_DIR!)}.`);
-console.log(`Try: SAFEHOLD_REPOSITORY=${path.relative(root, repo)} SAFEHOLD_PASSWORD_FILE=${path.relative(root, passwordFile)} ./safehold snapshots`);
+console.log(
+  `\nDone. Repository: ${path.relative(root, repo)}; catalog: ${path.relative(root, env.SAFEHOLD_DATA_DIR!)}.`,
+);
+console.log(
+  `Try: SAFEHOLD_REPOSITORY=${path.relative(root, repo)} SAFEHOLD_PASSWORD_FILE=${path.relative(root, passwordFile)} ./safehold snapshots`,
+);

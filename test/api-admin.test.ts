@@ -22,10 +22,18 @@ describe('admin endpoints: config and tokens', () => {
   let admin: string;
   let operatorToken: string;
   const audits: AuditEntry[] = [];
-  const call = async (method: string, p: string, token: string | null, body?: unknown): Promise<{ status: number; text: string; json: Json }> => {
+  const call = async (
+    method: string,
+    p: string,
+    token: string | null,
+    body?: unknown,
+  ): Promise<{ status: number; text: string; json: Json }> => {
     const res = await fetch(base + p, {
       method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
@@ -37,8 +45,16 @@ describe('admin endpoints: config and tokens', () => {
     admin = createToken(w.catalog, { role: 'admin', name: 'root', createdBy: 'test' }).token;
     operatorToken = createToken(w.catalog, { role: 'operator', createdBy: 'test' }).token;
     app = await buildApiApp({
-      core: null, catalog: w.catalog, config: w.config, auth: createAuthenticator(w.catalog), audit: (e) => { audits.push(e); },
-      metrics: { enabled: false, protect: false }, log: () => {}, clock: systemClock,
+      core: null,
+      catalog: w.catalog,
+      config: w.config,
+      auth: createAuthenticator(w.catalog),
+      audit: (e) => {
+        audits.push(e);
+      },
+      metrics: { enabled: false, protect: false },
+      log: () => {},
+      clock: systemClock,
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -66,7 +82,10 @@ describe('admin endpoints: config and tokens', () => {
     assert.deepEqual([r.json.info.role, r.json.info.name, r.json.info.revokedAt], ['viewer', 'grafana', null]);
     assert.equal(r.json.token.slice(4, 20), r.json.info.id);
     const a = audits.at(-1)!;
-    assert.deepEqual([a.method, a.path, a.status, a.detail], ['POST', '/api/tokens', 200, `token ${r.json.info.id} created (viewer, grafana)`]);
+    assert.deepEqual(
+      [a.method, a.path, a.status, a.detail],
+      ['POST', '/api/tokens', 200, `token ${r.json.info.id} created (viewer, grafana)`],
+    );
     assert.equal(JSON.stringify(audits).includes(r.json.token), false, 'the token text is not audited');
 
     const runs = await call('GET', '/api/runs', r.json.token);
@@ -75,7 +94,11 @@ describe('admin endpoints: config and tokens', () => {
 
     const list = await call('GET', '/api/tokens', admin);
     assert.equal(list.status, 200, list.text);
-    assert.deepEqual(list.json.items.map((t: Json) => [t.name, t.role]).sort(), [['grafana', 'viewer'], ['operator token', 'operator'], ['root', 'admin']]);
+    assert.deepEqual(list.json.items.map((t: Json) => [t.name, t.role]).sort(), [
+      ['grafana', 'viewer'],
+      ['operator token', 'operator'],
+      ['root', 'admin'],
+    ]);
     const secret = r.json.token.slice(21);
     assert.equal(list.text.includes(secret), false);
     assert.equal(list.text.includes('hash'), false);
@@ -96,6 +119,10 @@ describe('admin endpoints: config and tokens', () => {
     assert.equal((await call('DELETE', '/api/tokens/ffffffffffffffff', admin)).json.error.code, 'NOT_FOUND');
     const bad = await call('POST', '/api/tokens', admin, { role: 'root' });
     assert.deepEqual([bad.status, bad.json.error.code], [400, 'USAGE']);
-    assert.equal((await call('POST', '/api/tokens', operatorToken, { role: 'admin' })).status, 403, 'an operator cannot mint tokens');
+    assert.equal(
+      (await call('POST', '/api/tokens', operatorToken, { role: 'admin' })).status,
+      403,
+      'an operator cannot mint tokens',
+    );
   });
 });

@@ -18,15 +18,31 @@ const SAMPLE: Record<string, string> = { name: 'nightly', id: 'ffffffffffff', sc
 
 describe('API authentication and roles (from the OpenAPI document)', () => {
   let r: ApiRig;
-  const ops: { method: string; url: string; operationId: string; role: Role | 'none'; tags: string[]; errors: string[] }[] = [];
+  const ops: {
+    method: string;
+    url: string;
+    operationId: string;
+    role: Role | 'none';
+    tags: string[];
+    errors: string[];
+  }[] = [];
   before(async () => {
     r = await apiRig();
-    const doc = await (await fetch(`${r.base}/api/openapi.json`)).json() as Json;
+    const doc = (await (await fetch(`${r.base}/api/openapi.json`)).json()) as Json;
     assert.equal(doc.openapi, '3.1.0');
     for (const [p, methods] of Object.entries(doc.paths as Record<string, Json>)) {
       for (const [method, o] of Object.entries(methods)) {
-        const url = p.replace(/\{(\w+)\}/g, (_, k: string) => SAMPLE[k] ?? 'x') + (o.operationId === 'runPlan' ? '?wait=false' : '');
-        ops.push({ method: method.toUpperCase(), url, operationId: o.operationId, role: o['x-safehold-role'], tags: o.tags ?? [], errors: Object.keys(o.responses ?? {}).filter((c) => c >= '400') });
+        const url =
+          p.replace(/\{(\w+)\}/g, (_, k: string) => SAMPLE[k] ?? 'x') +
+          (o.operationId === 'runPlan' ? '?wait=false' : '');
+        ops.push({
+          method: method.toUpperCase(),
+          url,
+          operationId: o.operationId,
+          role: o['x-safehold-role'],
+          tags: o.tags ?? [],
+          errors: Object.keys(o.responses ?? {}).filter((c) => c >= '400'),
+        });
       }
     }
   });
@@ -40,16 +56,26 @@ describe('API authentication and roles (from the OpenAPI document)', () => {
       assert.equal(o.tags.length, 1, o.operationId);
       assert.deepEqual(o.errors, ['400', '401', '403', '404', '409', '500', '503'], o.operationId);
     }
-    assert.deepEqual(ops.filter((o) => o.role === 'none').map((o) => o.operationId).sort(), PUBLIC.sort());
+    assert.deepEqual(
+      ops
+        .filter((o) => o.role === 'none')
+        .map((o) => o.operationId)
+        .sort(),
+      PUBLIC.sort(),
+    );
     const roles = Object.fromEntries(ops.map((o) => [o.operationId, o.role]));
-    assert.deepEqual([roles.runPlan, roles.restoreGroup, roles.releaseLock, roles.listRuns], ['operator', 'operator', 'admin', 'viewer']);
+    assert.deepEqual(
+      [roles.runPlan, roles.restoreGroup, roles.releaseLock, roles.listRuns],
+      ['operator', 'operator', 'admin', 'viewer'],
+    );
   });
 
   it('no credentials → 401, a lower role → 403, the right role → neither', async () => {
-    const call = (o: (typeof ops)[number], role: Role | null) => r.send(o.method, o.url, role, o.method === 'GET' ? undefined : {});
+    const call = (o: (typeof ops)[number], role: Role | null) =>
+      r.send(o.method, o.url, role, o.method === 'GET' ? undefined : {});
     for (const o of ops) {
       const anon = await call(o, null);
-      const body = await anon.json() as Json;
+      const body = (await anon.json()) as Json;
       if (o.role === 'none') {
         // login is public but needs a name and password: {} is a 400, not a 401.
         assert.equal(anon.status, o.operationId === 'login' ? 400 : 200, `${o.operationId} is public`);
@@ -63,7 +89,7 @@ describe('API authentication and roles (from the OpenAPI document)', () => {
       await bad.text();
       for (const lower of ROLES.slice(0, ROLES.indexOf(o.role))) {
         const res = await call(o, lower);
-        const b = await res.json() as Json;
+        const b = (await res.json()) as Json;
         assert.equal(res.status, 403, `${o.operationId} as ${lower}`);
         assert.equal(b.error.code, 'FORBIDDEN');
       }
@@ -97,7 +123,10 @@ describe('API authentication and roles (from the OpenAPI document)', () => {
     assert.equal(noCsrf.status, 403);
     assert.equal(((await noCsrf.json()) as Json).error.code, 'CSRF');
     assert.equal(r.audits.at(-1)!.principal, 'alice');
-    const withCsrf = await fetch(`${r.base}/api/locks/x`, { method: 'DELETE', headers: { ...cookie, 'x-csrf-token': 'csrf-1' } });
+    const withCsrf = await fetch(`${r.base}/api/locks/x`, {
+      method: 'DELETE',
+      headers: { ...cookie, 'x-csrf-token': 'csrf-1' },
+    });
     assert.equal(withCsrf.status, 404, 'past auth: no such lease');
     await withCsrf.text();
     assert.equal((await fetch(`${r.base}/api/locks`, { headers: { cookie: 'safehold_session=other' } })).status, 401);

@@ -48,54 +48,106 @@ describe('GET /api/dashboard and /api/charts over a known catalog', () => {
   const ids: Record<string, string> = {};
   before(async () => {
     r = await apiRig({
-      core: false, clock,
+      core: false,
+      clock,
       setup: (w) => {
         const base = w.config.plans.nightly!;
-        const plan = (name: string, over: Partial<Plan>): Plan => ({ ...base, name, description: `${name} plan`, ...over });
-        Object.assign(w.config.plans, {
-          hourly: plan('hourly', { schedule: { cron: '0 * * * *', timezone: 'UTC' }, activities: [activity('db', 'backup', 'DB', 'x')] }),
-          weekly: plan('weekly', { schedule: { cron: '0 3 * * 1', timezone: 'Europe/Zurich' }, activities: [activity('ex', 'export', 'HOST', 'docs')] }),
+        const plan = (name: string, over: Partial<Plan>): Plan => ({
+          ...base,
+          name,
+          description: `${name} plan`,
+          ...over,
         });
-        Object.assign(w.config.destinations, { gens: { type: 'directory', name: 'gens', path: path.join(w.dir, 'gens'), generations: { keep: 3, naming: 'numbered' }, requireMount: false, minFree: null, site: null } });
+        Object.assign(w.config.plans, {
+          hourly: plan('hourly', {
+            schedule: { cron: '0 * * * *', timezone: 'UTC' },
+            activities: [activity('db', 'backup', 'DB', 'x')],
+          }),
+          weekly: plan('weekly', {
+            schedule: { cron: '0 3 * * 1', timezone: 'Europe/Zurich' },
+            activities: [activity('ex', 'export', 'HOST', 'docs')],
+          }),
+        });
+        Object.assign(w.config.destinations, {
+          gens: {
+            type: 'directory',
+            name: 'gens',
+            path: path.join(w.dir, 'gens'),
+            generations: { keep: 3, naming: 'numbered' },
+            requireMount: false,
+            minFree: null,
+            site: null,
+          },
+        });
       },
     });
     const s = r.w.catalog.planRuns();
     const at = (t: number) => clock.set(t);
-    const task = (run: string, seq: number, kind: string, target: string, unit: string | null) => s.addTask(run, { seq, activity: kind, kind, target, unit, status: 'pending' });
+    const task = (run: string, seq: number, kind: string, target: string, unit: string | null) =>
+      s.addTask(run, { seq, activity: kind, kind, target, unit, status: 'pending' });
     // nightly (no schedule: stale after 26 h)
-    at(T0 - 48 * H); ids.a0 = s.startRun({ plan: 'nightly', trigger: 'scheduled' });
-    at(T0 - 47 * H); s.finishRun(ids.a0, 'failed', 'old failure');
-    at(T0 - 30 * H); ids.a = s.startRun({ plan: 'nightly', trigger: 'scheduled' });
+    at(T0 - 48 * H);
+    ids.a0 = s.startRun({ plan: 'nightly', trigger: 'scheduled' });
+    at(T0 - 47 * H);
+    s.finishRun(ids.a0, 'failed', 'old failure');
+    at(T0 - 30 * H);
+    ids.a = s.startRun({ plan: 'nightly', trigger: 'scheduled' });
     const ta = task(ids.a, 1, 'backup', 'HOST', 'docs');
-    at(T0 - 30 * H + 50_000); s.finishTask(ta, { status: 'succeeded', snapshots: ['s1'], bytes: 100 });
-    at(T0 - 30 * H + 60_000); s.finishRun(ids.a, 'succeeded');
-    at(T0 - 3 * H); ids.b = s.startRun({ plan: 'nightly', trigger: 'on-demand' });
+    at(T0 - 30 * H + 50_000);
+    s.finishTask(ta, { status: 'succeeded', snapshots: ['s1'], bytes: 100 });
+    at(T0 - 30 * H + 60_000);
+    s.finishRun(ids.a, 'succeeded');
+    at(T0 - 3 * H);
+    ids.b = s.startRun({ plan: 'nightly', trigger: 'on-demand' });
     const tb = task(ids.b, 1, 'backup', 'HOST', 'docs');
-    at(T0 - 3 * H + 5_000); s.finishTask(tb, { status: 'failed', reason: 'disk' });
-    at(T0 - 3 * H + 10_000); s.finishRun(ids.b, 'failed', 'boom');
+    at(T0 - 3 * H + 5_000);
+    s.finishTask(tb, { status: 'failed', reason: 'disk' });
+    at(T0 - 3 * H + 10_000);
+    s.finishRun(ids.b, 'failed', 'boom');
     // hourly (stale after 2 h)
-    at(T0 - 40 * 24 * H); ids.g = s.startRun({ plan: 'hourly', trigger: 'scheduled' });
-    at(T0 - 40 * 24 * H + 1000); s.finishRun(ids.g, 'succeeded');
-    at(T0 - 20 * H); ids.f = s.startRun({ plan: 'hourly', trigger: 'scheduled' });
+    at(T0 - 40 * 24 * H);
+    ids.g = s.startRun({ plan: 'hourly', trigger: 'scheduled' });
+    at(T0 - 40 * 24 * H + 1000);
+    s.finishRun(ids.g, 'succeeded');
+    at(T0 - 20 * H);
+    ids.f = s.startRun({ plan: 'hourly', trigger: 'scheduled' });
     const tf = task(ids.f, 1, 'backup', 'DB', 'x');
-    at(T0 - 20 * H + 20_000); s.finishTask(tf, { status: 'succeeded', snapshots: ['f1'], bytes: 7 });
-    at(T0 - 20 * H + 30_000); s.finishRun(ids.f, 'partial', 'one unit failed');
-    at(T0 - 90 * M); ids.c = s.startRun({ plan: 'hourly', trigger: 'scheduled' });
-    const [c1, c2, c3] = [task(ids.c, 1, 'backup', 'DB', 'x'), task(ids.c, 2, 'backup', 'DB', 'y'), task(ids.c, 3, 'purge', 'DB', 'x')];
-    at(T0 - 89 * M - 30_000); s.finishTask(c1, { status: 'succeeded', snapshots: ['c1', 'c2'], bytes: 10 });
+    at(T0 - 20 * H + 20_000);
+    s.finishTask(tf, { status: 'succeeded', snapshots: ['f1'], bytes: 7 });
+    at(T0 - 20 * H + 30_000);
+    s.finishRun(ids.f, 'partial', 'one unit failed');
+    at(T0 - 90 * M);
+    ids.c = s.startRun({ plan: 'hourly', trigger: 'scheduled' });
+    const [c1, c2, c3] = [
+      task(ids.c, 1, 'backup', 'DB', 'x'),
+      task(ids.c, 2, 'backup', 'DB', 'y'),
+      task(ids.c, 3, 'purge', 'DB', 'x'),
+    ];
+    at(T0 - 89 * M - 30_000);
+    s.finishTask(c1, { status: 'succeeded', snapshots: ['c1', 'c2'], bytes: 10 });
     s.finishTask(c2, { status: 'failed', reason: 'dump failed' });
     s.finishTask(c3, { status: 'succeeded', bytes: 5 });
-    at(T0 - 89 * M); s.finishRun(ids.c, 'succeeded');
-    at(T0 - 5 * M); ids.d = s.startRun({ plan: 'hourly', trigger: 'scheduled' });
+    at(T0 - 89 * M);
+    s.finishRun(ids.c, 'succeeded');
+    at(T0 - 5 * M);
+    ids.d = s.startRun({ plan: 'hourly', trigger: 'scheduled' });
     const d1 = task(ids.d, 1, 'backup', 'DB', 'x');
     task(ids.d, 2, 'backup', 'DB', 'y');
     s.startTask(d1);
-    at(T0 - 4 * M); ids.e = s.recordCoalesced({ plan: 'hourly', scheduledFor: T0 - 4 * M, into: ids.d });
-    r.w.catalog.leases().acquire(['unit:DB/x', 'destination:local'], { kind: 'backup', holder: 'server-1', runId: ids.d });
+    at(T0 - 4 * M);
+    ids.e = s.recordCoalesced({ plan: 'hourly', scheduledFor: T0 - 4 * M, into: ids.d });
+    r.w.catalog
+      .leases()
+      .acquire(['unit:DB/x', 'destination:local'], { kind: 'backup', holder: 'server-1', runId: ids.d });
     const alerts = r.w.catalog.alerts();
     for (let i = 0; i < 12; i++) {
       at(T0 - (12 - i) * M);
-      ids[`alert${i}`] = alerts.record({ event: 'run-failed', severity: i % 2 ? 'critical' : 'warning', summary: `alert ${i}`, details: {} });
+      ids[`alert${i}`] = alerts.record({
+        event: 'run-failed',
+        severity: i % 2 ? 'critical' : 'warning',
+        summary: `alert ${i}`,
+        details: {},
+      });
     }
     at(T0);
   });
@@ -105,34 +157,121 @@ describe('GET /api/dashboard and /api/charts over a known catalog', () => {
     const d = await json(await r.get('/api/dashboard'), 200);
     const brief = (id: string) => {
       const x = r.w.catalog.planRuns().getRun(id)!;
-      return { id, status: x.status, trigger: x.trigger, startedAt: x.startedAt, finishedAt: x.finishedAt, reason: x.reason };
+      return {
+        id,
+        status: x.status,
+        trigger: x.trigger,
+        startedAt: x.startedAt,
+        finishedAt: x.finishedAt,
+        reason: x.reason,
+      };
     };
     assert.deepEqual(d.plans, [
-      { name: 'nightly', description: '', schedule: null, nextDue: null, lastRun: brief(ids.b!), lastSuccessAt: T0 - 30 * H + 60_000 },
-      { name: 'hourly', description: 'hourly plan', schedule: '0 * * * *', nextDue: T0 + H, lastRun: { id: ids.e, status: 'skipped', trigger: 'scheduled', startedAt: T0 - 4 * M, finishedAt: T0 - 4 * M, reason: `coalesced: run ${ids.d!.slice(0, 8)} of this plan is still running` }, lastSuccessAt: T0 - 89 * M },
+      {
+        name: 'nightly',
+        description: '',
+        schedule: null,
+        nextDue: null,
+        lastRun: brief(ids.b!),
+        lastSuccessAt: T0 - 30 * H + 60_000,
+      },
+      {
+        name: 'hourly',
+        description: 'hourly plan',
+        schedule: '0 * * * *',
+        nextDue: T0 + H,
+        lastRun: {
+          id: ids.e,
+          status: 'skipped',
+          trigger: 'scheduled',
+          startedAt: T0 - 4 * M,
+          finishedAt: T0 - 4 * M,
+          reason: `coalesced: run ${ids.d!.slice(0, 8)} of this plan is still running`,
+        },
+        lastSuccessAt: T0 - 89 * M,
+      },
       // Monday 2026-03-16 03:00 in Zurich (UTC+1) is 02:00 UTC.
-      { name: 'weekly', description: 'weekly plan', schedule: '0 3 * * 1 (Europe/Zurich)', nextDue: Date.UTC(2026, 2, 16, 2, 0, 0), lastRun: null, lastSuccessAt: null },
+      {
+        name: 'weekly',
+        description: 'weekly plan',
+        schedule: '0 3 * * 1 (Europe/Zurich)',
+        nextDue: Date.UTC(2026, 2, 16, 2, 0, 0),
+        lastRun: null,
+        lastSuccessAt: null,
+      },
     ]);
-    assert.deepEqual(d.running, [{ runId: ids.d, plan: 'hourly', startedAt: T0 - 5 * M, tasks: [{ seq: 1, target: 'DB', unit: 'x', status: 'running' }, { seq: 2, target: 'DB', unit: 'y', status: 'pending' }] }]);
+    assert.deepEqual(d.running, [
+      {
+        runId: ids.d,
+        plan: 'hourly',
+        startedAt: T0 - 5 * M,
+        tasks: [
+          { seq: 1, target: 'DB', unit: 'x', status: 'running' },
+          { seq: 2, target: 'DB', unit: 'y', status: 'pending' },
+        ],
+      },
+    ]);
     assert.deepEqual(d.locks, [
-      { scope: 'destination:local', kind: 'backup', holder: 'server-1', runId: ids.d, createdAt: T0 - 4 * M, heartbeatAt: T0 - 4 * M },
-      { scope: 'unit:DB/x', kind: 'backup', holder: 'server-1', runId: ids.d, createdAt: T0 - 4 * M, heartbeatAt: T0 - 4 * M },
+      {
+        scope: 'destination:local',
+        kind: 'backup',
+        holder: 'server-1',
+        runId: ids.d,
+        createdAt: T0 - 4 * M,
+        heartbeatAt: T0 - 4 * M,
+      },
+      {
+        scope: 'unit:DB/x',
+        kind: 'backup',
+        holder: 'server-1',
+        runId: ids.d,
+        createdAt: T0 - 4 * M,
+        heartbeatAt: T0 - 4 * M,
+      },
     ]);
-    assert.deepEqual(d.alerts, [11, 10, 9, 8, 7, 6, 5, 4, 3, 2].map((i) => ({ id: ids[`alert${i}`], at: T0 - (12 - i) * M, event: 'run-failed', severity: i % 2 ? 'critical' : 'warning', summary: `alert ${i}` })));
+    assert.deepEqual(
+      d.alerts,
+      [11, 10, 9, 8, 7, 6, 5, 4, 3, 2].map((i) => ({
+        id: ids[`alert${i}`],
+        at: T0 - (12 - i) * M,
+        event: 'run-failed',
+        severity: i % 2 ? 'critical' : 'warning',
+        summary: `alert ${i}`,
+      })),
+    );
     assert.equal(d.failures24h, 2, 'the failed run 3 h ago and the partial one 20 h ago; not the failure of 47 h ago');
     assert.deepEqual(d.protection, [
-      { plan: 'nightly', target: 'HOST', unit: 'docs', lastSnapshotAt: T0 - 30 * H + 50_000, ageMs: 30 * H - 50_000, state: 'stale' },
-      { plan: 'hourly', target: 'DB', unit: 'x', lastSnapshotAt: T0 - 89 * M - 30_000, ageMs: 89 * M + 30_000, state: 'ok' },
+      {
+        plan: 'nightly',
+        target: 'HOST',
+        unit: 'docs',
+        lastSnapshotAt: T0 - 30 * H + 50_000,
+        ageMs: 30 * H - 50_000,
+        state: 'stale',
+      },
+      {
+        plan: 'hourly',
+        target: 'DB',
+        unit: 'x',
+        lastSnapshotAt: T0 - 89 * M - 30_000,
+        ageMs: 89 * M + 30_000,
+        state: 'ok',
+      },
       { plan: 'hourly', target: 'DB', unit: 'y', lastSnapshotAt: null, ageMs: null, state: 'never' },
       { plan: 'weekly', target: 'HOST', unit: 'docs', lastSnapshotAt: null, ageMs: null, state: 'never' },
     ]);
   });
 
   it('moves protection states with the clock: ok within 2× the schedule interval (26 h unscheduled), stale after', async () => {
-    const states = async () => (await json(await r.get('/api/dashboard'), 200)).protection.map((p: Json) => `${p.plan} ${p.unit} ${p.state}`);
+    const states = async () =>
+      (await json(await r.get('/api/dashboard'), 200)).protection.map((p: Json) => `${p.plan} ${p.unit} ${p.state}`);
     try {
       clock.set(T0 - 89 * M - 30_000 + 2 * H);
-      assert.deepEqual(await states(), ['nightly docs stale', 'hourly x ok', 'hourly y never', 'weekly docs never'], 'hourly x exactly 2 h old');
+      assert.deepEqual(
+        await states(),
+        ['nightly docs stale', 'hourly x ok', 'hourly y never', 'weekly docs never'],
+        'hourly x exactly 2 h old',
+      );
       clock.set(T0 - 89 * M - 30_000 + 2 * H + DASHBOARD_CACHE_MS);
       assert.deepEqual(await states(), ['nightly docs stale', 'hourly x stale', 'hourly y never', 'weekly docs never']);
       clock.set(T0 - 30 * H + 50_000 + 26 * H);
@@ -170,9 +309,19 @@ describe('GET /api/dashboard and /api/charts over a known catalog', () => {
       ],
     });
     const long = await json(await r.get('/api/charts?plan=hourly&days=60'), 200);
-    assert.deepEqual(long.points.map((p: Json) => [p.runId, p.durationMs, p.bytesAdded]), [[ids.g, 1000, 0], [ids.f, 30_000, 7], [ids.c, M, 10]]);
+    assert.deepEqual(
+      long.points.map((p: Json) => [p.runId, p.durationMs, p.bytesAdded]),
+      [
+        [ids.g, 1000, 0],
+        [ids.f, 30_000, 7],
+        [ids.c, M, 10],
+      ],
+    );
     const day = await json(await r.get('/api/charts?plan=nightly&days=1'), 200);
-    assert.deepEqual(day.points.map((p: Json) => [p.runId, p.status]), [[ids.b, 'failed']]);
+    assert.deepEqual(
+      day.points.map((p: Json) => [p.runId, p.status]),
+      [[ids.b, 'failed']],
+    );
     assert.deepEqual((await json(await r.get('/api/charts?plan=weekly'), 200)).points, []);
     assert.equal((await json(await r.get('/api/charts?plan=nope'), 404)).error.code, 'NOT_FOUND');
     assert.equal((await json(await r.get('/api/charts'), 400)).error.code, 'USAGE');
@@ -188,7 +337,14 @@ describe('GET /api/dashboard and /api/charts over a known catalog', () => {
       store.record('local', 2000, T0 - 2 * H);
       const size0 = dirBytes(data);
       const c = await json(await r.get('/api/charts/repository?destination=local'), 200);
-      assert.deepEqual(c, { destination: 'local', points: [{ at: T0 - 3 * H, bytes: 1000 }, { at: T0 - 2 * H, bytes: 2000 }, { at: T0, bytes: size0 }] });
+      assert.deepEqual(c, {
+        destination: 'local',
+        points: [
+          { at: T0 - 3 * H, bytes: 1000 },
+          { at: T0 - 2 * H, bytes: 2000 },
+          { at: T0, bytes: size0 },
+        ],
+      });
       fs.mkdirSync(path.join(data, 'ff'), { recursive: true });
       fs.writeFileSync(path.join(data, 'ff', 'pack-test'), Buffer.alloc(500));
       clock.set(T0 + 59 * M);
@@ -196,7 +352,16 @@ describe('GET /api/dashboard and /api/charts over a known catalog', () => {
       assert.equal(same.points.length, 3, 'the newest sample is younger than an hour: none taken');
       clock.set(T0 + H);
       const more = await json(await r.get('/api/charts/repository?destination=local&days=60'), 200);
-      assert.deepEqual(more.points.map((p: Json) => [p.at, p.bytes]), [[T0 - 40 * 24 * H, 999], [T0 - 3 * H, 1000], [T0 - 2 * H, 2000], [T0, size0], [T0 + H, size0 + 500]]);
+      assert.deepEqual(
+        more.points.map((p: Json) => [p.at, p.bytes]),
+        [
+          [T0 - 40 * 24 * H, 999],
+          [T0 - 3 * H, 1000],
+          [T0 - 2 * H, 2000],
+          [T0, size0],
+          [T0 + H, size0 + 500],
+        ],
+      );
       assert.deepEqual(store.latest('local'), { at: T0 + H, bytes: size0 + 500 });
       assert.equal((await json(await r.get('/api/charts/repository?destination=nope'), 404)).error.code, 'NOT_FOUND');
       assert.equal((await json(await r.get('/api/charts/repository?destination=gens'), 400)).error.code, 'USAGE');
@@ -224,15 +389,28 @@ describe('GET /api/dashboard and /api/charts over a known catalog', () => {
   it('needs credentials: 401 without or with a wrong token; a viewer token is enough', async () => {
     for (const p of ['/api/dashboard', '/api/charts?plan=hourly', '/api/charts/repository?destination=local']) {
       assert.equal((await json(await r.get(p, null), 401)).error.code, 'UNAUTHORIZED', p);
-      assert.equal((await json(await r.get(p, null, { headers: { authorization: 'Bearer nope' } }), 401)).error.code, 'UNAUTHORIZED', p);
+      assert.equal(
+        (await json(await r.get(p, null, { headers: { authorization: 'Bearer nope' } }), 401)).error.code,
+        'UNAUTHORIZED',
+        p,
+      );
       for (const role of ['viewer', 'operator', 'admin'] as const) await json(await r.get(p, role), 200);
     }
   });
 
   it('documents both resources in the OpenAPI document with the viewer role', async () => {
     const doc = await json(await fetch(`${r.base}/api/openapi.json`), 200);
-    assert.deepEqual(['/api/dashboard', '/api/charts', '/api/charts/repository'].map((p) => [doc.paths[p].get.operationId, doc.paths[p].get['x-safehold-role']]),
-      [['getDashboard', 'viewer'], ['getRunChart', 'viewer'], ['getRepositoryChart', 'viewer']]);
+    assert.deepEqual(
+      ['/api/dashboard', '/api/charts', '/api/charts/repository'].map((p) => [
+        doc.paths[p].get.operationId,
+        doc.paths[p].get['x-safehold-role'],
+      ]),
+      [
+        ['getDashboard', 'viewer'],
+        ['getRunChart', 'viewer'],
+        ['getRepositoryChart', 'viewer'],
+      ],
+    );
     assert.ok(doc.components.schemas.Dashboard);
   });
 });

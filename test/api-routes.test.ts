@@ -39,7 +39,10 @@ async function walk(r: ApiRig, p: string, limit: number): Promise<{ pages: numbe
   let pages = 0;
   do {
     const sep = p.includes('?') ? '&' : '?';
-    const body = await json(await r.get(`${p}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`), 200);
+    const body = await json(
+      await r.get(`${p}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`),
+      200,
+    );
     items.push(...body.items);
     cursor = body.nextCursor;
     pages++;
@@ -62,20 +65,51 @@ describe('API lists: pagination and filters over catalog data', () => {
       const id = store.startRun({ plan, trigger: i % 5 === 0 ? 'scheduled' : 'on-demand' });
       runIds.push(id);
       if (i % 10 !== 9) store.finishRun(id, i % 4 === 0 ? 'failed' : 'succeeded', i % 4 === 0 ? 'boom' : null);
-      const t = store.addTask(id, { seq: 1, activity: 'files', kind: 'backup', target: i % 2 ? 'HOST' : 'DB', unit: 'u1', status: 'pending' });
-      if (i < 60) store.finishTask(t, { status: 'succeeded', snapshots: i % 6 === 0 ? [`s${i}a`, `s${i}b`] : [`s${i}`], bytes: 100 + i });
+      const t = store.addTask(id, {
+        seq: 1,
+        activity: 'files',
+        kind: 'backup',
+        target: i % 2 ? 'HOST' : 'DB',
+        unit: 'u1',
+        status: 'pending',
+      });
+      if (i < 60)
+        store.finishTask(t, {
+          status: 'succeeded',
+          snapshots: i % 6 === 0 ? [`s${i}a`, `s${i}b`] : [`s${i}`],
+          bytes: 100 + i,
+        });
       store.log(id, 'info', `line 1 of ${i}`);
       store.log(id, 'warn', `line 2 of ${i}`);
     }
     const alerts = r.w.catalog.alerts();
     for (let i = 0; i < 75; i++) {
       clock.set(Date.UTC(2026, 3, 1) + Math.floor(i / 2) * 1000);
-      const id = alerts.record({ event: i % 3 ? 'run-failed' : 'stale-lock-cleared', severity: i % 3 ? 'critical' : 'warning', summary: `alert ${i}`, details: { i } });
+      const id = alerts.record({
+        event: i % 3 ? 'run-failed' : 'stale-lock-cleared',
+        severity: i % 3 ? 'critical' : 'warning',
+        summary: `alert ${i}`,
+        details: { i },
+      });
       if (i === 0) alerts.markDelivered(id, 'hook', false, 'HTTP 500');
     }
     const drills = r.w.catalog.drills();
     for (let i = 0; i < 7; i++) {
-      drills.record({ runId: null, taskId: null, plan: 'nightly', target: i < 4 ? 'DB' : 'HOST', unit: 'u1', snapshot: `s${i}`, startedAt: Date.UTC(2026, 4, 1) + i, finishedAt: Date.UTC(2026, 4, 1) + i + 10, restoreMs: 5, verifyMs: 3, status: i === 2 ? 'failed' : 'passed', summary: `drill ${i}`, details: null });
+      drills.record({
+        runId: null,
+        taskId: null,
+        plan: 'nightly',
+        target: i < 4 ? 'DB' : 'HOST',
+        unit: 'u1',
+        snapshot: `s${i}`,
+        startedAt: Date.UTC(2026, 4, 1) + i,
+        finishedAt: Date.UTC(2026, 4, 1) + i + 10,
+        restoreMs: 5,
+        verifyMs: 3,
+        status: i === 2 ? 'failed' : 'passed',
+        summary: `drill ${i}`,
+        details: null,
+      });
     }
   });
   after(() => r.close());
@@ -92,7 +126,11 @@ describe('API lists: pagination and filters over catalog data', () => {
       assert.ok(a.startedAt > b.startedAt || (a.startedAt === b.startedAt && a.id > b.id), `order at ${i}`);
     }
     const tiny = await walk(r, '/api/runs', 7);
-    assert.deepEqual(tiny.items.map((x) => x.id), items.map((x) => x.id), 'page size does not change the sequence');
+    assert.deepEqual(
+      tiny.items.map((x) => x.id),
+      items.map((x) => x.id),
+      'page size does not change the sequence',
+    );
   });
 
   it('GET /api/runs filters by plan, status and trigger (and paginates the filtered list)', async () => {
@@ -113,14 +151,26 @@ describe('API lists: pagination and filters over catalog data', () => {
     const id = runIds[10]!;
     const one = await json(await r.get(`/api/runs/${id}`), 200);
     assert.equal(one.run.id, id);
-    assert.deepEqual(one.tasks.map((t: Json) => [t.seq, t.target, t.status, t.snapshots]), [[1, 'DB', 'succeeded', ['s10']]]);
+    assert.deepEqual(
+      one.tasks.map((t: Json) => [t.seq, t.target, t.status, t.snapshots]),
+      [[1, 'DB', 'succeeded', ['s10']]],
+    );
     const byPrefix = await json(await r.get(`/api/runs/${id.slice(0, 10)}`), 200);
     assert.equal(byPrefix.run.id, id);
     const log = await json(await r.get(`/api/runs/${id}/log`), 200);
-    assert.deepEqual(log.items.map((l: Json) => [l.seq, l.level, l.message]), [[1, 'info', 'line 1 of 10'], [2, 'warn', 'line 2 of 10']]);
+    assert.deepEqual(
+      log.items.map((l: Json) => [l.seq, l.level, l.message]),
+      [
+        [1, 'info', 'line 1 of 10'],
+        [2, 'warn', 'line 2 of 10'],
+      ],
+    );
     assert.equal(log.last, 2);
     const tail = await json(await r.get(`/api/runs/${id}/log?after=1`), 200);
-    assert.deepEqual(tail.items.map((l: Json) => l.seq), [2]);
+    assert.deepEqual(
+      tail.items.map((l: Json) => l.seq),
+      [2],
+    );
     const none = await json(await r.get(`/api/runs/${id}/log?after=2`), 200);
     assert.deepEqual([none.items, none.last], [[], 2]);
   });
@@ -130,7 +180,10 @@ describe('API lists: pagination and filters over catalog data', () => {
     assert.equal(all.items.length, 70, '60 tasks, 10 of them with two snapshots');
     assert.equal(new Set(all.items.map((s) => s.snapshot)).size, 70);
     const s10 = all.items.find((s) => s.snapshot === 's10')!;
-    assert.deepEqual([s10.plan, s10.target, s10.unit, s10.bytes, s10.runId, s10.destination], ['nightly', 'DB', 'u1', 110, runIds[10], 'local']);
+    assert.deepEqual(
+      [s10.plan, s10.target, s10.unit, s10.bytes, s10.runId, s10.destination],
+      ['nightly', 'DB', 'u1', 110, runIds[10], 'local'],
+    );
     const host = await walk(r, '/api/snapshots?target=HOST', 50);
     assert.equal(host.items.length, 30);
     assert.ok(host.items.every((s) => s.target === 'HOST' && s.plan === 'weekly'));
@@ -145,15 +198,24 @@ describe('API lists: pagination and filters over catalog data', () => {
     assert.equal(all.items.length, 75);
     assert.equal(new Set(all.items.map((a) => a.id)).size, 75);
     const first = all.items.find((a) => a.summary === 'alert 0')!;
-    assert.deepEqual(first.deliveries.map((d: Json) => [d.channel, d.ok, d.detail]), [['hook', false, 'HTTP 500']]);
+    assert.deepEqual(
+      first.deliveries.map((d: Json) => [d.channel, d.ok, d.detail]),
+      [['hook', false, 'HTTP 500']],
+    );
     const stale = await walk(r, '/api/alerts?event=stale-lock-cleared', 10);
     assert.equal(stale.items.length, 25);
     const crit = await json(await r.get('/api/alerts?severity=critical&limit=500'), 200);
     assert.equal(crit.items.length, 50);
     const drills = await walk(r, '/api/drills', 3);
-    assert.deepEqual(drills.items.map((d) => d.summary), ['drill 6', 'drill 5', 'drill 4', 'drill 3', 'drill 2', 'drill 1', 'drill 0']);
+    assert.deepEqual(
+      drills.items.map((d) => d.summary),
+      ['drill 6', 'drill 5', 'drill 4', 'drill 3', 'drill 2', 'drill 1', 'drill 0'],
+    );
     const failed = await json(await r.get('/api/drills?status=failed'), 200);
-    assert.deepEqual(failed.items.map((d: Json) => d.summary), ['drill 2']);
+    assert.deepEqual(
+      failed.items.map((d: Json) => d.summary),
+      ['drill 2'],
+    );
     const db = await json(await r.get('/api/drills?target=DB'), 200);
     assert.equal(db.items.length, 4);
   });
@@ -167,7 +229,10 @@ describe('API lists: pagination and filters over catalog data', () => {
       assert.ok(body.error.issues.length >= 1);
     }
     assertError(await json(await r.get('/api/runs?cursor=garbage'), 400), 'USAGE');
-    assertError(await json(await r.get('/api/snapshots?cursor=' + Buffer.from('[1,"a"]').toString('base64url')), 400), 'USAGE');
+    assertError(
+      await json(await r.get(`/api/snapshots?cursor=${Buffer.from('[1,"a"]').toString('base64url')}`), 400),
+      'USAGE',
+    );
     assertError(await json(await r.get('/api/runs/ffffffffffff'), 404), 'NOT_FOUND');
     assertError(await json(await r.get('/api/plans/nope'), 404), 'NOT_FOUND');
     const res = await r.get('/api/nothing-here', null);
@@ -189,7 +254,10 @@ describe('API lists: pagination and filters over catalog data', () => {
     assert.equal(res.headers.get('x-request-id'), 'trace-42');
     await res.text();
     const line = r.logs.find((l) => l.requestId === 'trace-42')!;
-    assert.deepEqual([line.method, line.path, line.status, line.principal, line.msg], ['GET', '/api/locks', 200, 'token-viewer', 'http request']);
+    assert.deepEqual(
+      [line.method, line.path, line.status, line.principal, line.msg],
+      ['GET', '/api/locks', 200, 'token-viewer', 'http request'],
+    );
     assert.equal(typeof line.ms, 'number');
     const gen = await r.get('/api/locks', 'viewer', { headers: { 'x-request-id': 'bad id with spaces' } });
     assert.match(gen.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/);
@@ -200,7 +268,10 @@ describe('API lists: pagination and filters over catalog data', () => {
     assertError(await json(await r.get('/api/status'), 503), 'UNAVAILABLE');
     assertError(await json(await r.send('POST', '/api/plans/nightly/run', 'operator'), 503), 'UNAVAILABLE');
     const a = r.audits.at(-1)!;
-    assert.deepEqual([a.method, a.path, a.status, a.principal, a.role], ['POST', '/api/plans/nightly/run', 503, 'token-operator', 'operator']);
+    assert.deepEqual(
+      [a.method, a.path, a.status, a.principal, a.role],
+      ['POST', '/api/plans/nightly/run', 503, 'token-operator', 'operator'],
+    );
   });
 });
 
@@ -210,9 +281,23 @@ describe('API with a running server core', () => {
   before(async () => {
     r = await apiRig({
       setup: (w) => {
-        const group: Group = { name: 'app', mode: 'quiesced', members: [{ target: 'HOST', units: ['docs'] }], stop: null, start: null, check: null, cleanup: null };
+        const group: Group = {
+          name: 'app',
+          mode: 'quiesced',
+          members: [{ target: 'HOST', units: ['docs'] }],
+          stop: null,
+          start: null,
+          check: null,
+          cleanup: null,
+        };
         Object.assign(w.config, { groups: { app: group } });
-        Object.assign(w.config.plans, { grp: { ...w.config.plans.nightly!, name: 'grp', activities: [activity('app', 'backup', '', null, { group: 'app' })] } });
+        Object.assign(w.config.plans, {
+          grp: {
+            ...w.config.plans.nightly!,
+            name: 'grp',
+            activities: [activity('app', 'backup', '', null, { group: 'app' })],
+          },
+        });
       },
     });
   });
@@ -223,21 +308,44 @@ describe('API with a running server core', () => {
     const st = await json(await r.get('/api/status'), 200);
     assert.deepEqual([st.pid, st.running, st.queued], [process.pid, [], []]);
     const plans = await json(await r.get('/api/plans'), 200);
-    assert.deepEqual(plans.items.map((p: Json) => [p.name, p.destination, p.lastRun]), [['nightly', 'local', null], ['grp', 'local', null]]);
+    assert.deepEqual(
+      plans.items.map((p: Json) => [p.name, p.destination, p.lastRun]),
+      [
+        ['nightly', 'local', null],
+        ['grp', 'local', null],
+      ],
+    );
   });
 
   it('POST /api/plans/:name/run runs the plan and returns the run with its tasks; audited with the run id', async () => {
     const body = await json(await r.send('POST', '/api/plans/nightly/run', 'operator'), 200);
     assert.equal(body.run.status, 'succeeded', JSON.stringify(body));
-    assert.deepEqual(body.tasks.map((t: Json) => [t.target, t.unit, t.status]), [['HOST', 'docs', 'succeeded']]);
+    assert.deepEqual(
+      body.tasks.map((t: Json) => [t.target, t.unit, t.status]),
+      [['HOST', 'docs', 'succeeded']],
+    );
     assert.equal(body.tasks[0].snapshots.length, 1);
     const a = r.audits.at(-1)!;
-    assert.deepEqual([a.principal, a.role, a.method, a.path, a.status, a.ip, a.detail], ['token-operator', 'operator', 'POST', '/api/plans/nightly/run', 200, '127.0.0.1', `run ${body.run.id} succeeded`]);
+    assert.deepEqual(
+      [a.principal, a.role, a.method, a.path, a.status, a.ip, a.detail],
+      [
+        'token-operator',
+        'operator',
+        'POST',
+        '/api/plans/nightly/run',
+        200,
+        '127.0.0.1',
+        `run ${body.run.id} succeeded`,
+      ],
+    );
     const plan = await json(await r.get('/api/plans/nightly'), 200);
     assert.equal(plan.lastRun.id, body.run.id);
     assert.equal(plan.lastSuccessAt, body.run.finishedAt);
     const snaps = await json(await r.get('/api/snapshots?plan=nightly'), 200);
-    assert.deepEqual(snaps.items.map((s: Json) => s.snapshot), body.tasks[0].snapshots);
+    assert.deepEqual(
+      snaps.items.map((s: Json) => s.snapshot),
+      body.tasks[0].snapshots,
+    );
     assertError(await json(await r.send('POST', '/api/plans/nope/run', 'operator'), 404), 'NOT_FOUND');
   });
 
@@ -248,7 +356,11 @@ describe('API with a running server core', () => {
     const lines: string[] = [];
     for (let i = 0; i < 500; i++) {
       const log = await json(await r.get(`/api/runs/${started.runId}/log?after=${after}`), 200);
-      for (const l of log.items) { assert.equal(l.seq, after + 1, 'no gaps'); after = l.seq; lines.push(l.message); }
+      for (const l of log.items) {
+        assert.equal(l.seq, after + 1, 'no gaps');
+        after = l.seq;
+        lines.push(l.message);
+      }
       if (log.status !== 'running') break;
       await new Promise((res) => setTimeout(res, 20));
     }
@@ -266,24 +378,47 @@ describe('API with a running server core', () => {
     assert.equal(r.audits.at(-1)!.status, 403);
     const to = path.join(r.w.dir, 'restored');
     fs.mkdirSync(to);
-    const body = await json(await r.send('POST', '/api/restores', 'operator', { group: 'app', from: 'local', filesTo: to, safetyBackup: false }), 200);
+    const body = await json(
+      await r.send('POST', '/api/restores', 'operator', {
+        group: 'app',
+        from: 'local',
+        filesTo: to,
+        safetyBackup: false,
+      }),
+      200,
+    );
     assert.equal(body.ok, true, JSON.stringify(body));
     assert.equal(body.groupRun, `app/${groupRun}`);
     assert.equal(fs.readFileSync(path.join(to, r.srcDir, 'docs', 'a.txt'), 'utf8'), 'hello api\n');
     assert.ok(body.log.some((l: Json) => l.step === 'files'));
     assert.match(r.audits.at(-1)!.detail!, /^restore of group app from local/);
-    assertError(await json(await r.send('POST', '/api/restores', 'operator', { group: 'nope', from: 'local', filesTo: to }), 404), 'NOT_FOUND');
-    assertError(await json(await r.send('POST', '/api/restores', 'operator', { group: 'app', from: 'nope', filesTo: to }), 404), 'NOT_FOUND');
-    const bad = await json(await r.send('POST', '/api/restores', 'operator', { group: 'app', from: 'local', force: 'yes', extra: 1 }), 400);
+    assertError(
+      await json(await r.send('POST', '/api/restores', 'operator', { group: 'nope', from: 'local', filesTo: to }), 404),
+      'NOT_FOUND',
+    );
+    assertError(
+      await json(await r.send('POST', '/api/restores', 'operator', { group: 'app', from: 'nope', filesTo: to }), 404),
+      'NOT_FOUND',
+    );
+    const bad = await json(
+      await r.send('POST', '/api/restores', 'operator', { group: 'app', from: 'local', force: 'yes', extra: 1 }),
+      400,
+    );
     assertError(bad, 'USAGE');
-    assert.ok(bad.error.issues.some((i: Json) => i.path === 'body.force'), JSON.stringify(bad));
+    assert.ok(
+      bad.error.issues.some((i: Json) => i.path === 'body.force'),
+      JSON.stringify(bad),
+    );
   });
 
   it('GET /api/locks and DELETE /api/locks/:scope: a live lease needs force, a stale one is released; audited', async () => {
     const leases = r.w.catalog.leases();
     assert.ok(leases.acquire(['unit:HOST/docs'], { kind: 'backup', holder: 'someone', runId: 'feedc0de00000000' }).ok);
     const list = await json(await r.get('/api/locks'), 200);
-    assert.deepEqual(list.items.map((l: Json) => [l.scope, l.holder, l.stale]), [['unit:HOST/docs', 'someone', null]]);
+    assert.deepEqual(
+      list.items.map((l: Json) => [l.scope, l.holder, l.stale]),
+      [['unit:HOST/docs', 'someone', null]],
+    );
     const scope = encodeURIComponent('unit:HOST/docs');
     assertError(await json(await r.send('DELETE', `/api/locks/${scope}`, 'operator'), 403), 'FORBIDDEN');
     assertError(await json(await r.send('DELETE', `/api/locks/${scope}`, 'admin'), 409), 'LOCKED');
@@ -294,7 +429,10 @@ describe('API with a running server core', () => {
     assert.deepEqual([a.principal, a.method, a.status], ['token-admin', 'DELETE', 200]);
     assert.match(a.detail!, /released lease unit:HOST\/docs of someone \(run feedc0de00000000\) \(live, forced\)/);
     assertError(await json(await r.send('DELETE', `/api/locks/${scope}`, 'admin'), 404), 'NOT_FOUND');
-    assert.deepEqual(r.audits.slice(-4).map((x) => x.status), [403, 409, 200, 404]);
+    assert.deepEqual(
+      r.audits.slice(-4).map((x) => x.status),
+      [403, 409, 200, 404],
+    );
   });
 
   it('GET /api/locks: a lease left by a process that died is stale (holder-gone) and released without force', async () => {
@@ -304,10 +442,17 @@ describe('API with a running server core', () => {
       const c = Catalog.open(${JSON.stringify(r.w.config.settings.dataDir)});
       if (!c.leases().acquire(['target:GONE'], { kind: 'backup', holder: 'dead-child' }).ok) process.exit(9);
       c.close();`;
-    const child = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const child = spawnSync(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script],
+      { encoding: 'utf8' },
+    );
     assert.equal(child.status, 0, child.stderr);
     const list = await json(await r.get('/api/locks'), 200);
-    assert.deepEqual(list.items.map((l: Json) => [l.scope, l.holder, l.stale]), [['target:GONE', 'dead-child', 'holder-gone']]);
+    assert.deepEqual(
+      list.items.map((l: Json) => [l.scope, l.holder, l.stale]),
+      [['target:GONE', 'dead-child', 'holder-gone']],
+    );
     const rel = await json(await r.send('DELETE', `/api/locks/${encodeURIComponent('target:GONE')}`, 'admin'), 200);
     assert.equal(rel.released.scope, 'target:GONE');
     assert.match(r.audits.at(-1)!.detail!, /\(stale: holder-gone\)/);

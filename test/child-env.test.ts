@@ -80,7 +80,14 @@ function logged(log: readonly { message: string }[], prefix: string): string[] {
 function assertClean(what: string, text: string, password: string): void {
   for (const [name, value] of Object.entries(SECRETS)) assert.ok(!text.includes(value), `${what} shows ${name}`);
   assert.ok(!text.includes(password), `${what} shows SAFEHOLD_PASSWORD`);
-  for (const name of ['SAFEHOLD_PASSWORD', 'SAFEHOLD_REPOSITORY', 'SAFEHOLD_DATA_DIR', 'UNRELATED_VAR', 'SAFEHOLD_TEST_APP_TOKEN', ...Object.keys(SECRETS)]) {
+  for (const name of [
+    'SAFEHOLD_PASSWORD',
+    'SAFEHOLD_REPOSITORY',
+    'SAFEHOLD_DATA_DIR',
+    'UNRELATED_VAR',
+    'SAFEHOLD_TEST_APP_TOKEN',
+    ...Object.keys(SECRETS),
+  ]) {
     assert.ok(!new RegExp(`^${name}=`, 'm').test(text), `${what} has ${name}`);
   }
 }
@@ -99,7 +106,13 @@ describe('child environments', () => {
     await sb.init();
     const file = path.join(sb.dir, 'safehold.yaml');
     fs.writeFileSync(file, configYaml(sb.repo, sb.dir));
-    const env = { ...SECRETS, SAFEHOLD_TEST_APP_TOKEN: APP_TOKEN, TZ: 'UTC', LC_TIME: 'C', UNRELATED_VAR: 'not-for-children' };
+    const env = {
+      ...SECRETS,
+      SAFEHOLD_TEST_APP_TOKEN: APP_TOKEN,
+      TZ: 'UTC',
+      LC_TIME: 'C',
+      UNRELATED_VAR: 'not-for-children',
+    };
 
     const r = await sb.run(['plan', 'run', 'nightly', '--local', '--config', file, '--json'], { env });
     assert.equal(r.code, 0, show(r));
@@ -111,9 +124,15 @@ describe('child environments', () => {
     const prePlan = logged(log, 'pre-plan stdout: ');
     const preTask = logged(log, 'pre-task stdout: ');
     const purge = logged(log, 'purge stdout: ');
-    assert.ok(prePlan.length > 3 && preTask.length > 3 && purge.length > 3, `env output is in the run log:\n${shown.stdout}`);
+    assert.ok(
+      prePlan.length > 3 && preTask.length > 3 && purge.length > 3,
+      `env output is in the run log:\n${shown.stdout}`,
+    );
     assertClean('the run log', shown.stdout, sb.password);
-    for (const [what, lines] of [['pre-plan', prePlan], ['pre-task', preTask]] as const) {
+    for (const [what, lines] of [
+      ['pre-plan', prePlan],
+      ['pre-task', preTask],
+    ] as const) {
       assert.ok(!lines.join('\n').includes(APP_TOKEN), `the ${what} hook sees the target's credential`);
     }
 
@@ -146,7 +165,10 @@ describe('child environments', () => {
     assertClean('the alert command', alertText, sb.password);
     assert.ok(!alertText.includes(APP_TOKEN), "the alert command sees the target's credential");
     const failedLog = await sb.run(['run', 'show', failed.json().run.id, '--json']);
-    assert.ok(logged(failedLog.json().log, 'pre-plan stdout: ').some((l) => l.startsWith('PATH=')), show(failedLog));
+    assert.ok(
+      logged(failedLog.json().log, 'pre-plan stdout: ').some((l) => l.startsWith('PATH=')),
+      show(failedLog),
+    );
     assertClean('the failed run log', failedLog.stdout, sb.password);
   });
 });

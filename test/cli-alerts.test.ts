@@ -15,7 +15,12 @@ test('safehold alerts lists stored alerts with their deliveries (--json, --event
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-cli-alerts-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const data = path.join(dir, 'data');
-  const env = { ...baseEnv(), SAFEHOLD_DATA_DIR: data, SAFEHOLD_PASSWORD: 'pw', SAFEHOLD_REPOSITORY: path.join(dir, 'repo') };
+  const env = {
+    ...baseEnv(),
+    SAFEHOLD_DATA_DIR: data,
+    SAFEHOLD_PASSWORD: 'pw',
+    SAFEHOLD_REPOSITORY: path.join(dir, 'repo'),
+  };
 
   const empty = await runCli(['alerts', '--json'], { env });
   assert.equal(empty.code, 0, show(empty));
@@ -34,10 +39,17 @@ test('safehold alerts lists stored alerts with their deliveries (--json, --event
   const all = await runCli(['alerts', '--json'], { env });
   assert.equal(all.code, 0, show(all));
   const doc = all.json();
-  assert.deepEqual(doc.map((x: { id: string }) => x.id), [b, a]);
+  assert.deepEqual(
+    doc.map((x: { id: string }) => x.id),
+    [b, a],
+  );
   assert.deepEqual(doc[0], {
-    id: b, event: 'run-failed', severity: 'critical', summary: 'plan nightly run r1 failed: QA1 down',
-    details: { plan: 'nightly', runId: 'r1', reason: 'QA1 down' }, at: Date.UTC(2026, 0, 5, 11),
+    id: b,
+    event: 'run-failed',
+    severity: 'critical',
+    summary: 'plan nightly run r1 failed: QA1 down',
+    details: { plan: 'nightly', runId: 'r1', reason: 'QA1 down' },
+    at: Date.UTC(2026, 0, 5, 11),
     deliveries: [
       { channel: 'ops-hook', ok: true, detail: 'HTTP 200 from http://127.0.0.1/hook', at: Date.UTC(2026, 0, 5, 11) },
       { channel: 'pager', ok: false, detail: 'sh exited 1', at: Date.UTC(2026, 0, 5, 11) },
@@ -45,13 +57,24 @@ test('safehold alerts lists stored alerts with their deliveries (--json, --event
   });
 
   const filtered = await runCli(['alerts', '--event', 'low-space', '--json'], { env });
-  assert.deepEqual(filtered.json().map((x: { id: string }) => x.id), [a]);
+  assert.deepEqual(
+    filtered.json().map((x: { id: string }) => x.id),
+    [a],
+  );
   const limited = await runCli(['alerts', '--limit', '1', '--json'], { env });
-  assert.deepEqual(limited.json().map((x: { id: string }) => x.id), [b]);
+  assert.deepEqual(
+    limited.json().map((x: { id: string }) => x.id),
+    [b],
+  );
 
   const human = await runCli(['alerts'], { env });
   assert.equal(human.code, 0, show(human));
-  assert.match(human.stdout, new RegExp(`${b.slice(0, 8)} .* run-failed\\s+critical\\s+ops-hook ok, pager FAILED\\s+plan nightly run r1 failed: QA1 down`));
+  assert.match(
+    human.stdout,
+    new RegExp(
+      `${b.slice(0, 8)} .* run-failed\\s+critical\\s+ops-hook ok, pager FAILED\\s+plan nightly run r1 failed: QA1 down`,
+    ),
+  );
   assert.match(human.stdout, new RegExp(`${a.slice(0, 8)} .* low-space\\s+warning\\s+-\\s+low space on /srv`));
 
   const bad = await runCli(['alerts', '--event', 'nonsense', '--json'], { env });

@@ -31,9 +31,17 @@ function sandbox(t: TestContext) {
   /** Opens the catalog the CLI wrote, runs `fn`, closes it. */
   const withCatalog = async <T>(fn: (c: Catalog) => Promise<T> | T): Promise<T> => {
     const c = Catalog.open(data);
-    try { return await fn(c); } finally { c.close(); }
+    try {
+      return await fn(c);
+    } finally {
+      c.close();
+    }
   };
-  const file = (name: string, text: string) => { const p = path.join(dir, name); fs.writeFileSync(p, text); return p; };
+  const file = (name: string, text: string) => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, text);
+    return p;
+  };
   return { dir, env, cli, outputs, withCatalog, file };
 }
 
@@ -55,21 +63,41 @@ test('token create prints the token once; it authenticates with its role; list h
   assert.equal(quiet.stderr, '');
   const json = await cli(['token', 'create', '--role', 'admin', '--json']);
   const doc = json.json();
-  assert.deepEqual(Object.keys(doc).sort(), ['createdAt', 'createdBy', 'id', 'lastUsedAt', 'name', 'revokedAt', 'role', 'token']);
+  assert.deepEqual(Object.keys(doc).sort(), [
+    'createdAt',
+    'createdBy',
+    'id',
+    'lastUsedAt',
+    'name',
+    'revokedAt',
+    'role',
+    'token',
+  ]);
   assert.equal(doc.role, 'admin');
   assert.equal(doc.name, 'admin token');
   assert.match(doc.createdBy, /^cli:/);
 
   const roles = await withCatalog(async (c) => {
     const auth = createAuthenticator(c);
-    return [(await auth.authenticate(bearer(token)))?.role, (await auth.authenticate(bearer(quiet.stdout.trim())))?.role, (await auth.authenticate(bearer(doc.token)))?.role];
+    return [
+      (await auth.authenticate(bearer(token)))?.role,
+      (await auth.authenticate(bearer(quiet.stdout.trim())))?.role,
+      (await auth.authenticate(bearer(doc.token)))?.role,
+    ];
   });
   assert.deepEqual(roles, ['operator', 'viewer', 'admin']);
 
   const list = await cli(['token', 'list', '--json']);
   assert.equal(list.code, 0, show(list));
   const tokens = list.json();
-  assert.deepEqual(tokens.map((x: { id: string; role: string }) => [x.id, x.role]).sort(), [[id, 'operator'], [quiet.stdout.slice(4, 20), 'viewer'], [doc.id, 'admin']].sort());
+  assert.deepEqual(
+    tokens.map((x: { id: string; role: string }) => [x.id, x.role]).sort(),
+    [
+      [id, 'operator'],
+      [quiet.stdout.slice(4, 20), 'viewer'],
+      [doc.id, 'admin'],
+    ].sort(),
+  );
   assert.ok(tokens.every((x: Record<string, unknown>) => !('hash' in x) && !('token' in x)));
   assert.equal(tokens.find((x: { id: string }) => x.id === id).lastUsedAt !== null, true, 'the use was recorded');
   const table = await cli(['token', 'list']);
@@ -100,17 +128,31 @@ test('user add/passwd/role/remove/list: passwords from --password-file or SAFEHO
   const pw1 = 'first-secret-pw';
   const pw2 = 'second-secret-pw';
   const pw3 = 'env-secret-pw';
-  const add = await cli(['user', 'add', 'alice', '--role', 'admin', '--password-file', file('pw1', `${pw1}\nignored\n`)]);
+  const add = await cli([
+    'user',
+    'add',
+    'alice',
+    '--role',
+    'admin',
+    '--password-file',
+    file('pw1', `${pw1}\nignored\n`),
+  ]);
   assert.equal(add.code, 0, show(add));
   assert.equal(add.stdout, 'user alice added (admin)\n');
-  const bob = await cli(['user', 'add', 'bob', '--role', 'viewer', '--json'], { SAFEHOLD_USER_PASSWORD: pw3, SAFEHOLD_PASSWORD: 'repo-password' });
+  const bob = await cli(['user', 'add', 'bob', '--role', 'viewer', '--json'], {
+    SAFEHOLD_USER_PASSWORD: pw3,
+    SAFEHOLD_PASSWORD: 'repo-password',
+  });
   assert.equal(bob.code, 0, show(bob));
   assert.equal(bob.json().role, 'viewer');
 
   // The repository's password is not a user's password.
   const noPw = await cli(['user', 'add', 'carol', '--role', 'viewer'], { SAFEHOLD_PASSWORD: 'repo-password-123' });
   assert.equal(noPw.code, 1, show(noPw));
-  assert.match(noPw.stderr, /no password for user carol: use --password-file, set SAFEHOLD_USER_PASSWORD, or run on a terminal/);
+  assert.match(
+    noPw.stderr,
+    /no password for user carol: use --password-file, set SAFEHOLD_USER_PASSWORD, or run on a terminal/,
+  );
   const short = await cli(['user', 'add', 'carol', '--role', 'viewer'], { SAFEHOLD_USER_PASSWORD: 'short' });
   assert.equal(short.code, 2, show(short));
   assert.match(short.stderr, /at least 8 characters/);
@@ -132,7 +174,11 @@ test('user add/passwd/role/remove/list: passwords from --password-file or SAFEHO
   assert.equal(passwd.stdout, 'password of alice changed; their sessions have ended\n');
   await withCatalog(async (c) => {
     const auth = createAuthenticator(c);
-    assert.equal(await auth.authenticate({ headers: {}, cookies: { safehold_session: session.sessionId } }), null, 'the old session ended');
+    assert.equal(
+      await auth.authenticate({ headers: {}, cookies: { safehold_session: session.sessionId } }),
+      null,
+      'the old session ended',
+    );
     await assert.rejects(auth.login('alice', pw1, null), (e) => isSafeholdError(e, 'WRONG_PASSWORD'));
     assert.equal((await auth.login('alice', pw2, null)).user, 'alice');
   });
@@ -140,38 +186,60 @@ test('user add/passwd/role/remove/list: passwords from --password-file or SAFEHO
   const role = await cli(['user', 'role', 'bob', '--role', 'operator']);
   assert.equal(role.code, 0, show(role));
   const list = await cli(['user', 'list', '--json']);
-  assert.deepEqual(list.json().map((u: { name: string; role: string }) => [u.name, u.role]), [['alice', 'admin'], ['bob', 'operator']]);
+  assert.deepEqual(
+    list.json().map((u: { name: string; role: string }) => [u.name, u.role]),
+    [
+      ['alice', 'admin'],
+      ['bob', 'operator'],
+    ],
+  );
   assert.ok(list.json().every((u: Record<string, unknown>) => !('passwordHash' in u)));
   const table = await cli(['user', 'list']);
   assert.match(table.stdout, /^Name\s+Role\s+Created\s+Disabled\n[- ]+\nalice\s+admin\s+\S+ \S+\s+-\nbob\s+operator\s/);
 
   const rm = await cli(['user', 'remove', 'bob']);
   assert.equal(rm.code, 0, show(rm));
-  assert.deepEqual((await cli(['user', 'list', '--json'])).json().map((u: { name: string }) => u.name), ['alice']);
+  assert.deepEqual(
+    (await cli(['user', 'list', '--json'])).json().map((u: { name: string }) => u.name),
+    ['alice'],
+  );
   const rmAgain = await cli(['user', 'remove', 'bob']);
   assert.equal(rmAgain.code, 1, show(rmAgain));
   assert.match(rmAgain.stderr, /no user bob/);
   const passwdGhost = await cli(['user', 'passwd', 'ghost'], { SAFEHOLD_USER_PASSWORD: pw3 });
   assert.equal(passwdGhost.code, 1, show(passwdGhost));
 
-  for (const r of outputs) for (const pw of [pw1, pw2, pw3]) assert.ok(!r.stdout.includes(pw) && !r.stderr.includes(pw), `a password was printed:\n${show(r)}`);
+  for (const r of outputs)
+    for (const pw of [pw1, pw2, pw3])
+      assert.ok(!r.stdout.includes(pw) && !r.stderr.includes(pw), `a password was printed:\n${show(r)}`);
 });
 
 test('user add asks for the password twice on a terminal, without echo', async (t) => {
   const { dir, env, withCatalog } = sandbox(t);
-  const run = (name: string, answers: string[]) => new Promise<string>((resolve, reject) => {
-    const child = spawn('script', ['-qfec', `${SAFEHOLD} user add ${name} --role viewer; echo "EXIT=$?"`, '/dev/null'], { env: { ...env, HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let screen = '';
-    let answered = 0;
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out:\n${screen}`)); }, 30_000);
-    child.stdout.on('data', (d: Buffer) => {
-      screen += d.toString();
-      const prompts = screen.match(/password for user [^\n]*: /g)?.length ?? 0;
-      while (answered < prompts && answered < answers.length) child.stdin.write(answers[answered++] + '\r');
+  const run = (name: string, answers: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(
+        'script',
+        ['-qfec', `${SAFEHOLD} user add ${name} --role viewer; echo "EXIT=$?"`, '/dev/null'],
+        { env: { ...env, HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] },
+      );
+      let screen = '';
+      let answered = 0;
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`timed out:\n${screen}`));
+      }, 30_000);
+      child.stdout.on('data', (d: Buffer) => {
+        screen += d.toString();
+        const prompts = screen.match(/password for user [^\n]*: /g)?.length ?? 0;
+        while (answered < prompts && answered < answers.length) child.stdin.write(`${answers[answered++]}\r`);
+      });
+      child.on('error', reject);
+      child.on('close', () => {
+        clearTimeout(timer);
+        resolve(screen);
+      });
     });
-    child.on('error', reject);
-    child.on('close', () => { clearTimeout(timer); resolve(screen); });
-  });
   const ok = await run('dave', ['tty-password-1', 'tty-password-1']);
   assert.match(ok, /enter password for user dave: \r?\n?.*enter password for user dave again: /s);
   assert.match(ok, /user dave added \(viewer\)/);
@@ -193,17 +261,64 @@ test('safehold audit lists the audit log newest first (--limit, --json, table)',
   assert.equal(empty.stdout, 'no audit entries\n');
   await withCatalog((c) => {
     const audit = auditTo(c);
-    audit({ at: Date.UTC(2026, 0, 5, 10), principal: 'alice', role: 'admin', method: 'POST', path: '/api/tokens', status: 201, ip: '10.0.0.7', requestId: 'req-1' });
-    audit({ at: Date.UTC(2026, 0, 5, 11), principal: null, role: null, method: 'POST', path: '/api/plans/nightly/run', status: 401, ip: '10.0.0.9', requestId: 'req-2', detail: 'no credentials' });
+    audit({
+      at: Date.UTC(2026, 0, 5, 10),
+      principal: 'alice',
+      role: 'admin',
+      method: 'POST',
+      path: '/api/tokens',
+      status: 201,
+      ip: '10.0.0.7',
+      requestId: 'req-1',
+    });
+    audit({
+      at: Date.UTC(2026, 0, 5, 11),
+      principal: null,
+      role: null,
+      method: 'POST',
+      path: '/api/plans/nightly/run',
+      status: 401,
+      ip: '10.0.0.9',
+      requestId: 'req-2',
+      detail: 'no credentials',
+    });
   });
   const json = await cli(['audit', '--json']);
   assert.deepEqual(json.json(), [
-    { seq: 2, at: Date.UTC(2026, 0, 5, 11), principal: null, role: null, method: 'POST', path: '/api/plans/nightly/run', status: 401, ip: '10.0.0.9', requestId: 'req-2', detail: 'no credentials' },
-    { seq: 1, at: Date.UTC(2026, 0, 5, 10), principal: 'alice', role: 'admin', method: 'POST', path: '/api/tokens', status: 201, ip: '10.0.0.7', requestId: 'req-1', detail: null },
+    {
+      seq: 2,
+      at: Date.UTC(2026, 0, 5, 11),
+      principal: null,
+      role: null,
+      method: 'POST',
+      path: '/api/plans/nightly/run',
+      status: 401,
+      ip: '10.0.0.9',
+      requestId: 'req-2',
+      detail: 'no credentials',
+    },
+    {
+      seq: 1,
+      at: Date.UTC(2026, 0, 5, 10),
+      principal: 'alice',
+      role: 'admin',
+      method: 'POST',
+      path: '/api/tokens',
+      status: 201,
+      ip: '10.0.0.7',
+      requestId: 'req-1',
+      detail: null,
+    },
   ]);
-  assert.deepEqual((await cli(['audit', '--limit', '1', '--json'])).json().map((e: { seq: number }) => e.seq), [2]);
+  assert.deepEqual(
+    (await cli(['audit', '--limit', '1', '--json'])).json().map((e: { seq: number }) => e.seq),
+    [2],
+  );
   const table = await cli(['audit']);
-  assert.match(table.stdout, /\n2\s+2026-01-05 11:00:00Z\s+-\s+-\s+POST \/api\/plans\/nightly\/run\s+401\s+10\.0\.0\.9\s+req-2\s+no credentials\n1\s+2026-01-05 10:00:00Z\s+alice\s+admin\s+POST \/api\/tokens\s+201\s+10\.0\.0\.7\s+req-1\n$/);
+  assert.match(
+    table.stdout,
+    /\n2\s+2026-01-05 11:00:00Z\s+-\s+-\s+POST \/api\/plans\/nightly\/run\s+401\s+10\.0\.0\.9\s+req-2\s+no credentials\n1\s+2026-01-05 10:00:00Z\s+alice\s+admin\s+POST \/api\/tokens\s+201\s+10\.0\.0\.7\s+req-1\n$/,
+  );
   const bad = await cli(['audit', '--limit', '0']);
   assert.equal(bad.code, 2, show(bad));
 });

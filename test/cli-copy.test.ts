@@ -19,7 +19,8 @@ describe('safehold copy', () => {
   let b: Sandbox;
   let src: string;
   /** Runs the CLI on repository a, with b's password for the destination. */
-  const copy = (args: string[], env: NodeJS.ProcessEnv = {}) => a.run(['copy', '--to', b.repo, ...args], { env: { SAFEHOLD_TO_PASSWORD: b.password, ...env } });
+  const copy = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    a.run(['copy', '--to', b.repo, ...args], { env: { SAFEHOLD_TO_PASSWORD: b.password, ...env } });
   const snapshotsOf = async (sb: Sandbox) => {
     const r = await sb.run(['snapshots', '--json']);
     assert.equal(r.code, 0, show(r));
@@ -39,17 +40,37 @@ describe('safehold copy', () => {
       if (tag === 'daily') fs.writeFileSync(path.join(src, 'small.txt'), 'changed after the daily backup\n');
     }
   });
-  after(() => { a.cleanup(); b.cleanup(); });
+  after(() => {
+    a.cleanup();
+    b.cleanup();
+  });
 
   it('copies the tagged snapshot, then the rest; --json shape; the copy restores byte for byte', async () => {
     const [daily, weekly] = await snapshotsOf(a);
     const first = await copy(['--tag', 'daily', '--json']);
     assert.equal(first.code, 0, show(first));
     const doc = first.json();
-    assert.deepEqual(Object.keys(doc).sort(), ['blobsCopied', 'bytesCopied', 'copied', 'from', 'mode', 'skipped', 'snapshots', 'to']);
+    assert.deepEqual(Object.keys(doc).sort(), [
+      'blobsCopied',
+      'bytesCopied',
+      'copied',
+      'from',
+      'mode',
+      'skipped',
+      'snapshots',
+      'to',
+    ]);
     assert.deepEqual([doc.from, doc.to, doc.mode, doc.copied, doc.skipped], [a.repo, b.repo, 'reidentify', 1, 0]);
     const s = doc.snapshots[0];
-    assert.deepEqual(Object.keys(s).sort(), ['blobsCopied', 'blobsRead', 'bytesCopied', 'copied', 'source', 'tree', 'verified']);
+    assert.deepEqual(Object.keys(s).sort(), [
+      'blobsCopied',
+      'blobsRead',
+      'bytesCopied',
+      'copied',
+      'source',
+      'tree',
+      'verified',
+    ]);
     assert.equal(s.source, daily!.id);
     assert.match(s.copied, /^[0-9a-f]{64}$/);
     assert.equal(s.verified, true);
@@ -59,11 +80,20 @@ describe('safehold copy', () => {
     const rest = await copy([]);
     assert.equal(rest.code, 0, show(rest));
     assert.match(rest.stdout, new RegExp(`snapshot ${daily!.id.slice(0, 8)}: skipped \\(already copied\\)`));
-    assert.match(rest.stdout, new RegExp(`snapshot ${weekly!.id.slice(0, 8)} -> [0-9a-f]{8}: \\d+ blobs, .* added, verified`));
+    assert.match(
+      rest.stdout,
+      new RegExp(`snapshot ${weekly!.id.slice(0, 8)} -> [0-9a-f]{8}: \\d+ blobs, .* added, verified`),
+    );
     assert.match(rest.stdout, /1 copied, 1 skipped/);
 
     const inB = await snapshotsOf(b);
-    assert.deepEqual(inB.map((x) => [x.original, x.tags]), [[daily!.id, ['daily']], [weekly!.id, ['weekly']]]);
+    assert.deepEqual(
+      inB.map((x) => [x.original, x.tags]),
+      [
+        [daily!.id, ['daily']],
+        [weekly!.id, ['weekly']],
+      ],
+    );
     assert.ok(inB.every((x) => x.originalRepo && x.originalRepo.length === 32));
     const target = path.join(b.dir, 'restored');
     const r = await b.run(['restore', inB[1]!.id, '--target', target]);
@@ -82,7 +112,10 @@ describe('safehold copy', () => {
     fs.writeFileSync(file, `${b.password}\n`);
     const r = await a.run(['copy', '--to', b.repo, '--to-password-file', file, 'latest', '--json']);
     assert.equal(r.code, 0, show(r));
-    assert.deepEqual(r.json().snapshots.map((x: { skipped?: string }) => x.skipped), ['already copied']);
+    assert.deepEqual(
+      r.json().snapshots.map((x: { skipped?: string }) => x.skipped),
+      ['already copied'],
+    );
   });
 
   it('exit 12 naming the repository whose password is wrong; 10 when the destination is missing', async () => {
@@ -93,7 +126,9 @@ describe('safehold copy', () => {
     const wrongSrc = await copy([], { SAFEHOLD_PASSWORD: 'not-it' });
     assert.equal(wrongSrc.code, 12, show(wrongSrc));
     assert.match(wrongSrc.stderr, /source repository .*: wrong password/);
-    const missing = await a.run(['copy', '--to', path.join(b.dir, 'nowhere'), '--json'], { env: { SAFEHOLD_TO_PASSWORD: b.password } });
+    const missing = await a.run(['copy', '--to', path.join(b.dir, 'nowhere'), '--json'], {
+      env: { SAFEHOLD_TO_PASSWORD: b.password },
+    });
     assert.equal(missing.code, 10, show(missing));
     assert.equal(missing.json().error.code, 'REPO_NOT_FOUND');
     assert.match(missing.stderr, /no destination repository at/);
@@ -127,14 +162,18 @@ describe('safehold init --copy-chunker-params-from', () => {
     t.after(() => a.cleanup());
     await a.init();
     const c = path.join(a.dir, 'c');
-    const wrong = await a.run(['init', '--repo', c, '--copy-chunker-params-from', a.repo, '--json'], { env: { SAFEHOLD_FROM_PASSWORD: 'not-it' } });
+    const wrong = await a.run(['init', '--repo', c, '--copy-chunker-params-from', a.repo, '--json'], {
+      env: { SAFEHOLD_FROM_PASSWORD: 'not-it' },
+    });
     assert.equal(wrong.code, 12, show(wrong));
     assert.match(wrong.stderr, new RegExp(`repository ${a.repo} \\(--copy-chunker-params-from\\): wrong password`));
     assert.ok(!fs.existsSync(path.join(c, 'config')), 'nothing was created');
     const missing = await a.run(['init', '--repo', c, '--copy-chunker-params-from', path.join(a.dir, 'nowhere')]);
     assert.equal(missing.code, 10, show(missing));
 
-    const r = await a.run(['init', '--repo', c, '--copy-chunker-params-from', a.repo, '--json'], { env: { SAFEHOLD_FROM_PASSWORD: a.password, SAFEHOLD_PASSWORD: 'another-pw' } });
+    const r = await a.run(['init', '--repo', c, '--copy-chunker-params-from', a.repo, '--json'], {
+      env: { SAFEHOLD_FROM_PASSWORD: a.password, SAFEHOLD_PASSWORD: 'another-pw' },
+    });
     assert.equal(r.code, 0, show(r));
     assert.deepEqual(r.json().chunker, { minSize: 524288, avgSize: 1048576, maxSize: 8388608 });
     const ra = await Repository.open(new LocalBackend(a.repo), a.password);

@@ -111,7 +111,12 @@ describe('CLI errors: against one repository', () => {
     const env = { SAFEHOLD_PASSWORD: undefined };
     expectError(await sb.run(['snapshots', '--json'], { env }), 1, 'NO_PASSWORD', /no password: set SAFEHOLD_PASSWORD/);
     const other = path.join(sb.dir, 'other-repo');
-    expectError(await sb.run(['init', '--json'], { env: { ...env, SAFEHOLD_REPOSITORY: other } }), 1, 'NO_PASSWORD', /no password/);
+    expectError(
+      await sb.run(['init', '--json'], { env: { ...env, SAFEHOLD_REPOSITORY: other } }),
+      1,
+      'NO_PASSWORD',
+      /no password/,
+    );
     assert.equal(fs.existsSync(other), false);
   });
 
@@ -129,7 +134,12 @@ describe('CLI errors: against one repository', () => {
 
   it('backup of a path that does not exist: exit 1, PATH_NOT_FOUND, no snapshot written', async () => {
     const missing = path.join(sb.dir, 'no-such-dir');
-    const msg = expectError(await sb.run(['backup', missing, '--json']), 1, 'PATH_NOT_FOUND', /cannot back up .*no such file or directory/);
+    const msg = expectError(
+      await sb.run(['backup', missing, '--json']),
+      1,
+      'PATH_NOT_FOUND',
+      /cannot back up .*no such file or directory/,
+    );
     assert.ok(msg.includes(missing), msg);
     // One missing path among good ones still refuses the whole backup.
     expectError(await sb.run(['backup', src, missing]), 1, 'PATH_NOT_FOUND', /no-such-dir: no such file or directory/);
@@ -139,7 +149,12 @@ describe('CLI errors: against one repository', () => {
   it('a snapshot id that does not exist: exit 1, NOT_FOUND, nothing restored', async () => {
     const t = path.join(sb.dir, 'target-not-found');
     const absent = first.startsWith('0') ? 'f0f0f0f0' : '0f0f0f0f';
-    expectError(await sb.run(['restore', absent, '--target', t, '--json']), 1, 'NOT_FOUND', new RegExp(`no snapshot with id ${absent}`));
+    expectError(
+      await sb.run(['restore', absent, '--target', t, '--json']),
+      1,
+      'NOT_FOUND',
+      new RegExp(`no snapshot with id ${absent}`),
+    );
     expectError(await sb.run(['ls', 'not-hex']), 1, 'NOT_FOUND', /'not-hex' is not a snapshot id/);
     assert.equal(fs.existsSync(t), false);
   });
@@ -147,7 +162,12 @@ describe('CLI errors: against one repository', () => {
   it('a restore target that is an existing file: exit 1, RESTORE_TARGET, the file untouched', async () => {
     const file = path.join(sb.dir, 'target-file');
     fs.writeFileSync(file, 'keep me\n');
-    const msg = expectError(await sb.run(['restore', 'latest', '--target', file, '--json']), 1, 'RESTORE_TARGET', /exists and is not a directory/);
+    const msg = expectError(
+      await sb.run(['restore', 'latest', '--target', file, '--json']),
+      1,
+      'RESTORE_TARGET',
+      /exists and is not a directory/,
+    );
     assert.ok(msg.includes(file), msg);
     assert.equal(fs.readFileSync(file, 'utf8'), 'keep me\n');
   });
@@ -177,7 +197,12 @@ describe('CLI errors: without a repository', () => {
   it('missing repository: exit 10, REPO_NOT_FOUND, and nothing is created there', async () => {
     const sb = makeSandbox('safehold-errors-');
     try {
-      const msg = expectError(await sb.run(['snapshots', '--json']), 10, 'REPO_NOT_FOUND', /no repository at .*safehold init/);
+      const msg = expectError(
+        await sb.run(['snapshots', '--json']),
+        10,
+        'REPO_NOT_FOUND',
+        /no repository at .*safehold init/,
+      );
       assert.ok(msg.includes(sb.repo), msg);
       expectError(await sb.run(['backup', sb.dir]), 10, 'REPO_NOT_FOUND', /no repository at/);
       assert.equal(fs.existsSync(sb.repo), false);
@@ -190,7 +215,12 @@ describe('CLI errors: without a repository', () => {
     const sb = makeSandbox('safehold-errors-');
     try {
       const env = { SAFEHOLD_REPOSITORY: undefined };
-      expectError(await sb.run(['snapshots'], { env }), 2, 'USAGE', /no repository given: use --repo PATH or set SAFEHOLD_REPOSITORY/);
+      expectError(
+        await sb.run(['snapshots'], { env }),
+        2,
+        'USAGE',
+        /no repository given: use --repo PATH or set SAFEHOLD_REPOSITORY/,
+      );
       expectError(await sb.run(['init', '--json'], { env }), 2, 'USAGE', /no repository given/);
     } finally {
       sb.cleanup();
@@ -202,7 +232,12 @@ describe('CLI errors: without a repository', () => {
     try {
       expectError(await sb.run(['frobnicate']), 2, 'USAGE', /unknown command 'frobnicate'/);
       expectError(await sb.run(['frobnicate', '--json']), 2, 'USAGE', /unknown command 'frobnicate'/);
-      expectError(await sb.run(['snapshots', '--frob']), 2, 'USAGE', /unknown option '--frob'.*safehold snapshots --help/i);
+      expectError(
+        await sb.run(['snapshots', '--frob']),
+        2,
+        'USAGE',
+        /unknown option '--frob'.*safehold snapshots --help/i,
+      );
       expectError(await sb.run(['backup', '--json', '--frob', '/x']), 2, 'USAGE', /unknown option '--frob'/i);
       assert.equal(fs.existsSync(sb.repo), false);
     } finally {
@@ -224,13 +259,19 @@ describe('CLI errors: backup', () => {
       assert.match(r.stderr, new RegExp(`could not read ${secret}: .*permission denied`, 'i'));
       const doc = r.json();
       assert.match(doc.snapshot, /^[0-9a-f]{64}$/);
-      assert.deepEqual(doc.errors.map((e: { path: string }) => e.path), [secret]);
+      assert.deepEqual(
+        doc.errors.map((e: { path: string }) => e.path),
+        [secret],
+      );
       assert.equal(doc.summary.filesFailed, 1);
       assert.equal(doc.summary.filesNew, 2);
       assert.deepEqual(await snapshotIds(sb), [doc.snapshot]);
       const runs = await sb.run(['runs', '--json', '--command', 'backup'], reader);
       assert.equal(runs.code, 0, show(runs));
-      assert.deepEqual(runs.json().map((x: { status: string; snapshotId: string }) => [x.status, x.snapshotId]), [['partial', doc.snapshot]]);
+      assert.deepEqual(
+        runs.json().map((x: { status: string; snapshotId: string }) => [x.status, x.snapshotId]),
+        [['partial', doc.snapshot]],
+      );
 
       const t = path.join(sb.dir, 'restored');
       const rr = await sb.run(['restore', doc.snapshot, '--target', t]);
@@ -268,7 +309,10 @@ describe('CLI errors: backup', () => {
         assert.equal(ok.code, 0, show(ok));
         assert.equal(ok.json().summary.totalFiles, 2);
         const snaps = await sb.run(['snapshots', '--json'], { env });
-        assert.deepEqual(snaps.json().map((s: { id: string }) => s.id), [ok.json().snapshot]);
+        assert.deepEqual(
+          snaps.json().map((s: { id: string }) => s.id),
+          [ok.json().snapshot],
+        );
         const check = await sb.run(['check', '--read-data'], { env });
         assert.equal(check.code, 0, show(check));
         assert.match(check.stdout, /no errors were found/);
@@ -297,7 +341,12 @@ describe('CLI errors: finding snapshots', () => {
       assert.ok(shared);
       const prefix = shared[0]!.slice(0, 1);
       const t = path.join(sb.dir, 'target');
-      const msg = expectError(await sb.run(['restore', prefix, '--target', t, '--json']), 1, 'AMBIGUOUS', new RegExp(`snapshot id prefix ${prefix} is ambiguous`));
+      const msg = expectError(
+        await sb.run(['restore', prefix, '--target', t, '--json']),
+        1,
+        'AMBIGUOUS',
+        new RegExp(`snapshot id prefix ${prefix} is ambiguous`),
+      );
       for (const id of shared) assert.ok(msg.includes(id.slice(0, 8)), msg);
       expectError(await sb.run(['ls', prefix]), 1, 'AMBIGUOUS', /ambiguous/);
       expectError(await sb.run(['diff', prefix, shared[1]!]), 1, 'AMBIGUOUS', /ambiguous/);
@@ -317,7 +366,19 @@ describe('CLI errors: restore', () => {
       const data = (await repo.saveBlob('data', Buffer.from('pwned\n'))).id;
       const ns = (BigInt(Date.now()) * 1_000_000n).toString();
       const node = (name: string, extra: Partial<TreeNode>): TreeNode => ({
-        name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: ns, ctime: ns, inode: 1, device: 1, links: 1, size: 6, content: [data], ...extra,
+        name,
+        type: 'file',
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime: ns,
+        ctime: ns,
+        inode: 1,
+        device: 1,
+        links: 1,
+        size: 6,
+        content: [data],
+        ...extra,
       });
       const saveTree = async (nodes: TreeNode[]) => (await repo.saveBlob('tree', encodeTree({ nodes }))).id;
       // '..' as a directory holding a file: restored naively it lands next to the target.
@@ -326,7 +387,10 @@ describe('CLI errors: restore', () => {
       const cases: [string, TreeNode[]][] = [
         ['..', [node('..', { type: 'dir', size: 0, content: undefined, subtree: dotdotSub })]],
         ['../escape', [node('../escape', {})]],
-        ['a/b', [node('a', { type: 'dir', size: 0, content: undefined, subtree: await saveTree([]) }), node('a/b', {})]],
+        [
+          'a/b',
+          [node('a', { type: 'dir', size: 0, content: undefined, subtree: await saveTree([]) }), node('a/b', {})],
+        ],
         ['/abs', [node('/abs', {})]],
         ['../../escaped-nested', [node('d', { type: 'dir', size: 0, content: undefined, subtree: nestedSub })]],
       ];
@@ -334,10 +398,34 @@ describe('CLI errors: restore', () => {
       for (const [, nodes] of cases) {
         const tree = await saveTree(nodes);
         await repo.flush();
-        snaps.push(await saveSnapshot(repo, {
-          version: 1, time: new Date().toISOString(), tree, paths: ['/x'], hostname: 'evil', username: 'evil', uid: 0, gid: 0,
-          tags: [], excludes: [], kind: 'files', program: 'evil', summary: { filesNew: 1, filesChanged: 0, filesUnchanged: 0, filesFailed: 0, dirs: 0, bytesRead: 6, bytesAdded: 6, totalSize: 6, totalFiles: 1, durationMs: 0 },
-        }));
+        snaps.push(
+          await saveSnapshot(repo, {
+            version: 1,
+            time: new Date().toISOString(),
+            tree,
+            paths: ['/x'],
+            hostname: 'evil',
+            username: 'evil',
+            uid: 0,
+            gid: 0,
+            tags: [],
+            excludes: [],
+            kind: 'files',
+            program: 'evil',
+            summary: {
+              filesNew: 1,
+              filesChanged: 0,
+              filesUnchanged: 0,
+              filesFailed: 0,
+              dirs: 0,
+              bytesRead: 6,
+              bytesAdded: 6,
+              totalSize: 6,
+              totalFiles: 1,
+              durationMs: 0,
+            },
+          }),
+        );
       }
       for (const [i, [name]] of cases.entries()) {
         const parent = path.join(sb.dir, `case-${i}`);
@@ -345,7 +433,12 @@ describe('CLI errors: restore', () => {
         fs.mkdirSync(target, { recursive: true });
         fs.writeFileSync(path.join(parent, 'sentinel'), 'x');
         const before = listTree(parent);
-        const msg = expectError(await sb.run(['restore', snaps[i]!, '--target', target, '--json']), 1, 'UNSAFE_PATH', /would escape its directory/);
+        const msg = expectError(
+          await sb.run(['restore', snaps[i]!, '--target', target, '--json']),
+          1,
+          'UNSAFE_PATH',
+          /would escape its directory/,
+        );
         assert.ok(msg.includes(JSON.stringify(name)), `${name}: ${msg}`);
         assert.deepEqual(listTree(parent), before, `case ${name}: the target's parent changed`);
         assert.deepEqual(fs.readdirSync(target), [], `case ${name}: something was restored`);
@@ -364,7 +457,12 @@ describe('CLI errors: restore', () => {
         const target = path.join(sb.dir, 'target');
         fs.mkdirSync(target);
         fs.symlinkSync(outside, path.join(target, 'usr'));
-        const msg = expectError(await sb.run(['restore', b.json().snapshot, '--target', target, '--json']), 1, 'UNSAFE_PATH', /symlink/);
+        const msg = expectError(
+          await sb.run(['restore', b.json().snapshot, '--target', target, '--json']),
+          1,
+          'UNSAFE_PATH',
+          /symlink/,
+        );
         assert.ok(msg.includes(path.join(target, 'usr')), msg);
         assert.deepEqual(fs.readdirSync(outside), []);
         assert.equal(fs.readlinkSync(path.join(target, 'usr')), outside);
@@ -383,7 +481,9 @@ describe('CLI errors: output hygiene', () => {
       const pwFile = path.join(sb.dir, 'pw');
       fs.writeFileSync(pwFile, `${sb.password}\n`);
       const results: CliResult[] = [];
-      const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => { results.push(await sb.run(args, { env })); };
+      const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+        results.push(await sb.run(args, { env }));
+      };
       await run(['backup', src, '--json']);
       await run(['snapshots', '--password-file', pwFile], { SAFEHOLD_PASSWORD: undefined });
       await run(['ls', 'latest', '--long']);
@@ -394,8 +494,16 @@ describe('CLI errors: output hygiene', () => {
       await run(['runs']);
       await run(['unknown', '--json']);
       // With SAFEHOLD_DEBUG a stack trace is printed too (the old password is now wrong).
-      results.push(await runCli(['snapshots'], { env: { ...baseEnv(), SAFEHOLD_REPOSITORY: sb.repo, SAFEHOLD_PASSWORD: sb.password, SAFEHOLD_DEBUG: '1' } }));
-      assert.deepEqual(results.map((r) => r.code), [0, 0, 0, 12, 0, 0, 0, 0, 2, 12], results.map(show).join('\n'));
+      results.push(
+        await runCli(['snapshots'], {
+          env: { ...baseEnv(), SAFEHOLD_REPOSITORY: sb.repo, SAFEHOLD_PASSWORD: sb.password, SAFEHOLD_DEBUG: '1' },
+        }),
+      );
+      assert.deepEqual(
+        results.map((r) => r.code),
+        [0, 0, 0, 12, 0, 0, 0, 0, 2, 12],
+        results.map(show).join('\n'),
+      );
       assert.match(results.at(-1)!.stderr, /\n\s+at /);
       for (const r of results) {
         for (const pw of [sb.password, newPw]) {
@@ -414,11 +522,21 @@ describe('CLI errors: output hygiene', () => {
 describe('a reader that goes away', () => {
   it('`safehold ls latest | head -1` on a long listing: exit 0, no EPIPE stack trace', async () => {
     await withRepo(async (sb, src) => {
-      for (let i = 0; i < 2000; i++) fs.writeFileSync(path.join(src, `a-rather-long-file-name-to-make-the-listing-big-${i}.txt`), '');
+      for (let i = 0; i < 2000; i++)
+        fs.writeFileSync(path.join(src, `a-rather-long-file-name-to-make-the-listing-big-${i}.txt`), '');
       assert.equal((await sb.run(['backup', src])).code, 0);
-      const r = execFileSync('bash', ['-c', `set -o pipefail; ${JSON.stringify(path.resolve(import.meta.dirname, '..', 'safehold'))} ls latest | head -1; echo "exit $?"`], {
-        env: sb.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const r = execFileSync(
+        'bash',
+        [
+          '-c',
+          `set -o pipefail; ${JSON.stringify(path.resolve(import.meta.dirname, '..', 'safehold'))} ls latest | head -1; echo "exit $?"`,
+        ],
+        {
+          env: sb.env,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       assert.match(r, /\nexit 0\n$/, r);
     });
   });

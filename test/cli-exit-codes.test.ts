@@ -14,7 +14,8 @@ const CLI = path.join(ROOT, 'src', 'cli');
 
 /** Every non-test .ts file below `dir` (paths relative to ROOT). */
 function sources(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
     .map((f) => path.relative(ROOT, path.join(dir, f)))
     .sort();
@@ -41,7 +42,9 @@ function documentedCodes(): number[] {
 
 describe('exit codes', () => {
   it('the check finds literal exit numbers (so it can fail)', () => {
-    const found = literalExits('  return 0;\n  return r.ok ? 0 : 1;\n  process.exit(4);\n  process.exitCode = 3;\n  return ({ succeeded: 0, failed: 1 })[s];\n  return EXIT.ok;\n  return x.slice(0, 8);');
+    const found = literalExits(
+      '  return 0;\n  return r.ok ? 0 : 1;\n  process.exit(4);\n  process.exitCode = 3;\n  return ({ succeeded: 0, failed: 1 })[s];\n  return EXIT.ok;\n  return x.slice(0, 8);',
+    );
     assert.equal(found.length, 5, found.join('\n'));
   });
 
@@ -53,11 +56,23 @@ describe('exit codes', () => {
   });
 
   it('docs/cli.md lists exactly the exit codes EXIT defines', () => {
-    assert.deepEqual(documentedCodes(), [...new Set(Object.values(EXIT))].sort((a, b) => a - b));
+    assert.deepEqual(
+      documentedCodes(),
+      [...new Set(Object.values(EXIT))].sort((a, b) => a - b),
+    );
   });
 
   it('a plan run maps to 0, 1, 3, 4 or 130 by how it ended', () => {
-    const all: Record<PlanRunStatus, number> = { succeeded: 0, failed: 1, partial: 3, skipped: 3, refused: 4, cancelled: 130, running: 1 };
-    for (const [status, code] of Object.entries(all)) assert.equal(exitCodeForRun(status as PlanRunStatus), code, status);
+    const all: Record<PlanRunStatus, number> = {
+      succeeded: 0,
+      failed: 1,
+      partial: 3,
+      skipped: 3,
+      refused: 4,
+      cancelled: 130,
+      running: 1,
+    };
+    for (const [status, code] of Object.entries(all))
+      assert.equal(exitCodeForRun(status as PlanRunStatus), code, status);
   });
 });

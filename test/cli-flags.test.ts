@@ -52,10 +52,25 @@ describe('CLI flags', () => {
     const src = path.join(sb.dir, 'big');
     fs.mkdirSync(src);
     for (let i = 0; i < 6; i++) fs.writeFileSync(path.join(src, `f${i}`), crypto.randomBytes(16 * 1024 * 1024));
-    const env = { ...process.env, SAFEHOLD_REPOSITORY: sb.repo, SAFEHOLD_PASSWORD: sb.password, SAFEHOLD_DATA_DIR: path.join(sb.dir, 'data'), SAFEHOLD_WORKERS: '1' };
-    const tty = spawnSync('script', ['-qfec', `${SAFEHOLD} backup ${src}`, '/dev/null'], { env, encoding: 'utf8', timeout: 120_000 });
+    const env = {
+      ...process.env,
+      SAFEHOLD_REPOSITORY: sb.repo,
+      SAFEHOLD_PASSWORD: sb.password,
+      SAFEHOLD_DATA_DIR: path.join(sb.dir, 'data'),
+      SAFEHOLD_WORKERS: '1',
+    };
+    const tty = spawnSync('script', ['-qfec', `${SAFEHOLD} backup ${src}`, '/dev/null'], {
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(tty.status, 0, tty.stdout);
-    assert.match(tty.stdout, /\r\x1b\[2K\[[0-9.]+m?s\] \d+ files, \d+ dirs, [0-9.]+ [KMG]i?B read/, 'a progress line is drawn and redrawn in place');
+    assert.match(
+      tty.stdout,
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape sequence is what is checked
+      /\r\x1b\[2K\[[0-9.]+m?s\] \d+ files, \d+ dirs, [0-9.]+ [KMG]i?B read/,
+      'a progress line is drawn and redrawn in place',
+    );
     fs.appendFileSync(path.join(src, 'f0'), 'x');
     const piped = await sb.run(['backup', src, '--force']);
     assert.equal(piped.code, 0, show(piped));

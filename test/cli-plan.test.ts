@@ -12,16 +12,26 @@ describe('plan run on the command line', () => {
   it('runs a DPOD-style plan from YAML: five tasks in order, exit 3 (one skipped), visible in runs and run show', async (t) => {
     const sb = makeSandbox();
     const devices = {
-      QA1: await startAppliance({ token: 'tok' }), QA2: await startAppliance({ token: 'tok' }),
-      TEST8: await startAppliance({ token: 'tok', units: ['DOMAIN1', 'DOMAIN2'] }), TEST9: await startAppliance({ token: 'tok', available: false }),
+      QA1: await startAppliance({ token: 'tok' }),
+      QA2: await startAppliance({ token: 'tok' }),
+      TEST8: await startAppliance({ token: 'tok', units: ['DOMAIN1', 'DOMAIN2'] }),
+      TEST9: await startAppliance({ token: 'tok', available: false }),
     };
-    t.after(async () => { await Promise.all(Object.values(devices).map((d) => d.close())); sb.cleanup(); });
+    t.after(async () => {
+      await Promise.all(Object.values(devices).map((d) => d.close()));
+      sb.cleanup();
+    });
     await sb.init();
     const yaml = (backups: string) => `
 settings:
   backups: ${backups}
 targets:
-${Object.entries(devices).map(([n, d]) => `  ${n}:\n    kind: device\n    adapter:\n      http: { url: '${d.url}', token: { env: ADAPTER_TOKEN } }`).join('\n')}
+${Object.entries(devices)
+  .map(
+    ([n, d]) =>
+      `  ${n}:\n    kind: device\n    adapter:\n      http: { url: '${d.url}', token: { env: ADAPTER_TOKEN } }`,
+  )
+  .join('\n')}
 destinations:
   local:
     type: repository
@@ -42,16 +52,29 @@ plans:
     const doc = r.json();
     assert.equal(doc.run.status, 'partial');
     assert.equal(doc.run.trigger, 'on-demand', 'a run from the command line is an on-demand run');
-    assert.deepEqual(doc.tasks.map((x: { target: string; unit: string | null; status: string }) => [x.target, x.unit, x.status]), [
-      ['QA1', null, 'succeeded'], ['QA2', null, 'succeeded'], ['TEST8', 'DOMAIN1', 'succeeded'], ['TEST8', 'DOMAIN2', 'succeeded'], ['TEST9', 'DOMAIN*', 'skipped'],
-    ]);
+    assert.deepEqual(
+      doc.tasks.map((x: { target: string; unit: string | null; status: string }) => [x.target, x.unit, x.status]),
+      [
+        ['QA1', null, 'succeeded'],
+        ['QA2', null, 'succeeded'],
+        ['TEST8', 'DOMAIN1', 'succeeded'],
+        ['TEST8', 'DOMAIN2', 'succeeded'],
+        ['TEST9', 'DOMAIN*', 'skipped'],
+      ],
+    );
 
     const human = await sb.run(['plan', 'run', 'nightly', '--config', file], { env });
     assert.equal(human.code, 3, show(human));
     assert.match(human.stdout, /TEST9\s+DOMAIN\*\s+skipped\s+target TEST9 is unavailable/);
 
     const runs = await sb.run(['runs', '--json', '--command', 'plan']);
-    assert.deepEqual(runs.json().map((x: { kind: string; plan: string }) => [x.kind, x.plan]), [['plan', 'nightly'], ['plan', 'nightly']]);
+    assert.deepEqual(
+      runs.json().map((x: { kind: string; plan: string }) => [x.kind, x.plan]),
+      [
+        ['plan', 'nightly'],
+        ['plan', 'nightly'],
+      ],
+    );
     const shown = await sb.run(['run', 'show', doc.run.id.slice(0, 10), '--json']);
     assert.equal(shown.code, 0, show(shown));
     assert.equal(shown.json().tasks.length, 5);

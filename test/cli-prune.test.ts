@@ -26,17 +26,30 @@ const CHUNKER = { minSize: 8 * 1024, avgSize: 16 * 1024, maxSize: 64 * 1024 };
 const PACK_SIZE = 128 * 1024;
 const PASSWORD = 'cli prune test';
 
-interface Snap { id: string; tree: string; expected: string }
+interface Snap {
+  id: string;
+  tree: string;
+  expected: string;
+}
 
 /** Four snapshots of a changing directory (the last one tagged weekly), built once. */
-interface Base { dir: string; src: string; repo: string; snaps: Snap[] }
+interface Base {
+  dir: string;
+  src: string;
+  repo: string;
+  snaps: Snap[];
+}
 
 async function buildBase(): Promise<Base> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-cli-prune-'));
   const src = path.join(dir, 'src');
   const repoDir = path.join(dir, 'repo');
   fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
-  const repo = await Repository.init(new LocalBackend(repoDir), PASSWORD, { kdf: KDF, chunker: CHUNKER, packSize: PACK_SIZE });
+  const repo = await Repository.init(new LocalBackend(repoDir), PASSWORD, {
+    kdf: KDF,
+    chunker: CHUNKER,
+    packSize: PACK_SIZE,
+  });
   const snaps: Snap[] = [];
   const snapshot = async (tags: string[] = []) => {
     const r = await backup(repo, { paths: [src], tags });
@@ -63,7 +76,9 @@ async function buildBase(): Promise<Base> {
 }
 
 let base: Base;
-before(async () => { base = await buildBase(); });
+before(async () => {
+  base = await buildBase();
+});
 after(() => fs.rmSync(base.dir, { recursive: true, force: true }));
 
 /** A sandbox whose repository is a copy of the base one. */
@@ -80,7 +95,9 @@ function snapshotFiles(sb: Sandbox): string[] {
 }
 
 function repoFiles(repoDir: string): string[] {
-  return (fs.readdirSync(repoDir, { recursive: true }) as string[]).filter((p) => !p.startsWith('locks') && !p.startsWith('tmp')).sort();
+  return (fs.readdirSync(repoDir, { recursive: true }) as string[])
+    .filter((p) => !p.startsWith('locks') && !p.startsWith('tmp'))
+    .sort();
 }
 
 async function assertRestores(repoDir: string, snaps: Snap[], scratch: string): Promise<void> {
@@ -89,7 +106,11 @@ async function assertRestores(repoDir: string, snaps: Snap[], scratch: string): 
     const target = fs.mkdtempSync(path.join(scratch, 'restore-'));
     const r = await restore(repo, s.tree, { target });
     assert.deepEqual(r.errors, []);
-    assert.deepEqual(compareFiles(s.expected, path.join(target, base.src)), [], `snapshot ${s.id.slice(0, 8)} restores byte for byte`);
+    assert.deepEqual(
+      compareFiles(s.expected, path.join(target, base.src)),
+      [],
+      `snapshot ${s.id.slice(0, 8)} restores byte for byte`,
+    );
   }
 }
 
@@ -105,17 +126,34 @@ describe('safehold forget and prune', { concurrency: 3 }, () => {
     const before = repoFiles(sb.repo);
     const doc = ok(await sb.run(['forget', '--keep-last', '2', '--prune', '--max-unused', '0', '--json'])).json();
     assert.equal(doc.dryRun, false);
-    assert.deepEqual(doc.groups.map((g: any) => [g.group.tags, g.keep.map((k: any) => [k.id, k.reasons]), g.remove.map((s: any) => s.id)]), [
-      [['weekly'], [[s4, ['last']]], []],
-      [[], [[s3, ['last']], [s2, ['last']]], [s1]],
-    ]);
+    assert.deepEqual(
+      doc.groups.map((g: any) => [
+        g.group.tags,
+        g.keep.map((k: any) => [k.id, k.reasons]),
+        g.remove.map((s: any) => s.id),
+      ]),
+      [
+        [['weekly'], [[s4, ['last']]], []],
+        [
+          [],
+          [
+            [s3, ['last']],
+            [s2, ['last']],
+          ],
+          [s1],
+        ],
+      ],
+    );
     assert.deepEqual(doc.groups[1].group, { host: os.hostname(), paths: [base.src], tags: [] });
     assert.deepEqual(Object.keys(doc.groups[1].keep[0]).sort(), ['hostname', 'id', 'paths', 'reasons', 'tags', 'time']);
     assert.deepEqual([doc.selected, doc.removed], [[s1], [s1]]);
     const p = doc.prune;
     assert.equal(p.dryRun, false);
     assert.equal(p.snapshots, 3);
-    assert.ok(p.bytes.after < p.bytes.before && p.bytes.removed === p.bytes.before - p.bytes.after, JSON.stringify(p.bytes));
+    assert.ok(
+      p.bytes.after < p.bytes.before && p.bytes.removed === p.bytes.before - p.bytes.after,
+      JSON.stringify(p.bytes),
+    );
     assert.ok(p.blobs.removed > 0);
     assert.equal(p.bytes.unusedAfter, 0);
     assert.notDeepEqual(repoFiles(sb.repo), before);
@@ -129,7 +167,11 @@ describe('safehold forget and prune', { concurrency: 3 }, () => {
       assert.deepEqual(compareFiles(s.expected, path.join(target, base.src)), []);
     }
     const again = ok(await sb.run(['prune', '--json'])).json();
-    assert.deepEqual([again.packs.deleted, again.packs.repacked, again.bytes.removed], [0, 0, 0], 'a second prune has nothing to do');
+    assert.deepEqual(
+      [again.packs.deleted, again.packs.repacked, again.bytes.removed],
+      [0, 0, 0],
+      'a second prune has nothing to do',
+    );
   });
 
   it('human output names groups, decisions and what prune did', async (t) => {
@@ -145,18 +187,37 @@ describe('safehold forget and prune', { concurrency: 3 }, () => {
   it('--dry-run, --group-by and --tag select without changing anything', async (t) => {
     const sb = sandbox(t);
     const files = repoFiles(sb.repo);
-    const all = ok(await sb.run(['forget', '--keep-last', '1', '--group-by', '', '--dry-run', '--prune', '--json'])).json();
-    assert.deepEqual(all.groups.map((g: any) => g.group), [{}]);
-    assert.deepEqual(all.selected.sort(), base.snaps.slice(0, 3).map((s) => s.id).sort());
+    const all = ok(
+      await sb.run(['forget', '--keep-last', '1', '--group-by', '', '--dry-run', '--prune', '--json']),
+    ).json();
+    assert.deepEqual(
+      all.groups.map((g: any) => g.group),
+      [{}],
+    );
+    assert.deepEqual(
+      all.selected.sort(),
+      base.snaps
+        .slice(0, 3)
+        .map((s) => s.id)
+        .sort(),
+    );
     assert.deepEqual(all.removed, []);
     assert.equal(all.prune.dryRun, true);
     assert.equal(all.prune.snapshots, 1, 'the dry-run prune counts the selected snapshots as gone');
     assert.ok(all.prune.bytes.removed > 0);
     const tagged = ok(await sb.run(['forget', '--keep-last', '1', '--tag', 'weekly', '--dry-run', '--json'])).json();
-    assert.deepEqual(tagged.groups.map((g: any) => g.keep.map((k: any) => k.id)), [[base.snaps[3]!.id]]);
+    assert.deepEqual(
+      tagged.groups.map((g: any) => g.keep.map((k: any) => k.id)),
+      [[base.snaps[3]!.id]],
+    );
     assert.deepEqual(tagged.selected, []);
-    const byHost = ok(await sb.run(['forget', '--keep-within', '1h', '--group-by', 'host', '--dry-run', '--json'])).json();
-    assert.deepEqual(byHost.groups.map((g: any) => [g.group, g.keep.length, g.keep[0].reasons]), [[{ host: os.hostname() }, 4, ['within']]]);
+    const byHost = ok(
+      await sb.run(['forget', '--keep-within', '1h', '--group-by', 'host', '--dry-run', '--json']),
+    ).json();
+    assert.deepEqual(
+      byHost.groups.map((g: any) => [g.group, g.keep.length, g.keep[0].reasons]),
+      [[{ host: os.hostname() }, 4, ['within']]],
+    );
     const pr = ok(await sb.run(['prune', '--dry-run', '--json'])).json();
     assert.deepEqual([pr.dryRun, pr.packs.deleted, pr.packs.repacked], [true, 0, 0]);
     assert.deepEqual(repoFiles(sb.repo), files);
@@ -201,18 +262,23 @@ describe('safehold forget and prune', { concurrency: 3 }, () => {
       [['forget', '--keep-last', '0'], /this policy keeps every snapshot/],
       [['forget', 'abcd', '--keep-last', '1'], /snapshot ids or a --keep-\* policy, not both/],
       [['forget', 'abcd', '--tag', 'x'], /--group-by and --tag select snapshots for a --keep-\* policy/],
-      [['forget', '--keep-last', '1', '--group-by', 'host,hosts'], /--group-by: 'hosts' is not one of host, paths, tags/],
+      [
+        ['forget', '--keep-last', '1', '--group-by', 'host,hosts'],
+        /--group-by: 'hosts' is not one of host, paths, tags/,
+      ],
       [['forget', '--keep-last', '1', '--max-unused', '10%'], /--max-unused goes with --prune/],
       [['forget', '--keep-lats', '1'], /Unknown option '--keep-lats'/],
       [['prune', '--max-unused', '150%'], /--max-unused needs a percentage from 0% to 100% \(got '150%'\)/],
       [['prune', 'now'], /prune takes no arguments/],
     ];
-    await Promise.all(cases.map(async ([args, re]) => {
-      const r = await sb.run([...args, '--json'], { env: { SAFEHOLD_PASSWORD: undefined } });
-      assert.equal(r.code, 2, `${args.join(' ')}: ${show(r)}`);
-      assert.equal(r.json().error.code, 'USAGE');
-      assert.match(r.stderr, re, args.join(' '));
-    }));
+    await Promise.all(
+      cases.map(async ([args, re]) => {
+        const r = await sb.run([...args, '--json'], { env: { SAFEHOLD_PASSWORD: undefined } });
+        assert.equal(r.code, 2, `${args.join(' ')}: ${show(r)}`);
+        assert.equal(r.json().error.code, 'USAGE');
+        assert.match(r.stderr, re, args.join(' '));
+      }),
+    );
   });
 });
 
@@ -238,7 +304,10 @@ describe('safehold prune killed at each step', { concurrency: 3 }, () => {
       const run = startCli(['prune', '--max-unused', '0'], { ...env, SAFEHOLD_TEST_PRUNE_PAUSE: step });
       const paused = await new Promise<boolean>((resolve) => {
         let err = '';
-        run.child.stderr!.on('data', (d: Buffer) => { err += d.toString(); if (err.includes(`paused before ${step}`)) resolve(true); });
+        run.child.stderr!.on('data', (d: Buffer) => {
+          err += d.toString();
+          if (err.includes(`paused before ${step}`)) resolve(true);
+        });
         void run.done.then(() => resolve(false));
       });
       run.child.kill('SIGKILL');
@@ -248,7 +317,8 @@ describe('safehold prune killed at each step', { concurrency: 3 }, () => {
 
       const check1 = await runCli(['check', '--read-data', '--json'], env);
       assert.equal(check1.code, 0, `after the kill: ${describeExit(check1)}`);
-      for (const w of jsonOf(check1).warnings) assert.match(`${w.object}: ${w.message}`, /^pack [0-9a-f]{12}: not in any index/);
+      for (const w of jsonOf(check1).warnings)
+        assert.match(`${w.object}: ${w.message}`, /^pack [0-9a-f]{12}: not in any index/);
       await assertRestores(sb.repo, base.snaps.slice(2), sb.dir);
 
       const second = await runCli(['prune', '--max-unused', '0', '--json'], env);

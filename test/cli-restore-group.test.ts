@@ -16,7 +16,9 @@ function setup(t: { after(fn: () => void): void }) {
   fs.writeFileSync(path.join(conf, 'app.ini'), 'v1\n');
   const running = path.join(sb.dir, 'running');
   const file = path.join(sb.dir, 'safehold.yaml');
-  fs.writeFileSync(file, `
+  fs.writeFileSync(
+    file,
+    `
 targets:
   app: { kind: files, units: { conf: { paths: [${conf}] } } }
 destinations:
@@ -31,7 +33,8 @@ plans:
   nightly: { destination: local, activities: [{ kind: backup, group: app }] }
 restorePlans:
   app-back: { group: app, from: local }
-`);
+`,
+  );
   return { sb, conf, running, file };
 }
 
@@ -44,8 +47,14 @@ describe('restore-plan run and restore --group on the command line', () => {
     fs.writeFileSync(path.join(conf, 'app.ini'), 'v2\n');
     const r = await sb.run(['restore-plan', 'run', 'app-back', '--config', file]);
     assert.equal(r.code, 0, show(r));
-    assert.match(r.stdout, /^restored group app from app\/[0-9a-f]{16}: 1 item\(s\); safety backup app\/safety-[0-9a-f]{12}\n$/);
-    const steps = r.stderr.split('\n').filter(Boolean).map((l) => l.split(':')[0]);
+    assert.match(
+      r.stdout,
+      /^restored group app from app\/[0-9a-f]{16}: 1 item\(s\); safety backup app\/safety-[0-9a-f]{12}\n$/,
+    );
+    const steps = r.stderr
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(':')[0]);
     assert.deepEqual([...new Set(steps)], ['select', 'stop', 'check', 'safety-backup', 'files', 'start']);
     assert.equal(fs.readFileSync(path.join(conf, 'app.ini'), 'utf8'), 'v1\n');
     const j = await sb.run(['restore', '--group', 'app', '--from', 'local', '--config', file, '--json']);
@@ -53,7 +62,10 @@ describe('restore-plan run and restore --group on the command line', () => {
     const doc = j.json();
     assert.equal(doc.ok, true);
     assert.match(doc.safety.groupRun, /^app\/safety-/);
-    assert.deepEqual(doc.restored.map((x: { target: string; unit: string }) => [x.target, x.unit]), [['app', 'conf']]);
+    assert.deepEqual(
+      doc.restored.map((x: { target: string; unit: string }) => [x.target, x.unit]),
+      [['app', 'conf']],
+    );
   });
 
   it('refused while the application runs: exit 1, the step and reason; --force restores', async (t) => {
@@ -64,7 +76,10 @@ describe('restore-plan run and restore --group on the command line', () => {
     fs.writeFileSync(running, '');
     const r = await sb.run(['restore-plan', 'run', 'app-back', '--config', file]);
     assert.equal(r.code, 1, show(r));
-    assert.match(r.stdout, /restore of group app stopped at step 'check': the application is still running \(restore-check hook check exited with 1\); stop it, or restore anyway with --force/);
+    assert.match(
+      r.stdout,
+      /restore of group app stopped at step 'check': the application is still running \(restore-check hook check exited with 1\); stop it, or restore anyway with --force/,
+    );
     assert.equal(fs.readFileSync(path.join(conf, 'app.ini'), 'utf8'), 'v2\n');
     const forced = await sb.run(['restore-plan', 'run', 'app-back', '--config', file, '--force']);
     assert.equal(forced.code, 0, show(forced));

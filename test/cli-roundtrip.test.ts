@@ -10,7 +10,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { makeSandbox, buildSampleTree, compareTrees, listTree, show, underTarget, SPARSE_SIZE, SPARSE_TAIL } from './helpers/cli.ts';
+import {
+  makeSandbox,
+  buildSampleTree,
+  compareTrees,
+  listTree,
+  show,
+  underTarget,
+  SPARSE_SIZE,
+  SPARSE_TAIL,
+} from './helpers/cli.ts';
 import type { Sandbox } from './helpers/cli.ts';
 import { isRoot, skipUnlessRoot } from './helpers/root.ts';
 import { Repository } from '../src/repo/repository.ts';
@@ -58,11 +67,17 @@ describe('CLI round trip', () => {
     assert.deepEqual(doc.errors, []);
     const total = files.reduce((n, f) => n + fs.statSync(path.join(src, f)).size, 0);
     const s = doc.summary;
-    assert.deepEqual([s.filesNew, s.filesChanged, s.filesUnchanged, s.filesFailed, s.totalFiles], [files.length, 0, 0, 0, files.length]);
+    assert.deepEqual(
+      [s.filesNew, s.filesChanged, s.filesUnchanged, s.filesFailed, s.totalFiles],
+      [files.length, 0, 0, 0, files.length],
+    );
     assert.equal(s.bytesRead, total);
     assert.equal(s.totalSize, total);
     // Random data does not compress, but the 8 MiB of zeros and the second hard link cost (almost) nothing.
-    assert.ok(s.bytesAdded > 3 * 1024 * 1024 && s.bytesAdded < total - SPARSE_SIZE / 2, `bytesAdded ${s.bytesAdded} of ${total}`);
+    assert.ok(
+      s.bytesAdded > 3 * 1024 * 1024 && s.bytesAdded < total - SPARSE_SIZE / 2,
+      `bytesAdded ${s.bytesAdded} of ${total}`,
+    );
     assert.equal(s.dirs, 6); // src, empty-dir, nested, a, b, c
   });
 
@@ -80,7 +95,7 @@ describe('CLI round trip', () => {
     const lines = h.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /^ID\s+Time\s+Host\s+Tags\s+Size\s+Paths$/);
     assert.match(lines[1]!, /^-+( +-+)+$/);
-    assert.ok(lines[2]!.startsWith(first.slice(0, 8) + ' '), h.stdout);
+    assert.ok(lines[2]!.startsWith(`${first.slice(0, 8)} `), h.stdout);
     assert.ok(lines[2]!.endsWith(src), h.stdout);
     assert.equal(lines.at(-1), '1 snapshot');
   });
@@ -156,8 +171,9 @@ describe('CLI round trip', () => {
     const prefix = first.slice(0, 8);
     const r = await sb.run(['ls', prefix, '--json']);
     assert.equal(r.code, 0, show(r));
-    const entries: { path: string; type: string; size: number; mode: number; uid: number; linkTarget?: string }[] = r.json();
-    const below = entries.filter((e) => e.path.startsWith(src + '/')).map((e) => e.path.slice(src.length + 1));
+    const entries: { path: string; type: string; size: number; mode: number; uid: number; linkTarget?: string }[] =
+      r.json();
+    const below = entries.filter((e) => e.path.startsWith(`${src}/`)).map((e) => e.path.slice(src.length + 1));
     assert.deepEqual(below, listTree(src));
     const by = new Map(entries.map((e) => [e.path.slice(src.length + 1), e]));
     assert.equal(by.get('link-rel')!.type, 'symlink');
@@ -169,7 +185,10 @@ describe('CLI round trip', () => {
 
     const sub = await sb.run(['ls', prefix, `${src}/nested/a`]);
     assert.equal(sub.code, 0, show(sub));
-    assert.deepEqual(sub.stdout.trimEnd().split('\n'), ['', '/b', '/b/c', '/b/c/deep.txt', '/sibling.txt'].map((s) => `${src}/nested/a${s}`));
+    assert.deepEqual(
+      sub.stdout.trimEnd().split('\n'),
+      ['', '/b', '/b/c', '/b/c/deep.txt', '/sibling.txt'].map((s) => `${src}/nested/a${s}`),
+    );
   });
 
   it('a second backup after changing, adding and deleting a file: summary and diff show exactly those', async () => {
@@ -183,8 +202,14 @@ describe('CLI round trip', () => {
     assert.equal(doc.parent, first);
     assert.deepEqual(doc.tags, ['weekly', 'second']);
     const s = doc.summary;
-    assert.deepEqual({ new: s.filesNew, changed: s.filesChanged, unchanged: s.filesUnchanged }, { new: 1, changed: 1, unchanged: files.length - 2 });
-    assert.equal(s.bytesRead, fs.statSync(path.join(src, 'small.txt')).size + fs.statSync(path.join(src, 'added.txt')).size);
+    assert.deepEqual(
+      { new: s.filesNew, changed: s.filesChanged, unchanged: s.filesUnchanged },
+      { new: 1, changed: 1, unchanged: files.length - 2 },
+    );
+    assert.equal(
+      s.bytesRead,
+      fs.statSync(path.join(src, 'small.txt')).size + fs.statSync(path.join(src, 'added.txt')).size,
+    );
 
     const d = await sb.run(['diff', first, second, '--json']);
     assert.equal(d.code, 0, show(d));
@@ -192,21 +217,38 @@ describe('CLI round trip', () => {
     assert.equal(dd.from, first);
     assert.equal(dd.to, second);
     // Directories whose mtime changed are not content changes.
-    const changes = dd.entries.filter((e: { type: string; change: string }) => !(e.type === 'dir' && e.change === 'U')).map((e: { path: string; change: string }) => [e.change, e.path]);
-    assert.deepEqual(changes, [['+', `${src}/added.txt`], ['-', `${src}/medium.bin`], ['M', `${src}/small.txt`]]);
+    const changes = dd.entries
+      .filter((e: { type: string; change: string }) => !(e.type === 'dir' && e.change === 'U'))
+      .map((e: { path: string; change: string }) => [e.change, e.path]);
+    assert.deepEqual(changes, [
+      ['+', `${src}/added.txt`],
+      ['-', `${src}/medium.bin`],
+      ['M', `${src}/small.txt`],
+    ]);
     assert.equal(dd.added, 1);
     assert.equal(dd.removed, 1);
     assert.equal(dd.removedBytes, 100 * 1024);
 
     const snaps = (await sb.run(['snapshots', '--json'])).json();
-    assert.deepEqual(snaps.map((x: { id: string; tags: string[] }) => [x.id, x.tags]), [[first, []], [second, ['weekly', 'second']]]);
+    assert.deepEqual(
+      snaps.map((x: { id: string; tags: string[] }) => [x.id, x.tags]),
+      [
+        [first, []],
+        [second, ['weekly', 'second']],
+      ],
+    );
     const table = await sb.run(['snapshots']);
     assert.match(table.stdout, new RegExp(`^${second.slice(0, 8)} .* weekly,second `, 'm'));
   });
 
   it('backup --stdin --stdin-filename stores piped data that restores byte-identical', async () => {
-    const dump = Buffer.concat([Buffer.from('-- SQL dump\nCREATE TABLE t (x int);\n'), crypto.randomBytes(1024 * 1024 + 17)]);
-    const r = await sb.run(['backup', '--stdin', '--stdin-filename', 'dump.sql', '--tag', 'db', '--json'], { stdin: dump });
+    const dump = Buffer.concat([
+      Buffer.from('-- SQL dump\nCREATE TABLE t (x int);\n'),
+      crypto.randomBytes(1024 * 1024 + 17),
+    ]);
+    const r = await sb.run(['backup', '--stdin', '--stdin-filename', 'dump.sql', '--tag', 'db', '--json'], {
+      stdin: dump,
+    });
     assert.equal(r.code, 0, show(r));
     const doc = r.json();
     assert.deepEqual(doc.paths, ['/dump.sql']);
@@ -225,7 +267,9 @@ describe('CLI round trip', () => {
     const ls = await sb.run(['ls', id, src, '--json']);
     assert.equal(ls.code, 0, show(ls));
     const got = ls.json().map((e: { path: string }) => e.path.slice(src.length));
-    const want = ['', ...listTree(src).map((p) => `/${p}`)].filter((p) => !p.endsWith('.bin') && !p.startsWith('/nested/a/b'));
+    const want = ['', ...listTree(src).map((p) => `/${p}`)].filter(
+      (p) => !p.endsWith('.bin') && !p.startsWith('/nested/a/b'),
+    );
     assert.deepEqual(got, want);
     assert.ok(got.includes('/nested/a/sibling.txt'));
     assert.ok(!got.includes('/big.bin'));
@@ -247,7 +291,14 @@ describe('CLI round trip', () => {
   it('unlock --json removes a stale lock', async () => {
     const repo = await Repository.open(new LocalBackend(sb.repo), sb.password);
     const old = Date.now() - 2 * 60 * 60 * 1000;
-    await repo.saveFile('locks', { time: new Date(old).toISOString(), heartbeat: old, exclusive: true, hostname: 'elsewhere', pid: 1, username: 'x' });
+    await repo.saveFile('locks', {
+      time: new Date(old).toISOString(),
+      heartbeat: old,
+      exclusive: true,
+      hostname: 'elsewhere',
+      pid: 1,
+      username: 'x',
+    });
     assert.equal(fs.readdirSync(path.join(sb.repo, 'locks')).length, 1);
     const r = await sb.run(['unlock', '--json']);
     assert.equal(r.code, 0, show(r));
@@ -284,17 +335,42 @@ describe('CLI round trip', () => {
     assert.match(bad.stderr, /not in the snapshot: \/not\/there/);
     const r = await sb.run(['runs', '--json']);
     assert.equal(r.code, 0, show(r));
-    const runs: { command: string; status: string; snapshotId?: string; errorCode?: string; stats: Record<string, number> }[] = r.json();
+    const runs: {
+      command: string;
+      status: string;
+      snapshotId?: string;
+      errorCode?: string;
+      stats: Record<string, number>;
+    }[] = r.json();
     // Newest first.
     assert.deepEqual(runs[0]!.command, 'restore');
     assert.deepEqual([runs[0]!.status, runs[0]!.errorCode], ['failed', 'NOT_FOUND']);
     const oldestFirst = [...runs].reverse();
     // (Commands that are not recorded today, like snapshots and ls, may be one day: look only at these.)
     const recorded = ['init', 'backup', 'restore', 'check', 'key passwd'];
-    assert.deepEqual(oldestFirst.map((x) => x.command).filter((c) => recorded.includes(c)), [
-      'init', 'backup', 'restore', 'restore', 'restore', 'backup', 'backup', 'restore', 'backup', 'check', 'check', 'key passwd', 'restore', 'restore',
-    ]);
-    assert.ok(oldestFirst.slice(0, -1).every((x) => x.status === 'succeeded'), JSON.stringify(runs.map((x) => x.status)));
+    assert.deepEqual(
+      oldestFirst.map((x) => x.command).filter((c) => recorded.includes(c)),
+      [
+        'init',
+        'backup',
+        'restore',
+        'restore',
+        'restore',
+        'backup',
+        'backup',
+        'restore',
+        'backup',
+        'check',
+        'check',
+        'key passwd',
+        'restore',
+        'restore',
+      ],
+    );
+    assert.ok(
+      oldestFirst.slice(0, -1).every((x) => x.status === 'succeeded'),
+      JSON.stringify(runs.map((x) => x.status)),
+    );
     const b1 = runs.find((x) => x.snapshotId === first)!;
     assert.equal(b1.command, 'backup');
     assert.equal(b1.stats.filesNew, files.length);

@@ -18,11 +18,14 @@ function onTty(args: string[], answers: string[], env: NodeJS.ProcessEnv): Promi
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let screen = '';
     let answered = 0;
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out; screen so far:\n${screen}`)); }, 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`timed out; screen so far:\n${screen}`));
+    }, 30_000);
     child.stdout.on('data', (d: Buffer) => {
       screen += d.toString();
       const prompts = screen.match(/password[^\n]*: /g)?.length ?? 0;
-      while (answered < prompts && answered < answers.length) child.stdin.write(answers[answered++] + '\r');
+      while (answered < prompts && answered < answers.length) child.stdin.write(`${answers[answered++]}\r`);
     });
     child.on('error', reject);
     child.on('close', () => {
@@ -37,7 +40,12 @@ describe('password prompt on a terminal', () => {
   it('asks twice on init, once later, hides the input, and refuses a wrong password', async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-tty-'));
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir, SAFEHOLD_DATA_DIR: path.join(dir, 'data'), SAFEHOLD_REPOSITORY: path.join(dir, 'repo') };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: dir,
+      SAFEHOLD_DATA_DIR: path.join(dir, 'data'),
+      SAFEHOLD_REPOSITORY: path.join(dir, 'repo'),
+    };
     const secret = 'tty-Secret-42';
 
     const init = await onTty(['init'], [secret, secret], env);

@@ -27,12 +27,24 @@ import type { PlanWorld } from './helpers/plan-fixtures.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.resolve(import.meta.dirname, '..', 'test-artifacts', 'screenshots');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+];
 const USER = 'ops';
 const PASS = 'console e2e password';
 
-const skip = !fs.existsSync(CHROMIUM) ? `no ${CHROMIUM} (apt-get install -y chromium)`
-  : !fs.existsSync(path.join(CONSOLE_DIST, 'index.html')) ? 'console not built (npm run build)' : false;
+const skip = !fs.existsSync(CHROMIUM)
+  ? `no ${CHROMIUM} (apt-get install -y chromium)`
+  : !fs.existsSync(path.join(CONSOLE_DIST, 'index.html'))
+    ? 'console not built (npm run build)'
+    : false;
 
 describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
   let w: PlanWorld;
@@ -44,33 +56,79 @@ describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
   let srcDir = '';
   let profile = '';
   const errors: string[] = [];
-  const shot = (name: string, p: Page = page) => p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = (name: string, p: Page = page) =>
+    p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 
   before(async () => {
-    w = await planWorld({}, { activities: [activity('files', 'backup', 'HOST', '*')], description: 'the files of HOST' });
+    w = await planWorld(
+      {},
+      { activities: [activity('files', 'backup', 'HOST', '*')], description: 'the files of HOST' },
+    );
     srcDir = path.join(w.dir, 'src');
     fs.mkdirSync(path.join(srcDir, 'docs'), { recursive: true });
     fs.writeFileSync(path.join(srcDir, 'docs', 'a.txt'), 'hello console\n');
     fs.writeFileSync(path.join(srcDir, 'docs', 'b.bin'), Buffer.alloc(200_000, 7));
-    const host: FilesTarget = { kind: 'files', name: 'HOST', site: null, units: { docs: { paths: [path.join(srcDir, 'docs')], exclude: [] } } };
-    const group: Group = { name: 'app', mode: 'quiesced', members: [{ target: 'HOST', units: ['docs'] }], stop: null, start: null, check: null, cleanup: null };
+    const host: FilesTarget = {
+      kind: 'files',
+      name: 'HOST',
+      site: null,
+      units: { docs: { paths: [path.join(srcDir, 'docs')], exclude: [] } },
+    };
+    const group: Group = {
+      name: 'app',
+      mode: 'quiesced',
+      members: [{ target: 'HOST', units: ['docs'] }],
+      stop: null,
+      start: null,
+      check: null,
+      cleanup: null,
+    };
     Object.assign(w.config.targets, { HOST: host });
     Object.assign(w.config, { groups: { app: group } });
-    Object.assign(w.config.plans, { grp: { ...w.config.plans.nightly!, name: 'grp', description: 'the app group', activities: [activity('app', 'backup', '', null, { group: 'app' })] } });
+    Object.assign(w.config.plans, {
+      grp: {
+        ...w.config.plans.nightly!,
+        name: 'grp',
+        description: 'the app group',
+        activities: [activity('app', 'backup', '', null, { group: 'app' })],
+      },
+    });
     w.catalog.users().add({ name: USER, role: 'operator', passwordHash: await hashPassword(PASS) });
 
-    core = new ServerCore({ config: w.config, catalog: w.catalog, clock: systemClock, alert: (e) => { w.catalog.alerts().record(e); }, log: () => {}, pollMs: 5, sweepMs: 3_600_000 });
+    core = new ServerCore({
+      config: w.config,
+      catalog: w.catalog,
+      clock: systemClock,
+      alert: (e) => {
+        w.catalog.alerts().record(e);
+      },
+      log: () => {},
+      pollMs: 5,
+      sweepMs: 3_600_000,
+    });
     await core.start();
-    cs = await startControlServer(core, w.catalog, { socketPath: path.join(w.dir, 's.sock'), listen: { host: '127.0.0.1', port: 0 }, api: { config: w.config, clock: systemClock, log: () => {} } });
+    cs = await startControlServer(core, w.catalog, {
+      socketPath: path.join(w.dir, 's.sock'),
+      listen: { host: '127.0.0.1', port: 0 },
+      api: { config: w.config, clock: systemClock, log: () => {} },
+    });
     base = `http://${cs.listening}`;
 
     fs.mkdirSync(SHOTS, { recursive: true });
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-chromium-'));
-    ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 860 }, timeout: 30_000 });
+    ctx = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+      viewport: { width: 1280, height: 860 },
+      timeout: 30_000,
+    });
     ctx.setDefaultTimeout(15_000);
-    page = ctx.pages()[0] ?? await ctx.newPage();
+    page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push(`console: ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push(`console: ${m.text()}`);
+    });
   });
 
   after(async () => {
@@ -87,7 +145,10 @@ describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
     await page.getByLabel('Password').fill('not the password');
     await page.getByRole('button', { name: 'Log in' }).click();
     assert.equal(await page.getByRole('alert').textContent(), 'Wrong user name or password.');
-    assert.deepEqual((await ctx.cookies()).filter((c) => c.name === 'safehold_session'), []);
+    assert.deepEqual(
+      (await ctx.cookies()).filter((c) => c.name === 'safehold_session'),
+      [],
+    );
     await shot('login-error');
   });
 
@@ -98,9 +159,12 @@ describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
     const cookie = (await ctx.cookies()).find((c) => c.name === 'safehold_session')!;
     assert.deepEqual([cookie.httpOnly, cookie.sameSite, cookie.secure], [true, 'Strict', false]);
     await page.locator('#dashboard-plans tbody tr').first().waitFor();
-    assert.deepEqual(await page.locator('#dashboard-plans tbody tr td:first-child a').allTextContents(), ['nightly', 'grp']);
+    assert.deepEqual(await page.locator('#dashboard-plans tbody tr td:first-child a').allTextContents(), [
+      'nightly',
+      'grp',
+    ]);
     assert.equal(await page.locator('#stat-failures24h .stat-value').textContent(), '0');
-    assert.match(await page.locator('.who').textContent() ?? '', /ops \(operator\)/);
+    assert.match((await page.locator('.who').textContent()) ?? '', /ops \(operator\)/);
     await shot('dashboard');
   });
 
@@ -112,9 +176,12 @@ describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
     await page.waitForURL(/\/runs\/[0-9a-f]{16}$/);
     const runId = page.url().split('/').pop()!;
     await page.locator('#run-status[data-status=succeeded]').waitFor({ timeout: 30_000 });
-    assert.deepEqual(await page.locator('#tasks tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status'))), ['succeeded']);
+    assert.deepEqual(
+      await page.locator('#tasks tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status'))),
+      ['succeeded'],
+    );
     assert.equal(await page.locator('#tasks tbody tr td:nth-child(3)').textContent(), 'HOST/docs');
-    assert.ok(await page.locator('#run-log .log-line').count() > 2, 'the log was tailed');
+    assert.ok((await page.locator('#run-log .log-line').count()) > 2, 'the log was tailed');
     assert.equal(w.catalog.planRuns().getRun(runId)!.status, 'succeeded');
     assert.equal(w.catalog.planRuns().getRun(runId)!.trigger, 'on-demand');
     await shot('run');
@@ -139,10 +206,14 @@ describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
     await page.locator('#restore-result').waitFor({ timeout: 30_000 });
-    assert.equal(await page.locator('#restore-result').getAttribute('data-ok'), 'true', await page.locator('#restore-result').textContent() ?? '');
+    assert.equal(
+      await page.locator('#restore-result').getAttribute('data-ok'),
+      'true',
+      (await page.locator('#restore-result').textContent()) ?? '',
+    );
     assert.equal(fs.readFileSync(path.join(to, srcDir, 'docs', 'a.txt'), 'utf8'), 'hello console\n');
     assert.equal(await page.locator('#restored tbody tr td:first-child').textContent(), 'HOST/docs');
-    assert.match(await page.locator('#safety').textContent() ?? '', /^(none|group run \S+, \d+ snapshot\(s\))$/);
+    assert.match((await page.locator('#safety').textContent()) ?? '', /^(none|group run \S+, \d+ snapshot\(s\))$/);
     await shot('restore-result');
   });
 
@@ -181,7 +252,10 @@ describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
   it('shows snapshots per unit, runs, drills and alerts', async () => {
     await page.getByRole('link', { name: 'Snapshots', exact: true }).click();
     await page.locator('[data-unit="HOST/docs"]').waitFor();
-    assert.match(await page.locator('[data-unit="HOST/docs"] h2').textContent() ?? '', /^HOST\/docs 2 snapshots, .+ added$/);
+    assert.match(
+      (await page.locator('[data-unit="HOST/docs"] h2').textContent()) ?? '',
+      /^HOST\/docs 2 snapshots, .+ added$/,
+    );
     await shot('snapshots');
     await page.getByRole('link', { name: 'Runs', exact: true }).click();
     await page.locator('table tbody tr').nth(1).waitFor();
@@ -200,7 +274,7 @@ describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
     await page.getByRole('button', { name: 'menu' }).click();
     await page.getByRole('link', { name: 'Dashboard', exact: true }).click();
     await page.locator('#dashboard-plans tbody tr').first().waitFor();
-    const overflow = await page.evaluate('document.documentElement.scrollWidth') as number;
+    const overflow = (await page.evaluate('document.documentElement.scrollWidth')) as number;
     assert.ok(overflow <= 390, `page is ${overflow}px wide`);
     await shot('dashboard-phone');
     await page.setViewportSize({ width: 1280, height: 860 });

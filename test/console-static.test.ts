@@ -25,9 +25,13 @@ async function serve(root: string): Promise<{ base: string; port: number; close(
 /** A raw request line, so `..` reaches the server undecoded by fetch's URL parser. */
 function rawGet(port: number, target: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    const s = net.connect(port, '127.0.0.1', () =>
+      s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+    );
     let out = '';
-    s.on('data', (d) => { out += d.toString('latin1'); });
+    s.on('data', (d) => {
+      out += d.toString('latin1');
+    });
     s.on('end', () => resolve(out));
     s.on('error', reject);
   });
@@ -50,18 +54,34 @@ describe('console static files', () => {
     fs.symlinkSync(path.join(dir, 'secret.txt'), path.join(root, 'link.txt'));
     srv = await serve(root);
   });
-  after(async () => { await srv.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await srv.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it('serves files with their content types; hashed assets are immutable', async () => {
     const cases: [string, string, string, string][] = [
-      ['/assets/app-1234.js', 'text/javascript; charset=utf-8', 'console.log(1)', 'public, max-age=31536000, immutable'],
+      [
+        '/assets/app-1234.js',
+        'text/javascript; charset=utf-8',
+        'console.log(1)',
+        'public, max-age=31536000, immutable',
+      ],
       ['/assets/app-1234.css', 'text/css; charset=utf-8', 'body{}', 'public, max-age=31536000, immutable'],
       ['/favicon.svg', 'image/svg+xml', '<svg/>', 'no-cache'],
     ];
     for (const [p, type, body, cache] of cases) {
       const r = await fetch(srv.base + p);
       assert.equal(r.status, 200, p);
-      assert.deepEqual([r.headers.get('content-type'), await r.text(), r.headers.get('cache-control'), r.headers.get('x-content-type-options')], [type, body, cache, 'nosniff']);
+      assert.deepEqual(
+        [
+          r.headers.get('content-type'),
+          await r.text(),
+          r.headers.get('cache-control'),
+          r.headers.get('x-content-type-options'),
+        ],
+        [type, body, cache, 'nosniff'],
+      );
     }
   });
 
@@ -87,7 +107,15 @@ describe('console static files', () => {
   });
 
   it('no traversal, dot-files or symlinks out of the dist directory', async () => {
-    for (const target of ['/../secret.txt', '/assets/../../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/.env', '/link.txt', '/assets%5c..%5c..%5csecret.txt']) {
+    for (const target of [
+      '/../secret.txt',
+      '/assets/../../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/..%2fsecret.txt',
+      '/.env',
+      '/link.txt',
+      '/assets%5c..%5c..%5csecret.txt',
+    ]) {
       const raw = await rawGet(srv.port, target);
       assert.ok(!raw.includes('outside') && !raw.includes('SECRET'), `${target} leaked: ${raw.slice(0, 200)}`);
       // Refused, or (a page-like path) answered with the SPA's index.html.

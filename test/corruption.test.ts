@@ -21,8 +21,16 @@ import { flipByte, makeDataset, randomBytes } from './helpers/data.ts';
 const PASSWORD = 'corruption test password';
 const PACK_SIZE = 256 * 1024;
 
-interface Problem { object: string; message: string }
-interface CheckJson { ok: boolean; errors: Problem[]; warnings: Problem[]; stats: Record<string, number> }
+interface Problem {
+  object: string;
+  message: string;
+}
+interface CheckJson {
+  ok: boolean;
+  errors: Problem[];
+  warnings: Problem[];
+  stats: Record<string, number>;
+}
 
 type Blob = IndexEntry & { id: string };
 
@@ -46,8 +54,20 @@ describe('check detects damage to the repository', { concurrency: 2 }, () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-corrupt-'));
     base = path.join(dir, 'base-repo');
     const data = path.join(dir, 'dataset');
-    makeDataset(data, { seed: 7, small: 60, smallMax: 20 * 1024, medium: 6, mediumMin: 100 * 1024, mediumMax: 400 * 1024, large: [], textShare: 0.3 });
-    const repo = await Repository.init(new LocalBackend(base), PASSWORD, { packSize: PACK_SIZE, kdf: { N: 1024, r: 8, p: 1 } });
+    makeDataset(data, {
+      seed: 7,
+      small: 60,
+      smallMax: 20 * 1024,
+      medium: 6,
+      mediumMin: 100 * 1024,
+      mediumMax: 400 * 1024,
+      large: [],
+      textShare: 0.3,
+    });
+    const repo = await Repository.init(new LocalBackend(base), PASSWORD, {
+      packSize: PACK_SIZE,
+      kdf: { N: 1024, r: 8, p: 1 },
+    });
     await repo.close();
     const env = cliEnv(base, PASSWORD, path.join(dir, 'catalog'));
     for (let i = 0; i < 3; i++) {
@@ -63,16 +83,20 @@ describe('check detects damage to the repository', { concurrency: 2 }, () => {
     const opened = await Repository.open(new LocalBackend(base), PASSWORD);
     await opened.loadIndex();
     const byPack = opened.index.byPack();
-    const dataPacks = [...byPack].filter(([, blobs]) => blobs.every((b) => b.type === 'data')).map(([id, blobs]) => ({ id, blobs }))
+    const dataPacks = [...byPack]
+      .filter(([, blobs]) => blobs.every((b) => b.type === 'data'))
+      .map(([id, blobs]) => ({ id, blobs }))
       .sort((a, b) => b.blobs.length - a.blobs.length);
     const snapshots = fs.readdirSync(path.join(base, 'snapshots')).sort();
     const snaps = await Promise.all(snapshots.map((s) => opened.loadFile<Snapshot>('snapshots', s)));
     const latest = snaps.sort((a, b) => a.time.localeCompare(b.time)).at(-1)!;
     const rootTree = { id: latest.tree, ...opened.index.get('tree', latest.tree)! };
-    const indexFiles = await Promise.all(fs.readdirSync(path.join(base, 'index')).map(async (name) => {
-      const f = await opened.loadFile<IndexFile>('index', name);
-      return { name, packs: f.packs.map((p) => p.id), blobs: f.packs.flatMap((p) => p.blobs.map((b) => b.id)) };
-    }));
+    const indexFiles = await Promise.all(
+      fs.readdirSync(path.join(base, 'index')).map(async (name) => {
+        const f = await opened.loadFile<IndexFile>('index', name);
+        return { name, packs: f.packs.map((p) => p.id), blobs: f.packs.flatMap((p) => p.blobs.map((b) => b.id)) };
+      }),
+    );
     layout = { dataPacks, rootTree, snapshots, indexFiles };
     assert.equal(snapshots.length, 3);
     assert.equal(indexFiles.length, 3, 'one index file per backup');
@@ -101,8 +125,15 @@ describe('check detects damage to the repository', { concurrency: 2 }, () => {
   /** Asserts the check failed and that some error's object matches `object` (and its message `message`). */
   function assertNames(res: CheckJson, object: string | RegExp, message?: RegExp): Problem {
     assert.equal(res.ok, false, 'check reports the damage');
-    const hit = res.errors.find((e) => (typeof object === 'string' ? e.object === object : object.test(e.object)) && (!message || message.test(e.message)));
-    assert.ok(hit, `no error names ${object}${message ? ` with ${message}` : ''}; errors:\n${JSON.stringify(res.errors, null, 2)}`);
+    const hit = res.errors.find(
+      (e) =>
+        (typeof object === 'string' ? e.object === object : object.test(e.object)) &&
+        (!message || message.test(e.message)),
+    );
+    assert.ok(
+      hit,
+      `no error names ${object}${message ? ` with ${message}` : ''}; errors:\n${JSON.stringify(res.errors, null, 2)}`,
+    );
     return hit;
   }
 
@@ -127,7 +158,10 @@ describe('check detects damage to the repository', { concurrency: 2 }, () => {
     assertNames(res, `pack ${short(pack.id)}`, /does not match its name/);
     assertNames(res, `pack ${short(pack.id)} blob ${short(blob.id)}`, /authentication failed/);
     // Only that blob is reported among the pack's blobs.
-    assert.deepEqual(res.errors.filter((e) => e.object.includes(' blob ')).map((e) => e.object), [`pack ${short(pack.id)} blob ${short(blob.id)}`]);
+    assert.deepEqual(
+      res.errors.filter((e) => e.object.includes(' blob ')).map((e) => e.object),
+      [`pack ${short(pack.id)} blob ${short(blob.id)}`],
+    );
   });
 
   it('a byte flipped in a pack header', async () => {
@@ -238,7 +272,9 @@ describe('check detects damage to the repository', { concurrency: 2 }, () => {
   it('a deleted index file', async () => {
     const { repo, env } = copy();
     // The first backup's index: the later snapshots still use its blobs.
-    const idx = layout.indexFiles.find((f) => f.blobs.length === Math.max(...layout.indexFiles.map((x) => x.blobs.length)))!;
+    const idx = layout.indexFiles.find(
+      (f) => f.blobs.length === Math.max(...layout.indexFiles.map((x) => x.blobs.length)),
+    )!;
     fs.rmSync(path.join(repo, 'index', idx.name));
     const named = new Set(idx.blobs.map(short));
     for (const readData of [false, true]) {

@@ -35,7 +35,10 @@ function alive(pid: number): boolean {
 }
 
 async function newRepo(dir: string): Promise<void> {
-  const repo = await Repository.init(new LocalBackend(dir), PASSWORD, { packSize: PACK_SIZE, kdf: { N: 1024, r: 8, p: 1 } });
+  const repo = await Repository.init(new LocalBackend(dir), PASSWORD, {
+    packSize: PACK_SIZE,
+    kdf: { N: 1024, r: 8, p: 1 },
+  });
   await repo.close();
 }
 
@@ -46,8 +49,14 @@ test('backups killed at random moments never damage the repository', { timeout: 
   const rnd = prng(SEED);
   const data = path.join(dir, 'dataset');
   makeDataset(data, {
-    seed: SEED, small: 1460, smallMax: 12 * 1024, medium: 30, mediumMin: 256 * 1024, mediumMax: 1024 * 1024,
-    large: [10 * 1024 * 1024], textShare: 0.2,
+    seed: SEED,
+    small: 1460,
+    smallMax: 12 * 1024,
+    medium: 30,
+    mediumMin: 256 * 1024,
+    mediumMax: 1024 * 1024,
+    large: [10 * 1024 * 1024],
+    textShare: 0.2,
   });
   const files = listFiles(data);
   const totalBytes = files.reduce((n, f) => n + fs.statSync(path.join(data, f)).size, 0);
@@ -63,16 +72,28 @@ test('backups killed at random moments never damage the repository', { timeout: 
     const small = current.filter((f) => f.includes('small-'));
     for (let i = 0; i < 5; i++) {
       const f = pick(small);
-      fs.writeFileSync(path.join(data, f), randomBytes(`gen${generation}/${f}/${i}`, 1 + Math.floor(rnd() * 12 * 1024)));
+      fs.writeFileSync(
+        path.join(data, f),
+        randomBytes(`gen${generation}/${f}/${i}`, 1 + Math.floor(rnd() * 12 * 1024)),
+      );
     }
     fs.rmSync(path.join(data, pick(small)));
-    fs.writeFileSync(path.join(data, `d${generation % 7}`, `added-${generation}.bin`), randomBytes(`gen${generation}/added`, 5000));
+    fs.writeFileSync(
+      path.join(data, `d${generation % 7}`, `added-${generation}.bin`),
+      randomBytes(`gen${generation}/added`, 5000),
+    );
     const medium = pick(current.filter((f) => f.startsWith('medium/')));
     fs.writeFileSync(path.join(data, medium), randomBytes(`gen${generation}/${medium}`, 512 * 1024));
     if (kind === 'big') {
       // 2 MiB overwritten in place: the whole 10 MiB file is read again, a few MiB are new.
       const fd = fs.openSync(path.join(data, 'large-0.bin'), 'r+');
-      fs.writeSync(fd, randomBytes(`gen${generation}/large`, 2 * 1024 * 1024), 0, 2 * 1024 * 1024, Math.floor(rnd() * 8 * 1024 * 1024));
+      fs.writeSync(
+        fd,
+        randomBytes(`gen${generation}/large`, 2 * 1024 * 1024),
+        0,
+        2 * 1024 * 1024,
+        Math.floor(rnd() * 8 * 1024 * 1024),
+      );
       fs.closeSync(fd);
     }
   };
@@ -82,7 +103,16 @@ test('backups killed at random moments never damage the repository', { timeout: 
   const scratch = cliEnv(path.join(dir, 'scratch-repo'), PASSWORD, path.join(dir, 'scratch-catalog'));
   await newRepo(scratch.SAFEHOLD_REPOSITORY!);
   const tiny = path.join(dir, 'tiny');
-  makeDataset(tiny, { seed: 1, small: 20, smallMax: 1000, medium: 0, mediumMin: 0, mediumMax: 0, large: [], textShare: 0.5 });
+  makeDataset(tiny, {
+    seed: 1,
+    small: 20,
+    smallMax: 1000,
+    medium: 0,
+    mediumMin: 0,
+    mediumMax: 0,
+    large: [],
+    textShare: 0.5,
+  });
   for (const p of [tiny, data]) {
     const r = await runCli(['backup', p, '--json'], scratch);
     assert.equal(r.code, 0, describeExit(r));
@@ -137,9 +167,20 @@ test('backups killed at random moments never damage the repository', { timeout: 
       if (delay !== null) completedEarly++;
     }
     const c = await runCli(['check', '--read-data', '--json'], env);
-    const res = jsonOf<{ ok: boolean; errors: { object: string; message: string }[]; warnings: { object: string; message: string }[]; stats: { packs: number } }>(c);
-    t.diagnostic(`#${i} ${kind} backup, kill at ${delay ?? '-'} ms: ${r.signal ?? `exit ${r.code}`} after ${Math.round(r.ms)} ms; check exit ${c.code} in ${Math.round(c.ms)} ms, ${res.stats.packs} packs, ${res.warnings.length} warnings`);
-    assert.equal(c.code, 0, `iteration ${i} (${kind} backup killed at ${delay} ms): check --read-data failed after the crash\n${describeExit(c)}`);
+    const res = jsonOf<{
+      ok: boolean;
+      errors: { object: string; message: string }[];
+      warnings: { object: string; message: string }[];
+      stats: { packs: number };
+    }>(c);
+    t.diagnostic(
+      `#${i} ${kind} backup, kill at ${delay ?? '-'} ms: ${r.signal ?? `exit ${r.code}`} after ${Math.round(r.ms)} ms; check exit ${c.code} in ${Math.round(c.ms)} ms, ${res.stats.packs} packs, ${res.warnings.length} warnings`,
+    );
+    assert.equal(
+      c.code,
+      0,
+      `iteration ${i} (${kind} backup killed at ${delay} ms): check --read-data failed after the crash\n${describeExit(c)}`,
+    );
     assert.equal(res.ok, true);
     assert.deepEqual(res.errors, []);
     for (const w of res.warnings) assert.match(`${w.object}: ${w.message}`, /^pack [0-9a-f]{12}: not in any index/);
@@ -153,13 +194,17 @@ test('backups killed at random moments never damage the repository', { timeout: 
     const before = packs();
     const run = startCli(['backup', data, '--json'], env);
     killedPids.add(run.child.pid!);
-    const poll = setInterval(() => { if (packs() > before) run.child.kill('SIGKILL'); }, 1);
+    const poll = setInterval(() => {
+      if (packs() > before) run.child.kill('SIGKILL');
+    }, 1);
     const r = await run.done;
     clearInterval(poll);
     if (r.signal !== 'SIGKILL') killedPids.delete(run.child.pid!);
     const c = await runCli(['check', '--read-data', '--json'], env);
     const res = jsonOf<{ ok: boolean; errors: unknown[]; warnings: { object: string; message: string }[] }>(c);
-    t.diagnostic(`extra big backup killed when a pack appeared: ${r.signal ?? `exit ${r.code}`}; check exit ${c.code}, ${res.warnings.length} warnings`);
+    t.diagnostic(
+      `extra big backup killed when a pack appeared: ${r.signal ?? `exit ${r.code}`}; check exit ${c.code}, ${res.warnings.length} warnings`,
+    );
     assert.equal(c.code, 0, describeExit(c));
     assert.deepEqual(res.errors, []);
     for (const w of res.warnings) assert.match(`${w.object}: ${w.message}`, /^pack [0-9a-f]{12}: not in any index/);
@@ -184,7 +229,13 @@ test('backups killed at random moments never damage the repository', { timeout: 
   const u = await runCli(['unlock', '--json'], env);
   assert.equal(u.code, 0, describeExit(u));
   assert.equal(jsonOf<{ removed: number }>(u).removed, locks.filter((l) => l.stale).length);
-  assert.deepEqual((await listLocks(opened)).map((l) => l.name).sort(), locks.filter((l) => !l.stale).map((l) => l.name).sort());
+  assert.deepEqual(
+    (await listLocks(opened)).map((l) => l.name).sort(),
+    locks
+      .filter((l) => !l.stale)
+      .map((l) => l.name)
+      .sort(),
+  );
 
   // A final uninterrupted backup, then a byte-identical restore.
   mutate('big');

@@ -56,7 +56,12 @@ function startWriter(db1: string, db2: string, pause: string, ack: string) {
       await b.end();
     }
   })();
-  return { async stop() { stop = true; await done; } };
+  return {
+    async stop() {
+      stop = true;
+      await done;
+    },
+  };
 }
 
 async function world(t: { after(fn: () => Promise<void> | void): void }, mode: Group['mode']) {
@@ -73,20 +78,46 @@ async function world(t: { after(fn: () => Promise<void> | void): void }, mode: G
   t.after(async () => {
     await w.close();
     const all = await listDbs(tag);
-    for (const db of new Set([...created, ...all])) await runSql(`${PG}/postgres`, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`, T);
+    for (const db of new Set([...created, ...all]))
+      await runSql(`${PG}/postgres`, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`, T);
   });
   const pause = path.join(w.dir, 'pause');
   const ack = path.join(w.dir, 'ack');
   const conf = path.join(w.dir, 'conf');
   fs.mkdirSync(conf);
   fs.writeFileSync(path.join(conf, 'workflow.ini'), 'v1\n');
-  const pgTarget: ServerDbTarget = { kind: 'postgres', name: 'PG', site: null, host: '127.0.0.1', port: 5432, user: 'postgres', password: null, databases: `shgrp_${tag}_*`, exclude: [], timeoutMs: 60_000 };
-  const files: FilesTarget = { kind: 'files', name: 'APP', site: null, units: { conf: { paths: [conf], exclude: [] } } };
+  const pgTarget: ServerDbTarget = {
+    kind: 'postgres',
+    name: 'PG',
+    site: null,
+    host: '127.0.0.1',
+    port: 5432,
+    user: 'postgres',
+    password: null,
+    databases: `shgrp_${tag}_*`,
+    exclude: [],
+    timeoutMs: 60_000,
+  };
+  const files: FilesTarget = {
+    kind: 'files',
+    name: 'APP',
+    site: null,
+    units: { conf: { paths: [conf], exclude: [] } },
+  };
   const group: Group = {
-    name: 'wf', mode, members: [{ target: 'PG', units: [db1, db2] }, { target: 'APP', units: null }],
-    stop: mode === 'quiesced' ? hook('stop', `rm -f ${ack}; touch ${pause}; while [ ! -e ${ack} ]; do sleep 0.01; done`) : null,
+    name: 'wf',
+    mode,
+    members: [
+      { target: 'PG', units: [db1, db2] },
+      { target: 'APP', units: null },
+    ],
+    stop:
+      mode === 'quiesced'
+        ? hook('stop', `rm -f ${ack}; touch ${pause}; while [ ! -e ${ack} ]; do sleep 0.01; done`)
+        : null,
     start: mode === 'quiesced' ? hook('start', `rm -f ${pause} ${ack}`, { always: true }) : null,
-    check: null, cleanup: hook('cleanup', 'true'),
+    check: null,
+    cleanup: hook('cleanup', 'true'),
   };
   Object.assign(w.config.targets, { PG: pgTarget, APP: files });
   Object.assign(w.config, { groups: { wf: group } });
@@ -97,7 +128,9 @@ async function listDbs(tag: string): Promise<string[]> {
   const c = new pg.Client({ connectionString: `${PG}/postgres` });
   await c.connect();
   try {
-    return (await c.query('SELECT datname FROM pg_database WHERE datname LIKE $1', [`shgrp_${tag}%`])).rows.map((r) => r.datname as string);
+    return (await c.query('SELECT datname FROM pg_database WHERE datname LIKE $1', [`shgrp_${tag}%`])).rows.map(
+      (r) => r.datname as string,
+    );
   } finally {
     await c.end();
   }
@@ -105,8 +138,19 @@ async function listDbs(tag: string): Promise<string[]> {
 
 function restore(w: PlanWorld, over: Partial<Parameters<typeof restoreGroup>[0]>) {
   return restoreGroup({
-    config: w.config, group: 'wf', from: 'local', snapshot: 'latest', safetyBackup: true, intoSuffix: '_r', filesTo: path.join(w.dir, 'restored'), force: false, allowLive: true,
-    targets: buildTargets(w.config), clock: systemClock, log: () => {}, ...over,
+    config: w.config,
+    group: 'wf',
+    from: 'local',
+    snapshot: 'latest',
+    safetyBackup: true,
+    intoSuffix: '_r',
+    filesTo: path.join(w.dir, 'restored'),
+    force: false,
+    allowLive: true,
+    targets: buildTargets(w.config),
+    clock: systemClock,
+    log: () => {},
+    ...over,
   });
 }
 
@@ -119,11 +163,26 @@ describe('consistency groups on PostgreSQL', () => {
     await new Promise((r) => setTimeout(r, 200));
     await writer.stop();
     assert.equal(r.status, 'succeeded', JSON.stringify(r.tasks));
-    assert.deepEqual(r.tasks.map((x) => [x.target, x.unit]), [['PG', db1], ['PG', db2], ['APP', 'conf']]);
-    assert.ok(await maxMarker(db1) > 0, 'the writer ran');
+    assert.deepEqual(
+      r.tasks.map((x) => [x.target, x.unit]),
+      [
+        ['PG', db1],
+        ['PG', db2],
+        ['APP', 'conf'],
+      ],
+    );
+    assert.ok((await maxMarker(db1)) > 0, 'the writer ran');
     const snaps = await listSnapshots(await openRepo(w));
-    assert.ok(snaps.every((s) => s.meta?.group === `wf/${r.id}` && s.meta.online === false && s.meta.consistent === true));
-    assert.ok(snaps.filter((s) => s.kind === 'stream').every((s) => s.meta?.format === 'pg_dump-custom' && s.meta.digest && Object.keys(s.meta.digest.tables).length === 1));
+    assert.ok(
+      snaps.every((s) => s.meta?.group === `wf/${r.id}` && s.meta.online === false && s.meta.consistent === true),
+    );
+    assert.ok(
+      snaps
+        .filter((s) => s.kind === 'stream')
+        .every(
+          (s) => s.meta?.format === 'pg_dump-custom' && s.meta.digest && Object.keys(s.meta.digest.tables).length === 1,
+        ),
+    );
     // The writer is gone now: the restore's stop hook has nothing to pause.
     Object.assign(w.config.groups, { wf: { ...w.config.groups.wf!, stop: hook('stop', 'true') } });
     const res = await restore(w, {});
@@ -142,10 +201,20 @@ describe('consistency groups on PostgreSQL', () => {
     const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
     await writer.stop();
     assert.equal(r.status, 'succeeded');
-    assert.ok(w.catalog.planRuns().logLines(r.id).some((l) => l.message === 'group wf: independent dumps while the application runs; the group is NOT consistent'));
+    assert.ok(
+      w.catalog
+        .planRuns()
+        .logLines(r.id)
+        .some(
+          (l) => l.message === 'group wf: independent dumps while the application runs; the group is NOT consistent',
+        ),
+    );
     const snaps = await listSnapshots(await openRepo(w));
     assert.ok(snaps.every((s) => s.meta?.consistent === false && s.meta.online === true));
-    await assert.rejects(restore(w, {}), /group wf was backed up in independent mode: its databases are not from one instant \(restore anyway with --force\)/);
+    await assert.rejects(
+      restore(w, {}),
+      /group wf was backed up in independent mode: its databases are not from one instant \(restore anyway with --force\)/,
+    );
     const forced = await restore(w, { force: true });
     assert.equal(forced.ok, true, JSON.stringify(forced));
     assert.ok(forced.restored.some((x) => x.into === `${db1}_r`));
@@ -159,11 +228,23 @@ describe('consistency groups on PostgreSQL', () => {
       dumps: { ...base, name: 'dumps', activities: [activity('dump', 'backup', 'PG', db1)] },
       drill: { ...base, name: 'drill', activities: [activity('drill', 'drill', 'PG', db1)] },
     });
-    assert.equal((await runPlan({ config: w.config, plan: 'dumps', trigger: 'on-demand', catalog: w.catalog })).status, 'succeeded');
+    assert.equal(
+      (await runPlan({ config: w.config, plan: 'dumps', trigger: 'on-demand', catalog: w.catalog })).status,
+      'succeeded',
+    );
     const d = await runPlan({ config: w.config, plan: 'drill', trigger: 'on-demand', catalog: w.catalog });
     assert.equal(d.status, 'succeeded', JSON.stringify(d.tasks));
-    assert.match(d.tasks[0]!.reason!, new RegExp(`^drill passed: 1 table\\(s\\), 500 row\\(s\\) restored into ${db1}_drill_[0-9a-f]{8}; counts and checksums match the backup$`));
-    assert.deepEqual((await listDbs(tag)).filter((x) => x.includes('_drill_')), [], 'the scratch database is dropped');
+    assert.match(
+      d.tasks[0]!.reason!,
+      new RegExp(
+        `^drill passed: 1 table\\(s\\), 500 row\\(s\\) restored into ${db1}_drill_[0-9a-f]{8}; counts and checksums match the backup$`,
+      ),
+    );
+    assert.deepEqual(
+      (await listDbs(tag)).filter((x) => x.includes('_drill_')),
+      [],
+      'the scratch database is dropped',
+    );
     assert.equal(w.catalog.drills().list()[0]!.status, 'passed');
   });
 });

@@ -16,7 +16,18 @@ const MARIA = 'mariadb://root@127.0.0.1:3306';
 const T = { timeoutMs: 20_000 };
 
 function maria(databases: string, port = 3306): ServerDbTarget {
-  return { kind: 'mariadb', name: 'DB', site: null, host: '127.0.0.1', port, user: 'root', password: null, databases, exclude: [], timeoutMs: 60_000 };
+  return {
+    kind: 'mariadb',
+    name: 'DB',
+    site: null,
+    host: '127.0.0.1',
+    port,
+    user: 'root',
+    password: null,
+    databases,
+    exclude: [],
+    timeoutMs: 60_000,
+  };
 }
 
 describe('database targets in plan runs', () => {
@@ -26,11 +37,21 @@ describe('database targets in plan runs', () => {
     const bad = `shplan_${tag}_bad`;
     for (const db of [good, bad]) {
       await runSql(`${MARIA}/`, `CREATE DATABASE ${db}`, T);
-      await runSql(`${MARIA}/${db}`, 'CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, \'one\'), (2, NULL)', T);
+      await runSql(
+        `${MARIA}/${db}`,
+        "CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'one'), (2, NULL)",
+        T,
+      );
     }
-    t.after(async () => { for (const db of [good, bad]) await runSql(`${MARIA}/`, `DROP DATABASE IF EXISTS ${db}`, T); });
+    t.after(async () => {
+      for (const db of [good, bad]) await runSql(`${MARIA}/`, `DROP DATABASE IF EXISTS ${db}`, T);
+    });
     // A view whose table is gone: mariadb-dump fails on it after writing the tables.
-    await runSql(`${MARIA}/${bad}`, 'CREATE TABLE gone (x INT); CREATE VIEW broken AS SELECT x FROM gone; DROP TABLE gone', T);
+    await runSql(
+      `${MARIA}/${bad}`,
+      'CREATE TABLE gone (x INT); CREATE VIEW broken AS SELECT x FROM gone; DROP TABLE gone',
+      T,
+    );
     const w = await planWorld({}, { activities: [activity('dump', 'backup', 'DB', '*')] });
     t.after(() => w.close());
     Object.assign(w.config.targets, { DB: maria(`shplan_${tag}_*`) });
@@ -42,9 +63,16 @@ describe('database targets in plan runs', () => {
     assert.deepEqual(byUnit[bad]!.snapshots, []);
     assert.equal(byUnit[good]!.status, 'succeeded');
     const snaps = await listSnapshots(await openRepo(w));
-    assert.deepEqual(snaps.map((s) => s.tags.find((x) => x.startsWith('unit:'))), [`unit:${good}`], 'no snapshot of the failed dump');
+    assert.deepEqual(
+      snaps.map((s) => s.tags.find((x) => x.startsWith('unit:'))),
+      [`unit:${good}`],
+      'no snapshot of the failed dump',
+    );
     assert.equal(snaps[0]!.meta?.format, 'mariadb-dump-sql');
-    assert.deepEqual(Object.values(snaps[0]!.meta!.digest!.tables).map((x) => x.rows), [2]);
+    assert.deepEqual(
+      Object.values(snaps[0]!.meta!.digest!.tables).map((x) => x.rows),
+      [2],
+    );
   });
 
   it('an unreachable server: its tasks are skipped with the reason, nothing else is touched', async (t) => {
@@ -53,6 +81,9 @@ describe('database targets in plan runs', () => {
     Object.assign(w.config.targets, { DB: maria('*', 1) });
     const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
     assert.equal(r.status, 'skipped');
-    assert.deepEqual(r.tasks.map((x) => [x.status, x.reason]), [['skipped', 'target DB is unavailable']]);
+    assert.deepEqual(
+      r.tasks.map((x) => [x.status, x.reason]),
+      [['skipped', 'target DB is unavailable']],
+    );
   });
 });

@@ -24,7 +24,9 @@ describe('directory destination under kill -9', () => {
     // A dump of 64 chunks of 64 KiB, about 10 ms apart: long enough to be killed inside.
     const script = `n=$(($(cat ${counter})+1)); echo $n > ${counter}; i=0; while [ $i -lt 64 ]; do head -c 65536 /dev/urandom; sleep 0.01; i=$((i+1)); done`;
     const file = path.join(sb.dir, 'safehold.yaml');
-    fs.writeFileSync(file, `
+    fs.writeFileSync(
+      file,
+      `
 targets:
   DB: { kind: command, backup: [sh, -c, '${script}'] }
 destinations:
@@ -33,7 +35,8 @@ plans:
   nightly:
     destination: dumps
     activities: [{ kind: backup, targets: DB }]
-`);
+`,
+    );
     const complete = new Set<string>();
     const finals = () => fs.readdirSync(dest).filter((f) => !f.includes('.tmp-'));
     const runOnce = async () => {
@@ -53,9 +56,17 @@ plans:
       }
     }
     await runOnce();
-    assert.deepEqual(fs.readdirSync(dest).filter((f) => f.includes('.tmp-')), [], 'temporaries were cleaned');
+    assert.deepEqual(
+      fs.readdirSync(dest).filter((f) => f.includes('.tmp-')),
+      [],
+      'temporaries were cleaned',
+    );
     const names = finals().sort();
-    assert.deepEqual(names.slice(0, 2), ['DB-default.bak', 'DB-default.bak.1'], 'the last run rotated the first one to .1');
+    assert.deepEqual(
+      names.slice(0, 2),
+      ['DB-default.bak', 'DB-default.bak.1'],
+      'the last run rotated the first one to .1',
+    );
     for (const f of names) assert.ok(complete.has(sha(path.join(dest, f))));
     assert.equal(fs.statSync(path.join(dest, 'DB-default.bak')).size, 64 * 65536);
   });

@@ -21,8 +21,14 @@ function assertTimings(rep: DrillRecord, from: number, to: number): void {
     assert.equal(typeof ms, 'number', `restoreMs/verifyMs is a number, not ${ms}`);
     assert.ok(Number.isSafeInteger(ms) && ms! >= 0, `a whole, non-negative duration: ${ms}`);
   }
-  assert.ok(from <= rep.startedAt && rep.startedAt <= rep.finishedAt && rep.finishedAt <= to, `drill span ${rep.startedAt}..${rep.finishedAt} within ${from}..${to}`);
-  assert.ok(rep.restoreMs! + rep.verifyMs! <= rep.finishedAt - rep.startedAt, `restore ${rep.restoreMs} ms + verify ${rep.verifyMs} ms fit in ${rep.finishedAt - rep.startedAt} ms`);
+  assert.ok(
+    from <= rep.startedAt && rep.startedAt <= rep.finishedAt && rep.finishedAt <= to,
+    `drill span ${rep.startedAt}..${rep.finishedAt} within ${from}..${to}`,
+  );
+  assert.ok(
+    rep.restoreMs! + rep.verifyMs! <= rep.finishedAt - rep.startedAt,
+    `restore ${rep.restoreMs} ms + verify ${rep.verifyMs} ms fit in ${rep.finishedAt - rep.startedAt} ms`,
+  );
 }
 
 describe('restore drills of files units', () => {
@@ -34,10 +40,17 @@ describe('restore drills of files units', () => {
     fs.writeFileSync(path.join(src, 'a.txt'), 'alpha\n');
     fs.writeFileSync(path.join(src, 'sub', 'big.bin'), Buffer.alloc(3 * 1024 * 1024, 5));
     fs.symlinkSync('a.txt', path.join(src, 'link'));
-    const host: FilesTarget = { kind: 'files', name: 'HOST', site: null, units: { src: { paths: [src], exclude: [] } } };
+    const host: FilesTarget = {
+      kind: 'files',
+      name: 'HOST',
+      site: null,
+      units: { src: { paths: [src], exclude: [] } },
+    };
     Object.assign(w.config.targets, { HOST: host });
     const base = w.config.plans.nightly!;
-    Object.assign(w.config.plans, { drill: { ...base, name: 'drill', activities: [activity('drill', 'drill', 'HOST', '*')] } });
+    Object.assign(w.config.plans, {
+      drill: { ...base, name: 'drill', activities: [activity('drill', 'drill', 'HOST', '*')] },
+    });
     const b = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
     assert.equal(b.status, 'succeeded');
     const scratchBefore = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('safehold-drill-')).length;
@@ -45,20 +58,39 @@ describe('restore drills of files units', () => {
     const d = await runPlan({ config: w.config, plan: 'drill', trigger: 'on-demand', catalog: w.catalog });
     const after = Date.now();
     assert.equal(d.status, 'succeeded', JSON.stringify(d.tasks));
-    assert.match(d.tasks[0]!.reason!, /^drill passed: 2 file\(s\), 3145734 bytes restored and identical to the snapshot$/);
-    assert.equal(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('safehold-drill-')).length, scratchBefore, 'the scratch copy is gone');
+    assert.match(
+      d.tasks[0]!.reason!,
+      /^drill passed: 2 file\(s\), 3145734 bytes restored and identical to the snapshot$/,
+    );
+    assert.equal(
+      fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('safehold-drill-')).length,
+      scratchBefore,
+      'the scratch copy is gone',
+    );
     const [rep] = w.catalog.drills().list();
     assert.equal(rep!.status, 'passed');
-    assert.deepEqual([rep!.target, rep!.unit, rep!.snapshot, rep!.runId], ['HOST', 'src', b.tasks[0]!.snapshots[0], d.id]);
-    assert.deepEqual([rep!.plan, rep!.taskId, rep!.summary, rep!.details], [
-      'drill', d.tasks[0]!.id, '2 file(s), 3145734 bytes restored and identical to the snapshot', { files: 2, bytes: 3145734, problems: [] },
-    ]);
+    assert.deepEqual(
+      [rep!.target, rep!.unit, rep!.snapshot, rep!.runId],
+      ['HOST', 'src', b.tasks[0]!.snapshots[0], d.id],
+    );
+    assert.deepEqual(
+      [rep!.plan, rep!.taskId, rep!.summary, rep!.details],
+      [
+        'drill',
+        d.tasks[0]!.id,
+        '2 file(s), 3145734 bytes restored and identical to the snapshot',
+        { files: 2, bytes: 3145734, problems: [] },
+      ],
+    );
     // The timings are measured on the run's clock (the system clock here): real durations within the drill's span.
     assertTimings(rep!, before, after);
 
     // A damaged pack: the drill fails and says why.
     const dataDir = path.join(w.repoPath, 'data');
-    const pack = (fs.readdirSync(dataDir, { recursive: true }) as string[]).map((f) => path.join(dataDir, f)).filter((f) => fs.statSync(f).isFile()).sort((x, y) => fs.statSync(y).size - fs.statSync(x).size)[0]!;
+    const pack = (fs.readdirSync(dataDir, { recursive: true }) as string[])
+      .map((f) => path.join(dataDir, f))
+      .filter((f) => fs.statSync(f).isFile())
+      .sort((x, y) => fs.statSync(y).size - fs.statSync(x).size)[0]!;
     const bytes = fs.readFileSync(pack);
     bytes[100] ^= 0xff;
     fs.writeFileSync(pack, bytes);
@@ -66,16 +98,29 @@ describe('restore drills of files units', () => {
     assert.equal(bad.status, 'failed');
     assert.match(bad.tasks[0]!.reason!, /^drill failed: /);
     const reports = w.catalog.drills().list();
-    assert.deepEqual(reports.map((r) => r.status), ['failed', 'passed']);
+    assert.deepEqual(
+      reports.map((r) => r.status),
+      ['failed', 'passed'],
+    );
     const failed = reports[0]!;
-    assert.deepEqual([failed.target, failed.unit, failed.snapshot, failed.runId], ['HOST', 'src', b.tasks[0]!.snapshots[0], bad.id]);
+    assert.deepEqual(
+      [failed.target, failed.unit, failed.snapshot, failed.runId],
+      ['HOST', 'src', b.tasks[0]!.snapshots[0], bad.id],
+    );
     assert.equal(`drill failed: ${failed.summary}`, bad.tasks[0]!.reason, 'the report says why, as the task does');
     assertTimings(failed, rep!.finishedAt, Date.now());
-    assert.equal(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('safehold-drill-')).length, scratchBefore, 'the scratch copy is gone after a failure too');
+    assert.equal(
+      fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('safehold-drill-')).length,
+      scratchBefore,
+      'the scratch copy is gone after a failure too',
+    );
 
     const cli = await runCli(['drills', '--json'], { ...baseEnv(), SAFEHOLD_DATA_DIR: path.dirname(w.catalog.path) });
     assert.equal(cli.code, 0, cli.stderr);
-    assert.deepEqual(JSON.parse(cli.stdout).map((r: { status: string }) => r.status), ['failed', 'passed']);
+    assert.deepEqual(
+      JSON.parse(cli.stdout).map((r: { status: string }) => r.status),
+      ['failed', 'passed'],
+    );
     const human = await runCli(['drills'], { ...baseEnv(), SAFEHOLD_DATA_DIR: path.dirname(w.catalog.path) });
     assert.match(human.stdout, /HOST\s+src\s+[0-9a-f]{8}\s+passed/);
   });

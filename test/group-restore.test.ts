@@ -27,11 +27,22 @@ async function world(t: { after(fn: () => Promise<void> | void): void }, over: P
   fs.mkdirSync(data, { recursive: true });
   fs.writeFileSync(path.join(conf, 'app.ini'), 'mode = v1\n');
   fs.writeFileSync(path.join(data, 'work.db'), 'work v1\n');
-  const host: FilesTarget = { kind: 'files', name: 'HOST', site: null, units: { conf: { paths: [conf], exclude: [] }, data: { paths: [data], exclude: [] } } };
+  const host: FilesTarget = {
+    kind: 'files',
+    name: 'HOST',
+    site: null,
+    units: { conf: { paths: [conf], exclude: [] }, data: { paths: [data], exclude: [] } },
+  };
   const mark = (name: string) => hook(name, `echo ${name} >> ${log}`);
   const group: Group = {
-    name: 'app', mode: 'quiesced', members: [{ target: 'HOST', units: ['data', 'conf'] }],
-    stop: mark('stop'), start: hook('start', `echo start >> ${log}`, { always: true }), check: hook('check', `test ! -e ${path.join(w.dir, 'running')}`), cleanup: mark('cleanup'), ...over,
+    name: 'app',
+    mode: 'quiesced',
+    members: [{ target: 'HOST', units: ['data', 'conf'] }],
+    stop: mark('stop'),
+    start: hook('start', `echo start >> ${log}`, { always: true }),
+    check: hook('check', `test ! -e ${path.join(w.dir, 'running')}`),
+    cleanup: mark('cleanup'),
+    ...over,
   };
   Object.assign(w.config.targets, { HOST: host });
   Object.assign(w.config, { groups: { app: group } });
@@ -42,8 +53,19 @@ async function world(t: { after(fn: () => Promise<void> | void): void }, over: P
 function restore(w: PlanWorld, over: Partial<Parameters<typeof restoreGroup>[0]> = {}) {
   const steps: [RestoreStep, string][] = [];
   const p = restoreGroup({
-    config: w.config, group: 'app', from: 'local', snapshot: 'latest', safetyBackup: true, intoSuffix: null, filesTo: null, force: false, allowLive: true,
-    targets: buildTargets(w.config), clock: systemClock, log: (step, msg) => steps.push([step, msg]), ...over,
+    config: w.config,
+    group: 'app',
+    from: 'local',
+    snapshot: 'latest',
+    safetyBackup: true,
+    intoSuffix: null,
+    filesTo: null,
+    force: false,
+    allowLive: true,
+    targets: buildTargets(w.config),
+    clock: systemClock,
+    log: (step, msg) => steps.push([step, msg]),
+    ...over,
   });
   return { p, steps };
 }
@@ -53,13 +75,25 @@ describe('consistency groups: backup (S6)', () => {
     const { w, hooks } = await world(t);
     const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
     assert.equal(r.status, 'succeeded', JSON.stringify(r.tasks));
-    assert.deepEqual(r.tasks.map((x) => [x.target, x.unit, x.status]), [['HOST', 'data', 'succeeded'], ['HOST', 'conf', 'succeeded']]);
+    assert.deepEqual(
+      r.tasks.map((x) => [x.target, x.unit, x.status]),
+      [
+        ['HOST', 'data', 'succeeded'],
+        ['HOST', 'conf', 'succeeded'],
+      ],
+    );
     assert.deepEqual(hooks(), ['stop', 'start']);
     const snaps = await listSnapshots(await openRepo(w));
     assert.equal(snaps.length, 2);
     assert.deepEqual([...new Set(snaps.map((s) => s.meta?.group))], [`app/${r.id}`]);
-    assert.ok(snaps.every((s) => s.meta?.online === false && s.meta?.consistent === true), 'a quiesced group is an offline, consistent backup');
-    const log = w.catalog.planRuns().logLines(r.id).map((l) => l.message);
+    assert.ok(
+      snaps.every((s) => s.meta?.online === false && s.meta?.consistent === true),
+      'a quiesced group is an offline, consistent backup',
+    );
+    const log = w.catalog
+      .planRuns()
+      .logLines(r.id)
+      .map((l) => l.message);
     const at = (prefix: string) => {
       const i = log.findIndex((m) => m.startsWith(prefix));
       assert.ok(i >= 0, `${prefix} is logged`);
@@ -73,7 +107,10 @@ describe('consistency groups: backup (S6)', () => {
     const { w, hooks } = await world(t, { stop: hook('stop', 'echo app will not stop >&2; exit 3') });
     const r = await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog });
     assert.equal(r.status, 'failed');
-    assert.deepEqual(r.tasks.map((x) => x.status), ['failed', 'failed']);
+    assert.deepEqual(
+      r.tasks.map((x) => x.status),
+      ['failed', 'failed'],
+    );
     assert.match(r.tasks[0]!.reason!, /^the group's stop hook failed: .*exited with 3/);
     assert.deepEqual(hooks(), ['start']);
     assert.deepEqual(await listSnapshots(await openRepo(w)), []);
@@ -83,7 +120,10 @@ describe('consistency groups: backup (S6)', () => {
 describe('safe restore of a group (S7)', () => {
   it('stop, check, safety backup, files, start — in that order; the files are back as they were', async (t) => {
     const { w, conf, data, hooks } = await world(t);
-    assert.equal((await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog })).status, 'succeeded');
+    assert.equal(
+      (await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog })).status,
+      'succeeded',
+    );
     fs.writeFileSync(path.join(conf, 'app.ini'), 'mode = v2 (broken)\n');
     fs.writeFileSync(path.join(data, 'stray.tmp'), 'left by v2\n');
     const { p, steps } = restore(w);
@@ -96,7 +136,10 @@ describe('safe restore of a group (S7)', () => {
     assert.ok(!fs.existsSync(path.join(data, 'stray.tmp')), 'the folder was emptied before the restore');
     assert.ok(r.safety && r.safety.snapshots.length === 2, 'the v2 state was saved first');
     const safety = (await listSnapshots(await openRepo(w))).filter((s) => s.tags.includes('safety'));
-    assert.deepEqual(safety.map((s) => s.meta?.group).filter((g, i, a) => a.indexOf(g) === i), [r.safety.groupRun]);
+    assert.deepEqual(
+      safety.map((s) => s.meta?.group).filter((g, i, a) => a.indexOf(g) === i),
+      [r.safety.groupRun],
+    );
     // Rolling back to the safety backup brings v2 back.
     const back = await restore(w, { snapshot: r.safety.groupRun }).p;
     assert.equal(back.ok, true);
@@ -105,13 +148,19 @@ describe('safe restore of a group (S7)', () => {
 
   it('refuses while the application runs (check hook), unless forced; nothing is touched', async (t) => {
     const { w, conf } = await world(t);
-    assert.equal((await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog })).status, 'succeeded');
+    assert.equal(
+      (await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog })).status,
+      'succeeded',
+    );
     fs.writeFileSync(path.join(conf, 'app.ini'), 'mode = v2\n');
     fs.writeFileSync(path.join(w.dir, 'running'), '');
     const r = await restore(w).p;
     assert.equal(r.ok, false);
     assert.equal(r.failedStep, 'check');
-    assert.match(r.reason!, /^the application is still running \(restore-check hook check exited with 1\); stop it, or restore anyway with --force$/);
+    assert.match(
+      r.reason!,
+      /^the application is still running \(restore-check hook check exited with 1\); stop it, or restore anyway with --force$/,
+    );
     assert.equal(r.safety, null);
     assert.equal(fs.readFileSync(path.join(conf, 'app.ini'), 'utf8'), 'mode = v2\n');
     const forced = await restore(w, { force: true }).p;
@@ -121,20 +170,29 @@ describe('safe restore of a group (S7)', () => {
 
   it('a failing step stops there, says which, leaves the app stopped, and names the safety backup to roll back to', async (t) => {
     const { w, conf, hooks } = await world(t, { start: hook('start', 'exit 9') });
-    assert.equal((await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog })).status, 'succeeded');
+    assert.equal(
+      (await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog })).status,
+      'succeeded',
+    );
     fs.writeFileSync(path.join(conf, 'app.ini'), 'mode = v2\n');
     const r = await restore(w).p;
     assert.equal(r.ok, false);
     assert.equal(r.failedStep, 'start');
     assert.match(r.reason!, /start exited with 9/);
     assert.ok(r.safety);
-    assert.equal(r.rollback, `safehold restore --group app --from local --snapshot ${r.safety.groupRun} --config ${w.config.file}`);
+    assert.equal(
+      r.rollback,
+      `safehold restore --group app --from local --snapshot ${r.safety.groupRun} --config ${w.config.file}`,
+    );
     assert.ok(hooks().length >= 2);
   });
 
   it('restores into another place for tests (--files-to), leaving the originals alone', async (t) => {
     const { w, conf } = await world(t);
-    assert.equal((await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog })).status, 'succeeded');
+    assert.equal(
+      (await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog })).status,
+      'succeeded',
+    );
     fs.writeFileSync(path.join(conf, 'app.ini'), 'mode = v2\n');
     const elsewhere = path.join(w.dir, 'elsewhere');
     const r = await restore(w, { filesTo: elsewhere }).p;

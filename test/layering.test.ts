@@ -13,7 +13,17 @@ import path from 'node:path';
 
 const SRC = path.resolve(import.meta.dirname, '..', 'src');
 const RANK: Record<string, number> = {
-  core: 0, repo: 1, engine: 2, config: 3, catalog: 3, drivers: 4, alerts: 4, plans: 5, scheduler: 6, api: 7, cli: 8,
+  core: 0,
+  repo: 1,
+  engine: 2,
+  config: 3,
+  catalog: 3,
+  drivers: 4,
+  alerts: 4,
+  plans: 5,
+  scheduler: 6,
+  api: 7,
+  cli: 8,
 };
 
 /** Every non-test module of src/ (relative path) with the modules it imports (relative paths). */
@@ -26,7 +36,10 @@ function importGraph(): Map<string, string[]> {
       ...[...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'(\.[^']+)'/gm)].map((m) => m[1]!),
       ...[...text.matchAll(/import\(\s*'(\.[^']+)'\s*\)/g)].map((m) => m[1]!),
     ];
-    graph.set(rel, specs.map((s) => path.relative(SRC, path.resolve(path.dirname(path.join(SRC, rel)), s))));
+    graph.set(
+      rel,
+      specs.map((s) => path.relative(SRC, path.resolve(path.dirname(path.join(SRC, rel)), s))),
+    );
   }
   return graph;
 }
@@ -51,12 +64,25 @@ it('imports go one way: a module imports only from its own folder or a lower lay
 it('no import cycle between files (type-only and dynamic imports count)', () => {
   const graph = importGraph();
   const cycles = stronglyConnected(graph).filter((c) => c.length > 1 || (graph.get(c[0]!) ?? []).includes(c[0]!));
-  assert.deepEqual(cycles.map((c) => c.sort().join(' ↔ ')), []);
+  assert.deepEqual(
+    cycles.map((c) => c.sort().join(' ↔ ')),
+    [],
+  );
 });
 
 it('the cycle check finds a cycle', () => {
-  const g = new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', ['a.ts']], ['d.ts', ['a.ts']]]);
-  assert.deepEqual(stronglyConnected(g).filter((c) => c.length > 1).map((c) => c.sort()), [['a.ts', 'b.ts', 'c.ts']]);
+  const g = new Map([
+    ['a.ts', ['b.ts']],
+    ['b.ts', ['c.ts']],
+    ['c.ts', ['a.ts']],
+    ['d.ts', ['a.ts']],
+  ]);
+  assert.deepEqual(
+    stronglyConnected(g)
+      .filter((c) => c.length > 1)
+      .map((c) => c.sort()),
+    [['a.ts', 'b.ts', 'c.ts']],
+  );
 });
 
 /** Tarjan's strongly connected components of a directed graph. */

@@ -11,7 +11,13 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { runPlan } from '../src/plans/run/runner.ts';
 import type { PlanRunResult } from '../src/plans/run/runner.ts';
-import type { CommandTarget, DirectoryDestination, FilesTarget, RepositoryDestination, Retention } from '../src/config/types.ts';
+import type {
+  CommandTarget,
+  DirectoryDestination,
+  FilesTarget,
+  RepositoryDestination,
+  Retention,
+} from '../src/config/types.ts';
 import { Repository } from '../src/repo/repository.ts';
 import { LocalBackend } from '../src/repo/backend/local-backend.ts';
 import { listSnapshots } from '../src/repo/snapshot.ts';
@@ -23,7 +29,8 @@ import { compareTrees } from './helpers/cli.ts';
 import { runSql } from '../src/drivers/sql/sql-exec.ts';
 import { randomBytes } from 'node:crypto';
 
-const run = (w: PlanWorld, plan = 'nightly'): Promise<PlanRunResult> => runPlan({ config: w.config, plan, trigger: 'on-demand', catalog: w.catalog, pollMs: 5 });
+const run = (w: PlanWorld, plan = 'nightly'): Promise<PlanRunResult> =>
+  runPlan({ config: w.config, plan, trigger: 'on-demand', catalog: w.catalog, pollMs: 5 });
 const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 
 function filesTarget(w: PlanWorld): { host: FilesTarget; src: string } {
@@ -33,17 +40,39 @@ function filesTarget(w: PlanWorld): { host: FilesTarget; src: string } {
   fs.writeFileSync(path.join(src, 'conf.d', 'a.conf'), 'a\n');
   fs.writeFileSync(path.join(src, 'big.bin'), Buffer.alloc(300_000, 7));
   fs.writeFileSync(path.join(src, 'skip.tmp'), 'left out\n');
-  return { src, host: { kind: 'files', name: 'HOST', site: null, units: { etc: { paths: [src], exclude: ['*.tmp'] } } } };
+  return {
+    src,
+    host: { kind: 'files', name: 'HOST', site: null, units: { etc: { paths: [src], exclude: ['*.tmp'] } } },
+  };
 }
 
 function dump(name: string, script: string): CommandTarget {
-  return { kind: 'command', name, site: null, listUnits: null, backup: ['sh', '-c', script], restore: null, probe: null, timeoutMs: 60_000, env: {} };
+  return {
+    kind: 'command',
+    name,
+    site: null,
+    listUnits: null,
+    backup: ['sh', '-c', script],
+    restore: null,
+    probe: null,
+    timeoutMs: 60_000,
+    env: {},
+  };
 }
 
 function directory(w: PlanWorld, name: string, over: Partial<DirectoryDestination> = {}): DirectoryDestination {
   const p = path.join(w.dir, name);
   fs.mkdirSync(p, { recursive: true });
-  return { type: 'directory', name, path: p, generations: { keep: 2, naming: 'old' }, requireMount: false, minFree: null, site: null, ...over };
+  return {
+    type: 'directory',
+    name,
+    path: p,
+    generations: { keep: 2, naming: 'old' },
+    requireMount: false,
+    minFree: null,
+    site: null,
+    ...over,
+  };
 }
 
 describe('directory destinations (S2)', () => {
@@ -57,7 +86,10 @@ describe('directory destinations (S2)', () => {
     Object.assign(w.config.plans.nightly!, { destination: 'plain' });
     const first = await run(w);
     assert.equal(first.status, 'succeeded', JSON.stringify(first));
-    assert.deepEqual(first.tasks.map((x) => [x.unit, x.status]), [['etc', 'succeeded']]);
+    assert.deepEqual(
+      first.tasks.map((x) => [x.unit, x.status]),
+      [['etc', 'succeeded']],
+    );
     assert.deepEqual(fs.readdirSync(plain.path), ['HOST-etc.tar.zst']);
     const firstSha = sha(path.join(plain.path, 'HOST-etc.tar.zst'));
     fs.writeFileSync(path.join(src, 'app.conf'), 'port = 9090\n');
@@ -81,14 +113,20 @@ describe('directory destinations (S2)', () => {
     t.after(() => w.close());
     const counter = path.join(w.dir, 'n');
     fs.writeFileSync(counter, '0');
-    Object.assign(w.config.targets, { DB: dump('DB', `n=$(($(cat ${counter})+1)); echo $n > ${counter}; echo "dump number $n"`) });
+    Object.assign(w.config.targets, {
+      DB: dump('DB', `n=$(($(cat ${counter})+1)); echo $n > ${counter}; echo "dump number $n"`),
+    });
     const plain = directory(w, 'dumps', { generations: { keep: 3, naming: 'numbered' } });
     Object.assign(w.config.destinations, { dumps: plain });
     Object.assign(w.config.plans.nightly!, { destination: 'dumps' });
     for (let i = 0; i < 4; i++) assert.equal((await run(w)).status, 'succeeded');
     assert.deepEqual(fs.readdirSync(plain.path).sort(), ['DB-default.bak', 'DB-default.bak.1', 'DB-default.bak.2']);
-    assert.deepEqual(['DB-default.bak', 'DB-default.bak.1', 'DB-default.bak.2'].map((f) => fs.readFileSync(path.join(plain.path, f), 'utf8')),
-      ['dump number 4\n', 'dump number 3\n', 'dump number 2\n']);
+    assert.deepEqual(
+      ['DB-default.bak', 'DB-default.bak.1', 'DB-default.bak.2'].map((f) =>
+        fs.readFileSync(path.join(plain.path, f), 'utf8'),
+      ),
+      ['dump number 4\n', 'dump number 3\n', 'dump number 2\n'],
+    );
   });
 
   it('a dump that fails midway leaves the previous generation under the final name and no temporary', async (t) => {
@@ -111,17 +149,31 @@ describe('directory destinations (S2)', () => {
 });
 
 describe('copy activities (S2 offsite copy)', () => {
-  it('copies the unit\'s snapshots to another repository and verifies them; a second run copies nothing again', async (t) => {
+  it("copies the unit's snapshots to another repository and verifies them; a second run copies nothing again", async (t) => {
     const w = await planWorld({}, { activities: [activity('files', 'backup', 'HOST', null)] });
     t.after(() => w.close());
     const { host, src } = filesTarget(w);
     const offPath = path.join(w.dir, 'offsite');
     await Repository.init(new LocalBackend(offPath), 'offsite pw', { kdf: { N: 1024, r: 8, p: 1 } });
-    const offsite: RepositoryDestination = { type: 'repository', name: 'offsite', path: offPath, password: { source: 'inline', value: 'offsite pw' }, requireMount: false, minFree: null, site: null };
+    const offsite: RepositoryDestination = {
+      type: 'repository',
+      name: 'offsite',
+      path: offPath,
+      password: { source: 'inline', value: 'offsite pw' },
+      requireMount: false,
+      minFree: null,
+      site: null,
+    };
     Object.assign(w.config.targets, { HOST: host });
     Object.assign(w.config.destinations, { offsite });
     const base = w.config.plans.nightly!;
-    Object.assign(w.config.plans, { copy: { ...base, name: 'copy', activities: [activity('offsite', 'copy', 'HOST', null, { to: 'offsite', purge: null })] } });
+    Object.assign(w.config.plans, {
+      copy: {
+        ...base,
+        name: 'copy',
+        activities: [activity('offsite', 'copy', 'HOST', null, { to: 'offsite', purge: null })],
+      },
+    });
     assert.equal((await run(w)).status, 'succeeded');
     fs.writeFileSync(path.join(src, 'app.conf'), 'port = 9090\n');
     assert.equal((await run(w)).status, 'succeeded');
@@ -148,7 +200,14 @@ describe('copy activities (S2 offsite copy)', () => {
     const far = directory(w, 'far');
     Object.assign(w.config.destinations, { dumps: plain, far });
     const base = { ...w.config.plans.nightly!, destination: 'dumps' };
-    Object.assign(w.config.plans, { nightly: base, copy: { ...base, name: 'copy', activities: [activity('offsite', 'copy', 'DB', null, { to: 'far', purge: null })] } });
+    Object.assign(w.config.plans, {
+      nightly: base,
+      copy: {
+        ...base,
+        name: 'copy',
+        activities: [activity('offsite', 'copy', 'DB', null, { to: 'far', purge: null })],
+      },
+    });
     assert.equal((await run(w)).status, 'succeeded');
     assert.equal((await run(w)).status, 'succeeded');
     fs.writeFileSync(path.join(plain.path, 'DB-default.bak.tmp-deadbeef'), 'partial');
@@ -166,7 +225,14 @@ describe('copy activities (S2 offsite copy)', () => {
     const far = { ...directory(w, 'far'), path: path.join(w.dir, 'not-mounted', 'far') };
     Object.assign(w.config.destinations, { dumps: plain, far });
     const base = { ...w.config.plans.nightly!, destination: 'dumps' };
-    Object.assign(w.config.plans, { nightly: base, copy: { ...base, name: 'copy', activities: [activity('offsite', 'copy', 'DB', null, { to: 'far', purge: null })] } });
+    Object.assign(w.config.plans, {
+      nightly: base,
+      copy: {
+        ...base,
+        name: 'copy',
+        activities: [activity('offsite', 'copy', 'DB', null, { to: 'far', purge: null })],
+      },
+    });
     assert.equal((await run(w)).status, 'succeeded');
     const c = await run(w, 'copy');
     assert.equal(c.status, 'failed');
@@ -176,9 +242,17 @@ describe('copy activities (S2 offsite copy)', () => {
 });
 
 describe('purge activities (S5)', () => {
-  const keepLast2: Retention = { keepLast: 2, keepHourly: null, keepDaily: null, keepWeekly: null, keepMonthly: null, keepYearly: null, keepWithinMs: null };
+  const keepLast2: Retention = {
+    keepLast: 2,
+    keepHourly: null,
+    keepDaily: null,
+    keepWeekly: null,
+    keepMonthly: null,
+    keepYearly: null,
+    keepWithinMs: null,
+  };
 
-  it('retention forgets the unit\'s old snapshots and prunes; kept snapshots stay whole; other units are untouched', async (t) => {
+  it("retention forgets the unit's old snapshots and prunes; kept snapshots stay whole; other units are untouched", async (t) => {
     const w = await planWorld({}, { activities: [activity('dump', 'backup', 'DB', null)] });
     t.after(() => w.close());
     const counter = path.join(w.dir, 'n');
@@ -188,9 +262,14 @@ describe('purge activities (S5)', () => {
       DB: dump('DB', `n=$(($(cat ${counter})+1)); echo $n > ${counter}; head -c 400000 /dev/urandom`),
       LOG: dump('LOG', 'echo the log'),
     });
-    Object.assign(w.config.plans.nightly!, { activities: [activity('dump', 'backup', '*', null)], retention: keepLast2 });
+    Object.assign(w.config.plans.nightly!, {
+      activities: [activity('dump', 'backup', '*', null)],
+      retention: keepLast2,
+    });
     const base = w.config.plans.nightly!;
-    Object.assign(w.config.plans, { purge: { ...base, name: 'purge', retention: keepLast2, activities: [activity('purge', 'purge', 'DB', null)] } });
+    Object.assign(w.config.plans, {
+      purge: { ...base, name: 'purge', retention: keepLast2, activities: [activity('purge', 'purge', 'DB', null)] },
+    });
     const made: string[][] = [];
     for (let i = 0; i < 4; i++) made.push((await run(w)).tasks[0]!.snapshots);
     const before = fs.readdirSync(path.join(w.repoPath, 'data'), { recursive: true }).length;
@@ -199,12 +278,18 @@ describe('purge activities (S5)', () => {
     assert.match(p.tasks[0]!.reason!, /^forgot 2 of 4 snapshot\(s\), freed \d/);
     const repo = await openRepo(w);
     const left = await listSnapshots(repo);
-    const db = left.filter((s) => s.tags.includes('target:DB')).map((s) => s.id).sort();
+    const db = left
+      .filter((s) => s.tags.includes('target:DB'))
+      .map((s) => s.id)
+      .sort();
     assert.deepEqual(db, [made[2]![0]!, made[3]![0]!].sort(), 'the two newest are kept');
     assert.equal(left.filter((s) => s.tags.includes('target:LOG')).length, 4, 'another target is not purged');
     const report = await checkRepository(repo, { readData: true });
     assert.deepEqual(report.errors, []);
-    assert.ok(fs.readdirSync(path.join(w.repoPath, 'data'), { recursive: true }).length < before, 'pack files were removed');
+    assert.ok(
+      fs.readdirSync(path.join(w.repoPath, 'data'), { recursive: true }).length < before,
+      'pack files were removed',
+    );
     // After the prune, a backup in the same process stores its data again correctly.
     const again = await run(w);
     assert.equal(again.status, 'succeeded');
@@ -216,7 +301,14 @@ describe('purge activities (S5)', () => {
     t.after(() => w.close());
     const out = path.join(w.dir, 'purged');
     Object.assign(w.config.targets, { DB: dump('DB', 'echo x') });
-    const purge = (code: number) => activity('purge', 'purge', 'DB', null, { purge: { type: 'command', command: ['sh', '-c', `echo "$SAFEHOLD_TARGET/$SAFEHOLD_UNIT" >> ${out}; exit ${code}`], timeoutMs: 10_000 } });
+    const purge = (code: number) =>
+      activity('purge', 'purge', 'DB', null, {
+        purge: {
+          type: 'command',
+          command: ['sh', '-c', `echo "$SAFEHOLD_TARGET/$SAFEHOLD_UNIT" >> ${out}; exit ${code}`],
+          timeoutMs: 10_000,
+        },
+      });
     Object.assign(w.config.plans.nightly!, { activities: [purge(0)] });
     const ok = await run(w);
     assert.equal(ok.status, 'succeeded');
@@ -226,38 +318,79 @@ describe('purge activities (S5)', () => {
     assert.equal(bad.status, 'failed');
     assert.equal(bad.tasks[0]!.reason, 'the purge command exited with 4');
     // A command target's env (its credentials) reaches its purge.
-    (w.config.targets.DB as { env: Record<string, { source: string; value: string }> }).env = { PGPASSWORD: { source: 'inline', value: 's3cret-pg' } };
-    Object.assign(w.config.plans.nightly!, { activities: [activity('purge', 'purge', 'DB', null, { purge: { type: 'command', command: ['sh', '-c', `echo "pw=$PGPASSWORD" >> ${out}`], timeoutMs: 10_000 } })] });
+    (w.config.targets.DB as { env: Record<string, { source: string; value: string }> }).env = {
+      PGPASSWORD: { source: 'inline', value: 's3cret-pg' },
+    };
+    Object.assign(w.config.plans.nightly!, {
+      activities: [
+        activity('purge', 'purge', 'DB', null, {
+          purge: { type: 'command', command: ['sh', '-c', `echo "pw=$PGPASSWORD" >> ${out}`], timeoutMs: 10_000 },
+        }),
+      ],
+    });
     assert.equal((await run(w)).status, 'succeeded');
     assert.equal(fs.readFileSync(out, 'utf8').split('\n').at(-2), 'pw=s3cret-pg');
   });
 
-  it('an SQL purge runs its statement on each unit\'s database ({unit} in the URL) and reports the rows removed', async (t) => {
+  it("an SQL purge runs its statement on each unit's database ({unit} in the URL) and reports the rows removed", async (t) => {
     const tag = randomBytes(4).toString('hex');
     const names = ['a', 'b'].map((x) => `safehold_purge_${x}_${tag}`); // units expand in name order
     const T = { timeoutMs: 10_000 };
     for (const [i, db] of names.entries()) {
       await runSql('postgres://postgres@127.0.0.1:5432/postgres', `CREATE DATABASE ${db}`, T);
-      await runSql(`postgres://postgres@127.0.0.1:5432/${db}`, `CREATE TABLE log (at timestamptz); INSERT INTO log SELECT now() - (g || ' days')::interval FROM generate_series(0, ${9 + i * 10}) g`, T);
+      await runSql(
+        `postgres://postgres@127.0.0.1:5432/${db}`,
+        `CREATE TABLE log (at timestamptz); INSERT INTO log SELECT now() - (g || ' days')::interval FROM generate_series(0, ${9 + i * 10}) g`,
+        T,
+      );
     }
-    t.after(async () => { for (const db of names) await runSql('postgres://postgres@127.0.0.1:5432/postgres', `DROP DATABASE IF EXISTS ${db}`, T); });
+    t.after(async () => {
+      for (const db of names)
+        await runSql('postgres://postgres@127.0.0.1:5432/postgres', `DROP DATABASE IF EXISTS ${db}`, T);
+    });
     const w = await planWorld({}, { activities: [] });
     t.after(() => w.close());
-    Object.assign(w.config.targets, { PG: { ...dump('PG', 'true'), listUnits: ['printf', `${names[0]}\n${names[1]}\n`] } });
-    const sql = (stmt: string) => activity('purge', 'purge', 'PG', '*', {
-      purge: { type: 'sql', sql: stmt, database: { source: 'inline', value: 'postgres://postgres:not-shown@127.0.0.1:5432/{unit}' }, timeoutMs: 10_000 },
+    Object.assign(w.config.targets, {
+      PG: { ...dump('PG', 'true'), listUnits: ['printf', `${names[0]}\n${names[1]}\n`] },
     });
+    const sql = (stmt: string) =>
+      activity('purge', 'purge', 'PG', '*', {
+        purge: {
+          type: 'sql',
+          sql: stmt,
+          database: { source: 'inline', value: 'postgres://postgres:not-shown@127.0.0.1:5432/{unit}' },
+          timeoutMs: 10_000,
+        },
+      });
     // Rows are 0..9 (and 0..19) days old when inserted; the one of exactly 7 days is older than that by the time the purge runs.
-    Object.assign(w.config.plans.nightly!, { activities: [sql("DELETE FROM log WHERE at < now() - interval '7 days'")] });
+    Object.assign(w.config.plans.nightly!, {
+      activities: [sql("DELETE FROM log WHERE at < now() - interval '7 days'")],
+    });
     const r = await run(w);
     assert.equal(r.status, 'succeeded', JSON.stringify(r.tasks));
-    assert.deepEqual(r.tasks.map((x) => [x.unit, x.reason]), [[names[0], '3 row(s) purged'], [names[1], '13 row(s) purged']]);
-    const log = w.catalog.planRuns().logLines(r.id).map((l) => l.message).join('\n');
-    assert.ok(log.includes(`purge statement on postgres://postgres:***@127.0.0.1:5432/${names[0]} changed 3 row(s)`), log);
+    assert.deepEqual(
+      r.tasks.map((x) => [x.unit, x.reason]),
+      [
+        [names[0], '3 row(s) purged'],
+        [names[1], '13 row(s) purged'],
+      ],
+    );
+    const log = w.catalog
+      .planRuns()
+      .logLines(r.id)
+      .map((l) => l.message)
+      .join('\n');
+    assert.ok(
+      log.includes(`purge statement on postgres://postgres:***@127.0.0.1:5432/${names[0]} changed 3 row(s)`),
+      log,
+    );
     assert.ok(!log.includes('not-shown'));
     Object.assign(w.config.plans.nightly!, { activities: [sql('DELETE FROM nothing_here')] });
     const bad = await run(w);
     assert.equal(bad.status, 'failed');
-    assert.match(bad.tasks[0]!.reason!, /^purge statement failed: postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/safehold_purge_\w+: relation "nothing_here" does not exist$/);
+    assert.match(
+      bad.tasks[0]!.reason!,
+      /^purge statement failed: postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/safehold_purge_\w+: relation "nothing_here" does not exist$/,
+    );
   });
 });

@@ -23,32 +23,55 @@ function run(w: PlanWorld) {
 
 function commandTarget(name: string, over: Partial<CommandTarget> = {}): CommandTarget {
   return {
-    kind: 'command', name, site: null, listUnits: null, backup: ['sh', '-c', 'printf "dump of $SAFEHOLD_UNIT"'],
-    restore: null, probe: null, timeoutMs: 10_000, env: {}, ...over,
+    kind: 'command',
+    name,
+    site: null,
+    listUnits: null,
+    backup: ['sh', '-c', 'printf "dump of $SAFEHOLD_UNIT"'],
+    restore: null,
+    probe: null,
+    timeoutMs: 10_000,
+    env: {},
+    ...over,
   };
 }
 
 const sh = (script: string) => ['sh', '-c', script];
 
 describe('plan targets: command', () => {
-  it('backs up each listed unit: the snapshot holds exactly the program\'s stdout', async (t) => {
+  it("backs up each listed unit: the snapshot holds exactly the program's stdout", async (t) => {
     const db = commandTarget('DB', {
       listUnits: sh('printf "alpha\\nbig\\nbeta\\n"'),
       probe: sh('exit 0'),
-      backup: sh('if [ "$SAFEHOLD_UNIT" = big ]; then seq 1 300000; else printf "dump of $SAFEHOLD_UNIT for $SAFEHOLD_TARGET"; fi'),
+      backup: sh(
+        'if [ "$SAFEHOLD_UNIT" = big ]; then seq 1 300000; else printf "dump of $SAFEHOLD_UNIT for $SAFEHOLD_TARGET"; fi',
+      ),
     });
-    const w = await planWorld({}, { activities: [activity('dump', 'backup', 'DB', null, { tags: ['db'] })] }, { targets: { DB: db } });
+    const w = await planWorld(
+      {},
+      { activities: [activity('dump', 'backup', 'DB', null, { tags: ['db'] })] },
+      { targets: { DB: db } },
+    );
     t.after(() => w.close());
     const r = await run(w);
     assert.equal(r.status, 'succeeded');
-    assert.deepEqual(r.tasks.map((x) => [x.target, x.unit, x.status, x.snapshots.length]), [
-      ['DB', 'alpha', 'succeeded', 1], ['DB', 'beta', 'succeeded', 1], ['DB', 'big', 'succeeded', 1],
-    ]);
+    assert.deepEqual(
+      r.tasks.map((x) => [x.target, x.unit, x.status, x.snapshots.length]),
+      [
+        ['DB', 'alpha', 'succeeded', 1],
+        ['DB', 'beta', 'succeeded', 1],
+        ['DB', 'big', 'succeeded', 1],
+      ],
+    );
     const repo = await openRepo(w);
     const alpha = await streamContent(repo, r.tasks[0]!.snapshots[0]!);
     assert.equal(alpha.bytes.toString(), 'dump of alpha for DB');
     assert.equal(alpha.name, 'DB-alpha.bak');
-    assert.deepEqual(alpha.snapshot.tags, ['plan:nightly', 'target:DB', 'unit:alpha', 'db', `run:${r.id}`], 'no state tag for a command target');
+    assert.deepEqual(
+      alpha.snapshot.tags,
+      ['plan:nightly', 'target:DB', 'unit:alpha', 'db', `run:${r.id}`],
+      'no state tag for a command target',
+    );
     assert.equal((await streamContent(repo, r.tasks[1]!.snapshots[0]!)).bytes.toString(), 'dump of beta for DB');
     const big = await streamContent(repo, r.tasks[2]!.snapshots[0]!);
     const want = `${Array.from({ length: 300000 }, (_, i) => i + 1).join('\n')}\n`;
@@ -61,16 +84,30 @@ describe('plan targets: command', () => {
   it('a backup program exiting non-zero fails its task and writes no snapshot; the next task still runs', async (t) => {
     const broken = commandTarget('DB1', { backup: sh('printf "half a dump"; echo "disk on fire" >&2; exit 5') });
     const ok = commandTarget('DB2');
-    const w = await planWorld({}, { activities: [activity('dump', 'backup', 'DB*', null)] }, { targets: { DB1: broken, DB2: ok } });
+    const w = await planWorld(
+      {},
+      { activities: [activity('dump', 'backup', 'DB*', null)] },
+      { targets: { DB1: broken, DB2: ok } },
+    );
     t.after(() => w.close());
     const r = await run(w);
-    assert.deepEqual(r.tasks.map((x) => [x.target, x.unit, x.status]), [['DB1', 'default', 'failed'], ['DB2', 'default', 'succeeded']]);
+    assert.deepEqual(
+      r.tasks.map((x) => [x.target, x.unit, x.status]),
+      [
+        ['DB1', 'default', 'failed'],
+        ['DB2', 'default', 'succeeded'],
+      ],
+    );
     assert.equal(r.tasks[0]!.reason, 'DB1: backup of default exited with 5: disk on fire');
     assert.deepEqual(r.tasks[0]!.snapshots, []);
     assert.equal(r.status, 'partial');
     const repo = await openRepo(w);
     const snaps = await listSnapshots(repo);
-    assert.deepEqual(snaps.map((s) => s.id), r.tasks[1]!.snapshots, 'only the good dump is a snapshot');
+    assert.deepEqual(
+      snaps.map((s) => s.id),
+      r.tasks[1]!.snapshots,
+      'only the good dump is a snapshot',
+    );
     assert.ok(!snaps.some((s) => s.tags.includes('target:DB1')));
     const c = await check(repo, { readData: true });
     assert.deepEqual(c.errors, [], 'the repository is consistent after the failed dump');
@@ -89,7 +126,10 @@ describe('plan targets: command', () => {
     Object.assign(w.config.plans.nightly!, { activities: [activity('dump', 'backup', 'DB', 'one')] });
     const r = await run(w);
     assert.equal(r.status, 'skipped');
-    assert.deepEqual(r.tasks.map((x) => [x.target, x.unit, x.status, x.reason]), [['DB', 'one', 'skipped', 'target DB is unavailable']]);
+    assert.deepEqual(
+      r.tasks.map((x) => [x.target, x.unit, x.status, x.reason]),
+      [['DB', 'one', 'skipped', 'target DB is unavailable']],
+    );
     assert.equal(fs.readFileSync(ran, 'utf8'), 'probed\n');
   });
 });
@@ -109,7 +149,9 @@ describe('plan targets: files', () => {
     fs.writeFileSync(path.join(home, 'todo.txt'), 'todo\n');
     fs.writeFileSync(path.join(home, 'scratch.tmp'), 'excluded\n');
     const host: FilesTarget = {
-      kind: 'files', name: 'HOST', site: null,
+      kind: 'files',
+      name: 'HOST',
+      site: null,
       units: { etc: { paths: [etc], exclude: [] }, home: { paths: [home], exclude: ['*.tmp'] } },
     };
     Object.assign(w.config.targets, { HOST: host });
@@ -117,7 +159,13 @@ describe('plan targets: files', () => {
 
     const first = await run(w);
     assert.equal(first.status, 'succeeded');
-    assert.deepEqual(first.tasks.map((x) => [x.unit, x.status, x.snapshots.length]), [['etc', 'succeeded', 1], ['home', 'succeeded', 1]]);
+    assert.deepEqual(
+      first.tasks.map((x) => [x.unit, x.status, x.snapshots.length]),
+      [
+        ['etc', 'succeeded', 1],
+        ['home', 'succeeded', 1],
+      ],
+    );
     const second = await run(w);
     assert.equal(second.status, 'succeeded');
 
@@ -146,25 +194,63 @@ describe('plan targets: device through the command adapter', () => {
   it('exports a unit with unsaved changes through appliance-cli: quiesce, two exports, unquiesce', async (t) => {
     const cli = startApplianceCli({ name: 'CLI8', units: { DOMAIN1: { unsaved: true }, DOMAIN2: {} } });
     t.after(() => cli.close());
-    const env: Record<string, Secret> = Object.fromEntries(Object.entries(cli.env).map(([k, v]) => [k, { source: 'inline', value: v }]));
-    const w = await planWorld({}, { activities: [activity('export', 'export', 'CLI8', 'DOMAIN1', { quiesce: true, quiesceTimeoutMs: 2000 })] }, {
-      targets: { CLI8: { kind: 'device', name: 'CLI8', site: null, adapter: { type: 'command', command: cli.command, timeoutMs: 20_000, env } } },
-    });
+    const env: Record<string, Secret> = Object.fromEntries(
+      Object.entries(cli.env).map(([k, v]) => [k, { source: 'inline', value: v }]),
+    );
+    const w = await planWorld(
+      {},
+      { activities: [activity('export', 'export', 'CLI8', 'DOMAIN1', { quiesce: true, quiesceTimeoutMs: 2000 })] },
+      {
+        targets: {
+          CLI8: {
+            kind: 'device',
+            name: 'CLI8',
+            site: null,
+            adapter: { type: 'command', command: cli.command, timeoutMs: 20_000, env },
+          },
+        },
+      },
+    );
     t.after(() => w.close());
     const r = await run(w);
-    assert.deepEqual(r.tasks.map((x) => [x.target, x.unit, x.status, x.reason, x.snapshots.length]), [['CLI8', 'DOMAIN1', 'succeeded', null, 2]]);
+    assert.deepEqual(
+      r.tasks.map((x) => [x.target, x.unit, x.status, x.reason, x.snapshots.length]),
+      [['CLI8', 'DOMAIN1', 'succeeded', null, 2]],
+    );
     const calls = cli.read().calls;
-    assert.deepEqual(calls.filter((c) => c.op !== 'state').map((c) => `${c.op}${c.unit ? ` ${c.unit}` : ''}${c.state ? ` ${c.state}` : ''}`), [
-      'health', 'units', 'unsaved DOMAIN1', 'quiesce DOMAIN1', 'backup DOMAIN1 persisted', 'backup DOMAIN1 running', 'unquiesce DOMAIN1',
-    ]);
-    assert.ok(calls.every((c) => c.status < 400), 'the token was accepted');
+    assert.deepEqual(
+      calls
+        .filter((c) => c.op !== 'state')
+        .map((c) => `${c.op}${c.unit ? ` ${c.unit}` : ''}${c.state ? ` ${c.state}` : ''}`),
+      [
+        'health',
+        'units',
+        'unsaved DOMAIN1',
+        'quiesce DOMAIN1',
+        'backup DOMAIN1 persisted',
+        'backup DOMAIN1 running',
+        'unquiesce DOMAIN1',
+      ],
+    );
+    assert.ok(
+      calls.every((c) => c.status < 400),
+      'the token was accepted',
+    );
     assert.equal(cli.read().units.DOMAIN1!.quiesce, 'active');
     const repo = await openRepo(w);
     for (const [i, state] of (['persisted', 'running'] as const).entries()) {
       const s = await streamContent(repo, r.tasks[0]!.snapshots[i]!);
-      assert.ok(s.bytes.equals(applianceBackupContent('CLI8', { unit: 'DOMAIN1', kind: 'export', state }, cli.read().exportBytes)), `${state} bytes`);
+      assert.ok(
+        s.bytes.equals(
+          applianceBackupContent('CLI8', { unit: 'DOMAIN1', kind: 'export', state }, cli.read().exportBytes),
+        ),
+        `${state} bytes`,
+      );
       assert.ok(s.snapshot.tags.includes(`state:${state}`));
     }
-    assert.deepEqual(quiesceRecords(w).map((q) => [q.target, q.unit, q.outcome]), [['CLI8', 'DOMAIN1', 'unquiesced']]);
+    assert.deepEqual(
+      quiesceRecords(w).map((q) => [q.target, q.unit, q.outcome]),
+      [['CLI8', 'DOMAIN1', 'unquiesced']],
+    );
   });
 });

@@ -20,17 +20,33 @@ it('safehold server under umask 022 creates its data directory 0700 and the cata
   const data = path.join(dir, 'state', 'safehold');
   const file = path.join(dir, 'safehold.yaml');
   fs.writeFileSync(file, `settings: { dataDir: ${data} }\n`);
-  const child = spawn('sh', ['-c', 'umask 022; exec "$0" "$@"', SAFEHOLD, 'server', '--config', file], { env: baseEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('sh', ['-c', 'umask 022; exec "$0" "$@"', SAFEHOLD, 'server', '--config', file], {
+    env: baseEnv(),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   await until(() => /listening on /.test(stderr) || child.exitCode !== null, 'the server to listen', 60_000);
   assert.match(stderr, /listening on /);
 
   const db = path.join(data, 'catalog.db');
-  assert.deepEqual({ data: mode(data), parent: mode(path.dirname(data)), db: mode(db), wal: mode(`${db}-wal`), shm: mode(`${db}-shm`), sock: mode(path.join(data, 'server.sock')) },
-    { data: '700', parent: '700', db: '600', wal: '600', shm: '600', sock: '600' });
+  assert.deepEqual(
+    {
+      data: mode(data),
+      parent: mode(path.dirname(data)),
+      db: mode(db),
+      wal: mode(`${db}-wal`),
+      shm: mode(`${db}-shm`),
+      sock: mode(path.join(data, 'server.sock')),
+    },
+    { data: '700', parent: '700', db: '600', wal: '600', shm: '600', sock: '600' },
+  );
   child.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);
   assert.equal(mode(db), '600');

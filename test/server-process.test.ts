@@ -17,7 +17,6 @@ import type { Appliance } from './helpers/appliance-server.ts';
 import { Catalog } from '../src/catalog/catalog.ts';
 import { until } from './helpers/wait.ts';
 
-
 interface World {
   sb: Sandbox;
   qa1: Appliance;
@@ -41,7 +40,9 @@ async function world(t: { after(fn: () => Promise<void> | void): void }, planExt
   await sb.init();
   const data = path.join(sb.dir, 'data');
   const file = path.join(sb.dir, 'safehold.yaml');
-  fs.writeFileSync(file, `
+  fs.writeFileSync(
+    file,
+    `
 settings: { dataDir: ${data}, shutdownGrace: 2s }
 targets:
   QA1: { kind: device, adapter: { http: { url: '${qa1.url}', token: tok } } }
@@ -56,15 +57,23 @@ ${planExtra}
   other:
     destination: local
     activities: [{ kind: backup, targets: QA2 }]
-`);
+`,
+  );
   const env = { ...sb.env, SAFEHOLD_DATA_DIR: data };
   return {
-    sb, qa1, qa2, file, data, env,
+    sb,
+    qa1,
+    qa2,
+    file,
+    data,
+    env,
     server(extra = []) {
       const r = startCli(['server', '--config', file, ...extra], env);
       running.push(r);
       let err = '';
-      r.child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+      r.child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
       return Object.assign(r, { stderr: () => err });
     },
   };
@@ -78,24 +87,40 @@ describe('safehold server (a real process)', () => {
   it('takes on-demand runs over its socket, refuses a second server, serves the API on --listen, exits 0 on SIGTERM', async (t) => {
     const w = await world(t);
     const srv = w.server(['--listen', '127.0.0.1:0']);
-    await until(() => /listening on .*server\.sock and http:\/\/127\.0\.0\.1:\d+/.test(srv.stderr()), 'the server to listen', 60_000);
+    await until(
+      () => /listening on .*server\.sock and http:\/\/127\.0\.0\.1:\d+/.test(srv.stderr()),
+      'the server to listen',
+      60_000,
+    );
     const url = /http:\/\/(127\.0\.0\.1:\d+)/.exec(srv.stderr())![1];
-    const r = await w.sb.run(['plan', 'run', 'other', '--config', w.file, '--json'], { env: { SAFEHOLD_DATA_DIR: w.data } });
+    const r = await w.sb.run(['plan', 'run', 'other', '--config', w.file, '--json'], {
+      env: { SAFEHOLD_DATA_DIR: w.data },
+    });
     assert.equal(r.code, 0, show(r));
     assert.equal(r.json().server, srv.child.pid);
     assert.equal(r.json().run.pid, srv.child.pid, 'the server ran it');
     assert.equal(r.json().run.status, 'succeeded');
     const human = await w.sb.run(['plan', 'run', 'other', '--config', w.file], { env: { SAFEHOLD_DATA_DIR: w.data } });
-    assert.match(human.stdout, new RegExp(`^plan other, run [0-9a-f]{8} \\(by the server, pid ${srv.child.pid}\\): succeeded`));
+    assert.match(
+      human.stdout,
+      new RegExp(`^plan other, run [0-9a-f]{8} \\(by the server, pid ${srv.child.pid}\\): succeeded`),
+    );
     const second = await w.sb.run(['server', '--config', w.file], { env: { SAFEHOLD_DATA_DIR: w.data } });
     assert.equal(second.code, 11, show(second));
-    assert.match(second.stderr, new RegExp(`a server is already running on this data directory \\(pid ${srv.child.pid}\\)`));
+    assert.match(
+      second.stderr,
+      new RegExp(`a server is already running on this data directory \\(pid ${srv.child.pid}\\)`),
+    );
     const health = await fetch(`http://${url}/api/health`);
     assert.equal(health.status, 200);
     assert.equal((await fetch(`http://${url}/api/status`)).status, 401, 'the API needs credentials');
-    const token = (await w.sb.run(['token', 'create', '--role', 'viewer'], { env: { SAFEHOLD_DATA_DIR: w.data } })).stdout.trim();
+    const token = (
+      await w.sb.run(['token', 'create', '--role', 'viewer'], { env: { SAFEHOLD_DATA_DIR: w.data } })
+    ).stdout.trim();
     assert.match(token, /^shk_/);
-    const status = await (await fetch(`http://${url}/api/status`, { headers: { authorization: `Bearer ${token}` } })).json() as { pid: number; running: unknown[] };
+    const status = (await (
+      await fetch(`http://${url}/api/status`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { pid: number; running: unknown[] };
     assert.equal(status.pid, srv.child.pid);
     const post = await fetch(`http://${url}/v1/plans/other/run`, { method: 'POST' });
     assert.equal(post.status, 404, 'runs are not accepted on the TCP listener');
@@ -104,7 +129,9 @@ describe('safehold server (a real process)', () => {
     assert.equal(exit.code, 0, describeExit(exit));
     assert.ok(!fs.existsSync(path.join(w.data, 'server.sock')), 'the socket is removed');
     // With no server, plan run runs in-process.
-    const local = await w.sb.run(['plan', 'run', 'other', '--config', w.file, '--json'], { env: { SAFEHOLD_DATA_DIR: w.data } });
+    const local = await w.sb.run(['plan', 'run', 'other', '--config', w.file, '--json'], {
+      env: { SAFEHOLD_DATA_DIR: w.data },
+    });
     assert.equal(local.code, 0, show(local));
     assert.equal(local.json().server, undefined);
   });
@@ -116,9 +143,16 @@ describe('safehold server (a real process)', () => {
     const cat = catalogOf(w);
     t.after(() => cat.close());
     await until(() => cat.leases().list().length === 1, 'the first run to hold QA1');
-    const b = await w.sb.run(['plan', 'run', 'nightly', '--config', w.file, '--local'], { env: { SAFEHOLD_DATA_DIR: w.data } });
+    const b = await w.sb.run(['plan', 'run', 'nightly', '--config', w.file, '--local'], {
+      env: { SAFEHOLD_DATA_DIR: w.data },
+    });
     assert.equal(b.code, 4, show(b));
-    assert.match(b.stdout, new RegExp(`refused \\(target:QA1 is held by run [0-9a-f]{8} \\(backup, pid ${a.child.pid} on .+\\) since .+; on-demand runs are not retried\\)`));
+    assert.match(
+      b.stdout,
+      new RegExp(
+        `refused \\(target:QA1 is held by run [0-9a-f]{8} \\(backup, pid ${a.child.pid} on .+\\) since .+; on-demand runs are not retried\\)`,
+      ),
+    );
     const ra = await a.done;
     assert.equal(ra.code, 0, describeExit(ra));
     assert.deepEqual(cat.leases().list(), []);
@@ -146,19 +180,43 @@ describe('safehold server (a real process)', () => {
 
     w.qa1.state.latencyMs.backup = 0;
     const again = w.server();
-    await until(() => cat.planRuns().listRuns({ plan: 'nightly' }).some((r) => r.trigger === 'retry' && r.status !== 'running'), 'the retry to finish', 60_000);
+    await until(
+      () =>
+        cat
+          .planRuns()
+          .listRuns({ plan: 'nightly' })
+          .some((r) => r.trigger === 'retry' && r.status !== 'running'),
+      'the retry to finish',
+      60_000,
+    );
     const runs = cat.planRuns().listRuns({ plan: 'nightly' });
     const retry = runs.find((r) => r.trigger === 'retry')!;
     const old = cat.planRuns().getRun(dead!.id)!;
     assert.equal(old.status, 'failed');
     assert.match(old.reason!, /^process \d+ died while running$/);
     assert.equal(retry.retryOf, dead!.id);
-    assert.equal(retry.status, 'succeeded', JSON.stringify(cat.planRuns().logLines(retry.id).map((l) => l.message)));
+    assert.equal(
+      retry.status,
+      'succeeded',
+      JSON.stringify(
+        cat
+          .planRuns()
+          .logLines(retry.id)
+          .map((l) => l.message),
+      ),
+    );
     const ops = w.qa1.state.calls.map((c) => c.op);
     const firstUnquiesce = ops.indexOf('unquiesce');
     assert.ok(firstUnquiesce > ops.indexOf('backup'), 'the left-behind quiesce was undone at start');
     assert.equal(w.qa1.state.device.quiesce, 'active');
-    assert.deepEqual(cat.alerts().list().map((a) => a.event).sort(), ['quiesce-repaired']);
+    assert.deepEqual(
+      cat
+        .alerts()
+        .list()
+        .map((a) => a.event)
+        .sort(),
+      ['quiesce-repaired'],
+    );
     again.child.kill('SIGTERM');
     assert.equal((await again.done).code, 0);
     assert.deepEqual(cat.leases().list(), []);
@@ -166,6 +224,6 @@ describe('safehold server (a real process)', () => {
     const check = await w.sb.run(['check', '--read-data']);
     assert.equal(check.code, 0, show(check));
     const snaps = await w.sb.run(['snapshots', '--json']);
-    assert.equal(snaps.json().length, 1, 'one snapshot: the retry\'s');
+    assert.equal(snaps.json().length, 1, "one snapshot: the retry's");
   });
 });

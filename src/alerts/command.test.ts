@@ -15,14 +15,25 @@ function tempDir(t: { after(fn: () => void): void }): string {
   return dir;
 }
 
-const payload = toPayload('a1b2', Date.UTC(2026, 0, 2), lowSpace({ path: '/srv/backups', freeBytes: 1024, thresholdBytes: 4096 }));
+const payload = toPayload(
+  'a1b2',
+  Date.UTC(2026, 0, 2),
+  lowSpace({ path: '/srv/backups', freeBytes: 1024, thresholdBytes: 4096 }),
+);
 
 test('command: receives the alert JSON on stdin and the event in its environment', async (t) => {
   const dir = tempDir(t);
   const out = path.join(dir, 'alert.json');
   const env = path.join(dir, 'env.txt');
   const r = await runAlertCommand(payload, {
-    argv: ['sh', '-c', 'cat > "$1"; printf "%s %s %s %s" "$SAFEHOLD_ALERT_EVENT" "$SAFEHOLD_ALERT_SEVERITY" "$SAFEHOLD_ALERT_ID" "$EXTRA" > "$2"', 'sh', out, env],
+    argv: [
+      'sh',
+      '-c',
+      'cat > "$1"; printf "%s %s %s %s" "$SAFEHOLD_ALERT_EVENT" "$SAFEHOLD_ALERT_SEVERITY" "$SAFEHOLD_ALERT_ID" "$EXTRA" > "$2"',
+      'sh',
+      out,
+      env,
+    ],
     env: { EXTRA: 'x1' },
   });
   assert.deepEqual(r, { ok: true, detail: 'sh exited 0', attempts: 1 });
@@ -39,7 +50,11 @@ test('command: a command that does not exist is a failed delivery, not an except
   const r = await runAlertCommand(payload, { argv: ['/nonexistent/safehold-notify'] });
   assert.equal(r.ok, false);
   assert.match(r.detail, /cannot run \/nonexistent\/safehold-notify: ENOENT/);
-  assert.deepEqual(await runAlertCommand(payload, { argv: [] }), { ok: false, detail: 'alert command is empty', attempts: 0 });
+  assert.deepEqual(await runAlertCommand(payload, { argv: [] }), {
+    ok: false,
+    detail: 'alert command is empty',
+    attempts: 0,
+  });
 });
 
 test('command: killed with its children after the timeout', async (t) => {
@@ -47,7 +62,10 @@ test('command: killed with its children after the timeout', async (t) => {
   const pidFile = path.join(dir, 'child.pid');
   const t0 = Date.now();
   // The shell starts a background sleep that would hold stderr open; the whole group must go.
-  const r = await runAlertCommand(payload, { argv: ['sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`], timeoutMs: 300 });
+  const r = await runAlertCommand(payload, {
+    argv: ['sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`],
+    timeoutMs: 300,
+  });
   const took = Date.now() - t0;
   assert.deepEqual(r, { ok: false, detail: 'sh timed out after 300 ms', attempts: 1 });
   assert.ok(took < 5000, `took ${took} ms`);
@@ -59,7 +77,11 @@ test('command: killed with its children after the timeout', async (t) => {
 async function gone(pid: number): Promise<boolean> {
   for (let i = 0; i < 40; i++) {
     let stat: string;
-    try { stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return true; }
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return true;
+    }
     if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return true;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

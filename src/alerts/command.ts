@@ -27,10 +27,15 @@ export async function runAlertCommand(payload: AlertPayload, cfg: CommandConfig)
   if (!file) return { ok: false, detail: 'alert command is empty', attempts: 0 };
   const timeoutMs = cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const r = await runChild({
-    argv: cfg.argv, timeoutMs, stdin: `${JSON.stringify(payload)}\n`, stderrTail: STDERR_KEEP,
+    argv: cfg.argv,
+    timeoutMs,
+    stdin: `${JSON.stringify(payload)}\n`,
+    stderrTail: STDERR_KEEP,
     env: childEnv({
       ...(cfg.env ?? {}),
-      SAFEHOLD_ALERT_EVENT: payload.event, SAFEHOLD_ALERT_SEVERITY: payload.severity, SAFEHOLD_ALERT_ID: payload.id,
+      SAFEHOLD_ALERT_EVENT: payload.event,
+      SAFEHOLD_ALERT_SEVERITY: payload.severity,
+      SAFEHOLD_ALERT_ID: payload.id,
     }),
   });
   const fail = (detail: string): DeliveryResult => ({ ok: false, detail, attempts: 1 });

@@ -26,7 +26,10 @@ async function hook(t: { after(fn: () => unknown): void }, status: number) {
   const srv = http.createServer((req, res) => {
     const c: Buffer[] = [];
     req.on('data', (d: Buffer) => c.push(d));
-    req.on('end', () => { bodies.push(Buffer.concat(c).toString()); res.writeHead(status).end(); });
+    req.on('end', () => {
+      bodies.push(Buffer.concat(c).toString());
+      res.writeHead(status).end();
+    });
   });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise((resolve) => srv.close(resolve)));
@@ -44,13 +47,29 @@ test('store: record, markDelivered, list newest first and by event, get; unknown
   store.markDelivered(b, 'ops-hook', false, 'HTTP 500');
   clock.set(2_000_500);
   store.markDelivered(b, 'ops-hook', true, 'HTTP 200');
-  assert.deepEqual(store.list().map((x) => x.id), [b, a]);
-  assert.deepEqual(store.list({ limit: 1 }).map((x) => x.id), [b]);
-  assert.deepEqual(store.list({ event: 'stale-lock-cleared' }).map((x) => x.id), [a]);
+  assert.deepEqual(
+    store.list().map((x) => x.id),
+    [b, a],
+  );
+  assert.deepEqual(
+    store.list({ limit: 1 }).map((x) => x.id),
+    [b],
+  );
+  assert.deepEqual(
+    store.list({ event: 'stale-lock-cleared' }).map((x) => x.id),
+    [a],
+  );
   assert.deepEqual(store.get(b), {
-    id: b, event: 'retries-exhausted', severity: 'critical', summary: 'plan nightly: gave up after 25 attempts: locked',
-    details: { plan: 'nightly', attempts: 25, reason: 'locked' }, at: 2_000_000,
-    deliveries: [{ channel: 'ops-hook', ok: false, detail: 'HTTP 500', at: 2_000_000 }, { channel: 'ops-hook', ok: true, detail: 'HTTP 200', at: 2_000_500 }],
+    id: b,
+    event: 'retries-exhausted',
+    severity: 'critical',
+    summary: 'plan nightly: gave up after 25 attempts: locked',
+    details: { plan: 'nightly', attempts: 25, reason: 'locked' },
+    at: 2_000_000,
+    deliveries: [
+      { channel: 'ops-hook', ok: false, detail: 'HTTP 500', at: 2_000_000 },
+      { channel: 'ops-hook', ok: true, detail: 'HTTP 200', at: 2_000_500 },
+    ],
   });
   assert.equal(store.get('nope'), undefined);
   assert.throws(() => store.markDelivered('nope', 'x', true), { code: 'NOT_FOUND' });
@@ -65,25 +84,50 @@ test('sendAlert: stores the alert, delivers on every channel, records each outco
   const bad = await hook(t, 400);
   const cmdOut = path.join(dir, 'cmd.json');
   const event = quiesceRepaired({ target: 'PG1', unit: null, runId: 'r9', outcome: 'unquiesced' });
-  const sent = await sendAlert(catalog, event, [
-    { name: 'ops', type: 'webhook', webhook: { url: good.url, secret: 's' } },
-    { name: 'bad-hook', type: 'webhook', webhook: { url: bad.url } },
-    { name: 'notify', type: 'command', command: { argv: ['sh', '-c', 'cat > "$1"', 'sh', cmdOut] } },
-    { name: 'broken', type: 'command', command: { argv: ['/nonexistent/notify'] } },
-    { name: 'only-runbooks', type: 'command', command: { argv: ['sh', '-c', 'exit 0'] }, events: ['runbook-failed'] },
-  ], clock);
+  const sent = await sendAlert(
+    catalog,
+    event,
+    [
+      { name: 'ops', type: 'webhook', webhook: { url: good.url, secret: 's' } },
+      { name: 'bad-hook', type: 'webhook', webhook: { url: bad.url } },
+      { name: 'notify', type: 'command', command: { argv: ['sh', '-c', 'cat > "$1"', 'sh', cmdOut] } },
+      { name: 'broken', type: 'command', command: { argv: ['/nonexistent/notify'] } },
+      { name: 'only-runbooks', type: 'command', command: { argv: ['sh', '-c', 'exit 0'] }, events: ['runbook-failed'] },
+    ],
+    clock,
+  );
   assert.equal(sent.recorded, true);
-  assert.deepEqual(sent.deliveries.map((d) => [d.channel, d.ok]), [['ops', true], ['bad-hook', false], ['notify', true], ['broken', false]]);
+  assert.deepEqual(
+    sent.deliveries.map((d) => [d.channel, d.ok]),
+    [
+      ['ops', true],
+      ['bad-hook', false],
+      ['notify', true],
+      ['broken', false],
+    ],
+  );
 
   const stored = catalog.alerts().get(sent.id)!;
   assert.equal(stored.event, 'quiesce-repaired');
   assert.equal(stored.at, Date.UTC(2026, 2, 1));
-  assert.deepEqual(stored.deliveries.map((d) => [d.channel, d.ok]).sort(), [['bad-hook', false], ['broken', false], ['notify', true], ['ops', true]]);
+  assert.deepEqual(stored.deliveries.map((d) => [d.channel, d.ok]).sort(), [
+    ['bad-hook', false],
+    ['broken', false],
+    ['notify', true],
+    ['ops', true],
+  ]);
   assert.match(stored.deliveries.find((d) => d.channel === 'bad-hook')!.detail!, /HTTP 400/);
   assert.match(stored.deliveries.find((d) => d.channel === 'broken')!.detail!, /ENOENT/);
 
   // Every channel got the same document: the stored alert.
-  const expected = { event: 'quiesce-repaired', severity: 'warning', summary: stored.summary, details: stored.details, at: '2026-03-01T00:00:00.000Z', id: sent.id };
+  const expected = {
+    event: 'quiesce-repaired',
+    severity: 'warning',
+    summary: stored.summary,
+    details: stored.details,
+    at: '2026-03-01T00:00:00.000Z',
+    id: sent.id,
+  };
   assert.deepEqual(JSON.parse(good.bodies[0]!), expected);
   assert.deepEqual(JSON.parse(bad.bodies[0]!), expected);
   assert.deepEqual(JSON.parse(fs.readFileSync(cmdOut, 'utf8')), expected);
@@ -94,15 +138,26 @@ test('sendAlert: when the catalog cannot store the alert it is still delivered',
   const catalog = Catalog.open(tempDir(t), clock);
   catalog.close();
   const good = await hook(t, 200);
-  const sent = await sendAlert(catalog, retriesExhausted({ plan: 'p', attempts: 3, reason: 'x' }), [{ name: 'ops', type: 'webhook', webhook: { url: good.url } }], clock);
+  const sent = await sendAlert(
+    catalog,
+    retriesExhausted({ plan: 'p', attempts: 3, reason: 'x' }),
+    [{ name: 'ops', type: 'webhook', webhook: { url: good.url } }],
+    clock,
+  );
   assert.equal(sent.recorded, false);
   assert.ok(sent.recordError);
-  assert.deepEqual(sent.deliveries.map((d) => [d.channel, d.ok]), [['ops', true]]);
+  assert.deepEqual(
+    sent.deliveries.map((d) => [d.channel, d.ok]),
+    [['ops', true]],
+  );
   assert.equal(JSON.parse(good.bodies[0]!).id, sent.id);
 });
 
 // A retry would wait on the ManualClock forever: the timeout turns that into a failure.
-test('sendAlert: email and SNMP channels at once; each delivery recorded in the catalog', { timeout: 20_000, skip: hasSnmptrapd() ? false : 'snmptrapd is not installed (/usr/sbin/snmptrapd)' }, async (t) => {
+test('sendAlert: email and SNMP channels at once; each delivery recorded in the catalog', {
+  timeout: 20_000,
+  skip: hasSnmptrapd() ? false : 'snmptrapd is not installed (/usr/sbin/snmptrapd)',
+}, async (t) => {
   const clock = new ManualClock(Date.UTC(2026, 2, 2, 1));
   const catalog = Catalog.open(tempDir(t), clock);
   t.after(() => catalog.close());
@@ -113,24 +168,77 @@ test('sendAlert: email and SNMP channels at once; each delivery recorded in the 
   const closedPort = (probe.address() as AddressInfo).port;
   await new Promise((resolve) => probe.close(resolve));
 
-  const event = retriesExhausted({ plan: 'nightly', runId: 'r7', scope: 'target:PG1', attempts: 25, reason: 'scope locked' });
-  const sent = await sendAlert(catalog, event, [
-    { name: 'ops-mail', type: 'email', email: { host: sink.host, port: sink.port, user: 'alerts', password: 'smtp-pw', from: 'safehold@example.com', to: ['ops@example.com'] } },
-    { name: 'nms', type: 'snmp', snmp: { host: trapd.host, port: trapd.port, community: 'nms-community' } },
-    { name: 'dead-relay', type: 'email', email: { host: '127.0.0.1', port: closedPort, from: 'safehold@example.com', to: ['ops@example.com'], retryDelaysMs: [] } },
-    { name: 'runbook-traps', type: 'snmp', snmp: { host: trapd.host, port: trapd.port, community: 'nms-community' }, events: ['runbook-failed'] },
-  ], clock);
+  const event = retriesExhausted({
+    plan: 'nightly',
+    runId: 'r7',
+    scope: 'target:PG1',
+    attempts: 25,
+    reason: 'scope locked',
+  });
+  const sent = await sendAlert(
+    catalog,
+    event,
+    [
+      {
+        name: 'ops-mail',
+        type: 'email',
+        email: {
+          host: sink.host,
+          port: sink.port,
+          user: 'alerts',
+          password: 'smtp-pw',
+          from: 'safehold@example.com',
+          to: ['ops@example.com'],
+        },
+      },
+      { name: 'nms', type: 'snmp', snmp: { host: trapd.host, port: trapd.port, community: 'nms-community' } },
+      {
+        name: 'dead-relay',
+        type: 'email',
+        email: {
+          host: '127.0.0.1',
+          port: closedPort,
+          from: 'safehold@example.com',
+          to: ['ops@example.com'],
+          retryDelaysMs: [],
+        },
+      },
+      {
+        name: 'runbook-traps',
+        type: 'snmp',
+        snmp: { host: trapd.host, port: trapd.port, community: 'nms-community' },
+        events: ['runbook-failed'],
+      },
+    ],
+    clock,
+  );
   assert.equal(sent.recorded, true);
-  assert.deepEqual(sent.deliveries.map((d) => [d.channel, d.ok, d.attempts]), [['ops-mail', true, 1], ['nms', true, 1], ['dead-relay', false, 1]]);
+  assert.deepEqual(
+    sent.deliveries.map((d) => [d.channel, d.ok, d.attempts]),
+    [
+      ['ops-mail', true, 1],
+      ['nms', true, 1],
+      ['dead-relay', false, 1],
+    ],
+  );
 
   const stored = catalog.alerts().get(sent.id)!;
   assert.equal(stored.event, 'retries-exhausted');
   const byChannel = Object.fromEntries(stored.deliveries.map((d) => [d.channel, d]));
   assert.deepEqual(Object.keys(byChannel).sort(), ['dead-relay', 'nms', 'ops-mail']);
   assert.equal(byChannel['ops-mail']!.ok, true);
-  assert.match(byChannel['ops-mail']!.detail!, new RegExp(`^accepted by 127\\.0\\.0\\.1:${sink.port} for ops@example\\.com: 250 `));
-  assert.deepEqual([byChannel.nms!.ok, byChannel.nms!.detail], [true, `trap safeholdRetriesExhausted sent to 127.0.0.1:${trapd.port}`]);
-  assert.deepEqual([byChannel['dead-relay']!.ok, byChannel['dead-relay']!.detail], [false, `cannot reach 127.0.0.1:${closedPort}: ECONNREFUSED`]);
+  assert.match(
+    byChannel['ops-mail']!.detail!,
+    new RegExp(`^accepted by 127\\.0\\.0\\.1:${sink.port} for ops@example\\.com: 250 `),
+  );
+  assert.deepEqual(
+    [byChannel.nms!.ok, byChannel.nms!.detail],
+    [true, `trap safeholdRetriesExhausted sent to 127.0.0.1:${trapd.port}`],
+  );
+  assert.deepEqual(
+    [byChannel['dead-relay']!.ok, byChannel['dead-relay']!.detail],
+    [false, `cannot reach 127.0.0.1:${closedPort}: ECONNREFUSED`],
+  );
   assert.ok(stored.deliveries.every((d) => d.at === Date.UTC(2026, 2, 2, 1)));
 
   // What arrived is the stored alert.
@@ -140,6 +248,13 @@ test('sendAlert: email and SNMP channels at once; each delivery recorded in the 
   await sink.waitForSessions(1);
   const mail = parseMail(sink.messages()[0]!.raw);
   assert.equal(mail.headers.subject, `[Safehold] CRITICAL retries-exhausted: ${stored.summary}`);
-  assert.deepEqual(JSON.parse(mail.parts[1]!.text), { event: 'retries-exhausted', severity: 'critical', summary: stored.summary, details: stored.details, at: '2026-03-02T01:00:00.000Z', id: sent.id });
+  assert.deepEqual(JSON.parse(mail.parts[1]!.text), {
+    event: 'retries-exhausted',
+    severity: 'critical',
+    summary: stored.summary,
+    details: stored.details,
+    at: '2026-03-02T01:00:00.000Z',
+    id: sent.id,
+  });
   assert.equal(trapd.traps.length, 1, 'the runbook-only channel got nothing');
 });

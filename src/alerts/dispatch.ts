@@ -38,7 +38,12 @@ export interface SentAlert {
 }
 
 /** Records `event`, delivers it to each channel that accepts it (`events` unset: all), records the outcomes. */
-export async function sendAlert(catalog: Catalog, event: AlertEvent, channels: AlertChannel[], clock: Clock = systemClock): Promise<SentAlert> {
+export async function sendAlert(
+  catalog: Catalog,
+  event: AlertEvent,
+  channels: AlertChannel[],
+  clock: Clock = systemClock,
+): Promise<SentAlert> {
   const store = safely(() => catalog.alerts());
   let id: string;
   let recorded = false;
@@ -55,28 +60,38 @@ export async function sendAlert(catalog: Catalog, event: AlertEvent, channels: A
   const at = stored?.ok && stored.value ? stored.value.at : clock.now();
   const payload = toPayload(id, at, event);
   const chosen = channels.filter((c) => !c.events || c.events.includes(event.event));
-  const deliveries = await Promise.all(chosen.map(async (ch): Promise<ChannelOutcome> => {
-    let r: DeliveryResult;
-    try {
-      r = await deliver(ch, payload, clock);
-    } catch (e) {
-      r = { ok: false, detail: `channel failed: ${e instanceof Error ? e.message : String(e)}`, attempts: 0 };
-    }
-    if (recorded && store.ok) safely(() => store.value.markDelivered(id, ch.name, r.ok, r.detail));
-    return { channel: ch.name, ...r };
-  }));
+  const deliveries = await Promise.all(
+    chosen.map(async (ch): Promise<ChannelOutcome> => {
+      let r: DeliveryResult;
+      try {
+        r = await deliver(ch, payload, clock);
+      } catch (e) {
+        r = { ok: false, detail: `channel failed: ${e instanceof Error ? e.message : String(e)}`, attempts: 0 };
+      }
+      if (recorded && store.ok) safely(() => store.value.markDelivered(id, ch.name, r.ok, r.detail));
+      return { channel: ch.name, ...r };
+    }),
+  );
   return { id, recorded, ...(recordError !== undefined ? { recordError } : {}), deliveries };
 }
 
 function deliver(ch: AlertChannel, payload: AlertPayload, clock: Clock): Promise<DeliveryResult> {
   switch (ch.type) {
-    case 'webhook': return sendWebhook(payload, ch.webhook, clock);
-    case 'command': return runAlertCommand(payload, ch.command);
-    case 'email': return sendEmail(payload, ch.email, clock);
-    case 'snmp': return sendSnmpTrap(payload, ch.snmp);
+    case 'webhook':
+      return sendWebhook(payload, ch.webhook, clock);
+    case 'command':
+      return runAlertCommand(payload, ch.command);
+    case 'email':
+      return sendEmail(payload, ch.email, clock);
+    case 'snmp':
+      return sendSnmpTrap(payload, ch.snmp);
   }
 }
 
 function safely<T>(fn: () => T): { ok: true; value: T } | { ok: false; error: unknown } {
-  try { return { ok: true, value: fn() }; } catch (error) { return { ok: false, error }; }
+  try {
+    return { ok: true, value: fn() };
+  } catch (error) {
+    return { ok: false, error };
+  }
 }

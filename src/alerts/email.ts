@@ -73,8 +73,18 @@ export function alertMessage(payload: AlertPayload, cfg: EmailConfig): SendMailO
     text: alertText(payload),
     date: new Date(payload.at),
     priority: payload.severity === 'critical' ? 'high' : 'normal',
-    headers: { 'X-Safehold-Alert-Id': payload.id, 'X-Safehold-Event': payload.event, 'X-Safehold-Severity': payload.severity },
-    attachments: [{ filename: attachmentName(payload), content: `${JSON.stringify(payload, null, 2)}\n`, contentType: 'application/json; charset=utf-8' }],
+    headers: {
+      'X-Safehold-Alert-Id': payload.id,
+      'X-Safehold-Event': payload.event,
+      'X-Safehold-Severity': payload.severity,
+    },
+    attachments: [
+      {
+        filename: attachmentName(payload),
+        content: `${JSON.stringify(payload, null, 2)}\n`,
+        contentType: 'application/json; charset=utf-8',
+      },
+    ],
   };
 }
 
@@ -104,9 +114,21 @@ export async function sendEmail(payload: AlertPayload, cfg: EmailConfig, clock: 
     try {
       const info = await transport.sendMail(message);
       const rejected = info.rejected.map(String);
-      return { ok: true, detail: scrub(`accepted by ${server} for ${info.accepted.map(String).join(', ')}${rejected.length ? `; rejected ${rejected.join(', ')}` : ''}: ${oneLine(info.response)}`, cfg), attempts: attempt };
+      return {
+        ok: true,
+        detail: scrub(
+          `accepted by ${server} for ${info.accepted.map(String).join(', ')}${rejected.length ? `; rejected ${rejected.join(', ')}` : ''}: ${oneLine(info.response)}`,
+          cfg,
+        ),
+        attempts: attempt,
+      };
     } catch (e) {
-      ({ detail, retryable } = describeFailure((e instanceof Error ? e : new Error(String(e))) as NodemailerError, server, cfg, timeoutMs));
+      ({ detail, retryable } = describeFailure(
+        (e instanceof Error ? e : new Error(String(e))) as NodemailerError,
+        server,
+        cfg,
+        timeoutMs,
+      ));
     } finally {
       transport.close();
     }
@@ -118,17 +140,33 @@ export async function sendEmail(payload: AlertPayload, cfg: EmailConfig, clock: 
 }
 
 /** One line for the failure, and whether another attempt may succeed. */
-function describeFailure(e: NodemailerError, server: string, cfg: EmailConfig, timeoutMs: number): { detail: string; retryable: boolean } {
+function describeFailure(
+  e: NodemailerError,
+  server: string,
+  cfg: EmailConfig,
+  timeoutMs: number,
+): { detail: string; retryable: boolean } {
   const code = typeof e.responseCode === 'number' ? e.responseCode : undefined;
   if (code !== undefined) {
-    const what = e.code === 'EAUTH' ? `authentication as ${cfg.user ?? '(no user)'}` : e.command ? `${e.command.split(/\s/)[0]}` : 'the message';
+    const what =
+      e.code === 'EAUTH'
+        ? `authentication as ${cfg.user ?? '(no user)'}`
+        : e.command
+          ? `${e.command.split(/\s/)[0]}`
+          : 'the message';
     const reply = oneLine(e.response ?? e.message);
-    return { detail: scrub(`${server} refused ${what}: ${reply.startsWith(String(code)) ? reply : `${code} ${reply}`}`, cfg), retryable: code < 500 };
+    return {
+      detail: scrub(`${server} refused ${what}: ${reply.startsWith(String(code)) ? reply : `${code} ${reply}`}`, cfg),
+      retryable: code < 500,
+    };
   }
   const sys = e.originalCode ?? e.code;
   if (e.code === 'ETIMEDOUT') return { detail: `no answer from ${server} within ${timeoutMs} ms`, retryable: true };
   if (e.code === 'ECONNECTION' || e.code === 'ESOCKET' || e.code === 'EDNS') {
-    return { detail: scrub(`cannot reach ${server}: ${sys && sys !== e.code ? sys : oneLine(e.message)}`, cfg), retryable: true };
+    return {
+      detail: scrub(`cannot reach ${server}: ${sys && sys !== e.code ? sys : oneLine(e.message)}`, cfg),
+      retryable: true,
+    };
   }
   return { detail: scrub(`cannot send via ${server}: ${oneLine(e.message)}`, cfg), retryable: false };
 }

@@ -34,31 +34,67 @@ export function isAlertEvent(s: string): s is AlertEventType {
 }
 
 /** Builds an event; the summary is made one line (newlines and runs of blanks become one space). */
-export function alertEvent(event: AlertEventType, summary: string, details: Record<string, unknown> = {}, severity?: Severity): AlertEvent {
-  return { event, severity: severity ?? DEFAULT_SEVERITY[event], summary: oneLine(summary), details: jsonSafe(details) };
+export function alertEvent(
+  event: AlertEventType,
+  summary: string,
+  details: Record<string, unknown> = {},
+  severity?: Severity,
+): AlertEvent {
+  return {
+    event,
+    severity: severity ?? DEFAULT_SEVERITY[event],
+    summary: oneLine(summary),
+    details: jsonSafe(details),
+  };
 }
 
 export function toPayload(id: string, at: number, e: AlertEvent): AlertPayload {
-  return { event: e.event, severity: e.severity, summary: e.summary, details: e.details, at: new Date(at).toISOString(), id };
+  return {
+    event: e.event,
+    severity: e.severity,
+    summary: e.summary,
+    details: e.details,
+    at: new Date(at).toISOString(),
+    id,
+  };
 }
 
 export function runFailed(d: { plan: string; runId: string; reason: string }): AlertEvent {
   return alertEvent('run-failed', `plan ${d.plan} run ${d.runId} failed: ${d.reason}`, d);
 }
 
-export function retriesExhausted(d: { plan: string; runId?: string; scope?: string; attempts: number; reason: string }): AlertEvent {
+export function retriesExhausted(d: {
+  plan: string;
+  runId?: string;
+  scope?: string;
+  attempts: number;
+  reason: string;
+}): AlertEvent {
   return alertEvent('retries-exhausted', `plan ${d.plan}: gave up after ${d.attempts} attempts: ${d.reason}`, d);
 }
 
 export function staleLockCleared(d: { scope: string; holder: string; ageMs: number; runId?: string }): AlertEvent {
-  return alertEvent('stale-lock-cleared', `cleared stale lock on ${d.scope} held by ${d.holder} for ${Math.round(d.ageMs / 60_000)} min`, d);
+  return alertEvent(
+    'stale-lock-cleared',
+    `cleared stale lock on ${d.scope} held by ${d.holder} for ${Math.round(d.ageMs / 60_000)} min`,
+    d,
+  );
 }
 
 export function lowSpace(d: { path: string; freeBytes: number; thresholdBytes: number }): AlertEvent {
-  return alertEvent('low-space', `low space on ${d.path}: ${d.freeBytes} bytes free (threshold ${d.thresholdBytes})`, d);
+  return alertEvent(
+    'low-space',
+    `low space on ${d.path}: ${d.freeBytes} bytes free (threshold ${d.thresholdBytes})`,
+    d,
+  );
 }
 
-export function quiesceRepaired(d: { target: string; unit?: string | null; runId: string; outcome: string }): AlertEvent {
+export function quiesceRepaired(d: {
+  target: string;
+  unit?: string | null;
+  runId: string;
+  outcome: string;
+}): AlertEvent {
   const what = d.unit ? `${d.target}/${d.unit}` : d.target;
   return alertEvent('quiesce-repaired', `quiesce of ${what} left behind by run ${d.runId} was undone: ${d.outcome}`, d);
 }

@@ -10,7 +10,8 @@ import type { AlertEvent } from '../core/alert-event.ts';
 import type { AlertChannel } from './dispatch.ts';
 import { sendAlert } from './dispatch.ts';
 
-const opt = <K extends string, V>(k: K, v: V | null | undefined): { [P in K]?: V } => (v === null || v === undefined ? {} : ({ [k]: v } as { [P in K]?: V }));
+const opt = <K extends string, V>(k: K, v: V | null | undefined): { [P in K]?: V } =>
+  v === null || v === undefined ? {} : ({ [k]: v } as { [P in K]?: V });
 
 export function channelsFromConfig(list: readonly AlertChannelConfig[]): AlertChannel[] {
   return list.map((c): AlertChannel => {
@@ -18,26 +19,53 @@ export function channelsFromConfig(list: readonly AlertChannelConfig[]): AlertCh
     switch (c.type) {
       case 'webhook':
         return {
-          ...base, type: 'webhook',
+          ...base,
+          type: 'webhook',
           webhook: {
-            url: c.url, ...opt('secret', c.secret?.value), ...opt('retryDelaysMs', c.retryDelaysMs ? [...c.retryDelaysMs] : null), ...opt('timeoutMs', c.timeoutMs),
-            ...(Object.keys(c.headers).length ? { headers: Object.fromEntries(Object.entries(c.headers).map(([k, v]) => [k, v.value])) } : {}),
+            url: c.url,
+            ...opt('secret', c.secret?.value),
+            ...opt('retryDelaysMs', c.retryDelaysMs ? [...c.retryDelaysMs] : null),
+            ...opt('timeoutMs', c.timeoutMs),
+            ...(Object.keys(c.headers).length
+              ? { headers: Object.fromEntries(Object.entries(c.headers).map(([k, v]) => [k, v.value])) }
+              : {}),
           },
         };
       case 'email':
         return {
-          ...base, type: 'email',
+          ...base,
+          type: 'email',
           email: {
-            host: c.host, ...opt('port', c.port), secure: c.secure, startTls: c.startTls, ...opt('user', c.user), ...opt('password', c.password?.value),
-            from: c.from, to: [...c.to], ...opt('subjectPrefix', c.subjectPrefix), ...opt('timeoutMs', c.timeoutMs), ...opt('retryDelaysMs', c.retryDelaysMs ? [...c.retryDelaysMs] : null),
+            host: c.host,
+            ...opt('port', c.port),
+            secure: c.secure,
+            startTls: c.startTls,
+            ...opt('user', c.user),
+            ...opt('password', c.password?.value),
+            from: c.from,
+            to: [...c.to],
+            ...opt('subjectPrefix', c.subjectPrefix),
+            ...opt('timeoutMs', c.timeoutMs),
+            ...opt('retryDelaysMs', c.retryDelaysMs ? [...c.retryDelaysMs] : null),
           },
         };
       case 'snmp':
-        return { ...base, type: 'snmp', snmp: { host: c.host, port: c.port, community: c.community.value, ...opt('timeoutMs', c.timeoutMs) } };
+        return {
+          ...base,
+          type: 'snmp',
+          snmp: { host: c.host, port: c.port, community: c.community.value, ...opt('timeoutMs', c.timeoutMs) },
+        };
       case 'command':
         return {
-          ...base, type: 'command',
-          command: { argv: [...c.command], ...opt('timeoutMs', c.timeoutMs), ...(Object.keys(c.env).length ? { env: Object.fromEntries(Object.entries(c.env).map(([k, v]) => [k, v.value])) } : {}) },
+          ...base,
+          type: 'command',
+          command: {
+            argv: [...c.command],
+            ...opt('timeoutMs', c.timeoutMs),
+            ...(Object.keys(c.env).length
+              ? { env: Object.fromEntries(Object.entries(c.env).map(([k, v]) => [k, v.value])) }
+              : {}),
+          },
         };
     }
   });
@@ -50,14 +78,22 @@ export interface Alerter {
   flush(): Promise<void>;
 }
 
-export function alerter(catalog: Catalog, channels: readonly AlertChannelConfig[], clock: Clock, onError?: (msg: string) => void): Alerter {
+export function alerter(
+  catalog: Catalog,
+  channels: readonly AlertChannelConfig[],
+  clock: Clock,
+  onError?: (msg: string) => void,
+): Alerter {
   const list = channelsFromConfig(channels);
   const inFlight = new Set<Promise<unknown>>();
   return {
     alert(e) {
-      const p = sendAlert(catalog, e, list, clock).then((r) => {
-        for (const d of r.deliveries) if (!d.ok) onError?.(`alert ${e.event} on channel ${d.channel}: ${d.detail}`);
-      }, (err: unknown) => onError?.(`alert ${e.event}: ${err instanceof Error ? err.message : String(err)}`));
+      const p = sendAlert(catalog, e, list, clock).then(
+        (r) => {
+          for (const d of r.deliveries) if (!d.ok) onError?.(`alert ${e.event} on channel ${d.channel}: ${d.detail}`);
+        },
+        (err: unknown) => onError?.(`alert ${e.event}: ${err instanceof Error ? err.message : String(err)}`),
+      );
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
     },

@@ -48,7 +48,12 @@ export const TRAP_TYPES: Readonly<Record<AlertEventType, { name: string; oid: st
  * them: the first six always (the NOTIFICATION-TYPEs' OBJECTS), then each
  * context object whose `details` member is a non-empty string. Sizes in octets.
  */
-export const TRAP_OBJECTS: readonly { name: string; oid: string; max: number; value: (p: AlertPayload) => string | undefined }[] = [
+export const TRAP_OBJECTS: readonly {
+  name: string;
+  oid: string;
+  max: number;
+  value: (p: AlertPayload) => string | undefined;
+}[] = [
   { name: 'safeholdAlertId', oid: `${OBJECTS}.1`, max: 64, value: (p) => p.id },
   { name: 'safeholdAlertEvent', oid: `${OBJECTS}.2`, max: 64, value: (p) => p.event },
   { name: 'safeholdAlertSeverity', oid: `${OBJECTS}.3`, max: 16, value: (p) => p.severity },
@@ -76,7 +81,8 @@ export function trapFor(payload: AlertPayload): { oid: string; varbinds: Varbind
   const varbinds: Varbind[] = [];
   for (const o of TRAP_OBJECTS) {
     const v = o.value(payload);
-    if (v !== undefined) varbinds.push({ oid: `${o.oid}.0`, type: snmp.ObjectType.OctetString, value: fitUtf8(v, o.max) });
+    if (v !== undefined)
+      varbinds.push({ oid: `${o.oid}.0`, type: snmp.ObjectType.OctetString, value: fitUtf8(v, o.max) });
   }
   return { oid: TRAP_TYPES[payload.event].oid, varbinds };
 }
@@ -97,13 +103,23 @@ export function sendSnmpTrap(payload: AlertPayload, cfg: SnmpConfig): Promise<De
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      try { session?.close(); } catch { /* already closed */ }
-      resolve(error === null
-        ? { ok: true, detail: `trap ${name} sent to ${shown}`, attempts: 1 }
-        : { ok: false, detail: `cannot send trap ${name} to ${shown}: ${reason(error, timeoutMs)}`, attempts: 1 });
+      try {
+        session?.close();
+      } catch {
+        /* already closed */
+      }
+      resolve(
+        error === null
+          ? { ok: true, detail: `trap ${name} sent to ${shown}`, attempts: 1 }
+          : { ok: false, detail: `cannot send trap ${name} to ${shown}: ${reason(error, timeoutMs)}`, attempts: 1 },
+      );
     };
     try {
-      session = snmp.createSession(cfg.host, cfg.community, { version: snmp.Version2c, trapPort: port, transport: isIPv6(cfg.host) ? 'udp6' : 'udp4' });
+      session = snmp.createSession(cfg.host, cfg.community, {
+        version: snmp.Version2c,
+        trapPort: port,
+        transport: isIPv6(cfg.host) ? 'udp6' : 'udp4',
+      });
       session.on('error', (e) => done(e));
       timer = setTimeout(() => done(new TimeoutError()), timeoutMs);
       session.trap(oid, varbinds, {}, (error) => done(error ?? null));

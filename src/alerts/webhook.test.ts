@@ -12,7 +12,12 @@ import { runFailed, toPayload } from './events.ts';
 import { redactUrl, sendWebhook, signBody } from './webhook.ts';
 import { until } from '../../test/helpers/wait.ts';
 
-interface Received { at: number; headers: http.IncomingHttpHeaders; body: string; url: string }
+interface Received {
+  at: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  url: string;
+}
 
 /** A clock that also lists every sleep asked of it, so a test knows when a retry is waiting. */
 class RecordingClock extends ManualClock {
@@ -23,13 +28,22 @@ class RecordingClock extends ManualClock {
   }
 }
 
-async function server(t: { after(fn: () => unknown): void }, clock: ManualClock, respond: (n: number, r: Received) => [number, string]) {
+async function server(
+  t: { after(fn: () => unknown): void },
+  clock: ManualClock,
+  respond: (n: number, r: Received) => [number, string],
+) {
   const received: Received[] = [];
   const srv = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const r = { at: clock.now(), headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), url: req.url ?? '' };
+      const r = {
+        at: clock.now(),
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        url: req.url ?? '',
+      };
       received.push(r);
       const [status, text] = respond(received.length, r);
       res.writeHead(status, { 'content-type': 'text/plain' }).end(text);
@@ -40,8 +54,11 @@ async function server(t: { after(fn: () => unknown): void }, clock: ManualClock,
   return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hook`, received };
 }
 
-
-const payload = toPayload('abc123', Date.UTC(2026, 0, 1, 3), runFailed({ plan: 'nightly', runId: 'r1', reason: 'device QA1 unreachable' }));
+const payload = toPayload(
+  'abc123',
+  Date.UTC(2026, 0, 1, 3),
+  runFailed({ plan: 'nightly', runId: 'r1', reason: 'device QA1 unreachable' }),
+);
 
 test('webhook: posts the alert JSON, signed with HMAC-SHA256 that the server verifies with the secret', async (t) => {
   const clock = new ManualClock();
@@ -57,8 +74,12 @@ test('webhook: posts the alert JSON, signed with HMAC-SHA256 that the server ver
   const got = srv.received[0]!;
   assert.equal(got.headers['content-type'], 'application/json');
   assert.deepEqual(JSON.parse(got.body), {
-    event: 'run-failed', severity: 'critical', summary: 'plan nightly run r1 failed: device QA1 unreachable',
-    details: { plan: 'nightly', runId: 'r1', reason: 'device QA1 unreachable' }, at: '2026-01-01T03:00:00.000Z', id: 'abc123',
+    event: 'run-failed',
+    severity: 'critical',
+    summary: 'plan nightly run r1 failed: device QA1 unreachable',
+    details: { plan: 'nightly', runId: 'r1', reason: 'device QA1 unreachable' },
+    at: '2026-01-01T03:00:00.000Z',
+    id: 'abc123',
   });
 
   // A wrong secret is refused by the server (the signature really covers the body).
@@ -89,7 +110,10 @@ test('webhook: 5xx retried at +0, +30 s, +2 min on the injected clock, then deli
   await clock.advance(120_000);
   const r = await p;
   assert.deepEqual(r, { ok: true, detail: `HTTP 200 from ${srv.url}`, attempts: 3 });
-  assert.deepEqual(srv.received.map((x) => x.at - t0), [0, 30_000, 150_000]);
+  assert.deepEqual(
+    srv.received.map((x) => x.at - t0),
+    [0, 30_000, 150_000],
+  );
   assert.deepEqual(clock.sleeps, [30_000, 120_000]);
   assert.equal(new Set(srv.received.map((x) => x.body)).size, 1, 'the same body every time');
 });
@@ -107,7 +131,10 @@ test('webhook: configurable backoff; gives up after the last attempt with the la
   assert.equal(r.ok, false);
   assert.equal(r.attempts, 4);
   assert.match(r.detail, /^HTTP 500 from .*: down \(after 4 attempts\)$/);
-  assert.deepEqual(srv.received.map((x) => x.at - t0), [0, 1000, 3000, 7000]);
+  assert.deepEqual(
+    srv.received.map((x) => x.at - t0),
+    [0, 1000, 3000, 7000],
+  );
 });
 
 test('webhook: a 4xx is not retried', async (t) => {
@@ -143,7 +170,7 @@ test('webhook: a network error is retried, and no credential of the URL appears 
 test('webhook: credentials in the URL are sent as Basic authorization, not in the request line', async (t) => {
   const clock = new ManualClock();
   const srv = await server(t, clock, () => [500, 'nope']);
-  const url = srv.url.replace('http://', 'http://alice:pa%2055word@') + '?token=tok3n';
+  const url = `${srv.url.replace('http://', 'http://alice:pa%2055word@')}?token=tok3n`;
   const r = await sendWebhook(payload, { url, retryDelaysMs: [] }, clock);
   assert.equal(r.ok, false);
   assert.equal(srv.received[0]!.headers.authorization, `Basic ${Buffer.from('alice:pa 55word').toString('base64')}`);
@@ -153,5 +180,9 @@ test('webhook: credentials in the URL are sent as Basic authorization, not in th
 
 test('webhook: an invalid URL is a failed delivery, not an exception', async () => {
   const r = await sendWebhook(payload, { url: 'ftp://example.invalid/x' }, new ManualClock());
-  assert.deepEqual(r, { ok: false, detail: 'webhook URL ftp://example.invalid/x is not a valid http(s) URL', attempts: 0 });
+  assert.deepEqual(r, {
+    ok: false,
+    detail: 'webhook URL ftp://example.invalid/x is not a valid http(s) URL',
+    attempts: 0,
+  });
 });

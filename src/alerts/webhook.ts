@@ -57,7 +57,11 @@ export async function sendWebhook(payload: AlertPayload, cfg: WebhookConfig, clo
     return { ok: false, detail: `webhook URL ${shown} is not a valid http(s) URL`, attempts: 0 };
   }
   const body = JSON.stringify(payload);
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'safehold-alerts', ...(cfg.headers ?? {}) };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'safehold-alerts',
+    ...(cfg.headers ?? {}),
+  };
   if (target.username || target.password) {
     const user = decodeURIComponent(target.username);
     const pass = decodeURIComponent(target.password);
@@ -72,9 +76,16 @@ export async function sendWebhook(payload: AlertPayload, cfg: WebhookConfig, clo
   for (let attempt = 1; ; attempt++) {
     let retryable: boolean;
     try {
-      const res = await fetch(target, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+      const res = await fetch(target, {
+        method: 'POST',
+        headers,
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       const text = await res.text().catch(() => '');
-      if (res.status >= 200 && res.status < 300) return { ok: true, detail: `HTTP ${res.status} from ${shown}`, attempts: attempt };
+      if (res.status >= 200 && res.status < 300)
+        return { ok: true, detail: `HTTP ${res.status} from ${shown}`, attempts: attempt };
       detail = `HTTP ${res.status} from ${shown}${text ? `: ${oneLine(text)}` : ''}`;
       retryable = res.status >= 500 || res.status === 429;
     } catch (e) {
@@ -89,7 +100,8 @@ export async function sendWebhook(payload: AlertPayload, cfg: WebhookConfig, clo
 }
 
 function networkReason(e: unknown, timeoutMs: number): string {
-  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return `no answer within ${timeoutMs} ms`;
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError'))
+    return `no answer within ${timeoutMs} ms`;
   const cause = e instanceof Error ? (e.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
   if (cause && typeof cause.code === 'string') return cause.code;
   if (cause && typeof cause.message === 'string') return oneLine(cause.message);

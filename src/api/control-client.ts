@@ -22,7 +22,8 @@ export async function connectControl(socketPath: string): Promise<ControlClient 
   if (!fs.existsSync(socketPath)) return null;
   const client: ControlClient = {
     status: () => call(socketPath, 'GET', '/v1/status') as ReturnType<ControlClient['status']>,
-    runPlan: (name) => call(socketPath, 'POST', `/v1/plans/${encodeURIComponent(name)}/run`) as ReturnType<ControlClient['runPlan']>,
+    runPlan: (name) =>
+      call(socketPath, 'POST', `/v1/plans/${encodeURIComponent(name)}/run`) as ReturnType<ControlClient['runPlan']>,
   };
   try {
     await call(socketPath, 'GET', '/v1/status', 5000);
@@ -38,7 +39,9 @@ function call(socketPath: string, method: string, urlPath: string, timeoutMs = 0
     const req = http.request({ socketPath, method, path: urlPath, headers: { accept: 'application/json' } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
-      res.on('data', (d: string) => { text += d; });
+      res.on('data', (d: string) => {
+        text += d;
+      });
       res.on('end', () => {
         let body: { error?: { code: ErrorCode; message: string } };
         try {
@@ -47,11 +50,18 @@ function call(socketPath: string, method: string, urlPath: string, timeoutMs = 0
           return reject(new SafeholdError('INTERNAL', `the server answered ${res.statusCode} with no JSON`));
         }
         if (res.statusCode === 200) return resolve(body);
-        reject(new SafeholdError(body.error?.code ?? 'INTERNAL', body.error?.message ?? `the server answered ${res.statusCode}`));
+        reject(
+          new SafeholdError(
+            body.error?.code ?? 'INTERNAL',
+            body.error?.message ?? `the server answered ${res.statusCode}`,
+          ),
+        );
       });
     });
     if (timeoutMs > 0) req.setTimeout(timeoutMs, () => req.destroy(new Error('timed out')));
-    req.on('error', (e) => reject(new SafeholdError('IO', `cannot reach the server at ${socketPath}: ${e.message}`, { cause: e })));
+    req.on('error', (e) =>
+      reject(new SafeholdError('IO', `cannot reach the server at ${socketPath}: ${e.message}`, { cause: e })),
+    );
     req.end();
   });
 }

@@ -39,16 +39,29 @@ type Handler = (req: http.IncomingMessage, parts: string[]) => Promise<{ status:
 
 const STATUS_OF: Partial<Record<string, number>> = { NOT_FOUND: 404, USAGE: 400, CANCELLED: 503, LOCKED: 409 };
 
-export async function startControlServer(core: ServerCore, catalog: Catalog, opts: { socketPath: string; listen?: { host: string; port: number } | null; api?: ApiOptions }): Promise<ControlServer> {
+export async function startControlServer(
+  core: ServerCore,
+  catalog: Catalog,
+  opts: { socketPath: string; listen?: { host: string; port: number } | null; api?: ApiOptions },
+): Promise<ControlServer> {
   await claimSocket(opts.socketPath);
   const status = async () => ({ status: 200, body: { pid: process.pid, ...core.status() } });
   const unixRoutes: Handler = async (req, parts) => {
     if (req.method === 'GET' && parts.join('/') === 'v1/status') return status();
-    if (req.method === 'POST' && parts.length === 4 && parts[0] === 'v1' && parts[1] === 'plans' && parts[3] === 'run') {
+    if (
+      req.method === 'POST' &&
+      parts.length === 4 &&
+      parts[0] === 'v1' &&
+      parts[1] === 'plans' &&
+      parts[3] === 'run'
+    ) {
       const r = await core.runNow(decodeURIComponent(parts[2]!));
       return { status: 200, body: { run: catalog.planRuns().getRun(r.id), tasks: r.tasks, server: process.pid } };
     }
-    return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route ${req.method} /${parts.join('/')}` } } };
+    return {
+      status: 404,
+      body: { error: { code: 'NOT_FOUND', message: `no route ${req.method} /${parts.join('/')}` } },
+    };
   };
   const unix = http.createServer(serve(unixRoutes));
   unix.requestTimeout = 0;
@@ -66,14 +79,22 @@ export async function startControlServer(core: ServerCore, catalog: Catalog, opt
       await api?.close();
       unix.close();
       fs.rmSync(opts.socketPath, { force: true });
-      throw new SafeholdError('USAGE', `cannot listen on ${opts.listen!.host}:${opts.listen!.port}: ${(e as Error).message}`);
+      throw new SafeholdError(
+        'USAGE',
+        `cannot listen on ${opts.listen!.host}:${opts.listen!.port}: ${(e as Error).message}`,
+      );
     };
     if (!opts.api) throw new SafeholdError('INTERNAL', '--listen needs the API options (config, clock, log)');
     const a = opts.api;
     try {
       api = await buildApiApp({
-        core, catalog, config: a.config, clock: a.clock, log: a.log,
-        auth: a.auth ?? createAuthenticator(catalog, a.clock), audit: a.audit ?? auditTo(catalog),
+        core,
+        catalog,
+        config: a.config,
+        clock: a.clock,
+        log: a.log,
+        auth: a.auth ?? createAuthenticator(catalog, a.clock),
+        audit: a.audit ?? auditTo(catalog),
         metrics: a.metrics ?? { enabled: true, protect: false },
       });
       await api.listen({ host: opts.listen.host, port: opts.listen.port });
@@ -89,7 +110,11 @@ export async function startControlServer(core: ServerCore, catalog: Catalog, opt
     socketPath: opts.socketPath,
     listening,
     async close() {
-      await Promise.all([closeServer(unix), api ? api.close() : Promise.resolve(), sampling ? sampling.stop() : Promise.resolve()]);
+      await Promise.all([
+        closeServer(unix),
+        api ? api.close() : Promise.resolve(),
+        sampling ? sampling.stop() : Promise.resolve(),
+      ]);
       fs.rmSync(opts.socketPath, { force: true });
     },
   };
@@ -121,7 +146,10 @@ async function claimSocket(socketPath: string): Promise<void> {
   const other = await connectControl(socketPath);
   if (other) {
     const st = await other.status().catch(() => null);
-    throw new SafeholdError('LOCKED', `a server is already running on this data directory${st ? ` (pid ${st.pid})` : ''}: ${socketPath}`);
+    throw new SafeholdError(
+      'LOCKED',
+      `a server is already running on this data directory${st ? ` (pid ${st.pid})` : ''}: ${socketPath}`,
+    );
   }
   fs.rmSync(socketPath, { force: true });
 }
@@ -129,7 +157,10 @@ async function claimSocket(socketPath: string): Promise<void> {
 function listen(server: http.Server, ...args: [string] | [number, string]): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    const done = () => { server.off('error', reject); resolve(); };
+    const done = () => {
+      server.off('error', reject);
+      resolve();
+    };
     if (args.length === 1) server.listen(args[0], done);
     else server.listen(args[0], args[1], done);
   });

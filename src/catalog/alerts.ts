@@ -24,39 +24,51 @@ export interface AlertRecord {
   deliveries: AlertDelivery[];
 }
 
-
 export class AlertStore extends CatalogStore {
   /** Stores an alert raised now; returns its id. */
   record(e: AlertEvent): string {
     const id = randomBytes(8).toString('hex');
-    this.sql('record alert', () => this.db.prepare(
-      'INSERT INTO alerts (id, event, severity, summary, details, at) VALUES (?, ?, ?, ?, ?, ?)',
-    ).run(id, e.event, e.severity, e.summary, JSON.stringify(e.details), this.clock.now()));
+    this.sql('record alert', () =>
+      this.db
+        .prepare('INSERT INTO alerts (id, event, severity, summary, details, at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(id, e.event, e.severity, e.summary, JSON.stringify(e.details), this.clock.now()),
+    );
     return id;
   }
 
   /** Records one delivery outcome of alert `id` on `channel`. Throws 'NOT_FOUND' for an unknown alert. */
   markDelivered(id: string, channel: string, ok: boolean, detail: string | null = null): void {
-    const res = this.sql('record alert delivery', () => this.db.prepare(
-      `INSERT INTO alert_deliveries (alert_id, seq, channel, ok, detail, at)
+    const res = this.sql('record alert delivery', () =>
+      this.db
+        .prepare(
+          `INSERT INTO alert_deliveries (alert_id, seq, channel, ok, detail, at)
        SELECT id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM alert_deliveries WHERE alert_id = ?), ?, ?, ?, ?
        FROM alerts WHERE id = ?`,
-    ).run(id, channel, ok ? 1 : 0, detail, this.clock.now(), id));
+        )
+        .run(id, channel, ok ? 1 : 0, detail, this.clock.now(), id),
+    );
     if (Number(res.changes) === 0) throw new SafeholdError('NOT_FOUND', `no alert ${id} in the catalog`);
   }
 
   get(id: string): AlertRecord | undefined {
-    const row = this.sql('get alert', () => this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id)) as Row | undefined;
+    const row = this.sql('get alert', () => this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id)) as
+      | Row
+      | undefined;
     return row ? this.withDeliveries([row])[0] : undefined;
   }
 
   /** Alerts newest first, optionally of one event kind; at most `limit` (default 50). */
   list(opts: { limit?: number; event?: string } = {}): AlertRecord[] {
     const limit = opts.limit ?? 50;
-    if (!Number.isSafeInteger(limit) || limit < 0) throw new SafeholdError('USAGE', `alert list limit must be a whole number of 0 or more, not ${limit}`);
-    const rows = this.sql('list alerts', () => (opts.event !== undefined
-      ? this.db.prepare('SELECT * FROM alerts WHERE event = ? ORDER BY at DESC, rowid DESC LIMIT ?').all(opts.event, limit)
-      : this.db.prepare('SELECT * FROM alerts ORDER BY at DESC, rowid DESC LIMIT ?').all(limit))) as Row[];
+    if (!Number.isSafeInteger(limit) || limit < 0)
+      throw new SafeholdError('USAGE', `alert list limit must be a whole number of 0 or more, not ${limit}`);
+    const rows = this.sql('list alerts', () =>
+      opts.event !== undefined
+        ? this.db
+            .prepare('SELECT * FROM alerts WHERE event = ? ORDER BY at DESC, rowid DESC LIMIT ?')
+            .all(opts.event, limit)
+        : this.db.prepare('SELECT * FROM alerts ORDER BY at DESC, rowid DESC LIMIT ?').all(limit),
+    ) as Row[];
     return this.withDeliveries(rows);
   }
 
@@ -72,12 +84,22 @@ export class AlertStore extends CatalogStore {
 type Row = Record<string, unknown>;
 
 export function toDelivery(x: Row): AlertRecord['deliveries'][number] {
-  return { channel: x.channel as string, ok: x.ok === 1, detail: (x.detail as string | null) ?? null, at: x.at as number };
+  return {
+    channel: x.channel as string,
+    ok: x.ok === 1,
+    detail: (x.detail as string | null) ?? null,
+    at: x.at as number,
+  };
 }
 
 export function toAlert(r: Row, deliveries: AlertRecord['deliveries']): AlertRecord {
   return {
-    id: r.id as string, event: r.event as AlertEventType, severity: r.severity as Severity, summary: r.summary as string,
-    details: JSON.parse(r.details as string) as Record<string, unknown>, at: r.at as number, deliveries,
+    id: r.id as string,
+    event: r.event as AlertEventType,
+    severity: r.severity as Severity,
+    summary: r.summary as string,
+    details: JSON.parse(r.details as string) as Record<string, unknown>,
+    at: r.at as number,
+    deliveries,
   };
 }

@@ -35,7 +35,11 @@ export interface TaskSnapshot {
   bytes: number | null;
 }
 
-export interface RunFilter { plan?: string | undefined; status?: string | undefined; trigger?: string | undefined }
+export interface RunFilter {
+  plan?: string | undefined;
+  status?: string | undefined;
+  trigger?: string | undefined;
+}
 
 export class ApiQueries extends CatalogStore {
   /** Opens a second connection to the catalog database at `path` (already migrated by Catalog.open). */
@@ -53,26 +57,46 @@ export class ApiQueries extends CatalogStore {
   planRuns(f: RunFilter, limit: number, after: [number, string] | null): PlanRunRecord[] {
     const where: string[] = [];
     const params: Param[] = [];
-    if (f.plan !== undefined) { where.push('plan = ?'); params.push(f.plan); }
-    if (f.status !== undefined) { where.push('status = ?'); params.push(f.status); }
-    if (f.trigger !== undefined) { where.push('run_trigger = ?'); params.push(f.trigger); }
-    if (after) { where.push('(started_at, id) < (?, ?)'); params.push(after[0], after[1]); }
+    if (f.plan !== undefined) {
+      where.push('plan = ?');
+      params.push(f.plan);
+    }
+    if (f.status !== undefined) {
+      where.push('status = ?');
+      params.push(f.status);
+    }
+    if (f.trigger !== undefined) {
+      where.push('run_trigger = ?');
+      params.push(f.trigger);
+    }
+    if (after) {
+      where.push('(started_at, id) < (?, ?)');
+      params.push(after[0], after[1]);
+    }
     const sql = `SELECT * FROM plan_runs${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`;
     return (this.sql('list plan runs', () => this.db.prepare(sql).all(...params, limit)) as Row[]).map(toRun);
   }
 
   /** Log lines of a run with seq > after, in order. */
   logAfter(runId: string, after: number, limit: number): LogLine[] {
-    const rows = this.sql('read run log', () => this.db.prepare('SELECT * FROM run_log WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(runId, after, limit)) as Row[];
+    const rows = this.sql('read run log', () =>
+      this.db
+        .prepare('SELECT * FROM run_log WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?')
+        .all(runId, after, limit),
+    ) as Row[];
     return rows.map(toLogLine);
   }
 
   /** The newest run of each plan and the time of its newest success. */
   planSummaries(): Map<string, { last: PlanRunRecord | null; lastSuccessAt: number | null }> {
     const out = new Map<string, { last: PlanRunRecord | null; lastSuccessAt: number | null }>();
-    const last = this.sql('last plan runs', () => this.db.prepare(
-      `SELECT r.* FROM plan_runs r JOIN (SELECT plan, MAX(started_at) AS s FROM plan_runs GROUP BY plan) m ON m.plan = r.plan AND m.s = r.started_at ORDER BY r.id`,
-    ).all()) as Row[];
+    const last = this.sql('last plan runs', () =>
+      this.db
+        .prepare(
+          `SELECT r.* FROM plan_runs r JOIN (SELECT plan, MAX(started_at) AS s FROM plan_runs GROUP BY plan) m ON m.plan = r.plan AND m.s = r.started_at ORDER BY r.id`,
+        )
+        .all(),
+    ) as Row[];
     for (const r of last.map(toRun)) out.set(r.plan, { last: r, lastSuccessAt: null });
     for (const s of this.lastSuccess()) {
       const cur = out.get(s.plan) ?? { last: null, lastSuccessAt: null };
@@ -83,39 +107,85 @@ export class ApiQueries extends CatalogStore {
   }
 
   /** Snapshots made by plan tasks, newest first (finished_at, task id, index). */
-  taskSnapshots(f: { plan?: string | undefined; target?: string | undefined; unit?: string | undefined }, limit: number, after: [number, string, number] | null): TaskSnapshot[] {
-    const where = ["t.status = 'succeeded'", "t.kind IN ('backup', 'export')", 't.finished_at IS NOT NULL', "t.snapshots IS NOT NULL AND t.snapshots <> '[]'"];
+  taskSnapshots(
+    f: { plan?: string | undefined; target?: string | undefined; unit?: string | undefined },
+    limit: number,
+    after: [number, string, number] | null,
+  ): TaskSnapshot[] {
+    const where = [
+      "t.status = 'succeeded'",
+      "t.kind IN ('backup', 'export')",
+      't.finished_at IS NOT NULL',
+      "t.snapshots IS NOT NULL AND t.snapshots <> '[]'",
+    ];
     const params: Param[] = [];
-    if (f.plan !== undefined) { where.push('r.plan = ?'); params.push(f.plan); }
-    if (f.target !== undefined) { where.push('t.target = ?'); params.push(f.target); }
-    if (f.unit !== undefined) { where.push('t.unit = ?'); params.push(f.unit); }
-    if (after) { where.push('(t.finished_at, t.id, j.key) < (?, ?, ?)'); params.push(after[0], after[1], after[2]); }
+    if (f.plan !== undefined) {
+      where.push('r.plan = ?');
+      params.push(f.plan);
+    }
+    if (f.target !== undefined) {
+      where.push('t.target = ?');
+      params.push(f.target);
+    }
+    if (f.unit !== undefined) {
+      where.push('t.unit = ?');
+      params.push(f.unit);
+    }
+    if (after) {
+      where.push('(t.finished_at, t.id, j.key) < (?, ?, ?)');
+      params.push(after[0], after[1], after[2]);
+    }
     const sql = `SELECT t.id AS task_id, t.run_id, t.activity, t.kind, t.target, t.unit, t.finished_at, t.bytes, r.plan, j.key AS idx, j.value AS snapshot
       FROM tasks t JOIN plan_runs r ON r.id = t.run_id, json_each(t.snapshots) j
       WHERE ${where.join(' AND ')} ORDER BY t.finished_at DESC, t.id DESC, j.key DESC LIMIT ?`;
     const rows = this.sql('list task snapshots', () => this.db.prepare(sql).all(...params, limit)) as Row[];
     return rows.map((r) => ({
-      snapshot: String(r.snapshot), index: Number(r.idx), plan: r.plan as string, runId: r.run_id as string, taskId: r.task_id as string,
-      activity: r.activity as string, kind: r.kind as string, target: r.target as string, unit: (r.unit as string | null) ?? null,
-      time: r.finished_at as number, bytes: (r.bytes as number | null) ?? null,
+      snapshot: String(r.snapshot),
+      index: Number(r.idx),
+      plan: r.plan as string,
+      runId: r.run_id as string,
+      taskId: r.task_id as string,
+      activity: r.activity as string,
+      kind: r.kind as string,
+      target: r.target as string,
+      unit: (r.unit as string | null) ?? null,
+      time: r.finished_at as number,
+      bytes: (r.bytes as number | null) ?? null,
     }));
   }
 
   /** Alerts newest first (at, id) with their deliveries. */
-  alerts(f: { event?: string | undefined; severity?: string | undefined }, limit: number, after: [number, string] | null): AlertRecord[] {
+  alerts(
+    f: { event?: string | undefined; severity?: string | undefined },
+    limit: number,
+    after: [number, string] | null,
+  ): AlertRecord[] {
     const where: string[] = [];
     const params: Param[] = [];
-    if (f.event !== undefined) { where.push('event = ?'); params.push(f.event); }
-    if (f.severity !== undefined) { where.push('severity = ?'); params.push(f.severity); }
-    if (after) { where.push('(at, id) < (?, ?)'); params.push(after[0], after[1]); }
+    if (f.event !== undefined) {
+      where.push('event = ?');
+      params.push(f.event);
+    }
+    if (f.severity !== undefined) {
+      where.push('severity = ?');
+      params.push(f.severity);
+    }
+    if (after) {
+      where.push('(at, id) < (?, ?)');
+      params.push(after[0], after[1]);
+    }
     const sql = `SELECT * FROM alerts${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`;
     const rows = this.sql('list alerts', () => this.db.prepare(sql).all(...params, limit)) as Row[];
     const ids = rows.map((r) => r.id as string);
     const deliveries = new Map<string, AlertRecord['deliveries']>();
     if (ids.length > 0) {
-      const d = this.sql('list alert deliveries', () => this.db.prepare(
-        `SELECT * FROM alert_deliveries WHERE alert_id IN (${ids.map(() => '?').join(', ')}) ORDER BY alert_id, seq`,
-      ).all(...ids)) as Row[];
+      const d = this.sql('list alert deliveries', () =>
+        this.db
+          .prepare(
+            `SELECT * FROM alert_deliveries WHERE alert_id IN (${ids.map(() => '?').join(', ')}) ORDER BY alert_id, seq`,
+          )
+          .all(...ids),
+      ) as Row[];
       for (const x of d) {
         const list = deliveries.get(x.alert_id as string) ?? [];
         list.push(toDelivery(x));
@@ -126,13 +196,29 @@ export class ApiQueries extends CatalogStore {
   }
 
   /** Drill reports newest first (started_at, id). */
-  drills(f: { target?: string | undefined; plan?: string | undefined; status?: string | undefined }, limit: number, after: [number, string] | null): DrillRecord[] {
+  drills(
+    f: { target?: string | undefined; plan?: string | undefined; status?: string | undefined },
+    limit: number,
+    after: [number, string] | null,
+  ): DrillRecord[] {
     const where: string[] = [];
     const params: Param[] = [];
-    if (f.target !== undefined) { where.push('target = ?'); params.push(f.target); }
-    if (f.plan !== undefined) { where.push('plan = ?'); params.push(f.plan); }
-    if (f.status !== undefined) { where.push('status = ?'); params.push(f.status); }
-    if (after) { where.push('(started_at, id) < (?, ?)'); params.push(after[0], after[1]); }
+    if (f.target !== undefined) {
+      where.push('target = ?');
+      params.push(f.target);
+    }
+    if (f.plan !== undefined) {
+      where.push('plan = ?');
+      params.push(f.plan);
+    }
+    if (f.status !== undefined) {
+      where.push('status = ?');
+      params.push(f.status);
+    }
+    if (after) {
+      where.push('(started_at, id) < (?, ?)');
+      params.push(after[0], after[1]);
+    }
     const sql = `SELECT * FROM drills${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`;
     const rows = this.sql('list drills', () => this.db.prepare(sql).all(...params, limit)) as Row[];
     return rows.map(toDrill);
@@ -140,41 +226,67 @@ export class ApiQueries extends CatalogStore {
 
   /** Removes the lease on `scope` if `holder` still holds it; returns whether it did. */
   deleteLease(scope: string, holder: string): boolean {
-    const r = this.sql('delete lease', () => this.db.prepare('DELETE FROM leases WHERE scope = ? AND holder = ?').run(scope, holder));
+    const r = this.sql('delete lease', () =>
+      this.db.prepare('DELETE FROM leases WHERE scope = ? AND holder = ?').run(scope, holder),
+    );
     return Number(r.changes) > 0;
   }
 
   // --- aggregates for /metrics ---
 
   runCounts(): { plan: string; status: PlanRunStatus; n: number }[] {
-    return this.sql('count plan runs', () => this.db.prepare('SELECT plan, status, COUNT(*) AS n FROM plan_runs GROUP BY plan, status ORDER BY plan, status').all()) as { plan: string; status: PlanRunStatus; n: number }[];
+    return this.sql('count plan runs', () =>
+      this.db
+        .prepare('SELECT plan, status, COUNT(*) AS n FROM plan_runs GROUP BY plan, status ORDER BY plan, status')
+        .all(),
+    ) as { plan: string; status: PlanRunStatus; n: number }[];
   }
 
   lastSuccess(): { plan: string; at: number }[] {
-    return this.sql('last successes', () => this.db.prepare(
-      "SELECT plan, MAX(finished_at) AS at FROM plan_runs WHERE status = 'succeeded' AND finished_at IS NOT NULL GROUP BY plan ORDER BY plan",
-    ).all()) as { plan: string; at: number }[];
+    return this.sql('last successes', () =>
+      this.db
+        .prepare(
+          "SELECT plan, MAX(finished_at) AS at FROM plan_runs WHERE status = 'succeeded' AND finished_at IS NOT NULL GROUP BY plan ORDER BY plan",
+        )
+        .all(),
+    ) as { plan: string; at: number }[];
   }
 
   bytesAdded(): { plan: string; bytes: number }[] {
-    return this.sql('sum bytes added', () => this.db.prepare(
-      `SELECT r.plan AS plan, SUM(t.bytes) AS bytes FROM tasks t JOIN plan_runs r ON r.id = t.run_id
+    return this.sql('sum bytes added', () =>
+      this.db
+        .prepare(
+          `SELECT r.plan AS plan, SUM(t.bytes) AS bytes FROM tasks t JOIN plan_runs r ON r.id = t.run_id
        WHERE t.bytes IS NOT NULL AND t.kind IN ('backup', 'export') GROUP BY r.plan ORDER BY r.plan`,
-    ).all()) as { plan: string; bytes: number }[];
+        )
+        .all(),
+    ) as { plan: string; bytes: number }[];
   }
 
   /** Cumulative counts of finished run durations ≤ each bound (seconds), with their count and sum, per plan. */
   durationHistogram(boundsS: readonly number[]): { plan: string; buckets: number[]; count: number; sumS: number }[] {
-    const cols = boundsS.map((b, i) => `SUM(CASE WHEN finished_at - started_at <= ${Math.round(b * 1000)} THEN 1 ELSE 0 END) AS b${i}`).join(', ');
-    const rows = this.sql('run durations', () => this.db.prepare(
-      `SELECT plan, ${cols}, COUNT(*) AS n, SUM(finished_at - started_at) AS ms FROM plan_runs
+    const cols = boundsS
+      .map((b, i) => `SUM(CASE WHEN finished_at - started_at <= ${Math.round(b * 1000)} THEN 1 ELSE 0 END) AS b${i}`)
+      .join(', ');
+    const rows = this.sql('run durations', () =>
+      this.db
+        .prepare(
+          `SELECT plan, ${cols}, COUNT(*) AS n, SUM(finished_at - started_at) AS ms FROM plan_runs
        WHERE finished_at IS NOT NULL AND status NOT IN ('skipped', 'refused') GROUP BY plan ORDER BY plan`,
-    ).all()) as Row[];
-    return rows.map((r) => ({ plan: r.plan as string, buckets: boundsS.map((_, i) => Number(r[`b${i}`])), count: Number(r.n), sumS: Number(r.ms) / 1000 }));
+        )
+        .all(),
+    ) as Row[];
+    return rows.map((r) => ({
+      plan: r.plan as string,
+      buckets: boundsS.map((_, i) => Number(r[`b${i}`])),
+      count: Number(r.n),
+      sumS: Number(r.ms) / 1000,
+    }));
   }
 
   alertCounts(): { event: string; n: number }[] {
-    return this.sql('count alerts', () => this.db.prepare('SELECT event, COUNT(*) AS n FROM alerts GROUP BY event ORDER BY event').all()) as { event: string; n: number }[];
+    return this.sql('count alerts', () =>
+      this.db.prepare('SELECT event, COUNT(*) AS n FROM alerts GROUP BY event ORDER BY event').all(),
+    ) as { event: string; n: number }[];
   }
 }
-

@@ -39,13 +39,24 @@ function rawDb(t: TestContext, path: string): DatabaseSync {
 }
 
 /** Runs an ES module snippet in a child Node; resolves with its exit code and pid. */
-function runChild(code: string, args: string[], onStdout?: (s: string) => void): Promise<{ status: number | null; pid: number; out: string }> {
+function runChild(
+  code: string,
+  args: string[],
+  onStdout?: (s: string) => void,
+): Promise<{ status: number | null; pid: number; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', code, '--', ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', code, '--', ...args],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; onStdout?.(out); });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      onStdout?.(out);
+    });
     child.on('error', reject);
     child.on('exit', (status) => resolve({ status, pid: child.pid!, out }));
   });
@@ -59,10 +70,17 @@ test('migrations: a new catalog gets the schema once, in WAL mode, in a 0700 dir
   openCatalog(t, dir).close(); // re-open must not fail nor re-apply
 
   const db = rawDb(t, join(dir, 'catalog.db'));
-  const files = readdirSync(MIGRATIONS).filter((n) => n.endsWith('.sql')).sort();
+  const files = readdirSync(MIGRATIONS)
+    .filter((n) => n.endsWith('.sql'))
+    .sort();
   assert.ok(files.length >= 2 && files[0] === '001-runs-and-snapshots.sql');
-  assert.deepEqual(db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all().map((r) => ({ ...r })),
-    files.map((name) => ({ version: Number.parseInt(name, 10), name })));
+  assert.deepEqual(
+    db
+      .prepare('SELECT version, name FROM schema_migrations ORDER BY version')
+      .all()
+      .map((r) => ({ ...r })),
+    files.map((name) => ({ version: Number.parseInt(name, 10), name })),
+  );
   assert.equal((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode, 'wal');
   assert.equal(migrate(db, MIGRATIONS), 0);
 
@@ -73,7 +91,8 @@ test('migrations: a new catalog gets the schema once, in WAL mode, in a 0700 dir
 
 /** Modes (octal strings) of a data directory and its catalog files, read while the catalog is open, in a child with umask 022. */
 async function modesUnderUmask022(dir: string): Promise<Record<string, string>> {
-  const r = await runChild(`
+  const r = await runChild(
+    `
     import { statSync } from 'node:fs';
     process.umask(0o022);
     const { Catalog } = await import(${JSON.stringify(CATALOG_URL)});
@@ -82,7 +101,9 @@ async function modesUnderUmask022(dir: string): Promise<Record<string, string>> 
     c.finishRun(c.startRun({ command: 'backup' }), { status: 'succeeded' });
     const mode = (p) => (statSync(p).mode & 0o7777).toString(8);
     console.log(JSON.stringify({ umask: process.umask().toString(8), dir: mode(dir), db: mode(dir + '/catalog.db'), wal: mode(dir + '/catalog.db-wal'), shm: mode(dir + '/catalog.db-shm') }));
-    c.close();`, [dir]);
+    c.close();`,
+    [dir],
+  );
   assert.equal(r.status, 0, r.out);
   return JSON.parse(r.out) as Record<string, string>;
 }
@@ -113,7 +134,13 @@ test('migrations: applied in numeric order, not name order', (t) => {
   writeFileSync(join(mdir, 'README.md'), 'not a migration');
   const db = rawDb(t, join(dir, 'x.db'));
   assert.equal(migrate(db, mdir), 2);
-  assert.deepEqual(db.prepare('SELECT x FROM t ORDER BY rowid').all().map((r) => r.x), [9, 10]);
+  assert.deepEqual(
+    db
+      .prepare('SELECT x FROM t ORDER BY rowid')
+      .all()
+      .map((r) => r.x),
+    [9, 10],
+  );
   writeFileSync(join(mdir, '11-third.sql'), 'INSERT INTO t (x) VALUES (11);');
   assert.equal(migrate(db, mdir), 1);
 });
@@ -125,10 +152,22 @@ test('migrations: a failing file is rolled back whole and named; earlier ones st
   writeFileSync(join(mdir, '001-ok.sql'), 'CREATE TABLE a (x INTEGER);');
   writeFileSync(join(mdir, '002-bad.sql'), 'CREATE TABLE b (x INTEGER); INSERT INTO missing VALUES (1);');
   const db = rawDb(t, join(dir, 'x.db'));
-  assert.throws(() => migrate(db, mdir), (e: unknown) => isSafeholdError(e, 'INTERNAL') && e.message.includes('002-bad.sql'));
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => r.name);
+  assert.throws(
+    () => migrate(db, mdir),
+    (e: unknown) => isSafeholdError(e, 'INTERNAL') && e.message.includes('002-bad.sql'),
+  );
+  const tables = db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    .all()
+    .map((r) => r.name);
   assert.deepEqual(tables, ['a', 'schema_migrations']);
-  assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').all().map((r) => r.version), [1]);
+  assert.deepEqual(
+    db
+      .prepare('SELECT version FROM schema_migrations')
+      .all()
+      .map((r) => r.version),
+    [1],
+  );
   assert.equal(db.isTransaction, false);
 
   writeFileSync(join(mdir, '002-bad.sql'), 'CREATE TABLE b (x INTEGER);'); // fixed
@@ -142,18 +181,27 @@ test('migrations: bad names, repeated numbers and renamed applied files are reje
   mkdirSync(mdir);
   writeFileSync(join(mdir, '001-a.sql'), 'CREATE TABLE a (x INTEGER);');
   writeFileSync(join(mdir, '1-b.sql'), 'CREATE TABLE b (x INTEGER);');
-  assert.throws(() => migrate(db, mdir), (e: unknown) => isSafeholdError(e, 'INTERNAL') && /001-a\.sql/.test(e.message) && /1-b\.sql/.test(e.message));
+  assert.throws(
+    () => migrate(db, mdir),
+    (e: unknown) => isSafeholdError(e, 'INTERNAL') && /001-a\.sql/.test(e.message) && /1-b\.sql/.test(e.message),
+  );
   assert.equal(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name IN ('a', 'b')").get()!.n, 0);
 
   rmSync(join(mdir, '1-b.sql'));
   writeFileSync(join(mdir, 'two.sql'), '');
-  assert.throws(() => migrate(db, mdir), (e: unknown) => isSafeholdError(e, 'INTERNAL') && e.message.includes('two.sql'));
+  assert.throws(
+    () => migrate(db, mdir),
+    (e: unknown) => isSafeholdError(e, 'INTERNAL') && e.message.includes('two.sql'),
+  );
 
   rmSync(join(mdir, 'two.sql'));
   assert.equal(migrate(db, mdir), 1);
   rmSync(join(mdir, '001-a.sql'));
   writeFileSync(join(mdir, '001-renamed.sql'), 'CREATE TABLE a (x INTEGER);');
-  assert.throws(() => migrate(db, mdir), (e: unknown) => isSafeholdError(e, 'INTERNAL') && e.message.includes('001-renamed.sql'));
+  assert.throws(
+    () => migrate(db, mdir),
+    (e: unknown) => isSafeholdError(e, 'INTERNAL') && e.message.includes('001-renamed.sql'),
+  );
 });
 
 test('runs: start, finish, get and list round trip', (t) => {
@@ -163,14 +211,31 @@ test('runs: start, finish, get and list round trip', (t) => {
   assert.match(id, /^[0-9a-f]{16}$/);
   const started = c.getRun(id);
   assert.deepEqual(started, {
-    id, command: 'backup', args: { paths: ['/home'], tags: ['x'] }, repository: '/srv/repo',
-    startedAt: Date.UTC(2026, 2, 1), status: 'running', stats: {}, pid: process.pid, hostname: hostname(),
+    id,
+    command: 'backup',
+    args: { paths: ['/home'], tags: ['x'] },
+    repository: '/srv/repo',
+    startedAt: Date.UTC(2026, 2, 1),
+    status: 'running',
+    stats: {},
+    pid: process.pid,
+    hostname: hostname(),
   });
 
   clock.set(Date.UTC(2026, 2, 1) + 4321);
   c.finishRun(id, {
-    status: 'partial', errorCode: 'IO', error: '2 files unreadable', snapshotId: 'abcd1234',
-    stats: { filesNew: 3, filesChanged: 1, filesUnchanged: 10, filesFailed: 2, bytesRead: 5_000_000_000_000, bytesAdded: 0 },
+    status: 'partial',
+    errorCode: 'IO',
+    error: '2 files unreadable',
+    snapshotId: 'abcd1234',
+    stats: {
+      filesNew: 3,
+      filesChanged: 1,
+      filesUnchanged: 10,
+      filesFailed: 2,
+      bytesRead: 5_000_000_000_000,
+      bytesAdded: 0,
+    },
   });
   const done = c.getRun(id)!;
   assert.equal(done.status, 'partial');
@@ -178,7 +243,14 @@ test('runs: start, finish, get and list round trip', (t) => {
   assert.equal(done.errorCode, 'IO');
   assert.equal(done.error, '2 files unreadable');
   assert.equal(done.snapshotId, 'abcd1234');
-  assert.deepEqual(done.stats, { filesNew: 3, filesChanged: 1, filesUnchanged: 10, filesFailed: 2, bytesRead: 5_000_000_000_000, bytesAdded: 0 });
+  assert.deepEqual(done.stats, {
+    filesNew: 3,
+    filesChanged: 1,
+    filesUnchanged: 10,
+    filesFailed: 2,
+    bytesRead: 5_000_000_000_000,
+    bytesAdded: 0,
+  });
   assert.deepEqual(c.listRuns(), [done]);
 
   const bare = c.startRun({ command: 'check' });
@@ -189,8 +261,14 @@ test('runs: start, finish, get and list round trip', (t) => {
 
   assert.equal(c.getRun('0000000000000000'), undefined);
   assert.equal(c.getRun(id.slice(0, 8)), undefined, 'lookup is exact, not by prefix');
-  assert.throws(() => c.finishRun('0000000000000000', { status: 'failed' }), (e: unknown) => isSafeholdError(e, 'NOT_FOUND'));
-  assert.throws(() => c.finishRun(id, { status: 'bogus' as 'failed' }), (e: unknown) => isSafeholdError(e, 'IO'));
+  assert.throws(
+    () => c.finishRun('0000000000000000', { status: 'failed' }),
+    (e: unknown) => isSafeholdError(e, 'NOT_FOUND'),
+  );
+  assert.throws(
+    () => c.finishRun(id, { status: 'bogus' as 'failed' }),
+    (e: unknown) => isSafeholdError(e, 'IO'),
+  );
 });
 
 test('runs: listed newest first, filtered by command and status, limited', (t) => {
@@ -198,7 +276,11 @@ test('runs: listed newest first, filtered by command and status, limited', (t) =
   const c = openCatalog(t, undefined, clock);
   const ids: string[] = [];
   const plan: [string, 'succeeded' | 'failed' | undefined][] = [
-    ['backup', 'succeeded'], ['restore', 'failed'], ['backup', 'failed'], ['backup', undefined], ['check', 'succeeded'],
+    ['backup', 'succeeded'],
+    ['restore', 'failed'],
+    ['backup', 'failed'],
+    ['backup', undefined],
+    ['check', 'succeeded'],
   ];
   for (const [command, status] of plan) {
     const id = c.startRun({ command });
@@ -207,16 +289,40 @@ test('runs: listed newest first, filtered by command and status, limited', (t) =
     clock.set(clock.now() + 60_000);
   }
   const all = c.listRuns();
-  assert.deepEqual(all.map((r) => r.id), [...ids].reverse());
-  assert.deepEqual(all.map((r) => r.startedAt), [4, 3, 2, 1, 0].map((i) => Date.UTC(2026, 0, 1) + i * 60_000));
+  assert.deepEqual(
+    all.map((r) => r.id),
+    [...ids].reverse(),
+  );
+  assert.deepEqual(
+    all.map((r) => r.startedAt),
+    [4, 3, 2, 1, 0].map((i) => Date.UTC(2026, 0, 1) + i * 60_000),
+  );
 
-  assert.deepEqual(c.listRuns({ command: 'backup' }).map((r) => r.id), [ids[3], ids[2], ids[0]]);
-  assert.deepEqual(c.listRuns({ status: 'failed' }).map((r) => r.id), [ids[2], ids[1]]);
-  assert.deepEqual(c.listRuns({ command: 'backup', status: 'running' }).map((r) => r.id), [ids[3]]);
-  assert.deepEqual(c.listRuns({ limit: 2 }).map((r) => r.id), [ids[4], ids[3]]);
-  assert.deepEqual(c.listRuns({ command: 'backup', limit: 1 }).map((r) => r.id), [ids[3]]);
+  assert.deepEqual(
+    c.listRuns({ command: 'backup' }).map((r) => r.id),
+    [ids[3], ids[2], ids[0]],
+  );
+  assert.deepEqual(
+    c.listRuns({ status: 'failed' }).map((r) => r.id),
+    [ids[2], ids[1]],
+  );
+  assert.deepEqual(
+    c.listRuns({ command: 'backup', status: 'running' }).map((r) => r.id),
+    [ids[3]],
+  );
+  assert.deepEqual(
+    c.listRuns({ limit: 2 }).map((r) => r.id),
+    [ids[4], ids[3]],
+  );
+  assert.deepEqual(
+    c.listRuns({ command: 'backup', limit: 1 }).map((r) => r.id),
+    [ids[3]],
+  );
   assert.deepEqual(c.listRuns({ command: 'prune' }), []);
-  assert.throws(() => c.listRuns({ limit: -1 }), (e: unknown) => isSafeholdError(e, 'USAGE'));
+  assert.throws(
+    () => c.listRuns({ limit: -1 }),
+    (e: unknown) => isSafeholdError(e, 'USAGE'),
+  );
 });
 
 test('snapshots: upsert by (repository, id), listed newest first, run reference enforced', (t) => {
@@ -226,14 +332,44 @@ test('snapshots: upsert by (repository, id), listed newest first, run reference 
   c.recordSnapshot({ id: 's1', repository: 'r1', runId: run, time: 1000, size: 10, files: 2, ...base });
   c.recordSnapshot({ id: 's2', repository: 'r1', time: 3000, ...base });
   c.recordSnapshot({ id: 's1', repository: 'r2', time: 2000, ...base });
-  assert.deepEqual(c.listSnapshots().map((s) => `${s.repository}/${s.id}`), ['r1/s2', 'r2/s1', 'r1/s1']);
-  assert.deepEqual(c.listSnapshots('r1').map((s) => s.id), ['s2', 's1']);
+  assert.deepEqual(
+    c.listSnapshots().map((s) => `${s.repository}/${s.id}`),
+    ['r1/s2', 'r2/s1', 'r1/s1'],
+  );
+  assert.deepEqual(
+    c.listSnapshots('r1').map((s) => s.id),
+    ['s2', 's1'],
+  );
   assert.deepEqual(c.listSnapshots('nope'), []);
-  assert.deepEqual(c.listSnapshots('r1')[1], { id: 's1', repository: 'r1', runId: run, time: 1000, size: 10, files: 2, ...base });
+  assert.deepEqual(c.listSnapshots('r1')[1], {
+    id: 's1',
+    repository: 'r1',
+    runId: run,
+    time: 1000,
+    size: 10,
+    files: 2,
+    ...base,
+  });
 
-  c.recordSnapshot({ id: 's1', repository: 'r1', time: 5000, hostname: 'h2', paths: ['/c'], tags: ['daily'], tree: 'tree2' });
+  c.recordSnapshot({
+    id: 's1',
+    repository: 'r1',
+    time: 5000,
+    hostname: 'h2',
+    paths: ['/c'],
+    tags: ['daily'],
+    tree: 'tree2',
+  });
   assert.equal(c.listSnapshots().length, 3);
-  assert.deepEqual(c.listSnapshots('r1')[0], { id: 's1', repository: 'r1', time: 5000, hostname: 'h2', paths: ['/c'], tags: ['daily'], tree: 'tree2' });
+  assert.deepEqual(c.listSnapshots('r1')[0], {
+    id: 's1',
+    repository: 'r1',
+    time: 5000,
+    hostname: 'h2',
+    paths: ['/c'],
+    tags: ['daily'],
+    tree: 'tree2',
+  });
 
   assert.throws(
     () => c.recordSnapshot({ id: 's3', repository: 'r1', runId: 'feedfeedfeedfeed', time: 1, ...base }),
@@ -244,9 +380,20 @@ test('snapshots: upsert by (repository, id), listed newest first, run reference 
 test('forgetSnapshots drops the given ids of one repository only', (t) => {
   const c = openCatalog(t);
   const base = { hostname: 'h', paths: ['/a'], tags: [] as string[], tree: 't' };
-  for (const [id, repo] of [['s1', 'r1'], ['s2', 'r1'], ['s1', 'r2']] as const) c.recordSnapshot({ id, repository: repo, time: 1, ...base });
+  for (const [id, repo] of [
+    ['s1', 'r1'],
+    ['s2', 'r1'],
+    ['s1', 'r2'],
+  ] as const)
+    c.recordSnapshot({ id, repository: repo, time: 1, ...base });
   assert.equal(c.forgetSnapshots('r1', ['s1', 'missing']), 1);
-  assert.deepEqual(c.listSnapshots().map((s) => `${s.repository}/${s.id}`).sort(), ['r1/s2', 'r2/s1']);
+  assert.deepEqual(
+    c
+      .listSnapshots()
+      .map((s) => `${s.repository}/${s.id}`)
+      .sort(),
+    ['r1/s2', 'r2/s1'],
+  );
 });
 
 test('markAbandonedRuns: fails runs of dead processes on this host only', async (t) => {
@@ -298,7 +445,10 @@ test('concurrency: two catalogs on one file both write', (t) => {
   b.finishRun(ra, { status: 'failed' });
   b.recordSnapshot({ id: 's', repository: 'r', runId: ra, time: 1, hostname: 'h', paths: [], tags: [], tree: 't' });
   for (const c of [a, b]) {
-    assert.deepEqual(new Set(c.listRuns().map((r) => `${r.command}:${r.status}`)), new Set(['backup:failed', 'restore:succeeded']));
+    assert.deepEqual(
+      new Set(c.listRuns().map((r) => `${r.command}:${r.status}`)),
+      new Set(['backup:failed', 'restore:succeeded']),
+    );
     assert.equal(c.listSnapshots().length, 1);
   }
 });
@@ -326,7 +476,13 @@ test('concurrency: a write waits for another process holding the write lock', as
   );
   assert.equal(child.status, 0);
   assert.ok(waited >= 300, `startRun should have waited for the lock, waited ${waited}ms`);
-  assert.deepEqual(c.listRuns().map((r) => r.id).sort(), ['c0c0c0c0c0c0c0c0', id].sort());
+  assert.deepEqual(
+    c
+      .listRuns()
+      .map((r) => r.id)
+      .sort(),
+    ['c0c0c0c0c0c0c0c0', id].sort(),
+  );
 });
 
 test('defaultDataDir: SAFEHOLD_DATA_DIR, then XDG_DATA_HOME, then ~/.local/share', () => {

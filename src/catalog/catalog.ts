@@ -138,10 +138,12 @@ export class Catalog {
   startRun(r: { command: string; args?: unknown; repository?: string }): string {
     const id = randomBytes(8).toString('hex');
     this.sql('start run', () =>
-      this.db.prepare(
-        `INSERT INTO runs (id, command, args, repository, started_at, status, pid, hostname)
+      this.db
+        .prepare(
+          `INSERT INTO runs (id, command, args, repository, started_at, status, pid, hostname)
          VALUES (?, ?, ?, ?, ?, 'running', ?, ?)`,
-      ).run(id, r.command, toJson(r.args), r.repository ?? null, this.clock.now(), process.pid, hostname()),
+        )
+        .run(id, r.command, toJson(r.args), r.repository ?? null, this.clock.now(), process.pid, hostname()),
     );
     return id;
   }
@@ -150,26 +152,44 @@ export class Catalog {
   finishRun(id: string, r: FinishRun): void {
     const s = r.stats ?? {};
     const res = this.sql('finish run', () =>
-      this.db.prepare(
-        `UPDATE runs SET finished_at = ?, status = ?, error_code = ?, error = ?,
+      this.db
+        .prepare(
+          `UPDATE runs SET finished_at = ?, status = ?, error_code = ?, error = ?,
            files_new = ?, files_changed = ?, files_unchanged = ?, files_failed = ?,
            bytes_read = ?, bytes_added = ?, snapshot_id = ?
          WHERE id = ?`,
-      ).run(
-        this.clock.now(), r.status, r.errorCode ?? null, r.error ?? null,
-        s.filesNew ?? null, s.filesChanged ?? null, s.filesUnchanged ?? null, s.filesFailed ?? null,
-        s.bytesRead ?? null, s.bytesAdded ?? null, r.snapshotId ?? null, id,
-      ),
+        )
+        .run(
+          this.clock.now(),
+          r.status,
+          r.errorCode ?? null,
+          r.error ?? null,
+          s.filesNew ?? null,
+          s.filesChanged ?? null,
+          s.filesUnchanged ?? null,
+          s.filesFailed ?? null,
+          s.bytesRead ?? null,
+          s.bytesAdded ?? null,
+          r.snapshotId ?? null,
+          id,
+        ),
     );
-    if (Number(res.changes) === 0) throw new SafeholdError('NOT_FOUND', `no run ${id} in the catalog`, { details: { id } });
+    if (Number(res.changes) === 0)
+      throw new SafeholdError('NOT_FOUND', `no run ${id} in the catalog`, { details: { id } });
   }
 
   /** Runs, newest first, optionally filtered by command and status and limited in number. */
   listRuns(opts: { limit?: number; command?: string; status?: string } = {}): RunRecord[] {
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (opts.command !== undefined) { where.push('command = ?'); params.push(opts.command); }
-    if (opts.status !== undefined) { where.push('status = ?'); params.push(opts.status); }
+    if (opts.command !== undefined) {
+      where.push('command = ?');
+      params.push(opts.command);
+    }
+    if (opts.status !== undefined) {
+      where.push('status = ?');
+      params.push(opts.status);
+    }
     let sql = 'SELECT * FROM runs';
     if (where.length > 0) sql += ` WHERE ${where.join(' AND ')}`;
     sql += ' ORDER BY started_at DESC, id DESC';
@@ -186,24 +206,36 @@ export class Catalog {
 
   /** The run with exactly this id, or undefined. */
   getRun(id: string): RunRecord | undefined {
-    const row = this.sql('get run', () => this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id)) as Row | undefined;
+    const row = this.sql('get run', () => this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id)) as
+      | Row
+      | undefined;
     return row ? toRun(row) : undefined;
   }
 
   /** Inserts a snapshot or replaces the one with the same repository and id. */
   recordSnapshot(s: SnapshotRecord): void {
     this.sql('record snapshot', () =>
-      this.db.prepare(
-        `INSERT INTO snapshots (id, repository, run_id, time, hostname, paths, tags, tree, size, files)
+      this.db
+        .prepare(
+          `INSERT INTO snapshots (id, repository, run_id, time, hostname, paths, tags, tree, size, files)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (repository, id) DO UPDATE SET
            run_id = excluded.run_id, time = excluded.time, hostname = excluded.hostname,
            paths = excluded.paths, tags = excluded.tags, tree = excluded.tree,
            size = excluded.size, files = excluded.files`,
-      ).run(
-        s.id, s.repository, s.runId ?? null, s.time, s.hostname, JSON.stringify(s.paths), JSON.stringify(s.tags),
-        s.tree, s.size ?? null, s.files ?? null,
-      ),
+        )
+        .run(
+          s.id,
+          s.repository,
+          s.runId ?? null,
+          s.time,
+          s.hostname,
+          JSON.stringify(s.paths),
+          JSON.stringify(s.tags),
+          s.tree,
+          s.size ?? null,
+          s.files ?? null,
+        ),
     );
   }
 
@@ -240,10 +272,12 @@ export class Catalog {
     for (const r of running) {
       if (r.pid === null || processAlive(r.pid)) continue;
       const res = this.sql('mark abandoned run', () =>
-        this.db.prepare(
-          `UPDATE runs SET status = 'failed', error_code = 'ABANDONED', error = ?, finished_at = ?
+        this.db
+          .prepare(
+            `UPDATE runs SET status = 'failed', error_code = 'ABANDONED', error = ?, finished_at = ?
            WHERE id = ? AND status = 'running'`,
-        ).run(`process ${r.pid} died while running`, this.clock.now(), r.id),
+          )
+          .run(`process ${r.pid} died while running`, this.clock.now(), r.id),
       );
       count += Number(res.changes);
     }
@@ -292,7 +326,11 @@ export class Catalog {
 
   /** Runs one database call, turning SQLite errors into SafeholdError 'IO'. */
   private sql<T>(what: string, fn: () => T): T {
-    try { return fn(); } catch (e) { throw dbError(e, what); }
+    try {
+      return fn();
+    } catch (e) {
+      throw dbError(e, what);
+    }
   }
 }
 
@@ -325,8 +363,12 @@ function toRun(row: Row): RunRecord {
   if (row.pid !== null) r.pid = row.pid as number;
   if (row.hostname !== null) r.hostname = row.hostname as string;
   const stats: [keyof RunStats, string][] = [
-    ['filesNew', 'files_new'], ['filesChanged', 'files_changed'], ['filesUnchanged', 'files_unchanged'],
-    ['filesFailed', 'files_failed'], ['bytesRead', 'bytes_read'], ['bytesAdded', 'bytes_added'],
+    ['filesNew', 'files_new'],
+    ['filesChanged', 'files_changed'],
+    ['filesUnchanged', 'files_unchanged'],
+    ['filesFailed', 'files_failed'],
+    ['bytesRead', 'bytes_read'],
+    ['bytesAdded', 'bytes_added'],
   ];
   for (const [key, col] of stats) if (row[col] !== null) r.stats[key] = row[col] as number;
   return r;

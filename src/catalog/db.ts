@@ -17,7 +17,11 @@ export abstract class CatalogStore {
 
   /** Runs one database call, turning SQLite errors into SafeholdError 'IO'. */
   protected sql<T>(what: string, fn: () => T): T {
-    try { return fn(); } catch (e) { throw dbError(e, what); }
+    try {
+      return fn();
+    } catch (e) {
+      throw dbError(e, what);
+    }
   }
 
   /** Runs `fn` in one write transaction (BEGIN IMMEDIATE), rolled back if it throws. */
@@ -40,8 +44,10 @@ export function dbError(e: unknown, what: string): SafeholdError {
   if (isSafeholdError(e)) return e;
   const msg = e instanceof Error ? e.message : String(e);
   // SQLITE_BUSY (5) / SQLITE_LOCKED (6): another writer held the database past the busy timeout.
-  const errcode = typeof e === 'object' && e !== null && 'errcode' in e ? Number((e as { errcode: unknown }).errcode) & 0xff : undefined;
+  const errcode =
+    typeof e === 'object' && e !== null && 'errcode' in e
+      ? Number((e as { errcode: unknown }).errcode) & 0xff
+      : undefined;
   const busy = errcode === 5 || errcode === 6;
   return new SafeholdError('IO', `catalog: ${what}: ${msg}`, { cause: e, retryable: busy });
 }
-

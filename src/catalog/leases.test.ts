@@ -18,7 +18,10 @@ function setup(t: { after: (fn: () => void) => void }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-leases-'));
   const clock = new ManualClock(Date.UTC(2026, 10, 25, 2, 0));
   const catalog = Catalog.open(dir, clock);
-  t.after(() => { catalog.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  t.after(() => {
+    catalog.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   return { dir, clock, catalog, leases: catalog.leases() };
 }
 
@@ -34,7 +37,11 @@ describe('scope leases', () => {
     assert.ok(leases.acquire(['target:QA2'], { kind: 'backup', holder: 'run-b' }).ok, 'other scopes are free');
     assert.equal(leases.release('run-a'), 1);
     assert.ok(leases.acquire(['target:QA1'], { kind: 'purge', holder: 'run-c' }).ok);
-    assert.equal(leases.acquire(['target:QA1'], { kind: 'backup', holder: 'run-d' }).ok, false, 'and a purge keeps backups out');
+    assert.equal(
+      leases.acquire(['target:QA1'], { kind: 'backup', holder: 'run-d' }).ok,
+      false,
+      'and a purge keeps backups out',
+    );
   });
 
   it('takes all scopes or none', (t) => {
@@ -42,7 +49,11 @@ describe('scope leases', () => {
     leases.acquire(['destination:local'], { kind: 'purge', holder: 'purger' });
     const r = leases.acquire(['target:QA1', 'destination:local'], { kind: 'backup', holder: 'backup' });
     assert.equal(r.ok, false);
-    assert.deepEqual(leases.list().map((l) => [l.scope, l.holder]), [['destination:local', 'purger']], 'target:QA1 was not taken');
+    assert.deepEqual(
+      leases.list().map((l) => [l.scope, l.holder]),
+      [['destination:local', 'purger']],
+      'target:QA1 was not taken',
+    );
   });
 
   it('clears a lease older than 12 hours even with a fresh heartbeat, and says so', async (t) => {
@@ -51,12 +62,20 @@ describe('scope leases', () => {
     for (let i = 0; i < 12 * 12; i++) {
       await clock.advance(5 * 60_000 - 1);
       leases.heartbeat('stuck');
-      if (i < 12 * 12 - 1) assert.equal(leases.acquire(['target:QA1'], { kind: 'backup', holder: 'next' }).ok, false, `still held after ${i}`);
+      if (i < 12 * 12 - 1)
+        assert.equal(
+          leases.acquire(['target:QA1'], { kind: 'backup', holder: 'next' }).ok,
+          false,
+          `still held after ${i}`,
+        );
     }
     await clock.advance(1 + 144);
     const r = leases.acquire(['target:QA1'], { kind: 'backup', holder: 'next' });
     assert.equal(r.ok, true);
-    assert.deepEqual(r.cleared.map((c) => [c.lease.holder, c.why]), [['stuck', 'max-age']]);
+    assert.deepEqual(
+      r.cleared.map((c) => [c.lease.holder, c.why]),
+      [['stuck', 'max-age']],
+    );
   });
 
   it('reclaims a lease whose heartbeat stopped, after the heartbeat timeout', async (t) => {
@@ -66,7 +85,10 @@ describe('scope leases', () => {
     assert.equal(leases.acquire(['unit:TEST8/DOMAIN1'], { kind: 'backup', holder: 'next' }).ok, false);
     await clock.advance(1);
     const r = leases.acquire(['unit:TEST8/DOMAIN1'], { kind: 'backup', holder: 'next' });
-    assert.deepEqual(r.cleared.map((c) => c.why), ['heartbeat']);
+    assert.deepEqual(
+      r.cleared.map((c) => c.why),
+      ['heartbeat'],
+    );
     assert.deepEqual(leases.sweep(), [], 'nothing else to sweep');
   });
 
@@ -77,11 +99,18 @@ describe('scope leases', () => {
       const c = Catalog.open(${JSON.stringify(dir)});
       if (!c.leases().acquire(['target:QA1'], { kind: 'backup', holder: 'child' }).ok) process.exit(9);
       c.close();`;
-    const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const got = leases.acquire(['target:QA1'], { kind: 'backup', holder: 'me' });
     assert.equal(got.ok, true);
-    assert.deepEqual(got.cleared.map((c) => [c.lease.holder, c.why]), [['child', 'holder-gone']]);
+    assert.deepEqual(
+      got.cleared.map((c) => [c.lease.holder, c.why]),
+      [['child', 'holder-gone']],
+    );
   });
 
   it('lets exactly one of several processes racing for a scope have it', async (t) => {
@@ -96,12 +125,23 @@ describe('scope leases', () => {
       setTimeout(() => c.close(), Math.max(0, go + 3000 - Date.now()));`;
     const kinds = ['backup', 'purge', 'backup', 'purge', 'backup', 'backup'];
     const start = String(Date.now() + 2500);
-    const outs = await Promise.all(kinds.map((k) => new Promise<string>((resolve) => {
-      const p = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script, k, start], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      p.on('close', () => resolve(out.trim()));
-    })));
+    const outs = await Promise.all(
+      kinds.map(
+        (k) =>
+          new Promise<string>((resolve) => {
+            const p = spawn(
+              process.execPath,
+              ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script, k, start],
+              { stdio: ['ignore', 'pipe', 'inherit'] },
+            );
+            let out = '';
+            p.stdout.on('data', (d: Buffer) => {
+              out += d.toString();
+            });
+            p.on('close', () => resolve(out.trim()));
+          }),
+      ),
+    );
     assert.equal(outs.filter((o) => o === 'won').length, 1, outs.join(','));
     assert.equal(outs.filter((o) => o === 'lost').length, kinds.length - 1, outs.join(','));
   });
@@ -110,7 +150,10 @@ describe('scope leases', () => {
     const { leases, clock } = setup(t);
     leases.acquire(['target:QA1'], { kind: 'backup', holder: 'h', runId: 'abcdef0123456789' });
     const l = leases.list()[0]!;
-    assert.match(describeHolder(l, clock.now() + 3 * 60_000), /^held by run abcdef01 \(backup, pid \d+ on .+\) since 2026-11-25 02:00:00Z, 3m ago$/);
+    assert.match(
+      describeHolder(l, clock.now() + 3 * 60_000),
+      /^held by run abcdef01 \(backup, pid \d+ on .+\) since 2026-11-25 02:00:00Z, 3m ago$/,
+    );
   });
 });
 
@@ -121,8 +164,14 @@ describe('scope hierarchy', () => {
     const whole = leases.acquire([taskScope('TEST8', null)], { kind: 'backup', holder: 'device-run' });
     assert.equal(whole.ok, false);
     if (!whole.ok) assert.equal(whole.heldBy.scope, 'unit:TEST8/DOMAIN1');
-    assert.ok(leases.acquire([taskScope('TEST8', 'DOMAIN2')], { kind: 'backup', holder: 'other-unit' }).ok, 'a sibling unit is free');
-    assert.ok(leases.acquire([taskScope('TEST80', null)], { kind: 'backup', holder: 'prefix-target' }).ok, 'TEST80 is not a unit of TEST8');
+    assert.ok(
+      leases.acquire([taskScope('TEST8', 'DOMAIN2')], { kind: 'backup', holder: 'other-unit' }).ok,
+      'a sibling unit is free',
+    );
+    assert.ok(
+      leases.acquire([taskScope('TEST80', null)], { kind: 'backup', holder: 'prefix-target' }).ok,
+      'TEST80 is not a unit of TEST8',
+    );
     leases.release('unit-run');
     leases.release('other-unit');
     assert.ok(leases.acquire([taskScope('TEST8', null)], { kind: 'purge', holder: 'device-run' }).ok);

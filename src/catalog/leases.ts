@@ -76,11 +76,22 @@ export class LeaseStore extends CatalogStore {
       }
       let lease: Lease | null = null;
       for (const scope of scopes) {
-        lease = { scope, kind: req.kind, holder: req.holder, runId: req.runId ?? null, pid: process.pid, hostname: hostname(), createdAt: now, heartbeatAt: now };
-        this.db.prepare(
-          `INSERT INTO leases (scope, kind, holder, run_id, pid, hostname, created_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        lease = {
+          scope,
+          kind: req.kind,
+          holder: req.holder,
+          runId: req.runId ?? null,
+          pid: process.pid,
+          hostname: hostname(),
+          createdAt: now,
+          heartbeatAt: now,
+        };
+        this.db
+          .prepare(
+            `INSERT INTO leases (scope, kind, holder, run_id, pid, hostname, created_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (scope) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`,
-        ).run(scope, lease.kind, lease.holder, lease.runId, lease.pid, lease.hostname, now, now);
+          )
+          .run(scope, lease.kind, lease.holder, lease.runId, lease.pid, lease.hostname, now, now);
       }
       if (!lease) throw new SafeholdError('INTERNAL', 'acquire needs at least one scope');
       return { ok: true as const, lease, cleared };
@@ -89,7 +100,9 @@ export class LeaseStore extends CatalogStore {
 
   /** Renews the heartbeat of every lease of `holder`; returns how many. */
   heartbeat(holder: string): number {
-    const r = this.sql('renew leases', () => this.db.prepare('UPDATE leases SET heartbeat_at = ? WHERE holder = ?').run(this.clock.now(), holder));
+    const r = this.sql('renew leases', () =>
+      this.db.prepare('UPDATE leases SET heartbeat_at = ? WHERE holder = ?').run(this.clock.now(), holder),
+    );
     return Number(r.changes);
   }
 
@@ -99,7 +112,10 @@ export class LeaseStore extends CatalogStore {
   }
 
   list(): Lease[] {
-    const rows = this.sql('list leases', () => this.db.prepare('SELECT * FROM leases ORDER BY scope').all()) as Record<string, unknown>[];
+    const rows = this.sql('list leases', () => this.db.prepare('SELECT * FROM leases ORDER BY scope').all()) as Record<
+      string,
+      unknown
+    >[];
     return rows.map(toLease);
   }
 
@@ -121,7 +137,6 @@ export class LeaseStore extends CatalogStore {
   private expired(l: Lease, now: number): ClearedLease['why'] | null {
     return leaseStaleness(l, now, this.policy);
   }
-
 }
 
 /**
@@ -137,7 +152,8 @@ export function scopesOverlap(a: string, b: string): boolean {
   const ub = unitOf(b);
   const ta = targetOf(a);
   const tb = targetOf(b);
-  return (ta !== null && ub !== null && ub.startsWith(`${ta}/`)) || (tb !== null && ua !== null && ua.startsWith(`${tb}/`));
+  const under = (t: string | null, u: string | null) => t !== null && u?.startsWith(`${t}/`) === true;
+  return under(ta, ub) || under(tb, ua);
 }
 
 /** The lease scope of a task: the whole target, or one unit of it. */
@@ -152,8 +168,14 @@ export function describeHolder(l: Lease, now: number): string {
 
 function toLease(r: Record<string, unknown>): Lease {
   return {
-    scope: r.scope as string, kind: r.kind as LeaseKind, holder: r.holder as string, runId: (r.run_id as string | null) ?? null,
-    pid: (r.pid as number | null) ?? null, hostname: (r.hostname as string | null) ?? null, createdAt: r.created_at as number, heartbeatAt: r.heartbeat_at as number,
+    scope: r.scope as string,
+    kind: r.kind as LeaseKind,
+    holder: r.holder as string,
+    runId: (r.run_id as string | null) ?? null,
+    pid: (r.pid as number | null) ?? null,
+    hostname: (r.hostname as string | null) ?? null,
+    createdAt: r.created_at as number,
+    heartbeatAt: r.heartbeat_at as number,
   };
 }
 
@@ -163,7 +185,8 @@ function toLease(r: Record<string, unknown>): Lease {
  * than the maximum age, or its heartbeat is older than the timeout.
  */
 export function leaseStaleness(l: Lease, now: number, policy: LeasePolicy): ClearedLease['why'] | null {
-  if (l.hostname === hostname() && l.pid !== null && l.pid !== process.pid && !processAlive(l.pid)) return 'holder-gone';
+  if (l.hostname === hostname() && l.pid !== null && l.pid !== process.pid && !processAlive(l.pid))
+    return 'holder-gone';
   if (now - l.createdAt >= policy.maxAgeMs) return 'max-age';
   if (now - l.heartbeatAt >= policy.heartbeatTimeoutMs) return 'heartbeat';
   return null;

@@ -27,14 +27,21 @@ export function listMigrations(dir: string): Migration[] {
   for (const name of names) {
     if (!name.endsWith('.sql')) continue;
     const m = FILE_RE.exec(name);
-    if (!m) throw new SafeholdError('INTERNAL', `migration file ${name} is not named NNN-name.sql`, { details: { file: name } });
+    if (!m)
+      throw new SafeholdError('INTERNAL', `migration file ${name} is not named NNN-name.sql`, {
+        details: { file: name },
+      });
     const version = Number(m[1]);
     if (!Number.isSafeInteger(version) || version < 1) {
-      throw new SafeholdError('INTERNAL', `migration file ${name} must have a number of 1 or more`, { details: { file: name } });
+      throw new SafeholdError('INTERNAL', `migration file ${name} must have a number of 1 or more`, {
+        details: { file: name },
+      });
     }
     const other = byVersion.get(version);
     if (other) {
-      throw new SafeholdError('INTERNAL', `migration files ${other.name} and ${name} share number ${version}`, { details: { files: [other.name, name] } });
+      throw new SafeholdError('INTERNAL', `migration files ${other.name} and ${name} share number ${version}`, {
+        details: { files: [other.name, name] },
+      });
     }
     byVersion.set(version, { version, name, file: join(dir, name) });
   }
@@ -71,9 +78,16 @@ export function migrate(db: DatabaseSync, dir: string): number {
       record.run(m.version, m.name, Date.now());
       db.exec('COMMIT');
     } catch (e) {
-      try { db.exec('ROLLBACK'); } catch { /* already rolled back by SQLite */ }
+      try {
+        db.exec('ROLLBACK');
+      } catch {
+        /* already rolled back by SQLite */
+      }
       const msg = e instanceof Error ? e.message : String(e);
-      throw new SafeholdError('INTERNAL', `catalog migration ${m.name} failed: ${msg}`, { cause: e, details: { file: m.file } });
+      throw new SafeholdError('INTERNAL', `catalog migration ${m.name} failed: ${msg}`, {
+        cause: e,
+        details: { file: m.file },
+      });
     }
     count++;
   }
@@ -84,9 +98,13 @@ function isApplied(stmt: ReturnType<DatabaseSync['prepare']>, m: Migration): boo
   const row = stmt.get(m.version) as { name: string } | undefined;
   if (!row) return false;
   if (row.name !== m.name) {
-    throw new SafeholdError('INTERNAL', `catalog migration ${m.version} was applied as ${row.name} but the file is now ${m.name}`, {
-      details: { version: m.version, applied: row.name, file: m.name },
-    });
+    throw new SafeholdError(
+      'INTERNAL',
+      `catalog migration ${m.version} was applied as ${row.name} but the file is now ${m.name}`,
+      {
+        details: { version: m.version, applied: row.name, file: m.name },
+      },
+    );
   }
   return true;
 }

@@ -29,24 +29,30 @@ export class RepoSizeStore extends CatalogStore {
 
   /** Records `bytes` for `destination` at `at` (default: now); a second sample at the same instant replaces the first. */
   record(destination: string, bytes: number, at: number = this.clock.now()): void {
-    this.sql('record repository size', () => this.stmt(
-      'INSERT INTO repo_sizes (destination, at, bytes) VALUES (?, ?, ?) ON CONFLICT (destination, at) DO UPDATE SET bytes = excluded.bytes',
-    ).run(destination, at, bytes));
+    this.sql('record repository size', () =>
+      this.stmt(
+        'INSERT INTO repo_sizes (destination, at, bytes) VALUES (?, ?, ?) ON CONFLICT (destination, at) DO UPDATE SET bytes = excluded.bytes',
+      ).run(destination, at, bytes),
+    );
   }
 
   /** The newest sample of `destination`, or null. */
   latest(destination: string): RepoSizeSample | null {
-    const r = this.sql('latest repository size', () => this.stmt(
-      'SELECT at, bytes FROM repo_sizes WHERE destination = ? ORDER BY at DESC LIMIT 1',
-    ).get(destination)) as RepoSizeSample | undefined;
+    const r = this.sql('latest repository size', () =>
+      this.stmt('SELECT at, bytes FROM repo_sizes WHERE destination = ? ORDER BY at DESC LIMIT 1').get(destination),
+    ) as RepoSizeSample | undefined;
     return r ? { at: Number(r.at), bytes: Number(r.bytes) } : null;
   }
 
   /** Samples of `destination` at or after `since`, oldest first; the newest `limit` when there are more. */
   series(destination: string, since: number, limit: number): RepoSizeSample[] {
-    const rows = this.sql('repository size series', () => this.stmt(
-      'SELECT at, bytes FROM repo_sizes WHERE destination = ? AND at >= ? ORDER BY at DESC LIMIT ?',
-    ).all(destination, since, limit)) as unknown as RepoSizeSample[];
+    const rows = this.sql('repository size series', () =>
+      this.stmt('SELECT at, bytes FROM repo_sizes WHERE destination = ? AND at >= ? ORDER BY at DESC LIMIT ?').all(
+        destination,
+        since,
+        limit,
+      ),
+    ) as unknown as RepoSizeSample[];
     return rows.map((r) => ({ at: Number(r.at), bytes: Number(r.bytes) })).reverse();
   }
 

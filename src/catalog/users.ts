@@ -23,7 +23,10 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 /** Throws 'USAGE' unless `name` is 1–64 letters, digits, '.', '_', '@' or '-' (not starting with a sign). */
 export function checkUserName(name: string): void {
   if (!NAME_RE.test(name)) {
-    throw new SafeholdError('USAGE', `user name '${name}' must be 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit`);
+    throw new SafeholdError(
+      'USAGE',
+      `user name '${name}' must be 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit`,
+    );
   }
 }
 
@@ -35,15 +38,20 @@ export class UserStore extends CatalogStore {
     checkUserName(u.name);
     const now = this.clock.now();
     this.tx('add user', () => {
-      if (this.db.prepare('SELECT 1 FROM users WHERE name = ?').get(u.name)) throw new SafeholdError('USAGE', `user ${u.name} already exists`);
-      this.db.prepare('INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)').run(u.name, u.role, u.passwordHash, now);
+      if (this.db.prepare('SELECT 1 FROM users WHERE name = ?').get(u.name))
+        throw new SafeholdError('USAGE', `user ${u.name} already exists`);
+      this.db
+        .prepare('INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)')
+        .run(u.name, u.role, u.passwordHash, now);
     });
     return { name: u.name, role: u.role, createdAt: now, disabledAt: null };
   }
 
   /** The user with this exact name (hash included), or undefined. */
   get(name: string): UserRecord | undefined {
-    const row = this.sql('get user', () => this.db.prepare('SELECT * FROM users WHERE name = ?').get(name)) as Row | undefined;
+    const row = this.sql('get user', () => this.db.prepare('SELECT * FROM users WHERE name = ?').get(name)) as
+      | Row
+      | undefined;
     return row ? { ...toInfo(row), passwordHash: row.password_hash as string } : undefined;
   }
 
@@ -64,7 +72,9 @@ export class UserStore extends CatalogStore {
 
   /** Changes the role; sessions keep going with the new role (it is read on every request). Throws 'NOT_FOUND'. */
   setRole(name: string, role: AuthRole): void {
-    const res = this.sql('change user role', () => this.db.prepare('UPDATE users SET role = ? WHERE name = ?').run(role, name));
+    const res = this.sql('change user role', () =>
+      this.db.prepare('UPDATE users SET role = ? WHERE name = ?').run(role, name),
+    );
     if (Number(res.changes) === 0) throw notFound(name);
   }
 
@@ -84,7 +94,9 @@ function notFound(name: string): SafeholdError {
 
 function toInfo(row: Row): UserInfo {
   return {
-    name: row.name as string, role: row.role as AuthRole, createdAt: row.created_at as number,
+    name: row.name as string,
+    role: row.role as AuthRole,
+    createdAt: row.created_at as number,
     disabledAt: (row.disabled_at as number | null) ?? null,
   };
 }

@@ -22,23 +22,36 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export function exitCodeFor(code: ErrorCode): ExitCode {
   switch (code) {
-    case 'USAGE': return EXIT.usage;
-    case 'REPO_NOT_FOUND': return EXIT.repoNotFound;
-    case 'LOCKED': return EXIT.locked;
-    case 'WRONG_PASSWORD': return EXIT.wrongPassword;
-    case 'CANCELLED': return EXIT.interrupted;
-    default: return EXIT.error;
+    case 'USAGE':
+      return EXIT.usage;
+    case 'REPO_NOT_FOUND':
+      return EXIT.repoNotFound;
+    case 'LOCKED':
+      return EXIT.locked;
+    case 'WRONG_PASSWORD':
+      return EXIT.wrongPassword;
+    case 'CANCELLED':
+      return EXIT.interrupted;
+    default:
+      return EXIT.error;
   }
 }
 
 /** The exit code of `plan run` for the status its run ended with. */
 export function exitCodeForRun(status: PlanRunStatus): ExitCode {
   switch (status) {
-    case 'succeeded': return EXIT.ok;
-    case 'partial': case 'skipped': return EXIT.partial;
-    case 'refused': return EXIT.refused;
-    case 'cancelled': return EXIT.interrupted;
-    case 'failed': case 'running': return EXIT.error;
+    case 'succeeded':
+      return EXIT.ok;
+    case 'partial':
+    case 'skipped':
+      return EXIT.partial;
+    case 'refused':
+      return EXIT.refused;
+    case 'cancelled':
+      return EXIT.interrupted;
+    case 'failed':
+    case 'running':
+      return EXIT.error;
   }
 }
 

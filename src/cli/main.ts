@@ -34,7 +34,31 @@ import { tokenCommand } from './commands/token.ts';
 import { userCommand } from './commands/user.ts';
 import { auditCommand } from './commands/audit.ts';
 
-const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, lsCommand, diffCommand, restoreCommand, copyCommand, checkCommand, forgetCommand, pruneCommand, keyCommand, runsCommand, unlockCommand, configCommand, planCommand, runCommand, alertsCommand, serverCommand, restorePlanCommand, drillsCommand, tokenCommand, userCommand, auditCommand];
+const COMMANDS: Command[] = [
+  initCommand,
+  backupCommand,
+  snapshotsCommand,
+  lsCommand,
+  diffCommand,
+  restoreCommand,
+  copyCommand,
+  checkCommand,
+  forgetCommand,
+  pruneCommand,
+  keyCommand,
+  runsCommand,
+  unlockCommand,
+  configCommand,
+  planCommand,
+  runCommand,
+  alertsCommand,
+  serverCommand,
+  restorePlanCommand,
+  drillsCommand,
+  tokenCommand,
+  userCommand,
+  auditCommand,
+];
 
 function mainUsage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -55,11 +79,13 @@ export async function main(argv: string[]): Promise<ExitCode> {
   let out = new Output({ json: wantsJson, quiet: argv.includes('--quiet') || argv.includes('-q') });
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(mainUsage() + '\n');
+    process.stdout.write(`${mainUsage()}\n`);
     return name ? EXIT.ok : EXIT.usage;
   }
   if (name === '--version' || name === 'version') {
-    out.result({ version: VERSION, node: process.versions.node }, () => out.line(`safehold ${VERSION} (node ${process.versions.node})`));
+    out.result({ version: VERSION, node: process.versions.node }, () =>
+      out.line(`safehold ${VERSION} (node ${process.versions.node})`),
+    );
     return EXIT.ok;
   }
   const cmd = COMMANDS.find((c) => c.name === name);
@@ -67,9 +93,17 @@ export async function main(argv: string[]): Promise<ExitCode> {
     if (!cmd) throw new SafeholdError('USAGE', `unknown command '${name}' (run 'safehold --help')`);
     let parsed;
     try {
-      parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
+      parsed = parseArgs({
+        args: rest,
+        options: { ...GLOBAL_OPTIONS, ...cmd.options },
+        allowPositionals: true,
+        strict: true,
+      });
     } catch (e) {
-      throw new SafeholdError('USAGE', `${(e as Error).message.replace(/\. To specify a positional.*$/s, '')} (see 'safehold ${cmd.name} --help')`);
+      throw new SafeholdError(
+        'USAGE',
+        `${(e as Error).message.replace(/\. To specify a positional.*$/s, '')} (see 'safehold ${cmd.name} --help')`,
+      );
     }
     const values = parsed.values as Values;
     out = new Output({ json: values.json === true, quiet: values.quiet === true });
@@ -84,15 +118,28 @@ export async function main(argv: string[]): Promise<ExitCode> {
 }
 
 function report(out: Output, e: unknown): ExitCode {
-  const err = e instanceof SafeholdError ? e : new SafeholdError('INTERNAL', `unexpected error: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  if (out.json) process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } }, null, 2) + '\n');
+  const err =
+    e instanceof SafeholdError
+      ? e
+      : new SafeholdError('INTERNAL', `unexpected error: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  if (out.json)
+    process.stdout.write(
+      `${JSON.stringify(
+        { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } },
+        null,
+        2,
+      )}\n`,
+    );
   out.error(err.message);
   if (process.env.SAFEHOLD_DEBUG) process.stderr.write(`${(err.cause instanceof Error ? err.cause : err).stack}\n`);
   return exitCodeFor(err.code);
 }
 
 if (import.meta.main) {
-  process.on('SIGINT', () => { process.stderr.write('\ninterrupted\n'); process.exit(EXIT.interrupted); });
+  process.on('SIGINT', () => {
+    process.stderr.write('\ninterrupted\n');
+    process.exit(EXIT.interrupted);
+  });
   // A reader that went away (`safehold snapshots | head`) is not an error: stop quietly, like other Unix tools.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);

@@ -21,12 +21,12 @@ export class Output {
 
   /** Human text on stdout (suppressed with --json or --quiet). */
   line(s = ''): void {
-    if (!this.json && !this.quiet) this.stdout.write(s + '\n');
+    if (!this.json && !this.quiet) this.stdout.write(`${s}\n`);
   }
 
   /** The command's result: JSON document, or the human rendering. */
   result(doc: unknown, human: () => void): void {
-    if (this.json) this.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    if (this.json) this.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     else if (!this.quiet) human();
   }
 
@@ -54,7 +54,7 @@ export class Output {
     const t0 = Date.now();
     this.timer = setInterval(() => {
       const cols = this.stderr.columns || 80;
-      this.stderr.write('\r\x1b[2K' + render(Date.now() - t0).slice(0, cols - 1));
+      this.stderr.write(`\r\x1b[2K${render(Date.now() - t0).slice(0, cols - 1)}`);
       this.drawn = true;
     }, 200);
     this.timer.unref();
@@ -77,7 +77,11 @@ export { formatBytes, formatDuration };
 /** A plain text table: a header, a rule, and rows padded to their columns. */
 export function printTable(line: (s: string) => void, head: string[], rows: string[][]): void {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(w[i]!))
+      .join('  ')
+      .trimEnd();
   line(fmt(head));
   line(w.map((n) => '-'.repeat(n)).join('  '));
   for (const r of rows) line(fmt(r));

@@ -20,7 +20,10 @@ export async function readPassword(env: NodeJS.ProcessEnv, file: string | undefi
   }
   if (env.SAFEHOLD_PASSWORD !== undefined && env.SAFEHOLD_PASSWORD !== '') return env.SAFEHOLD_PASSWORD;
   if (process.stdin.isTTY && process.stderr.isTTY) return promptHidden(prompt);
-  throw new SafeholdError('NO_PASSWORD', 'no password: set SAFEHOLD_PASSWORD, use --password-file, or run on a terminal');
+  throw new SafeholdError(
+    'NO_PASSWORD',
+    'no password: set SAFEHOLD_PASSWORD, use --password-file, or run on a terminal',
+  );
 }
 
 /** Asks twice on a TTY (for a new password); from env/file, takes it as is. */

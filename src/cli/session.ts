@@ -47,7 +47,10 @@ export interface RunOutcome {
 }
 
 export async function recorded<T extends object>(
-  ctx: CommandContext, command: string, repository: string | undefined, fn: (runId: string, catalog: Catalog) => Promise<T & RunOutcome>,
+  ctx: CommandContext,
+  command: string,
+  repository: string | undefined,
+  fn: (runId: string, catalog: Catalog) => Promise<T & RunOutcome>,
 ): Promise<T & RunOutcome> {
   const catalog = openCatalog(ctx.env);
   catalog.markAbandonedRuns();

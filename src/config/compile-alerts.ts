@@ -25,20 +25,51 @@ export function compileAlertChannels(raw: RawChannels | undefined, secrets: Secr
     switch (c.type) {
       case 'webhook':
         return {
-          name, events, type: 'webhook', url: c.url,
+          name,
+          events,
+          type: 'webhook',
+          url: c.url,
           secret: c.secret === undefined ? null : secrets.one([...path, 'secret'], c.secret),
-          headers: secrets.map([...path, 'headers'], c.headers), retryDelaysMs: delays(c.retryDelays), timeoutMs: msOrNull(c.timeout),
+          headers: secrets.map([...path, 'headers'], c.headers),
+          retryDelaysMs: delays(c.retryDelays),
+          timeoutMs: msOrNull(c.timeout),
         };
       case 'email':
         return {
-          name, events, type: 'email', host: c.host, port: c.port ?? null, secure: c.secure ?? false, startTls: c.startTls ?? 'opportunistic',
-          user: c.user ?? null, password: c.password === undefined ? null : secrets.one([...path, 'password'], c.password),
-          from: c.from, to: c.to, subjectPrefix: c.subjectPrefix ?? null, retryDelaysMs: delays(c.retryDelays), timeoutMs: msOrNull(c.timeout),
+          name,
+          events,
+          type: 'email',
+          host: c.host,
+          port: c.port ?? null,
+          secure: c.secure ?? false,
+          startTls: c.startTls ?? 'opportunistic',
+          user: c.user ?? null,
+          password: c.password === undefined ? null : secrets.one([...path, 'password'], c.password),
+          from: c.from,
+          to: c.to,
+          subjectPrefix: c.subjectPrefix ?? null,
+          retryDelaysMs: delays(c.retryDelays),
+          timeoutMs: msOrNull(c.timeout),
         };
       case 'snmp':
-        return { name, events, type: 'snmp', host: c.host, port: c.port ?? 162, community: secrets.one([...path, 'community'], c.community), timeoutMs: msOrNull(c.timeout) };
+        return {
+          name,
+          events,
+          type: 'snmp',
+          host: c.host,
+          port: c.port ?? 162,
+          community: secrets.one([...path, 'community'], c.community),
+          timeoutMs: msOrNull(c.timeout),
+        };
       case 'command':
-        return { name, events, type: 'command', command: c.command, env: secrets.map([...path, 'env'], c.env), timeoutMs: msOrNull(c.timeout) };
+        return {
+          name,
+          events,
+          type: 'command',
+          command: c.command,
+          env: secrets.map([...path, 'env'], c.env),
+          timeoutMs: msOrNull(c.timeout),
+        };
     }
   });
 }

@@ -74,7 +74,10 @@ export function compileContext(file: string, env: NodeJS.ProcessEnv, sections: S
   };
   const reference: CompileContext['reference'] = (path, kind, section, name, defined) => {
     if (Object.hasOwn(defined, name)) return;
-    problem(path, `${kind} '${name}' is not defined under '${section}'${nameHint(name, section, Object.keys(defined))}`);
+    problem(
+      path,
+      `${kind} '${name}' is not defined under '${section}'${nameHint(name, section, Object.keys(defined))}`,
+    );
   };
   return {
     baseDir,

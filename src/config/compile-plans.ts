@@ -48,12 +48,18 @@ function compilePlan(ctx: CompileContext, refs: PlanRefs, name: string, p: RawPl
 
 /** One activity; `names` maps the activity names met so far to their index. */
 function compileActivity(
-  ctx: CompileContext, refs: PlanRefs, p: RawPlan, a: RawActivity, at: PathSegment[], names: Map<string, number>,
+  ctx: CompileContext,
+  refs: PlanRefs,
+  p: RawPlan,
+  a: RawActivity,
+  at: PathSegment[],
+  names: Map<string, number>,
 ): Activity {
   const i = Number(at.at(-1));
   const actName = a.name ?? `${a.kind}-${i + 1}`;
   const first = names.get(actName);
-  if (first !== undefined) ctx.problem([...at, 'name'], `activity name '${actName}' is already used by activities[${first}]`);
+  if (first !== undefined)
+    ctx.problem([...at, 'name'], `activity name '${actName}' is already used by activities[${first}]`);
   else names.set(actName, i);
   if (a.group !== undefined) checkGroupBackup(ctx, refs, a, at);
   checkKindOptions(ctx, a, at);
@@ -63,7 +69,7 @@ function compileActivity(
     name: actName,
     kind: a.kind,
     purge: compilePurge(ctx, a, at),
-    to: a.kind === 'copy' ? a.to ?? null : null,
+    to: a.kind === 'copy' ? (a.to ?? null) : null,
     group: a.group ?? null,
     timeoutMs: ms(a.timeout, DEFAULTS.taskTimeoutMs),
     targets: a.targets ?? '',
@@ -97,7 +103,10 @@ function checkGroupBackup(ctx: CompileContext, refs: PlanRefs, a: RawActivity, a
     ctx.problem([...at, 'group'], `only backup activities take 'group' (this one is ${article(a.kind)})`);
   }
   if (a.targets !== undefined || a.units !== undefined) {
-    ctx.problem([...at, 'group'], "a group backup takes its targets and units from the group: leave out 'targets' and 'units'");
+    ctx.problem(
+      [...at, 'group'],
+      "a group backup takes its targets and units from the group: leave out 'targets' and 'units'",
+    );
   }
 }
 
@@ -111,15 +120,20 @@ function checkCopy(ctx: CompileContext, refs: PlanRefs, p: RawPlan, a: RawActivi
   const to = refs.destinations[a.to];
   if (a.to === p.destination) ctx.problem([...at, 'to'], `copies to the plan's own destination '${a.to}'`);
   else if (from && to && from.type !== to.type) {
-    ctx.problem([...at, 'to'], `copies from a ${from.type} destination to a ${to.type} destination; both must be of one type`);
+    ctx.problem(
+      [...at, 'to'],
+      `copies from a ${from.type} destination to a ${to.type} destination; both must be of one type`,
+    );
   }
 }
 
 function checkRetentionPurge(ctx: CompileContext, refs: PlanRefs, p: RawPlan, at: PathSegment[]): void {
   if (!p.retention) ctx.problem([...at, 'purge'], "a retention purge needs the plan's 'retention' rules");
   if (refs.destinations[p.destination]?.type === 'directory') {
-    ctx.problem([...at, 'purge'],
-      'a retention purge needs a repository destination (a directory destination keeps its generations by itself)');
+    ctx.problem(
+      [...at, 'purge'],
+      'a retention purge needs a repository destination (a directory destination keeps its generations by itself)',
+    );
   }
 }
 
@@ -142,7 +156,10 @@ function compileSchedule(s: RawPlan['schedule']): Plan['schedule'] {
 }
 
 function compileRetry(r: RawPlan['retry']): Plan['retry'] {
-  const policy = (p: { every?: string | undefined; for?: string | undefined } | undefined, forMs: number): RetryPolicy => ({
+  const policy = (
+    p: { every?: string | undefined; for?: string | undefined } | undefined,
+    forMs: number,
+  ): RetryPolicy => ({
     intervalMs: ms(p?.every, DEFAULTS.retryEveryMs),
     maxDurationMs: ms(p?.for, forMs),
   });
@@ -162,7 +179,9 @@ function compileWindow(w: RawPlan['window']): Window {
     type: 'ranges',
     timezone,
     ranges: (w.ranges ?? []).map((r) => ({
-      days: r.days === undefined ? [...ALL_DAYS] : parseDays(r.days), from: r.from, to: r.to,
+      days: r.days === undefined ? [...ALL_DAYS] : parseDays(r.days),
+      from: r.from,
+      to: r.to,
     })),
   };
 }

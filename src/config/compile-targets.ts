@@ -20,15 +20,24 @@ function compileTarget(ctx: CompileContext, name: string, t: RawTarget, path: Pa
   switch (t.kind) {
     case 'files':
       return {
-        kind: 'files', name, site,
-        units: Object.fromEntries(entries(t.units).map(([u, spec]) => [u, {
-          paths: spec.paths.map((p) => nodePath.resolve(ctx.baseDir, p)),
-          exclude: spec.exclude ?? [],
-        }])),
+        kind: 'files',
+        name,
+        site,
+        units: Object.fromEntries(
+          entries(t.units).map(([u, spec]) => [
+            u,
+            {
+              paths: spec.paths.map((p) => nodePath.resolve(ctx.baseDir, p)),
+              exclude: spec.exclude ?? [],
+            },
+          ]),
+        ),
       };
     case 'command':
       return {
-        kind: 'command', name, site,
+        kind: 'command',
+        name,
+        site,
         listUnits: t.listUnits ?? null,
         backup: t.backup,
         restore: t.restore ?? null,
@@ -39,20 +48,40 @@ function compileTarget(ctx: CompileContext, name: string, t: RawTarget, path: Pa
     case 'device': {
       const a = t.adapter;
       const timeoutMs = ms(a.timeout, DEFAULTS.adapterTimeoutMs);
-      const adapter: DeviceTarget['adapter'] = a.http !== undefined
-        ? { type: 'http', url: a.http.url, token: a.http.token === undefined ? null : ctx.secret([...path, 'adapter', 'http', 'token'], a.http.token), timeoutMs }
-        : { type: 'command', command: a.command!, timeoutMs, env: ctx.secretMap([...path, 'adapter', 'env'], a.env) };
+      const adapter: DeviceTarget['adapter'] =
+        a.http !== undefined
+          ? {
+              type: 'http',
+              url: a.http.url,
+              token:
+                a.http.token === undefined ? null : ctx.secret([...path, 'adapter', 'http', 'token'], a.http.token),
+              timeoutMs,
+            }
+          : { type: 'command', command: a.command!, timeoutMs, env: ctx.secretMap([...path, 'adapter', 'env'], a.env) };
       return { kind: 'device', name, site, adapter };
     }
     case 'postgres':
     case 'mariadb':
       return {
-        kind: t.kind, name, site, host: t.host ?? '127.0.0.1', port: t.port ?? (t.kind === 'postgres' ? 5432 : 3306),
+        kind: t.kind,
+        name,
+        site,
+        host: t.host ?? '127.0.0.1',
+        port: t.port ?? (t.kind === 'postgres' ? 5432 : 3306),
         user: t.user ?? (t.kind === 'postgres' ? 'postgres' : 'root'),
         password: t.password === undefined ? null : ctx.secret([...path, 'password'], t.password),
-        databases: t.databases ?? '*', exclude: t.exclude ?? [], timeoutMs: ms(t.timeout, DEFAULTS.dumpTimeoutMs),
+        databases: t.databases ?? '*',
+        exclude: t.exclude ?? [],
+        timeoutMs: ms(t.timeout, DEFAULTS.dumpTimeoutMs),
       };
     case 'sqlite':
-      return { kind: 'sqlite', name, site, dir: nodePath.resolve(ctx.baseDir, t.dir), files: t.files ?? '*.db', timeoutMs: ms(t.timeout, DEFAULTS.dumpTimeoutMs) };
+      return {
+        kind: 'sqlite',
+        name,
+        site,
+        dir: nodePath.resolve(ctx.baseDir, t.dir),
+        files: t.files ?? '*.db',
+        timeoutMs: ms(t.timeout, DEFAULTS.dumpTimeoutMs),
+      };
   }
 }

@@ -39,8 +39,11 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
 function compileSettings(ctx: CompileContext, s: Raw['settings'], env: NodeJS.ProcessEnv): Settings {
   const settings: Settings = {
     backupsEnabled: s?.backups !== 'disabled',
-    dataDir: env.SAFEHOLD_DATA_DIR ? nodePath.resolve(env.SAFEHOLD_DATA_DIR)
-      : s?.dataDir !== undefined ? nodePath.resolve(ctx.baseDir, s.dataDir) : null,
+    dataDir: env.SAFEHOLD_DATA_DIR
+      ? nodePath.resolve(env.SAFEHOLD_DATA_DIR)
+      : s?.dataDir !== undefined
+        ? nodePath.resolve(ctx.baseDir, s.dataDir)
+        : null,
     quiesceGraceMs: ms(s?.quiesceGrace, DEFAULTS.quiesceGraceMs),
     maxParallelRuns: s?.maxParallelRuns ?? DEFAULTS.maxParallelRuns,
     lockMaxAgeMs: ms(s?.lockMaxAge, DEFAULTS.lockMaxAgeMs),
@@ -60,7 +63,11 @@ function compileDestinations(ctx: CompileContext, raw: Raw['destinations']): Rec
   return Object.fromEntries(entries(raw).map(([name, d]) => [name, compileDestination(ctx, name, d)]));
 }
 
-function compileDestination(ctx: CompileContext, name: string, d: NonNullable<Raw['destinations']>[string]): Destination {
+function compileDestination(
+  ctx: CompileContext,
+  name: string,
+  d: NonNullable<Raw['destinations']>[string],
+): Destination {
   const path: PathSegment[] = ['destinations', name];
   const common = {
     name,
@@ -69,25 +76,33 @@ function compileDestination(ctx: CompileContext, name: string, d: NonNullable<Ra
     minFree: d.minFree === undefined ? null : parseSizeOrPercent(d.minFree)!,
     site: ctx.siteOf(path, d.site),
   };
-  if (d.type === 'repository') return { type: 'repository', ...common, password: ctx.secret([...path, 'password'], d.password) };
+  if (d.type === 'repository')
+    return { type: 'repository', ...common, password: ctx.secret([...path, 'password'], d.password) };
   const keep = d.generations?.keep ?? DEFAULTS.generationsKept;
   const naming = d.generations?.naming ?? (keep === 2 ? 'old' : 'numbered');
   if (keep < 1) ctx.problem([...path, 'generations', 'keep'], 'expected at least 1');
   else if (naming === 'old' && keep !== 2) {
-    ctx.problem([...path, 'generations', 'naming'],
-      `naming 'old' keeps exactly 2 generations (<name> and <name>.old), not ${keep}: use 'numbered' or 'timestamped'`);
+    ctx.problem(
+      [...path, 'generations', 'naming'],
+      `naming 'old' keeps exactly 2 generations (<name> and <name>.old), not ${keep}: use 'numbered' or 'timestamped'`,
+    );
   }
   return { type: 'directory', ...common, generations: { keep, naming } };
 }
 
 function compileHooks(raw: Raw['hooks']): Record<string, Hook> {
-  return Object.fromEntries(entries(raw).map(([name, h]) => [name, {
-    name,
-    command: h.command,
-    timeoutMs: ms(h.timeout, DEFAULTS.hookTimeoutMs),
-    failOnError: h.failOnError ?? true,
-    always: h.always ?? false,
-  }]));
+  return Object.fromEntries(
+    entries(raw).map(([name, h]) => [
+      name,
+      {
+        name,
+        command: h.command,
+        timeoutMs: ms(h.timeout, DEFAULTS.hookTimeoutMs),
+        failOnError: h.failOnError ?? true,
+        always: h.always ?? false,
+      },
+    ]),
+  );
 }
 
 /** Freezes `v` and everything reachable from it. */

@@ -18,15 +18,33 @@ describe('JSON Schema of safehold.yaml', () => {
   it('describes the sections, strict maps and value formats', () => {
     const s = JSON.parse(renderConfigJsonSchema());
     assert.equal(s.$schema, 'https://json-schema.org/draft/2020-12/schema');
-    assert.deepEqual(Object.keys(s.properties), ['settings', 'sites', 'targets', 'destinations', 'hooks', 'plans', 'alerts', 'groups', 'restorePlans']);
+    assert.deepEqual(Object.keys(s.properties), [
+      'settings',
+      'sites',
+      'targets',
+      'destinations',
+      'hooks',
+      'plans',
+      'alerts',
+      'groups',
+      'restorePlans',
+    ]);
     assert.equal(s.additionalProperties, false);
     const plan = s.properties.plans.additionalProperties;
     assert.deepEqual(plan.required, ['destination', 'activities']);
     assert.equal(plan.additionalProperties, false);
     assert.equal(plan.properties.activities.minItems, 1);
-    assert.deepEqual(plan.properties.activities.items.properties.kind.enum, ['backup', 'export', 'purge', 'copy', 'drill']);
+    assert.deepEqual(plan.properties.activities.items.properties.kind.enum, [
+      'backup',
+      'export',
+      'purge',
+      'copy',
+      'drill',
+    ]);
     assert.match(s.properties.settings.properties.quiesceGrace.pattern, /ms\|s\|m\|h\|d/);
-    const kinds = s.properties.targets.additionalProperties.oneOf.map((o: { properties: { kind: { const: string } } }) => o.properties.kind.const);
+    const kinds = s.properties.targets.additionalProperties.oneOf.map(
+      (o: { properties: { kind: { const: string } } }) => o.properties.kind.const,
+    );
     assert.deepEqual(kinds, ['files', 'command', 'device', 'postgres', 'mariadb', 'sqlite']);
   });
 });

@@ -15,8 +15,9 @@ export function renderConfigJsonSchema(): string {
   const doc = {
     $schema: schema.$schema,
     title: 'safehold.yaml',
-    description: 'Configuration of Safehold: settings, sites, targets, destinations, hooks and plans (docs/configuration.md).',
+    description:
+      'Configuration of Safehold: settings, sites, targets, destinations, hooks and plans (docs/configuration.md).',
     ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$schema')),
   };
-  return JSON.stringify(doc, null, 2) + '\n';
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }

@@ -29,15 +29,28 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   const src = parseYaml(text);
   if (src.errors.length > 0) {
-    throw errorFromLines(file, src.errors.map((e) => ({ line: e.at?.line ?? null, col: e.at?.col ?? null, path: '', message: e.message })));
+    throw errorFromLines(
+      file,
+      src.errors.map((e) => ({ line: e.at?.line ?? null, col: e.at?.col ?? null, path: '', message: e.message })),
+    );
   }
   if (src.data === null || src.data === undefined) {
-    throw errorFromLines(file, [{ line: 1, col: 1, path: '', message: 'expected a map with settings, sites, targets, destinations, hooks and plans, got an empty file' }]);
+    throw errorFromLines(file, [
+      {
+        line: 1,
+        col: 1,
+        path: '',
+        message: 'expected a map with settings, sites, targets, destinations, hooks and plans, got an empty file',
+      },
+    ]);
   }
   const parsed = configSchema.safeParse(src.data, { error: errorMap });
   const reserved = reservedKeys(src.data, []);
   if (!parsed.success || reserved.length > 0) {
-    throw configError(file, src, [...reserved, ...(parsed.success ? [] : problemsFromIssues(parsed.error.issues, src.data))]);
+    throw configError(file, src, [
+      ...reserved,
+      ...(parsed.success ? [] : problemsFromIssues(parsed.error.issues, src.data)),
+    ]);
   }
   const { config, problems } = compileConfig(parsed.data, nodePath.resolve(file), env);
   if (problems.length > 0) throw configError(file, src, problems);
@@ -48,7 +61,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 function reservedKeys(v: unknown, path: PathSegment[]): Problem[] {
   if (v === null || typeof v !== 'object') return [];
   if (Array.isArray(v)) return v.flatMap((x, i) => reservedKeys(x, [...path, i]));
-  return Object.keys(v).flatMap((k) => (k === '__proto__'
-    ? [{ path, message: "the key '__proto__' is not allowed", at: { path: [...path, k], mode: 'key' as const } }]
-    : reservedKeys((v as Record<string, unknown>)[k], [...path, k])));
+  return Object.keys(v).flatMap((k) =>
+    k === '__proto__'
+      ? [{ path, message: "the key '__proto__' is not allowed", at: { path: [...path, k], mode: 'key' as const } }]
+      : reservedKeys((v as Record<string, unknown>)[k], [...path, k]),
+  );
 }

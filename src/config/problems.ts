@@ -41,7 +41,7 @@ export function describeValue(v: unknown, typeOnly: boolean): string {
   if (typeof v === 'string') {
     if (typeOnly) return 'a string';
     if (v === '') return 'an empty string';
-    return `'${v.length > 40 ? v.slice(0, 37) + '...' : v}'`;
+    return `'${v.length > 40 ? `${v.slice(0, 37)}...` : v}'`;
   }
   if (typeof v === 'number') return typeOnly || !Number.isFinite(v) ? 'a number' : String(v);
   if (typeof v === 'boolean') return typeOnly ? 'true/false' : String(v);
@@ -58,18 +58,33 @@ export function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
 }
 
 const TYPE_PHRASE: Record<string, string> = {
-  object: 'a map', array: 'a list', string: 'a string', number: 'a number', int: 'a whole number', boolean: 'true or false',
+  object: 'a map',
+  array: 'a list',
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
 };
 
 /** Messages for issues whose schema gives none (passed to safeParse). */
 export const errorMap: z.core.$ZodErrorMap = (iss) => {
   switch (iss.code) {
-    case 'invalid_type': return `expected ${TYPE_PHRASE[iss.expected] ?? iss.expected}`;
-    case 'invalid_value': return `expected ${iss.values.map((x) => `'${String(x)}'`).join(iss.values.length > 2 ? ', ' : ' or ')}`;
-    case 'too_small': return iss.origin === 'array' ? `expected at least ${String(iss.minimum)} item(s)` : `expected at least ${String(iss.minimum)}`;
-    case 'too_big': return iss.origin === 'array' ? `expected at most ${String(iss.maximum)} item(s)` : `expected at most ${String(iss.maximum)}`;
-    case 'invalid_format': return `expected a ${iss.format}${iss.pattern ? ` matching ${iss.pattern}` : ''}`;
-    default: return undefined;
+    case 'invalid_type':
+      return `expected ${TYPE_PHRASE[iss.expected] ?? iss.expected}`;
+    case 'invalid_value':
+      return `expected ${iss.values.map((x) => `'${String(x)}'`).join(iss.values.length > 2 ? ', ' : ' or ')}`;
+    case 'too_small':
+      return iss.origin === 'array'
+        ? `expected at least ${String(iss.minimum)} item(s)`
+        : `expected at least ${String(iss.minimum)}`;
+    case 'too_big':
+      return iss.origin === 'array'
+        ? `expected at most ${String(iss.maximum)} item(s)`
+        : `expected at most ${String(iss.maximum)}`;
+    case 'invalid_format':
+      return `expected a ${iss.format}${iss.pattern ? ` matching ${iss.pattern}` : ''}`;
+    default:
+      return undefined;
   }
 };
 
@@ -78,13 +93,20 @@ function isPlainMap(v: unknown): v is Record<string, unknown> {
 }
 
 /** Zod issues → problems. `data` is what was validated; `base` prefixes the issue paths (for union branches). */
-export function problemsFromIssues(issues: readonly z.core.$ZodIssue[], data: unknown, base: PathSegment[] = []): Problem[] {
+export function problemsFromIssues(
+  issues: readonly z.core.$ZodIssue[],
+  data: unknown,
+  base: PathSegment[] = [],
+): Problem[] {
   const out: Problem[] = [];
   for (const iss of issues) {
     const path = [...base, ...(iss.path as PathSegment[])];
     if (iss.code === 'invalid_union' && iss.errors.length > 0) {
       // Keep the branches that fit the shape of the value (a map for a map branch, a string for a string branch).
-      const fitting = iss.errors.filter((branch) => !branch.some((b) => b.path.length === 0 && (b.code === 'invalid_type' || b.code === 'invalid_value')));
+      const fitting = iss.errors.filter(
+        (branch) =>
+          !branch.some((b) => b.path.length === 0 && (b.code === 'invalid_type' || b.code === 'invalid_value')),
+      );
       if (fitting.length === 1) {
         out.push(...problemsFromIssues(fitting[0]!, data, path));
         continue;
@@ -92,20 +114,33 @@ export function problemsFromIssues(issues: readonly z.core.$ZodIssue[], data: un
     }
     if (iss.code === 'unrecognized_keys') {
       const allowed = iss.message.startsWith(UNKNOWN_KEYS) ? iss.message.slice(UNKNOWN_KEYS.length).split(',') : [];
-      for (const k of iss.keys) out.push({ path, message: `unknown key '${k}'${didYouMean(k, allowed)}`, at: { path: [...path, k], mode: 'key' } });
+      for (const k of iss.keys)
+        out.push({
+          path,
+          message: `unknown key '${k}'${didYouMean(k, allowed)}`,
+          at: { path: [...path, k], mode: 'key' },
+        });
       continue;
     }
     if (iss.code === 'invalid_key') {
       const key = path[path.length - 1];
       const inner = iss.issues[0]?.message ?? 'invalid name';
-      out.push({ path: path.slice(0, -1), message: `invalid name '${String(key)}': ${inner}`, at: { path, mode: 'key' } });
+      out.push({
+        path: path.slice(0, -1),
+        message: `invalid name '${String(key)}': ${inner}`,
+        at: { path, mode: 'key' },
+      });
       continue;
     }
     const value = valueAt(data, path);
     const parent = valueAt(data, path.slice(0, -1));
     const key = path[path.length - 1];
     if (value === undefined && typeof key === 'string' && isPlainMap(parent) && !(key in parent)) {
-      out.push({ path: path.slice(0, -1), message: `missing required key '${key}'`, at: { path: path.slice(0, -1), mode: 'key' } });
+      out.push({
+        path: path.slice(0, -1),
+        message: `missing required key '${key}'`,
+        at: { path: path.slice(0, -1), mode: 'key' },
+      });
       continue;
     }
     out.push({ path, message: withGot(iss, value), at: { path, mode: 'value' } });
@@ -141,7 +176,12 @@ export function configError(file: string, src: YamlSource | null, problems: read
   const seen = new Set<string>();
   const lines: ProblemLine[] = [];
   for (const { p, pos } of located) {
-    const line: ProblemLine = { line: pos?.line ?? null, col: pos?.col ?? null, path: formatPath(p.path), message: p.message };
+    const line: ProblemLine = {
+      line: pos?.line ?? null,
+      col: pos?.col ?? null,
+      path: formatPath(p.path),
+      message: p.message,
+    };
     const key = JSON.stringify(line);
     if (seen.has(key)) continue;
     seen.add(key);

@@ -5,23 +5,55 @@
 
 import { z } from 'zod';
 import {
-  argv, bool, count, cron, days, duration, envMap, excludePattern, glob, named, nameOf, obj, path, ref, secret, sizeOrPercent, text, timeOfDay, timezone,
+  argv,
+  bool,
+  count,
+  cron,
+  days,
+  duration,
+  envMap,
+  excludePattern,
+  glob,
+  named,
+  nameOf,
+  obj,
+  path,
+  ref,
+  secret,
+  sizeOrPercent,
+  text,
+  timeOfDay,
+  timezone,
 } from './schema-values.ts';
 import { ALERT_EVENTS } from '../core/alert-event.ts';
 
 const settings = obj({
-  backups: z.enum(['enabled', 'disabled'], { error: "expected 'enabled' or 'disabled'" }).optional()
+  backups: z
+    .enum(['enabled', 'disabled'], { error: "expected 'enabled' or 'disabled'" })
+    .optional()
     .describe("Global switch: 'disabled' refuses every plan run (default 'enabled')."),
   dataDir: path.optional().describe('Catalog directory (default: SAFEHOLD_DATA_DIR, which takes precedence when set).'),
   quiesceGrace: duration.optional().describe('Grace after a quiesce/unquiesce timeout before giving up (default 3m).'),
-  maxParallelRuns: count.optional().describe('Server: plan runs that may execute at once (default 2); runs on overlapping scopes still exclude each other.'),
-  lockMaxAge: duration.optional().describe('A scope lock older than this is cleared, logged and alerted (default 12h).'),
-  lockHeartbeatTimeout: duration.optional().describe("A scope lock whose holder stopped renewing it for this long is reclaimed (default 5m)."),
-  shutdownGrace: duration.optional().describe('Server: on SIGTERM, running tasks get this long to finish before they are cancelled (default 1m).'),
+  maxParallelRuns: count
+    .optional()
+    .describe(
+      'Server: plan runs that may execute at once (default 2); runs on overlapping scopes still exclude each other.',
+    ),
+  lockMaxAge: duration
+    .optional()
+    .describe('A scope lock older than this is cleared, logged and alerted (default 12h).'),
+  lockHeartbeatTimeout: duration
+    .optional()
+    .describe('A scope lock whose holder stopped renewing it for this long is reclaimed (default 5m).'),
+  shutdownGrace: duration
+    .optional()
+    .describe('Server: on SIGTERM, running tasks get this long to finish before they are cancelled (default 1m).'),
   metrics: obj({
     enabled: bool.optional().describe('Serve GET /metrics on the --listen address (default true).'),
     protect: bool.optional().describe('Require a viewer token for /metrics (default false).'),
-  }).optional().describe('The Prometheus endpoint of the server (docs/api.md).'),
+  })
+    .optional()
+    .describe('The Prometheus endpoint of the server (docs/api.md).'),
 }).describe('Global settings.');
 
 const site = obj({ description: text.optional() });
@@ -36,8 +68,10 @@ const httpAdapter = obj({
       return;
     }
     // Never echo a URL that carries credentials.
-    if (u.username !== '' || u.password !== '') ctx.addIssue({ code: 'custom', message: "must not contain credentials (put them in 'token')" });
-    else if (u.protocol !== 'http:' && u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'expected an http:// or https:// URL' });
+    if (u.username !== '' || u.password !== '')
+      ctx.addIssue({ code: 'custom', message: "must not contain credentials (put them in 'token')" });
+    else if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      ctx.addIssue({ code: 'custom', message: 'expected an http:// or https:// URL' });
   }),
   token: secret.optional().describe('Bearer token sent to the adapter (a secret).'),
 });
@@ -48,20 +82,28 @@ const adapter = obj({
   env: envMap.optional().describe('Environment of the command adapter (values are secrets).'),
   timeout: duration.optional().describe('Timeout of one adapter call (default 10m).'),
 }).superRefine((a, ctx) => {
-  if ((a.http === undefined) === (a.command === undefined)) ctx.addIssue({ code: 'custom', message: "needs exactly one of 'http' or 'command'" });
-  else if (a.http !== undefined && a.env !== undefined) ctx.addIssue({ code: 'custom', message: "'env' is only allowed with a 'command' adapter", path: ['env'] });
+  if ((a.http === undefined) === (a.command === undefined))
+    ctx.addIssue({ code: 'custom', message: "needs exactly one of 'http' or 'command'" });
+  else if (a.http !== undefined && a.env !== undefined)
+    ctx.addIssue({ code: 'custom', message: "'env' is only allowed with a 'command' adapter", path: ['env'] });
 });
 
 const filesUnit = obj({
   paths: z.array(path, { error: 'expected a list of paths' }).min(1, { error: 'expected at least one path' }),
-  exclude: z.array(excludePattern, { error: 'expected a list of exclude patterns' }).optional()
-    .describe("Left out: a pattern without '/' matches a name at any depth ('*.tmp', 'node_modules'), with '/' the absolute path ('/home/*/.cache')."),
+  exclude: z
+    .array(excludePattern, { error: 'expected a list of exclude patterns' })
+    .optional()
+    .describe(
+      "Left out: a pattern without '/' matches a name at any depth ('*.tmp', 'node_modules'), with '/' the absolute path ('/home/*/.cache').",
+    ),
 });
 
 const filesTarget = obj({
   kind: z.literal('files'),
   site: ref('site').optional(),
-  units: named('unit', filesUnit, 'Units: named path sets.').refine((u) => Object.keys(u).length > 0, { error: 'expected at least one unit' }),
+  units: named('unit', filesUnit, 'Units: named path sets.').refine((u) => Object.keys(u).length > 0, {
+    error: 'expected at least one unit',
+  }),
 });
 
 const commandTarget = obj({
@@ -81,19 +123,25 @@ const deviceTarget = obj({
   adapter,
 });
 
-const port = z.int({ error: 'expected a port number' }).min(1, { error: 'expected a port number' }).max(65535, { error: 'expected a port number' });
+const port = z
+  .int({ error: 'expected a port number' })
+  .min(1, { error: 'expected a port number' })
+  .max(65535, { error: 'expected a port number' });
 
-const serverDb = (kind: 'postgres' | 'mariadb', dflt: { port: number; user: string }) => obj({
-  kind: z.literal(kind),
-  site: ref('site').optional(),
-  host: text.optional().describe('Default 127.0.0.1.'),
-  port: port.optional().describe(`Default ${dflt.port}.`),
-  user: text.optional().describe(`Default '${dflt.user}'.`),
-  password: secret.optional().describe('A secret; passed to the dump tools in their environment, never on a command line.'),
-  databases: glob.optional().describe("Glob on database names: the units (default '*')."),
-  exclude: z.array(glob, { error: 'expected a list of globs' }).optional().describe('Databases left out.'),
-  timeout: duration.optional().describe('Limit of one dump or restore (default 6h).'),
-});
+const serverDb = (kind: 'postgres' | 'mariadb', dflt: { port: number; user: string }) =>
+  obj({
+    kind: z.literal(kind),
+    site: ref('site').optional(),
+    host: text.optional().describe('Default 127.0.0.1.'),
+    port: port.optional().describe(`Default ${dflt.port}.`),
+    user: text.optional().describe(`Default '${dflt.user}'.`),
+    password: secret
+      .optional()
+      .describe('A secret; passed to the dump tools in their environment, never on a command line.'),
+    databases: glob.optional().describe("Glob on database names: the units (default '*')."),
+    exclude: z.array(glob, { error: 'expected a list of globs' }).optional().describe('Databases left out.'),
+    timeout: duration.optional().describe('Limit of one dump or restore (default 6h).'),
+  });
 
 const sqliteTarget = obj({
   kind: z.literal('sqlite'),
@@ -103,36 +151,63 @@ const sqliteTarget = obj({
   timeout: duration.optional().describe('Default 6h.'),
 });
 
-const target = z.discriminatedUnion('kind', [filesTarget, commandTarget, deviceTarget, serverDb('postgres', { port: 5432, user: 'postgres' }), serverDb('mariadb', { port: 3306, user: 'root' }), sqliteTarget], {
-  error: (iss) => ((iss.code as string) === 'invalid_type' ? 'expected a map with a kind and its settings' : "expected one of 'files', 'command', 'device', 'postgres', 'mariadb', 'sqlite'"),
-});
+const target = z.discriminatedUnion(
+  'kind',
+  [
+    filesTarget,
+    commandTarget,
+    deviceTarget,
+    serverDb('postgres', { port: 5432, user: 'postgres' }),
+    serverDb('mariadb', { port: 3306, user: 'root' }),
+    sqliteTarget,
+  ],
+  {
+    error: (iss) =>
+      (iss.code as string) === 'invalid_type'
+        ? 'expected a map with a kind and its settings'
+        : "expected one of 'files', 'command', 'device', 'postgres', 'mariadb', 'sqlite'",
+  },
+);
 
 const repositoryDestination = obj({
   type: z.literal('repository'),
   path: path.describe('Repository directory (relative paths are relative to this file).'),
   password: secret,
   requireMount: bool.optional().describe('Refuse to run unless the path is a mount point (default false).'),
-  minFree: sizeOrPercent.optional().describe("Free space required at the destination: '10GiB' or '15%' (default: no check)."),
+  minFree: sizeOrPercent
+    .optional()
+    .describe("Free space required at the destination: '10GiB' or '15%' (default: no check)."),
   site: ref('site').optional(),
 });
 
 const generations = obj({
   keep: count.optional().describe('Generations kept, the newest included (default 2).'),
-  naming: z.enum(['old', 'numbered', 'timestamped'], { error: "expected 'old', 'numbered' or 'timestamped'" }).optional()
-    .describe("'old': <name> and <name>.old (keep 2); 'numbered': <name>.1, <name>.2, …; 'timestamped': <name>.<UTC time> (default 'old' for keep 2, else 'numbered')."),
+  naming: z
+    .enum(['old', 'numbered', 'timestamped'], { error: "expected 'old', 'numbered' or 'timestamped'" })
+    .optional()
+    .describe(
+      "'old': <name> and <name>.old (keep 2); 'numbered': <name>.1, <name>.2, …; 'timestamped': <name>.<UTC time> (default 'old' for keep 2, else 'numbered').",
+    ),
 });
 
 const directoryDestination = obj({
   type: z.literal('directory'),
-  path: path.describe('Directory of plain files: one file per unit (a .tar.zst of a files unit, the stream of other kinds).'),
+  path: path.describe(
+    'Directory of plain files: one file per unit (a .tar.zst of a files unit, the stream of other kinds).',
+  ),
   generations: generations.optional(),
   requireMount: bool.optional().describe('Refuse to run unless the path is a mount point (default false).'),
-  minFree: sizeOrPercent.optional().describe("Free space required at the destination: '10GiB' or '15%' (default: no check)."),
+  minFree: sizeOrPercent
+    .optional()
+    .describe("Free space required at the destination: '10GiB' or '15%' (default: no check)."),
   site: ref('site').optional(),
 });
 
 const destination = z.discriminatedUnion('type', [repositoryDestination, directoryDestination], {
-  error: (iss) => ((iss.code as string) === 'invalid_type' ? 'expected a map with a type and its settings' : "expected type 'repository' or 'directory'"),
+  error: (iss) =>
+    (iss.code as string) === 'invalid_type'
+      ? 'expected a map with a type and its settings'
+      : "expected type 'repository' or 'directory'",
 });
 
 const hook = obj({
@@ -150,24 +225,35 @@ const range = obj({
 
 const windowMap = obj({
   cron: cron.optional().describe('Cron expression of the minutes inside the window.'),
-  ranges: z.array(range, { error: 'expected a list of { days, from, to } ranges' }).min(1, { error: 'expected at least one range' }).optional(),
+  ranges: z
+    .array(range, { error: 'expected a list of { days, from, to } ranges' })
+    .min(1, { error: 'expected at least one range' })
+    .optional(),
   timezone: timezone.optional().describe("Default: the machine's time zone."),
-}).refine((w) => (w.cron === undefined) !== (w.ranges === undefined), { error: "needs exactly one of 'cron' or 'ranges'" });
+}).refine((w) => (w.cron === undefined) !== (w.ranges === undefined), {
+  error: "needs exactly one of 'cron' or 'ranges'",
+});
 
-const window = z.union([z.literal('always'), windowMap], {
-  error: "expected 'always' or a map with 'cron' or 'ranges' (and 'timezone')",
-}).describe("Maintenance window: 'always' (default), { cron, timezone } or { timezone, ranges }.");
+const window = z
+  .union([z.literal('always'), windowMap], {
+    error: "expected 'always' or a map with 'cron' or 'ranges' (and 'timezone')",
+  })
+  .describe("Maintenance window: 'always' (default), { cron, timezone } or { timezone, ranges }.");
 
-const schedule = z.union([cron, obj({ cron, timezone: timezone.optional() })], {
-  error: "expected a cron expression like '0 2 * * *' or a map { cron, timezone }",
-}).describe('When scheduled runs start (absent: on demand only).');
+const schedule = z
+  .union([cron, obj({ cron, timezone: timezone.optional() })], {
+    error: "expected a cron expression like '0 2 * * *' or a map { cron, timezone }",
+  })
+  .describe('When scheduled runs start (absent: on demand only).');
 
 const retryPolicy = obj({ every: duration.optional(), for: duration.optional() });
 
 const retry = obj({
   scheduled: retryPolicy.optional().describe('Default: every 10m for 4h.'),
   purge: retryPolicy.optional().describe('Runs with a purge activity: default every 10m for 6h.'),
-  onDemand: z.union([z.literal('none'), retryPolicy], { error: "expected 'none' or a map { every, for }" }).optional()
+  onDemand: z
+    .union([z.literal('none'), retryPolicy], { error: "expected 'none' or a map { every, for }" })
+    .optional()
     .describe("Default: 'none' (refused at once with the reason)."),
 });
 
@@ -179,24 +265,49 @@ const retention = obj({
   keepMonthly: count.optional(),
   keepYearly: count.optional(),
   keepWithin: duration.optional(),
-}).refine((r) => Object.values(r).some((v) => v !== undefined), { error: 'needs at least one keep rule (keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, keepWithin)' });
+}).refine((r) => Object.values(r).some((v) => v !== undefined), {
+  error:
+    'needs at least one keep rule (keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly, keepWithin)',
+});
 
-const purge = z.union([
-  z.literal('retention'),
-  obj({ command: argv.describe("Removes old source data; SAFEHOLD_TARGET, SAFEHOLD_UNIT, SAFEHOLD_PLAN and SAFEHOLD_RUN are set, plus a command target's env."), timeout: duration.optional().describe('Default 1h.') }),
-  obj({
-    sql: text.min(1, { error: 'expected an SQL statement' }).describe("Statement(s) run on the database, e.g. DELETE FROM events WHERE at < now() - interval '90 days'."),
-    database: secret.describe("Connection URL (a secret): postgres://user:pw@host:5432/db or mariadb://user:pw@host:3306/db; '{unit}' is replaced by the task's unit name."),
-    timeout: duration.optional().describe('Default 1h.'),
-  }),
-], { error: "expected 'retention', a map { command } or a map { sql, database }" }).describe("'retention': forget the unit's snapshots by the plan's retention, then prune; { command } or { sql, database }: a user-defined purge of source data.");
+const purge = z
+  .union(
+    [
+      z.literal('retention'),
+      obj({
+        command: argv.describe(
+          "Removes old source data; SAFEHOLD_TARGET, SAFEHOLD_UNIT, SAFEHOLD_PLAN and SAFEHOLD_RUN are set, plus a command target's env.",
+        ),
+        timeout: duration.optional().describe('Default 1h.'),
+      }),
+      obj({
+        sql: text
+          .min(1, { error: 'expected an SQL statement' })
+          .describe("Statement(s) run on the database, e.g. DELETE FROM events WHERE at < now() - interval '90 days'."),
+        database: secret.describe(
+          "Connection URL (a secret): postgres://user:pw@host:5432/db or mariadb://user:pw@host:3306/db; '{unit}' is replaced by the task's unit name.",
+        ),
+        timeout: duration.optional().describe('Default 1h.'),
+      }),
+    ],
+    { error: "expected 'retention', a map { command } or a map { sql, database }" },
+  )
+  .describe(
+    "'retention': forget the unit's snapshots by the plan's retention, then prune; { command } or { sql, database }: a user-defined purge of source data.",
+  );
 
 const activity = obj({
   name: nameOf('activity').optional().describe("Default: '<kind>-<position>'."),
-  kind: z.enum(['backup', 'export', 'purge', 'copy', 'drill'], { error: "expected 'backup', 'export', 'purge', 'copy' or 'drill'" }),
-  group: ref('group').optional().describe("Backup activities: back up this consistency group (instead of 'targets' and 'units')."),
+  kind: z.enum(['backup', 'export', 'purge', 'copy', 'drill'], {
+    error: "expected 'backup', 'export', 'purge', 'copy' or 'drill'",
+  }),
+  group: ref('group')
+    .optional()
+    .describe("Backup activities: back up this consistency group (instead of 'targets' and 'units')."),
   purge: purge.optional().describe("Purge activities: what to purge (default 'retention')."),
-  to: ref('destination').optional().describe('Copy activities: the destination the snapshots (or closed generations) are copied to.'),
+  to: ref('destination')
+    .optional()
+    .describe('Copy activities: the destination the snapshots (or closed generations) are copied to.'),
   timeout: duration.optional().describe('Overall limit of one task; past it the task is cancelled (default 4h).'),
   targets: glob.optional().describe("Glob on target names, e.g. 'QA*' (required unless 'group' is given)."),
   units: glob.optional().describe("Glob on unit names, e.g. 'DOMAIN*' (default: the whole target / all units)."),
@@ -204,54 +315,105 @@ const activity = obj({
   quiesceTimeout: duration.optional().describe('Default 2m.'),
   preTask: ref('hook').optional(),
   postTask: ref('hook').optional(),
-  tags: z.array(z.string({ error: 'expected a tag string' }).min(1, { error: 'expected a non-empty tag' }), { error: 'expected a list of tags' }).optional(),
+  tags: z
+    .array(z.string({ error: 'expected a tag string' }).min(1, { error: 'expected a non-empty tag' }), {
+      error: 'expected a list of tags',
+    })
+    .optional(),
 }).superRefine((a, ctx) => {
-  if (a.targets === undefined && a.group === undefined) ctx.addIssue({ code: 'custom', message: "missing required key 'targets'" });
+  if (a.targets === undefined && a.group === undefined)
+    ctx.addIssue({ code: 'custom', message: "missing required key 'targets'" });
 });
 
-const alertEvents = z.array(z.enum(ALERT_EVENTS, { error: `expected one of ${ALERT_EVENTS.join(', ')}` }), { error: 'expected a list of event names' })
-  .optional().describe('Events sent on this channel (default: all).');
+const alertEvents = z
+  .array(z.enum(ALERT_EVENTS, { error: `expected one of ${ALERT_EVENTS.join(', ')}` }), {
+    error: 'expected a list of event names',
+  })
+  .optional()
+  .describe('Events sent on this channel (default: all).');
 
-const channel = z.discriminatedUnion('type', [
-  obj({
-    type: z.literal('webhook'), events: alertEvents,
-    url: z.string({ error: 'expected an http(s) URL' }).url({ error: 'expected an http(s) URL' }),
-    secret: secret.optional().describe('Signs each body: X-Safehold-Signature: sha256=<HMAC>.'),
-    headers: envMap.optional().describe('Extra request headers (values are secrets).'),
-    retryDelays: z.array(duration).optional().describe('Waits before the 2nd, 3rd, … attempt (default [30s, 2m]).'),
-    timeout: duration.optional().describe('Per attempt (default 10s).'),
-  }),
-  obj({
-    type: z.literal('email'), events: alertEvents,
-    host: text, port: z.number({ error: 'expected a port number' }).int().min(1).max(65535, { error: 'expected a port number' }).optional().describe('Default 587 (465 with secure).'),
-    secure: bool.optional().describe('Implicit TLS (port 465).'),
-    startTls: z.enum(['required', 'opportunistic', 'never']).optional().describe("Default 'opportunistic'."),
-    user: text.optional(), password: secret.optional(),
-    from: text, to: z.array(text, { error: 'expected a list of addresses' }).min(1, { error: 'expected at least one address' }),
-    subjectPrefix: text.optional(),
-    retryDelays: z.array(duration).optional(), timeout: duration.optional(),
-  }),
-  obj({
-    type: z.literal('snmp'), events: alertEvents,
-    host: text, port: z.number({ error: 'expected a port number' }).int().min(1).max(65535, { error: 'expected a port number' }).optional().describe('Default 162.'),
-    community: secret.describe('SNMP v2c community (a secret).'),
-    timeout: duration.optional(),
-  }),
-  obj({
-    type: z.literal('command'), events: alertEvents,
-    command: argv.describe('Gets the alert JSON on stdin.'), env: envMap.optional(), timeout: duration.optional().describe('Default 30s.'),
-  }),
-], { error: (iss) => ((iss.code as string) === 'invalid_type' ? 'expected a map with a type and its settings' : "expected type 'webhook', 'email', 'snmp' or 'command'") });
+const channel = z.discriminatedUnion(
+  'type',
+  [
+    obj({
+      type: z.literal('webhook'),
+      events: alertEvents,
+      url: z.string({ error: 'expected an http(s) URL' }).url({ error: 'expected an http(s) URL' }),
+      secret: secret.optional().describe('Signs each body: X-Safehold-Signature: sha256=<HMAC>.'),
+      headers: envMap.optional().describe('Extra request headers (values are secrets).'),
+      retryDelays: z.array(duration).optional().describe('Waits before the 2nd, 3rd, … attempt (default [30s, 2m]).'),
+      timeout: duration.optional().describe('Per attempt (default 10s).'),
+    }),
+    obj({
+      type: z.literal('email'),
+      events: alertEvents,
+      host: text,
+      port: z
+        .number({ error: 'expected a port number' })
+        .int()
+        .min(1)
+        .max(65535, { error: 'expected a port number' })
+        .optional()
+        .describe('Default 587 (465 with secure).'),
+      secure: bool.optional().describe('Implicit TLS (port 465).'),
+      startTls: z.enum(['required', 'opportunistic', 'never']).optional().describe("Default 'opportunistic'."),
+      user: text.optional(),
+      password: secret.optional(),
+      from: text,
+      to: z.array(text, { error: 'expected a list of addresses' }).min(1, { error: 'expected at least one address' }),
+      subjectPrefix: text.optional(),
+      retryDelays: z.array(duration).optional(),
+      timeout: duration.optional(),
+    }),
+    obj({
+      type: z.literal('snmp'),
+      events: alertEvents,
+      host: text,
+      port: z
+        .number({ error: 'expected a port number' })
+        .int()
+        .min(1)
+        .max(65535, { error: 'expected a port number' })
+        .optional()
+        .describe('Default 162.'),
+      community: secret.describe('SNMP v2c community (a secret).'),
+      timeout: duration.optional(),
+    }),
+    obj({
+      type: z.literal('command'),
+      events: alertEvents,
+      command: argv.describe('Gets the alert JSON on stdin.'),
+      env: envMap.optional(),
+      timeout: duration.optional().describe('Default 30s.'),
+    }),
+  ],
+  {
+    error: (iss) =>
+      (iss.code as string) === 'invalid_type'
+        ? 'expected a map with a type and its settings'
+        : "expected type 'webhook', 'email', 'snmp' or 'command'",
+  },
+);
 
 const groupMember = obj({
   target: ref('target'),
-  units: z.array(text, { error: 'expected a list of unit names' }).min(1, { error: 'expected at least one unit' }).optional().describe('Default: every unit of the target.'),
+  units: z
+    .array(text, { error: 'expected a list of unit names' })
+    .min(1, { error: 'expected at least one unit' })
+    .optional()
+    .describe('Default: every unit of the target.'),
 });
 
 const group = obj({
-  mode: z.enum(['quiesced', 'physical', 'independent'], { error: "expected 'quiesced', 'physical' or 'independent'" }).optional()
-    .describe("'quiesced' (default): stop hook, back up all, start hook; 'physical': one pg_basebackup of the PostgreSQL server; 'independent': per-database dumps without stopping (not consistent)."),
-  members: z.array(groupMember, { error: 'expected a list of { target, units }' }).min(1, { error: 'expected at least one member' }),
+  mode: z
+    .enum(['quiesced', 'physical', 'independent'], { error: "expected 'quiesced', 'physical' or 'independent'" })
+    .optional()
+    .describe(
+      "'quiesced' (default): stop hook, back up all, start hook; 'physical': one pg_basebackup of the PostgreSQL server; 'independent': per-database dumps without stopping (not consistent).",
+    ),
+  members: z
+    .array(groupMember, { error: 'expected a list of { target, units }' })
+    .min(1, { error: 'expected at least one member' }),
   stop: ref('hook').optional().describe('Stops or quiesces the application before the backup and the restore.'),
   start: ref('hook').optional().describe('Starts or resumes it after (runs even when a step failed).'),
   check: ref('hook').optional().describe('Restore: exits 0 only when nothing is running.'),
@@ -263,7 +425,9 @@ const restorePlan = obj({
   from: ref('destination').describe('The repository the group was backed up to.'),
   snapshot: text.optional().describe("'latest' (default) or a group run id."),
   safetyBackup: bool.optional().describe('Back up the current state first (default true).'),
-  intoSuffix: text.optional().describe("Restore databases under '<name><suffix>' instead of over the originals (tests)."),
+  intoSuffix: text
+    .optional()
+    .describe("Restore databases under '<name><suffix>' instead of over the originals (tests)."),
   filesTo: path.optional().describe('Restore files under this directory instead of their original places (tests).'),
 });
 
@@ -278,23 +442,38 @@ const plan = obj({
   window: window.optional(),
   retry: retry.optional(),
   retention: retention.optional(),
-  timeout: duration.optional().describe('Overall limit of one run once its locks are held; past it the run is cancelled (default 10h).'),
+  timeout: duration
+    .optional()
+    .describe('Overall limit of one run once its locks are held; past it the run is cancelled (default 10h).'),
   prePlan: ref('hook').optional(),
   postPlan: ref('hook').optional(),
-  activities: z.array(activity, { error: 'expected a list of activities' }).min(1, { error: 'expected at least one activity' }),
+  activities: z
+    .array(activity, { error: 'expected a list of activities' })
+    .min(1, { error: 'expected at least one activity' }),
 });
 
-export const configSchema = obj({
-  settings: settings.optional(),
-  sites: named('site', site, 'Locations; targets and destinations belong to one.').optional(),
-  targets: named('target', target, 'The inventory: files, command and device targets.').optional(),
-  destinations: named('destination', destination, 'Where backups go (repositories and directories).').optional(),
-  hooks: named('hook', hook, 'Commands run before/after plans and tasks, referenced by name.').optional(),
-  plans: named('plan', plan, 'Plans: activities, schedule, window, retry, destination, retention.').optional(),
-  alerts: alerts.optional().describe('Where alerts go (docs/alerts.md).'),
-  groups: named('group', group, 'Consistency groups: targets and units backed up (and restored) together.').optional(),
-  restorePlans: named('restorePlan', restorePlan, 'Safe restores of a group: safehold restore-plan run NAME.').optional(),
-}, 'a map with settings, sites, targets, destinations, hooks, plans, alerts, groups and restorePlans');
+export const configSchema = obj(
+  {
+    settings: settings.optional(),
+    sites: named('site', site, 'Locations; targets and destinations belong to one.').optional(),
+    targets: named('target', target, 'The inventory: files, command and device targets.').optional(),
+    destinations: named('destination', destination, 'Where backups go (repositories and directories).').optional(),
+    hooks: named('hook', hook, 'Commands run before/after plans and tasks, referenced by name.').optional(),
+    plans: named('plan', plan, 'Plans: activities, schedule, window, retry, destination, retention.').optional(),
+    alerts: alerts.optional().describe('Where alerts go (docs/alerts.md).'),
+    groups: named(
+      'group',
+      group,
+      'Consistency groups: targets and units backed up (and restored) together.',
+    ).optional(),
+    restorePlans: named(
+      'restorePlan',
+      restorePlan,
+      'Safe restores of a group: safehold restore-plan run NAME.',
+    ).optional(),
+  },
+  'a map with settings, sites, targets, destinations, hooks, plans, alerts, groups and restorePlans',
+);
 
 /** safehold.yaml as written (validated, before defaults and compilation). */
 export type RawConfig = z.infer<typeof configSchema>;

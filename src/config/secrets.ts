@@ -32,7 +32,13 @@ export function makeSecret(source: string, value: string): Secret {
 export function isSecret(v: unknown): v is Secret {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
   const keys = Object.keys(v);
-  return keys.length === 2 && typeof (v as Secret).source === 'string' && typeof (v as Secret).value === 'string' && keys.includes('source') && keys.includes('value');
+  return (
+    keys.length === 2 &&
+    typeof (v as Secret).source === 'string' &&
+    typeof (v as Secret).value === 'string' &&
+    keys.includes('source') &&
+    keys.includes('value')
+  );
 }
 
 /**
@@ -40,7 +46,11 @@ export function isSecret(v: unknown): v is Secret {
  * Secret, or the reason it cannot be resolved (naming the variable or file,
  * never a value).
  */
-export function resolveSecret(spec: SecretSpec, env: NodeJS.ProcessEnv, baseDir: string): { secret: Secret } | { problem: string } {
+export function resolveSecret(
+  spec: SecretSpec,
+  env: NodeJS.ProcessEnv,
+  baseDir: string,
+): { secret: Secret } | { problem: string } {
   if (typeof spec === 'string') return { secret: makeSecret('inline', spec) };
   if (spec.env !== undefined) {
     markSecretEnv(spec.env);

@@ -68,7 +68,12 @@ export interface DeviceTarget {
   readonly site: string | null;
   readonly adapter:
     | { readonly type: 'http'; readonly url: string; readonly token: Secret | null; readonly timeoutMs: number }
-    | { readonly type: 'command'; readonly command: readonly string[]; readonly timeoutMs: number; readonly env: Readonly<Record<string, Secret>> };
+    | {
+        readonly type: 'command';
+        readonly command: readonly string[];
+        readonly timeoutMs: number;
+        readonly env: Readonly<Record<string, Secret>>;
+      };
 }
 
 /** A PostgreSQL or MariaDB server: its databases are the units. */
@@ -139,7 +144,11 @@ export interface Hook {
 export type Window =
   | { readonly type: 'always' }
   | { readonly type: 'cron'; readonly expression: string; readonly timezone: string }
-  | { readonly type: 'ranges'; readonly timezone: string; readonly ranges: readonly { readonly days: readonly number[]; readonly from: string; readonly to: string }[] };
+  | {
+      readonly type: 'ranges';
+      readonly timezone: string;
+      readonly ranges: readonly { readonly days: readonly number[]; readonly from: string; readonly to: string }[];
+    };
 
 export type ActivityKind = 'backup' | 'export' | 'purge' | 'copy' | 'drill';
 
@@ -213,7 +222,11 @@ export interface Plan {
   readonly schedule: { readonly cron: string; readonly timezone: string } | null;
   readonly window: Window;
   readonly destination: string;
-  readonly retry: { readonly scheduled: RetryPolicy; readonly purge: RetryPolicy; readonly onDemand: RetryPolicy | null };
+  readonly retry: {
+    readonly scheduled: RetryPolicy;
+    readonly purge: RetryPolicy;
+    readonly onDemand: RetryPolicy | null;
+  };
   /** Overall limit of one run once its locks are held, ms. */
   readonly timeoutMs: number;
   readonly retention: Retention | null;
@@ -223,14 +236,41 @@ export interface Plan {
 
 /** Alert channels (S9) as configured; the alerts layer turns them into deliveries. */
 export type AlertChannelConfig = { readonly name: string; readonly events: readonly string[] | null } & (
-  | { readonly type: 'webhook'; readonly url: string; readonly secret: Secret | null; readonly headers: Readonly<Record<string, Secret>>; readonly retryDelaysMs: readonly number[] | null; readonly timeoutMs: number | null }
   | {
-    readonly type: 'email'; readonly host: string; readonly port: number | null; readonly secure: boolean; readonly startTls: 'required' | 'opportunistic' | 'never';
-    readonly user: string | null; readonly password: Secret | null; readonly from: string; readonly to: readonly string[]; readonly subjectPrefix: string | null;
-    readonly retryDelaysMs: readonly number[] | null; readonly timeoutMs: number | null;
-  }
-  | { readonly type: 'snmp'; readonly host: string; readonly port: number; readonly community: Secret; readonly timeoutMs: number | null }
-  | { readonly type: 'command'; readonly command: readonly string[]; readonly env: Readonly<Record<string, Secret>>; readonly timeoutMs: number | null }
+      readonly type: 'webhook';
+      readonly url: string;
+      readonly secret: Secret | null;
+      readonly headers: Readonly<Record<string, Secret>>;
+      readonly retryDelaysMs: readonly number[] | null;
+      readonly timeoutMs: number | null;
+    }
+  | {
+      readonly type: 'email';
+      readonly host: string;
+      readonly port: number | null;
+      readonly secure: boolean;
+      readonly startTls: 'required' | 'opportunistic' | 'never';
+      readonly user: string | null;
+      readonly password: Secret | null;
+      readonly from: string;
+      readonly to: readonly string[];
+      readonly subjectPrefix: string | null;
+      readonly retryDelaysMs: readonly number[] | null;
+      readonly timeoutMs: number | null;
+    }
+  | {
+      readonly type: 'snmp';
+      readonly host: string;
+      readonly port: number;
+      readonly community: Secret;
+      readonly timeoutMs: number | null;
+    }
+  | {
+      readonly type: 'command';
+      readonly command: readonly string[];
+      readonly env: Readonly<Record<string, Secret>>;
+      readonly timeoutMs: number | null;
+    }
 );
 
 export interface Config {

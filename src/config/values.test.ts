@@ -3,23 +3,58 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { closest, cronProblem, editDistance, isTimeZone, minutesOfDay, parseDays, parseDayWord, parseDuration, parseSizeOrPercent } from './values.ts';
+import {
+  closest,
+  cronProblem,
+  editDistance,
+  isTimeZone,
+  minutesOfDay,
+  parseDays,
+  parseDayWord,
+  parseDuration,
+  parseSizeOrPercent,
+} from './values.ts';
 import { describeValue, formatPath } from './problems.ts';
 
 describe('config values', () => {
   it('durations', () => {
     const cases: [string, number | null][] = [
-      ['30s', 30_000], ['10m', 600_000], ['4h', 14_400_000], ['1h30m', 5_400_000], ['250ms', 250], ['2d', 172_800_000], ['1w', 604_800_000],
-      ['0s', 0], ['10 minutes', null], ['10', null], ['1.5h', null], ['m', null], ['', null], ['-5m', null], ['10M', null],
+      ['30s', 30_000],
+      ['10m', 600_000],
+      ['4h', 14_400_000],
+      ['1h30m', 5_400_000],
+      ['250ms', 250],
+      ['2d', 172_800_000],
+      ['1w', 604_800_000],
+      ['0s', 0],
+      ['10 minutes', null],
+      ['10', null],
+      ['1.5h', null],
+      ['m', null],
+      ['', null],
+      ['-5m', null],
+      ['10M', null],
     ];
     for (const [text, ms] of cases) assert.equal(parseDuration(text), ms, text);
   });
 
   it('sizes and percentages', () => {
     const cases: [string, unknown][] = [
-      ['10GiB', { bytes: 10 * 2 ** 30 }], ['500MB', { bytes: 500e6 }], ['1 KiB', { bytes: 1024 }], ['0B', { bytes: 0 }], ['1.5TB', { bytes: 1.5e12 }],
-      ['15%', { fraction: 0.15 }], ['0%', { fraction: 0 }], ['100%', { fraction: 1 }], ['150%', null], ['100.5%', null],
-      ['10 gigs', null], ['10gb', null], ['10', null], ['%', null], ['-1GiB', null],
+      ['10GiB', { bytes: 10 * 2 ** 30 }],
+      ['500MB', { bytes: 500e6 }],
+      ['1 KiB', { bytes: 1024 }],
+      ['0B', { bytes: 0 }],
+      ['1.5TB', { bytes: 1.5e12 }],
+      ['15%', { fraction: 0.15 }],
+      ['0%', { fraction: 0 }],
+      ['100%', { fraction: 1 }],
+      ['150%', null],
+      ['100.5%', null],
+      ['10 gigs', null],
+      ['10gb', null],
+      ['10', null],
+      ['%', null],
+      ['-1GiB', null],
     ];
     for (const [text, v] of cases) assert.deepEqual(parseSizeOrPercent(text), v, text);
   });
@@ -41,7 +76,8 @@ describe('config values', () => {
     assert.equal(minutesOfDay('00:00'), 0);
     assert.equal(minutesOfDay('22:30'), 1350);
     assert.equal(minutesOfDay('24:00'), 1440);
-    for (const bad of ['24:01', '25:00', '6:00', '06:60', '0600', '06:00:00']) assert.equal(minutesOfDay(bad), null, bad);
+    for (const bad of ['24:01', '25:00', '6:00', '06:60', '0600', '06:00:00'])
+      assert.equal(minutesOfDay(bad), null, bad);
   });
 
   it('cron expressions (5 fields) and time zones', () => {

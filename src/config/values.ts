@@ -6,7 +6,14 @@
 import { Cron } from 'croner';
 
 export const DURATION_RE = /^(?:\d+(?:ms|s|m|h|d|w))+$/;
-const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const DURATION_UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
 
 /** '10m' → 600000; '1h30m' → 5400000. Null when the text is not a duration. */
 export function parseDuration(text: string): number | null {
@@ -19,7 +26,15 @@ export function parseDuration(text: string): number | null {
 export const SIZE_RE = /^(\d+(?:\.\d+)?) ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/;
 export const PERCENT_RE = /^(\d+(?:\.\d+)?)%$/;
 const SIZE_UNIT: Record<string, number> = {
-  B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40,
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KiB: 2 ** 10,
+  MiB: 2 ** 20,
+  GiB: 2 ** 30,
+  TiB: 2 ** 40,
 };
 
 /** '10GiB' → { bytes }, '15%' → { fraction: 0.15 }; null when neither (or a percentage above 100). */

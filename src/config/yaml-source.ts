@@ -30,10 +30,19 @@ const MESSAGES: Record<string, string> = {
 
 export function parseYaml(text: string): YamlSource {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, merge: true, prettyErrors: false, strict: true });
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    uniqueKeys: true,
+    merge: true,
+    prettyErrors: false,
+    strict: true,
+  });
   const pos = (offset: number): Position => lines.linePos(offset);
   const errors: YamlSource['errors'] = doc.errors.map((e) => ({
-    message: e.code === 'DUPLICATE_KEY' ? duplicateMessage(text, e.pos[0]) : `YAML syntax error: ${MESSAGES[e.code] ?? lowerFirst(e.message)}`,
+    message:
+      e.code === 'DUPLICATE_KEY'
+        ? duplicateMessage(text, e.pos[0])
+        : `YAML syntax error: ${MESSAGES[e.code] ?? lowerFirst(e.message)}`,
     at: pos(e.pos[0]),
   }));
   let data: unknown;

@@ -2,8 +2,14 @@
 // the channels that send them: event kinds, severities, and an event's shape.
 
 export const ALERT_EVENTS = [
-  'run-failed', 'retries-exhausted', 'stale-lock-cleared', 'low-space', 'quiesce-repaired',
-  'protection-violation', 'runbook-approval', 'runbook-failed',
+  'run-failed',
+  'retries-exhausted',
+  'stale-lock-cleared',
+  'low-space',
+  'quiesce-repaired',
+  'protection-violation',
+  'runbook-approval',
+  'runbook-failed',
 ] as const;
 
 export type AlertEventType = (typeof ALERT_EVENTS)[number];

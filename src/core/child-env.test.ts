@@ -9,21 +9,53 @@ import { execFileSync } from 'node:child_process';
 import { INHERITED_ENV, childEnv, isSecretEnv, markSecretEnv } from './child-env.ts';
 
 const parent: NodeJS.ProcessEnv = {
-  PATH: '/usr/bin:/bin', HOME: '/home/op', USER: 'op', LOGNAME: 'op', LANG: 'C.UTF-8', LC_TIME: 'C', LC_ALL: 'C.UTF-8',
-  TZ: 'UTC', TMPDIR: '/tmp', SHELL: '/bin/sh', TERM: 'xterm',
-  SAFEHOLD_PASSWORD: 'repo-pw', SAFEHOLD_NEW_PASSWORD: 'new-pw', SAFEHOLD_TO_PASSWORD: 'to-pw', SAFEHOLD_PASSWORD_FILE: '/etc/pw',
-  SAFEHOLD_DATA_DIR: '/var/lib/safehold', SAFEHOLD_SNAPSHOT: 'stale', DB_PASSWORD: 'db-pw', AWS_SECRET_ACCESS_KEY: 'aws', http_proxy: 'http://u:p@proxy:3128',
-  PGSSLMODE: 'require', NODE_OPTIONS: '--inspect',
+  PATH: '/usr/bin:/bin',
+  HOME: '/home/op',
+  USER: 'op',
+  LOGNAME: 'op',
+  LANG: 'C.UTF-8',
+  LC_TIME: 'C',
+  LC_ALL: 'C.UTF-8',
+  TZ: 'UTC',
+  TMPDIR: '/tmp',
+  SHELL: '/bin/sh',
+  TERM: 'xterm',
+  SAFEHOLD_PASSWORD: 'repo-pw',
+  SAFEHOLD_NEW_PASSWORD: 'new-pw',
+  SAFEHOLD_TO_PASSWORD: 'to-pw',
+  SAFEHOLD_PASSWORD_FILE: '/etc/pw',
+  SAFEHOLD_DATA_DIR: '/var/lib/safehold',
+  SAFEHOLD_SNAPSHOT: 'stale',
+  DB_PASSWORD: 'db-pw',
+  AWS_SECRET_ACCESS_KEY: 'aws',
+  http_proxy: 'http://u:p@proxy:3128',
+  PGSSLMODE: 'require',
+  NODE_OPTIONS: '--inspect',
 };
 
 test('only the allow-listed variables are inherited', () => {
   const env = childEnv({}, { base: parent });
-  assert.deepEqual(Object.keys(env).sort(), ['HOME', 'LANG', 'LC_ALL', 'LC_TIME', 'LOGNAME', 'PATH', 'SHELL', 'TERM', 'TMPDIR', 'TZ', 'USER']);
+  assert.deepEqual(Object.keys(env).sort(), [
+    'HOME',
+    'LANG',
+    'LC_ALL',
+    'LC_TIME',
+    'LOGNAME',
+    'PATH',
+    'SHELL',
+    'TERM',
+    'TMPDIR',
+    'TZ',
+    'USER',
+  ]);
   for (const name of INHERITED_ENV) assert.equal(env[name], parent[name], name);
 });
 
 test("the child's own variables are added, override inherited ones, and undefined unsets", () => {
-  const env = childEnv({ SAFEHOLD_PLAN: 'nightly', API_TOKEN: 'own-token', TZ: 'Europe/Paris', LANG: undefined, SAFEHOLD_TASK: undefined }, { base: parent });
+  const env = childEnv(
+    { SAFEHOLD_PLAN: 'nightly', API_TOKEN: 'own-token', TZ: 'Europe/Paris', LANG: undefined, SAFEHOLD_TASK: undefined },
+    { base: parent },
+  );
   assert.equal(env.SAFEHOLD_PLAN, 'nightly');
   assert.equal(env.API_TOKEN, 'own-token');
   assert.equal(env.TZ, 'Europe/Paris');
@@ -55,6 +87,12 @@ test('a real child sees exactly the built environment', () => {
   const env = childEnv({ SAFEHOLD_RUN: 'r1' }, { base: parent });
   const printed = execFileSync('/usr/bin/env', [], { env, encoding: 'utf8' });
   const lines = printed.trim().split('\n').sort();
-  assert.deepEqual(lines, Object.entries(env).map(([k, v]) => `${k}=${v}`).sort());
-  for (const secret of ['repo-pw', 'new-pw', 'to-pw', 'db-pw', 'aws', 'u:p@proxy']) assert.ok(!printed.includes(secret), secret);
+  assert.deepEqual(
+    lines,
+    Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .sort(),
+  );
+  for (const secret of ['repo-pw', 'new-pw', 'to-pw', 'db-pw', 'aws', 'u:p@proxy'])
+    assert.ok(!printed.includes(secret), secret);
 });

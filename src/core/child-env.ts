@@ -8,7 +8,17 @@
 // lists the variables.
 
 /** Variables passed on from Safehold's environment when set (and LC_*). */
-export const INHERITED_ENV: readonly string[] = Object.freeze(['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'TZ', 'TMPDIR', 'SHELL', 'TERM']);
+export const INHERITED_ENV: readonly string[] = Object.freeze([
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'TZ',
+  'TMPDIR',
+  'SHELL',
+  'TERM',
+]);
 /** Prefixes of variables passed on: the locale categories. */
 const INHERITED_PREFIXES: readonly string[] = ['LC_'];
 /** Safehold's own secrets (SAFEHOLD_PASSWORD, SAFEHOLD_NEW_PASSWORD, SAFEHOLD_TO_PASSWORD…): never inherited. */
@@ -44,7 +54,10 @@ function allowed(name: string, extra: ((name: string) => boolean) | undefined): 
  * secret's source, then `own` (the child's own variables, set as given; an
  * undefined value leaves the name unset).
  */
-export function childEnv(own: Readonly<Record<string, string | undefined>> = {}, opts: ChildEnvOptions = {}): NodeJS.ProcessEnv {
+export function childEnv(
+  own: Readonly<Record<string, string | undefined>> = {},
+  opts: ChildEnvOptions = {},
+): NodeJS.ProcessEnv {
   const base = opts.base ?? process.env;
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(base)) {

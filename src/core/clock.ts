@@ -14,8 +14,14 @@ export const systemClock: Clock = {
   sleep: (ms, signal) =>
     new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-      const onAbort = () => { clearTimeout(t); reject(signal!.reason); };
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(signal!.reason);
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
 };
@@ -27,14 +33,24 @@ export class ManualClock implements Clock {
   /** Called after every advance: tests use it to keep a simulated holder's heartbeat fresh. */
   onAdvance: ((now: number) => void) | null = null;
 
-  constructor(start = Date.UTC(2026, 0, 1)) { this.t = start; }
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.t = start;
+  }
 
-  now(): number { return this.t; }
+  now(): number {
+    return this.t;
+  }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const sleeper = { until: this.t + ms, resolve: () => { signal?.removeEventListener('abort', onAbort); resolve(); } };
+      const sleeper = {
+        until: this.t + ms,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
       const onAbort = () => {
         this.sleepers = this.sleepers.filter((s) => s !== sleeper);
         reject(signal!.reason);
@@ -45,7 +61,9 @@ export class ManualClock implements Clock {
   }
 
   /** How many sleepers are waiting (tests wait for a run to reach its next sleep). */
-  get waiting(): number { return this.sleepers.length; }
+  get waiting(): number {
+    return this.sleepers.length;
+  }
 
   /** Moves time forward, waking every sleeper whose deadline is reached, in deadline order. */
   async advance(ms: number): Promise<void> {
@@ -64,5 +82,7 @@ export class ManualClock implements Clock {
     this.onAdvance?.(this.t);
   }
 
-  set(ms: number): void { this.t = ms; }
+  set(ms: number): void {
+    this.t = ms;
+  }
 }

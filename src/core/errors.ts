@@ -29,7 +29,11 @@ export class SafeholdError extends Error {
   readonly retryable: boolean;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string, opts: { cause?: unknown; retryable?: boolean; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { cause?: unknown; retryable?: boolean; details?: Record<string, unknown> } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'SafeholdError';
     this.code = code;
@@ -62,7 +66,8 @@ export function readFailureReason(e: unknown): string {
 export function fromSystemError(e: unknown, what: string): SafeholdError {
   if (e instanceof SafeholdError) return e;
   const code = sysCode(e);
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new SafeholdError('NO_SPACE', `${what}: no space left on device`, { cause: e });
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new SafeholdError('NO_SPACE', `${what}: no space left on device`, { cause: e });
   if (code === 'ENOENT') return new SafeholdError('PATH_NOT_FOUND', `${what}: no such file or directory`, { cause: e });
   if (code === 'EACCES' || code === 'EPERM') return new SafeholdError('IO', `${what}: permission denied`, { cause: e });
   const msg = e instanceof Error ? e.message : String(e);

@@ -12,14 +12,17 @@ export function globToRegExp(glob: string): RegExp {
     else if (c === '?') re += '.';
     else if (c === '[') {
       const end = glob.indexOf(']', i + 2);
-      if (end < 0) { re += '\\['; continue; }
+      if (end < 0) {
+        re += '\\[';
+        continue;
+      }
       let body = glob.slice(i + 1, end);
-      if (body.startsWith('!')) body = '^' + body.slice(1);
-      re += '[' + body.replace(/\\/g, '\\\\') + ']';
+      if (body.startsWith('!')) body = `^${body.slice(1)}`;
+      re += `[${body.replace(/\\/g, '\\\\')}]`;
       i = end;
-    } else re += SPECIAL.test(c) || c === '[' || c === ']' ? '\\' + c : c;
+    } else re += SPECIAL.test(c) || c === '[' || c === ']' ? `\\${c}` : c;
   }
-  return new RegExp(re + '$', 's');
+  return new RegExp(`${re}$`, 's');
 }
 
 export function isGlob(s: string): boolean {

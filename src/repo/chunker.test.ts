@@ -92,7 +92,13 @@ function assertPrefixKept(ca: Uint8Array[], cb: Uint8Array[], pos: number): void
  * are kept, and those starting RESYNC_BOUND bytes after its end (in `a`) are
  * the tail of the chunks of `b`.
  */
-function resyncError(ca: Uint8Array[], cb: Uint8Array[], lenA: number, editStart: number, editEndA: number): string | null {
+function resyncError(
+  ca: Uint8Array[],
+  cb: Uint8Array[],
+  lenA: number,
+  editStart: number,
+  editEndA: number,
+): string | null {
   try {
     assertPrefixKept(ca, cb, editStart);
   } catch (e) {
@@ -118,9 +124,18 @@ test('validateChunkerParams accepts the defaults and rejects bad parameters', ()
   validateChunkerParams(DEFAULT_CHUNKER_PARAMS);
   validateChunkerParams(SMALL);
   assert.throws(() => validateChunkerParams({ minSize: 64, avgSize: 300, maxSize: 2048 }), /power of two/);
-  assert.throws(() => validateChunkerParams({ minSize: 512, avgSize: 256, maxSize: 2048 }), /minSize <= avgSize <= maxSize/);
-  assert.throws(() => validateChunkerParams({ minSize: 64, avgSize: 256, maxSize: 128 }), /minSize <= avgSize <= maxSize/);
-  assert.throws(() => validateChunkerParams({ minSize: 0, avgSize: 256, maxSize: 2048 }), /minSize must be a positive integer/);
+  assert.throws(
+    () => validateChunkerParams({ minSize: 512, avgSize: 256, maxSize: 2048 }),
+    /minSize <= avgSize <= maxSize/,
+  );
+  assert.throws(
+    () => validateChunkerParams({ minSize: 64, avgSize: 256, maxSize: 128 }),
+    /minSize <= avgSize <= maxSize/,
+  );
+  assert.throws(
+    () => validateChunkerParams({ minSize: 0, avgSize: 256, maxSize: 2048 }),
+    /minSize must be a positive integer/,
+  );
   assert.throws(() => validateChunkerParams({ minSize: 64.5, avgSize: 256, maxSize: 2048 }), /positive integer/);
   assert.throws(() => validateChunkerParams({ minSize: 8, avgSize: 16, maxSize: 32 }), /power of two between/);
   assert.throws(() => new Chunker({ minSize: 64, avgSize: 100, maxSize: 2048 }, gear), /power of two/);
@@ -133,11 +148,15 @@ test('masks have log2(avg)+2 and log2(avg)-2 bits, in the high part of the word'
     for (let i = 0; i < 32; i++) n += (x >>> i) & 1;
     return n;
   };
-  for (const [avg, bits] of [[256, 8], [4096, 12], [1 << 20, 20]] as const) {
+  for (const [avg, bits] of [
+    [256, 8],
+    [4096, 12],
+    [1 << 20, 20],
+  ] as const) {
     const { maskS, maskL } = computeMasks(avg);
     assert.equal(popcount(maskS), bits + 2);
     assert.equal(popcount(maskL), bits - 2);
-    assert.ok((maskS >>> 31) === 1 && (maskL >>> 31) === 1, 'bit 31 is used');
+    assert.ok(maskS >>> 31 === 1 && maskL >>> 31 === 1, 'bit 31 is used');
   }
   assert.deepEqual(computeMasks(256), { maskS: 0xaaaaa000 | 0, maskL: 0xaaa00000 | 0 });
 });
@@ -199,7 +218,10 @@ test('empty input gives no chunks; input up to minSize gives one chunk', () => {
     const chunks = chunkBuffer(data, SMALL, gear);
     assert.equal(chunks.length, 1);
     assert.ok(sameBytes(chunks[0]!, data));
-    assert.deepEqual(streamChunks(data, [n >> 1], SMALL, gear).map((x) => Array.from(x)), [Array.from(data)]);
+    assert.deepEqual(
+      streamChunks(data, [n >> 1], SMALL, gear).map((x) => Array.from(x)),
+      [Array.from(data)],
+    );
   }
   const big = pseudoRandom('default small', 100 * 1024);
   assert.equal(chunkBuffer(big, DEFAULT_CHUNKER_PARAMS, gear).length, 1);
@@ -231,7 +253,10 @@ test('default parameters: sizes within bounds, mean within a factor of 2 of 1 Mi
   const mean = (data.length - chunks.at(-1)!.length) / (chunks.length - 1);
   const avg = DEFAULT_CHUNKER_PARAMS.avgSize;
   assert.ok(mean >= avg / 2 && mean <= avg * 2, `mean chunk size ${mean}`);
-  assert.deepEqual(lengths(streamChunks(data, [1, 1 << 20, 3 << 20, 20 << 20], DEFAULT_CHUNKER_PARAMS, gear)), lengths(chunks));
+  assert.deepEqual(
+    lengths(streamChunks(data, [1, 1 << 20, 3 << 20, 20 << 20], DEFAULT_CHUNKER_PARAMS, gear)),
+    lengths(chunks),
+  );
 });
 
 test('streaming byte by byte equals chunkBuffer; chunks stay valid; chunker reusable after finish', () => {

@@ -50,7 +50,11 @@ const MIN_SEED_BYTES = 16;
 /** Throws a plain Error naming the problem unless `p` are usable parameters. */
 export function validateChunkerParams(p: ChunkerParams): void {
   const { minSize, avgSize, maxSize } = p;
-  for (const [name, v] of [['minSize', minSize], ['avgSize', avgSize], ['maxSize', maxSize]] as const) {
+  for (const [name, v] of [
+    ['minSize', minSize],
+    ['avgSize', avgSize],
+    ['maxSize', maxSize],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 1) {
       throw new Error(`chunker: ${name} must be a positive integer, got ${String(v)}`);
     }
@@ -201,7 +205,16 @@ export function findCut(
 ): number {
   const st: CutState = { len: 0, h: 0 };
   const cut = scanCut(
-    buf, start, end, st, params.minSize, params.avgSize, params.maxSize, gear, masks.maskS, masks.maskL,
+    buf,
+    start,
+    end,
+    st,
+    params.minSize,
+    params.avgSize,
+    params.maxSize,
+    gear,
+    masks.maskS,
+    masks.maskL,
   );
   return cut < 0 ? end : cut;
 }

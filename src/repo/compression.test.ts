@@ -10,11 +10,13 @@ import { compressBlob, compressBlobAsync } from './compression.ts';
 /** pgbench-like rows: an increasing id, small numbers, 84 blanks (compresses ~100×). */
 function rows(from: number, n: number): Buffer {
   let s = '';
-  for (let i = from; i < from + n; i++) s += `${i}\t${1 + Math.floor(i / 100000)}\t${(i * 7919) % 13 === 0 ? i % 5000 : 0}\t${' '.repeat(84)}\n`;
+  for (let i = from; i < from + n; i++)
+    s += `${i}\t${1 + Math.floor(i / 100000)}\t${(i * 7919) % 13 === 0 ? i % 5000 : 0}\t${' '.repeat(84)}\n`;
   return Buffer.from(s);
 }
 
-const back = (c: { stored: Uint8Array; rawLength: number }) => (c.rawLength > 0 ? zlib.zstdDecompressSync(c.stored) : Buffer.from(c.stored));
+const back = (c: { stored: Uint8Array; rawLength: number }) =>
+  c.rawLength > 0 ? zlib.zstdDecompressSync(c.stored) : Buffer.from(c.stored);
 
 describe('blob compression profiles', () => {
   it("'dump' stores highly compressible rows at least 5 % smaller than 'default', and both read back", () => {

@@ -70,7 +70,10 @@ export function compressBlob(data: Uint8Array, profile: BlobCompression = 'defau
 }
 
 /** compressBlob on libuv's thread pool; the caller must not modify `data` until it resolves. */
-export async function compressBlobAsync(data: Uint8Array, profile: BlobCompression = 'default'): Promise<CompressedBlob> {
+export async function compressBlobAsync(
+  data: Uint8Array,
+  profile: BlobCompression = 'default',
+): Promise<CompressedBlob> {
   if (data.length < MIN_COMPRESS) return raw(data);
   // The pledged size makes the frame (and zstd's parameter choice) the same as compressBlob's.
   let c = await zstdAsync(data, { ...(profile === 'dump' ? LEVEL_3_SMALL : LEVEL_3), pledgedSrcSize: data.length });

@@ -27,11 +27,18 @@ const isCorrupt = (e: unknown): boolean => isSafeholdError(e, 'CORRUPT');
 describe('seal / open', () => {
   it('round-trips any plaintext, with and without aad', () => {
     const k = key();
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 4096 }), fc.option(fc.uint8Array({ minLength: 1, maxLength: 64 }), { nil: undefined }), (plain, aad) => {
-      const sealed = seal(k, plain, aad);
-      assert.equal(sealed.length, plain.length + OVERHEAD);
-      assert.deepEqual(new Uint8Array(open(k, sealed, aad)), plain);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 4096 }),
+        fc.option(fc.uint8Array({ minLength: 1, maxLength: 64 }), { nil: undefined }),
+        (plain, aad) => {
+          const sealed = seal(k, plain, aad);
+          assert.equal(sealed.length, plain.length + OVERHEAD);
+          assert.deepEqual(new Uint8Array(open(k, sealed, aad)), plain);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('uses a fresh nonce each time (same plaintext seals differently)', () => {
@@ -78,12 +85,15 @@ describe('seal / open', () => {
   it('detects any single changed bit (nonce, ciphertext or tag)', () => {
     const k = key();
     const aad = Buffer.from('label');
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (plain, pos, bit) => {
-      const sealed = seal(k, plain, aad);
-      const i = pos % sealed.length;
-      sealed[i]! ^= 1 << bit;
-      assert.throws(() => open(k, sealed, aad), isCorrupt);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), fc.nat(), fc.integer({ min: 0, max: 7 }), (plain, pos, bit) => {
+        const sealed = seal(k, plain, aad);
+        const i = pos % sealed.length;
+        sealed[i]! ^= 1 << bit;
+        assert.throws(() => open(k, sealed, aad), isCorrupt);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('detects truncation and extension', () => {
@@ -97,8 +107,14 @@ describe('seal / open', () => {
 
   it('names the object in the error message', () => {
     const sealed = seal(key(), Buffer.from('x'));
-    assert.throws(() => open(key(), sealed, undefined, 'snapshot abc'), (e: unknown) => isCorrupt(e) && /^snapshot abc: /.test((e as Error).message));
-    assert.throws(() => open(key(), Buffer.alloc(TAG_BYTES), undefined, 'index 123'), (e: unknown) => isCorrupt(e) && /index 123: .*too short/.test((e as Error).message));
+    assert.throws(
+      () => open(key(), sealed, undefined, 'snapshot abc'),
+      (e: unknown) => isCorrupt(e) && /^snapshot abc: /.test((e as Error).message),
+    );
+    assert.throws(
+      () => open(key(), Buffer.alloc(TAG_BYTES), undefined, 'index 123'),
+      (e: unknown) => isCorrupt(e) && /index 123: .*too short/.test((e as Error).message),
+    );
   });
 });
 
@@ -113,28 +129,37 @@ describe('ids', () => {
   });
 
   it('blobId is keyed: a different mac key gives a different id, the same key the same id', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (data) => {
-      const k1 = key();
-      const k2 = key();
-      assert.deepEqual(blobId(k1, data), blobId(Buffer.from(k1), data));
-      assert.notDeepEqual(blobId(k1, data), blobId(k2, data));
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), (data) => {
+        const k1 = key();
+        const k2 = key();
+        assert.deepEqual(blobId(k1, data), blobId(Buffer.from(k1), data));
+        assert.notDeepEqual(blobId(k1, data), blobId(k2, data));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('blobId differs for different data', () => {
     const mac = key();
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 }), (a, b) => {
-      fc.pre(!Buffer.from(a).equals(Buffer.from(b)));
-      assert.notDeepEqual(blobId(mac, a), blobId(mac, b));
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 }), (a, b) => {
+        fc.pre(!Buffer.from(a).equals(Buffer.from(b)));
+        assert.notDeepEqual(blobId(mac, a), blobId(mac, b));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('fileId is the hex SHA-256 of the bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 1024 }), (data) => {
-      const id = fileId(data);
-      assert.match(id, /^[0-9a-f]{64}$/);
-      assert.equal(id, crypto.createHash('sha256').update(data).digest('hex'));
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 1024 }), (data) => {
+        const id = fileId(data);
+        assert.match(id, /^[0-9a-f]{64}$/);
+        assert.equal(id, crypto.createHash('sha256').update(data).digest('hex'));
+      }),
+      { numRuns: 100 },
+    );
     assert.equal(fileId(new Uint8Array(0)), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
   });
 });
@@ -152,7 +177,10 @@ describe('master key', () => {
 
   it('rejects a master key of the wrong shape with CORRUPT', () => {
     const k = JSON.parse(masterKeyToJson(newMasterKey())) as Record<string, string>;
-    assert.throws(() => masterKeyFromJson(JSON.stringify({ ...k, mac: Buffer.alloc(16).toString('base64') })), isCorrupt);
+    assert.throws(
+      () => masterKeyFromJson(JSON.stringify({ ...k, mac: Buffer.alloc(16).toString('base64') })),
+      isCorrupt,
+    );
     assert.throws(() => masterKeyFromJson(JSON.stringify({ encrypt: k.encrypt })), isCorrupt);
   });
 });
@@ -178,6 +206,8 @@ describe('deriveKey', () => {
   });
 
   it('rejects invalid parameters', async () => {
-    await assert.rejects(deriveKey('pw', crypto.randomBytes(32), { N: 1000, r: 8, p: 1 }), (e: unknown) => isSafeholdError(e, 'INTERNAL'));
+    await assert.rejects(deriveKey('pw', crypto.randomBytes(32), { N: 1000, r: 8, p: 1 }), (e: unknown) =>
+      isSafeholdError(e, 'INTERNAL'),
+    );
   });
 });

@@ -25,13 +25,22 @@ export function newMasterKey(): MasterKey {
 }
 
 export function masterKeyToJson(k: MasterKey): string {
-  return JSON.stringify({ encrypt: k.encrypt.toString('base64'), mac: k.mac.toString('base64'), chunkerSeed: k.chunkerSeed.toString('base64') });
+  return JSON.stringify({
+    encrypt: k.encrypt.toString('base64'),
+    mac: k.mac.toString('base64'),
+    chunkerSeed: k.chunkerSeed.toString('base64'),
+  });
 }
 
 export function masterKeyFromJson(s: string): MasterKey {
   const o = JSON.parse(s) as Record<string, string>;
-  const k = { encrypt: Buffer.from(o.encrypt ?? '', 'base64'), mac: Buffer.from(o.mac ?? '', 'base64'), chunkerSeed: Buffer.from(o.chunkerSeed ?? '', 'base64') };
-  if (k.encrypt.length !== 32 || k.mac.length !== 32 || k.chunkerSeed.length !== 32) throw new SafeholdError('CORRUPT', 'master key has the wrong shape');
+  const k = {
+    encrypt: Buffer.from(o.encrypt ?? '', 'base64'),
+    mac: Buffer.from(o.mac ?? '', 'base64'),
+    chunkerSeed: Buffer.from(o.chunkerSeed ?? '', 'base64'),
+  };
+  if (k.encrypt.length !== 32 || k.mac.length !== 32 || k.chunkerSeed.length !== 32)
+    throw new SafeholdError('CORRUPT', 'master key has the wrong shape');
   return k;
 }
 
@@ -76,7 +85,8 @@ export function seal(key: Buffer, plaintext: Uint8Array, aad?: Uint8Array): Buff
 
 /** Decrypts and verifies; any changed byte (or wrong aad/key) throws SafeholdError 'CORRUPT'. */
 export function open(key: Buffer, sealed: Uint8Array, aad?: Uint8Array, what = 'object'): Buffer {
-  if (sealed.length < OVERHEAD) throw new SafeholdError('CORRUPT', `${what}: ciphertext too short (${sealed.length} bytes)`);
+  if (sealed.length < OVERHEAD)
+    throw new SafeholdError('CORRUPT', `${what}: ciphertext too short (${sealed.length} bytes)`);
   const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.length);
   const d = crypto.createDecipheriv('aes-256-gcm', keyObject(key), buf.subarray(0, NONCE_BYTES));
   if (aad) d.setAAD(aad);
@@ -86,7 +96,9 @@ export function open(key: Buffer, sealed: Uint8Array, aad?: Uint8Array, what = '
     const b = d.final();
     return b.length === 0 ? a : Buffer.concat([a, b]);
   } catch (e) {
-    throw new SafeholdError('CORRUPT', `${what}: authentication failed (data was changed or the key is wrong)`, { cause: e });
+    throw new SafeholdError('CORRUPT', `${what}: authentication failed (data was changed or the key is wrong)`, {
+      cause: e,
+    });
   }
 }
 
@@ -100,7 +112,11 @@ export function fileId(data: Uint8Array): string {
   return crypto.createHash('sha256').update(data).digest('hex');
 }
 
-export interface KdfParams { N: number; r: number; p: number }
+export interface KdfParams {
+  N: number;
+  r: number;
+  p: number;
+}
 
 export const DEFAULT_KDF: KdfParams = { N: 1 << 15, r: 8, p: 1 };
 
@@ -123,25 +139,34 @@ export const KDF_BOUNDS = {
 /** Why scrypt parameters are outside KDF_BOUNDS (or not what scrypt accepts), or undefined when usable. */
 export function kdfProblem(k: { N?: unknown; r?: unknown; p?: unknown }): string | undefined {
   const { N, r, p } = k;
-  if (!Number.isSafeInteger(N) || !Number.isSafeInteger(r) || !Number.isSafeInteger(p)) return 'N, r and p must be integers';
+  if (!Number.isSafeInteger(N) || !Number.isSafeInteger(r) || !Number.isSafeInteger(p))
+    return 'N, r and p must be integers';
   const [n, rr, pp] = [N as number, r as number, p as number];
   const B = KDF_BOUNDS;
-  if (n < B.minN || n > B.maxN || (n & (n - 1)) !== 0) return `N must be a power of two from 2^${Math.log2(B.minN)} to 2^${Math.log2(B.maxN)} (it is ${n})`;
+  if (n < B.minN || n > B.maxN || (n & (n - 1)) !== 0)
+    return `N must be a power of two from 2^${Math.log2(B.minN)} to 2^${Math.log2(B.maxN)} (it is ${n})`;
   if (rr < 1 || rr > B.maxR) return `r must be from 1 to ${B.maxR} (it is ${rr})`;
   if (pp < 1 || pp > B.maxP) return `p must be from 1 to ${B.maxP} (it is ${pp})`;
   if (n >= 2 ** (16 * rr)) return `N must be below 2^(16·r) (N ${n}, r ${rr})`;
-  if (128 * n * rr > B.maxMemory) return `scrypt would need ${formatBytes(128 * n * rr)} of memory, more than ${formatBytes(B.maxMemory)}`;
+  if (128 * n * rr > B.maxMemory)
+    return `scrypt would need ${formatBytes(128 * n * rr)} of memory, more than ${formatBytes(B.maxMemory)}`;
   if (n * rr * pp > B.maxWork) return `scrypt work N·r·p is ${n * rr * pp}, more than 2^${Math.log2(B.maxWork)}`;
   return undefined;
 }
 
 export function deriveKey(password: string, salt: Buffer, p: KdfParams): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const fail = (err: Error) => reject(new SafeholdError('INTERNAL', `key derivation failed: ${err.message}`, { cause: err }));
+    const fail = (err: Error) =>
+      reject(new SafeholdError('INTERNAL', `key derivation failed: ${err.message}`, { cause: err }));
     try {
       // Invalid parameters (e.g. N not a power of two) throw synchronously rather than calling back.
-      crypto.scrypt(password.normalize('NFC'), salt, 32, { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + (64 << 20) }, (err, key) =>
-        err ? fail(err) : resolve(key));
+      crypto.scrypt(
+        password.normalize('NFC'),
+        salt,
+        32,
+        { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + (64 << 20) },
+        (err, key) => (err ? fail(err) : resolve(key)),
+      );
     } catch (err) {
       fail(err as Error);
     }

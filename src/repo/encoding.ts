@@ -95,13 +95,21 @@ export function encodeObject(key: Buffer, label: string, value: unknown): Buffer
   const json = Buffer.from(JSON.stringify(value));
   const limit = smallFileLimit(label);
   if (json.length > limit) {
-    throw new SafeholdError('INTERNAL', `${label} file would be ${formatBytes(json.length)}, more than the ${formatBytes(limit)} a reader accepts; nothing was written`);
+    throw new SafeholdError(
+      'INTERNAL',
+      `${label} file would be ${formatBytes(json.length)}, more than the ${formatBytes(limit)} a reader accepts; nothing was written`,
+    );
   }
   return seal(key, compress(json), Buffer.from(label));
 }
 
 export function decodeObject<T>(key: Buffer, label: string, stored: Uint8Array, what: string): T {
-  const plain = decompressAtMost(open(key, stored, Buffer.from(label), what), smallFileLimit(label), what, `the ${label} file limit`);
+  const plain = decompressAtMost(
+    open(key, stored, Buffer.from(label), what),
+    smallFileLimit(label),
+    what,
+    `the ${label} file limit`,
+  );
   try {
     return JSON.parse(plain.toString('utf8')) as T;
   } catch (e) {

@@ -42,7 +42,9 @@ export class Index {
   private readonly memberMap = new Map<string, Member>();
 
   /** Stored blobs (groups count once, their members not). */
-  get size(): number { return this.blobs.size; }
+  get size(): number {
+    return this.blobs.size;
+  }
   clear(): void {
     this.blobs.clear();
     this.packSet.clear();
@@ -70,9 +72,15 @@ export class Index {
     if (!this.memberMap.has(id)) this.memberMap.set(id, { group: m.group, start: m.start, length: m.length });
   }
   /** Every member: [id, member] (also those whose group is not indexed). */
-  members(): IterableIterator<[string, Member]> { return this.memberMap.entries(); }
-  hasPack(pack: string): boolean { return this.packSet.has(pack); }
-  packs(): IterableIterator<string> { return this.packSet.values(); }
+  members(): IterableIterator<[string, Member]> {
+    return this.memberMap.entries();
+  }
+  hasPack(pack: string): boolean {
+    return this.packSet.has(pack);
+  }
+  packs(): IterableIterator<string> {
+    return this.packSet.values();
+  }
   /** Every blob: [id, entry]. */
   *entries(): IterableIterator<[string, IndexEntry]> {
     for (const [k, e] of this.blobs) yield [k.slice(1), e];
@@ -82,13 +90,17 @@ export class Index {
     this.packSet.add(pack);
     for (const e of entries) {
       const k = blobKey(e.type, e.id);
-      if (!this.blobs.has(k)) this.blobs.set(k, { pack, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
+      if (!this.blobs.has(k))
+        this.blobs.set(k, { pack, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
     }
   }
 
   addFile(f: IndexFile): void {
     for (const p of f.packs) {
-      this.addPack(p.id, p.blobs.map((b) => ({ id: b.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.raw })));
+      this.addPack(
+        p.id,
+        p.blobs.map((b) => ({ id: b.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.raw })),
+      );
     }
     for (const m of f.members ?? []) this.addMember(m.id, m);
   }
@@ -105,11 +117,19 @@ export class Index {
   }
 }
 
-export function indexFileFor(packs: { id: string; entries: readonly PackEntry[] }[], members: readonly ({ id: string } & Member)[] = []): IndexFile {
+export function indexFileFor(
+  packs: { id: string; entries: readonly PackEntry[] }[],
+  members: readonly ({ id: string } & Member)[] = [],
+): IndexFile {
   return {
     version: 1,
-    packs: packs.map((p) => ({ id: p.id, blobs: p.entries.map((e) => ({ id: e.id, type: e.type, offset: e.offset, length: e.length, raw: e.rawLength })) })),
-    ...(members.length > 0 ? { members: members.map((m) => ({ id: m.id, group: m.group, start: m.start, length: m.length })) } : {}),
+    packs: packs.map((p) => ({
+      id: p.id,
+      blobs: p.entries.map((e) => ({ id: e.id, type: e.type, offset: e.offset, length: e.length, raw: e.rawLength })),
+    })),
+    ...(members.length > 0
+      ? { members: members.map((m) => ({ id: m.id, group: m.group, start: m.start, length: m.length })) }
+      : {}),
   };
 }
 

@@ -115,7 +115,10 @@ describe('key files', () => {
     const kf = JSON.parse((await b.load({ type: 'keys', name: repo.keyName })).toString()) as KeyFile;
     const data = Buffer.from(kf.data, 'base64');
     data[data.length >> 1]! ^= 1;
-    await b.save({ type: 'keys', name: repo.keyName }, Buffer.from(JSON.stringify({ ...kf, data: data.toString('base64') })));
+    await b.save(
+      { type: 'keys', name: repo.keyName },
+      Buffer.from(JSON.stringify({ ...kf, data: data.toString('base64') })),
+    );
     await assert.rejects(Repository.open(b, 'pw'), wrong);
   });
 

@@ -8,7 +8,17 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Backend, FileInfo } from './backend/backend.ts';
-import { DEFAULT_KDF, OVERHEAD, deriveKey, fileId, kdfProblem, masterKeyFromJson, masterKeyToJson, open, seal } from './crypto.ts';
+import {
+  DEFAULT_KDF,
+  OVERHEAD,
+  deriveKey,
+  fileId,
+  kdfProblem,
+  masterKeyFromJson,
+  masterKeyToJson,
+  open,
+  seal,
+} from './crypto.ts';
 import type { KdfParams, MasterKey } from './crypto.ts';
 import { SafeholdError, isSafeholdError } from '../core/errors.ts';
 import { formatBytes } from '../core/format.ts';
@@ -37,7 +47,13 @@ export interface UnlockedKey {
 }
 
 /** Writes a key file wrapping `master` under `password`; refuses parameters a reader would skip. */
-export async function writeKeyFile(backend: Backend, master: MasterKey, password: string, kdf: KdfParams = DEFAULT_KDF, now = Date.now()): Promise<string> {
+export async function writeKeyFile(
+  backend: Backend,
+  master: MasterKey,
+  password: string,
+  kdf: KdfParams = DEFAULT_KDF,
+  now = Date.now(),
+): Promise<string> {
   const problem = kdfProblem(kdf);
   if (problem) throw new SafeholdError('INTERNAL', `scrypt parameters out of bounds: ${problem}`);
   const salt = crypto.randomBytes(32);
@@ -137,7 +153,8 @@ function parseKeyFile(raw: Buffer): Candidate | string {
   const problem = kdfProblem(o);
   if (problem) return `scrypt parameters out of bounds: ${problem}`;
   const salt = base64(o.salt);
-  if (!salt || salt.length < SALT_BYTES.min || salt.length > SALT_BYTES.max) return `salt is not base64 of ${SALT_BYTES.min} to ${SALT_BYTES.max} bytes`;
+  if (!salt || salt.length < SALT_BYTES.min || salt.length > SALT_BYTES.max)
+    return `salt is not base64 of ${SALT_BYTES.min} to ${SALT_BYTES.max} bytes`;
   const data = base64(o.data);
   if (!data || data.length <= OVERHEAD) return 'data is not base64 of a sealed master key';
   return { kdf: { N: o.N as number, r: o.r as number, p: o.p as number }, salt, data };
@@ -180,7 +197,9 @@ function noKeyOpened(location: string, total: number, skipped: SkippedKey[]): Sa
 
 /** "2 key files skipped: 0123456789ab (not JSON), …" (names shortened and made printable). */
 export function describeSkipped(skipped: readonly SkippedKey[]): string {
-  const listed = skipped.slice(0, LISTED_SKIPS).map((s) => `${s.name.slice(0, 12).replace(/[^\x20-\x7e]/g, '?')} (${s.reason})`);
+  const listed = skipped
+    .slice(0, LISTED_SKIPS)
+    .map((s) => `${s.name.slice(0, 12).replace(/[^\x20-\x7e]/g, '?')} (${s.reason})`);
   const more = skipped.length > LISTED_SKIPS ? `, and ${skipped.length - LISTED_SKIPS} more` : '';
   return `${skipped.length} key file${skipped.length === 1 ? '' : 's'} skipped: ${listed.join(', ')}${more}`;
 }

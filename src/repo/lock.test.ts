@@ -38,7 +38,15 @@ function lockedBy(pid: number, host: string, exclusive: boolean) {
 }
 
 function forged(clock: ManualClock, over: Partial<LockFile>): LockFile {
-  return { time: new Date(clock.now()).toISOString(), heartbeat: clock.now(), exclusive: false, hostname: os.hostname(), pid: process.pid, username: 'test', ...over };
+  return {
+    time: new Date(clock.now()).toISOString(),
+    heartbeat: clock.now(),
+    exclusive: false,
+    hostname: os.hostname(),
+    pid: process.pid,
+    username: 'test',
+    ...over,
+  };
 }
 
 /** Pid of a process that has exited (and been reaped). */
@@ -138,7 +146,7 @@ describe('repository locks', () => {
     await live.release();
   });
 
-  it('a lock of a dead process on this host is stale; a live process\'s is not', async () => {
+  it("a lock of a dead process on this host is stale; a live process's is not", async () => {
     const { a, b, clock } = await twoHandles();
     const dead = await deadPid();
     await a.saveFile('locks', forged(clock, { pid: dead, exclusive: true }));
@@ -154,7 +162,10 @@ describe('repository locks', () => {
       await shared.release();
       await assert.rejects(RepoLock.acquire(b, true), lockedBy(sleeper.pid!, os.hostname(), false));
       assert.equal(await removeLocks(b, false), 1);
-      assert.deepEqual((await listLocks(b)).map((l) => l.pid), [sleeper.pid]);
+      assert.deepEqual(
+        (await listLocks(b)).map((l) => l.pid),
+        [sleeper.pid],
+      );
     } finally {
       sleeper.kill('SIGKILL');
     }

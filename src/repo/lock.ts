@@ -75,7 +75,9 @@ export class RepoLock {
       this.file.heartbeat = this.repo.clock.now();
       this.name = await this.repo.saveFile('locks', this.file);
       await this.repo.backend.remove({ type: 'locks', name: old });
-    })().finally(() => { this.refreshing = null; });
+    })().finally(() => {
+      this.refreshing = null;
+    });
     return this.refreshing;
   }
 
@@ -99,7 +101,16 @@ export async function listLocks(repo: Repository): Promise<LockInfo[]> {
       if (isSafeholdError(e, 'NOT_FOUND')) continue;
       // A damaged lock file holds nothing: it must not block the repository; unlock removes it.
       if (isSafeholdError(e, 'CORRUPT')) {
-        out.push({ time: '', heartbeat: 0, exclusive: false, hostname: '(damaged lock file)', pid: 0, username: '', name: f.name, stale: true });
+        out.push({
+          time: '',
+          heartbeat: 0,
+          exclusive: false,
+          hostname: '(damaged lock file)',
+          pid: 0,
+          username: '',
+          name: f.name,
+          stale: true,
+        });
         continue;
       }
       throw e;
@@ -125,7 +136,6 @@ export async function removeLocks(repo: Repository, all: boolean): Promise<numbe
   }
   return n;
 }
-
 
 function lockedError(l: LockInfo): SafeholdError {
   return new SafeholdError(

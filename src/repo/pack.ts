@@ -39,7 +39,9 @@ export class PackBuilder {
   }
 
   /** The underlying buffer, for reuse once the finished pack is written. */
-  get buffer(): Buffer { return this.buf; }
+  get buffer(): Buffer {
+    return this.buf;
+  }
 
   add(type: BlobType, id: string, sealed: Uint8Array, rawLength: number): PackEntry {
     const e: PackEntry = { type, id, offset: this.size, length: sealed.length, rawLength };
@@ -50,7 +52,9 @@ export class PackBuilder {
     return e;
   }
 
-  get count(): number { return this.entries.length; }
+  get count(): number {
+    return this.entries.length;
+  }
 
   /** Appends the sealed header and its length; returns the pack's bytes (a view of `buffer`). */
   finish(key: Buffer): Buffer {
@@ -92,11 +96,20 @@ export function parseHeader(key: Buffer, sealedHeader: Uint8Array, packSize: num
     const t = header[o];
     if (t !== 0 && t !== 1) throw new SafeholdError('CORRUPT', `${what}: unknown blob type ${t}`);
     const length = header.readUInt32LE(o + 33);
-    entries.push({ type: t === 1 ? 'tree' : 'data', id: header.subarray(o + 1, o + 33).toString('hex'), offset, length, rawLength: header.readUInt32LE(o + 37) });
+    entries.push({
+      type: t === 1 ? 'tree' : 'data',
+      id: header.subarray(o + 1, o + 33).toString('hex'),
+      offset,
+      length,
+      rawLength: header.readUInt32LE(o + 37),
+    });
     offset += length;
   }
   if (offset + sealedHeader.length + 4 !== packSize) {
-    throw new SafeholdError('CORRUPT', `${what}: blobs and header add up to ${offset + sealedHeader.length + 4} bytes, file has ${packSize}`);
+    throw new SafeholdError(
+      'CORRUPT',
+      `${what}: blobs and header add up to ${offset + sealedHeader.length + 4} bytes, file has ${packSize}`,
+    );
   }
   return entries;
 }

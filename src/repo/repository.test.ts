@@ -25,7 +25,10 @@ const KDF = { N: 1024, r: 8, p: 1 };
 const PACK_SIZE = 64 * 1024;
 const PW = 'repository test password';
 
-const code = (c: ErrorCode) => (e: unknown): boolean => isSafeholdError(e, c);
+const code =
+  (c: ErrorCode) =>
+  (e: unknown): boolean =>
+    isSafeholdError(e, c);
 
 /** `len` pseudo-random (incompressible) bytes determined by `seed`. */
 function randomData(seed: number, len: number): Buffer {
@@ -37,29 +40,39 @@ function randomData(seed: number, len: number): Buffer {
 /** Blob contents: random, highly compressible (a short pattern repeated) or tiny. */
 const dataArb: fc.Arbitrary<Buffer> = fc.oneof(
   fc.record({ seed: fc.nat(), len: fc.integer({ min: 0, max: 40_000 }) }).map(({ seed, len }) => randomData(seed, len)),
-  fc.record({ pattern: fc.uint8Array({ minLength: 1, maxLength: 16 }), len: fc.integer({ min: 64, max: 100_000 }) })
+  fc
+    .record({ pattern: fc.uint8Array({ minLength: 1, maxLength: 16 }), len: fc.integer({ min: 64, max: 100_000 }) })
     .map(({ pattern, len }) => Buffer.alloc(len, Buffer.from(pattern))),
   fc.uint8Array({ maxLength: 63 }).map((a) => Buffer.from(a)),
 );
 
-interface Env { make: () => Backend; cleanup: () => void; runs: number }
+interface Env {
+  make: () => Backend;
+  cleanup: () => void;
+  runs: number;
+}
 
 const roots: string[] = [];
-after(() => { for (const r of roots) fs.rmSync(r, { recursive: true, force: true }); });
+after(() => {
+  for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
+});
 
 const envs: [string, () => Env][] = [
   ['MemoryBackend', () => ({ make: () => new MemoryBackend(), cleanup: () => {}, runs: 40 })],
-  ['LocalBackend', () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-repo-test-'));
-    roots.push(root);
-    let n = 0;
-    return {
-      make: () => new LocalBackend(path.join(root, `repo${n++}`)),
-      cleanup: () => fs.rmSync(root, { recursive: true, force: true }),
-      // Every save fsyncs: fewer runs keep this file fast.
-      runs: 25,
-    };
-  }],
+  [
+    'LocalBackend',
+    () => {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-repo-test-'));
+      roots.push(root);
+      let n = 0;
+      return {
+        make: () => new LocalBackend(path.join(root, `repo${n++}`)),
+        cleanup: () => fs.rmSync(root, { recursive: true, force: true }),
+        // Every save fsyncs: fewer runs keep this file fast.
+        runs: 25,
+      };
+    },
+  ],
 ];
 
 async function names(b: Backend, type: 'data' | 'index' | 'snapshots'): Promise<string[]> {
@@ -82,56 +95,66 @@ for (const [label, mkEnv] of envs) {
 
     it('saveBlob → flush → loadBlob returns the same bytes, also after re-opening', async () => {
       // Types are free: the same bytes may come as a data and as a tree blob (each is stored).
-      await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom<BlobType>('data', 'tree'), dataArb), { minLength: 1, maxLength: 12 }), async (blobs) => {
-        const b = env.make();
-        const repo = await init(b);
-        const ids: string[] = [];
-        for (const [type, data] of blobs) {
-          const r = await repo.saveBlob(type, data);
-          assert.equal(r.id, repo.blobId(data));
-          ids.push(r.id);
-        }
-        await repo.flush();
-        for (const [i, [type, data]] of blobs.entries()) assert.deepEqual(await repo.loadBlob(type, ids[i]!), data);
-        const again = await Repository.open(b, PW);
-        await again.loadIndex();
-        for (const [i, [type, data]] of blobs.entries()) assert.deepEqual(await again.loadBlob(type, ids[i]!), data);
-      }), { numRuns: env.runs });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.constantFrom<BlobType>('data', 'tree'), dataArb), { minLength: 1, maxLength: 12 }),
+          async (blobs) => {
+            const b = env.make();
+            const repo = await init(b);
+            const ids: string[] = [];
+            for (const [type, data] of blobs) {
+              const r = await repo.saveBlob(type, data);
+              assert.equal(r.id, repo.blobId(data));
+              ids.push(r.id);
+            }
+            await repo.flush();
+            for (const [i, [type, data]] of blobs.entries()) assert.deepEqual(await repo.loadBlob(type, ids[i]!), data);
+            const again = await Repository.open(b, PW);
+            await again.loadIndex();
+            for (const [i, [type, data]] of blobs.entries())
+              assert.deepEqual(await again.loadBlob(type, ids[i]!), data);
+          },
+        ),
+        { numRuns: env.runs },
+      );
     });
 
     it('stores the same data only once, in one run and across runs', async () => {
-      await fc.assert(fc.asyncProperty(fc.array(dataArb, { minLength: 1, maxLength: 8 }), async (datas) => {
-        const b = env.make();
-        const repo = await init(b);
-        const distinct = new Set<string>();
-        for (const d of datas) {
-          const r = await repo.saveBlob('data', d);
-          assert.equal(r.added > 0, !distinct.has(r.id), 'added bytes only for new data');
-          distinct.add(r.id);
-          // Saving it again right away (still pending in an open pack) adds nothing.
-          assert.equal((await repo.saveBlob('data', d)).added, 0);
-        }
-        assert.equal(repo.added.blobs, distinct.size);
-        await repo.flush();
-        assert.equal(repo.index.size, distinct.size);
-        const packs = await names(b, 'data');
-        const indexes = await names(b, 'index');
-        // Same repository object: nothing added, flush writes no pack and no index.
-        for (const d of datas) assert.equal((await repo.saveBlob('data', d)).added, 0);
-        await repo.flush();
-        assert.deepEqual(await names(b, 'data'), packs);
-        assert.deepEqual(await names(b, 'index'), indexes);
-        // A re-opened repository knows the blobs from the index files.
-        const again = await Repository.open(b, PW);
-        await again.loadIndex();
-        assert.equal(again.index.size, distinct.size);
-        for (const d of datas) assert.deepEqual(await again.saveBlob('data', d), { id: repo.blobId(d), added: 0 });
-        await again.flush();
-        assert.equal(again.added.blobs, 0);
-        assert.equal(again.index.size, distinct.size);
-        assert.deepEqual(await names(b, 'data'), packs);
-        assert.deepEqual(await names(b, 'index'), indexes);
-      }), { numRuns: env.runs });
+      await fc.assert(
+        fc.asyncProperty(fc.array(dataArb, { minLength: 1, maxLength: 8 }), async (datas) => {
+          const b = env.make();
+          const repo = await init(b);
+          const distinct = new Set<string>();
+          for (const d of datas) {
+            const r = await repo.saveBlob('data', d);
+            assert.equal(r.added > 0, !distinct.has(r.id), 'added bytes only for new data');
+            distinct.add(r.id);
+            // Saving it again right away (still pending in an open pack) adds nothing.
+            assert.equal((await repo.saveBlob('data', d)).added, 0);
+          }
+          assert.equal(repo.added.blobs, distinct.size);
+          await repo.flush();
+          assert.equal(repo.index.size, distinct.size);
+          const packs = await names(b, 'data');
+          const indexes = await names(b, 'index');
+          // Same repository object: nothing added, flush writes no pack and no index.
+          for (const d of datas) assert.equal((await repo.saveBlob('data', d)).added, 0);
+          await repo.flush();
+          assert.deepEqual(await names(b, 'data'), packs);
+          assert.deepEqual(await names(b, 'index'), indexes);
+          // A re-opened repository knows the blobs from the index files.
+          const again = await Repository.open(b, PW);
+          await again.loadIndex();
+          assert.equal(again.index.size, distinct.size);
+          for (const d of datas) assert.deepEqual(await again.saveBlob('data', d), { id: repo.blobId(d), added: 0 });
+          await again.flush();
+          assert.equal(again.added.blobs, 0);
+          assert.equal(again.index.size, distinct.size);
+          assert.deepEqual(await names(b, 'data'), packs);
+          assert.deepEqual(await names(b, 'index'), indexes);
+        }),
+        { numRuns: env.runs },
+      );
     });
 
     it('stores the same bytes as a data blob and as a tree blob, each loading with its type', async () => {
@@ -242,7 +265,8 @@ for (const [label, mkEnv] of envs) {
       // A pack is closed by the blob that takes it to packSize or beyond.
       const perPack = Math.ceil(PACK_SIZE / (blobSize + 28));
       assert.equal(packs.length, Math.ceil((n + 12) / perPack), `${packs.length} packs, ${total} bytes`);
-      for (const p of packs) assert.ok(p.size < PACK_SIZE + blobSize + 1000, `pack ${p.size} bytes is not much larger than packSize`);
+      for (const p of packs)
+        assert.ok(p.size < PACK_SIZE + blobSize + 1000, `pack ${p.size} bytes is not much larger than packSize`);
     });
 
     it('keeps data and tree blobs in separate packs', async () => {
@@ -278,7 +302,10 @@ for (const [label, mkEnv] of envs) {
           assert.equal(e.type, type);
           const sizes = new Map((await b.list('data')).map((f) => [f.name, f.size]));
           assert.ok(e.offset + e.length <= sizes.get(e.pack)!, 'blob range inside its pack');
-          assert.deepEqual({ pack: e.pack, offset: e.offset, length: e.length }, (({ pack, offset, length }) => ({ pack, offset, length }))(repo.index.get(type, id)!));
+          assert.deepEqual(
+            { pack: e.pack, offset: e.offset, length: e.length },
+            (({ pack, offset, length }) => ({ pack, offset, length }))(repo.index.get(type, id)!),
+          );
         }
         return newPacks;
       };

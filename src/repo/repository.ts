@@ -85,7 +85,14 @@ export class Repository {
   /** Bytes stored (sealed, compressed) and blobs added by this process. */
   readonly added = { blobs: 0, bytes: 0, packs: 0 };
 
-  private constructor(backend: Backend, key: MasterKey, keyName: string, config: RepoConfig, clock: Clock, skippedKeys: readonly SkippedKey[] = []) {
+  private constructor(
+    backend: Backend,
+    key: MasterKey,
+    keyName: string,
+    config: RepoConfig,
+    clock: Clock,
+    skippedKeys: readonly SkippedKey[] = [],
+  ) {
     this.backend = backend;
     this.key = key;
     this.keyName = keyName;
@@ -98,11 +105,14 @@ export class Repository {
   private newBuilder(): PackBuilder {
     // Room for a full pack plus one largest blob and its header; pages are only
     // committed as they are written, so a small (tree) pack costs little.
-    return new PackBuilder(this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(this.config.packSize + this.config.chunker.maxSize + (1 << 20)));
+    return new PackBuilder(
+      this.spareBuffers.pop() ?? Buffer.allocUnsafeSlow(this.config.packSize + this.config.chunker.maxSize + (1 << 20)),
+    );
   }
 
   static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
-    if (await backend.exists()) throw new SafeholdError('REPO_EXISTS', `a repository already exists at ${backend.location}`);
+    if (await backend.exists())
+      throw new SafeholdError('REPO_EXISTS', `a repository already exists at ${backend.location}`);
     const clock = opts.clock ?? systemClock;
     const chunker = opts.chunker ?? DEFAULT_CHUNKER_PARAMS;
     validateChunkerParams(chunker);
@@ -114,7 +124,8 @@ export class Repository {
       compression: 'zstd',
       packSize: opts.packSize ?? DEFAULT_PACK_SIZE,
     };
-    if (opts.chunkerSeed && opts.chunkerSeed.length !== 32) throw new SafeholdError('INTERNAL', 'a chunker seed has 32 bytes');
+    if (opts.chunkerSeed && opts.chunkerSeed.length !== 32)
+      throw new SafeholdError('INTERNAL', 'a chunker seed has 32 bytes');
     await removeInterruptedInit(backend);
     const master = newMasterKey();
     if (opts.chunkerSeed) master.chunkerSeed = Buffer.from(opts.chunkerSeed);
@@ -125,11 +136,13 @@ export class Repository {
   }
 
   static async open(backend: Backend, password: string, clock: Clock = systemClock): Promise<Repository> {
-    if (!(await backend.exists())) throw new SafeholdError('REPO_NOT_FOUND', `no repository at ${backend.location} (run 'safehold init' first)`);
+    if (!(await backend.exists()))
+      throw new SafeholdError('REPO_NOT_FOUND', `no repository at ${backend.location} (run 'safehold init' first)`);
     const { name, master, skipped } = await unlock(backend, password);
     const raw = await backend.load({ type: 'config', name: 'config' });
     const config = decodeObject<RepoConfig>(master.encrypt, CONFIG_LABEL, raw, 'config');
-    if (config.version !== 1) throw new SafeholdError('CORRUPT', `repository version ${config.version} is not supported`);
+    if (config.version !== 1)
+      throw new SafeholdError('CORRUPT', `repository version ${config.version} is not supported`);
     return new Repository(backend, master, name, config, clock, skipped);
   }
 
@@ -168,7 +181,12 @@ export class Repository {
   // ---- writing -----------------------------------------------------------
 
   /** Compresses, seals and stores a blob unless already known. Returns stored bytes added (0 when known). */
-  async saveBlob(type: BlobType, data: Uint8Array, id = this.blobId(data), opts: { compression?: BlobCompression } = {}): Promise<{ id: string; added: number }> {
+  async saveBlob(
+    type: BlobType,
+    data: Uint8Array,
+    id = this.blobId(data),
+    opts: { compression?: BlobCompression } = {},
+  ): Promise<{ id: string; added: number }> {
     if (this.knows(type, id)) return { id, added: 0 };
     const { stored, rawLength } = compressBlob(data, opts.compression);
     return { id, added: await this.addSealed(type, id, sealBlob(this.key.encrypt, id, stored), rawLength) };
@@ -179,7 +197,12 @@ export class Repository {
    * whose plaintext is `members` one after another. Each member becomes
    * readable by its own id. Returns stored bytes added.
    */
-  async addGroup(groupId: string, sealed: Uint8Array, rawLength: number, members: readonly GroupMember[]): Promise<number> {
+  async addGroup(
+    groupId: string,
+    sealed: Uint8Array,
+    rawLength: number,
+    members: readonly GroupMember[],
+  ): Promise<number> {
     const fresh = members.filter((m) => !this.knows('data', m.id));
     if (fresh.length === 0) return 0;
     for (const m of fresh) this.pending.add(blobKey('data', m.id));
@@ -237,7 +260,9 @@ export class Repository {
     const tracked = p.finally(() => this.uploads.delete(tracked));
     this.uploads.add(tracked);
     // Surface failures: remembered here and thrown by flush(), also when the upload ended long before.
-    tracked.catch((reason: unknown) => { this.uploadFailure ??= { reason }; });
+    tracked.catch((reason: unknown) => {
+      this.uploadFailure ??= { reason };
+    });
   }
 
   /** Writes open packs, waits for uploads, then writes one index file for the new packs. */
@@ -275,7 +300,9 @@ export class Repository {
     let pending = this.groupCache.get(group);
     if (!pending) {
       // Cached as a promise: concurrent readers of one group's members share one read.
-      pending = this.backend.load({ type: 'data', name: e.pack }, e.offset, e.length).then((sealed) => this.decodeBlob(group, e, sealed));
+      pending = this.backend
+        .load({ type: 'data', name: e.pack }, e.offset, e.length)
+        .then((sealed) => this.decodeBlob(group, e, sealed));
       this.groupCache.set(group, pending);
       pending.catch(() => this.groupCache.delete(group));
       if (this.groupCache.size > GROUP_CACHE) this.groupCache.delete(this.groupCache.keys().next().value!);
@@ -319,7 +346,10 @@ async function removeInterruptedInit(backend: Backend): Promise<void> {
   if (keys.length === 0) return;
   for (const t of ['data', 'index', 'snapshots'] as const) {
     if ((await backend.list(t)).length > 0) {
-      throw new SafeholdError('REPO_EXISTS', `${backend.location} holds repository data but no config: it looks damaged, not empty; refusing to init over it`);
+      throw new SafeholdError(
+        'REPO_EXISTS',
+        `${backend.location} holds repository data but no config: it looks damaged, not empty; refusing to init over it`,
+      );
     }
   }
   for (const k of keys) await backend.remove({ type: 'keys', name: k.name });
@@ -331,10 +361,14 @@ async function removeInterruptedInit(backend: Backend): Promise<void> {
  * `verifyId`, when the bytes do not match the member's keyed id.
  */
 export function memberOf(mac: Buffer, group: Buffer, id: string, m: Member, verifyId = true): Buffer {
-  if (m.start + m.length > group.length) throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: outside its group ${m.group.slice(0, 12)}`);
+  if (m.start + m.length > group.length)
+    throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: outside its group ${m.group.slice(0, 12)}`);
   const data = group.subarray(m.start, m.start + m.length);
   if (verifyId && blobId(mac, data).toString('hex') !== id) {
-    throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: content does not match its id (member of group ${m.group.slice(0, 12)})`);
+    throw new SafeholdError(
+      'CORRUPT',
+      `data blob ${id.slice(0, 12)}: content does not match its id (member of group ${m.group.slice(0, 12)})`,
+    );
   }
   return data;
 }
@@ -345,9 +379,17 @@ export function memberOf(mac: Buffer, group: Buffer, id: string, m: Member, veri
  * only the key holder can seal a blob for an id. `verifyId` also recomputes
  * the keyed id from the content (check does; restores need not).
  */
-export function decodeBlobWith(encrypt: Buffer, mac: Buffer, id: string, rawLength: number, sealed: Uint8Array, verifyId = true): Buffer {
+export function decodeBlobWith(
+  encrypt: Buffer,
+  mac: Buffer,
+  id: string,
+  rawLength: number,
+  sealed: Uint8Array,
+  verifyId = true,
+): Buffer {
   const stored = openBlob(encrypt, id, sealed);
   const data = rawLength > 0 ? decompress(stored, rawLength, `blob ${id.slice(0, 12)}`) : stored;
-  if (verifyId && blobId(mac, data).toString('hex') !== id) throw new SafeholdError('CORRUPT', `blob ${id.slice(0, 12)}: content does not match its id`);
+  if (verifyId && blobId(mac, data).toString('hex') !== id)
+    throw new SafeholdError('CORRUPT', `blob ${id.slice(0, 12)}: content does not match its id`);
   return data;
 }

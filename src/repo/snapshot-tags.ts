@@ -19,7 +19,12 @@ export function tagValue(tags: readonly string[], key: string): string | null {
 }
 
 export function originOf(s: { tags: readonly string[] }): SnapshotOrigin {
-  return { plan: tagValue(s.tags, 'plan'), target: tagValue(s.tags, 'target'), unit: tagValue(s.tags, 'unit'), run: tagValue(s.tags, 'run') };
+  return {
+    plan: tagValue(s.tags, 'plan'),
+    target: tagValue(s.tags, 'target'),
+    unit: tagValue(s.tags, 'unit'),
+    run: tagValue(s.tags, 'run'),
+  };
 }
 
 /** The tags naming a target and, when given, its unit. */

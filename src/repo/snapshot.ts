@@ -82,7 +82,11 @@ export async function listSnapshots(repo: Repository): Promise<SnapshotWithId[]>
 }
 
 /** Finds a snapshot by 'latest' (optionally among those with the given paths) or a unique id prefix. */
-export async function findSnapshot(repo: Repository, ref: string, filter?: { paths?: string[]; hostname?: string }): Promise<SnapshotWithId> {
+export async function findSnapshot(
+  repo: Repository,
+  ref: string,
+  filter?: { paths?: string[]; hostname?: string },
+): Promise<SnapshotWithId> {
   if (ref === 'latest') {
     let all = await listSnapshots(repo);
     if (filter?.paths?.length) all = all.filter((s) => samePaths(s.paths, filter.paths!));
@@ -91,11 +95,15 @@ export async function findSnapshot(repo: Repository, ref: string, filter?: { pat
     if (!last) throw new SafeholdError('NOT_FOUND', 'no snapshot found (the repository has none yet)');
     return last;
   }
-  if (!/^[0-9a-f]{1,64}$/.test(ref)) throw new SafeholdError('NOT_FOUND', `'${ref}' is not a snapshot id (hex digits, or 'latest')`);
+  if (!/^[0-9a-f]{1,64}$/.test(ref))
+    throw new SafeholdError('NOT_FOUND', `'${ref}' is not a snapshot id (hex digits, or 'latest')`);
   const files = (await repo.backend.list('snapshots')).filter((f) => f.name.startsWith(ref));
   if (files.length === 0) throw new SafeholdError('NOT_FOUND', `no snapshot with id ${ref}`);
   if (files.length > 1) {
-    throw new SafeholdError('AMBIGUOUS', `snapshot id prefix ${ref} is ambiguous: it matches ${files.map((f) => f.name.slice(0, 8)).join(', ')}`);
+    throw new SafeholdError(
+      'AMBIGUOUS',
+      `snapshot id prefix ${ref} is ambiguous: it matches ${files.map((f) => f.name.slice(0, 8)).join(', ')}`,
+    );
   }
   return loadSnapshot(repo, files[0]!.name);
 }

@@ -64,7 +64,15 @@ export function unsafeName(name: string): boolean {
   return name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0');
 }
 
-const NODE_TYPES: ReadonlySet<string> = new Set<NodeType>(['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev']);
+const NODE_TYPES: ReadonlySet<string> = new Set<NodeType>([
+  'file',
+  'dir',
+  'symlink',
+  'fifo',
+  'socket',
+  'chardev',
+  'blockdev',
+]);
 const BLOB_ID = /^[0-9a-f]{64}$/;
 const NANOS = /^-?[0-9]{1,30}$/;
 
@@ -82,14 +90,21 @@ function validateNodes(nodes: unknown[], id: string): void {
       throw new SafeholdError('CORRUPT', `tree ${id.slice(0, 12)}: an entry has no name`);
     }
     if (unsafeName(node.name)) {
-      throw new SafeholdError('UNSAFE_PATH', `tree ${id.slice(0, 12)}: entry ${JSON.stringify(node.name)} would escape its directory`);
+      throw new SafeholdError(
+        'UNSAFE_PATH',
+        `tree ${id.slice(0, 12)}: entry ${JSON.stringify(node.name)} would escape its directory`,
+      );
     }
     if (names.has(node.name)) {
-      throw new SafeholdError('CORRUPT', `tree ${id.slice(0, 12)}: the name ${JSON.stringify(node.name)} appears twice`);
+      throw new SafeholdError(
+        'CORRUPT',
+        `tree ${id.slice(0, 12)}: the name ${JSON.stringify(node.name)} appears twice`,
+      );
     }
     names.add(node.name);
     const problem = nodeProblem(node);
-    if (problem) throw new SafeholdError('CORRUPT', `tree ${id.slice(0, 12)}: entry ${JSON.stringify(node.name)} ${problem}`);
+    if (problem)
+      throw new SafeholdError('CORRUPT', `tree ${id.slice(0, 12)}: entry ${JSON.stringify(node.name)} ${problem}`);
   }
 }
 
@@ -104,11 +119,16 @@ function nodeProblem(n: TreeNode): string | null {
   if (!isCount(n.size)) return 'has an invalid size';
   if (n.links !== undefined && !isCount(n.links)) return 'has an invalid link count';
   if (n.type === 'file') {
-    if (n.content !== undefined && (!Array.isArray(n.content) || !n.content.every((b) => typeof b === 'string' && BLOB_ID.test(b)))) {
+    if (
+      n.content !== undefined &&
+      (!Array.isArray(n.content) || !n.content.every((b) => typeof b === 'string' && BLOB_ID.test(b)))
+    ) {
       return 'has an invalid content list';
     }
   } else if (n.content !== undefined && n.content.length > 0) return 'is not a file but lists content';
-  if (n.type === 'dir' && (typeof n.subtree !== 'string' || !BLOB_ID.test(n.subtree))) return 'is a directory without a valid subtree';
-  if (n.type === 'symlink' && (typeof n.linkTarget !== 'string' || n.linkTarget.includes('\0'))) return 'is a symlink without a valid target';
+  if (n.type === 'dir' && (typeof n.subtree !== 'string' || !BLOB_ID.test(n.subtree)))
+    return 'is a directory without a valid subtree';
+  if (n.type === 'symlink' && (typeof n.linkTarget !== 'string' || n.linkTarget.includes('\0')))
+    return 'is a symlink without a valid target';
   return null;
 }

@@ -16,7 +16,11 @@ function cronFor(expression: string, timezone: string): Cron {
     try {
       c = new Cron(expression, { timezone, paused: true, mode: '5-part' });
     } catch (e) {
-      throw new SafeholdError('CONFIG', `invalid schedule '${expression}' (${timezone}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new SafeholdError(
+        'CONFIG',
+        `invalid schedule '${expression}' (${timezone}): ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
     }
     cache.set(key, c);
   }
@@ -24,13 +28,21 @@ function cronFor(expression: string, timezone: string): Cron {
 }
 
 /** The first due time strictly after `afterMs`, or null if the schedule never fires again. */
-export function nextDue(schedule: { readonly cron: string; readonly timezone: string }, afterMs: number): number | null {
+export function nextDue(
+  schedule: { readonly cron: string; readonly timezone: string },
+  afterMs: number,
+): number | null {
   const next = cronFor(schedule.cron, schedule.timezone).nextRun(new Date(afterMs));
   return next ? next.getTime() : null;
 }
 
 /** The due times in (fromMs, toMs], in order (for tests and `safehold server --dry-run` style listings). */
-export function dueTimes(schedule: { readonly cron: string; readonly timezone: string }, fromMs: number, toMs: number, max = 10_000): number[] {
+export function dueTimes(
+  schedule: { readonly cron: string; readonly timezone: string },
+  fromMs: number,
+  toMs: number,
+  max = 10_000,
+): number[] {
   const out: number[] = [];
   let t = fromMs;
   while (out.length < max) {

@@ -64,7 +64,11 @@ export class ServerCore {
     this.opts = opts;
     this.startedAt = opts.clock.now();
     this.targets = opts.targets ?? buildTargets(opts.config);
-    this.scheduler = new Scheduler({ plans: Object.values(opts.config.plans), clock: opts.clock, onDue: (p, at, missed) => this.due(p, at, missed) });
+    this.scheduler = new Scheduler({
+      plans: Object.values(opts.config.plans),
+      clock: opts.clock,
+      onDue: (p, at, missed) => this.due(p, at, missed),
+    });
   }
 
   /** Recovers what a dead process left, queues retries of its scheduled runs, starts the schedules and the lease sweep. */
@@ -73,14 +77,25 @@ export class ServerCore {
     const store = catalog.planRuns();
     const rec = await recoverAbandoned(store, this.targets, this.leases());
     for (const q of rec.repaired) this.opts.alert(quiesceRepairedAlert(q));
-    for (const q of rec.notUndone) this.opts.log('error', `could not undo the quiesce of ${q} left by a dead process; it is retried at the next start`);
+    for (const q of rec.notUndone)
+      this.opts.log(
+        'error',
+        `could not undo the quiesce of ${q} left by a dead process; it is retried at the next start`,
+      );
     for (const dead of rec.abandoned) {
-      this.opts.log('warn', `run ${dead.id.slice(0, 8)} of plan ${dead.plan} was left running by process ${dead.pid}, which died: marked failed`, { run: dead.id });
+      this.opts.log(
+        'warn',
+        `run ${dead.id.slice(0, 8)} of plan ${dead.plan} was left running by process ${dead.pid}, which died: marked failed`,
+        { run: dead.id },
+      );
       this.retryAbandoned(dead);
     }
     this.scheduler.start();
     this.sweepLoop();
-    this.opts.log('info', `server started: ${Object.values(config.plans).filter((p) => p.schedule).length} scheduled plan(s), up to ${config.settings.maxParallelRuns} run(s) at once`);
+    this.opts.log(
+      'info',
+      `server started: ${Object.values(config.plans).filter((p) => p.schedule).length} scheduled plan(s), up to ${config.settings.maxParallelRuns} run(s) at once`,
+    );
   }
 
   /** An on-demand run, queued behind the parallel limit; resolves when it has finished. */
@@ -88,7 +103,13 @@ export class ServerCore {
     const plan = this.opts.config.plans[planName];
     let job: Job | undefined;
     const p = new Promise<PlanRunResult>((resolve, reject) => {
-      if (!plan) return reject(new SafeholdError('NOT_FOUND', `no plan '${planName}' (plans: ${Object.keys(this.opts.config.plans).join(', ') || 'none'})`));
+      if (!plan)
+        return reject(
+          new SafeholdError(
+            'NOT_FOUND',
+            `no plan '${planName}' (plans: ${Object.keys(this.opts.config.plans).join(', ') || 'none'})`,
+          ),
+        );
       if (this.stopping) return reject(new SafeholdError('CANCELLED', 'the server is shutting down'));
       job = { plan, trigger: 'on-demand', resolve, reject };
       this.queue.push(job);
@@ -125,7 +146,10 @@ export class ServerCore {
     if (this.active.size > 0) {
       this.opts.log('info', `shutting down: waiting up to ${formatDuration(graceMs)} for ${this.active.size} run(s)`);
       const done = this.whenIdle();
-      const t = setTimeout(() => this.cancel.abort(new SafeholdError('CANCELLED', 'cancelled: the server is shutting down')), graceMs);
+      const t = setTimeout(
+        () => this.cancel.abort(new SafeholdError('CANCELLED', 'cancelled: the server is shutting down')),
+        graceMs,
+      );
       await done;
       clearTimeout(t);
     }
@@ -137,14 +161,27 @@ export class ServerCore {
   }
 
   private due(plan: Plan, dueAt: number, missed: number): void {
-    if (missed > 0) this.opts.log('warn', `plan ${plan.name}: ${missed} due time(s) passed while the server was busy or asleep; running once for ${formatTime(dueAt)}`);
+    if (missed > 0)
+      this.opts.log(
+        'warn',
+        `plan ${plan.name}: ${missed} due time(s) passed while the server was busy or asleep; running once for ${formatTime(dueAt)}`,
+      );
     const busy = [...this.active, ...this.queue].find((j) => j.plan.name === plan.name);
     const store = this.opts.catalog.planRuns();
     const running = busy?.runId ?? store.runningRuns(plan.name)[0]?.id;
     if (busy || running) {
       const into = running ?? 'queued';
-      const id = store.recordCoalesced({ plan: plan.name, scheduledFor: dueAt, into, configFile: this.opts.config.file });
-      this.opts.log('info', `plan ${plan.name}: run due at ${formatTime(dueAt)} coalesced into ${into === 'queued' ? 'the queued run' : `run ${into.slice(0, 8)}`}`, { run: id });
+      const id = store.recordCoalesced({
+        plan: plan.name,
+        scheduledFor: dueAt,
+        into,
+        configFile: this.opts.config.file,
+      });
+      this.opts.log(
+        'info',
+        `plan ${plan.name}: run due at ${formatTime(dueAt)} coalesced into ${into === 'queued' ? 'the queued run' : `run ${into.slice(0, 8)}`}`,
+        { run: id },
+      );
       return;
     }
     this.enqueue({ plan, trigger: 'scheduled', scheduledFor: dueAt });
@@ -159,27 +196,45 @@ export class ServerCore {
     let first = dead;
     for (let i = 0; i < 100 && first.retryOf; i++) first = store.getRun(first.retryOf) ?? first;
     const purging = plan.activities.some((a) => a.kind === 'purge');
-    const policy = first.trigger === 'on-demand' ? plan.retry.onDemand : purging ? plan.retry.purge : plan.retry.scheduled;
+    const policy =
+      first.trigger === 'on-demand' ? plan.retry.onDemand : purging ? plan.retry.purge : plan.retry.scheduled;
     if (!policy) {
-      this.opts.log('info', `run ${dead.id.slice(0, 8)} of plan ${plan.name} was on demand: not retried (no on-demand retry policy)`);
+      this.opts.log(
+        'info',
+        `run ${dead.id.slice(0, 8)} of plan ${plan.name} was on demand: not retried (no on-demand retry policy)`,
+      );
       return;
     }
     const start = first.scheduledFor ?? first.startedAt;
     const left = attemptTimes(policy, start, this.opts.clock.now());
     if (left.length === 0) {
-      this.opts.log('warn', `run ${dead.id.slice(0, 8)} of plan ${plan.name}: its retry window closed at ${formatTime(start + policy.maxDurationMs)}; not retried`);
+      this.opts.log(
+        'warn',
+        `run ${dead.id.slice(0, 8)} of plan ${plan.name}: its retry window closed at ${formatTime(start + policy.maxDurationMs)}; not retried`,
+      );
       this.opts.alert({
-        event: 'retries-exhausted', severity: 'critical', summary: `plan ${plan.name}: run ${dead.id.slice(0, 8)} died and its retry window is over`,
+        event: 'retries-exhausted',
+        severity: 'critical',
+        summary: `plan ${plan.name}: run ${dead.id.slice(0, 8)} died and its retry window is over`,
         details: { plan: plan.name, runId: dead.id, attempts: 1, reason: dead.reason },
       });
       return;
     }
     this.opts.log('info', `retrying run ${dead.id.slice(0, 8)} of plan ${plan.name} (due ${formatTime(start)})`);
-    this.enqueue({ plan, trigger: 'retry', ...(first.scheduledFor !== null ? { scheduledFor: first.scheduledFor } : {}), retryOf: store.getRun(dead.id)! });
+    this.enqueue({
+      plan,
+      trigger: 'retry',
+      ...(first.scheduledFor !== null ? { scheduledFor: first.scheduledFor } : {}),
+      retryOf: store.getRun(dead.id)!,
+    });
   }
 
   private enqueue(j: Omit<Job, 'resolve' | 'reject'>): void {
-    const job: Job = { ...j, resolve: () => {}, reject: (e) => this.opts.log('error', `plan ${j.plan.name}: ${e instanceof Error ? e.message : String(e)}`) };
+    const job: Job = {
+      ...j,
+      resolve: () => {},
+      reject: (e) => this.opts.log('error', `plan ${j.plan.name}: ${e instanceof Error ? e.message : String(e)}`),
+    };
     this.queue.push(job);
     this.pump();
   }
@@ -202,8 +257,15 @@ export class ServerCore {
   private async execute(job: Job): Promise<void> {
     try {
       const r = await runPlan({
-        config: this.opts.config, plan: job.plan.name, trigger: job.trigger, catalog: this.opts.catalog, clock: this.opts.clock,
-        targets: this.targets, signal: this.cancel.signal, alert: this.opts.alert, skipRecovery: true,
+        config: this.opts.config,
+        plan: job.plan.name,
+        trigger: job.trigger,
+        catalog: this.opts.catalog,
+        clock: this.opts.clock,
+        targets: this.targets,
+        signal: this.cancel.signal,
+        alert: this.opts.alert,
+        skipRecovery: true,
         ...(this.opts.pollMs !== undefined ? { pollMs: this.opts.pollMs } : {}),
         ...(job.scheduledFor !== undefined ? { scheduledFor: job.scheduledFor } : {}),
         ...(job.retryOf ? { retryOf: job.retryOf } : {}),
@@ -212,7 +274,11 @@ export class ServerCore {
           this.opts.log('info', `plan ${job.plan.name}: run ${id.slice(0, 8)} started (${job.trigger})`, { run: id });
         },
       });
-      this.opts.log(r.status === 'failed' ? 'error' : 'info', `plan ${job.plan.name}: run ${r.id.slice(0, 8)} ${r.status}${r.reason ? `: ${r.reason}` : ''}`, { run: r.id });
+      this.opts.log(
+        r.status === 'failed' ? 'error' : 'info',
+        `plan ${job.plan.name}: run ${r.id.slice(0, 8)} ${r.status}${r.reason ? `: ${r.reason}` : ''}`,
+        { run: r.id },
+      );
       job.resolve(r);
     } catch (e) {
       job.reject(e);
@@ -246,11 +312,27 @@ export class ServerCore {
     }
     for (const c of cleared) {
       const l = c.lease;
-      const why = c.why === 'max-age' ? 'older than the maximum age' : c.why === 'heartbeat' ? 'its heartbeat stopped' : 'its process is gone';
-      this.opts.log('warn', `cleared the lock on ${l.scope} held by ${l.runId ? `run ${l.runId.slice(0, 8)}` : l.holder} since ${formatTime(l.createdAt)}: ${why}`);
+      const why =
+        c.why === 'max-age'
+          ? 'older than the maximum age'
+          : c.why === 'heartbeat'
+            ? 'its heartbeat stopped'
+            : 'its process is gone';
+      this.opts.log(
+        'warn',
+        `cleared the lock on ${l.scope} held by ${l.runId ? `run ${l.runId.slice(0, 8)}` : l.holder} since ${formatTime(l.createdAt)}: ${why}`,
+      );
       this.opts.alert({
-        event: 'stale-lock-cleared', severity: 'warning', summary: `lock on ${l.scope} cleared: ${why}`,
-        details: { scope: l.scope, holder: l.holder, runId: l.runId, ageMs: this.opts.clock.now() - l.createdAt, why: c.why },
+        event: 'stale-lock-cleared',
+        severity: 'warning',
+        summary: `lock on ${l.scope} cleared: ${why}`,
+        details: {
+          scope: l.scope,
+          holder: l.holder,
+          runId: l.runId,
+          ageMs: this.opts.clock.now() - l.createdAt,
+          why: c.why,
+        },
       });
     }
   }

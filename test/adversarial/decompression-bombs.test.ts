@@ -96,7 +96,10 @@ describe('zstd bombs as blobs', () => {
     dir = tempRepoDir();
     const writer = await Repository.init(new LocalBackend(path.join(dir, 'repo')), PW, { kdf: KDF });
     goodId = (await writer.saveBlob('data', good)).id;
-    for (const [name, frame] of [['declared', declared], ['undeclared', undeclared]] as const) {
+    for (const [name, frame] of [
+      ['declared', declared],
+      ['undeclared', undeclared],
+    ] as const) {
       const id = crypto.randomBytes(32).toString('hex');
       await writer.addSealed('data', id, sealBlob(writer.key.encrypt, id, frame), DECLARED);
       bombs.push({ name, id });
@@ -115,7 +118,11 @@ describe('zstd bombs as blobs', () => {
     assert.deepEqual(await repo.loadBlob('data', goodId), good, 'an ordinary blob still loads');
     for (const b of bombs) {
       const { error } = await bounded(`loadBlob ${b.name}`, () => repo.loadBlob('data', b.id));
-      assertCode(error, 'CORRUPT', new RegExp(`^blob ${b.id.slice(0, 12)}: decompresses to more than its declared length \\(16\\.0 KiB\\)`));
+      assertCode(
+        error,
+        'CORRUPT',
+        new RegExp(`^blob ${b.id.slice(0, 12)}: decompresses to more than its declared length \\(16\\.0 KiB\\)`),
+      );
     }
   });
 
@@ -124,8 +131,12 @@ describe('zstd bombs as blobs', () => {
     assert.equal(error, undefined, String((error as Error)?.stack));
     assert.equal(value!.ok, false);
     for (const b of bombs) {
-      assert.ok(value!.errors.some((p) => p.message.includes(`blob ${b.id.slice(0, 12)}: decompresses to more than its declared length`)),
-        `${b.name} reported: ${JSON.stringify(value!.errors)}`);
+      assert.ok(
+        value!.errors.some((p) =>
+          p.message.includes(`blob ${b.id.slice(0, 12)}: decompresses to more than its declared length`),
+        ),
+        `${b.name} reported: ${JSON.stringify(value!.errors)}`,
+      );
     }
   });
 });
@@ -158,10 +169,17 @@ describe('zstd bombs as small files', () => {
     try {
       const reader = await Repository.open(backend, PW);
       const { error } = await bounded('loadIndex', () => reader.loadIndex());
-      assertCode(error, 'CORRUPT', new RegExp(`^index/${name.slice(0, 12)}: decompresses to more than the index file limit \\(256\\.0 MiB\\)`));
+      assertCode(
+        error,
+        'CORRUPT',
+        new RegExp(`^index/${name.slice(0, 12)}: decompresses to more than the index file limit \\(256\\.0 MiB\\)`),
+      );
       const { value } = await bounded('check', () => check(reader, {}));
       assert.equal(value!.ok, false);
-      assert.ok(value!.errors.some((p) => /decompresses to more than the index file limit/.test(p.message)), JSON.stringify(value!.errors));
+      assert.ok(
+        value!.errors.some((p) => /decompresses to more than the index file limit/.test(p.message)),
+        JSON.stringify(value!.errors),
+      );
     } finally {
       await backend.remove({ type: 'index', name });
     }
@@ -172,7 +190,13 @@ describe('zstd bombs as small files', () => {
       const name = await plant('snapshots', kind === 'declared' ? declared : undeclared);
       try {
         const { error } = await bounded('listSnapshots', () => listSnapshots(repo));
-        assertCode(error, 'CORRUPT', new RegExp(`^snapshots/${name.slice(0, 12)}: decompresses to more than the snapshots file limit \\(16\\.0 MiB\\)`));
+        assertCode(
+          error,
+          'CORRUPT',
+          new RegExp(
+            `^snapshots/${name.slice(0, 12)}: decompresses to more than the snapshots file limit \\(16\\.0 MiB\\)`,
+          ),
+        );
       } finally {
         await backend.remove({ type: 'snapshots', name });
       }
@@ -180,8 +204,14 @@ describe('zstd bombs as small files', () => {
   }
 
   it('writers refuse a small file larger than readers accept, and write nothing', async () => {
-    await assert.rejects(repo.saveFile('locks', { pad: 'x'.repeat(MiB) }),
-      (e) => isSafeholdError(e, 'INTERNAL') && /^locks file would be 1\.00 MiB, more than the 1\.00 MiB a reader accepts; nothing was written$/.test(e.message));
+    await assert.rejects(
+      repo.saveFile('locks', { pad: 'x'.repeat(MiB) }),
+      (e) =>
+        isSafeholdError(e, 'INTERNAL') &&
+        /^locks file would be 1\.00 MiB, more than the 1\.00 MiB a reader accepts; nothing was written$/.test(
+          e.message,
+        ),
+    );
     assert.deepEqual(await backend.list('locks'), []);
   });
 

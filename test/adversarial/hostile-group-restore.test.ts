@@ -24,9 +24,27 @@ async function world(t: { after(fn: () => Promise<void> | void): void }) {
   const data = path.join(w.dir, 'app', 'data');
   fs.mkdirSync(data, { recursive: true });
   fs.writeFileSync(path.join(data, 'work.db'), 'live\n');
-  const host: FilesTarget = { kind: 'files', name: 'HOST', site: null, units: { data: { paths: [data], exclude: [] } } };
-  const other: FilesTarget = { kind: 'files', name: 'OTHER', site: null, units: { x: { paths: [path.join(w.dir, 'other')], exclude: [] } } };
-  const group: Group = { name: 'app', mode: 'quiesced', members: [{ target: 'HOST', units: ['data'] }], stop: null, start: null, check: null, cleanup: null };
+  const host: FilesTarget = {
+    kind: 'files',
+    name: 'HOST',
+    site: null,
+    units: { data: { paths: [data], exclude: [] } },
+  };
+  const other: FilesTarget = {
+    kind: 'files',
+    name: 'OTHER',
+    site: null,
+    units: { x: { paths: [path.join(w.dir, 'other')], exclude: [] } },
+  };
+  const group: Group = {
+    name: 'app',
+    mode: 'quiesced',
+    members: [{ target: 'HOST', units: ['data'] }],
+    stop: null,
+    start: null,
+    check: null,
+    cleanup: null,
+  };
   Object.assign(w.config.targets, { HOST: host, OTHER: other });
   Object.assign(w.config, { groups: { app: group } });
   return { w, data, guard: sentinel(w.dir) };
@@ -47,10 +65,21 @@ async function treeOf(f: Awaited<ReturnType<typeof forger>>, files: Record<strin
   return build(Object.entries(files).map(([p, c]) => [p.split('/').filter(Boolean), c]));
 }
 
-const restore = (w: PlanWorld) => restoreGroup({
-  config: w.config, group: 'app', from: 'local', snapshot: 'latest', safetyBackup: true, intoSuffix: null, filesTo: null, force: false,
-  allowLive: true, targets: buildTargets(w.config), clock: systemClock, log: () => {},
-});
+const restore = (w: PlanWorld) =>
+  restoreGroup({
+    config: w.config,
+    group: 'app',
+    from: 'local',
+    snapshot: 'latest',
+    safetyBackup: true,
+    intoSuffix: null,
+    filesTo: null,
+    force: false,
+    allowLive: true,
+    targets: buildTargets(w.config),
+    clock: systemClock,
+    log: () => {},
+  });
 
 describe('group restore in place against forged snapshots', () => {
   it("deletes and writes only the group's configured paths, whatever the snapshot claims", async (t) => {
@@ -64,13 +93,20 @@ describe('group restore in place against forged snapshots', () => {
       [path.join(guard.root, 'planted')]: 'planted\n',
     });
     // ('/' among the claimed paths is tested under filesTo below: a regression there must not reach the real '/'.)
-    await f.snapshot(tree, { paths: [guard.root, data], tags: ['target:HOST', 'unit:data'], meta: { group: 'app/forged0000000000', consistent: true, online: false } });
+    await f.snapshot(tree, {
+      paths: [guard.root, data],
+      tags: ['target:HOST', 'unit:data'],
+      meta: { group: 'app/forged0000000000', consistent: true, online: false },
+    });
     const before = guard.listing();
     const r = await restore(w);
     assert.equal(r.ok, true, JSON.stringify(r));
     assert.equal(fs.readFileSync(path.join(data, 'work.db'), 'utf8'), 'restored\n');
     assert.deepEqual(guard.listing(), before, 'the sentinel was neither removed nor written');
-    assert.deepEqual(r.overLiveData.map((h) => h.split(' (')[0]), [data]);
+    assert.deepEqual(
+      r.overLiveData.map((h) => h.split(' (')[0]),
+      [data],
+    );
     assert.equal(statListing(w.dir)['sentinel/planted'], undefined);
   });
 
@@ -83,14 +119,32 @@ describe('group restore in place against forged snapshots', () => {
     fs.mkdirSync(path.join(to, 'keep'), { recursive: true });
     fs.writeFileSync(path.join(to, 'keep', 'mine'), 'mine\n');
     const tree = await treeOf(f, { [path.join(data, 'work.db')]: 'restored\n', '/keep/mine': 'overwritten\n' });
-    await f.snapshot(tree, { paths: ['/'], tags: ['target:HOST', 'unit:data'], meta: { group: 'app/forged0000000002', consistent: true, online: false } });
+    await f.snapshot(tree, {
+      paths: ['/'],
+      tags: ['target:HOST', 'unit:data'],
+      meta: { group: 'app/forged0000000002', consistent: true, online: false },
+    });
     const r = await restoreGroup({
-      config: w.config, group: 'app', from: 'local', snapshot: 'latest', safetyBackup: true, intoSuffix: null, filesTo: to, force: false,
-      allowLive: true, targets: buildTargets(w.config), clock: systemClock, log: () => {},
+      config: w.config,
+      group: 'app',
+      from: 'local',
+      snapshot: 'latest',
+      safetyBackup: true,
+      intoSuffix: null,
+      filesTo: to,
+      force: false,
+      allowLive: true,
+      targets: buildTargets(w.config),
+      clock: systemClock,
+      log: () => {},
     });
     assert.equal(r.ok, true, JSON.stringify(r));
     assert.equal(fs.readFileSync(path.join(to, data, 'work.db'), 'utf8'), 'restored\n');
-    assert.equal(fs.readFileSync(path.join(to, 'keep', 'mine'), 'utf8'), 'mine\n', 'nothing outside the configured path was cleaned or written');
+    assert.equal(
+      fs.readFileSync(path.join(to, 'keep', 'mine'), 'utf8'),
+      'mine\n',
+      'nothing outside the configured path was cleaned or written',
+    );
   });
 
   it('a snapshot of a target that is not a member of the group is refused before anything runs', async (t) => {
@@ -99,9 +153,16 @@ describe('group restore in place against forged snapshots', () => {
     t.after(() => repo.close());
     const f = await forger(repo, w.repoPath);
     const tree = await treeOf(f, { [path.join(guard.root, 'secret')]: 'x' });
-    await f.snapshot(tree, { paths: [guard.root], tags: ['target:OTHER', 'unit:x'], meta: { group: 'app/forged0000000001', consistent: true, online: false } });
+    await f.snapshot(tree, {
+      paths: [guard.root],
+      tags: ['target:OTHER', 'unit:x'],
+      meta: { group: 'app/forged0000000001', consistent: true, online: false },
+    });
     const before = guard.listing();
-    await assert.rejects(restore(w), (e) => isSafeholdError(e, 'CONFIG') && /not a member of group app/.test(e.message));
+    await assert.rejects(
+      restore(w),
+      (e) => isSafeholdError(e, 'CONFIG') && /not a member of group app/.test(e.message),
+    );
     assert.deepEqual(guard.listing(), before);
   });
 });

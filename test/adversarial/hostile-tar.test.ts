@@ -37,12 +37,14 @@ describe('hostile tar archives', () => {
   it('a directory replaced by a symlink of the same name: no attribute is set through the link', async () => {
     const before = guard.listing();
     for (const mode of [0o700, 0o777]) {
-      const { target, done } = extract(forgeTar([
-        { entry: { path: 'a', type: 'dir', mode } },
-        { entry: { path: 'a', type: 'symlink', linkpath: guard.root } },
-        { entry: { path: 'b', type: 'dir', mode } },
-        { entry: { path: 'b', type: 'symlink', linkpath: path.join(guard.root, 'secret') } },
-      ]));
+      const { target, done } = extract(
+        forgeTar([
+          { entry: { path: 'a', type: 'dir', mode } },
+          { entry: { path: 'a', type: 'symlink', linkpath: guard.root } },
+          { entry: { path: 'b', type: 'dir', mode } },
+          { entry: { path: 'b', type: 'symlink', linkpath: path.join(guard.root, 'secret') } },
+        ]),
+      );
       await done;
       assert.deepEqual(guard.listing(), before, 'the sentinel kept its modes and times');
       assert.ok(fs.lstatSync(path.join(target, 'a')).isSymbolicLink());
@@ -55,20 +57,29 @@ describe('hostile tar archives', () => {
       [{ entry: { path: '../escape', type: 'file' as const }, content: 'x' }],
       [{ entry: { path: 'a/../../escape', type: 'file' as const }, content: 'x' }],
       [{ entry: { path: 'h', type: 'hardlink' as const, linkpath: '../sentinel/secret' } }],
-      [{ entry: { path: 'l', type: 'symlink' as const, linkpath: guard.root } }, { entry: { path: 'l/secret', type: 'file' as const }, content: 'pwned' }],
-      [{ entry: { path: 'l', type: 'symlink' as const, linkpath: guard.root } }, { entry: { path: 'l/inner', type: 'dir' as const, mode: 0o700 } }],
+      [
+        { entry: { path: 'l', type: 'symlink' as const, linkpath: guard.root } },
+        { entry: { path: 'l/secret', type: 'file' as const }, content: 'pwned' },
+      ],
+      [
+        { entry: { path: 'l', type: 'symlink' as const, linkpath: guard.root } },
+        { entry: { path: 'l/inner', type: 'dir' as const, mode: 0o700 } },
+      ],
     ];
-    for (const members of cases) await assert.rejects(extract(forgeTar(members)).done, code('UNSAFE_PATH'), JSON.stringify(members));
+    for (const members of cases)
+      await assert.rejects(extract(forgeTar(members)).done, code('UNSAFE_PATH'), JSON.stringify(members));
     assert.deepEqual(guard.listing(), before);
   });
 
   it('a file member over a symlink to an outside file replaces the link, not the file it leads to', async () => {
     const before = guard.listing();
-    const { target, done } = extract(forgeTar([
-      { entry: { path: 's', type: 'symlink', linkpath: path.join(guard.root, 'secret') } },
-      { entry: { path: 's', type: 'file', mode: 0o777 }, content: 'pwned' },
-      { entry: { path: 'f', type: 'fifo', mode: 0o600 } },
-    ]));
+    const { target, done } = extract(
+      forgeTar([
+        { entry: { path: 's', type: 'symlink', linkpath: path.join(guard.root, 'secret') } },
+        { entry: { path: 's', type: 'file', mode: 0o777 }, content: 'pwned' },
+        { entry: { path: 'f', type: 'fifo', mode: 0o600 } },
+      ]),
+    );
     await done;
     assert.deepEqual(guard.listing(), before);
     assert.equal(fs.readFileSync(path.join(target, 's'), 'utf8'), 'pwned');

@@ -20,7 +20,15 @@ import { restore } from '../../src/engine/restore/restorer.ts';
 import { check } from '../../src/engine/check/checker.ts';
 import { copySnapshots } from '../../src/engine/copy/copy.ts';
 import { diffTrees, listTree } from '../../src/engine/walk/tree-walk.ts';
-import { dirNode, fileNode, forgeRepository, sentinel, statListing, symlinkNode, tempDir } from '../helpers/repo-forger.ts';
+import {
+  dirNode,
+  fileNode,
+  forgeRepository,
+  sentinel,
+  statListing,
+  symlinkNode,
+  tempDir,
+} from '../helpers/repo-forger.ts';
 import type { Forger } from '../helpers/repo-forger.ts';
 
 const code = (c: ErrorCode) => (e: unknown) => {
@@ -52,15 +60,26 @@ describe('hostile trees and snapshots', () => {
     const target = path.join(dir, `target-${n++}`);
     fs.mkdirSync(target);
     const before = guard.listing();
-    await assert.rejects(restore(f.repo, tree, { target }), (e) => code(c)(e) && (!message || message.test((e as Error).message)));
+    await assert.rejects(
+      restore(f.repo, tree, { target }),
+      (e) => code(c)(e) && (!message || message.test((e as Error).message)),
+    );
     assert.deepEqual(guard.listing(), before, 'nothing outside the target changed');
     assert.deepEqual(fs.readdirSync(target), [], 'nothing was restored');
   }
 
   it('a directory and a symlink of one name (either order) are refused as corrupt, before anything is written', async () => {
     const sub = await f.tree([fileNode('x', [blob], 6)]);
-    await refused(await f.tree([dirNode('a', sub, { mode: 0o700 }), symlinkNode('a', guard.root)]), 'CORRUPT', /appears twice/);
-    await refused(await f.tree([symlinkNode('a', guard.root), dirNode('a', sub, { mode: 0o700 })]), 'CORRUPT', /appears twice/);
+    await refused(
+      await f.tree([dirNode('a', sub, { mode: 0o700 }), symlinkNode('a', guard.root)]),
+      'CORRUPT',
+      /appears twice/,
+    );
+    await refused(
+      await f.tree([symlinkNode('a', guard.root), dirNode('a', sub, { mode: 0o700 })]),
+      'CORRUPT',
+      /appears twice/,
+    );
     await refused(await f.tree([fileNode('a', [blob], 6), fileNode('a', [blob], 6)]), 'CORRUPT', /appears twice/);
     // Deeper down too.
     const deep = await f.tree([dirNode('d', sub), symlinkNode('d', path.join(guard.root, 'inner'))]);
@@ -93,7 +112,11 @@ describe('hostile trees and snapshots', () => {
   });
 
   it('a size beyond its data is refused before anything is written', async () => {
-    await refused(await f.tree([fileNode('big', [blob], 2 ** 40)]), 'CORRUPT', /add up to 6 bytes, the tree says 1099511627776/);
+    await refused(
+      await f.tree([fileNode('big', [blob], 2 ** 40)]),
+      'CORRUPT',
+      /add up to 6 bytes, the tree says 1099511627776/,
+    );
     await refused(await f.tree([fileNode('small', [blob, blob], 6)]), 'CORRUPT');
   });
 
@@ -106,11 +129,19 @@ describe('hostile trees and snapshots', () => {
     const id = await f.snapshot(hostile, { paths: ['/a'] });
     const res = await check(f.repo);
     assert.equal(res.ok, false);
-    assert.ok(res.errors.some((e) => e.object === `tree ${hostile.slice(0, 12)}` && /appears twice/.test(e.message)), JSON.stringify(res.errors));
-    const other = await Repository.init(new LocalBackend(path.join(dir, 'copy-dst')), 'another password', { kdf: { N: 1024, r: 8, p: 1 } });
+    assert.ok(
+      res.errors.some((e) => e.object === `tree ${hostile.slice(0, 12)}` && /appears twice/.test(e.message)),
+      JSON.stringify(res.errors),
+    );
+    const other = await Repository.init(new LocalBackend(path.join(dir, 'copy-dst')), 'another password', {
+      kdf: { N: 1024, r: 8, p: 1 },
+    });
     try {
       const snap = await findSnapshot(f.repo, id);
-      await assert.rejects(copySnapshots(f.repo, other, { snapshots: [snap] } as Parameters<typeof copySnapshots>[2]), code('CORRUPT'));
+      await assert.rejects(
+        copySnapshots(f.repo, other, { snapshots: [snap] } as Parameters<typeof copySnapshots>[2]),
+        code('CORRUPT'),
+      );
     } finally {
       await other.close();
       await f.repo.backend.remove({ type: 'snapshots', name: id });
@@ -141,7 +172,10 @@ describe('hostile trees and snapshots', () => {
     fs.symlinkSync(guard.root, path.join(target, 'x'));
     const before = guard.listing();
     const tree = await f.tree([dirNode('x', await f.tree([fileNode('secret', [blob], 6)]))]);
-    await assert.rejects(restore(f.repo, tree, { target, include: ['/x/secret'], clean: ['/x/secret'] }), code('UNSAFE_PATH'));
+    await assert.rejects(
+      restore(f.repo, tree, { target, include: ['/x/secret'], clean: ['/x/secret'] }),
+      code('UNSAFE_PATH'),
+    );
     await assert.rejects(restore(f.repo, tree, { target, clean: ['/'] }), code('USAGE'));
     await assert.rejects(restore(f.repo, tree, { target, clean: ['/x/../..'] }), code('UNSAFE_PATH'));
     assert.deepEqual(guard.listing(), before);
@@ -155,7 +189,10 @@ describe('hostile trees and snapshots', () => {
     fs.linkSync(path.join(guard.root, 'inner', 'file'), path.join(target, 'viaHardlink'));
     fs.symlinkSync(guard.root, path.join(target, 'dirLink'));
     const before = guard.listing();
-    const tree = await f.tree([fileNode('viaSymlink', [blob], 6, { mode: 0o777 }), fileNode('viaHardlink', [blob], 6, { mode: 0o777 })]);
+    const tree = await f.tree([
+      fileNode('viaSymlink', [blob], 6, { mode: 0o777 }),
+      fileNode('viaHardlink', [blob], 6, { mode: 0o777 }),
+    ]);
     await restore(f.repo, tree, { target });
     assert.deepEqual(guard.listing(), before, 'the files the links led to are unchanged');
     for (const name of ['viaSymlink', 'viaHardlink']) {

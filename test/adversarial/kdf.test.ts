@@ -90,12 +90,21 @@ describe('hostile key files', () => {
     await forge([kf], /not a JSON object/);
     hostile.set(await saveKeyBytes(backend, Buffer.from('{"kdf": "scrypt", ')), /not JSON/);
     // A valid key file padded past 64 KiB: not even read.
-    hostile.set(await saveKeyBytes(backend, Buffer.from(JSON.stringify(kf) + ' '.repeat(70 * 1024))), /larger than 64\.0 KiB/);
+    hostile.set(
+      await saveKeyBytes(backend, Buffer.from(JSON.stringify(kf) + ' '.repeat(70 * 1024))),
+      /larger than 64\.0 KiB/,
+    );
     // Opens with the right password, but what it wraps is not a master key.
     const salt = crypto.randomBytes(32);
     const wrap = await deriveKey(PW, salt, KDF);
-    await forge({ ...kf, salt: salt.toString('base64'), data: seal(wrap, Buffer.from('{"encrypt": 1'), KEY_AAD).toString('base64') },
-      /the password opens it, but the master key inside is malformed/);
+    await forge(
+      {
+        ...kf,
+        salt: salt.toString('base64'),
+        data: seal(wrap, Buffer.from('{"encrypt": 1'), KEY_AAD).toString('base64'),
+      },
+      /the password opens it, but the master key inside is malformed/,
+    );
     opensWithPw = [...hostile.keys()].at(-1)!;
   });
   after(async () => {
@@ -110,7 +119,9 @@ describe('hostile key files', () => {
     const before = listed.slice(0, listed.indexOf(good));
     const tried = [...hostile.keys()].filter((n) => n !== opensWithPw || before.includes(n)).sort();
     let opened: Repository | undefined;
-    const r = await measured(async () => { opened = await Repository.open(backend, PW); });
+    const r = await measured(async () => {
+      opened = await Repository.open(backend, PW);
+    });
     assert.equal(r.error, undefined, `opened without error: ${String((r.error as Error)?.stack)}`);
     assert.equal(opened!.keyName, good);
     assert.deepEqual(opened!.key, repo.key);
@@ -127,7 +138,10 @@ describe('hostile key files', () => {
     const expected = [...hostile.keys()].filter((n) => n !== opensWithPw);
     assert.deepEqual(skipped.map((s) => s.name).sort(), expected.sort());
     for (const s of skipped) assert.match(s.reason, hostile.get(s.name)!, s.name);
-    assert.match(r.error.message, new RegExp(`^wrong password or no key found for it; ${expected.length} key files skipped: [0-9a-f]{12} \\(`));
+    assert.match(
+      r.error.message,
+      new RegExp(`^wrong password or no key found for it; ${expected.length} key files skipped: [0-9a-f]{12} \\(`),
+    );
     assert.match(r.error.message, new RegExp(`, and ${expected.length - 5} more$`), 'a long list is shortened');
     assert.ok(r.ms < 2000, `took ${Math.round(r.ms)} ms`);
     assert.ok(r.grew < 64 * MiB, `peak memory grew by ${Math.round(r.grew / MiB)} MiB`);
@@ -152,10 +166,20 @@ describe('hostile key files', () => {
 
 describe('scrypt parameter bounds', () => {
   it('accepts the default and the edges, refuses memory over 256 MiB and work over 2^24', () => {
-    for (const ok of [DEFAULT_KDF, KDF, { N: 2 ** 20, r: 2, p: 1 }, { N: 2 ** 15, r: 1, p: 1 }, { N: 2 ** 17, r: 8, p: 16 }, { N: 2 ** 10, r: 32, p: 16 }]) {
+    for (const ok of [
+      DEFAULT_KDF,
+      KDF,
+      { N: 2 ** 20, r: 2, p: 1 },
+      { N: 2 ** 15, r: 1, p: 1 },
+      { N: 2 ** 17, r: 8, p: 16 },
+      { N: 2 ** 10, r: 32, p: 16 },
+    ]) {
       assert.equal(kdfProblem(ok), undefined, JSON.stringify(ok));
     }
-    assert.match(kdfProblem({ N: 2 ** 20, r: 4, p: 1 })!, /scrypt would need 512\.0 MiB of memory, more than 256\.0 MiB/);
+    assert.match(
+      kdfProblem({ N: 2 ** 20, r: 4, p: 1 })!,
+      /scrypt would need 512\.0 MiB of memory, more than 256\.0 MiB/,
+    );
     assert.match(kdfProblem({ N: 2 ** 18, r: 16, p: 1 })!, /memory/);
     assert.match(kdfProblem({ N: 2 ** 18, r: 8, p: 16 })!, /scrypt work N·r·p is 33554432, more than 2\^24/);
     assert.match(kdfProblem({ N: 2 ** 9, r: 8, p: 1 })!, /N must be a power of two from 2\^10/);
@@ -170,9 +194,19 @@ describe('scrypt parameter bounds', () => {
     try {
       const b = new LocalBackend(path.join(dir, 'repo'));
       const repo = await Repository.init(b, PW, { kdf: KDF });
-      await assert.rejects(writeKeyFile(b, repo.key, 'weak', { N: 512, r: 8, p: 1 }), (e) => isSafeholdError(e, 'INTERNAL') && /N must be a power of two from 2\^10/.test(e.message));
-      await assert.rejects(repo.changePassword('huge', { N: 2 ** 20, r: 8, p: 1 }), (e) => isSafeholdError(e, 'INTERNAL') && /memory/.test(e.message));
-      assert.deepEqual((await b.list('keys')).map((f) => f.name), [repo.keyName], 'nothing written, nothing removed');
+      await assert.rejects(
+        writeKeyFile(b, repo.key, 'weak', { N: 512, r: 8, p: 1 }),
+        (e) => isSafeholdError(e, 'INTERNAL') && /N must be a power of two from 2\^10/.test(e.message),
+      );
+      await assert.rejects(
+        repo.changePassword('huge', { N: 2 ** 20, r: 8, p: 1 }),
+        (e) => isSafeholdError(e, 'INTERNAL') && /memory/.test(e.message),
+      );
+      assert.deepEqual(
+        (await b.list('keys')).map((f) => f.name),
+        [repo.keyName],
+        'nothing written, nothing removed',
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -184,7 +218,16 @@ describe('hostile key files on the command line', () => {
     const sb = makeSandbox('safehold-kdf-cli-');
     try {
       await sb.init();
-      const hostile = Buffer.from(JSON.stringify({ kdf: 'scrypt', N: 2 ** 30, r: 8, p: 1, salt: crypto.randomBytes(16).toString('base64'), data: crypto.randomBytes(64).toString('base64') }));
+      const hostile = Buffer.from(
+        JSON.stringify({
+          kdf: 'scrypt',
+          N: 2 ** 30,
+          r: 8,
+          p: 1,
+          salt: crypto.randomBytes(16).toString('base64'),
+          data: crypto.randomBytes(64).toString('base64'),
+        }),
+      );
       const name = await saveKeyBytes(new LocalBackend(sb.repo), hostile);
       const r = await sb.run(['snapshots', '--json']);
       assert.equal(r.code, 0, show(r));

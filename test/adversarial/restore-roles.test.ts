@@ -40,23 +40,50 @@ describe('restore routes: operators never overwrite live data, by any parameter'
           db.exec(`CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('${name}');`);
           db.close();
         }
-        const sqlite: SqliteTarget = { kind: 'sqlite', name: 'DB', site: null, dir: dbDir, files: '*.db', timeoutMs: 10_000 };
+        const sqlite: SqliteTarget = {
+          kind: 'sqlite',
+          name: 'DB',
+          site: null,
+          dir: dbDir,
+          files: '*.db',
+          timeoutMs: 10_000,
+        };
         Object.assign(w.config.targets, { DB: sqlite });
-        const group = (name: string, members: Group['members']): Group => ({ name, mode: 'quiesced', members, stop: null, start: null, check: null, cleanup: null });
-        Object.assign(w.config, { groups: { app: group('app', [{ target: 'HOST', units: ['docs'] }]), dbs: group('dbs', [{ target: 'DB', units: ['app.db'] }]) } });
-        const plan = (name: string, activities: Plan['activities']): Plan => ({ ...w.config.plans.nightly!, name, activities });
+        const group = (name: string, members: Group['members']): Group => ({
+          name,
+          mode: 'quiesced',
+          members,
+          stop: null,
+          start: null,
+          check: null,
+          cleanup: null,
+        });
+        Object.assign(w.config, {
+          groups: {
+            app: group('app', [{ target: 'HOST', units: ['docs'] }]),
+            dbs: group('dbs', [{ target: 'DB', units: ['app.db'] }]),
+          },
+        });
+        const plan = (name: string, activities: Plan['activities']): Plan => ({
+          ...w.config.plans.nightly!,
+          name,
+          activities,
+        });
         Object.assign(w.config.plans, {
           nightly: plan('nightly', [activity('all', 'backup', '*', '*')]),
-          grp: plan('grp', [activity('app', 'backup', '', null, { group: 'app' }), activity('dbs', 'backup', '', null, { group: 'dbs' })]),
+          grp: plan('grp', [
+            activity('app', 'backup', '', null, { group: 'app' }),
+            activity('dbs', 'backup', '', null, { group: 'dbs' }),
+          ]),
         });
       },
     });
     docs = path.join(r.srcDir, 'docs');
     for (const plan of ['nightly', 'grp']) {
-      const run = await (await r.send('POST', `/api/plans/${plan}/run`, 'operator')).json() as Json;
+      const run = (await (await r.send('POST', `/api/plans/${plan}/run`, 'operator')).json()) as Json;
       assert.equal(run.run.status, 'succeeded', JSON.stringify(run));
     }
-    const snaps = await (await r.get('/api/snapshots?plan=nightly')).json() as Json;
+    const snaps = (await (await r.get('/api/snapshots?plan=nightly')).json()) as Json;
     for (const s of snaps.items) snap[`${s.target}/${s.unit}`] = s.snapshot;
     fs.symlinkSync('/', path.join(r.w.dir, 'to-root'));
     fs.symlinkSync(docs, path.join(r.w.dir, 'to-docs'));
@@ -66,24 +93,39 @@ describe('restore routes: operators never overwrite live data, by any parameter'
   });
   after(() => r.close());
 
-  const live = () => ({ files: statListing(r.srcDir), dbs: statListing(dbDir), earlier: statListing(path.join(r.w.dir, 'earlier')) });
+  const live = () => ({
+    files: statListing(r.srcDir),
+    dbs: statListing(dbDir),
+    earlier: statListing(path.join(r.w.dir, 'earlier')),
+  });
 
   async function call(role: Role, route: string, body: Json): Promise<{ status: number; body: Json }> {
     const res = await r.send('POST', route, role, body);
-    return { status: res.status, body: await res.json() as Json };
+    return { status: res.status, body: (await res.json()) as Json };
   }
 
   /** The ways of naming a directory that lead onto live data, for files restores. */
   const liveDirs = () => [
-    '/', '/proc/self/root', path.join(r.w.dir, 'to-root'), path.join(r.w.dir, 'to-root', '.'),
+    '/',
+    '/proc/self/root',
+    path.join(r.w.dir, 'to-root'),
+    path.join(r.w.dir, 'to-root', '.'),
     // Paths are recreated under the target: these write into the live unit itself or below it.
-    `${r.w.dir}/to-docs/${'../'.repeat(docs.split('/').length - 1)}`, docs, path.join(docs, 'sub'), path.join(r.w.dir, 'to-docs'),
-    dbDir, r.w.repoPath, r.w.config.settings.dataDir!, path.join(r.w.dir, 'earlier'),
+    `${r.w.dir}/to-docs/${'../'.repeat(docs.split('/').length - 1)}`,
+    docs,
+    path.join(docs, 'sub'),
+    path.join(r.w.dir, 'to-docs'),
+    dbDir,
+    r.w.repoPath,
+    r.w.config.settings.dataDir!,
+    path.join(r.w.dir, 'earlier'),
   ];
 
   it('unit restore of files: every live place is 403 for an operator, with or without clean; nothing changes', async () => {
     const rows: [string, Json][] = [];
-    for (const target of liveDirs()) for (const clean of [false, true]) rows.push([target, { destination: 'local', snapshot: snap['HOST/docs'], target, clean }]);
+    for (const target of liveDirs())
+      for (const clean of [false, true])
+        rows.push([target, { destination: 'local', snapshot: snap['HOST/docs'], target, clean }]);
     for (const [target, body] of rows) {
       const before = live();
       const res = await call('operator', '/api/restores/unit', body);
@@ -93,7 +135,12 @@ describe('restore routes: operators never overwrite live data, by any parameter'
       assert.match(r.audits.at(-1)!.detail!, /refused or failed \(FORBIDDEN/);
     }
     const to = newPlace();
-    const ok = await call('operator', '/api/restores/unit', { destination: 'local', snapshot: snap['HOST/docs'], target: to, clean: true });
+    const ok = await call('operator', '/api/restores/unit', {
+      destination: 'local',
+      snapshot: snap['HOST/docs'],
+      target: to,
+      clean: true,
+    });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.deepEqual([ok.body.inPlace, ok.body.overLiveData, ok.body.safety], [false, [], null]);
   });
@@ -102,18 +149,32 @@ describe('restore routes: operators never overwrite live data, by any parameter'
     for (const into of [undefined, 'app.db', 'other.db']) {
       for (const clean of [false, true]) {
         const before = live();
-        const res = await call('operator', '/api/restores/unit', { destination: 'local', snapshot: snap['DB/app.db'], clean, ...(into ? { into } : {}) });
+        const res = await call('operator', '/api/restores/unit', {
+          destination: 'local',
+          snapshot: snap['DB/app.db'],
+          clean,
+          ...(into ? { into } : {}),
+        });
         assert.equal(res.status, 403, `${into} clean=${clean}: ${JSON.stringify(res.body)}`);
         assert.deepEqual(live(), before);
       }
     }
     for (const into of ['../app.db', 'sub/app.db', '.']) {
       const before = live();
-      const res = await call('operator', '/api/restores/unit', { destination: 'local', snapshot: snap['DB/app.db'], into, clean: true });
+      const res = await call('operator', '/api/restores/unit', {
+        destination: 'local',
+        snapshot: snap['DB/app.db'],
+        into,
+        clean: true,
+      });
       assert.equal(res.status, 400, `${into}: not a database name`);
       assert.deepEqual(live(), before);
     }
-    const ok = await call('operator', '/api/restores/unit', { destination: 'local', snapshot: snap['DB/app.db'], into: 'copy-by-operator.db' });
+    const ok = await call('operator', '/api/restores/unit', {
+      destination: 'local',
+      snapshot: snap['DB/app.db'],
+      into: 'copy-by-operator.db',
+    });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
   });
 
@@ -121,9 +182,15 @@ describe('restore routes: operators never overwrite live data, by any parameter'
     const files = (o: Json) => ({ group: 'app', from: 'local', ...o });
     const dbs = (o: Json) => ({ group: 'dbs', from: 'local', ...o });
     const rows: Json[] = [
-      files({}), files({ intoSuffix: '_copy' }), files({ safetyBackup: false }), files({ force: true }),
-      ...liveDirs().map((filesTo) => files({ filesTo })), ...liveDirs().map((filesTo) => files({ filesTo, safetyBackup: false })),
-      dbs({}), dbs({ filesTo: newPlace() }), dbs({ intoSuffix: null, safetyBackup: false }),
+      files({}),
+      files({ intoSuffix: '_copy' }),
+      files({ safetyBackup: false }),
+      files({ force: true }),
+      ...liveDirs().map((filesTo) => files({ filesTo })),
+      ...liveDirs().map((filesTo) => files({ filesTo, safetyBackup: false })),
+      dbs({}),
+      dbs({ filesTo: newPlace() }),
+      dbs({ intoSuffix: null, safetyBackup: false }),
     ];
     for (const body of rows) {
       const before = live();
@@ -145,13 +212,24 @@ describe('restore routes: operators never overwrite live data, by any parameter'
     const f = await forger(repo, r.w.repoPath);
     const blob = await f.data('pwned\n');
     const dup = await f.tree([dirNode('a', await f.tree([fileNode('x', [blob], 6)])), symlinkNode('a', r.srcDir)]);
-    const badPaths = await f.snapshot(await f.tree([fileNode('x', [blob], 6)]), { paths: ['/x/../..'], tags: ['target:HOST', 'unit:docs'] });
+    const badPaths = await f.snapshot(await f.tree([fileNode('x', [blob], 6)]), {
+      paths: ['/x/../..'],
+      tags: ['target:HOST', 'unit:docs'],
+    });
     const dupSnap = await f.snapshot(dup, { paths: ['/a'], tags: ['target:HOST', 'unit:docs'] });
     await repo.close();
     try {
-      for (const [snapshot, code] of [[badPaths, 'CORRUPT'], [dupSnap, 'CORRUPT']] as const) {
+      for (const [snapshot, code] of [
+        [badPaths, 'CORRUPT'],
+        [dupSnap, 'CORRUPT'],
+      ] as const) {
         const before = live();
-        const res = await call('admin', '/api/restores/unit', { destination: 'local', snapshot, target: newPlace(), clean: true });
+        const res = await call('admin', '/api/restores/unit', {
+          destination: 'local',
+          snapshot,
+          target: newPlace(),
+          clean: true,
+        });
         assert.equal(res.body.error?.code, code, JSON.stringify(res.body));
         assert.deepEqual(live(), before);
       }
@@ -174,7 +252,12 @@ describe('restore routes: operators never overwrite live data, by any parameter'
     assert.ok(res.body.safety?.groupRun, 'the current state was saved first');
     assert.equal(fs.readFileSync(path.join(docs, 'a.txt'), 'utf8'), 'hello api\n');
     assert.match(r.audits.at(-1)!.detail!, /over live data .*safety backup app\/safety-/);
-    const db = await call('admin', '/api/restores/unit', { destination: 'local', snapshot: snap['DB/app.db'], into: 'other.db', clean: true });
+    const db = await call('admin', '/api/restores/unit', {
+      destination: 'local',
+      snapshot: snap['DB/app.db'],
+      into: 'other.db',
+      clean: true,
+    });
     assert.equal(db.status, 200, JSON.stringify(db.body));
     assert.match(db.body.safety, /^[0-9a-f]{64}$/);
   });

@@ -27,7 +27,8 @@ export class FixedAuthenticator implements Authenticator {
       const role = (Object.keys(TOKENS) as Role[]).find((r) => TOKENS[r] === m[1]);
       return role ? { kind: 'token', id: `token-${role}`, name: `${role} token`, role } : null;
     }
-    if (req.cookies.safehold_session === 'sess-1') return { kind: 'user', id: 'alice', name: 'alice', role: 'admin', csrf: 'csrf-1' };
+    if (req.cookies.safehold_session === 'sess-1')
+      return { kind: 'user', id: 'alice', name: 'alice', role: 'admin', csrf: 'csrf-1' };
     return null;
   }
 
@@ -49,33 +50,79 @@ export interface ApiRig {
   close(): Promise<void>;
 }
 
-export async function apiRig(opts: { core?: boolean; metrics?: { enabled: boolean; protect: boolean }; clock?: Clock; setup?: (w: PlanWorld) => void } = {}): Promise<ApiRig> {
+export async function apiRig(
+  opts: {
+    core?: boolean;
+    metrics?: { enabled: boolean; protect: boolean };
+    clock?: Clock;
+    setup?: (w: PlanWorld) => void;
+  } = {},
+): Promise<ApiRig> {
   const clock = opts.clock ?? systemClock;
   const w = await planWorld({}, { activities: [activity('files', 'backup', 'HOST', '*')] }, { clock });
   const srcDir = path.join(w.dir, 'src');
   fs.mkdirSync(path.join(srcDir, 'docs'), { recursive: true });
   fs.writeFileSync(path.join(srcDir, 'docs', 'a.txt'), 'hello api\n');
-  const host: FilesTarget = { kind: 'files', name: 'HOST', site: null, units: { docs: { paths: [path.join(srcDir, 'docs')], exclude: [] } } };
+  const host: FilesTarget = {
+    kind: 'files',
+    name: 'HOST',
+    site: null,
+    units: { docs: { paths: [path.join(srcDir, 'docs')], exclude: [] } },
+  };
   Object.assign(w.config.targets, { HOST: host });
   opts.setup?.(w);
-  const core = opts.core === false ? null : new ServerCore({ config: w.config, catalog: w.catalog, clock, alert: (e) => { w.catalog.alerts().record(e); }, log: () => {}, pollMs: 5, sweepMs: 3_600_000 });
+  const core =
+    opts.core === false
+      ? null
+      : new ServerCore({
+          config: w.config,
+          catalog: w.catalog,
+          clock,
+          alert: (e) => {
+            w.catalog.alerts().record(e);
+          },
+          log: () => {},
+          pollMs: 5,
+          sweepMs: 3_600_000,
+        });
   if (core) await core.start();
   const audits: AuditEntry[] = [];
   const logs: Record<string, unknown>[] = [];
   const app = await buildApiApp({
-    core, catalog: w.catalog, config: w.config, auth: new FixedAuthenticator(), audit: (e) => { audits.push(e); },
-    metrics: opts.metrics ?? { enabled: true, protect: false }, log: (l) => { logs.push(l as Record<string, unknown>); }, clock,
+    core,
+    catalog: w.catalog,
+    config: w.config,
+    auth: new FixedAuthenticator(),
+    audit: (e) => {
+      audits.push(e);
+    },
+    metrics: opts.metrics ?? { enabled: true, protect: false },
+    log: (l) => {
+      logs.push(l as Record<string, unknown>);
+    },
+    clock,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const a = app.server.address() as AddressInfo;
   const base = `http://127.0.0.1:${a.port}`;
-  const auth = (role: Role | null | undefined): Record<string, string> => (role ? { authorization: `Bearer ${TOKENS[role]}` } : {});
+  const auth = (role: Role | null | undefined): Record<string, string> =>
+    role ? { authorization: `Bearer ${TOKENS[role]}` } : {};
   return {
-    w, app, core, base, audits, logs, srcDir,
-    get: (p, role = 'viewer', init = {}) => fetch(base + p, { ...init, headers: { ...auth(role), ...(init.headers as Record<string, string> | undefined) } }),
-    send: (method, p, role, body) => fetch(base + p, {
-      method, headers: { ...auth(role), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    }),
+    w,
+    app,
+    core,
+    base,
+    audits,
+    logs,
+    srcDir,
+    get: (p, role = 'viewer', init = {}) =>
+      fetch(base + p, { ...init, headers: { ...auth(role), ...(init.headers as Record<string, string> | undefined) } }),
+    send: (method, p, role, body) =>
+      fetch(base + p, {
+        method,
+        headers: { ...auth(role), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      }),
     async close() {
       await app.close();
       if (core) await core.stop(0);

@@ -19,8 +19,15 @@ export const STATE_ENV = 'SAFEHOLD_APPLIANCE_STATE';
 export const TOKEN_ENV = 'SAFEHOLD_APPLIANCE_TOKEN';
 
 const SUBCOMMANDS: Record<string, ApplianceOp> = {
-  health: 'health', 'list-units': 'units', state: 'state', quiesced: 'quiesced', quiesce: 'quiesce',
-  unquiesce: 'unquiesce', unsaved: 'unsaved', space: 'space', backup: 'backup',
+  health: 'health',
+  'list-units': 'units',
+  state: 'state',
+  quiesced: 'quiesced',
+  quiesce: 'quiesce',
+  unquiesce: 'unquiesce',
+  unsaved: 'unsaved',
+  space: 'space',
+  backup: 'backup',
 };
 
 function sleepSync(ms: number): void {
@@ -37,7 +44,11 @@ export function withStateFile<T>(file: string, fn: (s: ApplianceState) => T): T 
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       // A lock left by a killed holder (all holders are quick) is taken over after 5 s.
-      try { if (Date.now() - fs.statSync(lock).mtimeMs > 5000) fs.rmdirSync(lock); } catch { /* gone meanwhile */ }
+      try {
+        if (Date.now() - fs.statSync(lock).mtimeMs > 5000) fs.rmdirSync(lock);
+      } catch {
+        /* gone meanwhile */
+      }
       sleepSync(Math.min(2 + i, 20));
     }
   }
@@ -77,7 +88,8 @@ export function startApplianceCli(opts: ApplianceOptions = {}): ApplianceCli {
   // Each call starts a Node process; the compile cache (as ./safehold uses) halves its start-up.
   const env: Record<string, string> = {
     [STATE_ENV]: stateFile,
-    NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? path.join(os.homedir(), '.cache', 'safehold', 'node-compile-cache'),
+    NODE_COMPILE_CACHE:
+      process.env.NODE_COMPILE_CACHE ?? path.join(os.homedir(), '.cache', 'safehold', 'node-compile-cache'),
   };
   if (state.token !== null) env[TOKEN_ENV] = state.token;
   return {
@@ -106,22 +118,41 @@ async function main(argv: string[]): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: { unit: { type: 'string' }, timeout: { type: 'string' }, kind: { type: 'string' }, state: { type: 'string' } },
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        unit: { type: 'string' },
+        timeout: { type: 'string' },
+        kind: { type: 'string' },
+        state: { type: 'string' },
+      },
     });
   } catch (e) {
     die(2, (e as Error).message);
   }
   const [sub, ...rest] = parsed.positionals;
   const op = sub === undefined ? undefined : SUBCOMMANDS[sub];
-  if (op === undefined || rest.length > 0) die(2, `usage: appliance-cli ${Object.keys(SUBCOMMANDS).join('|')} [--unit U] [--timeout N] [--kind K] [--state S]`);
+  if (op === undefined || rest.length > 0)
+    die(
+      2,
+      `usage: appliance-cli ${Object.keys(SUBCOMMANDS).join('|')} [--unit U] [--timeout N] [--kind K] [--state S]`,
+    );
   const v = parsed.values;
   const token = process.env[TOKEN_ENV] ?? null;
   const { answer, delay } = withStateFile(file, (s) => {
-    const { call, answer } = handleApplianceRequest(s, {
-      op, unit: v.unit ?? null, timeout: v.timeout === undefined ? undefined : Number(v.timeout),
-      kind: v.kind, state: v.state, token,
-    }, s.fixedNow ?? Date.now());
+    const { call, answer } = handleApplianceRequest(
+      s,
+      {
+        op,
+        unit: v.unit ?? null,
+        timeout: v.timeout === undefined ? undefined : Number(v.timeout),
+        kind: v.kind,
+        state: v.state,
+        token,
+      },
+      s.fixedNow ?? Date.now(),
+    );
     call.pid = process.pid;
     return { answer, delay: s.latencyMs[op] ?? 0 };
   });

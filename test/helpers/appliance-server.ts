@@ -12,7 +12,16 @@ import type { AddressInfo } from 'node:net';
 import type { QuiesceState } from '../../src/drivers/device/adapter.ts';
 
 export type { QuiesceState };
-export type ApplianceOp = 'health' | 'units' | 'state' | 'quiesced' | 'quiesce' | 'unquiesce' | 'unsaved' | 'space' | 'backup';
+export type ApplianceOp =
+  | 'health'
+  | 'units'
+  | 'state'
+  | 'quiesced'
+  | 'quiesce'
+  | 'unquiesce'
+  | 'unsaved'
+  | 'space'
+  | 'backup';
 
 export interface ApplianceCall {
   op: ApplianceOp;
@@ -101,7 +110,9 @@ export interface ApplianceOptions {
 export function createApplianceState(opts: ApplianceOptions = {}): ApplianceState {
   const units: Record<string, ApplianceUnit> = {};
   const given = opts.units ?? ['DOMAIN1', 'DOMAIN2'];
-  const entries: [string, { quiesced?: boolean; unsaved?: boolean }][] = Array.isArray(given) ? given.map((n) => [n, {}]) : Object.entries(given);
+  const entries: [string, { quiesced?: boolean; unsaved?: boolean }][] = Array.isArray(given)
+    ? given.map((n) => [n, {}])
+    : Object.entries(given);
   for (const [name, f] of entries) {
     units[name] = { quiesce: f.quiesced ? 'quiesced' : 'active', until: null, unsaved: f.unsaved ?? false };
   }
@@ -129,14 +140,22 @@ export function createApplianceState(opts: ApplianceOptions = {}): ApplianceStat
 }
 
 /** The bytes the simulator streams for a request; tests compare stored data with this. */
-export function applianceBackupContent(device: string, req: { unit: string | null; kind: string; state: string }, size: number): Buffer {
-  const header = Buffer.from(`APPLIANCE-BACKUP device=${device} kind=${req.kind} unit=${req.unit ?? '-'} state=${req.state}\n`);
+export function applianceBackupContent(
+  device: string,
+  req: { unit: string | null; kind: string; state: string },
+  size: number,
+): Buffer {
+  const header = Buffer.from(
+    `APPLIANCE-BACKUP device=${device} kind=${req.kind} unit=${req.unit ?? '-'} state=${req.state}\n`,
+  );
   const out = Buffer.alloc(Math.max(size, header.length));
   header.copy(out);
   const seed = createHash('sha256').update(header).digest();
   let x = seed.readUInt32LE(0) | 1;
   for (let i = header.length; i < out.length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     out[i] = x & 0xff;
   }
   return out;
@@ -174,11 +193,18 @@ export type ApplianceAnswer =
   | { status: 200; stream: Buffer; failMidway: boolean };
 
 /** Serves one request against the model at time `now`, recording it in `s.calls`. */
-export function handleApplianceRequest(s: ApplianceState, req: ApplianceRequest, now: number): { call: ApplianceCall; answer: ApplianceAnswer } {
+export function handleApplianceRequest(
+  s: ApplianceState,
+  req: ApplianceRequest,
+  now: number,
+): { call: ApplianceCall; answer: ApplianceAnswer } {
   const unit = req.unit ?? null;
   const call: ApplianceCall = { op: req.op, unit, status: 0, at: now };
   if (req.op === 'quiesce' || req.op === 'unquiesce') call.timeout = req.timeout as number;
-  if (req.op === 'backup') { call.kind = req.kind as string; call.state = req.state as string; }
+  if (req.op === 'backup') {
+    call.kind = req.kind as string;
+    call.state = req.state as string;
+  }
   s.calls.push(call);
   const answer = answer1(s, req, unit, now);
   call.status = answer.status;
@@ -205,10 +231,14 @@ function answer1(s: ApplianceState, req: ApplianceRequest, unit: string | null, 
     case 'state':
       return { status: 200, body: { state: effectiveState(s, unit, now) } };
     case 'quiesced':
-      return { status: 200, body: { units: Object.keys(s.units).filter((u) => effectiveState(s, u, now) !== 'active') } };
+      return {
+        status: 200,
+        body: { units: Object.keys(s.units).filter((u) => effectiveState(s, u, now) !== 'active') },
+      };
     case 'quiesce':
     case 'unquiesce': {
-      if (!Number.isSafeInteger(req.timeout) || (req.timeout as number) < 0) return fail(400, 'timeout must be whole seconds >= 0');
+      if (!Number.isSafeInteger(req.timeout) || (req.timeout as number) < 0)
+        return fail(400, 'timeout must be whole seconds >= 0');
       settle(target, now);
       if (req.op === 'quiesce') {
         if (s.failQuiesce) return fail(500, 'quiesce failed on the device');
@@ -237,7 +267,11 @@ function answer1(s: ApplianceState, req: ApplianceRequest, unit: string | null, 
       }
       if (s.failBackup === true) return fail(500, 'backup failed on the device');
       const size = req.kind === 'backup' ? s.backupBytes : s.exportBytes;
-      const stream = applianceBackupContent(s.name, { unit, kind: req.kind as string, state: req.state as string }, size);
+      const stream = applianceBackupContent(
+        s.name,
+        { unit, kind: req.kind as string, state: req.state as string },
+        size,
+      );
       return { status: 200, stream, failMidway: s.failBackup === 'midway' };
     }
   }
@@ -257,9 +291,15 @@ export interface Appliance {
 }
 
 const ROUTES: Record<string, ApplianceOp> = {
-  'GET /v1/health': 'health', 'GET /v1/units': 'units', 'GET /v1/state': 'state', 'GET /v1/quiesced': 'quiesced',
-  'POST /v1/quiesce': 'quiesce', 'POST /v1/unquiesce': 'unquiesce', 'GET /v1/unsaved': 'unsaved',
-  'GET /v1/space': 'space', 'POST /v1/backup': 'backup',
+  'GET /v1/health': 'health',
+  'GET /v1/units': 'units',
+  'GET /v1/state': 'state',
+  'GET /v1/quiesced': 'quiesced',
+  'POST /v1/quiesce': 'quiesce',
+  'POST /v1/unquiesce': 'unquiesce',
+  'GET /v1/unsaved': 'unsaved',
+  'GET /v1/space': 'space',
+  'POST /v1/backup': 'backup',
 };
 
 /** Starts the HTTP simulator on 127.0.0.1 with a free port. `clock` overrides the model's time (e.g. a ManualClock). */
@@ -282,25 +322,40 @@ export async function startAppliance(opts: ApplianceOptions & { clock?: { now():
   function serve(req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse): void {
     const u = new URL(req.url ?? '/', 'http://x');
     const op = ROUTES[`${req.method} ${u.pathname}`];
-    if (op === undefined) return send(res, 404, { error: `no such endpoint ${req.method} ${u.pathname}` });
+    if (op === undefined) {
+      send(res, 404, { error: `no such endpoint ${req.method} ${u.pathname}` });
+      return;
+    }
     let body: Record<string, unknown> = {};
     if (req.method === 'POST') {
       try {
         body = JSON.parse(raw.toString('utf8') || '{}');
       } catch {
-        return send(res, 400, { error: 'request body is not JSON' });
+        send(res, 400, { error: 'request body is not JSON' });
+        return;
       }
     }
     const auth = req.headers.authorization;
     const unit = req.method === 'POST' ? (body.unit as string | null | undefined) : u.searchParams.get('unit');
-    const { answer } = handleApplianceRequest(state, {
-      op, unit: unit ?? null, timeout: body.timeout, kind: body.kind, state: body.state,
-      token: auth?.startsWith('Bearer ') ? auth.slice(7) : null,
-    }, now());
+    const { answer } = handleApplianceRequest(
+      state,
+      {
+        op,
+        unit: unit ?? null,
+        timeout: body.timeout,
+        kind: body.kind,
+        state: body.state,
+        token: auth?.startsWith('Bearer ') ? auth.slice(7) : null,
+      },
+      now(),
+    );
     const delay = state.latencyMs[op] ?? 0;
     const reply = () => {
       if (res.destroyed) return;
-      if ('body' in answer) return send(res, answer.status, answer.body);
+      if ('body' in answer) {
+        send(res, answer.status, answer.body);
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': answer.stream.length });
       if (answer.failMidway) {
         res.write(answer.stream.subarray(0, answer.stream.length >> 1), () => res.destroy());
@@ -308,8 +363,14 @@ export async function startAppliance(opts: ApplianceOptions & { clock?: { now():
         res.end(answer.stream);
       }
     };
-    if (delay <= 0) return reply();
-    const t = setTimeout(() => { timers.delete(t); reply(); }, delay);
+    if (delay <= 0) {
+      reply();
+      return;
+    }
+    const t = setTimeout(() => {
+      timers.delete(t);
+      reply();
+    }, delay);
     timers.add(t);
   }
 

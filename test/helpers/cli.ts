@@ -34,7 +34,11 @@ export interface RunOptions {
 
 /** The environment every CLI child gets: nothing of ours leaks in (no SAFEHOLD_* from the caller). */
 export function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.homedir(), LANG: 'C.UTF-8' };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? os.homedir(),
+    LANG: 'C.UTF-8',
+  };
   if (process.env.NODE_COMPILE_CACHE) env.NODE_COMPILE_CACHE = process.env.NODE_COMPILE_CACHE;
   return env;
 }
@@ -54,19 +58,27 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 180_000);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.stdin.on('error', () => {}); // the CLI may exit before reading all of stdin
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       resolve({
-        code, signal, stdout, stderr,
+        code,
+        signal,
+        stdout,
+        stderr,
         json() {
           try {
             return JSON.parse(stdout);
           } catch {
-            throw new Error(`safehold ${args.join(' ')}: stdout is not one JSON document (exit ${code})\nstdout: ${stdout}\nstderr: ${stderr}`);
+            throw new Error(
+              `safehold ${args.join(' ')}: stdout is not one JSON document (exit ${code})\nstdout: ${stdout}\nstderr: ${stderr}`,
+            );
           }
         },
       });
@@ -102,9 +114,18 @@ export function makeSandbox(prefix = 'safehold-cli-'): Sandbox {
   const repo = path.join(dir, 'repo');
   const data = path.join(dir, 'data');
   const password = `pw-${crypto.randomBytes(9).toString('hex')}-Zq`;
-  const env: NodeJS.ProcessEnv = { ...baseEnv(), SAFEHOLD_PASSWORD: password, SAFEHOLD_REPOSITORY: repo, SAFEHOLD_DATA_DIR: data };
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv(),
+    SAFEHOLD_PASSWORD: password,
+    SAFEHOLD_REPOSITORY: repo,
+    SAFEHOLD_DATA_DIR: data,
+  };
   const sb: Sandbox = {
-    dir, repo, data, password, env,
+    dir,
+    repo,
+    data,
+    password,
+    env,
     run(args, opts = {}) {
       const merged: NodeJS.ProcessEnv = { ...env };
       for (const [k, v] of Object.entries(opts.env ?? {})) {
@@ -158,7 +179,19 @@ export function buildSampleTree(root: string): string[] {
   fs.writeFileSync(p('odd-mtime.txt'), 'from the past\n');
   fs.utimesSync(p('odd-mtime.txt'), ODD_MTIME, ODD_MTIME);
   fs.chmodSync(p('nested', 'a', 'b'), 0o750);
-  return ['big.bin', 'empty.txt', 'exec.sh', 'hard1', 'hard2', 'medium.bin', 'nested/a/b/c/deep.txt', 'nested/a/sibling.txt', 'odd-mtime.txt', 'small.txt', 'sparse.img'];
+  return [
+    'big.bin',
+    'empty.txt',
+    'exec.sh',
+    'hard1',
+    'hard2',
+    'medium.bin',
+    'nested/a/b/c/deep.txt',
+    'nested/a/sibling.txt',
+    'odd-mtime.txt',
+    'small.txt',
+    'sparse.img',
+  ];
 }
 
 /** Every entry below `root` (relative paths, sorted; directories included), without following links. */
@@ -256,7 +289,9 @@ export function compareTrees(a: string, b: string): string[] {
   // Hard links: the same names must share an inode on both sides (the order of the walk is the same).
   for (const name of new Set([...groupA.keys(), ...groupB.keys()])) {
     if (groupA.get(name) !== groupB.get(name)) {
-      diffs.push(`${name}: hard-link group ${groupA.get(name) ?? '(not linked)'} vs ${groupB.get(name) ?? '(not linked)'}`);
+      diffs.push(
+        `${name}: hard-link group ${groupA.get(name) ?? '(not linked)'} vs ${groupB.get(name) ?? '(not linked)'}`,
+      );
     }
   }
   return diffs;

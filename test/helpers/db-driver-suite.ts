@@ -73,8 +73,10 @@ export function dbDriverSuite(title: string, make: () => Promise<DbFixture>): vo
       await f.seed(other);
       await f.mutate(other);
       const otherDigest = await f.driver.digest(other);
-      await assert.rejects(f.driver.restore(unit, Readable.from([dump]), b.format, { into: other }),
-        (e: unknown) => e instanceof SafeholdError && e.code === 'RESTORE_TARGET' && e.message.includes(other));
+      await assert.rejects(
+        f.driver.restore(unit, Readable.from([dump]), b.format, { into: other }),
+        (e: unknown) => e instanceof SafeholdError && e.code === 'RESTORE_TARGET' && e.message.includes(other),
+      );
       assert.deepEqual(await f.driver.digest(other), otherDigest, 'nothing was changed by the refused restore');
       await f.driver.restore(unit, Readable.from([dump]), b.format, { into: other, clean: true });
       assert.deepEqual(await f.driver.digest(other), want);
@@ -88,7 +90,10 @@ export function dbDriverSuite(title: string, make: () => Promise<DbFixture>): vo
       await f.driver.drop(unit);
       assert.equal(await f.driver.exists(unit), false);
       assert.ok(!(await f.driver.listUnits()).includes(unit));
-      await assert.rejects(async () => drain((await f.driver.backup(unit)).stream), (e: unknown) => e instanceof SafeholdError && e.code === 'NOT_FOUND' && e.message.includes(unit));
+      await assert.rejects(
+        async () => drain((await f.driver.backup(unit)).stream),
+        (e: unknown) => e instanceof SafeholdError && e.code === 'NOT_FOUND' && e.message.includes(unit),
+      );
       assert.equal(await f.unreachable.available(), false);
       await assert.rejects(f.unreachable.listUnits(), (e: unknown) => e instanceof SafeholdError && e.code === 'IO');
     });
@@ -102,7 +107,10 @@ export function dbDriverSuite(title: string, make: () => Promise<DbFixture>): vo
       const dump = await drain(b.stream);
       const cut = dump.subarray(0, Math.floor(dump.length * 0.6));
       const into = f.name('cut');
-      await assert.rejects(f.driver.restore(unit, Readable.from([cut]), b.format, { into }), (e: unknown) => e instanceof SafeholdError);
+      await assert.rejects(
+        f.driver.restore(unit, Readable.from([cut]), b.format, { into }),
+        (e: unknown) => e instanceof SafeholdError,
+      );
       assert.equal(await f.driver.exists(into), false, 'a failed restore into a new name removes what it created');
     });
 
@@ -110,7 +118,8 @@ export function dbDriverSuite(title: string, make: () => Promise<DbFixture>): vo
       const f = await make();
       t.after(() => f.cleanup());
       const c = f.driver.capabilities;
-      for (const k of ['online', 'quiesce', 'units', 'staging', 'physical'] as const) assert.equal(typeof c[k], 'boolean', k);
+      for (const k of ['online', 'quiesce', 'units', 'staging', 'physical'] as const)
+        assert.equal(typeof c[k], 'boolean', k);
       assert.equal(c.online, true, 'every database driver here backs up online');
     });
   });

@@ -19,10 +19,28 @@ import type { Appliance, ApplianceOptions } from './appliance-server.ts';
 
 export const PASSWORD = 'plan test password';
 
-export function activity(name: string, kind: Activity['kind'], targets: string, units: string | null, over: Partial<Activity> = {}): Activity {
+export function activity(
+  name: string,
+  kind: Activity['kind'],
+  targets: string,
+  units: string | null,
+  over: Partial<Activity> = {},
+): Activity {
   return {
-    name, kind, targets, units, quiesce: false, quiesceTimeoutMs: 1000, preTask: null, postTask: null, tags: [],
-    purge: kind === 'purge' ? { type: 'retention' } : null, to: null, timeoutMs: 3_600_000, group: null, ...over,
+    name,
+    kind,
+    targets,
+    units,
+    quiesce: false,
+    quiesceTimeoutMs: 1000,
+    preTask: null,
+    postTask: null,
+    tags: [],
+    purge: kind === 'purge' ? { type: 'retention' } : null,
+    to: null,
+    timeoutMs: 3_600_000,
+    group: null,
+    ...over,
   };
 }
 
@@ -48,38 +66,84 @@ export async function planWorld(
   devices: Record<string, ApplianceOptions>,
   plan: Partial<Plan> & { activities: Activity[] },
   over: {
-    backupsEnabled?: boolean; window?: Window; destination?: Partial<RepositoryDestination>; quiesceGraceMs?: number;
-    targets?: Record<string, Target>; repoPath?: string; clock?: Clock;
+    backupsEnabled?: boolean;
+    window?: Window;
+    destination?: Partial<RepositoryDestination>;
+    quiesceGraceMs?: number;
+    targets?: Record<string, Target>;
+    repoPath?: string;
+    clock?: Clock;
   } = {},
 ): Promise<PlanWorld> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-plan-'));
   const appliances: Record<string, Appliance> = {};
-  for (const [name, opts] of Object.entries(devices)) appliances[name] = await startAppliance({ name, token: 'tok', ...opts });
+  for (const [name, opts] of Object.entries(devices))
+    appliances[name] = await startAppliance({ name, token: 'tok', ...opts });
   const repoPath = over.repoPath ?? path.join(dir, 'repo');
   await Repository.init(new LocalBackend(repoPath), PASSWORD, { kdf: { N: 1024, r: 8, p: 1 } });
   const targets: Record<string, Target> = { ...over.targets };
   for (const [name, a] of Object.entries(appliances)) {
-    targets[name] = { kind: 'device', name, site: null, adapter: { type: 'http', url: a.url, token: { source: 'inline', value: 'tok' }, timeoutMs: 5000 } };
+    targets[name] = {
+      kind: 'device',
+      name,
+      site: null,
+      adapter: { type: 'http', url: a.url, token: { source: 'inline', value: 'tok' }, timeoutMs: 5000 },
+    };
   }
   const destination: RepositoryDestination = {
-    type: 'repository', name: 'local', path: repoPath, password: { source: 'inline', value: PASSWORD }, requireMount: false, minFree: null, site: null, ...over.destination,
+    type: 'repository',
+    name: 'local',
+    path: repoPath,
+    password: { source: 'inline', value: PASSWORD },
+    requireMount: false,
+    minFree: null,
+    site: null,
+    ...over.destination,
   };
   const fullPlan: Plan = {
-    name: 'nightly', description: '', schedule: null, window: over.window ?? { type: 'always' }, destination: 'local',
-    retry: { scheduled: { intervalMs: 600_000, maxDurationMs: 14_400_000 }, purge: { intervalMs: 600_000, maxDurationMs: 21_600_000 }, onDemand: null },
-    retention: null, prePlan: null, postPlan: null, timeoutMs: 36_000_000, ...plan,
+    name: 'nightly',
+    description: '',
+    schedule: null,
+    window: over.window ?? { type: 'always' },
+    destination: 'local',
+    retry: {
+      scheduled: { intervalMs: 600_000, maxDurationMs: 14_400_000 },
+      purge: { intervalMs: 600_000, maxDurationMs: 21_600_000 },
+      onDemand: null,
+    },
+    retention: null,
+    prePlan: null,
+    postPlan: null,
+    timeoutMs: 36_000_000,
+    ...plan,
   };
   const config: Config = {
     file: path.join(dir, 'safehold.yaml'),
     settings: {
-      backupsEnabled: over.backupsEnabled ?? true, dataDir: path.join(dir, 'data'), quiesceGraceMs: over.quiesceGraceMs ?? 200,
-      maxParallelRuns: 2, lockMaxAgeMs: 12 * 3_600_000, lockHeartbeatTimeoutMs: 300_000, shutdownGraceMs: 5_000, metrics: { enabled: true, protect: false },
+      backupsEnabled: over.backupsEnabled ?? true,
+      dataDir: path.join(dir, 'data'),
+      quiesceGraceMs: over.quiesceGraceMs ?? 200,
+      maxParallelRuns: 2,
+      lockMaxAgeMs: 12 * 3_600_000,
+      lockHeartbeatTimeoutMs: 300_000,
+      shutdownGraceMs: 5_000,
+      metrics: { enabled: true, protect: false },
     },
-    sites: {}, targets, destinations: { local: destination }, plans: { nightly: fullPlan }, alerts: [], groups: {}, restorePlans: {},
+    sites: {},
+    targets,
+    destinations: { local: destination },
+    plans: { nightly: fullPlan },
+    alerts: [],
+    groups: {},
+    restorePlans: {},
   };
   const catalog = Catalog.open(path.join(dir, 'data'), over.clock);
   return {
-    dir, config, catalog, appliances, repoPath,
+    dir,
+    config,
+    catalog,
+    appliances,
+    repoPath,
     async close() {
       catalog.close();
       await Promise.all(Object.values(appliances).map((a) => a.close()));
@@ -96,7 +160,10 @@ export async function openRepo(w: PlanWorld): Promise<Repository> {
 }
 
 /** The bytes a stream snapshot (command target, device backup/export) holds, read back from the repository. */
-export async function streamContent(repo: Repository, snapshot: string): Promise<{ snapshot: SnapshotWithId; name: string; bytes: Buffer }> {
+export async function streamContent(
+  repo: Repository,
+  snapshot: string,
+): Promise<{ snapshot: SnapshotWithId; name: string; bytes: Buffer }> {
   const snap = await findSnapshot(repo, snapshot);
   const tree = await loadTree(repo, snap.tree);
   const node = tree.nodes[0]!;
@@ -110,9 +177,16 @@ export function quiesceRecords(w: PlanWorld): QuiesceRecord[] {
   try {
     const rows = db.prepare('SELECT * FROM quiesces ORDER BY requested_at, rowid').all() as Record<string, unknown>[];
     return rows.map((r) => ({
-      id: r.id as string, runId: r.run_id as string, taskId: (r.task_id as string | null) ?? null, target: r.target as string,
-      unit: (r.unit as string | null) ?? null, requestedAt: r.requested_at as number, releasedAt: (r.released_at as number | null) ?? null,
-      outcome: (r.outcome as string | null) ?? null, pid: (r.pid as number | null) ?? null, hostname: (r.hostname as string | null) ?? null,
+      id: r.id as string,
+      runId: r.run_id as string,
+      taskId: (r.task_id as string | null) ?? null,
+      target: r.target as string,
+      unit: (r.unit as string | null) ?? null,
+      requestedAt: r.requested_at as number,
+      releasedAt: (r.released_at as number | null) ?? null,
+      outcome: (r.outcome as string | null) ?? null,
+      pid: (r.pid as number | null) ?? null,
+      hostname: (r.hostname as string | null) ?? null,
     }));
   } finally {
     db.close();
@@ -121,7 +195,11 @@ export function quiesceRecords(w: PlanWorld): QuiesceRecord[] {
 
 /** The run log's messages of one task (or of the run itself when task is null), in order. */
 export function taskLog(w: PlanWorld, runId: string, taskId: string | null): string[] {
-  return w.catalog.planRuns().logLines(runId).filter((l) => l.taskId === taskId).map((l) => l.message);
+  return w.catalog
+    .planRuns()
+    .logLines(runId)
+    .filter((l) => l.taskId === taskId)
+    .map((l) => l.message);
 }
 
 /**
@@ -139,7 +217,10 @@ const TASK_STEPS: [number, RegExp][] = [
   [6, /^pre-task hook \S+ /],
   [7, /^\S+ quiesced$/],
   // The backup or export, a drill, or the work of a purge or a copy (task-work.ts).
-  [8, /^(?:(?:backup|export) of \S+(?: \((?:persisted|running) state\))? saved as |drill of \S+ from snapshot |retention keeps \d+ of |pruned: |purge statement on |copied \d+ )/],
+  [
+    8,
+    /^(?:(?:backup|export) of \S+(?: \((?:persisted|running) state\))? saved as |drill of \S+ from snapshot |retention keeps \d+ of |pruned: |purge statement on |copied \d+ )/,
+  ],
   // The unquiesce, or why it failed (after the task's earlier failure, if any).
   [9, /^(?:\S+ unquiesced$|(?:.*; )?unquiesce of \S+ (?:did not finish within |failed: ))/],
   [10, /^post-task hook \S+ /],

@@ -51,7 +51,9 @@ export function copyProgram(): ProgramCopy {
 
 /** `node_modules/NAME` of every installed package the program needs at run time (outermost ones; nested ones come along). */
 function runtimePackages(): string[] {
-  const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
   const keys = Object.entries(lock.packages)
     .filter(([key, p]) => key.startsWith('node_modules/') && !p.dev && fs.existsSync(path.join(ROOT, key)))
     .map(([key]) => key);
@@ -95,7 +97,10 @@ function mkdirsReadable(base: string, rel: string): void {
 /** Copies a file or tree; directories become 0755, files 0644 (0755 when executable), whatever the umask of the checkout. */
 function copyReadable(from: string, to: string): void {
   const st = fs.lstatSync(from);
-  if (st.isSymbolicLink()) return fs.symlinkSync(fs.readlinkSync(from), to);
+  if (st.isSymbolicLink()) {
+    fs.symlinkSync(fs.readlinkSync(from), to);
+    return;
+  }
   if (st.isDirectory()) {
     fs.mkdirSync(to);
     fs.chmodSync(to, 0o755);

@@ -55,9 +55,30 @@ export async function forger(repo: Repository, repoDir: string): Promise<Forger>
     async snapshot(tree, over = {}) {
       await repo.flush();
       return saveSnapshot(repo, {
-        version: 1, time: new Date().toISOString(), tree, paths: ['/x'], hostname: 'evil', username: 'evil', uid: 0, gid: 0,
-        tags: [], excludes: [], kind: 'files', program: 'forger',
-        summary: { filesNew: 0, filesChanged: 0, filesUnchanged: 0, filesFailed: 0, dirs: 0, bytesRead: 0, bytesAdded: 0, totalSize: 0, totalFiles: 0, durationMs: 0 },
+        version: 1,
+        time: new Date().toISOString(),
+        tree,
+        paths: ['/x'],
+        hostname: 'evil',
+        username: 'evil',
+        uid: 0,
+        gid: 0,
+        tags: [],
+        excludes: [],
+        kind: 'files',
+        program: 'forger',
+        summary: {
+          filesNew: 0,
+          filesChanged: 0,
+          filesUnchanged: 0,
+          filesFailed: 0,
+          dirs: 0,
+          bytesRead: 0,
+          bytesAdded: 0,
+          totalSize: 0,
+          totalFiles: 0,
+          durationMs: 0,
+        },
         ...over,
       } as Snapshot);
     },
@@ -67,15 +88,56 @@ export async function forger(repo: Repository, repoDir: string): Promise<Forger>
 
 /** Tree node builders: a regular file of `content` blobs, a directory, a symlink. */
 export function fileNode(name: string, content: string[], size: number, over: Partial<TreeNode> = {}): TreeNode {
-  return { name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: NS, ctime: NS, inode: 0, device: 0, links: 1, size, content, ...over };
+  return {
+    name,
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtime: NS,
+    ctime: NS,
+    inode: 0,
+    device: 0,
+    links: 1,
+    size,
+    content,
+    ...over,
+  };
 }
 
 export function dirNode(name: string, subtree: string, over: Partial<TreeNode> = {}): TreeNode {
-  return { name, type: 'dir', mode: 0o777, uid: 0, gid: 0, mtime: NS, ctime: NS, inode: 0, device: 0, links: 1, size: 0, subtree, ...over };
+  return {
+    name,
+    type: 'dir',
+    mode: 0o777,
+    uid: 0,
+    gid: 0,
+    mtime: NS,
+    ctime: NS,
+    inode: 0,
+    device: 0,
+    links: 1,
+    size: 0,
+    subtree,
+    ...over,
+  };
 }
 
 export function symlinkNode(name: string, linkTarget: string): TreeNode {
-  return { name, type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: NS, ctime: NS, inode: 0, device: 0, links: 1, size: 0, linkTarget };
+  return {
+    name,
+    type: 'symlink',
+    mode: 0o777,
+    uid: 0,
+    gid: 0,
+    mtime: NS,
+    ctime: NS,
+    inode: 0,
+    device: 0,
+    links: 1,
+    size: 0,
+    linkTarget,
+  };
 }
 
 /**
@@ -96,8 +158,15 @@ export function statListing(root: string): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (p: string) => {
     const st = fs.lstatSync(p, { bigint: true });
-    const kind = st.isSymbolicLink() ? `link:${fs.readlinkSync(p)}` : st.isFile() ? `file:${createHash('sha256').update(fs.readFileSync(p)).digest('hex')}` : st.isDirectory() ? 'dir' : 'other';
-    out[path.relative(root, p) || '.'] = `${kind} mode=${(st.mode & 0o7777n).toString(8)} uid=${st.uid} gid=${st.gid} size=${st.size} mtime=${st.mtimeNs}`;
+    const kind = st.isSymbolicLink()
+      ? `link:${fs.readlinkSync(p)}`
+      : st.isFile()
+        ? `file:${createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`
+        : st.isDirectory()
+          ? 'dir'
+          : 'other';
+    out[path.relative(root, p) || '.'] =
+      `${kind} mode=${(st.mode & 0o7777n).toString(8)} uid=${st.uid} gid=${st.gid} size=${st.size} mtime=${st.mtimeNs}`;
     if (st.isDirectory()) for (const n of fs.readdirSync(p).sort()) walk(path.join(p, n));
   };
   walk(root);
@@ -109,11 +178,22 @@ export function tempDir(prefix: string): string {
 }
 
 /** A plain (uncompressed) tar of the given members and their contents, unchecked. */
-export function forgeTar(members: { entry: Partial<TarEntry> & Pick<TarEntry, 'path' | 'type'>; content?: string }[]): Buffer {
+export function forgeTar(
+  members: { entry: Partial<TarEntry> & Pick<TarEntry, 'path' | 'type'>; content?: string }[],
+): Buffer {
   const parts: Buffer[] = [];
   for (const m of members) {
     const content = Buffer.from(m.content ?? '');
-    const e: TarEntry = { size: content.length, mode: 0o755, uid: 0, gid: 0, uname: '', gname: '', mtimeNs: BigInt(NS), ...m.entry };
+    const e: TarEntry = {
+      size: content.length,
+      mode: 0o755,
+      uid: 0,
+      gid: 0,
+      uname: '',
+      gname: '',
+      mtimeNs: BigInt(NS),
+      ...m.entry,
+    };
     parts.push(encodeHeader(e), content, Buffer.alloc((BLOCK - (content.length % BLOCK)) % BLOCK));
   }
   parts.push(Buffer.alloc(BLOCK * 2));

@@ -45,7 +45,9 @@ const server = new SMTPServer({
     if (ok) cb(null, { user: auth.username });
     else cb(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
   },
-  onMailFrom(_address, _session, cb) { cb(rejection('mail')); },
+  onMailFrom(_address, _session, cb) {
+    cb(rejection('mail'));
+  },
   onRcptTo(address, _session, cb) {
     if (cfg.rejectRecipients?.includes(address.address)) {
       emit({ type: 'reject', stage: 'rcpt', code: 550, recipient: address.address });
@@ -54,13 +56,18 @@ const server = new SMTPServer({
     }
     cb(rejection('rcpt'));
   },
-  onClose() { emit({ type: 'closed' }); },
+  onClose() {
+    emit({ type: 'closed' });
+  },
   onData(stream, session, cb) {
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => {
       const refused = rejection('data');
-      if (refused) { cb(refused); return; }
+      if (refused) {
+        cb(refused);
+        return;
+      }
       const env = session.envelope;
       emit({
         type: 'message',
@@ -74,7 +81,9 @@ const server = new SMTPServer({
   },
 });
 
-server.on('error', (e) => { process.stderr.write(`smtp sink: ${e.message}\n`); });
+server.on('error', (e) => {
+  process.stderr.write(`smtp sink: ${e.message}\n`);
+});
 process.on('SIGTERM', () => process.exit(0));
 server.listen(0, '127.0.0.1', () => {
   const addr = server.server.address();

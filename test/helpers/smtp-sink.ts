@@ -49,7 +49,9 @@ export interface SmtpSink {
   stop(): Promise<void>;
 }
 
-interface TestContext { after(fn: () => unknown): void }
+interface TestContext {
+  after(fn: () => unknown): void;
+}
 
 /** Starts the sink; it is stopped after the test. */
 export async function startSmtpSink(t: TestContext, opts: SmtpSinkOptions = {}): Promise<SmtpSink> {
@@ -65,19 +67,33 @@ export async function startSmtpSink(t: TestContext, opts: SmtpSinkOptions = {}):
     const timer = setTimeout(() => reject(new Error(`smtp sink did not start within 10 s: ${stderr}`)), 10_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const o = JSON.parse(line) as { type: string; port?: number };
-      if (o.type === 'listening') { clearTimeout(timer); resolve(o.port!); } else if (o.type === 'closed') closed++; else events.push(o as SinkEvent);
+      if (o.type === 'listening') {
+        clearTimeout(timer);
+        resolve(o.port!);
+      } else if (o.type === 'closed') closed++;
+      else events.push(o as SinkEvent);
     });
     child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => { stderr += d; });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`smtp sink exited ${code}: ${stderr}`)); });
+    child.stderr!.on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`smtp sink exited ${code}: ${stderr}`));
+    });
   });
   return {
-    host: '127.0.0.1', port, events,
+    host: '127.0.0.1',
+    port,
+    events,
     messages: () => events.filter((e): e is { type: 'message' } & ReceivedMail => e.type === 'message'),
     async waitForSessions(n) {
       const end = Date.now() + 5000;
       while (closed < n) {
-        if (Date.now() > end) throw new Error(`smtp sink saw ${closed} sessions end, not ${n}: ${JSON.stringify(events.map((e) => e.type))}`);
+        if (Date.now() > end)
+          throw new Error(
+            `smtp sink saw ${closed} sessions end, not ${n}: ${JSON.stringify(events.map((e) => e.type))}`,
+          );
         await new Promise((r) => setTimeout(r, 5));
       }
       return events;
@@ -150,7 +166,10 @@ function qp(body: string): Buffer {
   const s = body.replace(/=\r\n/g, '');
   const out: number[] = [];
   for (let i = 0; i < s.length; i++) {
-    if (s[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 3))) { out.push(parseInt(s.slice(i + 1, i + 3), 16)); i += 2; } else out.push(...Buffer.from(s[i]!, 'utf8'));
+    if (s[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 3))) {
+      out.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else out.push(...Buffer.from(s[i]!, 'utf8'));
   }
   return Buffer.from(out);
 }

@@ -51,14 +51,19 @@ export interface Snmptrapd {
   stop(): Promise<void>;
 }
 
-interface TestContext { after(fn: () => unknown): void }
+interface TestContext {
+  after(fn: () => unknown): void;
+}
 
 /** Starts snmptrapd accepting `community`; it is stopped and its files removed after the test. */
 export async function startSnmptrapd(t: TestContext, community: string): Promise<Snmptrapd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-snmptrapd-'));
   let running: Omit<Snmptrapd, 'realBaseMibs'> | undefined;
   // Stop first: snmptrapd writes its persistent state into `dir` as it exits.
-  t.after(async () => { await running?.stop(); fs.rmSync(dir, { recursive: true, force: true }); });
+  t.after(async () => {
+    await running?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   const conf = path.join(dir, 'safehold-trapd.conf');
   fs.writeFileSync(conf, `authCommunity log,execute ${community}\ndoNotRetainNotificationLogs yes\n`);
   const base = baseMibDir(dir);
@@ -75,11 +80,34 @@ export async function startSnmptrapd(t: TestContext, community: string): Promise
   throw new Error(`snmptrapd did not start: ${lastError}`);
 }
 
-async function launch(dir: string, conf: string, baseDir: string, port: number): Promise<Omit<Snmptrapd, 'realBaseMibs'>> {
-  const args = ['-f', '-Lo', '-n', '-X', '-C', '-c', conf, '-M', `${baseDir}:${DEPLOY_DIR}`, '-m', 'SAFEHOLD-MIB',
-    '-F', `${TRAP_PREFIX}%v\n`, `udp:127.0.0.1:${port}`];
+async function launch(
+  dir: string,
+  conf: string,
+  baseDir: string,
+  port: number,
+): Promise<Omit<Snmptrapd, 'realBaseMibs'>> {
+  const args = [
+    '-f',
+    '-Lo',
+    '-n',
+    '-X',
+    '-C',
+    '-c',
+    conf,
+    '-M',
+    `${baseDir}:${DEPLOY_DIR}`,
+    '-m',
+    'SAFEHOLD-MIB',
+    '-F',
+    `${TRAP_PREFIX}%v\n`,
+    `udp:127.0.0.1:${port}`,
+  ];
   // SNMPCONFPATH / SNMP_PERSISTENT_DIR: read no user or system snmp.conf, write nothing outside `dir`.
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', SNMPCONFPATH: dir, SNMP_PERSISTENT_DIR: path.join(dir, 'state') };
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    SNMPCONFPATH: dir,
+    SNMP_PERSISTENT_DIR: path.join(dir, 'state'),
+  };
   const child = spawn(SNMPTRAPD, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const traps: Trap[] = [];
   const waiters: { pred: (t: Trap) => boolean; resolve: (t: Trap) => void }[] = [];
@@ -87,29 +115,57 @@ async function launch(dir: string, conf: string, baseDir: string, port: number):
   let stderr = '';
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (!started && line.includes('NET-SNMP version')) { started = true; resolve(); }
+      if (!started && line.includes('NET-SNMP version')) {
+        started = true;
+        resolve();
+      }
       if (!line.startsWith(TRAP_PREFIX)) return;
       const trap = parseTrap(line);
       traps.push(trap);
-      for (const w of [...waiters]) if (w.pred(trap)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(trap); }
+      for (const w of [...waiters])
+        if (w.pred(trap)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(trap);
+        }
     });
     child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => { stderr = (stderr + d).slice(-4000); });
+    child.stderr!.on('data', (d: string) => {
+      stderr = (stderr + d).slice(-4000);
+    });
     child.on('error', reject);
-    child.on('exit', (code, signal) => { if (!started) reject(new Error(`exited ${code ?? signal}: ${stderr.trim()}`)); });
+    child.on('exit', (code, signal) => {
+      if (!started) reject(new Error(`exited ${code ?? signal}: ${stderr.trim()}`));
+    });
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  try { await ready; } finally { clearTimeout(timer); }
+  try {
+    await ready;
+  } finally {
+    clearTimeout(timer);
+  }
   return {
-    host: '127.0.0.1', port, traps,
+    host: '127.0.0.1',
+    port,
+    traps,
     waitForTrap(pred, what, timeoutMs = 5000) {
       const seen = traps.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const w = { pred, resolve: (tr: Trap) => { clearTimeout(timer); resolve(tr); } };
+        const w = {
+          pred,
+          resolve: (tr: Trap) => {
+            clearTimeout(timer);
+            resolve(tr);
+          },
+        };
+        // biome-ignore lint/correctness/noUnusedVariables: cleared by the waiter above once a trap arrives
         const timer = setTimeout(() => {
           waiters.splice(waiters.indexOf(w), 1);
-          reject(new Error(`no trap ${what} within ${timeoutMs} ms; logged:\n${traps.map((x) => x.line).join('\n')}\nstderr: ${stderr}`));
+          reject(
+            new Error(
+              `no trap ${what} within ${timeoutMs} ms; logged:\n${traps.map((x) => x.line).join('\n')}\nstderr: ${stderr}`,
+            ),
+          );
         }, timeoutMs);
         waiters.push(w);
       });
@@ -124,7 +180,12 @@ function parseTrap(line: string): Trap {
     const m = /^(\S+) = (?:[A-Za-z0-9-]+: )?(.*)$/s.exec(part);
     if (m) entries.push([m[1]!, m[2]!]);
   }
-  return { line, trapOid: entries[1]?.[1] ?? '', names: entries.slice(2).map(([n]) => n), vars: Object.fromEntries(entries) };
+  return {
+    line,
+    trapOid: entries[1]?.[1] ?? '',
+    names: entries.slice(2).map(([n]) => n),
+    vars: Object.fromEntries(entries),
+  };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -152,8 +213,15 @@ function candidateDirs(): string[] {
   const dirs = ['/usr/share/snmp/mibs/ietf', '/var/lib/mibs/ietf', '/usr/share/mibs/ietf'];
   const erlang = '/usr/lib/erlang/lib';
   try {
-    for (const d of fs.readdirSync(erlang).filter((n) => n.startsWith('snmp-')).sort().reverse()) dirs.push(path.join(erlang, d, 'mibs'));
-  } catch { /* no Erlang */ }
+    for (const d of fs
+      .readdirSync(erlang)
+      .filter((n) => n.startsWith('snmp-'))
+      .sort()
+      .reverse())
+      dirs.push(path.join(erlang, d, 'mibs'));
+  } catch {
+    /* no Erlang */
+  }
   return dirs;
 }
 
@@ -164,7 +232,8 @@ function hasModule(dir: string, name: string): boolean {
 /** A directory with the base modules SAFEHOLD-MIB imports: a real one, or stand-ins written under `tmp`. */
 export function baseMibDir(tmp: string): { dir: string; real: boolean } {
   // SAFEHOLD_TEST_MIB_STAND_INS=1 tries the stand-ins on a machine that has the real modules.
-  if (process.env.SAFEHOLD_TEST_MIB_STAND_INS !== '1') for (const dir of candidateDirs()) if (BASE_MODULES.every((m) => hasModule(dir, m))) return { dir, real: true };
+  if (process.env.SAFEHOLD_TEST_MIB_STAND_INS !== '1')
+    for (const dir of candidateDirs()) if (BASE_MODULES.every((m) => hasModule(dir, m))) return { dir, real: true };
   const dir = path.join(tmp, 'base-mibs');
   fs.mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(STAND_INS)) fs.writeFileSync(path.join(dir, `${name}.txt`), text);

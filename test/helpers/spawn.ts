@@ -40,11 +40,15 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv): Running {
   child.stderr!.on('data', (d: Buffer) => err.push(d));
   const done = new Promise<Exit>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({
-      code, signal, ms: performance.now() - t0,
-      stdout: Buffer.concat(out).toString('utf8'),
-      stderr: Buffer.concat(err).toString('utf8'),
-    }));
+    child.on('close', (code, signal) =>
+      resolve({
+        code,
+        signal,
+        ms: performance.now() - t0,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    );
   });
   return { child, done };
 }

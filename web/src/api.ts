@@ -39,7 +39,10 @@ export async function api<T>(path: string, opts: { method?: string; body?: unkno
   if (method !== 'GET' && method !== 'HEAD') headers['x-csrf-token'] = csrf;
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(path, {
-    method, headers, credentials: 'same-origin', cache: 'no-store',
+    method,
+    headers,
+    credentials: 'same-origin',
+    cache: 'no-store',
     ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
   });
   const text = await res.text();

@@ -16,8 +16,14 @@ import { AlertsPage, DrillsPage } from './pages/events.tsx';
 import { ChartsPage } from './pages/charts.tsx';
 
 const NAV: [string, string][] = [
-  ['/', 'Dashboard'], ['/plans', 'Plans'], ['/runs', 'Runs'], ['/snapshots', 'Snapshots'], ['/restore', 'Restore'],
-  ['/drills', 'Drills'], ['/alerts', 'Alerts'], ['/charts', 'Charts'],
+  ['/', 'Dashboard'],
+  ['/plans', 'Plans'],
+  ['/runs', 'Runs'],
+  ['/snapshots', 'Snapshots'],
+  ['/restore', 'Restore'],
+  ['/drills', 'Drills'],
+  ['/alerts', 'Alerts'],
+  ['/charts', 'Charts'],
 ];
 
 export function App() {
@@ -33,29 +39,63 @@ export function App() {
 
   useEffect(() => {
     setUnauthorizedHandler(() => use(null));
-    currentSession().then(use, () => use(null)).finally(() => setChecked(true));
+    currentSession()
+      .then(use, () => use(null))
+      .finally(() => setChecked(true));
   }, []);
   useEffect(() => setMenuOpen(false), [path]);
 
   if (!checked) return <p className="muted center">Loading…</p>;
-  if (!session) return <LoginPage onLogin={(s) => { use(s); if (path === '/login') navigate('/', { replace: true }); }} />;
+  if (!session)
+    return (
+      <LoginPage
+        onLogin={(s) => {
+          use(s);
+          if (path === '/login') navigate('/', { replace: true });
+        }}
+      />
+    );
 
   const signOut = async () => {
-    try { await logout(); } finally { use(null); navigate('/', { replace: true }); }
+    try {
+      await logout();
+    } finally {
+      use(null);
+      navigate('/', { replace: true });
+    }
   };
   const active = (to: string) => (to === '/' ? path === '/' : path === to || path.startsWith(`${to}/`));
 
   return (
     <div className="shell">
       <header className="topbar">
-        <Link to="/" className="brand"><span className="logo" aria-hidden="true" />Safehold</Link>
-        <button type="button" className="menu-toggle" aria-expanded={menuOpen} aria-label="menu" onClick={() => setMenuOpen(!menuOpen)}>☰</button>
+        <Link to="/" className="brand">
+          <span className="logo" aria-hidden="true" />
+          Safehold
+        </Link>
+        <button
+          type="button"
+          className="menu-toggle"
+          aria-expanded={menuOpen}
+          aria-label="menu"
+          onClick={() => setMenuOpen(!menuOpen)}
+        >
+          ☰
+        </button>
         <nav className={menuOpen ? 'open' : ''}>
-          {NAV.map(([to, label]) => <Link key={to} to={to} className={active(to) ? 'active' : ''}>{label}</Link>)}
+          {NAV.map(([to, label]) => (
+            <Link key={to} to={to} className={active(to) ? 'active' : ''}>
+              {label}
+            </Link>
+          ))}
         </nav>
         <div className="who">
-          <span title={`role: ${session.role}`}>{session.user} <span className="muted small">({session.role})</span></span>
-          <button type="button" className="secondary small" onClick={signOut}>Log out</button>
+          <span title={`role: ${session.role}`}>
+            {session.user} <span className="muted small">({session.role})</span>
+          </span>
+          <button type="button" className="secondary small" onClick={signOut}>
+            Log out
+          </button>
         </div>
       </header>
       <main className="content">{page(path, session)}</main>
@@ -67,14 +107,31 @@ function page(path: string, s: Session) {
   const run = /^\/runs\/([^/]+)$/.exec(path);
   if (run) return <RunPage id={decodeURIComponent(run[1]!)} />;
   switch (path) {
-    case '/': case '/login': return <DashboardPage />;
-    case '/plans': return <PlansPage role={s.role} />;
-    case '/runs': return <RunsPage />;
-    case '/snapshots': return <SnapshotsPage />;
-    case '/restore': return <RestorePage role={s.role} />;
-    case '/drills': return <DrillsPage />;
-    case '/alerts': return <AlertsPage />;
-    case '/charts': return <ChartsPage />;
-    default: return <><h1>Not found</h1><p>No page at {path}. <Link to="/">Dashboard</Link></p></>;
+    case '/':
+    case '/login':
+      return <DashboardPage />;
+    case '/plans':
+      return <PlansPage role={s.role} />;
+    case '/runs':
+      return <RunsPage />;
+    case '/snapshots':
+      return <SnapshotsPage />;
+    case '/restore':
+      return <RestorePage role={s.role} />;
+    case '/drills':
+      return <DrillsPage />;
+    case '/alerts':
+      return <AlertsPage />;
+    case '/charts':
+      return <ChartsPage />;
+    default:
+      return (
+        <>
+          <h1>Not found</h1>
+          <p>
+            No page at {path}. <Link to="/">Dashboard</Link>
+          </p>
+        </>
+      );
   }
 }

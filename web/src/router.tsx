@@ -20,7 +20,10 @@ export function useLocation(): { path: string; query: URLSearchParams } {
     const on = () => setLoc(read());
     window.addEventListener('popstate', on);
     window.addEventListener(EVENT, on);
-    return () => { window.removeEventListener('popstate', on); window.removeEventListener(EVENT, on); };
+    return () => {
+      window.removeEventListener('popstate', on);
+      window.removeEventListener(EVENT, on);
+    };
   }, []);
   return loc;
 }

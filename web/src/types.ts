@@ -5,10 +5,33 @@
 
 import type { z } from 'zod';
 import type {
-  alertSchema, dashboardSchema, drillSchema, errorSchema, groupRestoreBodySchema, logLineSchema, loginBodySchema,
-  loginSchema, okSchema, pageSchema, planListSchema, planSchema, repoChartSchema, restoreResultSchema, role,
-  runChartSchema, runLogSchema, runSchema, runStartedSchema, runStatus, runWithTasksSchema, sessionSchema,
-  snapshotSchema, taskSchema, taskStatus, unitRestoreBodySchema, unitRestoreResultSchema,
+  alertSchema,
+  dashboardSchema,
+  drillSchema,
+  errorSchema,
+  groupRestoreBodySchema,
+  logLineSchema,
+  loginBodySchema,
+  loginSchema,
+  okSchema,
+  pageSchema,
+  planListSchema,
+  planSchema,
+  repoChartSchema,
+  restoreResultSchema,
+  role,
+  runChartSchema,
+  runLogSchema,
+  runSchema,
+  runStartedSchema,
+  runStatus,
+  runWithTasksSchema,
+  sessionSchema,
+  snapshotSchema,
+  taskSchema,
+  taskStatus,
+  unitRestoreBodySchema,
+  unitRestoreResultSchema,
 } from '../../src/api/http/schemas.ts';
 
 /** A page of a list of T: `{ items, nextCursor }`. */

@@ -11,7 +11,10 @@ export interface Loaded<T> {
   reload(): void;
 }
 
-export function useApi<T>(path: string | null, opts: { pollMs?: number; pollWhile?: (d: T) => boolean } = {}): Loaded<T> {
+export function useApi<T>(
+  path: string | null,
+  opts: { pollMs?: number; pollWhile?: (d: T) => boolean } = {},
+): Loaded<T> {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(path !== null);
@@ -38,7 +41,10 @@ export function useApi<T>(path: string | null, opts: { pollMs?: number; pollWhil
     };
     setLoading(true);
     void load();
-    return () => { live = false; if (timer) clearTimeout(timer); };
+    return () => {
+      live = false;
+      if (timer) clearTimeout(timer);
+    };
   }, [path, tick, opts.pollMs]);
 
   const reload = useCallback(() => setTick((t) => t + 1), []);

@@ -13,7 +13,14 @@ import { DatabaseSync } from 'node:sqlite';
 import { Catalog } from '../../catalog/catalog.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { isSafeholdError } from '../../core/errors.ts';
-import { auditTo, createAuthenticator, createToken, hashPassword, SESSION_COOKIE, sessionCookieOptions } from './index.ts';
+import {
+  auditTo,
+  createAuthenticator,
+  createToken,
+  hashPassword,
+  SESSION_COOKIE,
+  sessionCookieOptions,
+} from './index.ts';
 import type { AuthRequest } from './index.ts';
 
 const T0 = Date.UTC(2026, 10, 25, 9, 0);
@@ -24,13 +31,17 @@ function setup(t: TestContext) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-auth-'));
   const clock = new ManualClock(T0);
   const catalog = Catalog.open(dir, clock);
-  t.after(() => { catalog.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  t.after(() => {
+    catalog.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   return { dir, clock, catalog, auth: createAuthenticator(catalog, clock) };
 }
 
 const bearer = (token: string): AuthRequest => ({ headers: { authorization: `Bearer ${token}` }, cookies: {} });
 const cookie = (sessionId: string, csrf?: string): AuthRequest => ({
-  headers: csrf === undefined ? {} : { 'x-csrf-token': csrf }, cookies: { [SESSION_COOKIE]: sessionId },
+  headers: csrf === undefined ? {} : { 'x-csrf-token': csrf },
+  cookies: { [SESSION_COOKIE]: sessionId },
 });
 
 async function addUser(catalog: Catalog, name: string, role: 'viewer' | 'operator' | 'admin', password: string) {
@@ -42,8 +53,17 @@ test('tokens: created token authenticates with its role; wrong secret, other for
   const { token, info } = createToken(catalog, { role: 'operator', name: 'ci', createdBy: 'test' });
   assert.match(token, /^shk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
   assert.equal(token.slice(4, 20), info.id);
-  assert.deepEqual(await auth.authenticate(bearer(token)), { kind: 'token', id: info.id, name: 'ci', role: 'operator' });
-  assert.deepEqual(await auth.authenticate({ headers: { Authorization: `bearer  ${token}` }, cookies: {} }), { kind: 'token', id: info.id, name: 'ci', role: 'operator' }, 'scheme and header name in any case');
+  assert.deepEqual(await auth.authenticate(bearer(token)), {
+    kind: 'token',
+    id: info.id,
+    name: 'ci',
+    role: 'operator',
+  });
+  assert.deepEqual(
+    await auth.authenticate({ headers: { Authorization: `bearer  ${token}` }, cookies: {} }),
+    { kind: 'token', id: info.id, name: 'ci', role: 'operator' },
+    'scheme and header name in any case',
+  );
   assert.equal(catalog.tokens().get(info.id)?.lastUsedAt, T0);
 
   const secret = token.slice(21);
@@ -51,8 +71,16 @@ test('tokens: created token authenticates with its role; wrong secret, other for
   assert.equal(await auth.authenticate(bearer(`shk_${info.id}_${flipped}`)), null, 'wrong secret');
   assert.equal(await auth.authenticate(bearer(`shk_${'0'.repeat(16)}_${secret}`)), null, 'unknown id');
   assert.equal(await auth.authenticate(bearer(token.slice(0, -1))), null, 'truncated');
-  assert.equal(await auth.authenticate({ headers: { authorization: `Basic ${token}` }, cookies: {} }), null, 'not Bearer');
-  assert.equal(await auth.authenticate({ headers: { authorization: [`Bearer ${token}`, `Bearer ${token}`] }, cookies: {} }), null, 'repeated header');
+  assert.equal(
+    await auth.authenticate({ headers: { authorization: `Basic ${token}` }, cookies: {} }),
+    null,
+    'not Bearer',
+  );
+  assert.equal(
+    await auth.authenticate({ headers: { authorization: [`Bearer ${token}`, `Bearer ${token}`] }, cookies: {} }),
+    null,
+    'repeated header',
+  );
   assert.equal(await auth.authenticate({ headers: {}, cookies: {} }), null, 'no credentials');
 
   clock.set(T0 + 5);
@@ -61,7 +89,10 @@ test('tokens: created token authenticates with its role; wrong secret, other for
   const other = createToken(catalog, { role: 'admin', createdBy: 'test' });
   assert.equal((await auth.authenticate(bearer(other.token)))?.role, 'admin');
   assert.equal(other.info.name, 'admin token', 'default name');
-  assert.throws(() => createToken(catalog, { role: 'viewer', name: '', createdBy: 'x' }), (e) => isSafeholdError(e, 'USAGE'));
+  assert.throws(
+    () => createToken(catalog, { role: 'viewer', name: '', createdBy: 'x' }),
+    (e) => isSafeholdError(e, 'USAGE'),
+  );
 });
 
 test('tokens: the catalog file holds only the SHA-256 of the secret, never the token', async (t) => {
@@ -85,7 +116,10 @@ test('sessions: login gives a cookie session with the user role and a CSRF token
   await addUser(catalog, 'alice', 'operator', 'alice-password');
   const s = await auth.login('alice', 'alice-password', '10.0.0.7');
   assert.match(s.sessionId, /^[A-Za-z0-9_-]{43}$/);
-  assert.deepEqual({ user: s.user, role: s.role, expiresAt: s.expiresAt }, { user: 'alice', role: 'operator', expiresAt: T0 + 7 * 24 * HOUR });
+  assert.deepEqual(
+    { user: s.user, role: s.role, expiresAt: s.expiresAt },
+    { user: 'alice', role: 'operator', expiresAt: T0 + 7 * 24 * HOUR },
+  );
   const p = await auth.authenticate(cookie(s.sessionId));
   assert.deepEqual(p, { kind: 'user', id: 'alice', name: 'alice', role: 'operator', csrf: s.csrf });
 
@@ -111,8 +145,14 @@ test('sessions: login gives a cookie session with the user role and a CSRF token
 test('sessions: a wrong password, an unknown user and a disabled user all fail alike', async (t) => {
   const { dir, catalog, auth } = setup(t);
   await addUser(catalog, 'alice', 'viewer', 'alice-password');
-  await assert.rejects(auth.login('alice', 'wrong-password', null), (e) => isSafeholdError(e, 'WRONG_PASSWORD') && e.message === 'wrong user name or password');
-  await assert.rejects(auth.login('nobody', 'alice-password', null), (e) => isSafeholdError(e, 'WRONG_PASSWORD') && e.message === 'wrong user name or password');
+  await assert.rejects(
+    auth.login('alice', 'wrong-password', null),
+    (e) => isSafeholdError(e, 'WRONG_PASSWORD') && e.message === 'wrong user name or password',
+  );
+  await assert.rejects(
+    auth.login('nobody', 'alice-password', null),
+    (e) => isSafeholdError(e, 'WRONG_PASSWORD') && e.message === 'wrong user name or password',
+  );
   const s = await auth.login('alice', 'alice-password', null);
   const db = new DatabaseSync(path.join(dir, 'catalog.db'));
   t.after(() => db.close());
@@ -161,20 +201,35 @@ test('throttling: 5 failures within 15 min lock the name for 15 min, even for th
   const { catalog, auth, clock } = setup(t);
   await addUser(catalog, 'alice', 'viewer', 'alice-password');
   await addUser(catalog, 'bob', 'viewer', 'bob-password');
-  const fail = () => assert.rejects(auth.login('alice', 'nope-nope', null), (e) => isSafeholdError(e, 'WRONG_PASSWORD'));
+  const fail = () =>
+    assert.rejects(auth.login('alice', 'nope-nope', null), (e) => isSafeholdError(e, 'WRONG_PASSWORD'));
   // 4 failures, then the first one leaves the 15-minute window: still not locked.
   await fail();
   await clock.advance(10 * 60_000);
-  await fail(); await fail(); await fail();
+  await fail();
+  await fail();
+  await fail();
   await clock.advance(5 * 60_000);
   await fail();
   const s = await auth.login('alice', 'alice-password', null);
   assert.ok(s.sessionId, 'the success forgot the failures');
   for (let i = 0; i < 4; i++) await fail();
-  await assert.rejects(auth.login('alice', 'nope-nope', null), (e) => isSafeholdError(e, 'LOCKED') && e.retryable && (e.details as { retryAfterMs: number }).retryAfterMs === 15 * 60_000,
-    'the fifth failure locks');
+  await assert.rejects(
+    auth.login('alice', 'nope-nope', null),
+    (e) =>
+      isSafeholdError(e, 'LOCKED') &&
+      e.retryable &&
+      (e.details as { retryAfterMs: number }).retryAfterMs === 15 * 60_000,
+    'the fifth failure locks',
+  );
   await clock.advance(14 * 60_000);
-  await assert.rejects(auth.login('alice', 'alice-password', null), (e) => isSafeholdError(e, 'LOCKED') && /try again in 1 min/.test(e.message) && (e.details as { retryAfterMs: number }).retryAfterMs === 60_000);
+  await assert.rejects(
+    auth.login('alice', 'alice-password', null),
+    (e) =>
+      isSafeholdError(e, 'LOCKED') &&
+      /try again in 1 min/.test(e.message) &&
+      (e.details as { retryAfterMs: number }).retryAfterMs === 60_000,
+  );
   assert.ok(await auth.login('bob', 'bob-password', null), 'other names are not locked');
   await assert.rejects(auth.login('ghost', 'x', null), (e) => isSafeholdError(e, 'WRONG_PASSWORD'));
   await clock.advance(60_000);
@@ -189,7 +244,11 @@ test('CSRF: cookie principals need X-CSRF-Token equal to their session token; to
   assert.notEqual(s.csrf, other.csrf);
   const p = (await auth.authenticate(cookie(s.sessionId)))!;
   assert.equal(auth.checkCsrf(p, cookie(s.sessionId, s.csrf)), true);
-  assert.equal(auth.checkCsrf(p, { headers: { 'X-CSRF-Token': s.csrf }, cookies: {} }), true, 'header name in any case');
+  assert.equal(
+    auth.checkCsrf(p, { headers: { 'X-CSRF-Token': s.csrf }, cookies: {} }),
+    true,
+    'header name in any case',
+  );
   assert.equal(auth.checkCsrf(p, cookie(s.sessionId)), false, 'missing');
   assert.equal(auth.checkCsrf(p, cookie(s.sessionId, other.csrf)), false, "another session's token");
   assert.equal(auth.checkCsrf(p, cookie(s.sessionId, s.csrf.slice(0, -1))), false, 'truncated');
@@ -198,15 +257,48 @@ test('CSRF: cookie principals need X-CSRF-Token equal to their session token; to
   const tok = (await auth.authenticate(bearer(createToken(catalog, { role: 'admin', createdBy: 't' }).token)))!;
   assert.equal(auth.checkCsrf(tok, { headers: {}, cookies: {} }), true);
   // A bad Authorization header is not rescued by a good cookie.
-  assert.equal(await auth.authenticate({ headers: { authorization: 'Bearer shk_bad' }, cookies: { [SESSION_COOKIE]: s.sessionId } }), null);
+  assert.equal(
+    await auth.authenticate({
+      headers: { authorization: 'Bearer shk_bad' },
+      cookies: { [SESSION_COOKIE]: s.sessionId },
+    }),
+    null,
+  );
 });
 
 test('cookie attributes and the audit writer', (t) => {
   const { catalog, clock } = setup(t);
-  assert.deepEqual(sessionCookieOptions(true), { httpOnly: true, sameSite: 'strict', secure: true, path: '/', maxAge: 7 * 24 * 3600 });
+  assert.deepEqual(sessionCookieOptions(true), {
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: true,
+    path: '/',
+    maxAge: 7 * 24 * 3600,
+  });
   assert.equal(sessionCookieOptions(false).secure, false);
   const audit = auditTo(catalog);
   clock.set(T0 + 42);
-  audit({ principal: 'alice', role: 'admin', method: 'DELETE', path: '/api/tokens/x', status: 204, ip: '::1', requestId: 'req-1' });
-  assert.deepEqual(catalog.audit().list(), [{ seq: 1, at: T0 + 42, principal: 'alice', role: 'admin', method: 'DELETE', path: '/api/tokens/x', status: 204, ip: '::1', requestId: 'req-1', detail: null }]);
+  audit({
+    principal: 'alice',
+    role: 'admin',
+    method: 'DELETE',
+    path: '/api/tokens/x',
+    status: 204,
+    ip: '::1',
+    requestId: 'req-1',
+  });
+  assert.deepEqual(catalog.audit().list(), [
+    {
+      seq: 1,
+      at: T0 + 42,
+      principal: 'alice',
+      role: 'admin',
+      method: 'DELETE',
+      path: '/api/tokens/x',
+      status: 204,
+      ip: '::1',
+      requestId: 'req-1',
+      detail: null,
+    },
+  ]);
 });

@@ -33,7 +33,11 @@ export interface SessionAuthenticator extends Authenticator {
 
 const BEARER_RE = /^Bearer +(\S+) *$/i;
 
-export function createAuthenticator(catalog: Catalog, clock: Clock = systemClock, opts: { throttle?: ThrottlePolicy } = {}): SessionAuthenticator {
+export function createAuthenticator(
+  catalog: Catalog,
+  clock: Clock = systemClock,
+  opts: { throttle?: ThrottlePolicy } = {},
+): SessionAuthenticator {
   const sessions = new SessionManager(catalog, clock, new LoginThrottle(clock, opts.throttle));
   const tokens = catalog.tokens();
   return {
@@ -72,7 +76,9 @@ export function createAuthenticator(catalog: Catalog, clock: Clock = systemClock
 /** The function the API calls for every state-changing request: appends to the catalog's audit log. */
 export function auditTo(catalog: Catalog): (entry: AuditEntry) => void {
   const store = catalog.audit();
-  return (entry) => { store.record(entry); };
+  return (entry) => {
+    store.record(entry);
+  };
 }
 
 /** A header's single value (names are matched case-insensitively); undefined when absent or repeated. */

@@ -33,6 +33,9 @@ test('verifyPassword uses the parameters stored in the hash, and rejects malform
 });
 
 test('checkNewPassword wants at least 8 characters', () => {
-  assert.throws(() => checkNewPassword('1234567'), (e) => isSafeholdError(e, 'USAGE'));
+  assert.throws(
+    () => checkNewPassword('1234567'),
+    (e) => isSafeholdError(e, 'USAGE'),
+  );
   checkNewPassword('12345678');
 });

@@ -49,10 +49,20 @@ function parseHash(stored: string): { prm: ScryptParams; salt: Buffer; key: Buff
   const parts = stored.split('$');
   const [kind, n, r, p, salt, key] = parts;
   const prm = { log2N: Number(n), r: Number(r), p: Number(p) };
-  const ok = parts.length === 6 && kind === 'scrypt'
-    && Number.isInteger(prm.log2N) && prm.log2N >= 10 && prm.log2N <= 20
-    && Number.isInteger(prm.r) && prm.r >= 1 && prm.r <= 32 && Number.isInteger(prm.p) && prm.p >= 1 && prm.p <= 16
-    && !!salt && !!key;
+  const ok =
+    parts.length === 6 &&
+    kind === 'scrypt' &&
+    Number.isInteger(prm.log2N) &&
+    prm.log2N >= 10 &&
+    prm.log2N <= 20 &&
+    Number.isInteger(prm.r) &&
+    prm.r >= 1 &&
+    prm.r <= 32 &&
+    Number.isInteger(prm.p) &&
+    prm.p >= 1 &&
+    prm.p <= 16 &&
+    !!salt &&
+    !!key;
   if (!ok) throw new SafeholdError('CORRUPT', 'stored password hash is not in the scrypt$N$r$p$salt$hash form');
   return { prm, salt: Buffer.from(salt, 'base64url'), key: Buffer.from(key, 'base64url') };
 }

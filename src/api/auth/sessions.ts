@@ -43,7 +43,13 @@ export interface ActiveSession {
 }
 
 /** The attributes of the session cookie: HttpOnly, SameSite=Strict, Path=/, Secure when served over https. */
-export function sessionCookieOptions(secure: boolean): { httpOnly: true; sameSite: 'strict'; secure: boolean; path: '/'; maxAge: number } {
+export function sessionCookieOptions(secure: boolean): {
+  httpOnly: true;
+  sameSite: 'strict';
+  secure: boolean;
+  path: '/';
+  maxAge: number;
+} {
   return { httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: SESSION_MAX_MS / 1000 };
 }
 
@@ -79,7 +85,15 @@ export class SessionManager {
     const expiresAt = now + SESSION_MAX_MS;
     const sessions = this.catalog.sessions();
     sessions.purge(now, now - SESSION_IDLE_MS);
-    sessions.add({ id: sha256Hex(sessionId), user: user.name, csrf: sha256Hex(csrf), createdAt: now, expiresAt, lastSeenAt: now, ip });
+    sessions.add({
+      id: sha256Hex(sessionId),
+      user: user.name,
+      csrf: sha256Hex(csrf),
+      createdAt: now,
+      expiresAt,
+      lastSeenAt: now,
+      ip,
+    });
     return { sessionId, csrf, user: user.name, role: user.role, expiresAt };
   }
 
@@ -112,7 +126,7 @@ export class SessionManager {
   /** The user when `password` is theirs and they may log in, else null; an unknown name costs the same scrypt check. */
   private async check(name: string, password: string): Promise<UserRecord | null> {
     const user = this.catalog.users().get(name);
-    const ok = await verifyPassword(password, user?.passwordHash ?? await this.dummy());
+    const ok = await verifyPassword(password, user?.passwordHash ?? (await this.dummy()));
     return user && ok && user.disabledAt === null ? user : null;
   }
 

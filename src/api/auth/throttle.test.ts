@@ -27,7 +27,10 @@ function world(t: TestContext, policy: Partial<ThrottlePolicy> = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-throttle-'));
   const clock = new ManualClock(T0);
   const catalog = Catalog.open(dir, clock);
-  t.after(() => { catalog.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  t.after(() => {
+    catalog.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   const throttle = new LoginThrottle(clock, policy);
   return { clock, catalog, throttle, sessions: new SessionManager(catalog, clock, throttle) };
 }
@@ -38,7 +41,7 @@ async function addUser(catalog: Catalog, name: string, password: string) {
 
 /** retryAfterMs of a LOCKED error; -1 for anything else. */
 function retryAfter(e: unknown): number {
-  return isSafeholdError(e, 'LOCKED') && e.retryable ? Number(e.details?.['retryAfterMs']) : -1;
+  return isSafeholdError(e, 'LOCKED') && e.retryable ? Number(e.details?.retryAfterMs) : -1;
 }
 
 function shuffle<T>(xs: T[]): T[] {
@@ -81,12 +84,15 @@ test('100 parallel guesses for one name (99 wrong, 1 right, random order): one r
   const outcome = new Map<number, 'ok' | 'wrong' | 'locked'>();
   for (let wave = 0; pending.length > 0; wave++) {
     assert.ok(wave < 200, 'the waves end');
-    const settled = await Promise.allSettled(pending.map((g) => throttle.attempt('alice', ipOf(g.i), () => check(g.password))));
+    const settled = await Promise.allSettled(
+      pending.map((g) => throttle.attempt('alice', ipOf(g.i), () => check(g.password))),
+    );
     const again: typeof pending = [];
     settled.forEach((s, k) => {
       const g = pending[k]!;
       if (s.status === 'fulfilled') outcome.set(g.i, s.value === null ? 'wrong' : 'ok');
-      else if (retryAfter(s.reason) === BUSY_RETRY_MS) again.push(g); // the client retries, as told
+      else if (retryAfter(s.reason) === BUSY_RETRY_MS)
+        again.push(g); // the client retries, as told
       else if (retryAfter(s.reason) > 0) outcome.set(g.i, 'locked');
       else throw s.reason;
     });
@@ -111,7 +117,10 @@ test('a lock taken while a check runs refuses even the right password (name, the
   // The name: five failures land while the (right) password is being checked.
   const byName = throttle.attempt('alice', null, check);
   for (let i = 0; i < 5; i++) throttle.fail('alice');
-  await assert.rejects(byName, (e) => retryAfter(e) === LOCK && /too many failed logins for alice/.test((e as Error).message));
+  await assert.rejects(
+    byName,
+    (e) => retryAfter(e) === LOCK && /too many failed logins for alice/.test((e as Error).message),
+  );
 
   // The address: other names fail from the same address meanwhile.
   const byAddress = throttle.attempt('bob', '192.0.2.8', check);
@@ -123,8 +132,13 @@ test('a lock taken while a check runs refuses even the right password (name, the
 test('a locked name: 100 parallel logins (99 wrong, 1 right) are all refused, the lock is not extended, and it ends after lockMs', async (t) => {
   const { clock, catalog, sessions } = world(t);
   await addUser(catalog, 'alice', 'alice-password');
-  for (let i = 0; i < 4; i++) await assert.rejects(sessions.login('alice', `nope-${i}`, null), (e) => isSafeholdError(e, 'WRONG_PASSWORD'));
-  await assert.rejects(sessions.login('alice', 'nope-5', null), (e) => retryAfter(e) === LOCK, 'the fifth failure locks');
+  for (let i = 0; i < 4; i++)
+    await assert.rejects(sessions.login('alice', `nope-${i}`, null), (e) => isSafeholdError(e, 'WRONG_PASSWORD'));
+  await assert.rejects(
+    sessions.login('alice', 'nope-5', null),
+    (e) => retryAfter(e) === LOCK,
+    'the fifth failure locks',
+  );
 
   await clock.advance(5 * MIN);
   const list = guesses(Math.floor(Math.random() * 100), 'alice-password');
@@ -134,7 +148,10 @@ test('a locked name: 100 parallel logins (99 wrong, 1 right) are all refused, th
     assert.equal(retryAfter(s.reason), 10 * MIN, 'refused for the rest of the lock, not longer');
   }
   clock.set(T0 + LOCK - 1);
-  await assert.rejects(sessions.login('alice', 'alice-password', null), (e) => retryAfter(e) === 1 && /try again in 1 min/.test((e as Error).message));
+  await assert.rejects(
+    sessions.login('alice', 'alice-password', null),
+    (e) => retryAfter(e) === 1 && /try again in 1 min/.test((e as Error).message),
+  );
   clock.set(T0 + LOCK);
   assert.equal((await sessions.login('alice', 'alice-password', null)).user, 'alice', 'the lock ended after lockMs');
 });
@@ -147,10 +164,22 @@ test('per address: failures across names lock the address (IPv4, IPv4-mapped, IP
 
   await assert.rejects(sessions.login('flood-1', 'x', '203.0.113.9'), wrong);
   await assert.rejects(sessions.login('flood-2', 'x', '203.0.113.9'), wrong);
-  await assert.rejects(sessions.login('flood-3', 'x', '203.0.113.9'), byAddress, 'the third failure from the address locks it');
+  await assert.rejects(
+    sessions.login('flood-3', 'x', '203.0.113.9'),
+    byAddress,
+    'the third failure from the address locks it',
+  );
   await assert.rejects(sessions.login('alice', 'alice-password', '203.0.113.9'), byAddress, 'the right password too');
-  await assert.rejects(sessions.login('alice', 'alice-password', '::ffff:203.0.113.9'), byAddress, 'the same address, IPv4-mapped');
-  assert.equal((await sessions.login('alice', 'alice-password', '198.51.100.2')).user, 'alice', 'other addresses are not locked');
+  await assert.rejects(
+    sessions.login('alice', 'alice-password', '::ffff:203.0.113.9'),
+    byAddress,
+    'the same address, IPv4-mapped',
+  );
+  assert.equal(
+    (await sessions.login('alice', 'alice-password', '198.51.100.2')).user,
+    'alice',
+    'other addresses are not locked',
+  );
 
   // A success forgets the name's failures, not the address's.
   await assert.rejects(sessions.login('alice', 'nope-1', '198.51.100.2'), wrong);
@@ -168,13 +197,20 @@ test('per address: failures across names lock the address (IPv4, IPv4-mapped, IP
   for (let i = 0; i < 10; i++) assert.equal(throttle.fail(`nameless-${i}`, null), false);
 
   await clock.advance(LOCK);
-  assert.equal((await sessions.login('alice', 'alice-password', '203.0.113.9')).user, 'alice', 'the address lock ended after lockMs');
+  assert.equal(
+    (await sessions.login('alice', 'alice-password', '203.0.113.9')).user,
+    'alice',
+    'the address lock ended after lockMs',
+  );
 });
 
 test('flooding 20,000 other names does not unlock a locked name; unlocked names stay capped, locked ones are kept past the cap', async (t) => {
   const { clock, catalog, sessions, throttle } = world(t);
   await addUser(catalog, 'alice', 'alice-password');
-  for (let i = 0; i < 4; i++) await assert.rejects(sessions.login('alice', `nope-${i}`, '192.0.2.1'), (e) => isSafeholdError(e, 'WRONG_PASSWORD'));
+  for (let i = 0; i < 4; i++)
+    await assert.rejects(sessions.login('alice', `nope-${i}`, '192.0.2.1'), (e) =>
+      isSafeholdError(e, 'WRONG_PASSWORD'),
+    );
   await assert.rejects(sessions.login('alice', 'nope-5', '192.0.2.1'), (e) => retryAfter(e) === LOCK);
 
   await clock.advance(MIN);
@@ -187,7 +223,11 @@ test('flooding 20,000 other names does not unlock a locked name; unlocked names 
   assert.ok(s.names <= 10_000, `unlocked names capped: ${s.names}`);
   assert.ok(s.addresses <= 10_000, `unlocked addresses capped: ${s.addresses}`);
   assert.equal(s.lockedNames, 12_001, 'no locked name was dropped');
-  await assert.rejects(sessions.login('alice', 'alice-password', '192.0.2.77'), (e) => retryAfter(e) === LOCK - MIN, 'alice is still locked');
+  await assert.rejects(
+    sessions.login('alice', 'alice-password', '192.0.2.77'),
+    (e) => retryAfter(e) === LOCK - MIN,
+    'alice is still locked',
+  );
   assert.equal(throttle.blockedFor('locked-0'), LOCK);
   clock.set(T0 + LOCK);
   assert.equal((await sessions.login('alice', 'alice-password', '192.0.2.77')).user, 'alice');

@@ -45,7 +45,12 @@ export interface ThrottlePolicy {
 }
 
 export const DEFAULT_THROTTLE: ThrottlePolicy = {
-  maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000, maxNames: 10_000, ipMaxFailures: 50, maxAddresses: 10_000,
+  maxFailures: 5,
+  windowMs: 15 * 60_000,
+  lockMs: 15 * 60_000,
+  maxNames: 10_000,
+  ipMaxFailures: 50,
+  maxAddresses: 10_000,
 };
 
 /** How long a client is told to wait when another check for the same name is running. */
@@ -189,7 +194,13 @@ export class LoginThrottle {
     const now = this.clock.now();
     const n = this.names.counts(now);
     const a = this.addresses.counts(now);
-    return { names: n.tracked, lockedNames: n.locked, addresses: a.tracked, lockedAddresses: a.locked, checking: this.checking.size };
+    return {
+      names: n.tracked,
+      lockedNames: n.locked,
+      addresses: a.tracked,
+      lockedAddresses: a.locked,
+      checking: this.checking.size,
+    };
   }
 
   private refuseIfLocked(name: string, ip: string | null): void {
@@ -220,7 +231,8 @@ export function addressKey(ip: string): string {
 
 /** The eight groups of an IPv6 address, '::' expanded and leading zeros dropped. */
 function ipv6Groups(ip: string): string[] {
-  const split = (s: string | undefined) => (s ? s.split(':').flatMap((g) => (g.includes('.') ? ['v4', 'v4'] : [g])) : []);
+  const split = (s: string | undefined) =>
+    s ? s.split(':').flatMap((g) => (g.includes('.') ? ['v4', 'v4'] : [g])) : [];
   const [head, tail] = ip.split('::');
   const left = split(head);
   const right = split(tail);
@@ -230,11 +242,15 @@ function ipv6Groups(ip: string): string[] {
 
 function locked(why: string, waitMs: number): SafeholdError {
   const minutes = Math.ceil(waitMs / 60_000);
-  return new SafeholdError('LOCKED', `${why}; try again in ${minutes} min`, { retryable: true, details: { retryAfterMs: waitMs } });
+  return new SafeholdError('LOCKED', `${why}; try again in ${minutes} min`, {
+    retryable: true,
+    details: { retryAfterMs: waitMs },
+  });
 }
 
 function busy(name: string): SafeholdError {
   return new SafeholdError('LOCKED', `another login for ${name} is being checked; try again in a moment`, {
-    retryable: true, details: { retryAfterMs: BUSY_RETRY_MS },
+    retryable: true,
+    details: { retryAfterMs: BUSY_RETRY_MS },
   });
 }

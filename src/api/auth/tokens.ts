@@ -31,8 +31,12 @@ export function parseToken(token: string): { id: string; secret: string } | unde
 }
 
 /** Creates and stores a token; returns the token text (to be shown once) and what is stored about it. */
-export function createToken(catalog: Catalog, opts: { role: Role; name?: string; createdBy: string }): { token: string; info: TokenInfo } {
+export function createToken(
+  catalog: Catalog,
+  opts: { role: Role; name?: string; createdBy: string },
+): { token: string; info: TokenInfo } {
   const name = opts.name ?? `${opts.role} token`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (name.length === 0 || name.length > 100 || /[\x00-\x1f\x7f]/.test(name)) {
     throw new SafeholdError('USAGE', 'a token name must be 1 to 100 printable characters');
   }

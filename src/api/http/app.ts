@@ -10,7 +10,12 @@ import Fastify from 'fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { ApiQueries } from '../../catalog/api-queries.ts';
 import type { Principal } from '../auth/types.ts';
@@ -58,19 +63,44 @@ export async function buildApiApp(deps: ApiDeps): Promise<ApiApp> {
     deps,
     queries,
     principalOf: (req) => principals.get(req) ?? null,
-    auditDetail: (req, d) => { details.set(req, d); },
+    auditDetail: (req, d) => {
+      details.set(req, d);
+    },
   };
 
-  installErrorHandlers(app, (req, detail) => deps.log({ time: new Date(deps.clock.now()).toISOString(), level: 'error', msg: 'request failed', requestId: req.id, method: req.method, path: pathOf(req), detail }));
+  installErrorHandlers(app, (req, detail) =>
+    deps.log({
+      time: new Date(deps.clock.now()).toISOString(),
+      level: 'error',
+      msg: 'request failed',
+      requestId: req.id,
+      method: req.method,
+      path: pathOf(req),
+      detail,
+    }),
+  );
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Safehold API', version: '1', description: 'The REST API of safehold server. Each operation\'s x-safehold-role names the role it needs.' },
+      info: {
+        title: 'Safehold API',
+        version: '1',
+        description: "The REST API of safehold server. Each operation's x-safehold-role names the role it needs.",
+      },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'an API token: safehold token create --role viewer|operator|admin' },
-          session: { type: 'apiKey', in: 'cookie', name: 'safehold_session', description: 'a console session; state-changing requests also send X-CSRF-Token' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'an API token: safehold token create --role viewer|operator|admin',
+          },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'safehold_session',
+            description: 'a console session; state-changing requests also send X-CSRF-Token',
+          },
         },
       },
       security: [{ bearer: [] }, { session: [] }],
@@ -81,17 +111,25 @@ export async function buildApiApp(deps: ApiDeps): Promise<ApiApp> {
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     reply.header('x-request-id', req.id);
-    const need = (req.routeOptions.schema as Record<string, unknown> | undefined)?.['x-safehold-role'] as RouteRole | undefined;
+    const need = (req.routeOptions.schema as Record<string, unknown> | undefined)?.['x-safehold-role'] as
+      | RouteRole
+      | undefined;
     if (!req.routeOptions.url || need === undefined || need === 'none') return;
     const authReq = { headers: req.headers, cookies: req.cookies ?? {} };
     const p = await deps.auth.authenticate(authReq);
     if (!p) {
       reply.header('www-authenticate', 'Bearer realm="safehold"');
-      throw new HttpError(401, 'UNAUTHORIZED', 'authentication required: send Authorization: Bearer <token>, or log in to the console');
+      throw new HttpError(
+        401,
+        'UNAUTHORIZED',
+        'authentication required: send Authorization: Bearer <token>, or log in to the console',
+      );
     }
     principals.set(req, p);
-    if (!roleAllows(p.role, need)) throw new HttpError(403, 'FORBIDDEN', `this needs the ${need} role; ${p.name} has ${p.role}`);
-    if (STATE_CHANGING.has(req.method) && !deps.auth.checkCsrf(p, authReq)) throw new HttpError(403, 'CSRF', 'missing or wrong X-CSRF-Token for this session');
+    if (!roleAllows(p.role, need))
+      throw new HttpError(403, 'FORBIDDEN', `this needs the ${need} role; ${p.name} has ${p.role}`);
+    if (STATE_CHANGING.has(req.method) && !deps.auth.checkCsrf(p, authReq))
+      throw new HttpError(403, 'CSRF', 'missing or wrong X-CSRF-Token for this session');
   });
 
   app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
@@ -99,18 +137,48 @@ export async function buildApiApp(deps: ApiDeps): Promise<ApiApp> {
     const path = pathOf(req);
     const status = reply.statusCode;
     deps.log({
-      time: new Date(deps.clock.now()).toISOString(), level: status >= 500 ? 'error' : 'info', msg: 'http request',
-      method: req.method, path, status, ms: Math.round(reply.elapsedTime * 10) / 10, requestId: req.id, principal: p ? p.id : null,
+      time: new Date(deps.clock.now()).toISOString(),
+      level: status >= 500 ? 'error' : 'info',
+      msg: 'http request',
+      method: req.method,
+      path,
+      status,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      requestId: req.id,
+      principal: p ? p.id : null,
     });
     if (!STATE_CHANGING.has(req.method)) return;
     const detail = details.get(req) ?? (p ? undefined : 'unauthenticated');
     deps.audit({
-      at: deps.clock.now(), principal: p ? p.id : null, role: p ? p.role : null, method: req.method, path, status,
-      ip: req.ip, requestId: req.id, ...(detail !== undefined ? { detail } : {}),
+      at: deps.clock.now(),
+      principal: p ? p.id : null,
+      role: p ? p.role : null,
+      method: req.method,
+      path,
+      status,
+      ip: req.ip,
+      requestId: req.id,
+      ...(detail !== undefined ? { detail } : {}),
     });
   });
 
-  for (const register of [serviceRoutes, planRoutes, runRoutes, snapshotRoutes, eventRoutes, lockRoutes, restoreRoutes, unitRestoreRoutes, adminRoutes, metricsRoute, sessionRoutes, consoleRoutes, dashboardRoutes, chartRoutes]) register(app, ctx);
+  for (const register of [
+    serviceRoutes,
+    planRoutes,
+    runRoutes,
+    snapshotRoutes,
+    eventRoutes,
+    lockRoutes,
+    restoreRoutes,
+    unitRestoreRoutes,
+    adminRoutes,
+    metricsRoute,
+    sessionRoutes,
+    consoleRoutes,
+    dashboardRoutes,
+    chartRoutes,
+  ])
+    register(app, ctx);
   await app.ready();
   return app;
 }

@@ -50,13 +50,25 @@ export interface ErrorBody {
 }
 
 /** Status and body for any thrown value. `internal` receives what is hidden from the client. */
-export function toErrorResponse(e: unknown, requestId: string, internal: (detail: string) => void): { status: number; body: ErrorBody } {
-  const body = (code: string, message: string, extra: Partial<ErrorBody['error']> = {}) => ({ error: { code, message, requestId, ...extra } });
+export function toErrorResponse(
+  e: unknown,
+  requestId: string,
+  internal: (detail: string) => void,
+): { status: number; body: ErrorBody } {
+  const body = (code: string, message: string, extra: Partial<ErrorBody['error']> = {}) => ({
+    error: { code, message, requestId, ...extra },
+  });
   if (e instanceof HttpError) return { status: e.status, body: body(e.code, e.message) };
   if (hasZodFastifySchemaValidationErrors(e)) {
     const where = (e as { validationContext?: string }).validationContext ?? 'request';
-    const issues = e.validation.map((v) => ({ path: `${where}${v.instancePath ? v.instancePath.replaceAll('/', '.') : ''}`, message: v.message ?? 'invalid' }));
-    return { status: 400, body: body('USAGE', `invalid ${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues }) };
+    const issues = e.validation.map((v) => ({
+      path: `${where}${v.instancePath ? v.instancePath.replaceAll('/', '.') : ''}`,
+      message: v.message ?? 'invalid',
+    }));
+    return {
+      status: 400,
+      body: body('USAGE', `invalid ${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues }),
+    };
   }
   if (isSafeholdError(e)) {
     const status = statusOf(e.code);
@@ -69,20 +81,29 @@ export function toErrorResponse(e: unknown, requestId: string, internal: (detail
   }
   const fe = e as Partial<FastifyError>;
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return { status: fe.statusCode, body: body(fe.statusCode === 404 ? 'NOT_FOUND' : 'USAGE', fe.message ?? 'bad request') };
+    return {
+      status: fe.statusCode,
+      body: body(fe.statusCode === 404 ? 'NOT_FOUND' : 'USAGE', fe.message ?? 'bad request'),
+    };
   }
   internal(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
   return { status: 500, body: body('INTERNAL', 'internal error') };
 }
 
 /** Installs the error and not-found handlers. */
-export function installErrorHandlers(app: FastifyInstance, internal: (req: FastifyRequest, detail: string) => void): void {
+export function installErrorHandlers(
+  app: FastifyInstance,
+  internal: (req: FastifyRequest, detail: string) => void,
+): void {
   app.setErrorHandler((e: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const r = toErrorResponse(e, req.id, (d) => internal(req, d));
     return reply.code(r.status).type('application/json').send(r.body);
   });
   app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
     const path = req.url.split('?')[0];
-    return reply.code(404).type('application/json').send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path}`, requestId: req.id } });
+    return reply
+      .code(404)
+      .type('application/json')
+      .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${path}`, requestId: req.id } });
   });
 }

@@ -20,9 +20,15 @@ type Labels = Record<string, string>;
 export class Exposition {
   private readonly out: string[] = [];
 
-  family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string, samples: [Labels, number, string?][]): void {
+  family(
+    name: string,
+    type: 'counter' | 'gauge' | 'histogram',
+    help: string,
+    samples: [Labels, number, string?][],
+  ): void {
     this.out.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value, suffix] of samples) this.out.push(`${name}${suffix ?? ''}${formatLabels(labels)} ${formatValue(value)}`);
+    for (const [labels, value, suffix] of samples)
+      this.out.push(`${name}${suffix ?? ''}${formatLabels(labels)} ${formatValue(value)}`);
   }
 
   text(): string {
@@ -31,7 +37,9 @@ export class Exposition {
 }
 
 function formatLabels(l: Labels): string {
-  const parts = Object.entries(l).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`);
+  const parts = Object.entries(l).map(
+    ([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`,
+  );
   return parts.length ? `{${parts.join(',')}}` : '';
 }
 
@@ -77,7 +85,11 @@ async function dirSize(dir: string): Promise<number> {
     if (e.name.startsWith('.')) continue;
     const p = path.join(dir, e.name);
     if (e.isDirectory()) total += await dirSize(p);
-    else if (e.isFile()) total += await fs.stat(p).then((s) => s.size, () => 0);
+    else if (e.isFile())
+      total += await fs.stat(p).then(
+        (s) => s.size,
+        () => 0,
+      );
   }
   return total;
 }
@@ -86,23 +98,60 @@ export async function renderMetrics(ctx: RouteContext, sizes: RepoSizes): Promis
   const q = ctx.queries;
   const now = ctx.deps.clock.now();
   const x = new Exposition();
-  x.family('safehold_plan_runs_total', 'counter', 'Plan runs recorded in the catalog, by plan and final (or current) status.',
-    q.runCounts().map((r) => [{ plan: r.plan, status: r.status }, r.n]));
-  x.family('safehold_plan_last_success_timestamp_seconds', 'gauge', 'When the newest succeeded run of each plan finished (Unix time).',
-    q.lastSuccess().map((r) => [{ plan: r.plan }, r.at / 1000]));
-  x.family('safehold_bytes_added_total', 'counter', 'Bytes added to repositories (or written to directories) by the backup and export tasks of each plan.',
-    q.bytesAdded().map((r) => [{ plan: r.plan }, r.bytes]));
+  x.family(
+    'safehold_plan_runs_total',
+    'counter',
+    'Plan runs recorded in the catalog, by plan and final (or current) status.',
+    q.runCounts().map((r) => [{ plan: r.plan, status: r.status }, r.n]),
+  );
+  x.family(
+    'safehold_plan_last_success_timestamp_seconds',
+    'gauge',
+    'When the newest succeeded run of each plan finished (Unix time).',
+    q.lastSuccess().map((r) => [{ plan: r.plan }, r.at / 1000]),
+  );
+  x.family(
+    'safehold_bytes_added_total',
+    'counter',
+    'Bytes added to repositories (or written to directories) by the backup and export tasks of each plan.',
+    q.bytesAdded().map((r) => [{ plan: r.plan }, r.bytes]),
+  );
   const hist: [Labels, number, string][] = [];
   for (const h of q.durationHistogram(DURATION_BUCKETS_S)) {
     DURATION_BUCKETS_S.forEach((b, i) => hist.push([{ plan: h.plan, le: String(b) }, h.buckets[i]!, '_bucket']));
-    hist.push([{ plan: h.plan, le: '+Inf' }, h.count, '_bucket'], [{ plan: h.plan }, h.sumS, '_sum'], [{ plan: h.plan }, h.count, '_count']);
+    hist.push(
+      [{ plan: h.plan, le: '+Inf' }, h.count, '_bucket'],
+      [{ plan: h.plan }, h.sumS, '_sum'],
+      [{ plan: h.plan }, h.count, '_count'],
+    );
   }
-  x.family('safehold_plan_run_duration_seconds', 'histogram', 'Durations of finished plan runs (skipped and refused runs excluded).', hist);
-  x.family('safehold_lock_age_seconds', 'gauge', 'Age of each lease held on a scope.',
-    ctx.deps.catalog.leases().list().map((l) => [{ scope: l.scope, kind: l.kind }, (now - l.createdAt) / 1000]));
-  x.family('safehold_repository_size_bytes', 'gauge', 'Size of the pack files of each repository destination (refreshed at most once a minute).',
-    (await sizes.get()).map(([name, size]) => [{ destination: name }, size]));
-  x.family('safehold_alerts_total', 'counter', 'Alerts raised, by event.', q.alertCounts().map((a) => [{ event: a.event }, a.n]));
+  x.family(
+    'safehold_plan_run_duration_seconds',
+    'histogram',
+    'Durations of finished plan runs (skipped and refused runs excluded).',
+    hist,
+  );
+  x.family(
+    'safehold_lock_age_seconds',
+    'gauge',
+    'Age of each lease held on a scope.',
+    ctx.deps.catalog
+      .leases()
+      .list()
+      .map((l) => [{ scope: l.scope, kind: l.kind }, (now - l.createdAt) / 1000]),
+  );
+  x.family(
+    'safehold_repository_size_bytes',
+    'gauge',
+    'Size of the pack files of each repository destination (refreshed at most once a minute).',
+    (await sizes.get()).map(([name, size]) => [{ destination: name }, size]),
+  );
+  x.family(
+    'safehold_alerts_total',
+    'counter',
+    'Alerts raised, by event.',
+    q.alertCounts().map((a) => [{ event: a.event }, a.n]),
+  );
   return x.text();
 }
 
@@ -110,7 +159,16 @@ export function metricsRoute(app: ApiApp, ctx: RouteContext): void {
   const m = ctx.deps.metrics;
   if (!m.enabled) return;
   const sizes = new RepoSizes(ctx.deps.config, ctx.deps.clock);
-  app.get('/metrics', {
-    schema: { hide: true, operationId: 'getMetrics', tags: ['service'], 'x-safehold-role': m.protect ? 'viewer' : 'none' },
-  }, async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(await renderMetrics(ctx, sizes)));
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        hide: true,
+        operationId: 'getMetrics',
+        tags: ['service'],
+        'x-safehold-role': m.protect ? 'viewer' : 'none',
+      },
+    },
+    async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(await renderMetrics(ctx, sizes)),
+  );
 }

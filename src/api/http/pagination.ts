@@ -37,7 +37,11 @@ export function decodeCursor(cursor: string | undefined, arity: number): CursorK
 }
 
 /** Cuts one extra row fetched to know whether a next page exists. */
-export function toPage<T>(rows: T[], limit: number, keyOf: (t: T) => CursorKey): { items: T[]; nextCursor: string | null } {
+export function toPage<T>(
+  rows: T[],
+  limit: number,
+  keyOf: (t: T) => CursorKey,
+): { items: T[]; nextCursor: string | null } {
   if (rows.length <= limit) return { items: rows, nextCursor: null };
   const items = rows.slice(0, limit);
   return { items, nextCursor: encodeCursor(keyOf(items[items.length - 1]!)) };

@@ -27,12 +27,23 @@ export interface Sampling {
  * Samples at once, then every `everyMs` (real time; the timer does not keep
  * the process alive). A failed sample is logged and the next one tried.
  */
-export function startRepoSizeSampling(catalogPath: string, config: Config, clock: Clock, log: (line: object) => void, everyMs = SAMPLE_EVERY_MS): Sampling {
+export function startRepoSizeSampling(
+  catalogPath: string,
+  config: Config,
+  clock: Clock,
+  log: (line: object) => void,
+  everyMs = SAMPLE_EVERY_MS,
+): Sampling {
   const store = RepoSizeStore.open(catalogPath, clock);
   let busy: Promise<unknown> = Promise.resolve();
   const tick = () => {
     busy = sampleRepoSizes(store, config, clock).catch((e: unknown) => {
-      log({ time: new Date(clock.now()).toISOString(), level: 'error', msg: 'repository size sample failed', detail: e instanceof Error ? e.message : String(e) });
+      log({
+        time: new Date(clock.now()).toISOString(),
+        level: 'error',
+        msg: 'repository size sample failed',
+        detail: e instanceof Error ? e.message : String(e),
+      });
     });
   };
   tick();

@@ -15,10 +15,18 @@ interface Outcome<T> {
 }
 
 /** Runs a restore flow and records its decision in the request's audit entry, refused or not. */
-export async function auditedRestore<T>(ctx: RouteContext, req: object, what: string, run: () => Promise<Outcome<T>>): Promise<T> {
+export async function auditedRestore<T>(
+  ctx: RouteContext,
+  req: object,
+  what: string,
+  run: () => Promise<Outcome<T>>,
+): Promise<T> {
   try {
     const o = await run();
-    const decision = o.live.length === 0 ? 'new places only' : `over live data (${o.live.join('; ')}), safety backup ${o.safety ?? 'none needed'}`;
+    const decision =
+      o.live.length === 0
+        ? 'new places only'
+        : `over live data (${o.live.join('; ')}), safety backup ${o.safety ?? 'none needed'}`;
     ctx.auditDetail(req, `${what}: ${o.detail}; ${decision}`);
     return o.result;
   } catch (e) {

@@ -15,7 +15,13 @@ import type { ServerCore } from '../../scheduler/server-core.ts';
 import type { Authenticator, Principal, Role } from '../auth/types.ts';
 import { errorSchema } from './schemas.ts';
 
-export type ApiApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
+export type ApiApp = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
 
 export type RouteRole = Role | 'none';
 

@@ -30,7 +30,8 @@ const TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /**
  * The file under `root` that a URL path names, or null when it names none
@@ -63,7 +64,10 @@ export function consoleRoutes(app: ApiApp, _ctx: RouteContext, root: string = CO
     const urlPath = req.url.split('?')[0] ?? '/';
     // The server's own paths are never pages: /metrics when metrics are off, unknown /api routes.
     if (urlPath === '/api' || urlPath.startsWith('/api/') || urlPath === '/metrics') {
-      return reply.code(404).type('application/json').send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${urlPath}`, requestId: req.id } });
+      return reply
+        .code(404)
+        .type('application/json')
+        .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${urlPath}`, requestId: req.id } });
     }
     const index = path.join(root, 'index.html');
     if (!fs.existsSync(index)) {
@@ -74,10 +78,14 @@ export function consoleRoutes(app: ApiApp, _ctx: RouteContext, root: string = CO
     if (file && path.basename(file) !== 'index.html') {
       const type = TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
       // Vite puts content hashes in the names under assets/: they never change.
-      reply.header('cache-control', urlPath.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      reply.header(
+        'cache-control',
+        urlPath.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+      );
       return reply.type(type).send(fs.createReadStream(file));
     }
-    if (!file && path.extname(urlPath) !== '') return reply.code(404).type('text/plain; charset=utf-8').send('not found\n');
+    if (!file && path.extname(urlPath) !== '')
+      return reply.code(404).type('text/plain; charset=utf-8').send('not found\n');
     // A page route of the SPA: the app decides what to show.
     reply.header('cache-control', 'no-cache');
     reply.header('content-security-policy', CSP);

@@ -41,14 +41,26 @@ export function dashboardRoutes(app: ApiApp, ctx: RouteContext): void {
   const times = new ScheduleTimes();
   let cached: { at: number; body: z.infer<typeof dashboardSchema> } | null = null;
 
-  app.get('/api/dashboard', {
-    schema: { ...op('getDashboard', 'dashboard', 'viewer', 'plans, running runs, locks, alerts, failures and protection state at a glance'), response: { 200: dashboardSchema, ...errorResponses } },
-  }, async () => {
-    const now = ctx.deps.clock.now();
-    if (cached && now >= cached.at && now - cached.at < DASHBOARD_CACHE_MS) return cached.body;
-    cached = { at: now, body: compute(now) };
-    return cached.body;
-  });
+  app.get(
+    '/api/dashboard',
+    {
+      schema: {
+        ...op(
+          'getDashboard',
+          'dashboard',
+          'viewer',
+          'plans, running runs, locks, alerts, failures and protection state at a glance',
+        ),
+        response: { 200: dashboardSchema, ...errorResponses },
+      },
+    },
+    async () => {
+      const now = ctx.deps.clock.now();
+      if (cached && now >= cached.at && now - cached.at < DASHBOARD_CACHE_MS) return cached.body;
+      cached = { at: now, body: compute(now) };
+      return cached.body;
+    },
+  );
 
   const compute = (now: number): z.infer<typeof dashboardSchema> => {
     const plans = Object.values(ctx.deps.config.plans);
@@ -62,9 +74,20 @@ export function dashboardRoutes(app: ApiApp, ctx: RouteContext): void {
       plans: plans.map((p) => {
         const r = last.get(p.name);
         return {
-          name: p.name, description: p.description, schedule: scheduleText(p.schedule),
+          name: p.name,
+          description: p.description,
+          schedule: scheduleText(p.schedule),
           nextDue: coreNext ? (coreNext[p.name] ?? null) : p.schedule ? times.next(p.schedule, now) : null,
-          lastRun: r ? { id: r.id, status: r.status, trigger: r.trigger, startedAt: r.startedAt, finishedAt: r.finishedAt, reason: r.reason } : null,
+          lastRun: r
+            ? {
+                id: r.id,
+                status: r.status,
+                trigger: r.trigger,
+                startedAt: r.startedAt,
+                finishedAt: r.finishedAt,
+                reason: r.reason,
+              }
+            : null,
           lastSuccessAt: success.get(p.name) ?? null,
         };
       }),
@@ -77,7 +100,12 @@ export function dashboardRoutes(app: ApiApp, ctx: RouteContext): void {
         const plan = ctx.deps.config.plans[u.plan]!;
         const limit = plan.schedule ? 2 * times.interval(plan.schedule, now) : UNSCHEDULED_STALE_MS;
         const ageMs = at === null ? null : now - at;
-        return { ...u, lastSnapshotAt: at, ageMs, state: ageMs === null ? 'never' as const : ageMs <= limit ? 'ok' as const : 'stale' as const };
+        return {
+          ...u,
+          lastSnapshotAt: at,
+          ageMs,
+          state: ageMs === null ? ('never' as const) : ageMs <= limit ? ('ok' as const) : ('stale' as const),
+        };
       }),
     };
   };
@@ -97,7 +125,8 @@ export function coveredUnits(config: Config, recent: readonly PlanUnit[]): PlanU
   const out: PlanUnit[] = [];
   for (const p of Object.values(config.plans)) {
     const seen = new Map<string, PlanUnit>();
-    const add = (target: string, unit: string | null) => seen.set(JSON.stringify([target, unit]), { plan: p.name, target, unit });
+    const add = (target: string, unit: string | null) =>
+      seen.set(JSON.stringify([target, unit]), { plan: p.name, target, unit });
     for (const u of recent) if (u.plan === p.name) add(u.target, u.unit);
     for (const a of p.activities) {
       if (a.kind !== 'backup' && a.kind !== 'export') continue;
@@ -112,7 +141,11 @@ export function coveredUnits(config: Config, recent: readonly PlanUnit[]): PlanU
         for (const unit of Object.keys(t.units)) if (!ure || ure.test(unit)) add(t.name, unit);
       }
     }
-    out.push(...[...seen.values()].sort((a, b) => naturalCompare(a.target, b.target) || naturalCompare(a.unit ?? '', b.unit ?? '')));
+    out.push(
+      ...[...seen.values()].sort(
+        (a, b) => naturalCompare(a.target, b.target) || naturalCompare(a.unit ?? '', b.unit ?? ''),
+      ),
+    );
   }
   return out;
 }

@@ -15,10 +15,20 @@ const nameParams = z.object({ name: z.string().min(1) });
 
 export function planRoutes(app: ApiApp, ctx: RouteContext): void {
   const view = (p: Plan, summary: { last: PlanRunRecord | null; lastSuccessAt: number | null } | undefined) => ({
-    name: p.name, description: p.description, destination: p.destination, schedule: p.schedule,
-    activities: p.activities.map((a) => ({ name: a.name, kind: a.kind, targets: a.targets, units: a.units, group: a.group })),
+    name: p.name,
+    description: p.description,
+    destination: p.destination,
+    schedule: p.schedule,
+    activities: p.activities.map((a) => ({
+      name: a.name,
+      kind: a.kind,
+      targets: a.targets,
+      units: a.units,
+      group: a.group,
+    })),
     nextDue: ctx.deps.core?.status().next[p.name] ?? null,
-    lastRun: summary?.last ?? null, lastSuccessAt: summary?.lastSuccessAt ?? null,
+    lastRun: summary?.last ?? null,
+    lastSuccessAt: summary?.lastSuccessAt ?? null,
   });
   const plan = (name: string) => {
     const p = ctx.deps.config.plans[name];
@@ -26,47 +36,75 @@ export function planRoutes(app: ApiApp, ctx: RouteContext): void {
     return p;
   };
 
-  app.get('/api/plans', {
-    schema: { ...op('listPlans', 'plans', 'viewer', 'the configured plans with their last run'), response: { 200: planListSchema, ...errorResponses } },
-  }, async () => {
-    const sums = ctx.queries.planSummaries();
-    return { items: Object.values(ctx.deps.config.plans).map((p) => view(p, sums.get(p.name))) };
-  });
-
-  app.get('/api/plans/:name', {
-    schema: { ...op('getPlan', 'plans', 'viewer', 'one plan with its last run'), params: nameParams, response: { 200: planSchema, ...errorResponses } },
-  }, async (req) => view(plan(req.params.name), ctx.queries.planSummaries().get(req.params.name)));
-
-  app.post('/api/plans/:name/run', {
-    schema: {
-      ...op('runPlan', 'plans', 'operator', 'run a plan now (on demand)'),
-      params: nameParams,
-      querystring: z.object({ wait: z.enum(['true', 'false']).default('true').describe('false: answer 202 as soon as the run started') }),
-      response: { 200: runWithTasksSchema, 202: runStartedSchema, ...errorResponses },
+  app.get(
+    '/api/plans',
+    {
+      schema: {
+        ...op('listPlans', 'plans', 'viewer', 'the configured plans with their last run'),
+        response: { 200: planListSchema, ...errorResponses },
+      },
     },
-  }, async (req, reply) => {
-    const core = ctx.deps.core;
-    if (!core) throw new HttpError(503, 'UNAVAILABLE', 'no scheduler in this process: plans cannot be run here');
-    plan(req.params.name);
-    const p = core.runNow(req.params.name);
-    if (req.query.wait === 'false') {
-      p.catch(() => {});
-      const id = await startedId(p);
-      ctx.auditDetail(req, `run ${id}`);
-      const run = ctx.deps.catalog.planRuns().getRun(id);
-      return reply.code(202).send({ runId: id, status: run?.status ?? 'running' });
-    }
-    const r = await p;
-    ctx.auditDetail(req, `run ${r.id} ${r.status}`);
-    return { run: ctx.deps.catalog.planRuns().getRun(r.id)!, tasks: ctx.deps.catalog.planRuns().tasks(r.id) };
-  });
+    async () => {
+      const sums = ctx.queries.planSummaries();
+      return { items: Object.values(ctx.deps.config.plans).map((p) => view(p, sums.get(p.name))) };
+    },
+  );
+
+  app.get(
+    '/api/plans/:name',
+    {
+      schema: {
+        ...op('getPlan', 'plans', 'viewer', 'one plan with its last run'),
+        params: nameParams,
+        response: { 200: planSchema, ...errorResponses },
+      },
+    },
+    async (req) => view(plan(req.params.name), ctx.queries.planSummaries().get(req.params.name)),
+  );
+
+  app.post(
+    '/api/plans/:name/run',
+    {
+      schema: {
+        ...op('runPlan', 'plans', 'operator', 'run a plan now (on demand)'),
+        params: nameParams,
+        querystring: z.object({
+          wait: z.enum(['true', 'false']).default('true').describe('false: answer 202 as soon as the run started'),
+        }),
+        response: { 200: runWithTasksSchema, 202: runStartedSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const core = ctx.deps.core;
+      if (!core) throw new HttpError(503, 'UNAVAILABLE', 'no scheduler in this process: plans cannot be run here');
+      plan(req.params.name);
+      const p = core.runNow(req.params.name);
+      if (req.query.wait === 'false') {
+        p.catch(() => {});
+        const id = await startedId(p);
+        ctx.auditDetail(req, `run ${id}`);
+        const run = ctx.deps.catalog.planRuns().getRun(id);
+        return reply.code(202).send({ runId: id, status: run?.status ?? 'running' });
+      }
+      const r = await p;
+      ctx.auditDetail(req, `run ${r.id} ${r.status}`);
+      return { run: ctx.deps.catalog.planRuns().getRun(r.id)!, tasks: ctx.deps.catalog.planRuns().tasks(r.id) };
+    },
+  );
 }
 
 /** The run's id once it has started (or finished): polled, since the run may wait in the queue. */
 async function startedId(p: Promise<{ id: string }> & { runId(): string | undefined }): Promise<string> {
   let done: { id: string } | null = null;
   let failed: unknown = null;
-  p.then((r) => { done = r; }, (e: unknown) => { failed = e ?? new Error('run failed'); });
+  p.then(
+    (r) => {
+      done = r;
+    },
+    (e: unknown) => {
+      failed = e ?? new Error('run failed');
+    },
+  );
   for (;;) {
     const id = p.runId();
     if (id) return id;

@@ -19,7 +19,7 @@ import type { ApiApp, RouteContext } from './route-def.ts';
 /** The authenticator's login/logout side, when it has one (the catalog's does; a fixed test one may not). */
 function sessionsOf(auth: Authenticator): SessionAuthenticator | null {
   const a = auth as Partial<SessionAuthenticator>;
-  return typeof a.login === 'function' && typeof a.logout === 'function' ? auth as SessionAuthenticator : null;
+  return typeof a.login === 'function' && typeof a.logout === 'function' ? (auth as SessionAuthenticator) : null;
 }
 
 /** Whether the client reached us over https: the socket itself, or a proxy saying so. */
@@ -37,53 +37,76 @@ export function sessionRoutes(app: ApiApp, ctx: RouteContext): void {
     return s;
   };
 
-  app.post('/api/login', {
-    schema: {
-      ...op('login', 'session', 'none', 'log in to the console: sets the session cookie; wrong credentials 401, too many failures 429 with Retry-After'),
-      body: loginBodySchema,
-      response: { 200: loginSchema, ...errorResponses },
+  app.post(
+    '/api/login',
+    {
+      schema: {
+        ...op(
+          'login',
+          'session',
+          'none',
+          'log in to the console: sets the session cookie; wrong credentials 401, too many failures 429 with Retry-After',
+        ),
+        body: loginBodySchema,
+        response: { 200: loginSchema, ...errorResponses },
+      },
     },
-  }, async (req, reply) => {
-    const { name, password } = req.body;
-    try {
-      const r = await sessions().login(name, password, req.ip);
-      ctx.auditDetail(req, `login ${r.user} (${r.role})`);
-      reply.setCookie(SESSION_COOKIE, r.sessionId, sessionCookieOptions(cameOverHttps(req)));
+    async (req, reply) => {
+      const { name, password } = req.body;
+      try {
+        const r = await sessions().login(name, password, req.ip);
+        ctx.auditDetail(req, `login ${r.user} (${r.role})`);
+        reply.setCookie(SESSION_COOKIE, r.sessionId, sessionCookieOptions(cameOverHttps(req)));
+        reply.header('cache-control', 'no-store');
+        return { user: r.user, role: r.role, csrf: r.csrf, expiresAt: r.expiresAt };
+      } catch (e) {
+        if (!isSafeholdError(e)) throw e;
+        if (e.code === 'WRONG_PASSWORD') {
+          ctx.auditDetail(req, `login refused for ${name}: wrong user name or password`);
+          throw new HttpError(401, 'UNAUTHORIZED', 'wrong user name or password');
+        }
+        if (e.code === 'LOCKED') {
+          const ms = Number(e.details?.retryAfterMs ?? 60_000);
+          ctx.auditDetail(req, `login refused for ${name}: throttled`);
+          reply.header('retry-after', String(Math.max(1, Math.ceil(ms / 1000))));
+          throw new HttpError(429, 'LOCKED', e.message);
+        }
+        throw e;
+      }
+    },
+  );
+
+  app.get(
+    '/api/session',
+    {
+      schema: {
+        ...op('getSession', 'session', 'viewer', 'the current console session (or token) with its CSRF token'),
+        response: { 200: sessionSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const p = ctx.principalOf(req)!;
       reply.header('cache-control', 'no-store');
-      return { user: r.user, role: r.role, csrf: r.csrf, expiresAt: r.expiresAt };
-    } catch (e) {
-      if (!isSafeholdError(e)) throw e;
-      if (e.code === 'WRONG_PASSWORD') {
-        ctx.auditDetail(req, `login refused for ${name}: wrong user name or password`);
-        throw new HttpError(401, 'UNAUTHORIZED', 'wrong user name or password');
-      }
-      if (e.code === 'LOCKED') {
-        const ms = Number(e.details?.['retryAfterMs'] ?? 60_000);
-        ctx.auditDetail(req, `login refused for ${name}: throttled`);
-        reply.header('retry-after', String(Math.max(1, Math.ceil(ms / 1000))));
-        throw new HttpError(429, 'LOCKED', e.message);
-      }
-      throw e;
-    }
-  });
+      return { user: p.name, role: p.role, csrf: p.csrf ?? '' };
+    },
+  );
 
-  app.get('/api/session', {
-    schema: { ...op('getSession', 'session', 'viewer', 'the current console session (or token) with its CSRF token'), response: { 200: sessionSchema, ...errorResponses } },
-  }, async (req, reply) => {
-    const p = ctx.principalOf(req)!;
-    reply.header('cache-control', 'no-store');
-    return { user: p.name, role: p.role, csrf: p.csrf ?? '' };
-  });
-
-  app.post('/api/logout', {
-    schema: { ...op('logout', 'session', 'viewer', 'end the console session and clear its cookie'), response: { 200: okSchema, ...errorResponses } },
-  }, async (req, reply) => {
-    const cookie = req.cookies[SESSION_COOKIE];
-    const p = ctx.principalOf(req)!;
-    if (p.kind === 'user' && cookie) sessions().logout(cookie);
-    ctx.auditDetail(req, `logout ${p.name}`);
-    const { maxAge: _maxAge, ...opts } = sessionCookieOptions(cameOverHttps(req));
-    reply.clearCookie(SESSION_COOKIE, opts);
-    return { ok: true as const };
-  });
+  app.post(
+    '/api/logout',
+    {
+      schema: {
+        ...op('logout', 'session', 'viewer', 'end the console session and clear its cookie'),
+        response: { 200: okSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const cookie = req.cookies[SESSION_COOKIE];
+      const p = ctx.principalOf(req)!;
+      if (p.kind === 'user' && cookie) sessions().logout(cookie);
+      ctx.auditDetail(req, `logout ${p.name}`);
+      const { maxAge: _maxAge, ...opts } = sessionCookieOptions(cameOverHttps(req));
+      reply.clearCookie(SESSION_COOKIE, opts);
+      return { ok: true as const };
+    },
+  );
 }

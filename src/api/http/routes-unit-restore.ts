@@ -12,21 +12,35 @@ import { auditedRestore } from './restore-audit.ts';
 import { unitRestoreBodySchema, unitRestoreResultSchema } from './schemas.ts';
 
 export function unitRestoreRoutes(app: ApiApp, ctx: RouteContext): void {
-  app.post('/api/restores/unit', {
-    schema: {
-      ...op('restoreUnit', 'restores', 'operator', 'restore one snapshot of a unit: files under a directory, a database dump into a database name; over live data needs admin'),
-      'x-safehold-role-in-place': 'admin',
-      body: unitRestoreBodySchema,
-      response: { 200: unitRestoreResultSchema, ...errorResponses },
+  app.post(
+    '/api/restores/unit',
+    {
+      schema: {
+        ...op(
+          'restoreUnit',
+          'restores',
+          'operator',
+          'restore one snapshot of a unit: files under a directory, a database dump into a database name; over live data needs admin',
+        ),
+        'x-safehold-role-in-place': 'admin',
+        body: unitRestoreBodySchema,
+        response: { 200: unitRestoreResultSchema, ...errorResponses },
+      },
     },
-  }, async (req) => {
-    const b = req.body;
-    const p = ctx.principalOf(req);
-    const allowLive = p !== null && roleAllows(p.role, 'admin');
-    const what = `restore of snapshot ${b.snapshot} from ${b.destination}`;
-    return auditedRestore(ctx, req, what, async () => {
-      const r = await restoreUnit({ config: ctx.deps.config, clock: ctx.deps.clock, allowLive }, b);
-      return { result: r, detail: `${r.kind}${r.target ? ` ${r.target}/${r.unit ?? ''}` : ''} into ${r.into}`, live: r.overLiveData, safety: r.safety };
-    });
-  });
+    async (req) => {
+      const b = req.body;
+      const p = ctx.principalOf(req);
+      const allowLive = p !== null && roleAllows(p.role, 'admin');
+      const what = `restore of snapshot ${b.snapshot} from ${b.destination}`;
+      return auditedRestore(ctx, req, what, async () => {
+        const r = await restoreUnit({ config: ctx.deps.config, clock: ctx.deps.clock, allowLive }, b);
+        return {
+          result: r,
+          detail: `${r.kind}${r.target ? ` ${r.target}/${r.unit ?? ''}` : ''} into ${r.into}`,
+          live: r.overLiveData,
+          safety: r.safety,
+        };
+      });
+    },
+  );
 }

@@ -21,7 +21,8 @@ EVENT is one of: ${ALERT_EVENTS.join(', ')}.`,
   async run(ctx) {
     const limitRaw = str(ctx.values, 'limit') ?? '50';
     const limit = Number(limitRaw);
-    if (!Number.isInteger(limit) || limit < 1) throw new SafeholdError('USAGE', `--limit takes a whole number above 0, not '${limitRaw}'`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new SafeholdError('USAGE', `--limit takes a whole number above 0, not '${limitRaw}'`);
     const event = str(ctx.values, 'event');
     if (event !== undefined && !isAlertEvent(event)) {
       throw new SafeholdError('USAGE', `--event must be one of ${ALERT_EVENTS.join(', ')}, not '${event}'`);
@@ -30,12 +31,24 @@ EVENT is one of: ${ALERT_EVENTS.join(', ')}.`,
     try {
       const alerts = catalog.alerts().list({ limit, ...(event ? { event } : {}) });
       ctx.out.result(alerts, () => {
-        if (alerts.length === 0) { ctx.out.line('no alerts'); return; }
-        printTable(ctx.out.line.bind(ctx.out), ['ID', 'Time', 'Event', 'Severity', 'Delivered', 'Summary'], alerts.map((a) => [
-          a.id.slice(0, 8), formatTime(a.at), a.event, a.severity,
-          a.deliveries.length === 0 ? '-' : a.deliveries.map((d) => `${d.channel} ${d.ok ? 'ok' : 'FAILED'}`).join(', '),
-          a.summary,
-        ]));
+        if (alerts.length === 0) {
+          ctx.out.line('no alerts');
+          return;
+        }
+        printTable(
+          ctx.out.line.bind(ctx.out),
+          ['ID', 'Time', 'Event', 'Severity', 'Delivered', 'Summary'],
+          alerts.map((a) => [
+            a.id.slice(0, 8),
+            formatTime(a.at),
+            a.event,
+            a.severity,
+            a.deliveries.length === 0
+              ? '-'
+              : a.deliveries.map((d) => `${d.channel} ${d.ok ? 'ok' : 'FAILED'}`).join(', '),
+            a.summary,
+          ]),
+        );
       });
     } finally {
       catalog.close();

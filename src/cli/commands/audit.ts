@@ -22,16 +22,31 @@ status, client address and request id.`,
     if (ctx.positionals.length > 0) throw new SafeholdError('USAGE', 'usage: safehold audit [--limit N]');
     const raw = str(ctx.values, 'limit') ?? '50';
     const limit = Number(raw);
-    if (!Number.isInteger(limit) || limit < 1) throw new SafeholdError('USAGE', `--limit takes a whole number above 0, not '${raw}'`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new SafeholdError('USAGE', `--limit takes a whole number above 0, not '${raw}'`);
     const catalog = openCatalog(ctx.env);
     try {
       const entries = catalog.audit().list({ limit });
       ctx.out.result(entries, () => {
-        if (entries.length === 0) { ctx.out.line('no audit entries'); return; }
-        printTable(ctx.out.line.bind(ctx.out), ['Seq', 'Time', 'Principal', 'Role', 'Request', 'Status', 'From', 'Request id', 'Detail'], entries.map((e) => [
-          String(e.seq), formatTime(e.at), e.principal ?? '-', e.role ?? '-', `${e.method} ${e.path}`, String(e.status),
-          e.ip ?? '-', e.requestId ?? '-', e.detail ?? '',
-        ]));
+        if (entries.length === 0) {
+          ctx.out.line('no audit entries');
+          return;
+        }
+        printTable(
+          ctx.out.line.bind(ctx.out),
+          ['Seq', 'Time', 'Principal', 'Role', 'Request', 'Status', 'From', 'Request id', 'Detail'],
+          entries.map((e) => [
+            String(e.seq),
+            formatTime(e.at),
+            e.principal ?? '-',
+            e.role ?? '-',
+            `${e.method} ${e.path}`,
+            String(e.status),
+            e.ip ?? '-',
+            e.requestId ?? '-',
+            e.detail ?? '',
+          ]),
+        );
       });
     } finally {
       catalog.close();

@@ -42,45 +42,100 @@ Exit code 3: the snapshot was saved, but some files could not be read (listed on
     const { values, positionals, out } = ctx;
     const stdin = values.stdin === true;
     if (stdin && positionals.length > 0) throw new SafeholdError('USAGE', 'give either --stdin or paths, not both');
-    if (!stdin && positionals.length === 0) throw new SafeholdError('USAGE', 'nothing to back up: give at least one path (or --stdin)');
-    if (stdin && !str(values, 'stdin-filename')) throw new SafeholdError('USAGE', '--stdin needs --stdin-filename NAME');
+    if (!stdin && positionals.length === 0)
+      throw new SafeholdError('USAGE', 'nothing to back up: give at least one path (or --stdin)');
+    if (stdin && !str(values, 'stdin-filename'))
+      throw new SafeholdError('USAGE', '--stdin needs --stdin-filename NAME');
     const repo = await openRepository(ctx);
     const progress = newProgress();
     const t0 = Date.now();
     const res = await recorded(ctx, 'backup', repo.backend.location, async (runId, catalog) => {
       const r: BackupResult = await withLock(repo, false, async () => {
-        out.startProgress((ms) => `[${formatDuration(ms)}] ${progress.files} files, ${progress.dirs} dirs, ${formatBytes(progress.bytesRead)} read ${rate(progress.bytesRead, ms)}${progress.errors ? `, ${progress.errors} errors` : ''}`);
+        out.startProgress(
+          (ms) =>
+            `[${formatDuration(ms)}] ${progress.files} files, ${progress.dirs} dirs, ${formatBytes(progress.bytesRead)} read ${rate(progress.bytesRead, ms)}${progress.errors ? `, ${progress.errors} errors` : ''}`,
+        );
         try {
-          if (stdin) return await backupStream(repo, process.stdin, { filename: str(values, 'stdin-filename')!, tags: list(values, 'tag'), progress });
+          if (stdin)
+            return await backupStream(repo, process.stdin, {
+              filename: str(values, 'stdin-filename')!,
+              tags: list(values, 'tag'),
+              progress,
+            });
           const parent = values.force ? null : await pickParent(ctx.values, repo, positionals);
-          return await backup(repo, { paths: positionals, excludes: list(values, 'exclude'), tags: list(values, 'tag'), parent, oneFileSystem: values['one-file-system'] === true, progress });
+          return await backup(repo, {
+            paths: positionals,
+            excludes: list(values, 'exclude'),
+            tags: list(values, 'tag'),
+            parent,
+            oneFileSystem: values['one-file-system'] === true,
+            progress,
+          });
         } finally {
           out.clearProgress();
         }
       });
       const s = r.snapshot.summary;
-      catalog.recordSnapshot({ id: r.id, repository: repo.backend.location, runId, time: Date.parse(r.snapshot.time), hostname: r.snapshot.hostname, paths: r.snapshot.paths, tags: r.snapshot.tags, tree: r.snapshot.tree, size: s.totalSize, files: s.totalFiles });
+      catalog.recordSnapshot({
+        id: r.id,
+        repository: repo.backend.location,
+        runId,
+        time: Date.parse(r.snapshot.time),
+        hostname: r.snapshot.hostname,
+        paths: r.snapshot.paths,
+        tags: r.snapshot.tags,
+        tree: r.snapshot.tree,
+        size: s.totalSize,
+        files: s.totalFiles,
+      });
       return {
         ...r,
         status: r.errors.length > 0 ? ('partial' as const) : ('succeeded' as const),
         snapshotId: r.id,
-        runStats: { filesNew: s.filesNew, filesChanged: s.filesChanged, filesUnchanged: s.filesUnchanged, filesFailed: s.filesFailed, bytesRead: s.bytesRead, bytesAdded: s.bytesAdded },
+        runStats: {
+          filesNew: s.filesNew,
+          filesChanged: s.filesChanged,
+          filesUnchanged: s.filesUnchanged,
+          filesFailed: s.filesFailed,
+          bytesRead: s.bytesRead,
+          bytesAdded: s.bytesAdded,
+        },
       };
     });
     for (const e of res.errors) out.warn(`could not read ${e.path}: ${e.message}`);
     const s = res.snapshot.summary;
-    out.result({ snapshot: res.id, parent: res.snapshot.parent ?? null, paths: res.snapshot.paths, tags: res.snapshot.tags, summary: s, errors: res.errors }, () => {
-      out.line(`snapshot ${res.id.slice(0, 8)} saved${res.snapshot.parent ? ` (parent ${res.snapshot.parent.slice(0, 8)})` : ''}`);
-      out.line(`Files:  ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged${s.filesFailed ? `, ${s.filesFailed} unreadable` : ''}`);
-      out.line(`Dirs:   ${s.dirs}`);
-      out.line(`Data:   ${formatBytes(s.bytesRead)} read, ${formatBytes(s.bytesAdded)} added to the repository (${formatBytes(s.totalSize)} in snapshot)`);
-      out.line(`Time:   ${formatDuration(Date.now() - t0)}`);
-    });
+    out.result(
+      {
+        snapshot: res.id,
+        parent: res.snapshot.parent ?? null,
+        paths: res.snapshot.paths,
+        tags: res.snapshot.tags,
+        summary: s,
+        errors: res.errors,
+      },
+      () => {
+        out.line(
+          `snapshot ${res.id.slice(0, 8)} saved${res.snapshot.parent ? ` (parent ${res.snapshot.parent.slice(0, 8)})` : ''}`,
+        );
+        out.line(
+          `Files:  ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged${s.filesFailed ? `, ${s.filesFailed} unreadable` : ''}`,
+        );
+        out.line(`Dirs:   ${s.dirs}`);
+        out.line(
+          `Data:   ${formatBytes(s.bytesRead)} read, ${formatBytes(s.bytesAdded)} added to the repository (${formatBytes(s.totalSize)} in snapshot)`,
+        );
+        out.line(`Time:   ${formatDuration(Date.now() - t0)}`);
+      },
+    );
     return okOrPartial(res.errors.length);
   },
 };
 
-async function pickParent(values: Record<string, unknown>, repo: Parameters<typeof findSnapshot>[0], paths: string[]): Promise<SnapshotWithId | null> {
+async function pickParent(
+  values: Record<string, unknown>,
+  repo: Parameters<typeof findSnapshot>[0],
+  paths: string[],
+): Promise<SnapshotWithId | null> {
   const explicit = typeof values.parent === 'string' ? values.parent : undefined;
   if (explicit) return findSnapshot(repo, explicit);
   try {

@@ -20,25 +20,31 @@ Exit code 0 only when no problem is found (1 otherwise); each problem names the 
     const progress: CheckProgress = { phase: 'index', done: 0, total: 0 };
     const readData = ctx.values['read-data'] === true;
     const t0 = Date.now();
-    const r = await recorded(ctx, 'check', repo.backend.location, () => withLock(repo, false, async () => {
-      out.startProgress((ms) => `[${formatDuration(ms)}] checking ${progress.phase}: ${progress.done}/${progress.total}`);
-      try {
-        const res = await check(repo, { readData, progress });
-        return {
-          ...res,
-          status: res.ok ? ('succeeded' as const) : ('failed' as const),
-          ...(res.ok ? {} : { errorCode: 'CORRUPT', error: `${res.errors.length} problem(s) found` }),
-          runStats: { bytesRead: res.stats.bytesRead },
-        };
-      } finally {
-        out.clearProgress();
-      }
-    }));
+    const r = await recorded(ctx, 'check', repo.backend.location, () =>
+      withLock(repo, false, async () => {
+        out.startProgress(
+          (ms) => `[${formatDuration(ms)}] checking ${progress.phase}: ${progress.done}/${progress.total}`,
+        );
+        try {
+          const res = await check(repo, { readData, progress });
+          return {
+            ...res,
+            status: res.ok ? ('succeeded' as const) : ('failed' as const),
+            ...(res.ok ? {} : { errorCode: 'CORRUPT', error: `${res.errors.length} problem(s) found` }),
+            runStats: { bytesRead: res.stats.bytesRead },
+          };
+        } finally {
+          out.clearProgress();
+        }
+      }),
+    );
     out.result({ ok: r.ok, errors: r.errors, warnings: r.warnings, stats: r.stats }, () => {
       for (const w of r.warnings) out.line(`warning: ${w.object}: ${w.message}`);
       for (const e of r.errors) out.line(`error: ${e.object}: ${e.message}`);
       const st = r.stats;
-      out.line(`${st.snapshots} snapshots, ${st.trees} trees, ${st.blobs} blobs, ${st.packs} packs${readData ? `, ${formatBytes(st.bytesRead)} read` : ''} in ${formatDuration(Date.now() - t0)}`);
+      out.line(
+        `${st.snapshots} snapshots, ${st.trees} trees, ${st.blobs} blobs, ${st.packs} packs${readData ? `, ${formatBytes(st.bytesRead)} read` : ''} in ${formatDuration(Date.now() - t0)}`,
+      );
       out.line(r.ok ? 'no errors were found' : `${r.errors.length} error(s) found: the repository is damaged`);
     });
     return okOrError(r.ok);

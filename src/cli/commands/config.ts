@@ -8,8 +8,6 @@ import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { configFile, loadConfigFrom } from '../session.ts';
 
-
-
 function count(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
@@ -27,9 +25,15 @@ export const configCommand: Command = {
   async run(ctx) {
     const [sub, ...extra] = ctx.positionals;
     if (sub !== 'validate' && sub !== 'show') {
-      throw new SafeholdError('USAGE', sub === undefined ? "config needs a subcommand: 'validate' or 'show'" : `unknown subcommand 'config ${sub}' (expected 'validate' or 'show')`);
+      throw new SafeholdError(
+        'USAGE',
+        sub === undefined
+          ? "config needs a subcommand: 'validate' or 'show'"
+          : `unknown subcommand 'config ${sub}' (expected 'validate' or 'show')`,
+      );
     }
-    if (extra.length > 0) throw new SafeholdError('USAGE', `unexpected argument '${extra[0]}' (see 'safehold config --help')`);
+    if (extra.length > 0)
+      throw new SafeholdError('USAGE', `unexpected argument '${extra[0]}' (see 'safehold config --help')`);
     const file = configFile(ctx.values, ctx.env);
     const config = await loadConfigFrom(ctx.values, ctx.env);
     if (sub === 'show') {
@@ -45,9 +49,11 @@ export const configCommand: Command = {
       destinations: Object.keys(config.destinations).length,
       sites: Object.keys(config.sites).length,
     };
-    ctx.out.result({ ok: true, file: config.file, ...n }, () => ctx.out.line(
-      `ok: ${count(n.plans, 'plan')} (${count(n.activities, 'activity').replace(/ys$/, 'ies')}), ${count(n.targets, 'target')}, ${count(n.destinations, 'destination')}, ${count(n.sites, 'site')} in ${file}`,
-    ));
+    ctx.out.result({ ok: true, file: config.file, ...n }, () =>
+      ctx.out.line(
+        `ok: ${count(n.plans, 'plan')} (${count(n.activities, 'activity').replace(/ys$/, 'ies')}), ${count(n.targets, 'target')}, ${count(n.destinations, 'destination')}, ${count(n.sites, 'site')} in ${file}`,
+      ),
+    );
     return EXIT.ok;
   },
 };

@@ -40,54 +40,104 @@ those already copied to REPO2 are skipped.`,
   async run(ctx) {
     const { out, values } = ctx;
     const to = str(values, 'to');
-    if (!to) throw new SafeholdError('USAGE', "copy needs --to REPO2, the destination repository (see 'safehold copy --help')");
-    if (path.resolve(to) === path.resolve(repoLocation(ctx))) throw new SafeholdError('USAGE', 'the source and destination are the same repository');
+    if (!to)
+      throw new SafeholdError(
+        'USAGE',
+        "copy needs --to REPO2, the destination repository (see 'safehold copy --help')",
+      );
+    if (path.resolve(to) === path.resolve(repoLocation(ctx)))
+      throw new SafeholdError('USAGE', 'the source and destination are the same repository');
     const src = await naming('source', path.resolve(repoLocation(ctx)), () => openRepository(ctx));
     const dst = await openDestination(ctx, to);
     const verify = values['no-verify'] !== true;
     const t0 = Date.now();
     const r = await recorded(ctx, 'copy', src.backend.location, (runId, catalog) =>
-      sharedLock(src, 'source', () => sharedLock(dst, 'destination', async () => {
-        const snapshots = await pickSnapshots(src, ctx.positionals, list(values, 'tag'));
-        const res = await copyWithProgress(ctx, src, dst, snapshots, verify);
-        recordCopies(catalog, runId, dst.backend.location, snapshots, res);
-        return { ...res, runStats: { bytesAdded: res.snapshots.reduce((n, c) => n + c.bytesCopied, 0) } };
-      })));
+      sharedLock(src, 'source', () =>
+        sharedLock(dst, 'destination', async () => {
+          const snapshots = await pickSnapshots(src, ctx.positionals, list(values, 'tag'));
+          const res = await copyWithProgress(ctx, src, dst, snapshots, verify);
+          recordCopies(catalog, runId, dst.backend.location, snapshots, res);
+          return { ...res, runStats: { bytesAdded: res.snapshots.reduce((n, c) => n + c.bytesCopied, 0) } };
+        }),
+      ),
+    );
     const copied = r.snapshots.filter((c) => c.copied).length;
     const skipped = r.snapshots.length - copied;
     const bytes = r.runStats.bytesAdded;
     const blobs = r.snapshots.reduce((n, c) => n + c.blobsCopied, 0);
-    out.result({ from: src.backend.location, to: dst.backend.location, mode: r.mode, copied, skipped, blobsCopied: blobs, bytesCopied: bytes, snapshots: r.snapshots }, () => {
-      for (const c of r.snapshots) {
-        out.line(c.copied
-          ? `snapshot ${c.source.slice(0, 8)} -> ${c.copied.slice(0, 8)}: ${c.blobsCopied} blobs, ${formatBytes(c.bytesCopied)} added${c.verified ? ', verified' : ''}`
-          : `snapshot ${c.source.slice(0, 8)}: skipped (${c.skipped})`);
-      }
-      out.line(`${copied} copied, ${skipped} skipped, ${formatBytes(bytes)} added to ${dst.backend.location} in ${formatDuration(Date.now() - t0)}`);
-    });
+    out.result(
+      {
+        from: src.backend.location,
+        to: dst.backend.location,
+        mode: r.mode,
+        copied,
+        skipped,
+        blobsCopied: blobs,
+        bytesCopied: bytes,
+        snapshots: r.snapshots,
+      },
+      () => {
+        for (const c of r.snapshots) {
+          out.line(
+            c.copied
+              ? `snapshot ${c.source.slice(0, 8)} -> ${c.copied.slice(0, 8)}: ${c.blobsCopied} blobs, ${formatBytes(c.bytesCopied)} added${c.verified ? ', verified' : ''}`
+              : `snapshot ${c.source.slice(0, 8)}: skipped (${c.skipped})`,
+          );
+        }
+        out.line(
+          `${copied} copied, ${skipped} skipped, ${formatBytes(bytes)} added to ${dst.backend.location} in ${formatDuration(Date.now() - t0)}`,
+        );
+      },
+    );
     return EXIT.ok;
   },
 };
 
-async function copyWithProgress(ctx: CommandContext, src: Repository, dst: Repository, snapshots: SnapshotWithId[], verify: boolean): Promise<CopyResult> {
+async function copyWithProgress(
+  ctx: CommandContext,
+  src: Repository,
+  dst: Repository,
+  snapshots: SnapshotWithId[],
+  verify: boolean,
+): Promise<CopyResult> {
   let progress: Readonly<CopyProgress> | undefined;
   ctx.out.startProgress((ms) => progressLine(progress, ms));
   try {
-    return await copySnapshots(src, dst, { snapshots, verify, onProgress: (p) => { progress = p; } });
+    return await copySnapshots(src, dst, {
+      snapshots,
+      verify,
+      onProgress: (p) => {
+        progress = p;
+      },
+    });
   } finally {
     ctx.out.clearProgress();
   }
 }
 
 /** The new snapshots go into the catalog under the destination, like a backup's. */
-function recordCopies(catalog: Catalog, runId: string, location: string, snapshots: SnapshotWithId[], res: CopyResult): void {
+function recordCopies(
+  catalog: Catalog,
+  runId: string,
+  location: string,
+  snapshots: SnapshotWithId[],
+  res: CopyResult,
+): void {
   const bySource = new Map(snapshots.map((s) => [s.id, s]));
   for (const c of res.snapshots) {
     const s = bySource.get(c.source)!;
     if (!c.copied || !c.tree) continue;
     catalog.recordSnapshot({
-      id: c.copied, repository: location, runId, time: Date.parse(s.time), hostname: s.hostname,
-      paths: s.paths, tags: s.tags, tree: c.tree, size: s.summary.totalSize, files: s.summary.totalFiles,
+      id: c.copied,
+      repository: location,
+      runId,
+      time: Date.parse(s.time),
+      hostname: s.hostname,
+      paths: s.paths,
+      tags: s.tags,
+      tree: c.tree,
+      size: s.summary.totalSize,
+      files: s.summary.totalFiles,
     });
   }
 }
@@ -96,22 +146,38 @@ function recordCopies(catalog: Catalog, runId: string, location: string, snapsho
 async function openDestination(ctx: CommandContext, location: string): Promise<Repository> {
   const backend = openBackend(location);
   if (!(await backend.exists())) {
-    throw new SafeholdError('REPO_NOT_FOUND', `no destination repository at ${backend.location} (create one with 'safehold init --repo ${location}')`);
+    throw new SafeholdError(
+      'REPO_NOT_FOUND',
+      `no destination repository at ${backend.location} (create one with 'safehold init --repo ${location}')`,
+    );
   }
-  const env = { ...ctx.env, SAFEHOLD_PASSWORD: ctx.env.SAFEHOLD_TO_PASSWORD, SAFEHOLD_PASSWORD_FILE: ctx.env.SAFEHOLD_TO_PASSWORD_FILE };
+  const env = {
+    ...ctx.env,
+    SAFEHOLD_PASSWORD: ctx.env.SAFEHOLD_TO_PASSWORD,
+    SAFEHOLD_PASSWORD_FILE: ctx.env.SAFEHOLD_TO_PASSWORD_FILE,
+  };
   let password: string;
   try {
-    password = await readPassword(env, str(ctx.values, 'to-password-file'), `password for ${backend.location} (destination): `);
+    password = await readPassword(
+      env,
+      str(ctx.values, 'to-password-file'),
+      `password for ${backend.location} (destination): `,
+    );
   } catch (e) {
-    if (!isSafeholdError(e, 'NO_PASSWORD') || str(ctx.values, 'to-password-file') || env.SAFEHOLD_PASSWORD_FILE) throw e;
-    throw new SafeholdError('NO_PASSWORD', 'no password for the destination repository: set SAFEHOLD_TO_PASSWORD, use --to-password-file, or run on a terminal');
+    if (!isSafeholdError(e, 'NO_PASSWORD') || str(ctx.values, 'to-password-file') || env.SAFEHOLD_PASSWORD_FILE)
+      throw e;
+    throw new SafeholdError(
+      'NO_PASSWORD',
+      'no password for the destination repository: set SAFEHOLD_TO_PASSWORD, use --to-password-file, or run on a terminal',
+    );
   }
   return naming('destination', backend.location, () => Repository.open(backend, password));
 }
 
 /** The snapshots named (or all), with any of the tags when tags are given; each once, oldest first. */
 async function pickSnapshots(repo: Repository, refs: string[], tags: string[]): Promise<SnapshotWithId[]> {
-  const picked = refs.length === 0 ? await listSnapshots(repo) : await Promise.all(refs.map((ref) => findSnapshot(repo, ref)));
+  const picked =
+    refs.length === 0 ? await listSnapshots(repo) : await Promise.all(refs.map((ref) => findSnapshot(repo, ref)));
   const unique = [...new Map(picked.map((s) => [s.id, s])).values()];
   const wanted = tags.length === 0 ? unique : unique.filter((s) => s.tags.some((t) => tags.includes(t)));
   return wanted.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
@@ -132,15 +198,25 @@ async function naming<T>(which: 'source' | 'destination', location: string, fn: 
   try {
     return await fn();
   } catch (e) {
-    if (!isSafeholdError(e) || !['WRONG_PASSWORD', 'LOCKED', 'NO_PASSWORD'].includes(e.code) || /^(source|destination) repository /.test(e.message)) throw e;
-    throw new SafeholdError(e.code, `${which} repository ${location}: ${e.message}`, { cause: e, retryable: e.retryable, ...(e.details ? { details: e.details } : {}) });
+    if (
+      !isSafeholdError(e) ||
+      !['WRONG_PASSWORD', 'LOCKED', 'NO_PASSWORD'].includes(e.code) ||
+      /^(source|destination) repository /.test(e.message)
+    )
+      throw e;
+    throw new SafeholdError(e.code, `${which} repository ${location}: ${e.message}`, {
+      cause: e,
+      retryable: e.retryable,
+      ...(e.details ? { details: e.details } : {}),
+    });
   }
 }
 
 function progressLine(p: Readonly<CopyProgress> | undefined, ms: number): string {
   if (!p) return `[${formatDuration(ms)}] starting`;
-  const what = p.phase === 'copy'
-    ? `copying, ${formatBytes(p.bytesRead)} read ${rate(p.bytesRead, ms)}, ${formatBytes(p.bytesCopied)} added`
-    : `verifying, ${p.blobsVerified} blobs, ${formatBytes(p.bytesVerified)} read back`;
+  const what =
+    p.phase === 'copy'
+      ? `copying, ${formatBytes(p.bytesRead)} read ${rate(p.bytesRead, ms)}, ${formatBytes(p.bytesCopied)} added`
+      : `verifying, ${p.blobsVerified} blobs, ${formatBytes(p.bytesVerified)} read back`;
   return `[${formatDuration(ms)}] snapshot ${p.position}/${p.total} ${p.snapshot.slice(0, 8)}: ${what}`;
 }

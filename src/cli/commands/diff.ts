@@ -24,7 +24,9 @@ Lines: + added, - removed, M content changed, T type changed, U metadata changed
     const d = await diffTrees(repo, a.tree, b.tree);
     out.result({ from: a.id, to: b.id, ...d }, () => {
       for (const e of d.entries) out.line(`${e.change}    ${e.path}`);
-      out.line(`${d.added} added (${formatBytes(d.addedBytes)}), ${d.removed} removed (${formatBytes(d.removedBytes)}), ${d.changed} changed`);
+      out.line(
+        `${d.added} added (${formatBytes(d.addedBytes)}), ${d.removed} removed (${formatBytes(d.removedBytes)}), ${d.changed} changed`,
+      );
     });
     return EXIT.ok;
   },

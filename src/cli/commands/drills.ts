@@ -21,17 +21,31 @@ scratch copy, and recorded passed or failed with timings.`,
   async run(ctx) {
     const raw = str(ctx.values, 'limit') ?? '50';
     const limit = Number(raw);
-    if (!Number.isInteger(limit) || limit < 1) throw new SafeholdError('USAGE', `--limit takes a whole number above 0, not '${raw}'`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new SafeholdError('USAGE', `--limit takes a whole number above 0, not '${raw}'`);
     const target = str(ctx.values, 'target');
     const catalog = openCatalog(ctx.env);
     try {
       const list = catalog.drills().list({ limit, ...(target ? { target } : {}) });
       ctx.out.result(list, () => {
-        if (list.length === 0) { ctx.out.line('no drills'); return; }
-        printTable(ctx.out.line.bind(ctx.out), ['Time', 'Target', 'Unit', 'Snapshot', 'Status', 'Restore', 'Verify', 'Summary'], list.map((d) => [
-          formatTime(d.startedAt), d.target, d.unit ?? '-', d.snapshot?.slice(0, 8) ?? '-', d.status,
-          d.restoreMs === null ? '-' : formatDuration(d.restoreMs), d.verifyMs === null ? '-' : formatDuration(d.verifyMs), d.summary,
-        ]));
+        if (list.length === 0) {
+          ctx.out.line('no drills');
+          return;
+        }
+        printTable(
+          ctx.out.line.bind(ctx.out),
+          ['Time', 'Target', 'Unit', 'Snapshot', 'Status', 'Restore', 'Verify', 'Summary'],
+          list.map((d) => [
+            formatTime(d.startedAt),
+            d.target,
+            d.unit ?? '-',
+            d.snapshot?.slice(0, 8) ?? '-',
+            d.status,
+            d.restoreMs === null ? '-' : formatDuration(d.restoreMs),
+            d.verifyMs === null ? '-' : formatDuration(d.verifyMs),
+            d.summary,
+          ]),
+        );
       });
       return EXIT.ok;
     } finally {

@@ -19,8 +19,12 @@ import { maxUnusedOption, printPruneStats, withPruneProgress } from './prune.ts'
 import { EXIT } from '../exit-codes.ts';
 
 const COUNT_RULES = [
-  ['keep-last', 'keepLast'], ['keep-hourly', 'keepHourly'], ['keep-daily', 'keepDaily'],
-  ['keep-weekly', 'keepWeekly'], ['keep-monthly', 'keepMonthly'], ['keep-yearly', 'keepYearly'],
+  ['keep-last', 'keepLast'],
+  ['keep-hourly', 'keepHourly'],
+  ['keep-daily', 'keepDaily'],
+  ['keep-weekly', 'keepWeekly'],
+  ['keep-monthly', 'keepMonthly'],
+  ['keep-yearly', 'keepYearly'],
 ] as const;
 
 export const forgetCommand: Command = {
@@ -59,61 +63,96 @@ oldest snapshot. Every kept snapshot lists why. Takes the exclusive lock.`,
     const { values, positionals, out } = ctx;
     const policy = policyOption(values);
     const groupBy = groupByOption(values);
-    const tagLists = list(values, 'tag').map((t) => t.split(',').map((x) => x.trim()).filter(Boolean));
+    const tagLists = list(values, 'tag').map((t) =>
+      t
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    );
     const dryRun = values['dry-run'] === true;
     const withPrune = values.prune === true;
     const maxUnusedFraction = maxUnusedOption(values);
-    if (positionals.length > 0 && policy) throw new SafeholdError('USAGE', 'give snapshot ids or a --keep-* policy, not both');
-    if (positionals.length === 0 && !policy) throw new SafeholdError('USAGE', 'nothing to forget: give snapshot ids or a --keep-* policy (e.g. --keep-daily 7)');
-    if (policy && isEmptyPolicy(policy)) throw new SafeholdError('USAGE', 'this policy keeps every snapshot: give at least one --keep-* rule above 0 (or --keep-within)');
-    if (!policy && (groupBy || tagLists.length > 0)) throw new SafeholdError('USAGE', '--group-by and --tag select snapshots for a --keep-* policy; they do not go with snapshot ids');
-    if (!withPrune && maxUnusedFraction !== undefined) throw new SafeholdError('USAGE', '--max-unused goes with --prune');
+    if (positionals.length > 0 && policy)
+      throw new SafeholdError('USAGE', 'give snapshot ids or a --keep-* policy, not both');
+    if (positionals.length === 0 && !policy)
+      throw new SafeholdError(
+        'USAGE',
+        'nothing to forget: give snapshot ids or a --keep-* policy (e.g. --keep-daily 7)',
+      );
+    if (policy && isEmptyPolicy(policy))
+      throw new SafeholdError(
+        'USAGE',
+        'this policy keeps every snapshot: give at least one --keep-* rule above 0 (or --keep-within)',
+      );
+    if (!policy && (groupBy || tagLists.length > 0))
+      throw new SafeholdError(
+        'USAGE',
+        '--group-by and --tag select snapshots for a --keep-* policy; they do not go with snapshot ids',
+      );
+    if (!withPrune && maxUnusedFraction !== undefined)
+      throw new SafeholdError('USAGE', '--max-unused goes with --prune');
 
     const repo = await openRepository(ctx);
-    const res = await recorded(ctx, 'forget', repo.backend.location, (_runId, catalog) => withLock(repo, true, async () => {
-      let groups: RetentionGroup[] = [];
-      let selected: string[];
-      if (policy) {
-        const snaps = (await listSnapshots(repo)).filter((s) => tagLists.length === 0 || tagLists.some((l) => l.every((t) => s.tags.includes(t))));
-        ({ groups, remove: selected } = chooseByPolicy(snaps, policy, groupBy ? { groupBy } : {}));
-      } else {
-        selected = [...new Set((await Promise.all(positionals.map((ref) => findSnapshot(repo, ref)))).map((s) => s.id))];
-      }
-      const forgotten = (ids: string[]) => catalog.forgetSnapshots(repo.backend.location, ids);
-      const remove = (extra: Omit<PruneOptions, 'dryRun' | 'ignoreSnapshots'> | false) =>
-        forgetAndPrune(repo, selected, { dryRun, forgotten, prune: extra });
-      const maxUnused = maxUnusedFraction === undefined ? {} : { maxUnusedFraction };
-      const { removed, prune: pruned } = withPrune && selected.length > 0
-        ? await withPruneProgress(ctx, (extra) => remove({ ...maxUnused, ...extra }))
-        : await remove(false);
-      return { dryRun, groups, selected, removed, prune: pruned };
-    }));
+    const res = await recorded(ctx, 'forget', repo.backend.location, (_runId, catalog) =>
+      withLock(repo, true, async () => {
+        let groups: RetentionGroup[] = [];
+        let selected: string[];
+        if (policy) {
+          const snaps = (await listSnapshots(repo)).filter(
+            (s) => tagLists.length === 0 || tagLists.some((l) => l.every((t) => s.tags.includes(t))),
+          );
+          ({ groups, remove: selected } = chooseByPolicy(snaps, policy, groupBy ? { groupBy } : {}));
+        } else {
+          selected = [
+            ...new Set((await Promise.all(positionals.map((ref) => findSnapshot(repo, ref)))).map((s) => s.id)),
+          ];
+        }
+        const forgotten = (ids: string[]) => catalog.forgetSnapshots(repo.backend.location, ids);
+        const remove = (extra: Omit<PruneOptions, 'dryRun' | 'ignoreSnapshots'> | false) =>
+          forgetAndPrune(repo, selected, { dryRun, forgotten, prune: extra });
+        const maxUnused = maxUnusedFraction === undefined ? {} : { maxUnusedFraction };
+        const { removed, prune: pruned } =
+          withPrune && selected.length > 0
+            ? await withPruneProgress(ctx, (extra) => remove({ ...maxUnused, ...extra }))
+            : await remove(false);
+        return { dryRun, groups, selected, removed, prune: pruned };
+      }),
+    );
 
-    out.result({
-      dryRun,
-      groups: res.groups.map((g) => ({
-        group: g.fields,
-        keep: g.keep.map((k) => ({ ...brief(k.snapshot), reasons: k.reasons })),
-        remove: g.remove.map(brief),
-      })),
-      selected: res.selected,
-      removed: res.removed,
-      prune: res.prune,
-    }, () => {
-      for (const g of res.groups) {
-        out.line(`snapshots of ${describeGroup(g)}:`);
-        const rows = [...g.keep.map((k) => ({ s: k.snapshot, what: `keep (${k.reasons.join(', ')})` })), ...g.remove.map((s) => ({ s, what: 'remove' }))]
-          .map(({ s, what }) => [s.id.slice(0, 8), formatTime(Date.parse(s.time)), s.tags.join(','), what]);
-        printTable(out.line.bind(out), ['ID', 'Time', 'Tags', 'Decision'], rows);
-        out.line();
-      }
-      const n = res.selected.length;
-      out.line(dryRun ? `would remove ${n} snapshot${n === 1 ? '' : 's'} (dry run: nothing was changed)` : `removed ${res.removed.length} snapshot${res.removed.length === 1 ? '' : 's'}`);
-      if (res.prune) {
-        out.line();
-        printPruneStats(out, res.prune);
-      } else if (withPrune) out.line('nothing to prune: no snapshot removed');
-    });
+    out.result(
+      {
+        dryRun,
+        groups: res.groups.map((g) => ({
+          group: g.fields,
+          keep: g.keep.map((k) => ({ ...brief(k.snapshot), reasons: k.reasons })),
+          remove: g.remove.map(brief),
+        })),
+        selected: res.selected,
+        removed: res.removed,
+        prune: res.prune,
+      },
+      () => {
+        for (const g of res.groups) {
+          out.line(`snapshots of ${describeGroup(g)}:`);
+          const rows = [
+            ...g.keep.map((k) => ({ s: k.snapshot, what: `keep (${k.reasons.join(', ')})` })),
+            ...g.remove.map((s) => ({ s, what: 'remove' })),
+          ].map(({ s, what }) => [s.id.slice(0, 8), formatTime(Date.parse(s.time)), s.tags.join(','), what]);
+          printTable(out.line.bind(out), ['ID', 'Time', 'Tags', 'Decision'], rows);
+          out.line();
+        }
+        const n = res.selected.length;
+        out.line(
+          dryRun
+            ? `would remove ${n} snapshot${n === 1 ? '' : 's'} (dry run: nothing was changed)`
+            : `removed ${res.removed.length} snapshot${res.removed.length === 1 ? '' : 's'}`,
+        );
+        if (res.prune) {
+          out.line();
+          printPruneStats(out, res.prune);
+        } else if (withPrune) out.line('nothing to prune: no snapshot removed');
+      },
+    );
     return EXIT.ok;
   },
 };
@@ -126,14 +165,16 @@ function policyOption(values: Values): RetentionPolicy | null {
     const text = str(values, flag);
     p[key] = null;
     if (text === undefined) continue;
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new SafeholdError('USAGE', `--${flag} needs a whole number of snapshots (got '${text}')`);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
+      throw new SafeholdError('USAGE', `--${flag} needs a whole number of snapshots (got '${text}')`);
     p[key] = Number(text);
     given = true;
   }
   const within = str(values, 'keep-within');
   if (within !== undefined) {
     const ms = parseDuration(within);
-    if (ms === null) throw new SafeholdError('USAGE', `--keep-within needs a duration such as 7d, 12h or 1h30m (got '${within}')`);
+    if (ms === null)
+      throw new SafeholdError('USAGE', `--keep-within needs a duration such as 7d, 12h or 1h30m (got '${within}')`);
     p.keepWithinMs = ms;
     given = true;
   }
@@ -143,9 +184,13 @@ function policyOption(values: Values): RetentionPolicy | null {
 function groupByOption(values: Values): GroupField[] | null {
   const text = str(values, 'group-by');
   if (text === undefined) return null;
-  const fields = text.split(',').map((f) => f.trim()).filter(Boolean);
+  const fields = text
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
   for (const f of fields) {
-    if (!(GROUP_FIELDS as readonly string[]).includes(f)) throw new SafeholdError('USAGE', `--group-by: '${f}' is not one of ${GROUP_FIELDS.join(', ')}`);
+    if (!(GROUP_FIELDS as readonly string[]).includes(f))
+      throw new SafeholdError('USAGE', `--group-by: '${f}' is not one of ${GROUP_FIELDS.join(', ')}`);
   }
   return [...new Set(fields)] as GroupField[];
 }

@@ -28,14 +28,23 @@ export const initCommand: Command = {
     const from = str(ctx.values, 'copy-chunker-params-from');
     const r = await recorded(ctx, 'init', backend.location, async () => {
       const params = from ? await chunkerParamsOf(ctx, from) : {};
-      const password = await readNewPassword(ctx.env, str(ctx.values, 'password-file'), `new password for ${backend.location}`);
+      const password = await readNewPassword(
+        ctx.env,
+        str(ctx.values, 'password-file'),
+        `new password for ${backend.location}`,
+      );
       const repo = await Repository.init(backend, password, params);
       return { id: repo.config.id, location: backend.location, chunker: repo.config.chunker };
     });
-    ctx.out.result({ id: r.id, location: r.location, ...(from ? { chunkerFrom: from, chunker: r.chunker } : {}) }, () => {
-      ctx.out.line(`created repository ${r.id.slice(0, 10)} at ${r.location}${from ? ` (chunker parameters of ${from})` : ''}`);
-      ctx.out.line('Keep the password safe: without it the data cannot be read back.');
-    });
+    ctx.out.result(
+      { id: r.id, location: r.location, ...(from ? { chunkerFrom: from, chunker: r.chunker } : {}) },
+      () => {
+        ctx.out.line(
+          `created repository ${r.id.slice(0, 10)} at ${r.location}${from ? ` (chunker parameters of ${from})` : ''}`,
+        );
+        ctx.out.line('Keep the password safe: without it the data cannot be read back.');
+      },
+    );
     return EXIT.ok;
   },
 };
@@ -43,10 +52,19 @@ export const initCommand: Command = {
 /** Opens the other repository (exit 10 when missing, 12 naming it on a wrong password) for its chunk sizes and seed. */
 async function chunkerParamsOf(ctx: CommandContext, location: string): Promise<InitOptions> {
   const backend = openBackend(location);
-  if (!(await backend.exists())) throw new SafeholdError('REPO_NOT_FOUND', `--copy-chunker-params-from: no repository at ${backend.location}`);
-  const env = { ...ctx.env, SAFEHOLD_PASSWORD: ctx.env.SAFEHOLD_FROM_PASSWORD, SAFEHOLD_PASSWORD_FILE: ctx.env.SAFEHOLD_FROM_PASSWORD_FILE };
+  if (!(await backend.exists()))
+    throw new SafeholdError('REPO_NOT_FOUND', `--copy-chunker-params-from: no repository at ${backend.location}`);
+  const env = {
+    ...ctx.env,
+    SAFEHOLD_PASSWORD: ctx.env.SAFEHOLD_FROM_PASSWORD,
+    SAFEHOLD_PASSWORD_FILE: ctx.env.SAFEHOLD_FROM_PASSWORD_FILE,
+  };
   try {
-    const password = await readPassword(env, str(ctx.values, 'from-password-file'), `password for ${backend.location} (chunker parameters): `);
+    const password = await readPassword(
+      env,
+      str(ctx.values, 'from-password-file'),
+      `password for ${backend.location} (chunker parameters): `,
+    );
     const other = await Repository.open(backend, password);
     try {
       return { chunker: { ...other.config.chunker }, chunkerSeed: Buffer.from(other.key.chunkerSeed) };
@@ -56,6 +74,10 @@ async function chunkerParamsOf(ctx: CommandContext, location: string): Promise<I
   } catch (e) {
     if (!isSafeholdError(e) || (e.code !== 'WRONG_PASSWORD' && e.code !== 'NO_PASSWORD')) throw e;
     const hint = e.code === 'NO_PASSWORD' ? ' (set SAFEHOLD_FROM_PASSWORD or use --from-password-file)' : '';
-    throw new SafeholdError(e.code, `repository ${backend.location} (--copy-chunker-params-from): ${e.message}${hint}`, { cause: e });
+    throw new SafeholdError(
+      e.code,
+      `repository ${backend.location} (--copy-chunker-params-from): ${e.message}${hint}`,
+      { cause: e },
+    );
   }
 }

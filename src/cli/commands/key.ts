@@ -15,12 +15,17 @@ export const keyCommand: Command = {
 The new password comes from --new-password-file, SAFEHOLD_NEW_PASSWORD, or a prompt on a TTY.`,
   options: { 'new-password-file': { type: 'string' } },
   async run(ctx) {
-    if (ctx.positionals[0] !== 'passwd' || ctx.positionals.length !== 1) throw new SafeholdError('USAGE', "usage: safehold key passwd");
+    if (ctx.positionals[0] !== 'passwd' || ctx.positionals.length !== 1)
+      throw new SafeholdError('USAGE', 'usage: safehold key passwd');
     const repo = await openRepository(ctx);
     const newEnv = { ...ctx.env, SAFEHOLD_PASSWORD: ctx.env.SAFEHOLD_NEW_PASSWORD, SAFEHOLD_PASSWORD_FILE: undefined };
     const password = await readNewPassword(newEnv, str(ctx.values, 'new-password-file'), 'new password');
-    const key = await recorded(ctx, 'key passwd', repo.backend.location, () => withLock(repo, true, async () => ({ name: await repo.changePassword(password) })));
-    ctx.out.result({ key: key.name }, () => ctx.out.line(`password changed (new key ${key.name.slice(0, 8)}); no data was rewritten`));
+    const key = await recorded(ctx, 'key passwd', repo.backend.location, () =>
+      withLock(repo, true, async () => ({ name: await repo.changePassword(password) })),
+    );
+    ctx.out.result({ key: key.name }, () =>
+      ctx.out.line(`password changed (new key ${key.name.slice(0, 8)}); no data was rewritten`),
+    );
     return EXIT.ok;
   },
 };

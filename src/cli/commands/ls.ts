@@ -17,18 +17,36 @@ export const lsCommand: Command = {
   options: { long: { type: 'boolean', short: 'l' } },
   async run(ctx) {
     const { positionals, out } = ctx;
-    if (positionals.length < 1 || positionals.length > 2) throw new SafeholdError('USAGE', 'give a snapshot id (or latest) and optionally a path');
+    if (positionals.length < 1 || positionals.length > 2)
+      throw new SafeholdError('USAGE', 'give a snapshot id (or latest) and optionally a path');
     const repo = await openRepository(ctx);
     const snap = await findSnapshot(repo, positionals[0]!);
     const entries = await listTree(repo, snap.tree, positionals[1] ?? '/');
-    out.result(entries.map((e) => ({ path: e.path, type: e.node.type, mode: e.node.mode, size: e.node.size, uid: e.node.uid, gid: e.node.gid, mtime: nsToIso(e.node.mtime), ...(e.node.linkTarget !== undefined ? { linkTarget: e.node.linkTarget } : {}) })), () => {
-      for (const e of entries) {
-        if (!ctx.values.long) { out.line(e.path); continue; }
-        const n = e.node;
-        const t = n.type === 'dir' ? 'd' : n.type === 'symlink' ? 'l' : n.type === 'file' ? '-' : 'o';
-        out.line(`${t}${n.mode.toString(8).padStart(4, '0')} ${String(n.uid).padStart(5)} ${String(n.gid).padStart(5)} ${String(n.size).padStart(12)} ${formatTime(Number(BigInt(n.mtime) / 1_000_000n))} ${e.path}${n.linkTarget !== undefined ? ` -> ${n.linkTarget}` : ''}`);
-      }
-    });
+    out.result(
+      entries.map((e) => ({
+        path: e.path,
+        type: e.node.type,
+        mode: e.node.mode,
+        size: e.node.size,
+        uid: e.node.uid,
+        gid: e.node.gid,
+        mtime: nsToIso(e.node.mtime),
+        ...(e.node.linkTarget !== undefined ? { linkTarget: e.node.linkTarget } : {}),
+      })),
+      () => {
+        for (const e of entries) {
+          if (!ctx.values.long) {
+            out.line(e.path);
+            continue;
+          }
+          const n = e.node;
+          const t = n.type === 'dir' ? 'd' : n.type === 'symlink' ? 'l' : n.type === 'file' ? '-' : 'o';
+          out.line(
+            `${t}${n.mode.toString(8).padStart(4, '0')} ${String(n.uid).padStart(5)} ${String(n.gid).padStart(5)} ${String(n.size).padStart(12)} ${formatTime(Number(BigInt(n.mtime) / 1_000_000n))} ${e.path}${n.linkTarget !== undefined ? ` -> ${n.linkTarget}` : ''}`,
+          );
+        }
+      },
+    );
     return EXIT.ok;
   },
 };

@@ -42,7 +42,11 @@ skipped) or nothing to do, 4 refused (the reason is printed), 130 cancelled.`,
     const [sub, name, ...rest] = ctx.positionals;
     if (sub !== 'run' || !name || rest.length > 0) throw new SafeholdError('USAGE', 'usage: safehold plan run NAME');
     const config = await loadConfigFrom(ctx.values, ctx.env);
-    if (!config.plans[name]) throw new SafeholdError('NOT_FOUND', `no plan '${name}' in ${config.file} (plans: ${Object.keys(config.plans).join(', ') || 'none'})`);
+    if (!config.plans[name])
+      throw new SafeholdError(
+        'NOT_FOUND',
+        `no plan '${name}' in ${config.file} (plans: ${Object.keys(config.plans).join(', ') || 'none'})`,
+      );
     const dataDir = ctx.env.SAFEHOLD_DATA_DIR ?? config.settings.dataDir ?? defaultDataDir(ctx.env);
     const server = ctx.values.local === true ? null : await connectControl(socketPathFor(dataDir));
     if (server) {
@@ -61,7 +65,14 @@ skipped) or nothing to do, 4 refused (the reason is printed), 130 cancelled.`,
     process.on('SIGTERM', onTerm);
     try {
       const { runPlan } = await import('../../plans/run/runner.ts');
-      const r = await runPlan({ config, plan: name, trigger: 'on-demand', catalog, signal: ac.signal, alert: (e) => alerts.alert(e) });
+      const r = await runPlan({
+        config,
+        plan: name,
+        trigger: 'on-demand',
+        catalog,
+        signal: ac.signal,
+        alert: (e) => alerts.alert(e),
+      });
       await alerts.flush();
       return report(ctx, name, catalog.planRuns().getRun(r.id)!, r.tasks, null);
     } finally {
@@ -73,16 +84,34 @@ skipped) or nothing to do, 4 refused (the reason is printed), 130 cancelled.`,
   },
 };
 
-function report(ctx: Parameters<Command['run']>[0], name: string, run: PlanRunRecord, tasks: TaskRecord[], server: number | null): ExitCode {
+function report(
+  ctx: Parameters<Command['run']>[0],
+  name: string,
+  run: PlanRunRecord,
+  tasks: TaskRecord[],
+  server: number | null,
+): ExitCode {
   ctx.out.result({ run, tasks, ...(server !== null ? { server } : {}) }, () => {
-    ctx.out.line(`plan ${name}, run ${run.id.slice(0, 8)}${server !== null ? ` (by the server, pid ${server})` : ''}: ${run.status}${run.reason ? ` (${run.reason})` : ''}`);
+    ctx.out.line(
+      `plan ${name}, run ${run.id.slice(0, 8)}${server !== null ? ` (by the server, pid ${server})` : ''}: ${run.status}${run.reason ? ` (${run.reason})` : ''}`,
+    );
     if (tasks.length > 0) printTasks(ctx.out, tasks);
   });
   return exitCodeForRun(run.status);
 }
 
 export function printTasks(out: Output, tasks: TaskRecord[]): void {
-  printTable(out.line.bind(out), ['#', 'Activity', 'Target', 'Unit', 'Status', 'Snapshots', 'Reason'], tasks.map((t) => [
-    String(t.seq), t.activity, t.target, t.unit ?? '-', t.status, t.snapshots.map((s) => s.slice(0, 8)).join(','), t.reason ?? '',
-  ]));
+  printTable(
+    out.line.bind(out),
+    ['#', 'Activity', 'Target', 'Unit', 'Status', 'Snapshots', 'Reason'],
+    tasks.map((t) => [
+      String(t.seq),
+      t.activity,
+      t.target,
+      t.unit ?? '-',
+      t.status,
+      t.snapshots.map((s) => s.slice(0, 8)).join(','),
+      t.reason ?? '',
+    ]),
+  );
 }

@@ -14,17 +14,27 @@ import type { Command, CommandContext } from '../command.ts';
 import { okOrError } from '../exit-codes.ts';
 import type { ExitCode } from '../exit-codes.ts';
 
-export type GroupRestoreArgs = Pick<GroupRestoreOptions, 'group' | 'from' | 'snapshot' | 'safetyBackup' | 'intoSuffix' | 'filesTo' | 'force'>;
+export type GroupRestoreArgs = Pick<
+  GroupRestoreOptions,
+  'group' | 'from' | 'snapshot' | 'safetyBackup' | 'intoSuffix' | 'filesTo' | 'force'
+>;
 
 export async function runGroupRestore(ctx: CommandContext, config: Config, a: GroupRestoreArgs): Promise<ExitCode> {
   const { out } = ctx;
   const r: GroupRestoreResult = await restoreGroup({
     // The local CLI runs with its user's own rights: it may restore over live data (always after a safety backup).
-    config, ...a, allowLive: true, targets: buildTargets(config), clock: systemClock,
+    config,
+    ...a,
+    allowLive: true,
+    targets: buildTargets(config),
+    clock: systemClock,
     log: (step, msg, level) => (level === 'error' ? out.warn(`${step}: ${msg}`) : out.info(`${step}: ${msg}`)),
   });
   out.result(r, () => {
-    if (r.ok) out.line(`restored group ${a.group} from ${r.groupRun}: ${r.restored.length} item(s)${r.safety ? `; safety backup ${r.safety.groupRun}` : ''}`);
+    if (r.ok)
+      out.line(
+        `restored group ${a.group} from ${r.groupRun}: ${r.restored.length} item(s)${r.safety ? `; safety backup ${r.safety.groupRun}` : ''}`,
+      );
     else {
       out.line(`restore of group ${a.group} stopped at step '${r.failedStep}': ${r.reason}`);
       if (r.safety) out.line(`safety backup: ${r.safety.groupRun}\nroll back with: ${r.rollback}`);
@@ -47,17 +57,31 @@ data always takes the safety backup (--no-safety-backup is refused then).
 A failing step stops the restore, names the step and prints the command
 that restores the safety backup.
 Exit code: 0 done, 1 stopped at a step (or refused).`,
-  options: { config: { type: 'string', short: 'c' }, snapshot: { type: 'string' }, force: { type: 'boolean' }, 'no-safety-backup': { type: 'boolean' } },
+  options: {
+    config: { type: 'string', short: 'c' },
+    snapshot: { type: 'string' },
+    force: { type: 'boolean' },
+    'no-safety-backup': { type: 'boolean' },
+  },
   async run(ctx) {
     const [sub, name, ...rest] = ctx.positionals;
-    if (sub !== 'run' || !name || rest.length > 0) throw new SafeholdError('USAGE', 'usage: safehold restore-plan run NAME');
+    if (sub !== 'run' || !name || rest.length > 0)
+      throw new SafeholdError('USAGE', 'usage: safehold restore-plan run NAME');
     const config = await loadConfigFrom(ctx.values, ctx.env);
     const p = config.restorePlans[name];
-    if (!p) throw new SafeholdError('NOT_FOUND', `no restore plan '${name}' in ${config.file} (restore plans: ${Object.keys(config.restorePlans).join(', ') || 'none'})`);
+    if (!p)
+      throw new SafeholdError(
+        'NOT_FOUND',
+        `no restore plan '${name}' in ${config.file} (restore plans: ${Object.keys(config.restorePlans).join(', ') || 'none'})`,
+      );
     return runGroupRestore(ctx, config, {
-      group: p.group, from: p.from, snapshot: str(ctx.values, 'snapshot') ?? p.snapshot,
+      group: p.group,
+      from: p.from,
+      snapshot: str(ctx.values, 'snapshot') ?? p.snapshot,
       safetyBackup: ctx.values['no-safety-backup'] === true ? false : p.safetyBackup,
-      intoSuffix: p.intoSuffix, filesTo: p.filesTo, force: ctx.values.force === true,
+      intoSuffix: p.intoSuffix,
+      filesTo: p.filesTo,
+      force: ctx.values.force === true,
     });
   },
 };
@@ -65,12 +89,22 @@ Exit code: 0 done, 1 stopped at a step (or refused).`,
 /** `restore --group NAME …`: the same flow from flags. */
 export async function restoreGroupFromFlags(ctx: CommandContext): Promise<ExitCode> {
   const v = ctx.values;
-  if (ctx.positionals.length > 0) throw new SafeholdError('USAGE', 'restore --group takes no snapshot argument: use --snapshot GROUPRUN|latest');
+  if (ctx.positionals.length > 0)
+    throw new SafeholdError('USAGE', 'restore --group takes no snapshot argument: use --snapshot GROUPRUN|latest');
   const from = str(v, 'from');
-  if (!from) throw new SafeholdError('USAGE', 'restore --group needs --from DESTINATION (the repository the group was backed up to)');
+  if (!from)
+    throw new SafeholdError(
+      'USAGE',
+      'restore --group needs --from DESTINATION (the repository the group was backed up to)',
+    );
   const config = await loadConfigFrom(v, ctx.env);
   return runGroupRestore(ctx, config, {
-    group: str(v, 'group')!, from, snapshot: str(v, 'snapshot') ?? 'latest', safetyBackup: v['no-safety-backup'] !== true,
-    intoSuffix: str(v, 'into-suffix') ?? null, filesTo: str(v, 'files-to') ?? null, force: v.force === true,
+    group: str(v, 'group')!,
+    from,
+    snapshot: str(v, 'snapshot') ?? 'latest',
+    safetyBackup: v['no-safety-backup'] !== true,
+    intoSuffix: str(v, 'into-suffix') ?? null,
+    filesTo: str(v, 'files-to') ?? null,
+    force: v.force === true,
   });
 }

@@ -45,20 +45,38 @@ export const restoreCommand: Command = {
     const repo = await openRepository(ctx);
     const progress = newRestoreProgress();
     const t0 = Date.now();
-    const r = await recorded(ctx, 'restore', repo.backend.location, () => withLock(repo, false, async () => {
-      const snap = await findSnapshot(repo, positionals[0]!);
-      out.startProgress((ms) => `[${formatDuration(ms)}] ${progress.files}/${progress.totalFiles} files, ${formatBytes(progress.bytes)}/${formatBytes(progress.totalBytes)} ${rate(progress.bytes, ms)}`);
-      try {
-        const res = await restore(repo, snap.tree, { target, include: list(values, 'include'), progress });
-        return { ...res, snapshot: snap.id, runStats: { bytesRead: res.bytes } };
-      } finally {
-        out.clearProgress();
-      }
-    }));
+    const r = await recorded(ctx, 'restore', repo.backend.location, () =>
+      withLock(repo, false, async () => {
+        const snap = await findSnapshot(repo, positionals[0]!);
+        out.startProgress(
+          (ms) =>
+            `[${formatDuration(ms)}] ${progress.files}/${progress.totalFiles} files, ${formatBytes(progress.bytes)}/${formatBytes(progress.totalBytes)} ${rate(progress.bytes, ms)}`,
+        );
+        try {
+          const res = await restore(repo, snap.tree, { target, include: list(values, 'include'), progress });
+          return { ...res, snapshot: snap.id, runStats: { bytesRead: res.bytes } };
+        } finally {
+          out.clearProgress();
+        }
+      }),
+    );
     for (const e of r.errors) out.warn(`${e.path}: ${e.message}`);
-    out.result({ snapshot: r.snapshot, target, files: r.files, dirs: r.dirs, symlinks: r.symlinks, bytes: r.bytes, errors: r.errors }, () => {
-      out.line(`restored snapshot ${r.snapshot.slice(0, 8)} to ${target}: ${r.files} files, ${r.dirs} dirs, ${r.symlinks} symlinks, ${formatBytes(r.bytes)} in ${formatDuration(Date.now() - t0)}`);
-    });
+    out.result(
+      {
+        snapshot: r.snapshot,
+        target,
+        files: r.files,
+        dirs: r.dirs,
+        symlinks: r.symlinks,
+        bytes: r.bytes,
+        errors: r.errors,
+      },
+      () => {
+        out.line(
+          `restored snapshot ${r.snapshot.slice(0, 8)} to ${target}: ${r.files} files, ${r.dirs} dirs, ${r.symlinks} symlinks, ${formatBytes(r.bytes)} in ${formatDuration(Date.now() - t0)}`,
+        );
+      },
+    );
     return okOrPartial(r.errors.length);
   },
 };

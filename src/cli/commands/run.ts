@@ -24,10 +24,15 @@ export const runCommand: Command = {
       const log = store.logLines(run.id);
       ctx.out.result({ run, tasks, log }, () => {
         const took = run.finishedAt ? ` in ${formatDuration(run.finishedAt - run.startedAt)}` : '';
-        ctx.out.line(`run ${run.id} of plan ${run.plan} (${run.trigger}), started ${formatTime(run.startedAt)}${took}: ${run.status}${run.reason ? ` (${run.reason})` : ''}`);
+        ctx.out.line(
+          `run ${run.id} of plan ${run.plan} (${run.trigger}), started ${formatTime(run.startedAt)}${took}: ${run.status}${run.reason ? ` (${run.reason})` : ''}`,
+        );
         if (tasks.length > 0) printTasks(ctx.out, tasks);
         ctx.out.line('');
-        for (const l of log) ctx.out.line(`${formatTime(l.at)} ${l.level.padEnd(5)} ${l.taskId ? `[task ${l.taskId.split('-').at(-1)}] ` : ''}${l.message}`);
+        for (const l of log)
+          ctx.out.line(
+            `${formatTime(l.at)} ${l.level.padEnd(5)} ${l.taskId ? `[task ${l.taskId.split('-').at(-1)}] ` : ''}${l.message}`,
+          );
       });
       return EXIT.ok;
     } finally {

@@ -19,7 +19,8 @@ newest first. 'safehold run show ID' shows a plan run's tasks and log.`,
   async run(ctx) {
     const limitRaw = str(ctx.values, 'limit') ?? '50';
     const limit = Number(limitRaw);
-    if (!Number.isInteger(limit) || limit < 1) throw new SafeholdError('USAGE', `--limit takes a whole number above 0, not '${limitRaw}'`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new SafeholdError('USAGE', `--limit takes a whole number above 0, not '${limitRaw}'`);
     const catalog = openCatalog(ctx.env);
     try {
       catalog.markAbandonedRuns();
@@ -30,17 +31,47 @@ newest first. 'safehold run show ID' shows a plan run's tasks and log.`,
       if (s) opts.status = s;
       const runs = catalog.listRuns(opts).map((r) => ({ kind: 'command' as const, ...r }));
       // Plan runs, unless filtered to other commands; merged newest first.
-      const planRuns = c && c !== 'plan' ? [] : catalog.planRuns().listRuns({ limit }).filter((r) => !s || r.status === s)
-        .map((r) => ({ kind: 'plan' as const, ...r }));
+      const planRuns =
+        c && c !== 'plan'
+          ? []
+          : catalog
+              .planRuns()
+              .listRuns({ limit })
+              .filter((r) => !s || r.status === s)
+              .map((r) => ({ kind: 'plan' as const, ...r }));
       const all = [...runs, ...planRuns].sort((a, b) => b.startedAt - a.startedAt).slice(0, limit);
       ctx.out.result(all, () => {
-        printTable(ctx.out.line.bind(ctx.out), ['ID', 'Command', 'Status', 'Started', 'Duration', 'Files', 'Added', 'Snapshot', 'Error'], all.map((r) => r.kind === 'plan'
-          ? [r.id.slice(0, 8), `plan ${r.plan} (${r.trigger})`, r.status, formatTime(r.startedAt), r.finishedAt ? formatDuration(r.finishedAt - r.startedAt) : '', '', '', '', r.reason ?? '']
-          : [
-            r.id.slice(0, 8), r.command, r.status, formatTime(r.startedAt), r.finishedAt ? formatDuration(r.finishedAt - r.startedAt) : '',
-            r.stats.filesNew !== undefined ? String((r.stats.filesNew ?? 0) + (r.stats.filesChanged ?? 0) + (r.stats.filesUnchanged ?? 0)) : '',
-            r.stats.bytesAdded !== undefined ? formatBytes(r.stats.bytesAdded) : '', r.snapshotId?.slice(0, 8) ?? '', r.error ?? '',
-          ]));
+        printTable(
+          ctx.out.line.bind(ctx.out),
+          ['ID', 'Command', 'Status', 'Started', 'Duration', 'Files', 'Added', 'Snapshot', 'Error'],
+          all.map((r) =>
+            r.kind === 'plan'
+              ? [
+                  r.id.slice(0, 8),
+                  `plan ${r.plan} (${r.trigger})`,
+                  r.status,
+                  formatTime(r.startedAt),
+                  r.finishedAt ? formatDuration(r.finishedAt - r.startedAt) : '',
+                  '',
+                  '',
+                  '',
+                  r.reason ?? '',
+                ]
+              : [
+                  r.id.slice(0, 8),
+                  r.command,
+                  r.status,
+                  formatTime(r.startedAt),
+                  r.finishedAt ? formatDuration(r.finishedAt - r.startedAt) : '',
+                  r.stats.filesNew !== undefined
+                    ? String((r.stats.filesNew ?? 0) + (r.stats.filesChanged ?? 0) + (r.stats.filesUnchanged ?? 0))
+                    : '',
+                  r.stats.bytesAdded !== undefined ? formatBytes(r.stats.bytesAdded) : '',
+                  r.snapshotId?.slice(0, 8) ?? '',
+                  r.error ?? '',
+                ],
+          ),
+        );
       });
     } finally {
       catalog.close();

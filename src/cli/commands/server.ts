@@ -39,23 +39,43 @@ still run); a second SIGTERM cancels at once. Exit code 0 after a clean stop.
 Log lines go to stderr; with --json, one JSON object per line.`,
   options: { config: { type: 'string', short: 'c' }, listen: { type: 'string' } },
   async run(ctx) {
-    if (ctx.positionals.length > 0) throw new SafeholdError('USAGE', `safehold server takes no arguments (got '${ctx.positionals[0]}')`);
+    if (ctx.positionals.length > 0)
+      throw new SafeholdError('USAGE', `safehold server takes no arguments (got '${ctx.positionals[0]}')`);
     const listen = parseListen(str(ctx.values, 'listen'));
     const config = await loadConfigFrom(ctx.values, ctx.env);
     // Catalog.open creates the data directory 0700 (and the catalog 0600) whatever the umask.
     const dataDir = ctx.env.SAFEHOLD_DATA_DIR ?? config.settings.dataDir ?? defaultDataDir(ctx.env);
     const json = ctx.values.json === true;
     const log = (level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}) => {
-      process.stderr.write(json ? `${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n` : `${new Date().toISOString()} ${level.padEnd(5)} ${msg}\n`);
+      process.stderr.write(
+        json
+          ? `${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`
+          : `${new Date().toISOString()} ${level.padEnd(5)} ${msg}\n`,
+      );
     };
     const catalog = Catalog.open(dataDir);
     const alerts = alerter(catalog, config.alerts, systemClock, (m) => log('warn', m));
-    const core = new ServerCore({ config, catalog, clock: systemClock, alert: (e) => { log('warn', `alert ${e.event}: ${e.summary}`); alerts.alert(e); }, log });
+    const core = new ServerCore({
+      config,
+      catalog,
+      clock: systemClock,
+      alert: (e) => {
+        log('warn', `alert ${e.event}: ${e.summary}`);
+        alerts.alert(e);
+      },
+      log,
+    });
     let control;
     try {
       control = await startControlServer(core, catalog, {
-        socketPath: socketPathFor(dataDir), listen,
-        api: { config, clock: systemClock, log: (line) => process.stderr.write(`${JSON.stringify(line)}\n`), metrics: config.settings.metrics },
+        socketPath: socketPathFor(dataDir),
+        listen,
+        api: {
+          config,
+          clock: systemClock,
+          log: (line) => process.stderr.write(`${JSON.stringify(line)}\n`),
+          metrics: config.settings.metrics,
+        },
       });
     } catch (e) {
       catalog.close();
@@ -73,12 +93,19 @@ Log lines go to stderr; with --json, one JSON object per line.`,
       process.on('SIGINT', () => onSignal('SIGINT'));
     });
     await core.start();
-    log('info', `listening on ${control.socketPath}${control.listening ? ` and http://${control.listening}` : ''} (pid ${process.pid})`, { pid: process.pid, listen: control.listening });
+    log(
+      'info',
+      `listening on ${control.socketPath}${control.listening ? ` and http://${control.listening}` : ''} (pid ${process.pid})`,
+      { pid: process.pid, listen: control.listening },
+    );
     const sig = await stopped;
     const grace = config.settings.shutdownGraceMs;
     log('info', `${sig}: stopping (running tasks get ${formatDuration(grace)})`);
     // A second signal shortens the grace to nothing.
-    const hurry = new Promise<void>((resolve) => { process.once('SIGTERM', () => resolve()); process.once('SIGINT', () => resolve()); });
+    const hurry = new Promise<void>((resolve) => {
+      process.once('SIGTERM', () => resolve());
+      process.once('SIGINT', () => resolve());
+    });
     await Promise.race([core.stop(grace), hurry.then(() => core.stop(0))]);
     await control.close();
     await alerts.flush();
@@ -92,6 +119,7 @@ function parseListen(v: string | undefined): { host: string; port: number } | nu
   if (v === undefined) return null;
   const m = /^(.*):(\d{1,5})$/.exec(v);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || !m[1] || port > 65535) throw new SafeholdError('USAGE', `--listen takes HOST:PORT like 127.0.0.1:8470, not '${v}'`);
+  if (!m?.[1] || port > 65535)
+    throw new SafeholdError('USAGE', `--listen takes HOST:PORT like 127.0.0.1:8470, not '${v}'`);
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }

@@ -16,7 +16,14 @@ export const snapshotsCommand: Command = {
     const repo = await openRepository(ctx);
     const snaps = await listSnapshots(repo);
     ctx.out.result(snaps, () => {
-      const rows = snaps.map((s) => [s.id.slice(0, 8), formatTime(Date.parse(s.time)), s.hostname, s.tags.join(','), formatBytes(s.summary.totalSize), s.paths.join(' ')]);
+      const rows = snaps.map((s) => [
+        s.id.slice(0, 8),
+        formatTime(Date.parse(s.time)),
+        s.hostname,
+        s.tags.join(','),
+        formatBytes(s.summary.totalSize),
+        s.paths.join(' '),
+      ]);
       printTable(ctx.out.line.bind(ctx.out), ['ID', 'Time', 'Host', 'Tags', 'Size', 'Paths'], rows);
       ctx.out.line(`${snaps.length} snapshot${snaps.length === 1 ? '' : 's'}`);
     });

@@ -49,11 +49,16 @@ export function cliActor(): string {
 
 async function create(ctx: CommandContext): Promise<ExitCode> {
   const role = str(ctx.values, 'role');
-  if (role === undefined || !isAuthRole(role)) throw new SafeholdError('USAGE', `--role must be one of ${AUTH_ROLES.join(', ')}`);
+  if (role === undefined || !isAuthRole(role))
+    throw new SafeholdError('USAGE', `--role must be one of ${AUTH_ROLES.join(', ')}`);
   const name = str(ctx.values, 'name');
   const catalog = openCatalog(ctx.env);
   try {
-    const { token, info } = createToken(catalog, { role, createdBy: cliActor(), ...(name !== undefined ? { name } : {}) });
+    const { token, info } = createToken(catalog, {
+      role,
+      createdBy: cliActor(),
+      ...(name !== undefined ? { name } : {}),
+    });
     if (ctx.out.json) ctx.out.result({ ...info, token }, () => {});
     else process.stdout.write(`${token}\n`); // even with --quiet: the token is the result and cannot be shown again
     ctx.out.info(`token ${info.id} (${info.role}, "${info.name}") created; it is shown only this once`);
@@ -72,11 +77,23 @@ async function list(ctx: CommandContext): Promise<ExitCode> {
     catalog.close();
   }
   ctx.out.result(tokens, () => {
-    if (tokens.length === 0) { ctx.out.line('no tokens'); return; }
-    printTable(ctx.out.line.bind(ctx.out), ['ID', 'Name', 'Role', 'Created', 'By', 'Last used', 'Revoked'], tokens.map((t) => [
-      t.id, t.name, t.role, formatTime(t.createdAt), t.createdBy,
-      t.lastUsedAt === null ? '-' : formatTime(t.lastUsedAt), t.revokedAt === null ? '-' : formatTime(t.revokedAt),
-    ]));
+    if (tokens.length === 0) {
+      ctx.out.line('no tokens');
+      return;
+    }
+    printTable(
+      ctx.out.line.bind(ctx.out),
+      ['ID', 'Name', 'Role', 'Created', 'By', 'Last used', 'Revoked'],
+      tokens.map((t) => [
+        t.id,
+        t.name,
+        t.role,
+        formatTime(t.createdAt),
+        t.createdBy,
+        t.lastUsedAt === null ? '-' : formatTime(t.lastUsedAt),
+        t.revokedAt === null ? '-' : formatTime(t.revokedAt),
+      ]),
+    );
   });
   return EXIT.ok;
 }

@@ -49,7 +49,8 @@ export const userCommand: Command = {
 
 function role(ctx: CommandContext): AuthRole {
   const r = str(ctx.values, 'role');
-  if (r === undefined || !isAuthRole(r)) throw new SafeholdError('USAGE', `--role must be one of ${AUTH_ROLES.join(', ')}`);
+  if (r === undefined || !isAuthRole(r))
+    throw new SafeholdError('USAGE', `--role must be one of ${AUTH_ROLES.join(', ')}`);
   return r;
 }
 
@@ -72,7 +73,10 @@ async function newPasswordHash(ctx: CommandContext, name: string): Promise<strin
     pw = await readNewPassword(env, str(ctx.values, 'password-file'), `password for user ${name}`);
   } catch (e) {
     if (isSafeholdError(e, 'NO_PASSWORD') && /^no password:/.test(e.message)) {
-      throw new SafeholdError('NO_PASSWORD', `no password for user ${name}: use --password-file, set SAFEHOLD_USER_PASSWORD, or run on a terminal`);
+      throw new SafeholdError(
+        'NO_PASSWORD',
+        `no password for user ${name}: use --password-file, set SAFEHOLD_USER_PASSWORD, or run on a terminal`,
+      );
     }
     throw e;
   }
@@ -84,7 +88,11 @@ async function add(ctx: CommandContext, name: string): Promise<ExitCode> {
   const r = role(ctx);
   checkUserName(name);
   return inCatalog(ctx, async (catalog) => {
-    if (catalog.users().get(name)) throw new SafeholdError('USAGE', `user ${name} already exists (change the password with 'safehold user passwd ${name}')`);
+    if (catalog.users().get(name))
+      throw new SafeholdError(
+        'USAGE',
+        `user ${name} already exists (change the password with 'safehold user passwd ${name}')`,
+      );
     const info = catalog.users().add({ name, role: r, passwordHash: await newPasswordHash(ctx, name) });
     ctx.out.result(info, () => ctx.out.line(`user ${name} added (${r})`));
   });
@@ -94,7 +102,9 @@ async function passwd(ctx: CommandContext, name: string): Promise<ExitCode> {
   return inCatalog(ctx, async (catalog) => {
     if (!catalog.users().get(name)) throw new SafeholdError('NOT_FOUND', `no user ${name}`);
     catalog.users().setPassword(name, await newPasswordHash(ctx, name));
-    ctx.out.result({ name, passwordChanged: true }, () => ctx.out.line(`password of ${name} changed; their sessions have ended`));
+    ctx.out.result({ name, passwordChanged: true }, () =>
+      ctx.out.line(`password of ${name} changed; their sessions have ended`),
+    );
   });
 }
 
@@ -117,10 +127,20 @@ async function list(ctx: CommandContext): Promise<ExitCode> {
   return inCatalog(ctx, (catalog) => {
     const users = catalog.users().list();
     ctx.out.result(users, () => {
-      if (users.length === 0) { ctx.out.line('no users'); return; }
-      printTable(ctx.out.line.bind(ctx.out), ['Name', 'Role', 'Created', 'Disabled'], users.map((u) => [
-        u.name, u.role, formatTime(u.createdAt), u.disabledAt === null ? '-' : formatTime(u.disabledAt),
-      ]));
+      if (users.length === 0) {
+        ctx.out.line('no users');
+        return;
+      }
+      printTable(
+        ctx.out.line.bind(ctx.out),
+        ['Name', 'Role', 'Created', 'Disabled'],
+        users.map((u) => [
+          u.name,
+          u.role,
+          formatTime(u.createdAt),
+          u.disabledAt === null ? '-' : formatTime(u.disabledAt),
+        ]),
+      );
     });
   });
 }

@@ -34,7 +34,10 @@ export interface ChildOptions {
 
 /** The last line of stderr that reports an error ("error:", "FATAL:"), else its last line. */
 function errorLine(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines.findLast((l) => /\b(error|fatal|panic):/i.test(l)) ?? lines.at(-1) ?? '';
 }
 
@@ -57,8 +60,18 @@ function startError(argv0: string, e: StartError, o: ChildOptions): SafeholdErro
 function runOptions(argv: readonly string[], env: NodeJS.ProcessEnv, o: ChildOptions): ProcessOptions {
   const onLine = o.onStderrLine;
   return {
-    argv, env, timeoutMs: o.timeoutMs, signal: o.signal, stderrTail: DEFAULT_STDERR_TAIL,
-    ...(onLine ? { onLine: (stream: string, line: string) => { if (stream === 'stderr') onLine(line); } } : {}),
+    argv,
+    env,
+    timeoutMs: o.timeoutMs,
+    signal: o.signal,
+    stderrTail: DEFAULT_STDERR_TAIL,
+    ...(onLine
+      ? {
+          onLine: (stream: string, line: string) => {
+            if (stream === 'stderr') onLine(line);
+          },
+        }
+      : {}),
   };
 }
 
@@ -90,7 +103,10 @@ export function childStream(argv: readonly string[], env: NodeJS.ProcessEnv, o: 
  * fails, the program is stopped and the input's error is thrown.
  */
 export async function pipeToChild(
-  input: Readable, argv: readonly string[], env: NodeJS.ProcessEnv, o: ChildOptions,
+  input: Readable,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  o: ChildOptions,
 ): Promise<void> {
   try {
     const r = await runChild({ ...runOptions(argv, env, o), stdin: input });

@@ -12,13 +12,26 @@ export function dbDriverFor(t: DatabaseTarget): DbDriver {
     case 'postgres':
       // timeoutMs there bounds connecting, catalog queries and lock waits; dumps end with the task's deadline.
       return createPostgresDriver({
-        name: t.name, host: t.host, port: t.port, user: t.user, password: t.password?.value ?? null,
-        databases: t.databases, exclude: [...t.exclude], timeoutMs: Math.min(t.timeoutMs, 60_000),
+        name: t.name,
+        host: t.host,
+        port: t.port,
+        user: t.user,
+        password: t.password?.value ?? null,
+        databases: t.databases,
+        exclude: [...t.exclude],
+        timeoutMs: Math.min(t.timeoutMs, 60_000),
       });
     case 'mariadb':
       return createMariadbDriver({
-        name: t.name, host: t.host, port: t.port, user: t.user, password: t.password?.value ?? null,
-        databases: t.databases, exclude: [...t.exclude], timeoutMs: Math.min(t.timeoutMs, 30_000), operationTimeoutMs: t.timeoutMs,
+        name: t.name,
+        host: t.host,
+        port: t.port,
+        user: t.user,
+        password: t.password?.value ?? null,
+        databases: t.databases,
+        exclude: [...t.exclude],
+        timeoutMs: Math.min(t.timeoutMs, 30_000),
+        operationTimeoutMs: t.timeoutMs,
       });
     case 'sqlite':
       return createSqliteDriver({ name: t.name, dir: t.dir, files: t.files, timeoutMs: Math.min(t.timeoutMs, 60_000) });

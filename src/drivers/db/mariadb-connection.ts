@@ -31,7 +31,12 @@ export interface MariadbDriverConfig {
 }
 
 /** Databases of the server itself: never units, never restored into or dropped. */
-export const SYSTEM_DATABASES: ReadonlySet<string> = new Set(['information_schema', 'performance_schema', 'mysql', 'sys']);
+export const SYSTEM_DATABASES: ReadonlySet<string> = new Set([
+  'information_schema',
+  'performance_schema',
+  'mysql',
+  'sys',
+]);
 /** MariaDB's limit for a database name, in characters. */
 const MAX_NAME_CHARS = 64;
 
@@ -43,20 +48,30 @@ export function checkConfig(cfg: MariadbDriverConfig): void {
   if (!Number.isInteger(cfg.port) || cfg.port < 1 || cfg.port > 65535) throw bad(`port ${cfg.port} is not a TCP port`);
   if (!cfg.user) throw bad('user is empty');
   if (!(cfg.timeoutMs > 0)) throw bad(`timeoutMs must be positive, not ${cfg.timeoutMs}`);
-  if (cfg.operationTimeoutMs !== undefined && !(cfg.operationTimeoutMs > 0)) throw bad(`operationTimeoutMs must be positive, not ${cfg.operationTimeoutMs}`);
+  if (cfg.operationTimeoutMs !== undefined && !(cfg.operationTimeoutMs > 0))
+    throw bad(`operationTimeoutMs must be positive, not ${cfg.operationTimeoutMs}`);
 }
 
 /** Refuses names MariaDB would reject (NUL, over 64 characters, a trailing space). */
 export function checkDbName(name: string): void {
   if (typeof name !== 'string' || name.length === 0) throw new SafeholdError('USAGE', 'the database name is empty');
-  if (name.includes('\0')) throw new SafeholdError('USAGE', `database name ${JSON.stringify(name)} contains a NUL character`);
-  if ([...name].length > MAX_NAME_CHARS) throw new SafeholdError('USAGE', `database name ${JSON.stringify(name)} is longer than MariaDB's limit of ${MAX_NAME_CHARS} characters`);
-  if (name.endsWith(' ')) throw new SafeholdError('USAGE', `database name ${JSON.stringify(name)} ends with a space, which MariaDB does not allow`);
+  if (name.includes('\0'))
+    throw new SafeholdError('USAGE', `database name ${JSON.stringify(name)} contains a NUL character`);
+  if ([...name].length > MAX_NAME_CHARS)
+    throw new SafeholdError(
+      'USAGE',
+      `database name ${JSON.stringify(name)} is longer than MariaDB's limit of ${MAX_NAME_CHARS} characters`,
+    );
+  if (name.endsWith(' '))
+    throw new SafeholdError(
+      'USAGE',
+      `database name ${JSON.stringify(name)} ends with a space, which MariaDB does not allow`,
+    );
 }
 
 /** A quoted SQL identifier. */
 export function ident(name: string): string {
-  return '`' + name.replace(/`/g, '``') + '`';
+  return `\`${name.replace(/`/g, '``')}\``;
 }
 
 /** Where the target is, for messages: host:port or the socket. */
@@ -74,14 +89,29 @@ function scrub(s: string, cfg: MariadbDriverConfig): string {
   return out;
 }
 
-const TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR', 'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_SERVER_SHUTDOWN']);
+const TRANSIENT = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_LOCK_DEADLOCK',
+  'ER_SERVER_SHUTDOWN',
+]);
 
 /** A mysql2 failure as an IO error without the password; connection problems may be retried. */
 export function sqlError(cfg: MariadbDriverConfig, e: unknown, doing: string): SafeholdError {
   if (e instanceof SafeholdError) return e;
   const code = (e as { code?: string }).code ?? '';
   const msg = e instanceof Error && e.message ? e.message : code || String(e);
-  return new SafeholdError('IO', `${where(cfg)}: ${doing}: ${scrub(msg, cfg)}`, { cause: e, retryable: TRANSIENT.has(code) });
+  return new SafeholdError('IO', `${where(cfg)}: ${doing}: ${scrub(msg, cfg)}`, {
+    cause: e,
+    retryable: TRANSIENT.has(code),
+  });
 }
 
 /** Runs `fn` on a fresh connection, closed afterwards; session time zone UTC, so TIMESTAMPs read the same everywhere. */
@@ -121,7 +151,12 @@ export async function rows<T>(cfg: MariadbDriverConfig, c: Conn, sql: string, va
 }
 
 export async function databaseExists(cfg: MariadbDriverConfig, c: Conn, name: string): Promise<boolean> {
-  const r = await rows<{ n: number | string }>(cfg, c, 'SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name = ?', [name]);
+  const r = await rows<{ n: number | string }>(
+    cfg,
+    c,
+    'SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name = ?',
+    [name],
+  );
   return Number(r[0]?.n ?? 0) > 0;
 }
 
@@ -132,7 +167,9 @@ export function tool(cfg: MariadbDriverConfig, program: 'mariadb-dump' | 'mariad
 
 /** How the client programs connect: options only, no password (--no-defaults keeps option files from adding settings). */
 export function connectArgs(cfg: MariadbDriverConfig): string[] {
-  const at = cfg.host.startsWith('/') ? ['--protocol=SOCKET', `--socket=${cfg.host}`] : ['--protocol=TCP', `--host=${cfg.host}`, `--port=${cfg.port}`];
+  const at = cfg.host.startsWith('/')
+    ? ['--protocol=SOCKET', `--socket=${cfg.host}`]
+    : ['--protocol=TCP', `--host=${cfg.host}`, `--port=${cfg.port}`];
   return ['--no-defaults', ...at, `--user=${cfg.user}`];
 }
 

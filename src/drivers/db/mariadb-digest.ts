@@ -16,12 +16,16 @@ import { ident, rows } from './mariadb-connection.ts';
 const MOD64 = 1n << 64n;
 
 export async function mariadbDigest(cfg: MariadbDriverConfig, c: Conn, db: string): Promise<ContentDigest> {
-  const cols = await rows<{ t: string; c: string }>(cfg, c,
+  const cols = await rows<{ t: string; c: string }>(
+    cfg,
+    c,
     `SELECT c.table_name AS t, c.column_name AS c
        FROM information_schema.columns c
        JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
       WHERE c.table_schema = ? AND t.table_type IN ('BASE TABLE', 'SYSTEM VERSIONED')
-      ORDER BY c.table_name, c.ordinal_position`, [db]);
+      ORDER BY c.table_name, c.ordinal_position`,
+    [db],
+  );
   const byTable = new Map<string, string[]>();
   for (const { t, c: col } of cols) byTable.set(t, [...(byTable.get(t) ?? []), col]);
   const tables: Record<string, { rows: number; checksum: string }> = {};

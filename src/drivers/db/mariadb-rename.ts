@@ -22,7 +22,11 @@ const HEADER = new RegExp(
 
 type State = 'start' | 'pass' | 'trigger';
 
-export async function* renameTriggers(src: AsyncIterable<Buffer | string>, from: string, to: string): AsyncGenerator<Buffer> {
+export async function* renameTriggers(
+  src: AsyncIterable<Buffer | string>,
+  from: string,
+  to: string,
+): AsyncGenerator<Buffer> {
   let state: State = 'start';
   let pending: Buffer[] = [];
   let pendingLen = 0;

@@ -23,10 +23,16 @@ import type { MariadbDriverConfig } from './mariadb.ts';
 import { SafeholdError } from '../../core/errors.ts';
 
 const SERVER = { host: '127.0.0.1', port: 3306, user: 'root', password: null, timeoutMs: 10_000 } as const;
-const q = (s: string) => '`' + s.replace(/`/g, '``') + '`';
+const q = (s: string) => `\`${s.replace(/`/g, '``')}\``;
 
 async function admin<T>(fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
-  const c = await mysql.createConnection({ host: SERVER.host, port: SERVER.port, user: 'root', multipleStatements: true, charset: 'utf8mb4' });
+  const c = await mysql.createConnection({
+    host: SERVER.host,
+    port: SERVER.port,
+    user: 'root',
+    multipleStatements: true,
+    charset: 'utf8mb4',
+  });
   try {
     return await fn(c);
   } finally {
@@ -56,15 +62,19 @@ async function seed(db: string): Promise<void> {
 
 async function mutate(db: string): Promise<void> {
   const d = q(db);
-  await admin((c) => c.query(`INSERT INTO ${d}.people (name, note) VALUES ('  Dee ', 'new');
+  await admin((c) =>
+    c.query(`INSERT INTO ${d}.people (name, note) VALUES ('  Dee ', 'new');
     UPDATE ${d}.people SET note = NULL WHERE name = 'Ann';
     DELETE FROM ${d}.\`order lines\` WHERE qty % 7 = 0;
-    UPDATE ${d}.\`order lines\` SET price = price + 1 WHERE qty = 3;`));
+    UPDATE ${d}.\`order lines\` SET price = price + 1 WHERE qty = 3;`),
+  );
 }
 
 async function dropAll(prefix: string): Promise<void> {
   await admin(async (c) => {
-    const [r] = await c.query('SELECT schema_name AS n FROM information_schema.schemata WHERE schema_name LIKE ?', [prefix.replace(/_/g, '\\_') + '%']);
+    const [r] = await c.query('SELECT schema_name AS n FROM information_schema.schemata WHERE schema_name LIKE ?', [
+      `${prefix.replace(/_/g, '\\_')}%`,
+    ]);
     for (const { n } of r as Array<{ n: string }>) await c.query(`DROP DATABASE IF EXISTS ${q(n)}`);
   });
 }
@@ -127,7 +137,10 @@ describe('mariadb driver', () => {
       await c.query(`INSERT INTO ${q(`${p}copy`)}.people (name) VALUES ('  padded  ')`);
       const [n] = await c.query(`SELECT name FROM ${q(`${p}copy`)}.people ORDER BY id DESC LIMIT 1`);
       assert.equal((n as Array<{ name: string }>)[0]!.name, 'padded', 'the trigger came along');
-      const [r] = await c.query(`SELECT COUNT(*) AS n FROM information_schema.routines WHERE routine_schema = ? AND routine_name = 'hello'`, [`${p}copy`]);
+      const [r] = await c.query(
+        `SELECT COUNT(*) AS n FROM information_schema.routines WHERE routine_schema = ? AND routine_name = 'hello'`,
+        [`${p}copy`],
+      );
       assert.equal(Number((r as Array<{ n: number }>)[0]!.n), 1, 'the procedure came along');
     });
   });
@@ -144,8 +157,12 @@ describe('mariadb driver', () => {
     await d.restore(odd, Readable.from([dump]), 'mariadb-dump-sql', { into });
     assert.deepEqual(await d.digest(into), await d.digest(odd));
     const usage = (e: unknown) => e instanceof SafeholdError && e.code === 'USAGE';
-    for (const bad of [`${p}nul\0`, 'x'.repeat(65), `${p}trailing `, '']) await assert.rejects(d.backup(bad), usage, JSON.stringify(bad));
-    await assert.rejects(d.restore(odd, Readable.from([dump]), 'mariadb-dump-sql', { into: 'mysql', clean: true }), usage);
+    for (const bad of [`${p}nul\0`, 'x'.repeat(65), `${p}trailing `, ''])
+      await assert.rejects(d.backup(bad), usage, JSON.stringify(bad));
+    await assert.rejects(
+      d.restore(odd, Readable.from([dump]), 'mariadb-dump-sql', { into: 'mysql', clean: true }),
+      usage,
+    );
     await assert.rejects(d.drop('sys'), usage);
     await assert.rejects(d.restore(odd, Readable.from([dump]), 'pg_dump-custom', { into: `${p}fmt` }), usage);
     assert.equal(await d.exists(`${p}fmt`), false);
@@ -159,10 +176,14 @@ describe('mariadb driver', () => {
       await admin((c) => c.query(`DROP USER IF EXISTS ${q(user)}@'127.0.0.1'`));
       await dropAll(p);
     });
-    await admin((c) => c.query(`CREATE USER ${q(user)}@'127.0.0.1' IDENTIFIED BY '${password}';
-      GRANT ALL PRIVILEGES ON ${q(p.replace(/_/g, '\\_') + '%')}.* TO ${q(user)}@'127.0.0.1'`));
-    await admin((c) => c.query(`CREATE DATABASE ${q(`${p}plain`)}; CREATE TABLE ${q(`${p}plain`)}.t (id INT PRIMARY KEY, v VARCHAR(20));
-      INSERT INTO ${q(`${p}plain`)}.t VALUES (1, 'one'), (2, NULL)`));
+    await admin((c) =>
+      c.query(`CREATE USER ${q(user)}@'127.0.0.1' IDENTIFIED BY '${password}';
+      GRANT ALL PRIVILEGES ON ${q(`${p.replace(/_/g, '\\_')}%`)}.* TO ${q(user)}@'127.0.0.1'`),
+    );
+    await admin((c) =>
+      c.query(`CREATE DATABASE ${q(`${p}plain`)}; CREATE TABLE ${q(`${p}plain`)}.t (id INT PRIMARY KEY, v VARCHAR(20));
+      INSERT INTO ${q(`${p}plain`)}.t VALUES (1, 'one'), (2, NULL)`),
+    );
     const d = driverFor({ user, password });
     assert.equal(await d.available(), true);
     const dump = await drain((await d.backup(`${p}plain`)).stream);
@@ -173,7 +194,15 @@ describe('mariadb driver', () => {
     const wrong = driverFor({ user: 'root', password: 'Wr0ng-s3cret-pw' });
     assert.equal(await wrong.available(), false);
     for (const attempt of [() => wrong.listUnits(), () => wrong.backup(`${p}plain`), () => wrong.digest(`${p}plain`)]) {
-      await assert.rejects(attempt(), (e: unknown) => e instanceof SafeholdError && e.code === 'IO' && /Access denied/.test(e.message) && !e.message.includes('Wr0ng-s3cret-pw') && !e.retryable);
+      await assert.rejects(
+        attempt(),
+        (e: unknown) =>
+          e instanceof SafeholdError &&
+          e.code === 'IO' &&
+          /Access denied/.test(e.message) &&
+          !e.message.includes('Wr0ng-s3cret-pw') &&
+          !e.retryable,
+      );
     }
   });
 
@@ -182,40 +211,79 @@ describe('mariadb driver', () => {
     const user = `${p}u`;
     const password = `pw-${randomBytes(8).toString('hex')}`;
     const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'shtest-bin-'));
-    const saved = { SAFEHOLD_PASSWORD: process.env.SAFEHOLD_PASSWORD, SHTEST_OTHER_SECRET: process.env.SHTEST_OTHER_SECRET, MYSQL_PWD: process.env.MYSQL_PWD };
+    const saved = {
+      SAFEHOLD_PASSWORD: process.env.SAFEHOLD_PASSWORD,
+      SHTEST_OTHER_SECRET: process.env.SHTEST_OTHER_SECRET,
+      MYSQL_PWD: process.env.MYSQL_PWD,
+    };
     t.after(async () => {
-      for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
       fs.rmSync(bin, { recursive: true, force: true });
       await admin((c) => c.query(`DROP USER IF EXISTS ${q(user)}@'127.0.0.1'`));
       await dropAll(p);
     });
-    await admin((c) => c.query(`CREATE USER ${q(user)}@'127.0.0.1' IDENTIFIED BY '${password}';
-      GRANT ALL PRIVILEGES ON ${q(p.replace(/_/g, '\\_') + '%')}.* TO ${q(user)}@'127.0.0.1'`));
-    await admin((c) => c.query(`CREATE DATABASE ${q(`${p}src`)}; CREATE TABLE ${q(`${p}src`)}.t (id INT PRIMARY KEY); INSERT INTO ${q(`${p}src`)}.t VALUES (1)`));
+    await admin((c) =>
+      c.query(`CREATE USER ${q(user)}@'127.0.0.1' IDENTIFIED BY '${password}';
+      GRANT ALL PRIVILEGES ON ${q(`${p.replace(/_/g, '\\_')}%`)}.* TO ${q(user)}@'127.0.0.1'`),
+    );
+    await admin((c) =>
+      c.query(
+        `CREATE DATABASE ${q(`${p}src`)}; CREATE TABLE ${q(`${p}src`)}.t (id INT PRIMARY KEY); INSERT INTO ${q(`${p}src`)}.t VALUES (1)`,
+      ),
+    );
     // mariadb-dump itself, seen through a wrapper that records the environment it was given.
     const real = execFileSync('sh', ['-c', 'command -v mariadb-dump'], { encoding: 'utf8' }).trim();
     const envFile = path.join(bin, 'dump.env');
-    fs.writeFileSync(path.join(bin, 'mariadb-dump'), `#!/bin/sh\nenv > '${envFile}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
-    Object.assign(process.env, { SAFEHOLD_PASSWORD: 'repo-pw-5e1f', SHTEST_OTHER_SECRET: 'other-secret-9c2d', MYSQL_PWD: 'parent-pw-0a0a' });
+    fs.writeFileSync(path.join(bin, 'mariadb-dump'), `#!/bin/sh\nenv > '${envFile}'\nexec '${real}' "$@"\n`, {
+      mode: 0o755,
+    });
+    Object.assign(process.env, {
+      SAFEHOLD_PASSWORD: 'repo-pw-5e1f',
+      SHTEST_OTHER_SECRET: 'other-secret-9c2d',
+      MYSQL_PWD: 'parent-pw-0a0a',
+    });
     const dump = await drain((await driverFor({ user, password, binDir: bin }).backup(`${p}src`)).stream);
     assert.match(dump.toString(), /INSERT INTO/);
-    const env = new Map(fs.readFileSync(envFile, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+    const env = new Map(
+      fs
+        .readFileSync(envFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const),
+    );
     assert.equal(env.get('MYSQL_PWD'), password);
     assert.equal(env.get('PATH'), process.env.PATH);
     for (const name of ['SAFEHOLD_PASSWORD', 'SHTEST_OTHER_SECRET']) assert.equal(env.has(name), false, name);
-    assert.ok(![...env.values()].some((v) => v.includes('repo-pw-5e1f') || v.includes('other-secret-9c2d') || v.includes('parent-pw-0a0a')));
+    assert.ok(
+      ![...env.values()].some(
+        (v) => v.includes('repo-pw-5e1f') || v.includes('other-secret-9c2d') || v.includes('parent-pw-0a0a'),
+      ),
+    );
   });
 
   it('a dump program that fails midway fails the stream after its output, with its last error line', async (t) => {
     const p = newPrefix();
     t.after(() => dropAll(p));
     const db = `${p}broken`;
-    await admin((c) => c.query(`CREATE DATABASE ${q(db)}; CREATE TABLE ${q(db)}.a (x INT); INSERT INTO ${q(db)}.a VALUES (1);
-      CREATE TABLE ${q(db)}.b (y INT); CREATE VIEW ${q(db)}.v AS SELECT y FROM ${q(db)}.b; DROP TABLE ${q(db)}.b`));
+    await admin((c) =>
+      c.query(`CREATE DATABASE ${q(db)}; CREATE TABLE ${q(db)}.a (x INT); INSERT INTO ${q(db)}.a VALUES (1);
+      CREATE TABLE ${q(db)}.b (y INT); CREATE VIEW ${q(db)}.v AS SELECT y FROM ${q(db)}.b; DROP TABLE ${q(db)}.b`),
+    );
     const b = await driverFor().backup(db);
     let bytes = 0;
-    await assert.rejects(async () => { for await (const c of b.stream) bytes += (c as Buffer).length; },
-      (e: unknown) => e instanceof SafeholdError && e.code === 'IO' && e.message.includes('mariadb-dump of') && /references invalid table/.test(e.message));
+    await assert.rejects(
+      async () => {
+        for await (const c of b.stream) bytes += (c as Buffer).length;
+      },
+      (e: unknown) =>
+        e instanceof SafeholdError &&
+        e.code === 'IO' &&
+        e.message.includes('mariadb-dump of') &&
+        /references invalid table/.test(e.message),
+    );
     assert.ok(bytes > 0, 'the part of the dump written before the failure was delivered');
   });
 
@@ -228,11 +296,21 @@ describe('mariadb driver', () => {
     });
     await seed(`${p}src`);
     const d = driverFor({ binDir: empty });
-    await assert.rejects(async () => drain((await d.backup(`${p}src`)).stream),
-      (e: unknown) => e instanceof SafeholdError && e.code === 'IO' && e.message.includes('mariadb-dump is not installed (or not on PATH)'));
+    await assert.rejects(
+      async () => drain((await d.backup(`${p}src`)).stream),
+      (e: unknown) =>
+        e instanceof SafeholdError &&
+        e.code === 'IO' &&
+        e.message.includes('mariadb-dump is not installed (or not on PATH)'),
+    );
     const dump = await drain((await driverFor().backup(`${p}src`)).stream);
-    await assert.rejects(d.restore(`${p}src`, Readable.from([dump]), 'mariadb-dump-sql', { into: `${p}new` }),
-      (e: unknown) => e instanceof SafeholdError && e.code === 'IO' && e.message.includes('mariadb is not installed (or not on PATH)'));
+    await assert.rejects(
+      d.restore(`${p}src`, Readable.from([dump]), 'mariadb-dump-sql', { into: `${p}new` }),
+      (e: unknown) =>
+        e instanceof SafeholdError &&
+        e.code === 'IO' &&
+        e.message.includes('mariadb is not installed (or not on PATH)'),
+    );
     assert.equal(await d.exists(`${p}new`), false);
   });
 
@@ -244,8 +322,10 @@ describe('mariadb driver', () => {
     const sql = (await drain((await d.backup(`${p}src`)).stream)).toString();
     const cut = sql.slice(0, sql.indexOf(';\n', sql.indexOf('INSERT INTO `order lines`')) + 2);
     assert.match(cut, /\);\n$/);
-    await assert.rejects(d.restore(`${p}src`, Readable.from([cut]), 'mariadb-dump-sql', { into: `${p}cut` }),
-      (e: unknown) => e instanceof SafeholdError && e.code === 'CORRUPT' && e.message.includes('incomplete'));
+    await assert.rejects(
+      d.restore(`${p}src`, Readable.from([cut]), 'mariadb-dump-sql', { into: `${p}cut` }),
+      (e: unknown) => e instanceof SafeholdError && e.code === 'CORRUPT' && e.message.includes('incomplete'),
+    );
     assert.equal(await d.exists(`${p}cut`), false);
   });
 
@@ -277,9 +357,17 @@ describe('mariadb driver', () => {
     t.after(() => dropAll(p));
     await seed(`${p}src`);
     const b = await driverFor({ operationTimeoutMs: 1 }).backup(`${p}src`);
-    await assert.rejects(drain(b.stream), (e: unknown) => e instanceof SafeholdError && e.code === 'IO' && /did not finish within 1 ms/.test(e.message) && e.retryable);
+    await assert.rejects(
+      drain(b.stream),
+      (e: unknown) =>
+        e instanceof SafeholdError && e.code === 'IO' && /did not finish within 1 ms/.test(e.message) && e.retryable,
+    );
     for (const bad of [{ port: 0 }, { host: '' }, { user: '' }, { timeoutMs: 0 }, { operationTimeoutMs: -1 }]) {
-      assert.throws(() => driverFor(bad), (e: unknown) => e instanceof SafeholdError && e.code === 'CONFIG', JSON.stringify(bad));
+      assert.throws(
+        () => driverFor(bad),
+        (e: unknown) => e instanceof SafeholdError && e.code === 'CONFIG',
+        JSON.stringify(bad),
+      );
     }
   });
 
@@ -288,10 +376,12 @@ describe('mariadb driver', () => {
     t.after(() => dropAll(p));
     const d = driverFor();
     const [a, b, c] = [`${p}a`, `${p}b`, `${p}c`];
-    await admin((conn) => conn.query(`CREATE DATABASE ${q(a)}; CREATE DATABASE ${q(b)}; CREATE DATABASE ${q(c)};
+    await admin((conn) =>
+      conn.query(`CREATE DATABASE ${q(a)}; CREATE DATABASE ${q(b)}; CREATE DATABASE ${q(c)};
       CREATE TABLE ${q(a)}.t (k INT, v VARCHAR(10)); INSERT INTO ${q(a)}.t VALUES (1, 'x'), (2, ''), (2, ''), (3, NULL);
       CREATE TABLE ${q(b)}.t (k INT, v VARCHAR(10)); INSERT INTO ${q(b)}.t VALUES (3, NULL), (2, ''), (1, 'x'), (2, '');
-      CREATE TABLE ${q(c)}.t (k INT, v VARCHAR(10)); INSERT INTO ${q(c)}.t VALUES (1, 'x'), (2, ''), (2, NULL), (3, NULL);`));
+      CREATE TABLE ${q(c)}.t (k INT, v VARCHAR(10)); INSERT INTO ${q(c)}.t VALUES (1, 'x'), (2, ''), (2, NULL), (3, NULL);`),
+    );
     const [da, db, dc] = [await d.digest(a), await d.digest(b), await d.digest(c)];
     assert.deepEqual(da, db);
     assert.equal(da.tables.t!.rows, 4);
@@ -303,7 +393,7 @@ describe('mariadb driver', () => {
 describe('renaming the database in trigger headers', () => {
   const dump = [
     '-- Host: x    Database: shop\n',
-    'INSERT INTO `t` VALUES\n(1,\'/*!50003 CREATE*/ shop.x\'),\n(2,\'shop.\');\n',
+    "INSERT INTO `t` VALUES\n(1,'/*!50003 CREATE*/ shop.x'),\n(2,'shop.');\n",
     'DELIMITER ;;\n',
     '/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`%`*/ /*!50003 TRIGGER shop.audit BEFORE INSERT ON shop.orders FOR EACH ROW SET NEW.a = shop.f() */;;\n',
     '/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`%`*/ /*!50003 TRIGGER `shop`.tr\n BEFORE UPDATE ON\n `shop` . `order lines` FOR EACH ROW BEGIN\n SET @x = 1;\nEND */;;\n',
@@ -312,8 +402,14 @@ describe('renaming the database in trigger headers', () => {
     'DELIMITER ;\n-- Dump completed\n',
   ].join('');
   const want = dump
-    .replace('TRIGGER shop.audit BEFORE INSERT ON shop.orders', 'TRIGGER `new``db`.audit BEFORE INSERT ON `new``db`.orders')
-    .replace('TRIGGER `shop`.tr\n BEFORE UPDATE ON\n `shop` . `order lines`', 'TRIGGER `new``db`.tr\n BEFORE UPDATE ON\n `new``db`.`order lines`');
+    .replace(
+      'TRIGGER shop.audit BEFORE INSERT ON shop.orders',
+      'TRIGGER `new``db`.audit BEFORE INSERT ON `new``db`.orders',
+    )
+    .replace(
+      'TRIGGER `shop`.tr\n BEFORE UPDATE ON\n `shop` . `order lines`',
+      'TRIGGER `new``db`.tr\n BEFORE UPDATE ON\n `new``db`.`order lines`',
+    );
 
   it('rewrites only the qualifiers naming the original database, whatever the chunking', async () => {
     const bytes = Buffer.from(dump);

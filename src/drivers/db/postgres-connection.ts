@@ -47,7 +47,9 @@ export function checkConfig(cfg: PostgresDriverConfig): void {
   if (!cfg.user) throw bad('user is empty');
   if (!(cfg.timeoutMs > 0)) throw bad(`timeoutMs must be positive, not ${cfg.timeoutMs}`);
   if (cfg.dumpJobs !== undefined && cfg.dumpJobs !== 1) {
-    throw bad(`dumpJobs ${cfg.dumpJobs}: parallel dumps need pg_dump's directory format, which cannot be streamed; only 1 is supported`);
+    throw bad(
+      `dumpJobs ${cfg.dumpJobs}: parallel dumps need pg_dump's directory format, which cannot be streamed; only 1 is supported`,
+    );
   }
   if (cfg.maintenanceDb !== undefined) checkDbName(cfg.maintenanceDb, 'maintenanceDb', 'CONFIG');
 }
@@ -57,7 +59,10 @@ export function checkDbName(name: string, what = 'database name', code: 'USAGE' 
   if (typeof name !== 'string' || name.length === 0) throw new SafeholdError(code, `${what} is empty`);
   if (name.includes('\0')) throw new SafeholdError(code, `${what} ${JSON.stringify(name)} contains a NUL character`);
   if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) {
-    throw new SafeholdError(code, `${what} ${JSON.stringify(name)} is longer than PostgreSQL's limit of ${MAX_NAME_BYTES} bytes`);
+    throw new SafeholdError(
+      code,
+      `${what} ${JSON.stringify(name)} is longer than PostgreSQL's limit of ${MAX_NAME_BYTES} bytes`,
+    );
   }
 }
 
@@ -73,7 +78,9 @@ export function conninfo(db: string): string {
 
 /** Where the target is, for messages: host:port or the socket directory. */
 export function where(cfg: PostgresDriverConfig): string {
-  return cfg.host.startsWith('/') ? `${cfg.name} (${cfg.host}, port ${cfg.port})` : `${cfg.name} (${cfg.host}:${cfg.port})`;
+  return cfg.host.startsWith('/')
+    ? `${cfg.name} (${cfg.host}, port ${cfg.port})`
+    : `${cfg.name} (${cfg.host}:${cfg.port})`;
 }
 
 export function redactions(cfg: PostgresDriverConfig): string[] {
@@ -92,22 +99,43 @@ export function tool(cfg: PostgresDriverConfig, program: string): string {
  * password, never prompting.
  */
 export function toolEnv(cfg: PostgresDriverConfig): NodeJS.ProcessEnv {
-  return childEnv({
-    PGHOST: cfg.host,
-    PGPORT: String(cfg.port),
-    PGUSER: cfg.user,
-    PGCONNECT_TIMEOUT: String(Math.max(2, Math.ceil(cfg.timeoutMs / 1000))),
-    PGAPPNAME: 'safehold',
-    PGDATABASE: undefined, PGSERVICE: undefined, PGOPTIONS: undefined,
-    ...(cfg.password !== null ? { PGPASSWORD: cfg.password } : {}),
-  }, { inherit: (name) => name.startsWith('PG') });
+  return childEnv(
+    {
+      PGHOST: cfg.host,
+      PGPORT: String(cfg.port),
+      PGUSER: cfg.user,
+      PGCONNECT_TIMEOUT: String(Math.max(2, Math.ceil(cfg.timeoutMs / 1000))),
+      PGAPPNAME: 'safehold',
+      PGDATABASE: undefined,
+      PGSERVICE: undefined,
+      PGOPTIONS: undefined,
+      ...(cfg.password !== null ? { PGPASSWORD: cfg.password } : {}),
+    },
+    { inherit: (name) => name.startsWith('PG') },
+  );
 }
 
-const TRANSIENT_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOENT', '57P01', '57P02', '57P03', '53300', '08006', '08001'];
+const TRANSIENT_CODES = [
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOENT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08006',
+  '08001',
+];
 
 /** Whether a client program's stderr shows a connection problem (worth retrying). */
 export function transientStderr(stderr: string): boolean {
-  return /could not connect|connection to server .* failed: (Connection refused|timeout expired|No such file)|server closed the connection|the database system is (starting up|shutting down)|too many clients|timeout expired/i.test(stderr);
+  return /could not connect|connection to server .* failed: (Connection refused|timeout expired|No such file)|server closed the connection|the database system is (starting up|shutting down)|too many clients|timeout expired/i.test(
+    stderr,
+  );
 }
 
 /** A SafeholdError for a failed SQL call, without the password; connection problems are retryable. */
@@ -119,17 +147,31 @@ export function sqlError(cfg: PostgresDriverConfig, e: unknown, doing: string): 
   const code = (e as { code?: string }).code ?? '';
   if (code === '3D000') return new SafeholdError('NOT_FOUND', `${where(cfg)}: ${doing}: ${msg}`, { cause: e });
   const timeout = /timeout/i.test(msg);
-  return new SafeholdError('IO', `${where(cfg)}: ${doing}: ${msg || code}`, { cause: e, retryable: TRANSIENT_CODES.includes(code) || timeout });
+  return new SafeholdError('IO', `${where(cfg)}: ${doing}: ${msg || code}`, {
+    cause: e,
+    retryable: TRANSIENT_CODES.includes(code) || timeout,
+  });
 }
 
 /**
  * Runs `fn` with a connection to `db`; `queryTimeout` bounds each statement
  * (default: the target's timeoutMs; null: no limit, for digests).
  */
-export async function withClient<T>(cfg: PostgresDriverConfig, db: string, doing: string, fn: (c: pg.Client) => Promise<T>, queryTimeout: number | null = cfg.timeoutMs): Promise<T> {
+export async function withClient<T>(
+  cfg: PostgresDriverConfig,
+  db: string,
+  doing: string,
+  fn: (c: pg.Client) => Promise<T>,
+  queryTimeout: number | null = cfg.timeoutMs,
+): Promise<T> {
   const client = new pg.Client({
-    host: cfg.host, port: cfg.port, user: cfg.user, database: db, password: cfg.password ?? undefined,
-    connectionTimeoutMillis: cfg.timeoutMs, application_name: 'safehold',
+    host: cfg.host,
+    port: cfg.port,
+    user: cfg.user,
+    database: db,
+    password: cfg.password ?? undefined,
+    connectionTimeoutMillis: cfg.timeoutMs,
+    application_name: 'safehold',
     ...(queryTimeout === null ? {} : { query_timeout: queryTimeout }),
   });
   client.on('error', () => {}); // a dropped connection surfaces as the failing query's error
@@ -173,7 +215,8 @@ export async function dropDatabase(c: pg.Client, name: string): Promise<void> {
     await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
     return;
   }
-  const sessions = 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()';
+  const sessions =
+    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()';
   await c.query(sessions, [name]);
   await c.query(`DROP DATABASE IF EXISTS ${ident(name)}`);
 }

@@ -13,7 +13,14 @@ import { SafeholdError } from '../../core/errors.ts';
 import { childStream, pipeToChild } from './child-stream.ts';
 import type { ContentDigest, DbBackup } from './driver.ts';
 import {
-  conninfo, maintenanceDb, redactions, tool, toolEnv, transientStderr, where, withClient,
+  conninfo,
+  maintenanceDb,
+  redactions,
+  tool,
+  toolEnv,
+  transientStderr,
+  where,
+  withClient,
 } from './postgres-connection.ts';
 import type { PostgresDriverConfig } from './postgres-connection.ts';
 
@@ -26,7 +33,10 @@ const DUPLICATE_OBJECT = '42710';
 export function backupGlobals(cfg: PostgresDriverConfig, signal?: AbortSignal): DbBackup {
   const argv = [tool(cfg, 'pg_dumpall'), '--globals-only', '--no-password', `--dbname=${conninfo(maintenanceDb(cfg))}`];
   const stream = childStream(argv, toolEnv(cfg), {
-    what: `pg_dumpall --globals-only on ${where(cfg)}`, signal, redact: redactions(cfg), retryable: transientStderr,
+    what: `pg_dumpall --globals-only on ${where(cfg)}`,
+    signal,
+    redact: redactions(cfg),
+    retryable: transientStderr,
   });
   return { stream, format: GLOBALS_FORMAT };
 }
@@ -36,15 +46,27 @@ export interface GlobalsRestoreResult {
   existing: number;
 }
 
-export async function restoreGlobals(cfg: PostgresDriverConfig, input: Readable, signal?: AbortSignal): Promise<GlobalsRestoreResult> {
+export async function restoreGlobals(
+  cfg: PostgresDriverConfig,
+  input: Readable,
+  signal?: AbortSignal,
+): Promise<GlobalsRestoreResult> {
   let existing = 0;
   const other: string[] = [];
   const argv = [
-    tool(cfg, 'psql'), '--no-password', '--no-psqlrc', '--quiet',
-    '--set=ON_ERROR_STOP=0', '--set=VERBOSITY=verbose', `--dbname=${conninfo(maintenanceDb(cfg))}`,
+    tool(cfg, 'psql'),
+    '--no-password',
+    '--no-psqlrc',
+    '--quiet',
+    '--set=ON_ERROR_STOP=0',
+    '--set=VERBOSITY=verbose',
+    `--dbname=${conninfo(maintenanceDb(cfg))}`,
   ];
   await pipeToChild(input, argv, toolEnv(cfg), {
-    what: `restoring ${GLOBALS_UNIT} on ${where(cfg)} with psql`, signal, redact: redactions(cfg), retryable: transientStderr,
+    what: `restoring ${GLOBALS_UNIT} on ${where(cfg)} with psql`,
+    signal,
+    redact: redactions(cfg),
+    retryable: transientStderr,
     onStderrLine(line) {
       const m = /\bERROR:\s+([0-9A-Z]{5}):\s*(.*)$/.exec(line);
       if (!m) return;
@@ -53,10 +75,15 @@ export async function restoreGlobals(cfg: PostgresDriverConfig, input: Readable,
     },
   });
   if (other.length > 0) {
-    throw new SafeholdError('IO', `${where(cfg)}: restoring ${GLOBALS_UNIT}: ${other.length} statement(s) failed (the others were applied); the first: ${other[0]}`);
+    throw new SafeholdError(
+      'IO',
+      `${where(cfg)}: restoring ${GLOBALS_UNIT}: ${other.length} statement(s) failed (the others were applied); the first: ${other[0]}`,
+    );
   }
   if (existing > 0) {
-    cfg.onWarning?.(`${where(cfg)}: restoring ${GLOBALS_UNIT}: ${existing} role(s) or tablespace(s) already existed; roles got the backed-up attributes, existing tablespaces were left as they are`);
+    cfg.onWarning?.(
+      `${where(cfg)}: restoring ${GLOBALS_UNIT}: ${existing} role(s) or tablespace(s) already existed; roles got the backed-up attributes, existing tablespaces were left as they are`,
+    );
   }
   return { existing };
 }

@@ -37,7 +37,15 @@ class Server {
   }
 
   cfg(extra: Partial<PostgresDriverConfig> = {}): PostgresDriverConfig {
-    return { name: 'private', host: this.sock, port: this.port, user: 'postgres', password: null, timeoutMs: 10_000, ...extra };
+    return {
+      name: 'private',
+      host: this.sock,
+      port: this.port,
+      user: 'postgres',
+      password: null,
+      timeoutMs: 10_000,
+      ...extra,
+    };
   }
 
   async start(): Promise<void> {
@@ -91,8 +99,14 @@ function startWriter(s: Server) {
     await c2.end();
   })();
   return {
-    get n() { return n; },
-    async stop() { stop = true; await done; return n; },
+    get n() {
+      return n;
+    },
+    async stop() {
+      stop = true;
+      await done;
+      return n;
+    },
   };
 }
 
@@ -128,7 +142,10 @@ describe('postgres physical backups and _globals (private server)', () => {
       await src.sql(db, 'CREATE TABLE m (n int)');
     }
     // db1's dump takes a while, so that a writer gets ahead between two logical dumps.
-    await src.sql('db1', "CREATE TABLE pad AS SELECT g AS id, repeat(md5(g::text), 4) AS t FROM generate_series(1, 100000) g");
+    await src.sql(
+      'db1',
+      'CREATE TABLE pad AS SELECT g AS id, repeat(md5(g::text), 4) AS t FROM generate_series(1, 100000) g',
+    );
   });
 
   after(async () => {
@@ -183,13 +200,18 @@ describe('postgres physical backups and _globals (private server)', () => {
         return;
       }
     }
-    assert.fail(`separate dumps always looked like one instant (${seen.join(', ')}): the writer is too slow for this test to show anything`);
+    assert.fail(
+      `separate dumps always looked like one instant (${seen.join(', ')}): the writer is too slow for this test to show anything`,
+    );
   });
 
   it('restores _globals by replaying it: missing roles come back, existing ones get their backed-up attributes', async (t) => {
     const warnings: string[] = [];
     const d = createPostgresDriver(src.cfg({ onWarning: (m) => warnings.push(m) }));
-    await src.sql('postgres', 'CREATE ROLE alice LOGIN CREATEDB CONNECTION LIMIT 3; CREATE ROLE bob; GRANT alice TO bob');
+    await src.sql(
+      'postgres',
+      'CREATE ROLE alice LOGIN CREATEDB CONNECTION LIMIT 3; CREATE ROLE bob; GRANT alice TO bob',
+    );
     t.after(() => src.sql('postgres', 'DROP ROLE IF EXISTS bob; DROP ROLE IF EXISTS alice'));
     const want = await d.digest('_globals');
     assert.equal(want.tables._roles!.rows, 3);
@@ -199,21 +221,35 @@ describe('postgres physical backups and _globals (private server)', () => {
     assert.notDeepEqual(await d.digest('_globals'), want);
     await d.restore('_globals', Readable.from([dump]), GLOBALS_FORMAT);
     assert.deepEqual(await d.digest('_globals'), want);
-    const alice = (await src.sql<{ rolcreatedb: boolean; rolconnlimit: number }>('postgres', "SELECT rolcreatedb, rolconnlimit FROM pg_roles WHERE rolname = 'alice'"))[0]!;
+    const alice = (
+      await src.sql<{ rolcreatedb: boolean; rolconnlimit: number }>(
+        'postgres',
+        "SELECT rolcreatedb, rolconnlimit FROM pg_roles WHERE rolname = 'alice'",
+      )
+    )[0]!;
     assert.deepEqual({ ...alice }, { rolcreatedb: true, rolconnlimit: 3 });
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /2 role\(s\) or tablespace\(s\) already existed/);
     // A statement failing for another reason fails the restore, naming it.
     const bad = Buffer.concat([dump, Buffer.from('\nALTER ROLE nobody_here WITH LOGIN;\n')]);
-    await assert.rejects(d.restore('_globals', Readable.from([bad]), GLOBALS_FORMAT),
-      (e: unknown) => e instanceof SafeholdError && e.code === 'IO' && /1 statement\(s\) failed.*role "nobody_here" does not exist/.test(e.message));
+    await assert.rejects(
+      d.restore('_globals', Readable.from([bad]), GLOBALS_FORMAT),
+      (e: unknown) =>
+        e instanceof SafeholdError &&
+        e.code === 'IO' &&
+        /1 statement\(s\) failed.*role "nobody_here" does not exist/.test(e.message),
+    );
   });
 
   it('a role without REPLICATION gets an error saying so', async (t) => {
     await src.sql('postgres', 'CREATE ROLE plain LOGIN');
     t.after(() => src.sql('postgres', 'DROP ROLE plain'));
     const b = await physicalBackup(src.cfg({ user: 'plain' }));
-    await assert.rejects(drain(b.stream), (e: unknown) => e instanceof SafeholdError && e.code === 'IO' && e.message.includes('needs the REPLICATION attribute'));
+    await assert.rejects(
+      drain(b.stream),
+      (e: unknown) =>
+        e instanceof SafeholdError && e.code === 'IO' && e.message.includes('needs the REPLICATION attribute'),
+    );
   });
 
   it('a physical restore needs an empty directory, and removes what it extracted when the archive is damaged', async () => {
@@ -221,19 +257,27 @@ describe('postgres physical backups and _globals (private server)', () => {
     const used = path.join(tmp, 'used');
     await fsp.mkdir(used);
     await fsp.writeFile(path.join(used, 'x'), 'x');
-    await assert.rejects(restorePhysical(Readable.from([full]), used), (e: unknown) => e instanceof SafeholdError && e.code === 'RESTORE_TARGET');
+    await assert.rejects(
+      restorePhysical(Readable.from([full]), used),
+      (e: unknown) => e instanceof SafeholdError && e.code === 'RESTORE_TARGET',
+    );
     assert.deepEqual(await fsp.readdir(used), ['x']);
     const cut = path.join(tmp, 'cut');
-    await assert.rejects(restorePhysical(Readable.from([full.subarray(0, Math.floor(full.length / 2))]), cut),
-      (e: unknown) => e instanceof SafeholdError && e.code === 'CORRUPT');
+    await assert.rejects(
+      restorePhysical(Readable.from([full.subarray(0, Math.floor(full.length / 2))]), cut),
+      (e: unknown) => e instanceof SafeholdError && e.code === 'CORRUPT',
+    );
     await assert.rejects(fsp.access(cut), 'the half-extracted directory is gone');
     const empty = path.join(tmp, 'empty');
     await fsp.mkdir(empty);
     await fsp.mkdir(path.join(tmp, 'other'));
     await fsp.writeFile(path.join(tmp, 'other', 'hello'), 'hello');
     const notBase = (await run('tar', ['-cf', '-', '-C', path.join(tmp, 'other'), '.'], { encoding: 'buffer' })).stdout;
-    await assert.rejects(restorePhysical(Readable.from([notBase]), empty),
-      (e: unknown) => e instanceof SafeholdError && e.code === 'CORRUPT' && e.message.includes('not a PostgreSQL base backup'));
+    await assert.rejects(
+      restorePhysical(Readable.from([notBase]), empty),
+      (e: unknown) =>
+        e instanceof SafeholdError && e.code === 'CORRUPT' && e.message.includes('not a PostgreSQL base backup'),
+    );
     assert.deepEqual(await fsp.readdir(empty), [], 'an existing empty directory is emptied again, not removed');
   });
 });

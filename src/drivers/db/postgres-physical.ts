@@ -22,19 +22,36 @@ export const PHYSICAL_FORMAT = 'pg_basebackup-tar';
 
 function physicalHint(cfg: PostgresDriverConfig, stderr: string): string | null {
   if (/no pg_hba\.conf entry for replication connection/.test(stderr)) {
-    const from = cfg.host.startsWith('/') ? `local   replication ${cfg.user}  trust|peer|scram-sha-256` : `host    replication ${cfg.user}  <client address>/32  scram-sha-256`;
+    const from = cfg.host.startsWith('/')
+      ? `local   replication ${cfg.user}  trust|peer|scram-sha-256`
+      : `host    replication ${cfg.user}  <client address>/32  scram-sha-256`;
     return `the server's pg_hba.conf needs a replication line such as "${from}", then a reload`;
   }
-  if (/must be superuser or replication role|permission denied to start WAL sender/i.test(stderr)) return `role ${cfg.user} needs the REPLICATION attribute`;
-  if (/can only write single tablespace to stdout/i.test(stderr)) return 'a server with extra tablespaces cannot be backed up physically as one stream';
+  if (/must be superuser or replication role|permission denied to start WAL sender/i.test(stderr))
+    return `role ${cfg.user} needs the REPLICATION attribute`;
+  if (/can only write single tablespace to stdout/i.test(stderr))
+    return 'a server with extra tablespaces cannot be backed up physically as one stream';
   return null;
 }
 
 /** Streams a base backup of the whole server as a plain tar (format 'pg_basebackup-tar'). */
-export async function physicalBackup(cfg: PostgresDriverConfig, opts: { signal?: AbortSignal } = {}): Promise<DbBackup> {
-  const argv = [tool(cfg, 'pg_basebackup'), '--format=tar', '--wal-method=fetch', '--pgdata=-', '--checkpoint=fast', '--no-password'];
+export async function physicalBackup(
+  cfg: PostgresDriverConfig,
+  opts: { signal?: AbortSignal } = {},
+): Promise<DbBackup> {
+  const argv = [
+    tool(cfg, 'pg_basebackup'),
+    '--format=tar',
+    '--wal-method=fetch',
+    '--pgdata=-',
+    '--checkpoint=fast',
+    '--no-password',
+  ];
   const stream = childStream(argv, toolEnv(cfg), {
-    what: `pg_basebackup of ${where(cfg)}`, signal: opts.signal, redact: redactions(cfg), retryable: transientStderr,
+    what: `pg_basebackup of ${where(cfg)}`,
+    signal: opts.signal,
+    redact: redactions(cfg),
+    retryable: transientStderr,
     hint: (stderr) => physicalHint(cfg, stderr),
   });
   return { stream, format: PHYSICAL_FORMAT };
@@ -44,7 +61,11 @@ export async function physicalBackup(cfg: PostgresDriverConfig, opts: { signal?:
 async function checkEmpty(dir: string): Promise<boolean> {
   try {
     const names = await fsp.readdir(dir);
-    if (names.length > 0) throw new SafeholdError('RESTORE_TARGET', `${dir} is not empty: a physical restore needs an empty or new data directory`);
+    if (names.length > 0)
+      throw new SafeholdError(
+        'RESTORE_TARGET',
+        `${dir} is not empty: a physical restore needs an empty or new data directory`,
+      );
     return false;
   } catch (e) {
     if (sysCode(e) === 'ENOENT') return true;
@@ -68,9 +89,14 @@ async function removeRestored(dir: string, created: boolean): Promise<void> {
  * valid data directory (mode 0700, owned like its files) and checks it is a base backup.
  * A failure removes what was extracted.
  */
-export async function restorePhysical(input: Readable, dataDir: string, opts: { signal?: AbortSignal } = {}): Promise<{ files: number; bytes: number }> {
+export async function restorePhysical(
+  input: Readable,
+  dataDir: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<{ files: number; bytes: number }> {
   const created = await checkEmpty(dataDir);
-  const onAbort = () => input.destroy(new SafeholdError('CANCELLED', `the physical restore into ${dataDir} was cancelled`));
+  const onAbort = () =>
+    input.destroy(new SafeholdError('CANCELLED', `the physical restore into ${dataDir} was cancelled`));
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     opts.signal?.throwIfAborted();
@@ -89,7 +115,8 @@ export async function restorePhysical(input: Readable, dataDir: string, opts: { 
     return result;
   } catch (e) {
     await removeRestored(dataDir, created);
-    if (opts.signal?.aborted) throw new SafeholdError('CANCELLED', `the physical restore into ${dataDir} was cancelled`, { cause: e });
+    if (opts.signal?.aborted)
+      throw new SafeholdError('CANCELLED', `the physical restore into ${dataDir} was cancelled`, { cause: e });
     throw e instanceof SafeholdError ? e : fromSystemError(e, `restoring into ${dataDir}`);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);

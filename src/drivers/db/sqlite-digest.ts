@@ -15,9 +15,11 @@ const MOD = 1n << 128n;
 
 export function sqliteDigest(db: DatabaseSync): ContentDigest {
   const tables: Record<string, { rows: number; checksum: string }> = {};
-  const names = db.prepare(
-    "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND coalesce(sql, '') NOT LIKE 'CREATE VIRTUAL%' ORDER BY name",
-  ).all() as Array<{ name: string }>;
+  const names = db
+    .prepare(
+      "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND coalesce(sql, '') NOT LIKE 'CREATE VIRTUAL%' ORDER BY name",
+    )
+    .all() as Array<{ name: string }>;
   for (const { name } of names) tables[name] = tableDigest(db, name);
   return { tables };
 }
@@ -32,7 +34,7 @@ function tableDigest(db: DatabaseSync, table: string): { rows: number; checksum:
     rows++;
     const h = createHash('md5');
     for (const v of row) h.update(encodeValue(v));
-    sum = (sum + BigInt('0x' + h.digest('hex'))) % MOD;
+    sum = (sum + BigInt(`0x${h.digest('hex')}`)) % MOD;
   }
   return { rows, checksum: sum.toString(16).padStart(32, '0') };
 }
@@ -50,5 +52,5 @@ function encodeValue(v: SQLOutputValue): Buffer {
 }
 
 function quoteIdent(name: string): string {
-  return '"' + name.replace(/"/g, '""') + '"';
+  return `"${name.replace(/"/g, '""')}"`;
 }

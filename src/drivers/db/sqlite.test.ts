@@ -64,9 +64,15 @@ async function makeFixture(): Promise<DbFixture> {
   return {
     driver: createSqliteDriver({ name: 'lite', dir: s.dir, files: '*.db', timeoutMs: 5000, stagingDir: s.staging }),
     unreachable: createSqliteDriver({ name: 'lite-missing', dir: path.join(s.root, 'no-such-dir'), timeoutMs: 5000 }),
-    async seed(unit) { seedFile(path.join(s.dir, unit)); },
-    async mutate(unit) { mutateFile(path.join(s.dir, unit)); },
-    async cleanup() { s.cleanup(); },
+    async seed(unit) {
+      seedFile(path.join(s.dir, unit));
+    },
+    async mutate(unit) {
+      mutateFile(path.join(s.dir, unit));
+    },
+    async cleanup() {
+      s.cleanup();
+    },
     name: (t) => `shtest_${tag}_${t}.db`,
   };
 }
@@ -102,7 +108,9 @@ for (let n = 1; ; n++) {
 async function startWriter(root: string, file: string): Promise<() => Promise<void>> {
   const script = path.join(root, 'writer.mjs');
   fs.writeFileSync(script, WRITER);
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', script, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', script, file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     child.stdout.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`the writer exited with ${code}`)));
@@ -148,7 +156,13 @@ describe('sqlite driver', () => {
       await driver.restore('busy.db', Readable.from([dump]), 'sqlite-db', { into: 'copy.db' });
       const copy = new DatabaseSync(path.join(s.dir, 'copy.db'));
       try {
-        assert.deepEqual(copy.prepare('PRAGMA integrity_check').all().map((r) => Object.values(r)[0]), ['ok']);
+        assert.deepEqual(
+          copy
+            .prepare('PRAGMA integrity_check')
+            .all()
+            .map((r) => Object.values(r)[0]),
+          ['ok'],
+        );
         const n = Number((copy.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n);
         assert.ok(n >= before && n <= after, `the copy holds ${n} rows, between ${before} and ${after}`);
         const maxId = Number((copy.prepare('SELECT max(id) AS m FROM t').get() as { m: number }).m);
@@ -166,12 +180,21 @@ describe('sqlite driver', () => {
     fs.writeFileSync(path.join(s.dir, 'junk.db'), 'this is a text file, not a database\n'.repeat(200));
     const driver = createSqliteDriver({ name: 'lite', dir: s.dir, timeoutMs: 2000, stagingDir: s.staging });
     assert.deepEqual(await driver.listUnits(), ['junk.db']);
-    const notDb = (e: unknown) => e instanceof SafeholdError && e.code === 'IO' && /junk\.db is not an SQLite database/.test(e.message);
+    const notDb = (e: unknown) =>
+      e instanceof SafeholdError && e.code === 'IO' && /junk\.db is not an SQLite database/.test(e.message);
     await assert.rejects(driver.backup('junk.db'), notDb);
     await assert.rejects(driver.digest('junk.db'), notDb);
     assert.deepEqual(fs.readdirSync(s.staging), [], 'a failed backup leaves no staging copy');
-    await assert.rejects(driver.restore('x.db', Readable.from([Buffer.from('not a database at all '.repeat(300))]), 'sqlite-db', { into: 'x.db' }),
-      (e: unknown) => e instanceof SafeholdError && e.code === 'CORRUPT' && e.message.includes('x.db') && e.message.includes('not an SQLite database'));
+    await assert.rejects(
+      driver.restore('x.db', Readable.from([Buffer.from('not a database at all '.repeat(300))]), 'sqlite-db', {
+        into: 'x.db',
+      }),
+      (e: unknown) =>
+        e instanceof SafeholdError &&
+        e.code === 'CORRUPT' &&
+        e.message.includes('x.db') &&
+        e.message.includes('not an SQLite database'),
+    );
     assert.deepEqual(fs.readdirSync(s.dir), ['junk.db'], 'neither the target nor a temporary file is left');
   });
 
@@ -189,10 +212,20 @@ describe('sqlite driver', () => {
     assert.deepEqual(await all.listUnits(), ['a.db', 'b.db', 'c.sqlite']);
     assert.equal(await driver.exists('d.db'), false, 'a directory is not a database');
     for (const bad of ['../b.db', 'sub/b.db', 'a\0.db', '', '..', 'x'.repeat(256), 'a.db-wal']) {
-      await assert.rejects(driver.backup(bad), (e: unknown) => e instanceof SafeholdError && e.code === 'USAGE', JSON.stringify(bad));
+      await assert.rejects(
+        driver.backup(bad),
+        (e: unknown) => e instanceof SafeholdError && e.code === 'USAGE',
+        JSON.stringify(bad),
+      );
     }
-    await assert.rejects(driver.restore('b.db', Readable.from([Buffer.alloc(1)]), 'sqlite-db', { into: '../escape.db' }), (e: unknown) => e instanceof SafeholdError && e.code === 'USAGE');
-    await assert.rejects(driver.restore('b.db', Readable.from([Buffer.alloc(1)]), 'pg_dump-custom', { into: 'n.db' }), (e: unknown) => e instanceof SafeholdError && e.code === 'USAGE');
+    await assert.rejects(
+      driver.restore('b.db', Readable.from([Buffer.alloc(1)]), 'sqlite-db', { into: '../escape.db' }),
+      (e: unknown) => e instanceof SafeholdError && e.code === 'USAGE',
+    );
+    await assert.rejects(
+      driver.restore('b.db', Readable.from([Buffer.alloc(1)]), 'pg_dump-custom', { into: 'n.db' }),
+      (e: unknown) => e instanceof SafeholdError && e.code === 'USAGE',
+    );
     assert.equal(fs.existsSync(path.join(s.root, 'escape.db')), false);
   });
 
@@ -251,7 +284,7 @@ describe('sqlite driver', () => {
     assert.deepEqual(fs.readdirSync(s.dir).sort(), ['a.db', 'b.db']);
   });
 
-  it('a restore keeps the mode of the file it replaces; into a new name, the original unit\'s, else 0600', async (t) => {
+  it("a restore keeps the mode of the file it replaces; into a new name, the original unit's, else 0600", async (t) => {
     const s = sandbox();
     t.after(() => s.cleanup());
     const old = process.umask(0o022);
@@ -264,10 +297,15 @@ describe('sqlite driver', () => {
     fs.chmodSync(file('b.db'), 0o640);
     const driver = createSqliteDriver({ name: 'lite', dir: s.dir, timeoutMs: 2000, stagingDir: s.staging });
     const dump = await drain((await driver.backup('a.db')).stream);
-    const restore = (into: string, clean = false) => driver.restore('a.db', Readable.from([dump]), 'sqlite-db', { into, clean });
+    const restore = (into: string, clean = false) =>
+      driver.restore('a.db', Readable.from([dump]), 'sqlite-db', { into, clean });
     await restore('a.db', true);
     await restore('b.db', true);
-    assert.deepEqual([mode('a.db'), mode('b.db')], ['600', '640'], 'the replaced files keep their modes under umask 022');
+    assert.deepEqual(
+      [mode('a.db'), mode('b.db')],
+      ['600', '640'],
+      'the replaced files keep their modes under umask 022',
+    );
     await restore('c.db');
     assert.equal(mode('c.db'), '600', "a new name takes the original unit's mode");
     fs.chmodSync(file('a.db'), 0o660);
@@ -298,13 +336,16 @@ describe('sqlite driver', () => {
     assert.equal(temp(), undefined);
   });
 
-  it('as root, a restore keeps the owner of the file it replaces, and gives a new name the original unit\'s owner', async (t) => {
+  it("as root, a restore keeps the owner of the file it replaces, and gives a new name the original unit's owner", async (t) => {
     if (process.getuid?.() !== 0) return t.skip('needs root to own files as another user');
     const s = sandbox();
     t.after(() => s.cleanup());
     const nobody = { uid: 65534, gid: 65534 };
     const file = (n: string) => path.join(s.dir, n);
-    const owner = (n: string) => { const st = fs.statSync(file(n)); return { uid: st.uid, gid: st.gid, mode: (st.mode & 0o7777).toString(8) }; };
+    const owner = (n: string) => {
+      const st = fs.statSync(file(n));
+      return { uid: st.uid, gid: st.gid, mode: (st.mode & 0o7777).toString(8) };
+    };
     seedFile(file('a.db'));
     fs.chownSync(file('a.db'), nobody.uid, nobody.gid);
     fs.chmodSync(file('a.db'), 0o600);
@@ -317,9 +358,15 @@ describe('sqlite driver', () => {
     // The one who owns it can use it: nobody opens the restored file (and may create its -shm next to it).
     fs.chmodSync(s.root, 0o711);
     fs.chmodSync(s.dir, 0o777);
-    const r = spawnSync(nodeOthersCanRun(s.root), ['--disable-warning=ExperimentalWarning', '-e',
-      `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(${JSON.stringify(file('a.db'))}); console.log(db.prepare('SELECT count(*) AS n FROM people').get().n);`],
-    { uid: nobody.uid, gid: nobody.gid, encoding: 'utf8' });
+    const r = spawnSync(
+      nodeOthersCanRun(s.root),
+      [
+        '--disable-warning=ExperimentalWarning',
+        '-e',
+        `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(${JSON.stringify(file('a.db'))}); console.log(db.prepare('SELECT count(*) AS n FROM people').get().n);`,
+      ],
+      { uid: nobody.uid, gid: nobody.gid, encoding: 'utf8' },
+    );
     assert.equal(r.stdout.trim(), '3', r.stderr);
   });
 });

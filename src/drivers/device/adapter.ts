@@ -74,9 +74,14 @@ export const DEFAULT_DEVICE_TIMEOUT_MS = 30_000;
 
 /** Throws unless `req` is one of the two shapes the contract allows. */
 export function checkBackupRequest(req: BackupRequest): void {
-  const ok = (req.kind === 'backup' && req.unit === null) || (req.kind === 'export' && typeof req.unit === 'string' && req.unit !== '');
+  const ok =
+    (req.kind === 'backup' && req.unit === null) ||
+    (req.kind === 'export' && typeof req.unit === 'string' && req.unit !== '');
   if (!ok || (req.state !== 'persisted' && req.state !== 'running')) {
-    throw new SafeholdError('INTERNAL', `invalid device backup request ${JSON.stringify(req)}: kind 'backup' takes no unit, kind 'export' needs one`);
+    throw new SafeholdError(
+      'INTERNAL',
+      `invalid device backup request ${JSON.stringify(req)}: kind 'backup' takes no unit, kind 'export' needs one`,
+    );
   }
 }
 
@@ -87,11 +92,16 @@ export function deviceLabel(name: string, address: string): string {
 
 /** A SafeholdError 'IO' for a failed device operation: `device QA1 (http://dp1:5554): quiesce unit DOMAIN1 failed: HTTP 500: ...`. */
 export function deviceError(
-  name: string, address: string, what: string, detail: string,
+  name: string,
+  address: string,
+  what: string,
+  detail: string,
   opts: { retryable: boolean; cause?: unknown; details?: Record<string, unknown> },
 ): SafeholdError {
   return new SafeholdError('IO', `${deviceLabel(name, address)}: ${what} failed: ${detail}`, {
-    retryable: opts.retryable, cause: opts.cause, details: { device: name, address, operation: what, ...opts.details },
+    retryable: opts.retryable,
+    cause: opts.cause,
+    details: { device: name, address, operation: what, ...opts.details },
   });
 }
 
@@ -124,7 +134,8 @@ export function wireAdapter(t: DeviceTransport): DeviceAdapter {
   async function json(op: WireOp, params: WireParams, what: string): Promise<Record<string, unknown>> {
     const v = await t.call(op, params, what);
     const problem = answerProblem(op, v);
-    if (problem !== null) throw deviceError(t.name, t.address, what, `invalid answer: ${problem}`, { retryable: false });
+    if (problem !== null)
+      throw deviceError(t.name, t.address, what, `invalid answer: ${problem}`, { retryable: false });
     return v as Record<string, unknown>;
   }
   return {
@@ -165,7 +176,10 @@ export function wireAdapter(t: DeviceTransport): DeviceAdapter {
     },
     async backup(req) {
       checkBackupRequest(req);
-      const what = req.kind === 'backup' ? `backup of the whole device (${req.state})` : `export of unit ${req.unit} (${req.state})`;
+      const what =
+        req.kind === 'backup'
+          ? `backup of the whole device (${req.state})`
+          : `export of unit ${req.unit} (${req.state})`;
       return t.stream(req, what);
     },
   };
@@ -180,9 +194,13 @@ export function answerProblem(op: WireOp, v: unknown): string | null {
       return typeof o.available === 'boolean' ? null : 'expected {"available": boolean}';
     case 'units':
     case 'quiesced':
-      return Array.isArray(o.units) && o.units.every((u) => typeof u === 'string' && u !== '') ? null : 'expected {"units": [string, ...]}';
+      return Array.isArray(o.units) && o.units.every((u) => typeof u === 'string' && u !== '')
+        ? null
+        : 'expected {"units": [string, ...]}';
     case 'state':
-      return QUIESCE_STATES.includes(o.state as QuiesceState) ? null : `expected {"state": ${QUIESCE_STATES.map((s) => `"${s}"`).join('|')}}`;
+      return QUIESCE_STATES.includes(o.state as QuiesceState)
+        ? null
+        : `expected {"state": ${QUIESCE_STATES.map((s) => `"${s}"`).join('|')}}`;
     case 'unsaved':
       return typeof o.unsaved === 'boolean' ? null : 'expected {"unsaved": boolean}';
     case 'space':
@@ -213,7 +231,10 @@ export function redact(text: string, secrets: readonly string[]): string {
 
 /** The last non-empty line of a program's or server's error text, shortened for a message. */
 export function lastLine(text: string, max = 300): string {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const l = lines.at(-1) ?? '';
   return l.length > max ? `${l.slice(0, max)}...` : l;
 }

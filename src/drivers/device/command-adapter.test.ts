@@ -15,22 +15,32 @@ import { isSafeholdError } from '../../core/errors.ts';
 import { startApplianceCli } from '../../../test/helpers/appliance-cli.ts';
 import { alive } from '../../../test/helpers/processes.ts';
 
-deviceAdapterConformanceSuite('command', async (opts, conn = {}) => {
-  const sim = startApplianceCli(opts);
-  const env = { ...sim.env };
-  if (conn.token !== undefined) {
-    if (conn.token === null) delete env.SAFEHOLD_APPLIANCE_TOKEN;
-    else env.SAFEHOLD_APPLIANCE_TOKEN = conn.token;
-  }
-  const command = conn.down ? [path.join(os.tmpdir(), 'safehold-no-such-appliance-program')] : sim.command;
-  const adapter = createCommandAdapter({ name: opts.name ?? 'DEVICE', command, env, timeoutMs: conn.timeoutMs ?? 20_000 });
-  return {
-    adapter, token: sim.token,
-    read: async () => sim.read(),
-    update: async (fn) => sim.update(fn),
-    close: () => sim.close(),
-  };
-}, { delayMs: 1500, timeoutMs: 1500 });
+deviceAdapterConformanceSuite(
+  'command',
+  async (opts, conn = {}) => {
+    const sim = startApplianceCli(opts);
+    const env = { ...sim.env };
+    if (conn.token !== undefined) {
+      if (conn.token === null) delete env.SAFEHOLD_APPLIANCE_TOKEN;
+      else env.SAFEHOLD_APPLIANCE_TOKEN = conn.token;
+    }
+    const command = conn.down ? [path.join(os.tmpdir(), 'safehold-no-such-appliance-program')] : sim.command;
+    const adapter = createCommandAdapter({
+      name: opts.name ?? 'DEVICE',
+      command,
+      env,
+      timeoutMs: conn.timeoutMs ?? 20_000,
+    });
+    return {
+      adapter,
+      token: sim.token,
+      read: async () => sim.read(),
+      update: async (fn) => sim.update(fn),
+      close: () => sim.close(),
+    };
+  },
+  { delayMs: 1500, timeoutMs: 1500 },
+);
 
 async function waitGone(pid: number, withinMs = 3000): Promise<void> {
   const end = performance.now() + withinMs;
@@ -69,7 +79,11 @@ describe('command adapter: program contract', () => {
       else console.log(JSON.stringify(answers[sub]));
     `);
     try {
-      const a = createCommandAdapter({ name: 'QA1', command: [...p.command, '--host=dp1'], env: { DEV_PASSWORD: 'pw-98765' } });
+      const a = createCommandAdapter({
+        name: 'QA1',
+        command: [...p.command, '--host=dp1'],
+        env: { DEV_PASSWORD: 'pw-98765' },
+      });
       assert.equal(a.address, 'program node');
       assert.equal(await a.available(), true);
       assert.deepEqual(await a.listUnits(), ['D1']);
@@ -84,37 +98,59 @@ describe('command adapter: program contract', () => {
       let text = '';
       for await (const c of await a.backup({ unit: 'D1', kind: 'export', state: 'running' })) text += c;
       assert.equal(text, 'STREAM:--host=dp1 backup --unit=D1 --kind=export --state=running');
-      const log = fs.readFileSync(path.join(p.dir, 'log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-      assert.deepEqual(log.map((l) => l.args.join(' ')), [
-        '--host=dp1 health',
-        '--host=dp1 list-units',
-        '--host=dp1 state --unit=-odd unit',
-        '--host=dp1 state',
-        '--host=dp1 quiesced',
-        '--host=dp1 quiesce --unit=D1 --timeout=90',
-        '--host=dp1 unquiesce --timeout=0',
-        '--host=dp1 unsaved --unit=D1',
-        '--host=dp1 space',
-        '--host=dp1 space',
-        '--host=dp1 backup --unit=D1 --kind=export --state=running',
-      ]);
-      for (const l of log) { assert.equal(l.env, 'pw-98765'); assert.equal(l.path, true, 'inherits the environment'); }
+      const log = fs
+        .readFileSync(path.join(p.dir, 'log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(
+        log.map((l) => l.args.join(' ')),
+        [
+          '--host=dp1 health',
+          '--host=dp1 list-units',
+          '--host=dp1 state --unit=-odd unit',
+          '--host=dp1 state',
+          '--host=dp1 quiesced',
+          '--host=dp1 quiesce --unit=D1 --timeout=90',
+          '--host=dp1 unquiesce --timeout=0',
+          '--host=dp1 unsaved --unit=D1',
+          '--host=dp1 space',
+          '--host=dp1 space',
+          '--host=dp1 backup --unit=D1 --kind=export --state=running',
+        ],
+      );
+      for (const l of log) {
+        assert.equal(l.env, 'pw-98765');
+        assert.equal(l.path, true, 'inherits the environment');
+      }
     } finally {
       p.done();
     }
   });
 
-  it('exit 2 is a refused request (not retryable), other exits are retryable; stderr\'s last line is shown, secrets redacted', async () => {
+  it("exit 2 is a refused request (not retryable), other exits are retryable; stderr's last line is shown, secrets redacted", async () => {
     const p = program(`
       const code = Number(process.env.EXIT_CODE);
       process.stderr.write('some progress\\nconnecting with password ' + process.env.DEV_PASSWORD + ' failed\\n\\n');
       process.exit(code);
     `);
     try {
-      for (const [code, retry] of [[1, true], [2, false], [3, true], [255, true]] as const) {
-        const a = createCommandAdapter({ name: 'QA2', command: p.command, env: { DEV_PASSWORD: 'hunter2-secret', EXIT_CODE: String(code) } });
+      for (const [code, retry] of [
+        [1, true],
+        [2, false],
+        [3, true],
+        [255, true],
+      ] as const) {
+        const a = createCommandAdapter({
+          name: 'QA2',
+          command: p.command,
+          env: { DEV_PASSWORD: 'hunter2-secret', EXIT_CODE: String(code) },
+        });
         await rejectsIO(a.listUnits(), (e) => {
-          assert.equal(e.message, `device QA2 (program node): list units failed: exit code ${code}: connecting with password *** failed`);
+          assert.equal(
+            e.message,
+            `device QA2 (program node): list units failed: exit code ${code}: connecting with password *** failed`,
+          );
           assert.equal(e.retryable, retry, `exit ${code}`);
         });
       }
@@ -134,9 +170,17 @@ describe('command adapter: program contract', () => {
     `);
     try {
       const a = (mode: string) => createCommandAdapter({ name: 'QA3', command: p.command, env: { MODE: mode } });
-      await rejectsIO(a('signal').listUnits(), (e) => { assert.match(e.message, /list units failed: killed by SIGTERM$/); assert.equal(e.retryable, true); });
-      await rejectsIO(a('text').listUnits(), (e) => { assert.match(e.message, /invalid answer: not JSON: "units: D1 D2"/); assert.equal(e.retryable, false); });
-      await rejectsIO(a('shape').listUnits(), (e) => assert.match(e.message, /invalid answer: expected \{"units": \[string, \.\.\.\]\}/));
+      await rejectsIO(a('signal').listUnits(), (e) => {
+        assert.match(e.message, /list units failed: killed by SIGTERM$/);
+        assert.equal(e.retryable, true);
+      });
+      await rejectsIO(a('text').listUnits(), (e) => {
+        assert.match(e.message, /invalid answer: not JSON: "units: D1 D2"/);
+        assert.equal(e.retryable, false);
+      });
+      await rejectsIO(a('shape').listUnits(), (e) =>
+        assert.match(e.message, /invalid answer: expected \{"units": \[string, \.\.\.\]\}/),
+      );
       await rejectsIO(a('huge').listUnits(), (e) => assert.match(e.message, /invalid answer: more than 1048576 bytes/));
       const empty = await a('empty-backup').backup({ unit: 'D1', kind: 'export', state: 'persisted' });
       let n = 0;
@@ -152,10 +196,15 @@ describe('command adapter: program contract', () => {
     assert.equal(a.address, 'program dp-adapter');
     assert.equal(await a.available(), false);
     await rejectsIO(a.listUnits(), (e) => {
-      assert.equal(e.message, 'device QA4 (program dp-adapter): list units failed: cannot run /nonexistent/dp-adapter: no such program');
+      assert.equal(
+        e.message,
+        'device QA4 (program dp-adapter): list units failed: cannot run /nonexistent/dp-adapter: no such program',
+      );
       assert.equal(e.retryable, false);
     });
-    await rejectsIO(a.backup({ unit: null, kind: 'backup', state: 'persisted' }), (e) => assert.match(e.message, /no such program/));
+    await rejectsIO(a.backup({ unit: null, kind: 'backup', state: 'persisted' }), (e) =>
+      assert.match(e.message, /no such program/),
+    );
   });
 
   it('a timeout kills the program and everything it started', { timeout: 30_000 }, async () => {
@@ -169,9 +218,17 @@ describe('command adapter: program contract', () => {
     `);
     try {
       const a = createCommandAdapter({ name: 'QA5', command: p.command, timeoutMs: 500 });
-      for (const run of [() => a.quiescedUnits(), async () => { for await (const c of await a.backup({ unit: null, kind: 'backup', state: 'persisted' })) void c; }]) {
+      for (const run of [
+        () => a.quiescedUnits(),
+        async () => {
+          for await (const c of await a.backup({ unit: null, kind: 'backup', state: 'persisted' })) void c;
+        },
+      ]) {
         const t0 = performance.now();
-        await rejectsIO(run(), (e) => { assert.match(e.message, /(no answer within|no data for) 500 ms \(program killed\)/); assert.equal(e.retryable, true); });
+        await rejectsIO(run(), (e) => {
+          assert.match(e.message, /(no answer within|no data for) 500 ms \(program killed\)/);
+          assert.equal(e.retryable, true);
+        });
         const ms = performance.now() - t0;
         assert.ok(ms >= 495 && ms < 3000, `failed after ${ms} ms`);
         const pids = JSON.parse(fs.readFileSync(path.join(p.dir, 'pids'), 'utf8')) as number[];
@@ -200,7 +257,10 @@ describe('command adapter: program contract', () => {
     try {
       const a = createCommandAdapter({ name: 'QA7', command: sim.command, env: sim.env });
       const s = await a.backup({ unit: null, kind: 'backup', state: 'persisted' });
-      for await (const c of s) { assert.ok(c.length > 0); break; }
+      for await (const c of s) {
+        assert.ok(c.length > 0);
+        break;
+      }
       const [call] = sim.read().calls;
       await waitGone(call!.pid!);
     } finally {

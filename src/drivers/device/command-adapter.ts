@@ -29,8 +29,14 @@ export interface CommandAdapterOptions {
 }
 
 const SUBCOMMANDS: Record<WireOp, string> = {
-  health: 'health', units: 'list-units', state: 'state', quiesced: 'quiesced', quiesce: 'quiesce',
-  unquiesce: 'unquiesce', unsaved: 'unsaved', space: 'space',
+  health: 'health',
+  units: 'list-units',
+  state: 'state',
+  quiesced: 'quiesced',
+  quiesce: 'quiesce',
+  unquiesce: 'unquiesce',
+  unsaved: 'unsaved',
+  space: 'space',
 };
 
 /** JSON answers larger than this are refused (a program printing garbage must not exhaust memory). */
@@ -79,9 +85,12 @@ class CommandTransport implements DeviceTransport {
   }
 
   private spawnError(what: string, e: StartError) {
-    const detail = e.kind === 'missing' ? `cannot run ${this.argv[0]}: no such program`
-      : e.kind === 'denied' ? `cannot run ${this.argv[0]}: permission denied`
-      : `cannot run ${this.argv[0]}: ${redact(e.reason, this.secrets)}`;
+    const detail =
+      e.kind === 'missing'
+        ? `cannot run ${this.argv[0]}: no such program`
+        : e.kind === 'denied'
+          ? `cannot run ${this.argv[0]}: permission denied`
+          : `cannot run ${this.argv[0]}: ${redact(e.reason, this.secrets)}`;
     return deviceError(this.name, this.address, what, detail, { retryable: false, cause: e.cause });
   }
 
@@ -90,7 +99,8 @@ class CommandTransport implements DeviceTransport {
     const said = lastLine(redact(stderr, this.secrets));
     const how = code !== null ? `exit code ${code}` : `killed by ${signal}`;
     return deviceError(this.name, this.address, what, said ? `${how}: ${said}` : how, {
-      retryable: code !== 2, details: { exitCode: code, signal },
+      retryable: code !== 2,
+      details: { exitCode: code, signal },
     });
   }
 
@@ -100,7 +110,10 @@ class CommandTransport implements DeviceTransport {
 
   async call(op: WireOp, params: WireParams, what: string): Promise<unknown> {
     const r = await runChild({
-      ...this.spec(commandArgs(op, params)), timeoutMs: this.timeoutMs, stdout: 'capture', maxCapture: MAX_JSON_BYTES,
+      ...this.spec(commandArgs(op, params)),
+      timeoutMs: this.timeoutMs,
+      stdout: 'capture',
+      maxCapture: MAX_JSON_BYTES,
     });
     if (r.startError) throw this.spawnError(what, r.startError);
     if (r.stopped === 'timeout') {
@@ -127,7 +140,8 @@ class CommandTransport implements DeviceTransport {
    */
   async stream(req: BackupRequest, what: string): Promise<Readable> {
     const s = streamChild({
-      ...this.spec(commandArgs('backup', req)), idleTimeoutMs: this.timeoutMs,
+      ...this.spec(commandArgs('backup', req)),
+      idleTimeoutMs: this.timeoutMs,
       failure: (r) => this.streamFailure(what, r),
     });
     await s.started;

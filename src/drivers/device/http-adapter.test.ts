@@ -21,28 +21,45 @@ async function deadUrl(): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
-deviceAdapterConformanceSuite('http', async (opts, conn = {}) => {
-  const app = await startAppliance(opts);
-  const url = conn.down ? await deadUrl() : app.url;
-  const adapter = createHttpAdapter({
-    name: opts.name ?? 'DEVICE', url, token: conn.token === undefined ? app.token : conn.token, timeoutMs: conn.timeoutMs ?? 5000,
-  });
-  return {
-    adapter, token: app.token,
-    read: async () => app.state,
-    update: async (fn) => fn(app.state),
-    close: () => app.close(),
-  };
-}, { delayMs: 150, timeoutMs: 300 });
+deviceAdapterConformanceSuite(
+  'http',
+  async (opts, conn = {}) => {
+    const app = await startAppliance(opts);
+    const url = conn.down ? await deadUrl() : app.url;
+    const adapter = createHttpAdapter({
+      name: opts.name ?? 'DEVICE',
+      url,
+      token: conn.token === undefined ? app.token : conn.token,
+      timeoutMs: conn.timeoutMs ?? 5000,
+    });
+    return {
+      adapter,
+      token: app.token,
+      read: async () => app.state,
+      update: async (fn) => fn(app.state),
+      close: () => app.close(),
+    };
+  },
+  { delayMs: 150, timeoutMs: 300 },
+);
 
-interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
 
 /** A scripted server: records requests and answers with `reply`. */
-async function scripted(reply: (req: Seen, res: http.ServerResponse) => void): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
+async function scripted(
+  reply: (req: Seen, res: http.ServerResponse) => void,
+): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
-    req.on('data', (d) => { body += d; });
+    req.on('data', (d) => {
+      body += d;
+    });
     req.on('end', () => {
       const s = { method: req.method!, url: req.url!, headers: req.headers, body };
       seen.push(s);
@@ -52,8 +69,13 @@ async function scripted(reply: (req: Seen, res: http.ServerResponse) => void): P
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`, seen,
-    close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }),
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -65,10 +87,20 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
 describe('http adapter: wire format', () => {
   it('uses the documented methods, paths, query and JSON bodies, under the base path', async () => {
     const srv = await scripted((req, res) => {
-      if (req.url.includes('/backup')) { res.writeHead(200, { 'content-type': 'application/octet-stream' }); res.end('BYTES'); return; }
+      if (req.url.includes('/backup')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.end('BYTES');
+        return;
+      }
       const answers: Record<string, unknown> = {
-        health: { available: true }, units: { units: ['D1'] }, state: { state: 'active' }, quiesced: { units: [] },
-        quiesce: {}, unquiesce: {}, unsaved: { unsaved: false }, space: { free: 10, backupSize: 5 },
+        health: { available: true },
+        units: { units: ['D1'] },
+        state: { state: 'active' },
+        quiesced: { units: [] },
+        quiesce: {},
+        unquiesce: {},
+        unsaved: { unsaved: false },
+        space: { free: 10, backupSize: 5 },
       };
       json(res, req.method === 'POST' ? 202 : 200, answers[req.url.split('?')[0]!.split('/').pop()!]);
     });
@@ -87,18 +119,21 @@ describe('http adapter: wire format', () => {
       let text = '';
       for await (const c of s) text += c;
       assert.equal(text, 'BYTES');
-      assert.deepEqual(srv.seen.map((r) => `${r.method} ${r.url} ${r.body}`), [
-        'GET /dp/api/v1/health ',
-        'GET /dp/api/v1/units ',
-        'GET /dp/api/v1/state?unit=D+1%2Fx ',
-        'GET /dp/api/v1/state ',
-        'GET /dp/api/v1/quiesced ',
-        'POST /dp/api/v1/quiesce {"unit":"D1","timeout":90}',
-        'POST /dp/api/v1/unquiesce {"unit":null,"timeout":0}',
-        'GET /dp/api/v1/unsaved?unit=D1 ',
-        'GET /dp/api/v1/space ',
-        'POST /dp/api/v1/backup {"unit":"D1","kind":"export","state":"running"}',
-      ]);
+      assert.deepEqual(
+        srv.seen.map((r) => `${r.method} ${r.url} ${r.body}`),
+        [
+          'GET /dp/api/v1/health ',
+          'GET /dp/api/v1/units ',
+          'GET /dp/api/v1/state?unit=D+1%2Fx ',
+          'GET /dp/api/v1/state ',
+          'GET /dp/api/v1/quiesced ',
+          'POST /dp/api/v1/quiesce {"unit":"D1","timeout":90}',
+          'POST /dp/api/v1/unquiesce {"unit":null,"timeout":0}',
+          'GET /dp/api/v1/unsaved?unit=D1 ',
+          'GET /dp/api/v1/space ',
+          'POST /dp/api/v1/backup {"unit":"D1","kind":"export","state":"running"}',
+        ],
+      );
       for (const r of srv.seen) assert.equal(r.headers.authorization, 'Bearer tok-123456');
       assert.equal(srv.seen[5]!.headers['content-type'], 'application/json');
       assert.equal(a.address, `${srv.url}/dp/api`);
@@ -110,7 +145,10 @@ describe('http adapter: wire format', () => {
   it('credentials in the URL become Basic auth and never appear in the address or messages', async () => {
     const srv = await scripted((_req, res) => json(res, 500, { error: 'boom' }));
     try {
-      const a = createHttpAdapter({ name: 'QA2', url: srv.url.replace('http://', 'http://admin:pa%24%24word@') + '/?x=1' });
+      const a = createHttpAdapter({
+        name: 'QA2',
+        url: `${srv.url.replace('http://', 'http://admin:pa%24%24word@')}/?x=1`,
+      });
       await assert.rejects(a.listUnits(), (e: unknown) => {
         assert.ok(isSafeholdError(e, 'IO'));
         assert.equal(e.message, `device QA2 (${srv.url}): list units failed: HTTP 500 Internal Server Error: boom`);
@@ -126,15 +164,28 @@ describe('http adapter: wire format', () => {
 
   it('maps status codes: 5xx/429 retryable, other 4xx not; the token is redacted from what the server says', async () => {
     let status = 0;
-    const srv = await scripted((_req, res) => json(res, status, { error: 'rejected token tok-SECRET-99 for this call' }));
+    const srv = await scripted((_req, res) =>
+      json(res, status, { error: 'rejected token tok-SECRET-99 for this call' }),
+    );
     try {
       const a = createHttpAdapter({ name: 'QA3', url: srv.url, token: 'tok-SECRET-99' });
-      for (const [st, retry] of [[400, false], [403, false], [404, false], [429, true], [500, true], [502, true], [503, true]] as const) {
+      for (const [st, retry] of [
+        [400, false],
+        [403, false],
+        [404, false],
+        [429, true],
+        [500, true],
+        [502, true],
+        [503, true],
+      ] as const) {
         status = st;
         await assert.rejects(a.freeSpace(), (e: unknown) => {
           assert.ok(isSafeholdError(e, 'IO'));
           assert.equal(e.retryable, retry, `status ${st}`);
-          assert.match(e.message, new RegExp(`free space query failed: HTTP ${st}\\b.*: rejected token \\*\\*\\* for this call$`));
+          assert.match(
+            e.message,
+            new RegExp(`free space query failed: HTTP ${st}\\b.*: rejected token \\*\\*\\* for this call$`),
+          );
           assert.equal((e.details as { status: number }).status, st);
           return true;
         });
@@ -145,20 +196,30 @@ describe('http adapter: wire format', () => {
   });
 
   it('malformed answers are non-retryable IO errors saying what was expected', async () => {
-    const bodies = ['not json at all', '{"units": "D1"}', '{"state": "sleeping"}', '{"free": -1, "backupSize": 2}', '[1,2]'];
+    const bodies = [
+      'not json at all',
+      '{"units": "D1"}',
+      '{"state": "sleeping"}',
+      '{"free": -1, "backupSize": 2}',
+      '[1,2]',
+    ];
     let i = 0;
     const srv = await scripted((_req, res) => json(res, 200, bodies[i++]!));
     try {
       const a = createHttpAdapter({ name: 'QA4', url: srv.url });
-      const expect = async (p: Promise<unknown>, re: RegExp) => assert.rejects(p, (e: unknown) => {
-        assert.ok(isSafeholdError(e, 'IO'));
-        assert.equal(e.retryable, false);
-        assert.match(e.message, re);
-        return true;
-      });
+      const expect = async (p: Promise<unknown>, re: RegExp) =>
+        assert.rejects(p, (e: unknown) => {
+          assert.ok(isSafeholdError(e, 'IO'));
+          assert.equal(e.retryable, false);
+          assert.match(e.message, re);
+          return true;
+        });
       await expect(a.listUnits(), /list units failed: invalid answer: not JSON: "not json at all"/);
       await expect(a.listUnits(), /invalid answer: expected \{"units": \[string, \.\.\.\]\}/);
-      await expect(a.quiesceState('D1'), /invalid answer: expected \{"state": "active"\|"quiescing"\|"quiesced"\|"unquiescing"\}/);
+      await expect(
+        a.quiesceState('D1'),
+        /invalid answer: expected \{"state": "active"\|"quiescing"\|"quiesced"\|"unquiescing"\}/,
+      );
       await expect(a.freeSpace(), /invalid answer: expected \{"free": bytes, "backupSize": bytes\}/);
       await expect(a.freeSpace(), /invalid answer: expected a JSON object/);
       assert.equal(await a.available(), false, 'a malformed health answer is unavailable');
@@ -169,12 +230,18 @@ describe('http adapter: wire format', () => {
 
   it('a redirect is refused rather than followed with the token', async () => {
     const target = await scripted((_req, res) => json(res, 200, { units: ['X'] }));
-    const srv = await scripted((_req, res) => { res.writeHead(302, { location: `${target.url}/v1/units` }); res.end(); });
+    const srv = await scripted((_req, res) => {
+      res.writeHead(302, { location: `${target.url}/v1/units` });
+      res.end();
+    });
     try {
       const a = createHttpAdapter({ name: 'QA5', url: srv.url, token: 'tok-abcdef' });
       await assert.rejects(a.listUnits(), (e: unknown) => {
         assert.ok(isSafeholdError(e, 'IO'));
-        assert.equal(e.message, `device QA5 (${srv.url}): list units failed: HTTP 302 Found: redirects are not followed`);
+        assert.equal(
+          e.message,
+          `device QA5 (${srv.url}): list units failed: HTTP 302 Found: redirects are not followed`,
+        );
         assert.equal(e.retryable, false);
         return true;
       });
@@ -185,7 +252,9 @@ describe('http adapter: wire format', () => {
     }
   });
 
-  it('a backup whose server goes quiet mid-stream fails after the inactivity timeout, not at once', { timeout: 20_000 }, async () => {
+  it('a backup whose server goes quiet mid-stream fails after the inactivity timeout, not at once', {
+    timeout: 20_000,
+  }, async () => {
     const srv = await scripted((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.write(Buffer.alloc(1000, 1));
@@ -197,11 +266,16 @@ describe('http adapter: wire format', () => {
       const t0 = performance.now();
       const s = await a.backup({ unit: null, kind: 'backup', state: 'persisted' });
       let got = 0;
-      await assert.rejects((async () => { for await (const c of s) got += c.length; })(), (e: unknown) => {
-        assert.ok(isSafeholdError(e, 'IO'));
-        assert.match(e.message, /backup of the whole device \(persisted\) failed: no data for 400 ms/);
-        return true;
-      });
+      await assert.rejects(
+        (async () => {
+          for await (const c of s) got += c.length;
+        })(),
+        (e: unknown) => {
+          assert.ok(isSafeholdError(e, 'IO'));
+          assert.match(e.message, /backup of the whole device \(persisted\) failed: no data for 400 ms/);
+          return true;
+        },
+      );
       assert.equal(got, 2000);
       const ms = performance.now() - t0;
       assert.ok(ms >= 540 && ms < 3000, `failed after ${ms} ms`);
@@ -219,7 +293,10 @@ describe('http adapter: wire format', () => {
       let first = true;
       for await (const c of s) {
         got += c.length;
-        if (first) { first = false; await new Promise((r) => setTimeout(r, 500)); }
+        if (first) {
+          first = false;
+          await new Promise((r) => setTimeout(r, 500));
+        }
       }
       assert.equal(got, 4 * 1024 * 1024);
     } finally {

@@ -83,7 +83,10 @@ class HttpTransport implements DeviceTransport {
     let res: Response;
     try {
       res = await fetch(url, {
-        method: route.method, signal, redirect: 'manual', body,
+        method: route.method,
+        signal,
+        redirect: 'manual',
+        body,
         headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
       });
       text = await res.text();
@@ -94,7 +97,13 @@ class HttpTransport implements DeviceTransport {
     try {
       return JSON.parse(text);
     } catch {
-      throw deviceError(this.name, this.address, what, `invalid answer: not JSON: ${JSON.stringify(lastLine(redact(text, this.secrets), 80))}`, { retryable: false });
+      throw deviceError(
+        this.name,
+        this.address,
+        what,
+        `invalid answer: not JSON: ${JSON.stringify(lastLine(redact(text, this.secrets), 80))}`,
+        { retryable: false },
+      );
     }
   }
 
@@ -104,13 +113,18 @@ class HttpTransport implements DeviceTransport {
     let timedOut = false;
     const arm = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => { timedOut = true; ctl.abort(); }, this.timeoutMs);
+      timer = setTimeout(() => {
+        timedOut = true;
+        ctl.abort();
+      }, this.timeoutMs);
     };
     arm();
     let res: Response;
     try {
       res = await fetch(new URL('v1/backup', this.base), {
-        method: 'POST', signal: ctl.signal, redirect: 'manual',
+        method: 'POST',
+        signal: ctl.signal,
+        redirect: 'manual',
         headers: { ...this.headers, accept: 'application/octet-stream', 'content-type': 'application/json' },
         body: JSON.stringify({ unit: req.unit, kind: req.kind, state: req.state }),
       });
@@ -125,22 +139,26 @@ class HttpTransport implements DeviceTransport {
     }
     clearTimeout(timer);
     const reader = res.body.getReader();
-    const fail = (e: unknown) => (timedOut
-      ? deviceError(this.name, this.address, what, `no data for ${this.timeoutMs} ms`, { retryable: true, cause: e })
-      : this.transportError(what, e));
+    const fail = (e: unknown) =>
+      timedOut
+        ? deviceError(this.name, this.address, what, `no data for ${this.timeoutMs} ms`, { retryable: true, cause: e })
+        : this.transportError(what, e);
     // One pending read at a time; the inactivity timer only runs while the device owes us data.
     return new Readable({
       read() {
         arm();
-        reader.read().then(({ done, value }) => {
-          clearTimeout(timer);
-          if (this.destroyed) return;
-          if (done) this.push(null);
-          else this.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-        }, (e: unknown) => {
-          clearTimeout(timer);
-          if (!this.destroyed) this.destroy(fail(e));
-        });
+        reader.read().then(
+          ({ done, value }) => {
+            clearTimeout(timer);
+            if (this.destroyed) return;
+            if (done) this.push(null);
+            else this.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+          },
+          (e: unknown) => {
+            clearTimeout(timer);
+            if (!this.destroyed) this.destroy(fail(e));
+          },
+        );
       },
       destroy(err, cb) {
         clearTimeout(timer);
@@ -154,10 +172,15 @@ class HttpTransport implements DeviceTransport {
 
   /** Network failures and timeouts: retryable, with the underlying reason (ECONNREFUSED, ...). */
   private transportError(what: string, e: unknown, signal?: AbortSignal | 'timeout') {
-    const timedOut = signal === 'timeout' || (signal !== undefined && signal.aborted) || (e instanceof Error && e.name === 'TimeoutError');
-    if (timedOut) return deviceError(this.name, this.address, what, `no answer within ${this.timeoutMs} ms`, { retryable: true, cause: e });
+    const timedOut = signal === 'timeout' || signal?.aborted || (e instanceof Error && e.name === 'TimeoutError');
+    if (timedOut)
+      return deviceError(this.name, this.address, what, `no answer within ${this.timeoutMs} ms`, {
+        retryable: true,
+        cause: e,
+      });
     const cause = e instanceof Error && e.cause instanceof Error ? e.cause : e;
-    const code = typeof cause === 'object' && cause !== null && 'code' in cause ? String((cause as { code: unknown }).code) : '';
+    const code =
+      typeof cause === 'object' && cause !== null && 'code' in cause ? String((cause as { code: unknown }).code) : '';
     const msg = cause instanceof Error ? cause.message : String(cause);
     const detail = redact(code !== '' && !msg.includes(code) ? `${msg} (${code})` : msg, this.secrets);
     return deviceError(this.name, this.address, what, `connection failed: ${detail}`, { retryable: true, cause: e });
@@ -169,11 +192,15 @@ class HttpTransport implements DeviceTransport {
     try {
       const j = JSON.parse(text) as { error?: unknown };
       if (typeof j.error === 'string') said = j.error;
-    } catch { /* plain text */ }
-    said = res.status >= 300 && res.status < 400 ? 'redirects are not followed' : lastLine(redact(said, this.secrets), 200);
+    } catch {
+      /* plain text */
+    }
+    said =
+      res.status >= 300 && res.status < 400 ? 'redirects are not followed' : lastLine(redact(said, this.secrets), 200);
     const detail = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${said ? `: ${said}` : ''}`;
     return deviceError(this.name, this.address, what, detail, {
-      retryable: res.status >= 500 || RETRYABLE_4XX.has(res.status), details: { status: res.status },
+      retryable: res.status >= 500 || RETRYABLE_4XX.has(res.status),
+      details: { status: res.status },
     });
   }
 }

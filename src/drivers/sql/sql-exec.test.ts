@@ -30,21 +30,46 @@ describe('runSql', () => {
   });
 
   it('PostgreSQL: a DELETE reports the rows it removed, and they are gone', async () => {
-    assert.deepEqual(await runSql(`${PG}/${DB}`, "DELETE FROM events WHERE at < now() - interval '90 days'", T), { rowsAffected: 2 });
-    assert.deepEqual(await runSql(`${PG}/${DB}`, "DELETE FROM events WHERE at < now() - interval '90 days'", T), { rowsAffected: 0 });
-    assert.deepEqual(await runSql(`${PG}/${DB}`, 'SELECT * FROM events', T), { rowsAffected: 0 }, 'a SELECT changes nothing');
+    assert.deepEqual(await runSql(`${PG}/${DB}`, "DELETE FROM events WHERE at < now() - interval '90 days'", T), {
+      rowsAffected: 2,
+    });
+    assert.deepEqual(await runSql(`${PG}/${DB}`, "DELETE FROM events WHERE at < now() - interval '90 days'", T), {
+      rowsAffected: 0,
+    });
+    assert.deepEqual(
+      await runSql(`${PG}/${DB}`, 'SELECT * FROM events', T),
+      { rowsAffected: 0 },
+      'a SELECT changes nothing',
+    );
   });
 
   it('MariaDB: the same through mysql2 (mysql:// works too)', async () => {
-    assert.deepEqual(await runSql(`${MARIA}/${DB}`, 'DELETE FROM events WHERE at < NOW() - INTERVAL 90 DAY', T), { rowsAffected: 2 });
-    assert.deepEqual(await runSql(`mysql://root@127.0.0.1:3306/${DB}`, 'DELETE FROM events WHERE id = 3; DELETE FROM events WHERE id = 4', T), { rowsAffected: 2 });
+    assert.deepEqual(await runSql(`${MARIA}/${DB}`, 'DELETE FROM events WHERE at < NOW() - INTERVAL 90 DAY', T), {
+      rowsAffected: 2,
+    });
+    assert.deepEqual(
+      await runSql(
+        `mysql://root@127.0.0.1:3306/${DB}`,
+        'DELETE FROM events WHERE id = 3; DELETE FROM events WHERE id = 4',
+        T,
+      ),
+      { rowsAffected: 2 },
+    );
   });
 
-  it('a bad statement fails with the server\'s message, not retryable', async () => {
-    await assert.rejects(runSql(`${PG}/${DB}`, 'DELETE FROM no_such_table', T), (e: unknown) =>
-      e instanceof SafeholdError && e.code === 'IO' && !e.retryable && /relation "no_such_table" does not exist/.test(e.message));
-    await assert.rejects(runSql(`${MARIA}/${DB}`, 'DELETE FROM no_such_table', T), (e: unknown) =>
-      e instanceof SafeholdError && /no_such_table' doesn't exist/.test(e.message));
+  it("a bad statement fails with the server's message, not retryable", async () => {
+    await assert.rejects(
+      runSql(`${PG}/${DB}`, 'DELETE FROM no_such_table', T),
+      (e: unknown) =>
+        e instanceof SafeholdError &&
+        e.code === 'IO' &&
+        !e.retryable &&
+        /relation "no_such_table" does not exist/.test(e.message),
+    );
+    await assert.rejects(
+      runSql(`${MARIA}/${DB}`, 'DELETE FROM no_such_table', T),
+      (e: unknown) => e instanceof SafeholdError && /no_such_table' doesn't exist/.test(e.message),
+    );
   });
 
   it('a wrong password is refused and never shown; a closed port is retryable', async () => {
@@ -55,15 +80,21 @@ describe('runSql', () => {
       assert.ok(!e.message.includes(pw));
       return true;
     });
-    await assert.rejects(runSql(`postgres://u:${pw}@127.0.0.1:1/x`, 'SELECT 1', T), (e: unknown) =>
-      e instanceof SafeholdError && e.retryable && /ECONNREFUSED/.test(e.message) && !e.message.includes(pw));
+    await assert.rejects(
+      runSql(`postgres://u:${pw}@127.0.0.1:1/x`, 'SELECT 1', T),
+      (e: unknown) =>
+        e instanceof SafeholdError && e.retryable && /ECONNREFUSED/.test(e.message) && !e.message.includes(pw),
+    );
   });
 
   it('only postgres and mariadb/mysql URLs are accepted', async () => {
     assert.equal(sqlDialect('postgresql://h/db'), 'postgres');
     assert.equal(sqlDialect('MySQL://h/db'), 'mariadb');
     assert.equal(sqlDialect('sqlite:///x'), null);
-    await assert.rejects(runSql('oracle://u:pw@h/db', 'SELECT 1', T), (e: unknown) => e instanceof SafeholdError && e.code === 'CONFIG' && !e.message.includes(':pw@'));
+    await assert.rejects(
+      runSql('oracle://u:pw@h/db', 'SELECT 1', T),
+      (e: unknown) => e instanceof SafeholdError && e.code === 'CONFIG' && !e.message.includes(':pw@'),
+    );
     assert.equal(redactDbUrl('postgres://u:p%40ss@h:5432/db'), 'postgres://u:***@h:5432/db');
   });
 });

@@ -9,7 +9,6 @@ import mysql from 'mysql2/promise';
 import { SafeholdError } from '../../core/errors.ts';
 import { sqlDialect } from '../../config/sql-url.ts';
 
-
 export interface SqlResult {
   /** Rows the statement changed (DELETE/UPDATE/INSERT), or 0. */
   rowsAffected: number;
@@ -26,9 +25,17 @@ export function redactDbUrl(url: string): string {
   }
 }
 
-export async function runSql(url: string, statement: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<SqlResult> {
+export async function runSql(
+  url: string,
+  statement: string,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<SqlResult> {
   const dialect = sqlDialect(url);
-  if (!dialect) throw new SafeholdError('CONFIG', `unsupported database URL ${redactDbUrl(url)}: expected postgres:// or mariadb:// (mysql://)`);
+  if (!dialect)
+    throw new SafeholdError(
+      'CONFIG',
+      `unsupported database URL ${redactDbUrl(url)}: expected postgres:// or mariadb:// (mysql://)`,
+    );
   const where = redactDbUrl(url);
   const secret = safeDecode(new URL(url).password);
   const clean = (e: unknown) => {
@@ -39,34 +46,66 @@ export async function runSql(url: string, statement: string, opts: { timeoutMs: 
   try {
     return dialect === 'postgres' ? await runPostgres(url, statement, opts) : await runMariadb(url, statement, opts);
   } catch (e) {
-    if (opts.signal?.aborted) throw new SafeholdError('CANCELLED', `the statement on ${where} was cancelled`, { cause: e });
+    if (opts.signal?.aborted)
+      throw new SafeholdError('CANCELLED', `the statement on ${where} was cancelled`, { cause: e });
     throw new SafeholdError('IO', `${where}: ${clean(e)}`, { cause: e, retryable: isTransient(e) });
   }
 }
 
-async function runPostgres(url: string, statement: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<SqlResult> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: opts.timeoutMs, statement_timeout: opts.timeoutMs, query_timeout: opts.timeoutMs });
+async function runPostgres(
+  url: string,
+  statement: string,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<SqlResult> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: opts.timeoutMs,
+    statement_timeout: opts.timeoutMs,
+    query_timeout: opts.timeoutMs,
+  });
   const onAbort = () => void client.end().catch(() => {});
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await client.connect();
     const r = await client.query(statement);
     const results = Array.isArray(r) ? r : [r];
-    return { rowsAffected: results.reduce((n: number, x: pg.QueryResult) => n + (x.command === 'SELECT' ? 0 : x.rowCount ?? 0), 0) };
+    return {
+      rowsAffected: results.reduce(
+        (n: number, x: pg.QueryResult) => n + (x.command === 'SELECT' ? 0 : (x.rowCount ?? 0)),
+        0,
+      ),
+    };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     await client.end().catch(() => {});
   }
 }
 
-async function runMariadb(url: string, statement: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<SqlResult> {
-  const conn = await mysql.createConnection({ uri: url.replace(/^mariadb:/i, 'mysql:'), connectTimeout: opts.timeoutMs, multipleStatements: true });
+async function runMariadb(
+  url: string,
+  statement: string,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<SqlResult> {
+  const conn = await mysql.createConnection({
+    uri: url.replace(/^mariadb:/i, 'mysql:'),
+    connectTimeout: opts.timeoutMs,
+    multipleStatements: true,
+  });
   const onAbort = () => conn.destroy();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const [res] = await conn.query({ sql: statement, timeout: opts.timeoutMs });
     const list = Array.isArray(res) ? res : [res];
-    return { rowsAffected: list.reduce((n: number, x: unknown) => n + (typeof x === 'object' && x !== null && 'affectedRows' in x ? Number((x as { affectedRows: number }).affectedRows) : 0), 0) };
+    return {
+      rowsAffected: list.reduce(
+        (n: number, x: unknown) =>
+          n +
+          (typeof x === 'object' && x !== null && 'affectedRows' in x
+            ? Number((x as { affectedRows: number }).affectedRows)
+            : 0),
+        0,
+      ),
+    };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     await conn.end().catch(() => {});
@@ -75,7 +114,16 @@ async function runMariadb(url: string, statement: string, opts: { timeoutMs: num
 
 function isTransient(e: unknown): boolean {
   const code = (e as { code?: string }).code ?? '';
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', '57P01', '57P03', '53300'].includes(code);
+  return [
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    'PROTOCOL_CONNECTION_LOST',
+    '57P01',
+    '57P03',
+    '53300',
+  ].includes(code);
 }
 
 function safeDecode(s: string): string {

@@ -25,7 +25,9 @@ function cannotRun(t: CommandTarget, argv: readonly string[], e: StartError): Sa
 
 /** Runs a short command of a command target, capturing its output, within the target's timeout. */
 export async function runCapture(
-  t: CommandTarget, argv: readonly string[], extra: Record<string, string>,
+  t: CommandTarget,
+  argv: readonly string[],
+  extra: Record<string, string>,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const r = await runChild({ argv, env: commandEnv(t, extra), timeoutMs: t.timeoutMs, stdout: 'capture' });
   if (r.startError) throw cannotRun(t, argv, r.startError);
@@ -39,7 +41,9 @@ export async function runCapture(
 export function commandStream(t: CommandTarget, unit: string): Readable {
   const argv = t.backup;
   return streamChild({
-    argv, env: commandEnv(t, { SAFEHOLD_UNIT: unit, SAFEHOLD_TARGET: t.name }), timeoutMs: t.timeoutMs,
+    argv,
+    env: commandEnv(t, { SAFEHOLD_UNIT: unit, SAFEHOLD_TARGET: t.name }),
+    timeoutMs: t.timeoutMs,
     failure: (r) => {
       if (r.startError) return cannotRun(t, argv, r.startError);
       if (r.exitCode === 0) return null;

@@ -51,8 +51,16 @@ function planTarget(t: Target): PlanTarget {
       if (t.kind !== 'command') return [];
       if (!t.listUnits) return ['default'];
       const r = await runCapture(t, t.listUnits, {});
-      if (r.code !== 0) throw new SafeholdError('IO', `${t.name}: listing units exited with ${r.code}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`, { retryable: true });
-      return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+      if (r.code !== 0)
+        throw new SafeholdError(
+          'IO',
+          `${t.name}: listing units exited with ${r.code}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`,
+          { retryable: true },
+        );
+      return r.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
     },
     commandStream(unit: string) {
       if (t.kind !== 'command') throw new SafeholdError('INTERNAL', `${t.name} is not a command target`);
@@ -63,6 +71,7 @@ function planTarget(t: Target): PlanTarget {
 
 function makeAdapter(t: Target & { kind: 'device' }): DeviceAdapter {
   const a = t.adapter;
-  if (a.type === 'http') return createHttpAdapter({ name: t.name, url: a.url, token: a.token?.value ?? null, timeoutMs: a.timeoutMs });
+  if (a.type === 'http')
+    return createHttpAdapter({ name: t.name, url: a.url, token: a.token?.value ?? null, timeoutMs: a.timeoutMs });
   return createCommandAdapter({ name: t.name, command: a.command, timeoutMs: a.timeoutMs, env: secretValues(a.env) });
 }

@@ -94,7 +94,11 @@ describe('archiver and symlinks on the way to a path', () => {
     const byPath = new Map(entries.map((e) => [e.path, e.node]));
     assert.equal(byPath.get(path.join(dir, 'lnk'))?.type, 'symlink');
     assert.equal(byPath.get(path.join(dir, 'lnk'))?.linkTarget, src);
-    assert.equal(byPath.get(path.join(src, 'sub', 'c.bin'))?.size, 100_000, 'the file under the symlinked parent is stored under the real path');
+    assert.equal(
+      byPath.get(path.join(src, 'sub', 'c.bin'))?.size,
+      100_000,
+      'the file under the symlinked parent is stored under the real path',
+    );
     assert.equal(byPath.get(src)?.type, 'dir');
   });
 });
@@ -106,12 +110,17 @@ describe('archiver and file systems', () => {
     const mnt = path.join(src, 'mnt');
     fs.mkdirSync(mnt);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
-    t.after(() => { execFileSync('umount', [mnt]); fs.rmSync(dir, { recursive: true, force: true }); });
+    t.after(() => {
+      execFileSync('umount', [mnt]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
     fs.writeFileSync(path.join(mnt, 'other-fs.txt'), 'on another file system');
     const repo = await Repository.init(new LocalBackend(repoDir), 'pw', { kdf: KDF });
     const crossing = (await listTree(repo, (await backup(repo, { paths: [src] })).snapshot.tree)).map((e) => e.path);
     assert.ok(crossing.includes(path.join(mnt, 'other-fs.txt')), 'by default the mount is crossed');
-    const staying = (await listTree(repo, (await backup(repo, { paths: [src], oneFileSystem: true })).snapshot.tree)).map((e) => e.path);
+    const staying = (
+      await listTree(repo, (await backup(repo, { paths: [src], oneFileSystem: true })).snapshot.tree)
+    ).map((e) => e.path);
     assert.ok(staying.includes(mnt), 'the mount point itself is kept');
     assert.ok(!staying.includes(path.join(mnt, 'other-fs.txt')), 'but not what is on the other file system');
     assert.ok(staying.includes(path.join(src, 'a.txt')));

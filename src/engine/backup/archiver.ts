@@ -80,7 +80,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const tree = await a.trieTree('/', buildTrie(paths), rootParent);
     opts.signal?.throwIfAborted();
     await repo.flush();
-    const summary: SnapshotSummary = { ...a.summary, bytesAdded: repo.added.bytes, durationMs: repo.clock.now() - started };
+    const summary: SnapshotSummary = {
+      ...a.summary,
+      bytesAdded: repo.added.bytes,
+      durationMs: repo.clock.now() - started,
+    };
     const snapshot: Snapshot = {
       version: 1,
       time: new Date(started).toISOString(),
@@ -108,7 +112,16 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
 class Archiver {
   readonly repo: Repository;
   readonly errors: BackupError[] = [];
-  readonly summary = { filesNew: 0, filesChanged: 0, filesUnchanged: 0, filesFailed: 0, dirs: 0, bytesRead: 0, totalSize: 0, totalFiles: 0 };
+  readonly summary = {
+    filesNew: 0,
+    filesChanged: 0,
+    filesUnchanged: 0,
+    filesFailed: 0,
+    dirs: 0,
+    bytesRead: 0,
+    totalSize: 0,
+    totalFiles: 0,
+  };
   private readonly progress: BackupProgress;
   private readonly excluder: Excluder;
   private readonly oneFs: boolean;
@@ -131,7 +144,12 @@ class Archiver {
 
   private getPool(): WorkerPool<FileWorkerMessage> {
     if (!this.pool) {
-      const init: FileWorkerInit = { encrypt: this.repo.key.encrypt, mac: this.repo.key.mac, chunkerSeed: this.repo.key.chunkerSeed, chunker: this.repo.config.chunker };
+      const init: FileWorkerInit = {
+        encrypt: this.repo.key.encrypt,
+        mac: this.repo.key.mac,
+        chunkerSeed: this.repo.key.chunkerSeed,
+        chunker: this.repo.config.chunker,
+      };
       this.pool = new WorkerPool(new URL('./file-worker.ts', import.meta.url), this.workers, init);
     }
     return this.pool;
@@ -191,7 +209,13 @@ class Archiver {
    * complete. One walker moves depth-first while workers finish earlier files,
    * and `slots` bounds the files in flight, so memory stays flat on any tree.
    */
-  private async entry(p: string, name: string, st: BigIntStats, prev: TreeNode | undefined, rootDev: bigint): Promise<Walked> {
+  private async entry(
+    p: string,
+    name: string,
+    st: BigIntStats,
+    prev: TreeNode | undefined,
+    rootDev: bigint,
+  ): Promise<Walked> {
     const node = nodeFromStat(name, st);
     switch (node.type) {
       case 'file':
@@ -199,7 +223,10 @@ class Archiver {
       case 'dir': {
         this.summary.dirs++;
         this.progress.dirs++;
-        const setSubtree = (id: string) => { node.subtree = id; return node; };
+        const setSubtree = (id: string) => {
+          node.subtree = id;
+          return node;
+        };
         if (this.oneFs && st.dev !== rootDev) return { done: this.saveTree([]).then(setSubtree) };
         const walk = () => this.dir(p, prev?.type === 'dir' ? prev.subtree : undefined, rootDev);
         // Walk the subdirectory alongside this one when a walker is free (listing
@@ -213,8 +240,15 @@ class Archiver {
       case 'symlink':
         return {
           done: fs.promises.readlink(p).then(
-            (target) => { node.linkTarget = target; return node; },
-            (e) => { this.fail(p, e); return null; }),
+            (target) => {
+              node.linkTarget = target;
+              return node;
+            },
+            (e) => {
+              this.fail(p, e);
+              return null;
+            },
+          ),
         };
       default:
         return { done: Promise.resolve(node) };
@@ -231,7 +265,14 @@ class Archiver {
     }
     const [parent, stats] = await Promise.all([
       this.parentNodes(parentTree),
-      Promise.all(names.map((name) => fs.promises.lstat(`${p}/${name}`, { bigint: true }).then((st) => ({ st }), (error: unknown) => ({ error })))),
+      Promise.all(
+        names.map((name) =>
+          fs.promises.lstat(`${p}/${name}`, { bigint: true }).then(
+            (st) => ({ st }),
+            (error: unknown) => ({ error }),
+          ),
+        ),
+      ),
     ]);
     const parts: Promise<TreeNode | null>[] = [];
     try {
@@ -301,13 +342,16 @@ interface Walked {
   done: Promise<TreeNode | null>;
 }
 
-
-
 function unchanged(prev: TreeNode, cur: TreeNode): boolean {
-  return prev.type === 'file' && prev.size === cur.size && prev.mtime === cur.mtime && prev.ctime === cur.ctime && prev.inode === cur.inode && Array.isArray(prev.content);
+  return (
+    prev.type === 'file' &&
+    prev.size === cur.size &&
+    prev.mtime === cur.mtime &&
+    prev.ctime === cur.ctime &&
+    prev.inode === cur.inode &&
+    Array.isArray(prev.content)
+  );
 }
-
-
 
 function buildTrie(paths: string[]): PathTrie {
   const root: PathTrie = { target: false, children: new Map() };

@@ -11,7 +11,9 @@ export class Excluder {
 
   constructor(patterns: string[]) {
     this.byName = patterns.filter((p) => !p.includes('/'));
-    this.byPath = patterns.filter((p) => p.includes('/')).map((p) => (p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p));
+    this.byPath = patterns
+      .filter((p) => p.includes('/'))
+      .map((p) => (p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p));
   }
 
   get empty(): boolean {

@@ -71,7 +71,10 @@ if (!isMainThread) {
           }
           const n = fs.readSync(fd, window, end, window.length - end, null);
           if (n === 0) eof = true;
-          else { end += n; size += n; }
+          else {
+            end += n;
+            size += n;
+          }
         }
         if (start === end) break;
         // Chunks are views into the window, consumed before the next read.

@@ -41,7 +41,12 @@ export class OrderedSaver {
   readonly #onAdded: (bytes: number) => void;
 
   /** `onAdded` hears the stored bytes of each blob or group added. */
-  constructor(repo: Repository, compression: BlobCompression, groupBytes: number, onAdded: (bytes: number) => void = () => {}) {
+  constructor(
+    repo: Repository,
+    compression: BlobCompression,
+    groupBytes: number,
+    onAdded: (bytes: number) => void = () => {},
+  ) {
     this.#repo = repo;
     this.#compression = compression;
     this.#groupBytes = groupBytes;
@@ -67,8 +72,11 @@ export class OrderedSaver {
     if (chunks.length === 0) return;
     while (this.#queue.length >= IN_FLIGHT) await this.#next();
     const key = this.#repo.key.encrypt;
-    const compress = (id: string, plain: Uint8Array) => compressBlobAsync(plain, this.#compression)
-      .then(({ stored, rawLength }) => ({ sealed: sealBlob(key, id, stored), rawLength }));
+    const compress = (id: string, plain: Uint8Array) =>
+      compressBlobAsync(plain, this.#compression).then(({ stored, rawLength }) => ({
+        sealed: sealBlob(key, id, stored),
+        rawLength,
+      }));
     let q: Queued;
     if (chunks.length === 1) {
       const { id, data } = chunks[0]!;

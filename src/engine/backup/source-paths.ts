@@ -21,7 +21,11 @@ export async function resolvePaths(input: string[]): Promise<string[]> {
       await fs.promises.lstat(abs);
       out.push(abs === '/' ? abs : path.join(await fs.promises.realpath(path.dirname(abs)), path.basename(abs)));
     } catch (e) {
-      throw new SafeholdError('PATH_NOT_FOUND', `cannot back up ${raw}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`, { cause: e });
+      throw new SafeholdError(
+        'PATH_NOT_FOUND',
+        `cannot back up ${raw}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`,
+        { cause: e },
+      );
     }
   }
   return normalisePaths(out);
@@ -30,5 +34,5 @@ export async function resolvePaths(input: string[]): Promise<string[]> {
 /** Absolute, sorted, without duplicates or paths inside other given paths: the snapshot's `paths`. */
 export function normalisePaths(input: string[]): string[] {
   const sorted = [...new Set(input.map((p) => path.resolve(p)))].sort();
-  return sorted.filter((p) => !sorted.some((q) => q !== p && (q === '/' || p.startsWith(q + '/'))));
+  return sorted.filter((p) => !sorted.some((q) => q !== p && (q === '/' || p.startsWith(`${q}/`))));
 }

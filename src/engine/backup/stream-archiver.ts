@@ -36,8 +36,16 @@ export interface StreamBackupOptions {
   groupBytes?: number;
 }
 
-export async function backupStream(repo: Repository, input: Readable, opts: StreamBackupOptions): Promise<BackupResult> {
-  if (unsafeName(opts.filename)) throw new SafeholdError('USAGE', `--stdin-filename ${JSON.stringify(opts.filename)} must be a plain file name (no '/', not '.' or '..')`);
+export async function backupStream(
+  repo: Repository,
+  input: Readable,
+  opts: StreamBackupOptions,
+): Promise<BackupResult> {
+  if (unsafeName(opts.filename))
+    throw new SafeholdError(
+      'USAGE',
+      `--stdin-filename ${JSON.stringify(opts.filename)} must be a plain file name (no '/', not '.' or '..')`,
+    );
   const started = repo.clock.now();
   await repo.loadIndex();
   await removeLeftovers(repo);
@@ -49,7 +57,8 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
     content.push(await saver.save(c));
   };
   // A source that stalls is destroyed on abort, so the loop below ends at once.
-  const onAbort = () => input.destroy(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error(String(opts.signal!.reason)));
+  const onAbort = () =>
+    input.destroy(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error(String(opts.signal!.reason)));
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const piece of input) {
@@ -70,8 +79,18 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
   const meta = opts.lateMeta ? { ...opts.meta, ...(await opts.lateMeta()) } : opts.meta;
   const ns = (BigInt(started) * 1_000_000n).toString();
   const node: TreeNode = {
-    name: opts.filename, type: 'file', mode: 0o600, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0,
-    mtime: ns, ctime: ns, inode: 0, device: 0, links: 1, size, content,
+    name: opts.filename,
+    type: 'file',
+    mode: 0o600,
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    mtime: ns,
+    ctime: ns,
+    inode: 0,
+    device: 0,
+    links: 1,
+    size,
+    content,
   };
   const tree = (await repo.saveBlob('tree', encodeTree({ nodes: [node] }))).id;
   await repo.flush();
@@ -90,8 +109,16 @@ export async function backupStream(repo: Repository, input: Readable, opts: Stre
     ...(meta ? { meta } : {}),
     program: PROGRAM,
     summary: {
-      filesNew: 1, filesChanged: 0, filesUnchanged: 0, filesFailed: 0, dirs: 0, bytesRead: size,
-      bytesAdded: repo.added.bytes, totalSize: size, totalFiles: 1, durationMs: repo.clock.now() - started,
+      filesNew: 1,
+      filesChanged: 0,
+      filesUnchanged: 0,
+      filesFailed: 0,
+      dirs: 0,
+      bytesRead: size,
+      bytesAdded: repo.added.bytes,
+      totalSize: size,
+      totalFiles: 1,
+      durationMs: repo.clock.now() - started,
     },
   };
   const id = await saveSnapshot(repo, snapshot);

@@ -46,12 +46,20 @@ function dump(rows: number, changed: (i: number) => boolean = () => false): Buff
 
 async function newRepo(name: string): Promise<{ dir: string; repo: Repository }> {
   const dir = path.join(root, name);
-  return { dir, repo: await Repository.init(new LocalBackend(dir), PASSWORD, { kdf: KDF, chunker: CHUNKER, packSize: 256 * 1024 }) };
+  return {
+    dir,
+    repo: await Repository.init(new LocalBackend(dir), PASSWORD, { kdf: KDF, chunker: CHUNKER, packSize: 256 * 1024 }),
+  };
 }
 
 async function store(repo: Repository, data: Buffer, groupBytes = GROUP) {
   const before = repo.added.bytes;
-  const r = await backupStream(repo, Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), { filename: 'db.dump', chunker: CHUNKER, compression: 'dump', groupBytes });
+  const r = await backupStream(repo, Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), {
+    filename: 'db.dump',
+    chunker: CHUNKER,
+    compression: 'dump',
+    groupBytes,
+  });
   return { ...r, added: repo.added.bytes - before };
 }
 
@@ -110,13 +118,23 @@ describe('group blobs (streams stored with groupBytes)', () => {
     const groupLength = repo.index.get('data', m.group)!.rawLength;
     // Extra index files: a member placed past the end of its group, and a made-up id on real bytes.
     const fakeId = 'ab'.repeat(32);
-    await repo.saveFile('index', { version: 1, packs: [], members: [
-      { id: 'cd'.repeat(32), group: m.group, start: groupLength - 10, length: 20 },
-      { id: fakeId, group: m.group, start: m.start, length: m.length },
-    ] });
+    await repo.saveFile('index', {
+      version: 1,
+      packs: [],
+      members: [
+        { id: 'cd'.repeat(32), group: m.group, start: groupLength - 10, length: 20 },
+        { id: fakeId, group: m.group, start: m.start, length: m.length },
+      ],
+    });
     const errs = await checkErrors(dir);
-    assert.ok(errs.some((e) => e.includes(`blob ${'cd'.repeat(6)}`) && e.includes('outside its group')), errs.join('\n'));
-    assert.ok(errs.some((e) => e.includes(`blob ${fakeId.slice(0, 12)}`) && e.includes('does not match its id')), errs.join('\n'));
+    assert.ok(
+      errs.some((e) => e.includes(`blob ${'cd'.repeat(6)}`) && e.includes('outside its group')),
+      errs.join('\n'),
+    );
+    assert.ok(
+      errs.some((e) => e.includes(`blob ${fakeId.slice(0, 12)}`) && e.includes('does not match its id')),
+      errs.join('\n'),
+    );
     assert.ok(!errs.some((e) => e.includes(id.slice(0, 12))), 'the real member is fine');
   });
 
@@ -125,7 +143,10 @@ describe('group blobs (streams stored with groupBytes)', () => {
     const g1 = await store(repo, v1);
     const g2 = await store(repo, v2);
     // A third, unrelated stream whose groups become unused.
-    const other = await store(repo, dump(20_000, (i) => i % 3 === 0));
+    const other = await store(
+      repo,
+      dump(20_000, (i) => i % 3 === 0),
+    );
     const lock = await RepoLock.acquire(repo, true);
     try {
       await forget(repo, [g1.id, other.id]);
@@ -134,7 +155,10 @@ describe('group blobs (streams stored with groupBytes)', () => {
     } finally {
       await lock.release();
     }
-    assert.deepEqual((await listSnapshots(repo)).map((s) => s.id), [g2.id]);
+    assert.deepEqual(
+      (await listSnapshots(repo)).map((s) => s.id),
+      [g2.id],
+    );
     assert.deepEqual(await checkErrors(dir), []);
     assert.deepEqual(await readBack(dir, g2.id), v2);
     const fresh = await Repository.open(new LocalBackend(dir), PASSWORD);
@@ -154,8 +178,14 @@ describe('group blobs (streams stored with groupBytes)', () => {
     const content = (await loadTree(dst.repo, copied.tree)).nodes[0]!.content!;
     const fresh = await Repository.open(new LocalBackend(dst.dir), PASSWORD);
     await fresh.loadIndex();
-    assert.ok([...fresh.index.members()].length >= content.length / 2, 'most chunks are members of groups in the destination');
-    assert.ok(dst.repo.added.bytes < g1.added * 1.1, `copy stored ${dst.repo.added.bytes} bytes, the source ${g1.added}`);
+    assert.ok(
+      [...fresh.index.members()].length >= content.length / 2,
+      'most chunks are members of groups in the destination',
+    );
+    assert.ok(
+      dst.repo.added.bytes < g1.added * 1.1,
+      `copy stored ${dst.repo.added.bytes} bytes, the source ${g1.added}`,
+    );
     assert.deepEqual(await readBack(dst.dir, copied.id), v1);
     assert.deepEqual(await checkErrors(dst.dir), []);
   });

@@ -40,13 +40,24 @@ export interface CheckResult {
   stats: { snapshots: number; trees: number; blobs: number; packs: number; packsRead: number; bytesRead: number };
 }
 
-export async function check(repo: Repository, opts: { readData?: boolean; progress?: CheckProgress } = {}): Promise<CheckResult> {
+export async function check(
+  repo: Repository,
+  opts: { readData?: boolean; progress?: CheckProgress } = {},
+): Promise<CheckResult> {
   const progress = opts.progress ?? { phase: 'index', done: 0, total: 0 };
-  const res: CheckResult = { ok: true, errors: [], warnings: [], stats: { snapshots: 0, trees: 0, blobs: 0, packs: 0, packsRead: 0, bytesRead: 0 } };
+  const res: CheckResult = {
+    ok: true,
+    errors: [],
+    warnings: [],
+    stats: { snapshots: 0, trees: 0, blobs: 0, packs: 0, packsRead: 0, bytesRead: 0 },
+  };
   const err = (object: string, e: unknown) => {
     const message = e instanceof Error ? e.message : String(e);
     // Messages from lower layers may start with the object's name already.
-    res.errors.push({ object, message: message.startsWith(`${object}: `) ? message.slice(object.length + 2) : message });
+    res.errors.push({
+      object,
+      message: message.startsWith(`${object}: `) ? message.slice(object.length + 2) : message,
+    });
   };
 
   // Index files: each must open; together they form the index used below.
@@ -86,12 +97,17 @@ export async function check(repo: Repository, opts: { readData?: boolean; progre
     else {
       const end = Math.max(0, ...blobs.map((b) => b.offset + b.length));
       if (end > size) err(`pack ${short(pack)}`, `truncated: ${size} bytes, the index needs ${end}`);
-      else if (expected !== size) err(`pack ${short(pack)}`, `has ${size} bytes, the index says ${expected} (truncated or extended)`);
+      else if (expected !== size)
+        err(`pack ${short(pack)}`, `has ${size} bytes, the index says ${expected} (truncated or extended)`);
     }
     progress.done++;
   }
   for (const pack of stored.keys()) {
-    if (!packSizes.has(pack)) res.warnings.push({ object: `pack ${short(pack)}`, message: 'not in any index (left by an interrupted backup or prune; harmless, prune removes it)' });
+    if (!packSizes.has(pack))
+      res.warnings.push({
+        object: `pack ${short(pack)}`,
+        message: 'not in any index (left by an interrupted backup or prune; harmless, prune removes it)',
+      });
   }
 
   // Snapshots and their trees.
@@ -116,7 +132,11 @@ export async function check(repo: Repository, opts: { readData?: boolean; progre
 }
 
 async function checkTrees(
-  repo: Repository, index: Index, roots: { tree: string; snap: string }[], res: CheckResult, progress: CheckProgress,
+  repo: Repository,
+  index: Index,
+  roots: { tree: string; snap: string }[],
+  res: CheckResult,
+  progress: CheckProgress,
   err: (object: string, e: unknown) => void,
 ): Promise<void> {
   const seen = new Set<string>();
@@ -126,9 +146,12 @@ async function checkTrees(
     seen.add(id);
     progress.total++;
     if (!index.has('tree', id)) {
-      err(`tree ${short(id)}`, index.has('data', id)
-        ? `indexed as a data blob, not a tree (referenced by ${where})`
-        : `missing from the index (referenced by ${where})`);
+      err(
+        `tree ${short(id)}`,
+        index.has('data', id)
+          ? `indexed as a data blob, not a tree (referenced by ${where})`
+          : `missing from the index (referenced by ${where})`,
+      );
       return;
     }
     const e = index.get('tree', id)!;
@@ -154,7 +177,12 @@ async function checkTrees(
       } else if (n.type === 'file') {
         for (const b of n.content ?? []) {
           if (!index.has('data', b)) {
-            err(`blob ${short(b)}`, index.has('tree', b) ? `indexed as a tree blob, not data (file ${p})` : `missing from the index (file ${p})`);
+            err(
+              `blob ${short(b)}`,
+              index.has('tree', b)
+                ? `indexed as a tree blob, not data (file ${p})`
+                : `missing from the index (file ${p})`,
+            );
           }
         }
       }
@@ -165,14 +193,21 @@ async function checkTrees(
 }
 
 async function readData(
-  repo: Repository, index: Index, byPack: Map<string, { id: string; type: string }[]>, membersByGroup: Map<string, GroupMember[]>,
-  stored: Map<string, number>, res: CheckResult, progress: CheckProgress, err: (object: string, e: unknown) => void,
+  repo: Repository,
+  index: Index,
+  byPack: Map<string, { id: string; type: string }[]>,
+  membersByGroup: Map<string, GroupMember[]>,
+  stored: Map<string, number>,
+  res: CheckResult,
+  progress: CheckProgress,
+  err: (object: string, e: unknown) => void,
 ): Promise<void> {
   const packs = [...stored.keys()];
   Object.assign(progress, { phase: 'data', done: 0, total: packs.length });
   const workers = workerCount(1);
   const pool = new WorkerPool<CheckWorkerMessage>(new URL('./check-worker.ts', import.meta.url), workers, {
-    encrypt: repo.key.encrypt, mac: repo.key.mac,
+    encrypt: repo.key.encrypt,
+    mac: repo.key.mac,
   } satisfies CheckWorkerInit);
   try {
     // Two packs per worker in flight: one being verified, one read and waiting.
@@ -195,7 +230,13 @@ async function readData(
         const ms = b.type === 'data' ? membersByGroup.get(b.id) : undefined;
         if (ms) members[b.id] = ms;
       }
-      await pool.run({ pack, bytes, members } satisfies CheckJob, (m) => { result = m; }, [bytes.buffer as ArrayBuffer]);
+      await pool.run(
+        { pack, bytes, members } satisfies CheckJob,
+        (m) => {
+          result = m;
+        },
+        [bytes.buffer as ArrayBuffer],
+      );
       for (const p of result!.problems) err(p.object, p.message);
       comparePackWithIndex(pack, result!.entries, index, byPack, err);
       progress.done++;
@@ -212,7 +253,10 @@ function checkMembers(index: Index, err: (object: string, e: unknown) => void): 
     const g = index.get('data', m.group);
     if (!g || g.member) continue; // a missing group is an error only where a file needs the member (checkTrees)
     if (m.start < 0 || m.length <= 0 || m.start + m.length > plainLength(g)) {
-      err(`blob ${short(id)}`, `lies outside its group ${short(m.group)} (${m.start}+${m.length} of ${plainLength(g)} bytes)`);
+      err(
+        `blob ${short(id)}`,
+        `lies outside its group ${short(m.group)} (${m.start}+${m.length} of ${plainLength(g)} bytes)`,
+      );
       continue;
     }
     let l = byGroup.get(m.group);
@@ -224,13 +268,18 @@ function checkMembers(index: Index, err: (object: string, e: unknown) => void): 
 
 /** The pack header (when it could be read) against what the index says of the pack. */
 function comparePackWithIndex(
-  pack: string, entries: PackEntry[], index: Index, byPack: Map<string, { id: string; type: string }[]>, err: (object: string, e: unknown) => void,
+  pack: string,
+  entries: PackEntry[],
+  index: Index,
+  byPack: Map<string, { id: string; type: string }[]>,
+  err: (object: string, e: unknown) => void,
 ): void {
   if (entries.length === 0) return;
   const what = `pack ${short(pack)}`;
   const inHeader = new Set(entries.map((e) => `${e.type}:${e.id}`));
   for (const b of byPack.get(pack) ?? []) {
-    if (!inHeader.has(`${b.type}:${b.id}`)) err(`${what} blob ${short(b.id)}`, `the index places this ${b.type} blob here, the pack header does not list it`);
+    if (!inHeader.has(`${b.type}:${b.id}`))
+      err(`${what} blob ${short(b.id)}`, `the index places this ${b.type} blob here, the pack header does not list it`);
   }
   for (const e of entries) {
     const ie = index.get(e.type, e.id);

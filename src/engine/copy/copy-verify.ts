@@ -47,7 +47,12 @@ export function newVerifyState(): VerifyState {
 
 /** Throws CORRUPT at the first difference or unreadable blob. */
 export async function verifyCopy(
-  src: Repository, dst: Repository, c: CopiedSnapshot, state: VerifyState, progress: CopyProgress, report: () => void,
+  src: Repository,
+  dst: Repository,
+  c: CopiedSnapshot,
+  state: VerifyState,
+  progress: CopyProgress,
+  report: () => void,
 ): Promise<void> {
   await reloadIndex(dst, state);
   const snap = await loadSnapshot(dst, c.copy);
@@ -87,14 +92,21 @@ class Verifier {
     const [a, b] = await Promise.all([loadTree(this.src, srcId), this.readTree(dstId)]);
     const where = dir || '/';
     if (a.nodes.length !== b.nodes.length) {
-      throw new SafeholdError('CORRUPT', `${where}: ${a.nodes.length} entries in the source, ${b.nodes.length} in the copy`);
+      throw new SafeholdError(
+        'CORRUPT',
+        `${where}: ${a.nodes.length} entries in the source, ${b.nodes.length} in the copy`,
+      );
     }
     const files: { path: string; size: number; ids: string[] }[] = [];
     const dirs: { src: string; dst: string; path: string }[] = [];
     a.nodes.forEach((n, i) => {
       const m = b.nodes[i]!;
       const p = `${dir}/${n.name}`;
-      if (n.name !== m.name) throw new SafeholdError('CORRUPT', `${where}: entry ${JSON.stringify(n.name)} in the source, ${JSON.stringify(m.name)} in the copy`);
+      if (n.name !== m.name)
+        throw new SafeholdError(
+          'CORRUPT',
+          `${where}: entry ${JSON.stringify(n.name)} in the source, ${JSON.stringify(m.name)} in the copy`,
+        );
       const field = differentField(n, m);
       if (field) throw new SafeholdError('CORRUPT', `${p}: ${field} differs between the source and the copy`);
       if (n.subtree) {
@@ -104,7 +116,8 @@ class Verifier {
       if (n.content || m.content) {
         const x = n.content ?? [];
         const y = m.content ?? [];
-        if (x.length !== y.length) throw new SafeholdError('CORRUPT', `${p}: ${x.length} blobs in the source, ${y.length} in the copy`);
+        if (x.length !== y.length)
+          throw new SafeholdError('CORRUPT', `${p}: ${x.length} blobs in the source, ${y.length} in the copy`);
         files.push({ path: p, size: m.size, ids: y });
       }
     });
@@ -121,7 +134,8 @@ class Verifier {
     for (const f of files) {
       let sum = 0;
       for (let k = 0; k < f.ids.length; k++) sum += lengths[i++]!;
-      if (sum !== f.size) throw new SafeholdError('CORRUPT', `${f.path}: the copy's blobs hold ${sum} bytes, the file has ${f.size}`);
+      if (sum !== f.size)
+        throw new SafeholdError('CORRUPT', `${f.path}: the copy's blobs hold ${sum} bytes, the file has ${f.size}`);
     }
   }
 
@@ -143,7 +157,9 @@ class Verifier {
   /** A member of a group in the copy: its slice of the (authenticated) group, whose id must match. */
   private async readMember(id: string, e: IndexEntry, m: Member): Promise<Buffer> {
     if (this.lastGroup?.id !== m.group) {
-      const plain = this.dst.backend.load({ type: 'data', name: e.pack }, e.offset, e.length).then((sealed) => this.dst.decodeBlob(m.group, e, sealed));
+      const plain = this.dst.backend
+        .load({ type: 'data', name: e.pack }, e.offset, e.length)
+        .then((sealed) => this.dst.decodeBlob(m.group, e, sealed));
       this.lastGroup = { id: m.group, plain };
     }
     return memberOf(this.dst.key.mac, await this.lastGroup.plain, id, m);
@@ -152,8 +168,14 @@ class Verifier {
   /** Reads a blob of the copy through the reloaded index; decodeBlob checks the GCM tag, the length and the id. */
   private async read(type: BlobType, id: string): Promise<Buffer> {
     const e = this.state.index.get(type, id);
-    if (!e) throw new SafeholdError('CORRUPT', `${type} blob ${id.slice(0, 12)} of the copy is not in the destination's index files`);
-    const plain = e.member ? await this.readMember(id, e, e.member) : this.dst.decodeBlob(id, e, await this.dst.backend.load({ type: 'data', name: e.pack }, e.offset, e.length));
+    if (!e)
+      throw new SafeholdError(
+        'CORRUPT',
+        `${type} blob ${id.slice(0, 12)} of the copy is not in the destination's index files`,
+      );
+    const plain = e.member
+      ? await this.readMember(id, e, e.member)
+      : this.dst.decodeBlob(id, e, await this.dst.backend.load({ type: 'data', name: e.pack }, e.offset, e.length));
     this.progress.blobsVerified++;
     this.progress.bytesVerified += plain.length;
     this.report();

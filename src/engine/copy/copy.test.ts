@@ -85,10 +85,24 @@ describe('copy between repositories with different keys', () => {
 
   it('re-identifies every blob; each copy restores to the same bytes as its source and is recorded as a copy', async () => {
     const seen: CopyProgress[] = [];
-    const r = await copySnapshots(a, b, { snapshots: [v1!, v2!], onProgress: (p) => { if (seen.at(-1)?.phase !== p.phase) seen.push({ ...p }); } });
+    const r = await copySnapshots(a, b, {
+      snapshots: [v1!, v2!],
+      onProgress: (p) => {
+        if (seen.at(-1)?.phase !== p.phase) seen.push({ ...p });
+      },
+    });
     assert.equal(r.mode, 'reidentify');
-    assert.deepEqual(r.snapshots.map((s) => [s.source, s.verified, s.skipped]), [[v1!.id, true, undefined], [v2!.id, true, undefined]]);
-    assert.ok(seen.some((p) => p.phase === 'verify'), 'progress reports the verification');
+    assert.deepEqual(
+      r.snapshots.map((s) => [s.source, s.verified, s.skipped]),
+      [
+        [v1!.id, true, undefined],
+        [v2!.id, true, undefined],
+      ],
+    );
+    assert.ok(
+      seen.some((p) => p.phase === 'verify'),
+      'progress reports the verification',
+    );
     assert.ok(r.snapshots[0]!.blobsRead >= BIG / CHUNKER.maxSize, 'the first copy reads the data');
     assert.ok(r.snapshots[0]!.bytesCopied > BIG, 'and stores it');
 
@@ -107,7 +121,11 @@ describe('copy between repositories with different keys', () => {
     // The newest copy against the live files; the older one against a restore from the source.
     const fromB2 = await restoreTo(b, copies[1]!.tree, path.join(dir, 'rb2'), src);
     assert.deepEqual(compareTrees(src, fromB2), []);
-    assert.equal(fs.statSync(path.join(fromB2, 'hard1')).ino, fs.statSync(path.join(fromB2, 'hard2')).ino, 'hard link kept');
+    assert.equal(
+      fs.statSync(path.join(fromB2, 'hard1')).ino,
+      fs.statSync(path.join(fromB2, 'hard2')).ino,
+      'hard link kept',
+    );
     assert.equal(fs.readlinkSync(path.join(fromB2, 'link')), 'small.txt');
     const fromA1 = await restoreTo(a, v1!.tree, path.join(dir, 'ra1'), src);
     const fromB1 = await restoreTo(b, copies[0]!.tree, path.join(dir, 'rb1'), src);
@@ -120,10 +138,27 @@ describe('copy between repositories with different keys', () => {
   });
 
   it('skips snapshots already copied and writes nothing', async () => {
-    const before = { data: names(path.join(dir, 'b', 'data')), index: names(path.join(dir, 'b', 'index')), snaps: names(path.join(dir, 'b', 'snapshots')) };
+    const before = {
+      data: names(path.join(dir, 'b', 'data')),
+      index: names(path.join(dir, 'b', 'index')),
+      snaps: names(path.join(dir, 'b', 'snapshots')),
+    };
     const r = await copySnapshots(a, b, { snapshots: await listSnapshots(a) });
-    assert.deepEqual(r.snapshots.map((s) => [s.copied, s.skipped, s.blobsCopied]), [[null, 'already copied', 0], [null, 'already copied', 0]]);
-    assert.deepEqual({ data: names(path.join(dir, 'b', 'data')), index: names(path.join(dir, 'b', 'index')), snaps: names(path.join(dir, 'b', 'snapshots')) }, before);
+    assert.deepEqual(
+      r.snapshots.map((s) => [s.copied, s.skipped, s.blobsCopied]),
+      [
+        [null, 'already copied', 0],
+        [null, 'already copied', 0],
+      ],
+    );
+    assert.deepEqual(
+      {
+        data: names(path.join(dir, 'b', 'data')),
+        index: names(path.join(dir, 'b', 'index')),
+        snaps: names(path.join(dir, 'b', 'snapshots')),
+      },
+      before,
+    );
   });
 
   it('copies a new snapshot reading and storing only its new data', async () => {
@@ -131,11 +166,17 @@ describe('copy between repositories with different keys', () => {
     fs.writeFileSync(path.join(src, 'new.bin'), fresh);
     const v3 = await backup(a, { paths: [src], parent: v2! });
     const r = await copySnapshots(a, b, { snapshots: await listSnapshots(a) });
-    assert.deepEqual(r.snapshots.map((s) => s.skipped ?? 'copied'), ['already copied', 'already copied', 'copied']);
+    assert.deepEqual(
+      r.snapshots.map((s) => s.skipped ?? 'copied'),
+      ['already copied', 'already copied', 'copied'],
+    );
     const c = r.snapshots[2]!;
     assert.equal(c.source, v3.id);
     assert.equal(c.blobsRead, 1, 'only the new file is read from the source');
-    assert.ok(c.bytesCopied >= fresh.length && c.bytesCopied < fresh.length + 8192, `bytes copied ${c.bytesCopied}: the new file and a few trees`);
+    assert.ok(
+      c.bytesCopied >= fresh.length && c.bytesCopied < fresh.length + 8192,
+      `bytes copied ${c.bytesCopied}: the new file and a few trees`,
+    );
     const restored = await restoreTo(b, c.tree!, path.join(dir, 'rb3'), src);
     assert.deepEqual(compareTrees(src, restored), []);
   });
@@ -157,7 +198,11 @@ describe('copy between repositories with different keys', () => {
       return true;
     });
     const after = await listSnapshots(b);
-    assert.deepEqual(after.map((s) => s.id), copies.map((s) => s.id), 'the failed copy was removed');
+    assert.deepEqual(
+      after.map((s) => s.id),
+      copies.map((s) => s.id),
+      'the failed copy was removed',
+    );
     const noVerify = await copySnapshots(a, b, { snapshots: [{ ...v4.snapshot, id: v4.id }], verify: false });
     assert.equal(noVerify.snapshots[0]!.verified, false, 'without verification the damage is not seen');
   });
@@ -181,7 +226,11 @@ describe('copy between repositories sharing keys', () => {
     assert.deepEqual((await check(c, { readData: true })).errors, []);
 
     const again = await copySnapshots(a, d, { snapshots: await listSnapshots(a) });
-    assert.deepEqual(again.snapshots.map((s) => s.skipped), ['already copied'], 'd holds the very snapshot file');
+    assert.deepEqual(
+      again.snapshots.map((s) => s.skipped),
+      ['already copied'],
+      'd holds the very snapshot file',
+    );
   });
 
   it('re-seals blobs when only the MAC key is shared', async (t) => {
@@ -192,7 +241,10 @@ describe('copy between repositories sharing keys', () => {
     await backend.create();
     const master = { ...newMasterKey(), mac: a.key.mac, chunkerSeed: a.key.chunkerSeed };
     await writeKeyFile(backend, master, 'pw', KDF);
-    await backend.save({ type: 'config', name: 'config' }, encodeObject(master.encrypt, 'config', { ...a.config, id: crypto.randomBytes(16).toString('hex') }));
+    await backend.save(
+      { type: 'config', name: 'config' },
+      encodeObject(master.encrypt, 'config', { ...a.config, id: crypto.randomBytes(16).toString('hex') }),
+    );
     const e = await Repository.open(backend, 'pw');
 
     const r = await copySnapshots(a, e, { snapshots: await listSnapshots(a) });
@@ -207,7 +259,11 @@ describe('copy between repositories sharing keys', () => {
 describe('a repository initialised with the chunker parameters of another', () => {
   it('cuts files like the source, so a copy deduplicates against its own backups; new keys otherwise', async (t) => {
     const { dir, src, a } = await fixture(t);
-    const same = await repoAt(path.join(dir, 'same'), { ...SMALL, chunker: a.config.chunker, chunkerSeed: a.key.chunkerSeed });
+    const same = await repoAt(path.join(dir, 'same'), {
+      ...SMALL,
+      chunker: a.config.chunker,
+      chunkerSeed: a.key.chunkerSeed,
+    });
     const other = await repoAt(path.join(dir, 'other'));
     assert.deepEqual(same.key.chunkerSeed, a.key.chunkerSeed);
     assert.notDeepEqual(same.key.encrypt, a.key.encrypt);
@@ -217,7 +273,13 @@ describe('a repository initialised with the chunker parameters of another', () =
 
     const intoSame = (await copySnapshots(a, same, { snapshots: snaps })).snapshots[0]!;
     const intoOther = (await copySnapshots(a, other, { snapshots: snaps })).snapshots[0]!;
-    assert.ok(intoSame.bytesCopied < 8192, `same chunker: the data is already there (${intoSame.bytesCopied} bytes copied)`);
-    assert.ok(intoOther.bytesCopied > BIG * 0.9, `other chunker: the large file is cut differently (${intoOther.bytesCopied} bytes copied)`);
+    assert.ok(
+      intoSame.bytesCopied < 8192,
+      `same chunker: the data is already there (${intoSame.bytesCopied} bytes copied)`,
+    );
+    assert.ok(
+      intoOther.bytesCopied > BIG * 0.9,
+      `other chunker: the large file is cut differently (${intoOther.bytesCopied} bytes copied)`,
+    );
   });
 });

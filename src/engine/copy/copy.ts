@@ -43,7 +43,6 @@ export interface CopyOptions {
   onProgress?: (p: Readonly<CopyProgress>) => void;
 }
 
-
 export interface SnapshotCopy {
   /** Source snapshot id. */
   source: string;
@@ -70,7 +69,10 @@ export interface CopyResult {
 }
 
 /** A source tree and the dst tree an earlier copy made of it (for skipping unchanged subtrees). */
-interface Pair { src: string; dst: string }
+interface Pair {
+  src: string;
+  dst: string;
+}
 
 const BLOBS_IN_FLIGHT = 4;
 const MAC_PROBE = Buffer.from('safehold/copy/mac-probe/v1');
@@ -80,7 +82,17 @@ export async function copySnapshots(src: Repository, dst: Repository, opts: Copy
   await removeLeftovers(dst);
   const mode = copyMode(src, dst);
   const verify = opts.verify ?? true;
-  const progress: CopyProgress = { phase: 'copy', snapshot: '', position: 0, total: opts.snapshots.length, blobsCopied: 0, bytesCopied: 0, bytesRead: 0, blobsVerified: 0, bytesVerified: 0 };
+  const progress: CopyProgress = {
+    phase: 'copy',
+    snapshot: '',
+    position: 0,
+    total: opts.snapshots.length,
+    blobsCopied: 0,
+    bytesCopied: 0,
+    bytesRead: 0,
+    blobsVerified: 0,
+    bytesVerified: 0,
+  };
   const report = () => opts.onProgress?.(progress);
   const known = await KnownCopies.load(src, dst);
   const copier = new Copier(src, dst, mode, progress, report);
@@ -90,7 +102,16 @@ export async function copySnapshots(src: Repository, dst: Repository, opts: Copy
     Object.assign(progress, { phase: 'copy', snapshot: s.id, position: progress.position + 1 });
     report();
     if (known.has(s)) {
-      out.push({ source: s.id, copied: null, skipped: 'already copied', blobsCopied: 0, bytesCopied: 0, blobsRead: 0, verified: false, tree: null });
+      out.push({
+        source: s.id,
+        copied: null,
+        skipped: 'already copied',
+        blobsCopied: 0,
+        bytesCopied: 0,
+        blobsRead: 0,
+        verified: false,
+        tree: null,
+      });
       continue;
     }
     const r = await named(s, () => copyOne(src, dst, s, copier, known.hintFor(s)));
@@ -102,9 +123,14 @@ export async function copySnapshots(src: Repository, dst: Repository, opts: Copy
       } catch (e) {
         await dst.backend.remove({ type: 'snapshots', name: r.copied! });
         const msg = e instanceof Error ? e.message : String(e);
-        throw new SafeholdError('CORRUPT', `the copy of snapshot ${short(s.id)} failed verification and was removed from ${dst.backend.location}: ${msg}`, {
-          cause: e, details: { snapshot: s.id, completed: out },
-        });
+        throw new SafeholdError(
+          'CORRUPT',
+          `the copy of snapshot ${short(s.id)} failed verification and was removed from ${dst.backend.location}: ${msg}`,
+          {
+            cause: e,
+            details: { snapshot: s.id, completed: out },
+          },
+        );
       }
       r.verified = true;
     }
@@ -115,7 +141,13 @@ export async function copySnapshots(src: Repository, dst: Repository, opts: Copy
 }
 
 /** Copies the blobs of one snapshot, flushes dst, then saves the snapshot there (the commit point). */
-async function copyOne(src: Repository, dst: Repository, s: SnapshotWithId, copier: Copier, hint: Pair | undefined): Promise<SnapshotCopy> {
+async function copyOne(
+  src: Repository,
+  dst: Repository,
+  s: SnapshotWithId,
+  copier: Copier,
+  hint: Pair | undefined,
+): Promise<SnapshotCopy> {
   copier.resetCounts();
   const tree = await copier.copyTree(s.tree, hint);
   await dst.flush();
@@ -144,7 +176,11 @@ async function named<T>(s: SnapshotWithId, fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     if (!isSafeholdError(e)) throw e;
-    throw new SafeholdError(e.code, `copying snapshot ${short(s.id)}: ${e.message}`, { cause: e, retryable: e.retryable, ...(e.details ? { details: e.details } : {}) });
+    throw new SafeholdError(e.code, `copying snapshot ${short(s.id)}: ${e.message}`, {
+      cause: e,
+      retryable: e.retryable,
+      ...(e.details ? { details: e.details } : {}),
+    });
   }
 }
 
@@ -198,7 +234,8 @@ class KnownCopies {
   /** The newest copied snapshot with the same paths (same host preferred). */
   hintFor(s: SnapshotWithId): Pair | undefined {
     const samePaths = this.hints.filter((h) => h.snap.paths.join('\n') === s.paths.join('\n'));
-    const pick = (l: typeof samePaths) => l.reduce<(typeof l)[number] | undefined>((a, b) => (!a || b.snap.time > a.snap.time ? b : a), undefined);
+    const pick = (l: typeof samePaths) =>
+      l.reduce<(typeof l)[number] | undefined>((a, b) => (!a || b.snap.time > a.snap.time ? b : a), undefined);
     const h = pick(samePaths.filter((x) => x.snap.hostname === s.hostname)) ?? pick(samePaths);
     return h && { src: h.snap.tree, dst: h.dstTree };
   }
@@ -316,10 +353,12 @@ class Copier {
     if (done) return Promise.resolve(done);
     let p = this.inFlight.get(id);
     if (!p) {
-      p = this.transferData(id).then((dstId) => {
-        this.data.set(id, dstId);
-        return dstId;
-      }).finally(() => this.inFlight.delete(id));
+      p = this.transferData(id)
+        .then((dstId) => {
+          this.data.set(id, dstId);
+          return dstId;
+        })
+        .finally(() => this.inFlight.delete(id));
       this.inFlight.set(id, p);
     }
     return p;
@@ -344,9 +383,11 @@ class Copier {
       return id;
     }
     const plain = e.rawLength > 0 ? decompress(stored, e.rawLength, `data blob ${id.slice(0, 12)}`) : stored;
-    if (this.src.blobId(plain) !== id) throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: content does not match its id`);
+    if (this.src.blobId(plain) !== id)
+      throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: content does not match its id`);
     const dstId = this.mode === 'reseal' ? id : this.dst.blobId(plain);
-    if (!this.dst.knows('data', dstId)) this.note(await this.dst.addSealed('data', dstId, sealBlob(this.dst.key.encrypt, dstId, stored), e.rawLength));
+    if (!this.dst.knows('data', dstId))
+      this.note(await this.dst.addSealed('data', dstId, sealBlob(this.dst.key.encrypt, dstId, stored), e.rawLength));
     return dstId;
   }
 

@@ -11,7 +11,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ManualClock } from '../../core/clock.ts';
 import { isSafeholdError } from '../../core/errors.ts';
-import { cleanTemporaries, closedGenerations, copyClosedGenerations, generationTimestamp, writeGeneration } from './generations.ts';
+import {
+  cleanTemporaries,
+  closedGenerations,
+  copyClosedGenerations,
+  generationTimestamp,
+  writeGeneration,
+} from './generations.ts';
 import type { GenerationScheme } from './generations.ts';
 
 function tmpDir(): string {
@@ -47,7 +53,10 @@ describe('writeGeneration rotation', () => {
         if (i > 1) expected['cvp_backup_data.old'] = `gen${i - 1}-body`;
         assert.deepEqual(contents(dir), expected);
       }
-      assert.deepEqual(closedGenerations(s).map((g) => path.basename(g.file)), ['cvp_backup_data', 'cvp_backup_data.old']);
+      assert.deepEqual(
+        closedGenerations(s).map((g) => path.basename(g.file)),
+        ['cvp_backup_data', 'cvp_backup_data.old'],
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -65,7 +74,10 @@ describe('writeGeneration rotation', () => {
           assert.deepEqual(contents(dir), expected, `after write ${i}`);
         }
         const listed = closedGenerations(s);
-        assert.deepEqual(listed.map((g) => path.basename(g.file)), ['db.dump', ...Array.from({ length: keep - 1 }, (_, k) => `db.dump.${k + 1}`)]);
+        assert.deepEqual(
+          listed.map((g) => path.basename(g.file)),
+          ['db.dump', ...Array.from({ length: keep - 1 }, (_, k) => `db.dump.${k + 1}`)],
+        );
         assert.ok(listed.every((g) => g.size === 2));
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -89,7 +101,10 @@ describe('writeGeneration rotation', () => {
         }
         assert.equal(names[0], 'site.tar.zst.20260304T050607Z');
         assert.equal(names[1], 'site.tar.zst.20260304T060608Z');
-        assert.deepEqual(closedGenerations(s).map((g) => path.basename(g.file)), names.slice(-keep).reverse());
+        assert.deepEqual(
+          closedGenerations(s).map((g) => path.basename(g.file)),
+          names.slice(-keep).reverse(),
+        );
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -145,7 +160,8 @@ describe('writeGeneration rotation', () => {
   it('drops numbered generations beyond a reduced keep', async () => {
     const dir = tmpDir();
     try {
-      for (let i = 1; i <= 4; i++) await writeGeneration({ dir, name: 'n', keep: 4, naming: 'numbered' }, chunks(`g${i}`));
+      for (let i = 1; i <= 4; i++)
+        await writeGeneration({ dir, name: 'n', keep: 4, naming: 'numbered' }, chunks(`g${i}`));
       await writeGeneration({ dir, name: 'n', keep: 2, naming: 'numbered' }, chunks('g5'));
       assert.deepEqual(contents(dir), { n: 'g5', 'n.1': 'g4' });
     } finally {
@@ -175,7 +191,10 @@ describe('a failing stream', () => {
         }
         await assert.rejects(writeGeneration(s, failing(), { clock }), /source broke/);
         assert.deepEqual(contents(dir), before);
-        assert.deepEqual(fs.readdirSync(dir).map((e) => [e, fs.statSync(path.join(dir, e)).ino]), inodes);
+        assert.deepEqual(
+          fs.readdirSync(dir).map((e) => [e, fs.statSync(path.join(dir, e)).ino]),
+          inodes,
+        );
         assert.deepEqual(await cleanTemporaries(s), []);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -238,7 +257,11 @@ function sha256FileSync(file: string): string {
 }
 
 describe('SIGKILLed writers', () => {
-  for (const [naming, keep] of [['old', 2], ['numbered', 3], ['timestamped', 3]] as const) {
+  for (const [naming, keep] of [
+    ['old', 2],
+    ['numbered', 3],
+    ['timestamped', 3],
+  ] as const) {
     it(`never leave a partial file under a final name (${naming}, keep ${keep})`, async () => {
       const work = tmpDir();
       try {
@@ -252,19 +275,35 @@ describe('SIGKILLed writers', () => {
         let partialsSeen = 0;
         const KILLS = 12;
         for (let k = 0; k < KILLS; k++) {
-          const child = spawn(process.execPath, [
-            '--disable-warning=ExperimentalWarning', script,
-            path.join(import.meta.dirname, 'generations.ts'), path.join(import.meta.dirname, '..', '..', 'core', 'clock.ts'),
-            dir, 'backup', naming, String(keep), String(nextId), '16',
-          ], { stdio: ['ignore', 'pipe', 'pipe'] });
+          const child = spawn(
+            process.execPath,
+            [
+              '--disable-warning=ExperimentalWarning',
+              script,
+              path.join(import.meta.dirname, 'generations.ts'),
+              path.join(import.meta.dirname, '..', '..', 'core', 'clock.ts'),
+              dir,
+              'backup',
+              naming,
+              String(keep),
+              String(nextId),
+              '16',
+            ],
+            { stdio: ['ignore', 'pipe', 'pipe'] },
+          );
           let out = '';
           let err = '';
-          child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-          child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+          child.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+          });
+          child.stderr.on('data', (d: Buffer) => {
+            err += d.toString();
+          });
           const exited = new Promise<void>((r) => child.on('close', () => r()));
           // Wait for the first write to begin, then kill at a random moment.
           const t0 = Date.now();
-          while (!out.includes('start') && Date.now() - t0 < 10_000 && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+          while (!out.includes('start') && Date.now() - t0 < 10_000 && child.exitCode === null)
+            await new Promise((r) => setTimeout(r, 5));
           assert.ok(out.includes('start'), `writer did not start: ${err}`);
           await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 250)));
           child.kill('SIGKILL');
@@ -272,7 +311,10 @@ describe('SIGKILLed writers', () => {
           assert.equal(child.signalCode, 'SIGKILL', `writer ended on its own: ${err}`);
           for (const line of out.split('\n')) {
             const m = /^start (\d+) ([0-9a-f]{64})$/.exec(line);
-            if (m) { shaOf.set(m[2]!, Number(m[1])); nextId = Math.max(nextId, Number(m[1]) + 1); }
+            if (m) {
+              shaOf.set(m[2]!, Number(m[1]));
+              nextId = Math.max(nextId, Number(m[1]) + 1);
+            }
             const d = /^done (\d+)$/.exec(line);
             if (d) lastDone = Math.max(lastDone, Number(d[1]));
           }
@@ -285,8 +327,10 @@ describe('SIGKILLed writers', () => {
             assert.equal(fs.statSync(g.file).size, g.size);
             return id;
           });
-          for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1]! >= ids[i]!, `generations out of order: ${ids.join(',')}`);
-          if (lastDone > 0) assert.ok(ids.includes(lastDone), `last finished generation ${lastDone} missing: ${ids.join(',')}`);
+          for (let i = 1; i < ids.length; i++)
+            assert.ok(ids[i - 1]! >= ids[i]!, `generations out of order: ${ids.join(',')}`);
+          if (lastDone > 0)
+            assert.ok(ids.includes(lastDone), `last finished generation ${lastDone} missing: ${ids.join(',')}`);
           // A kill between renaming the new generation in and dropping the oldest leaves one extra
           // (complete) generation: keeping an old backup a little longer is the safe side; the next
           // write drops it (the rotation tests check exact counts after every completed write).
@@ -296,11 +340,20 @@ describe('SIGKILLed writers', () => {
           // Anything else in the directory is a temporary, which cleanTemporaries removes.
           const finals = new Set([...listed.map((g) => path.basename(g.file)), 'backup']);
           const others = fs.existsSync(dir) ? fs.readdirSync(dir).filter((e) => !finals.has(e)) : [];
-          assert.ok(others.every((e) => e.startsWith('.backup.tmp-')), `unexpected files: ${others.join(',')}`);
+          assert.ok(
+            others.every((e) => e.startsWith('.backup.tmp-')),
+            `unexpected files: ${others.join(',')}`,
+          );
           partialsSeen += others.length;
           const removed = await cleanTemporaries(s);
-          assert.deepEqual(removed.map((p) => path.basename(p)), others.sort());
-          assert.deepEqual(fs.readdirSync(dir).filter((e) => !finals.has(e)), []);
+          assert.deepEqual(
+            removed.map((p) => path.basename(p)),
+            others.sort(),
+          );
+          assert.deepEqual(
+            fs.readdirSync(dir).filter((e) => !finals.has(e)),
+            [],
+          );
         }
         assert.ok(lastDone >= 1, 'no generation was ever completed');
         assert.ok(partialsSeen >= 1, 'no kill ever hit a write in progress');
@@ -349,7 +402,10 @@ describe('copyClosedGenerations', () => {
       await clock.advance(1000);
       await writeGeneration(s, chunks('two'), { clock });
       const dst = path.join(work, 'dst');
-      assert.deepEqual(await copyClosedGenerations(s, dst), { copied: ['b.20260601T000001Z', 'b.20260601T000000Z'], skipped: [] });
+      assert.deepEqual(await copyClosedGenerations(s, dst), {
+        copied: ['b.20260601T000001Z', 'b.20260601T000000Z'],
+        skipped: [],
+      });
       assert.deepEqual(contents(dst), { 'b.20260601T000000Z': 'one', 'b.20260601T000001Z': 'two' });
     } finally {
       fs.rmSync(work, { recursive: true, force: true });

@@ -50,9 +50,14 @@ export function validateScheme(s: GenerationScheme): void {
   if (typeof n !== 'string' || n === '' || n.includes('/') || n.includes('\0') || /^\.*$/.test(n)) {
     throw new SafeholdError('CONFIG', `invalid generation name ${JSON.stringify(n)}: it must be a plain file name`);
   }
-  if (!Number.isInteger(s.keep) || s.keep < 1) throw new SafeholdError('CONFIG', `generations: keep must be an integer ≥ 1, got ${s.keep}`);
+  if (!Number.isInteger(s.keep) || s.keep < 1)
+    throw new SafeholdError('CONFIG', `generations: keep must be an integer ≥ 1, got ${s.keep}`);
   if (s.naming === 'old') {
-    if (s.keep !== 2) throw new SafeholdError('CONFIG', `generations: naming 'old' keeps exactly 2 (<name> and <name>.old), got keep ${s.keep}`);
+    if (s.keep !== 2)
+      throw new SafeholdError(
+        'CONFIG',
+        `generations: naming 'old' keeps exactly 2 (<name> and <name>.old), got keep ${s.keep}`,
+      );
   } else if (s.naming !== 'numbered' && s.naming !== 'timestamped') {
     throw new SafeholdError('CONFIG', `generations: unknown naming ${JSON.stringify(s.naming)}`);
   }
@@ -60,7 +65,10 @@ export function validateScheme(s: GenerationScheme): void {
 
 /** `yyyymmddThhmmssZ` in UTC. */
 export function generationTimestamp(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 function tmpPrefix(s: GenerationScheme): string {
@@ -141,7 +149,11 @@ async function statOrUndefined(p: string): Promise<fs.Stats | undefined> {
 }
 
 /** Writes `data` to a temporary file next to `dest`, fsyncs it; returns size and sha256. Removes the temporary on failure. */
-async function writeTemp(tmp: string, data: Readable | AsyncIterable<Uint8Array | string>, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+async function writeTemp(
+  tmp: string,
+  data: Readable | AsyncIterable<Uint8Array | string>,
+  signal?: AbortSignal,
+): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');
   let size = 0;
   const h = await fsp.open(tmp, 'wx', 0o600);
@@ -229,7 +241,11 @@ export async function writeGeneration(
     finalName = `${s.name}.${ts}`;
     const newest = closedGenerations(s)[0];
     if (newest && path.basename(newest.file) >= finalName) {
-      throw new SafeholdError('IO', `generation ${finalName} is not newer than ${path.basename(newest.file)} (clock behind or two writes in one second)`, { retryable: true });
+      throw new SafeholdError(
+        'IO',
+        `generation ${finalName} is not newer than ${path.basename(newest.file)} (clock behind or two writes in one second)`,
+        { retryable: true },
+      );
     }
   }
   const tmp = tmpPath(s);
@@ -302,7 +318,10 @@ async function sha256File(file: string): Promise<{ size: number; sha256: string 
  * skipping those already there with the same size and sha256. Each copy goes
  * through a temporary name, is fsynced, re-read and verified, then renamed.
  */
-export async function copyClosedGenerations(s: GenerationScheme, targetDir: string): Promise<{ copied: string[]; skipped: string[] }> {
+export async function copyClosedGenerations(
+  s: GenerationScheme,
+  targetDir: string,
+): Promise<{ copied: string[]; skipped: string[] }> {
   const gens = closedGenerations(s);
   await fsp.mkdir(targetDir, { recursive: true });
   const copied: string[] = [];
@@ -330,10 +349,17 @@ export async function copyClosedGenerations(s: GenerationScheme, targetDir: stri
       try {
         const written = await writeTemp(tmp, src.createReadStream({ start: 0, autoClose: false }));
         if (written.sha256 !== srcHash.sha256 || written.size !== srcHash.size) {
-          throw new SafeholdError('CORRUPT', `copy of ${base} changed while copying (sha256 ${written.sha256} ≠ ${srcHash.sha256})`);
+          throw new SafeholdError(
+            'CORRUPT',
+            `copy of ${base} changed while copying (sha256 ${written.sha256} ≠ ${srcHash.sha256})`,
+          );
         }
         const check = await sha256File(tmp);
-        if (check.sha256 !== srcHash.sha256) throw new SafeholdError('CORRUPT', `copy of ${base} in ${targetDir} does not verify (sha256 ${check.sha256} ≠ ${srcHash.sha256})`);
+        if (check.sha256 !== srcHash.sha256)
+          throw new SafeholdError(
+            'CORRUPT',
+            `copy of ${base} in ${targetDir} does not verify (sha256 ${check.sha256} ≠ ${srcHash.sha256})`,
+          );
         await fsp.rename(tmp, dest);
       } catch (e) {
         await fsp.rm(tmp, { force: true }).catch(() => {});

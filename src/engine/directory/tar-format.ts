@@ -33,18 +33,40 @@ export interface TarEntry {
   devminor?: number;
 }
 
-const TYPEFLAG: Record<TarEntryType, string> = { file: '0', hardlink: '1', symlink: '2', chardev: '3', blockdev: '4', dir: '5', fifo: '6' };
+const TYPEFLAG: Record<TarEntryType, string> = {
+  file: '0',
+  hardlink: '1',
+  symlink: '2',
+  chardev: '3',
+  blockdev: '4',
+  dir: '5',
+  fifo: '6',
+};
 const NS_PER_S = 1_000_000_000n;
 
 /** Field offsets and lengths of a ustar header. */
 const F = {
-  name: [0, 100], mode: [100, 8], uid: [108, 8], gid: [116, 8], size: [124, 12], mtime: [136, 12], chksum: [148, 8],
-  typeflag: [156, 1], linkname: [157, 100], magic: [257, 6], version: [263, 2], uname: [265, 32], gname: [297, 32],
-  devmajor: [329, 8], devminor: [337, 8], prefix: [345, 155],
+  name: [0, 100],
+  mode: [100, 8],
+  uid: [108, 8],
+  gid: [116, 8],
+  size: [124, 12],
+  mtime: [136, 12],
+  chksum: [148, 8],
+  typeflag: [156, 1],
+  linkname: [157, 100],
+  magic: [257, 6],
+  version: [263, 2],
+  uname: [265, 32],
+  gname: [297, 32],
+  devmajor: [329, 8],
+  devminor: [337, 8],
+  prefix: [345, 155],
 } as const;
 
 type Field = keyof typeof F;
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII without NUL is exactly what a ustar field holds
 const isAscii = (s: string): boolean => /^[\x01-\x7f]*$/.test(s);
 
 /**
@@ -113,13 +135,21 @@ function splitUstar(name: string): { prefix: string; name: string } | undefined 
   if (!isAscii(name)) return undefined;
   if (name.length <= 100) return { prefix: '', name };
   for (let i = name.indexOf('/'); i >= 0; i = name.indexOf('/', i + 1)) {
-    if (i <= 155 && name.length - i - 1 <= 100 && i > 0 && i < name.length - 1) return { prefix: name.slice(0, i), name: name.slice(i + 1) };
+    if (i <= 155 && name.length - i - 1 <= 100 && i > 0 && i < name.length - 1)
+      return { prefix: name.slice(0, i), name: name.slice(i + 1) };
   }
   return undefined;
 }
 
 /** Writes a bare ustar header block (checksum filled in) at `base` of `h`, whose 512 bytes must be zero. */
-function ustarBlock(h: Buffer, base: number, e: TarEntry, name: { prefix: string; name: string }, linkname: string, typeflag: string): void {
+function ustarBlock(
+  h: Buffer,
+  base: number,
+  e: TarEntry,
+  name: { prefix: string; name: string },
+  linkname: string,
+  typeflag: string,
+): void {
   putString(h, base, 'name', name.name);
   putString(h, base, 'prefix', name.prefix);
   putNumber(h, base, 'mode', e.mode & 0o7777);
@@ -141,7 +171,7 @@ function ustarBlock(h: Buffer, base: number, e: TarEntry, name: { prefix: string
   h.fill(0x20, base + F.chksum[0], base + F.chksum[0] + 8);
   let sum = 0;
   for (let i = base; i < base + BLOCK; i++) sum += h[i]!;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', base + F.chksum[0], 8, 'latin1');
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, base + F.chksum[0], 8, 'latin1');
 }
 
 /** The last `max` bytes' worth of a name, as ASCII (a fallback for readers without pax). */
@@ -165,7 +195,8 @@ export function encodeHeader(e: TarEntry): Buffer {
     linkname = fallbackName(linkname, 100);
   }
   if (e.size >= 8 ** 11) records += paxRecordText('size', String(e.size));
-  if (e.mtimeNs % NS_PER_S !== 0n || e.mtimeNs < 0n || e.mtimeNs >= 8n ** 11n * NS_PER_S) records += paxRecordText('mtime', formatPaxTime(e.mtimeNs));
+  if (e.mtimeNs % NS_PER_S !== 0n || e.mtimeNs < 0n || e.mtimeNs >= 8n ** 11n * NS_PER_S)
+    records += paxRecordText('mtime', formatPaxTime(e.mtimeNs));
   if (e.uid >= 8 ** 7) records += paxRecordText('uid', String(e.uid));
   if (e.gid >= 8 ** 7) records += paxRecordText('gid', String(e.gid));
   if (!isAscii(e.uname) || e.uname.length >= 32) records += paxRecordText('uname', e.uname);
@@ -180,7 +211,17 @@ export function encodeHeader(e: TarEntry): Buffer {
   const h = Buffer.allocUnsafe(2 * BLOCK + bodyBlocks).fill(0);
   h.write(records, BLOCK, bodyLen, 'utf8');
   const base = stored.replace(/\/$/, '').split('/').pop() ?? '';
-  const paxEntry: TarEntry = { path: '', type: 'file', size: bodyLen, mode: 0o644, uid: e.uid < 8 ** 7 ? e.uid : 0, gid: e.gid < 8 ** 7 ? e.gid : 0, uname: '', gname: '', mtimeNs: e.mtimeNs >= 0n ? e.mtimeNs : 0n };
+  const paxEntry: TarEntry = {
+    path: '',
+    type: 'file',
+    size: bodyLen,
+    mode: 0o644,
+    uid: e.uid < 8 ** 7 ? e.uid : 0,
+    gid: e.gid < 8 ** 7 ? e.gid : 0,
+    uname: '',
+    gname: '',
+    mtimeNs: e.mtimeNs >= 0n ? e.mtimeNs : 0n,
+  };
   ustarBlock(h, 0, paxEntry, { prefix: '', name: fallbackName(`PaxHeaders/${base}`, 100) }, '', 'x');
   ustarBlock(h, BLOCK + bodyBlocks, e, name, linkname, TYPEFLAG[e.type]);
   return h;
@@ -196,9 +237,13 @@ function getNumber(h: Buffer, field: Field): bigint {
     if (first === 0xff) v -= 1n << BigInt(8 * len - 1); // negative (two's complement)
     return v;
   }
-  const text = h.toString('ascii', off, off + len).replace(/[\0 ]+$/, '').replace(/^[\0 ]+/, '');
+  const text = h
+    .toString('ascii', off, off + len)
+    .replace(/[\0 ]+$/, '')
+    .replace(/^[\0 ]+/, '');
   if (text === '') return 0n;
-  if (!/^[0-7]+$/.test(text)) throw new SafeholdError('CORRUPT', `tar: bad ${field} field ${JSON.stringify(text)} in header`);
+  if (!/^[0-7]+$/.test(text))
+    throw new SafeholdError('CORRUPT', `tar: bad ${field} field ${JSON.stringify(text)} in header`);
   return BigInt(`0o${text}`);
 }
 
@@ -234,12 +279,17 @@ export function decodeHeader(h: Buffer, offset: number): RawHeader {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= F.chksum[0] && i < F.chksum[0] + 8 ? 0x20 : h[i]!;
   const stored = Number(getNumber(h, 'chksum'));
-  if (stored !== sum) throw new SafeholdError('CORRUPT', `tar: header checksum mismatch at byte ${offset} of the archive (stored ${stored}, computed ${sum})`);
+  if (stored !== sum)
+    throw new SafeholdError(
+      'CORRUPT',
+      `tar: header checksum mismatch at byte ${offset} of the archive (stored ${stored}, computed ${sum})`,
+    );
   const magic = h.toString('ascii', F.magic[0], F.magic[0] + 5);
   const prefix = magic === 'ustar' ? getString(h, 'prefix') : '';
   const name = getString(h, 'name');
   const size = getNumber(h, 'size');
-  if (size < 0n || size > BigInt(Number.MAX_SAFE_INTEGER)) throw new SafeholdError('CORRUPT', `tar: bad size ${size} at byte ${offset}`);
+  if (size < 0n || size > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new SafeholdError('CORRUPT', `tar: bad size ${size} at byte ${offset}`);
   return {
     typeflag: String.fromCharCode(h[F.typeflag[0]]!) || '0',
     path: prefix ? `${prefix}/${name}` : name,
@@ -276,7 +326,17 @@ export function parsePaxRecords(body: Buffer): Map<string, string> {
   return out;
 }
 
-const TYPE_BY_FLAG: Record<string, TarEntryType> = { '0': 'file', '\0': 'file', '7': 'file', '1': 'hardlink', '2': 'symlink', '3': 'chardev', '4': 'blockdev', '5': 'dir', '6': 'fifo' };
+const TYPE_BY_FLAG: Record<string, TarEntryType> = {
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'chardev',
+  '4': 'blockdev',
+  '5': 'dir',
+  '6': 'fifo',
+};
 
 /** Applies pax overrides (global and local, merged by the caller) to a raw header; `known` is false for type flags we do not know. */
 export function resolveEntry(raw: RawHeader, pax: Map<string, string>): TarEntry & { known: boolean } {
@@ -284,7 +344,8 @@ export function resolveEntry(raw: RawHeader, pax: Map<string, string>): TarEntry
     const v = pax.get(key);
     if (v === undefined) return fallback;
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 0) throw new SafeholdError('CORRUPT', `tar: bad pax ${key} ${JSON.stringify(v)}`);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new SafeholdError('CORRUPT', `tar: bad pax ${key} ${JSON.stringify(v)}`);
     return n;
   };
   let type = TYPE_BY_FLAG[raw.typeflag];

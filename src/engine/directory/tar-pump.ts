@@ -8,7 +8,12 @@
 
 import type { Writable } from 'node:stream';
 
-export async function pump(source: AsyncGenerator<Buffer>, sink: Writable, ahead: number, consumed: (b: Buffer) => void): Promise<void> {
+export async function pump(
+  source: AsyncGenerator<Buffer>,
+  sink: Writable,
+  ahead: number,
+  consumed: (b: Buffer) => void,
+): Promise<void> {
   let inFlight = 0;
   let wake: (() => void) | undefined;
   const onClose = (): void => wake?.();
@@ -24,7 +29,10 @@ export async function pump(source: AsyncGenerator<Buffer>, sink: Writable, ahead
         if (!err) consumed(b);
         wake?.();
       });
-      while (inFlight > ahead && !sink.destroyed) await new Promise<void>((resolve) => { wake = resolve; });
+      while (inFlight > ahead && !sink.destroyed)
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
       wake = undefined;
     }
     if (!sink.destroyed) sink.end();

@@ -25,7 +25,18 @@ function tmpDir(): string {
 }
 
 function entry(p: string, type: TarEntry['type'], extra: Partial<TarEntry> = {}): TarEntry {
-  return { path: p, type, size: 0, mode: type === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0, uname: 'root', gname: 'root', mtimeNs: T, ...extra };
+  return {
+    path: p,
+    type,
+    size: 0,
+    mode: type === 'dir' ? 0o755 : 0o644,
+    uid: 0,
+    gid: 0,
+    uname: 'root',
+    gname: 'root',
+    mtimeNs: T,
+    ...extra,
+  };
 }
 
 /** A zstd-compressed archive of the given members (content for files), with or without the end blocks. */
@@ -47,13 +58,33 @@ function tree(dir: string): string[] {
 }
 
 describe('extractTar refuses members that would escape the target', () => {
-  const cases: { name: string; members: { e: TarEntry; content?: string }[]; pre?: (target: string, outside: string) => void }[] = [
+  const cases: {
+    name: string;
+    members: { e: TarEntry; content?: string }[];
+    pre?: (target: string, outside: string) => void;
+  }[] = [
     { name: "a '..' member", members: [{ e: entry('../evil', 'file'), content: 'x' }] },
     { name: "a '..' in the middle", members: [{ e: entry('a/b/../../../evil', 'file'), content: 'x' }] },
-    { name: 'a file below a symlink from the archive', members: [{ e: entry('link', 'symlink', { linkpath: '@OUTSIDE@' }) }, { e: entry('link/evil', 'file'), content: 'x' }] },
-    { name: 'a file below a symlink already in the target', members: [{ e: entry('esc/evil', 'file'), content: 'x' }], pre: (t, o) => fs.symlinkSync(o, path.join(t, 'esc')) },
+    {
+      name: 'a file below a symlink from the archive',
+      members: [
+        { e: entry('link', 'symlink', { linkpath: '@OUTSIDE@' }) },
+        { e: entry('link/evil', 'file'), content: 'x' },
+      ],
+    },
+    {
+      name: 'a file below a symlink already in the target',
+      members: [{ e: entry('esc/evil', 'file'), content: 'x' }],
+      pre: (t, o) => fs.symlinkSync(o, path.join(t, 'esc')),
+    },
     { name: "a hard link to '..'", members: [{ e: entry('h', 'hardlink', { linkpath: '../outside/victim' }) }] },
-    { name: 'a hard link through a symlink', members: [{ e: entry('link', 'symlink', { linkpath: '@OUTSIDE@' }) }, { e: entry('h', 'hardlink', { linkpath: 'link/victim' }) }] },
+    {
+      name: 'a hard link through a symlink',
+      members: [
+        { e: entry('link', 'symlink', { linkpath: '@OUTSIDE@' }) },
+        { e: entry('h', 'hardlink', { linkpath: 'link/victim' }) },
+      ],
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {
@@ -65,8 +96,14 @@ describe('extractTar refuses members that would escape the target', () => {
         fs.mkdirSync(target);
         fs.writeFileSync(path.join(outside, 'victim'), 'untouched');
         c.pre?.(target, outside);
-        const members = c.members.map((m) => ({ ...m, e: { ...m.e, linkpath: m.e.linkpath?.replace('@OUTSIDE@', outside) } }));
-        await assert.rejects(extractTar(from(craft(members)), target), (e) => isSafeholdError(e, 'UNSAFE_PATH') && /escape|symlink/.test(e.message));
+        const members = c.members.map((m) => ({
+          ...m,
+          e: { ...m.e, linkpath: m.e.linkpath?.replace('@OUTSIDE@', outside) },
+        }));
+        await assert.rejects(
+          extractTar(from(craft(members)), target),
+          (e) => isSafeholdError(e, 'UNSAFE_PATH') && /escape|symlink/.test(e.message),
+        );
         assert.deepEqual(tree(outside), ['victim']);
         assert.equal(fs.readFileSync(path.join(outside, 'victim'), 'utf8'), 'untouched');
         assert.deepEqual(fs.readdirSync(dir).sort(), ['outside', 'target']);
@@ -85,7 +122,15 @@ describe('extractTar refuses members that would escape the target', () => {
       fs.mkdirSync(target);
       fs.writeFileSync(path.join(outside, 'victim'), 'untouched');
       fs.symlinkSync(path.join(outside, 'victim'), path.join(target, 'f'));
-      const r = await extractTar(from(craft([{ e: entry('/abs/file', 'file'), content: 'abs' }, { e: entry('f', 'file'), content: 'new' }])), target);
+      const r = await extractTar(
+        from(
+          craft([
+            { e: entry('/abs/file', 'file'), content: 'abs' },
+            { e: entry('f', 'file'), content: 'new' },
+          ]),
+        ),
+        target,
+      );
       assert.deepEqual(r, { files: 2, bytes: 6 });
       assert.equal(fs.readFileSync(path.join(target, 'abs', 'file'), 'utf8'), 'abs');
       assert.ok(fs.lstatSync(path.join(target, 'f')).isFile());
@@ -114,7 +159,12 @@ describe('pax headers', () => {
   });
 
   it('pax times keep nanoseconds and negative values', () => {
-    for (const [ns, text] of [[0n, '0'], [1_500_000_000n, '1.5'], [-1_500_000_000n, '-1.5'], [T + 123n, '1700000000.000000123']] as const) {
+    for (const [ns, text] of [
+      [0n, '0'],
+      [1_500_000_000n, '1.5'],
+      [-1_500_000_000n, '-1.5'],
+      [T + 123n, '1700000000.000000123'],
+    ] as const) {
       assert.equal(formatPaxTime(ns), text);
       assert.equal(parsePaxTime(text), ns);
     }
@@ -126,17 +176,22 @@ describe('pax headers', () => {
       const longTarget = `/${'x'.repeat(300)}`;
       const members = [
         { e: entry('dir', 'dir', { mtimeNs: -1_500_000_000n }) },
-        { e: entry('dir/f', 'file', { uid: 3_000_000, gid: 5_000_000, uname: 'jürgen', gname: 'ein-sehr-langer-gruppenname-über-32-bytes', mtimeNs: T + 1n }), content: 'data' },
+        {
+          e: entry('dir/f', 'file', {
+            uid: 3_000_000,
+            gid: 5_000_000,
+            uname: 'jürgen',
+            gname: 'ein-sehr-langer-gruppenname-über-32-bytes',
+            mtimeNs: T + 1n,
+          }),
+          content: 'data',
+        },
         { e: entry('dir/l', 'symlink', { linkpath: longTarget }) },
       ];
       const file = path.join(dir, 'x.tar.zst');
       fs.writeFileSync(file, craft(members));
       const listed = await listTar(fs.createReadStream(file));
-      assert.deepEqual(listed, [
-        members[0]!.e,
-        { ...members[1]!.e, size: 4 },
-        members[2]!.e,
-      ]);
+      assert.deepEqual(listed, [members[0]!.e, { ...members[1]!.e, size: 4 }, members[2]!.e]);
       const verbose = execFileSync('tar', ['--zstd', '-tvf', file], { encoding: 'utf8' });
       assert.match(verbose, /^-rw-r--r-- jürgen\/ein-sehr-langer-gruppenname-über-32-bytes 4 /m);
       assert.ok(verbose.includes(`dir/l -> ${longTarget}\n`));
@@ -171,7 +226,10 @@ describe('extractTar reads other archives', () => {
       const r = await extractTar(fs.createReadStream(file), out);
       assert.deepEqual(r, { files: 3, bytes: 4 });
       execFileSync('diff', ['-r', '--no-dereference', src, path.join(out, 'src')]);
-      assert.equal(fs.statSync(path.join(out, 'src', `${long}.hard`)).ino, fs.statSync(path.join(out, 'src', long, long)).ino);
+      assert.equal(
+        fs.statSync(path.join(out, 'src', `${long}.hard`)).ino,
+        fs.statSync(path.join(out, 'src', long, long)).ino,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -190,16 +248,26 @@ describe('extractTar reads other archives', () => {
       const st = fs.lstatSync(path.join(out, src.slice(1), 'pipe'));
       assert.ok(st.isFIFO());
       assert.equal(st.mode & 0o777, 0o640);
-      const devUnknown = Buffer.concat([encodeHeader(entry('null', 'chardev', { devmajor: 1, devminor: 3 })), encodeHeader(entry('weird', 'file'))]);
+      const devUnknown = Buffer.concat([
+        encodeHeader(entry('null', 'chardev', { devmajor: 1, devminor: 3 })),
+        encodeHeader(entry('weird', 'file')),
+      ]);
       devUnknown[BLOCK + 156] = 'Z'.charCodeAt(0); // an unknown type flag: fix the checksum
       devUnknown.fill(0x20, BLOCK + 148, BLOCK + 156);
       let sum = 0;
       for (let i = BLOCK; i < 2 * BLOCK; i++) sum += devUnknown[i]!;
-      devUnknown.write(sum.toString(8).padStart(6, '0') + '\0 ', BLOCK + 148, 8, 'ascii');
+      devUnknown.write(`${sum.toString(8).padStart(6, '0')}\0 `, BLOCK + 148, 8, 'ascii');
       const warnings: string[] = [];
-      const r = await extractTar(from(zstdCompressSync(Buffer.concat([devUnknown, Buffer.alloc(2 * BLOCK)]))), path.join(dir, 'out2'), { onWarning: (p, m) => warnings.push(`${p}: ${m}`) });
+      const r = await extractTar(
+        from(zstdCompressSync(Buffer.concat([devUnknown, Buffer.alloc(2 * BLOCK)]))),
+        path.join(dir, 'out2'),
+        { onWarning: (p, m) => warnings.push(`${p}: ${m}`) },
+      );
       assert.deepEqual(r, { files: 0, bytes: 0 });
-      assert.deepEqual(warnings, ['null: chardev members are not extracted', 'weird: member of an unknown type left out']);
+      assert.deepEqual(warnings, [
+        'null: chardev members are not extracted',
+        'weird: member of an unknown type left out',
+      ]);
       assert.deepEqual(fs.readdirSync(path.join(dir, 'out2')), []);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -213,7 +281,10 @@ describe('extractTar on damaged tar data inside a valid zstd stream', () => {
     raw[0] = 'b'.charCodeAt(0);
     const dir = tmpDir();
     try {
-      await assert.rejects(extractTar(from(zstdCompressSync(raw)), dir), (e) => isSafeholdError(e, 'CORRUPT') && /checksum mismatch at byte 0/.test(e.message));
+      await assert.rejects(
+        extractTar(from(zstdCompressSync(raw)), dir),
+        (e) => isSafeholdError(e, 'CORRUPT') && /checksum mismatch at byte 0/.test(e.message),
+      );
       assert.deepEqual(fs.readdirSync(dir), []);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -223,7 +294,10 @@ describe('extractTar on damaged tar data inside a valid zstd stream', () => {
   it('an archive without its end blocks fails with CORRUPT after extracting what it holds', async () => {
     const dir = tmpDir();
     try {
-      await assert.rejects(extractTar(from(craft([{ e: entry('a', 'file'), content: 'x' }], false)), dir), (e) => isSafeholdError(e, 'CORRUPT') && /end-of-archive/.test(e.message));
+      await assert.rejects(
+        extractTar(from(craft([{ e: entry('a', 'file'), content: 'x' }], false)), dir),
+        (e) => isSafeholdError(e, 'CORRUPT') && /end-of-archive/.test(e.message),
+      );
       assert.deepEqual(fs.readdirSync(dir), ['a']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

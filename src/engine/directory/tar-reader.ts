@@ -51,7 +51,9 @@ class ByteSource {
   private done = false;
 
   constructor(input: Readable, plain = false) {
-    input.once('error', (e) => { this.inputError = e; });
+    input.once('error', (e) => {
+      this.inputError = e;
+    });
     if (plain) {
       this.it = input[Symbol.asyncIterator]();
       return;
@@ -67,9 +69,14 @@ class ByteSource {
     try {
       r = await this.it.next();
     } catch (e) {
-      if (e === this.inputError || !/^(ZSTD_|Z_)/.test(sysCode(e) ?? '')) throw fromSystemError(e, 'reading the archive');
+      if (e === this.inputError || !/^(ZSTD_|Z_)/.test(sysCode(e) ?? ''))
+        throw fromSystemError(e, 'reading the archive');
       const what = sysCode(e) === 'Z_BUF_ERROR' ? 'it is truncated' : (e as Error).message;
-      throw new SafeholdError('CORRUPT', `the archive is not a valid zstd stream (${what}) after ${this.offset} bytes of tar data`, { cause: e });
+      throw new SafeholdError(
+        'CORRUPT',
+        `the archive is not a valid zstd stream (${what}) after ${this.offset} bytes of tar data`,
+        { cause: e },
+      );
     }
     if (r.done) {
       this.done = true;
@@ -84,7 +91,10 @@ class ByteSource {
     while (this.buf.length < n) {
       if (!(await this.more())) {
         if (this.buf.length === 0) return null;
-        throw new SafeholdError('CORRUPT', `the archive is truncated at byte ${this.offset + this.buf.length} of tar data`);
+        throw new SafeholdError(
+          'CORRUPT',
+          `the archive is truncated at byte ${this.offset + this.buf.length} of tar data`,
+        );
       }
     }
     const out = this.buf.subarray(0, n);
@@ -130,7 +140,8 @@ interface Member {
 }
 
 async function readMeta(src: ByteSource, size: number, offset: number): Promise<Buffer> {
-  if (size > MAX_META) throw new SafeholdError('CORRUPT', `tar: extended header of ${size} bytes at byte ${offset} is too large`);
+  if (size > MAX_META)
+    throw new SafeholdError('CORRUPT', `tar: extended header of ${size} bytes at byte ${offset} is too large`);
   const body = (await src.read(padded(size))) ?? Buffer.alloc(0);
   if (body.length < size) throw new SafeholdError('CORRUPT', `the archive is truncated at byte ${src.offset}`);
   return Buffer.from(body.subarray(0, size));
@@ -144,7 +155,8 @@ async function* members(input: Readable, plain = false): AsyncGenerator<Member> 
   for (;;) {
     const offset = src.offset;
     const h = await src.read(BLOCK);
-    if (h === null) throw new SafeholdError('CORRUPT', 'the archive ends without its end-of-archive blocks (truncated?)');
+    if (h === null)
+      throw new SafeholdError('CORRUPT', 'the archive ends without its end-of-archive blocks (truncated?)');
     if (isZeroBlock(h)) break;
     const raw = decodeHeader(h, offset);
     if (raw.typeflag === 'x' || raw.typeflag === 'g') {
@@ -183,8 +195,13 @@ export async function listTar(input: Readable): Promise<TarEntry[]> {
 /** Path components of a member name; throws UNSAFE_PATH for '..'. Leading '/' and '.' components are dropped. */
 function safeParts(name: string, what: string): string[] {
   const parts = name.split('/').filter((c) => c !== '' && c !== '.');
-  if (parts.includes('..')) throw new SafeholdError('UNSAFE_PATH', `refusing to extract ${what} ${JSON.stringify(name)}: it would escape the target directory`);
-  if (parts.some((c) => c.includes('\0'))) throw new SafeholdError('CORRUPT', `tar: member name with a NUL byte: ${JSON.stringify(name)}`);
+  if (parts.includes('..'))
+    throw new SafeholdError(
+      'UNSAFE_PATH',
+      `refusing to extract ${what} ${JSON.stringify(name)}: it would escape the target directory`,
+    );
+  if (parts.some((c) => c.includes('\0')))
+    throw new SafeholdError('CORRUPT', `tar: member name with a NUL byte: ${JSON.stringify(name)}`);
   return parts;
 }
 
@@ -218,8 +235,13 @@ class Extractor {
         if (sysCode(e) !== 'ENOENT') throw fromSystemError(e, `extracting ${name}`);
       }
       if (st === undefined) await fsp.mkdir(abs, { mode: 0o755 });
-      else if (st.isSymbolicLink()) throw new SafeholdError('UNSAFE_PATH', `refusing to extract ${JSON.stringify(name)}: its parent ${rel} is a symlink (it could lead outside the target directory)`);
-      else if (!st.isDirectory()) throw new SafeholdError('IO', `cannot extract ${JSON.stringify(name)}: ${rel} is not a directory`);
+      else if (st.isSymbolicLink())
+        throw new SafeholdError(
+          'UNSAFE_PATH',
+          `refusing to extract ${JSON.stringify(name)}: its parent ${rel} is a symlink (it could lead outside the target directory)`,
+        );
+      else if (!st.isDirectory())
+        throw new SafeholdError('IO', `cannot extract ${JSON.stringify(name)}: ${rel} is not a directory`);
       this.dirs.add(rel);
     }
   }
@@ -251,7 +273,10 @@ class Extractor {
     }
     const rel = parts.join('/');
     if (!m.known || e.type === 'chardev' || e.type === 'blockdev') {
-      this.opts.onWarning?.(e.path, m.known ? `${e.type} members are not extracted` : 'member of an unknown type left out');
+      this.opts.onWarning?.(
+        e.path,
+        m.known ? `${e.type} members are not extracted` : 'member of an unknown type left out',
+      );
       return;
     }
     await this.parents(parts, e.path);
@@ -288,7 +313,8 @@ class Extractor {
         break;
       case 'hardlink': {
         const targetParts = safeParts(e.linkpath ?? '', 'hard link target');
-        if (targetParts.length === 0) throw new SafeholdError('CORRUPT', `tar: hard link ${JSON.stringify(e.path)} has no target`);
+        if (targetParts.length === 0)
+          throw new SafeholdError('CORRUPT', `tar: hard link ${JSON.stringify(e.path)} has no target`);
         await this.parents(targetParts, e.linkpath ?? '');
         await this.clear(abs, rel);
         await fsp.link(path.join(this.root, ...targetParts), abs);
@@ -307,7 +333,11 @@ class Extractor {
 
   private async file(m: Member, abs: string): Promise<void> {
     const e = m.entry;
-    const fh = await fsp.open(abs, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    const fh = await fsp.open(
+      abs,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       for await (const piece of m.content) {
         let off = 0;
@@ -346,7 +376,11 @@ class Extractor {
  * that would land outside `targetDir`; members extracted before the failure
  * stay (under `targetDir` only).
  */
-export async function extractTar(input: Readable, targetDir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
+export async function extractTar(
+  input: Readable,
+  targetDir: string,
+  opts: ExtractOptions = {},
+): Promise<ExtractResult> {
   let root: string;
   try {
     await fsp.mkdir(targetDir, { recursive: true });

@@ -155,7 +155,14 @@ export class TarWalker {
   }
 
   private fail(p: string, e: unknown, what = 'reading'): void {
-    const err = e instanceof SafeholdError ? e : sysCode(e) ? fromSystemError(e, `${what} ${p}`) : e instanceof Error ? e : new Error(String(e));
+    const err =
+      e instanceof SafeholdError
+        ? e
+        : sysCode(e)
+          ? fromSystemError(e, `${what} ${p}`)
+          : e instanceof Error
+            ? e
+            : new Error(String(e));
     if (!this.opts.onError) throw err;
     this.progress.errors++;
     this.opts.onError(p, err);
@@ -322,12 +329,21 @@ export class TarWalker {
     this.progress.bytes += got;
     if (got > 0) this.report(p);
     if (got < size) this.incomplete(p, got, size, readError);
-    else if (n > size) this.fail(p, new SafeholdError('IO', `${p}: it grew while being read: archived the first ${size} bytes`));
+    else if (n > size)
+      this.fail(p, new SafeholdError('IO', `${p}: it grew while being read: archived the first ${size} bytes`));
   }
 
   private incomplete(p: string, got: number, size: number, readError: unknown): void {
-    const why = readError === undefined ? 'it shrank while being read' : `reading failed (${readError instanceof Error ? readError.message : String(readError)})`;
-    this.fail(p, new SafeholdError('IO', `${p}: ${why}: archived ${got} of ${size} bytes, the rest as zeros`, { cause: readError }));
+    const why =
+      readError === undefined
+        ? 'it shrank while being read'
+        : `reading failed (${readError instanceof Error ? readError.message : String(readError)})`;
+    this.fail(
+      p,
+      new SafeholdError('IO', `${p}: ${why}: archived ${got} of ${size} bytes, the rest as zeros`, {
+        cause: readError,
+      }),
+    );
   }
 
   private done(p: string, key: string | undefined): void {
@@ -367,8 +383,12 @@ export class TarWalker {
         for (let left = size - pos; left > 0; left -= CHUNK) yield ZERO.subarray(0, Math.min(CHUNK, left));
         this.incomplete(p, pos, size, readError);
       } else {
-        const grew = await readAt(fd, Buffer.alloc(1), 1, size).then((n) => n > 0, () => false);
-        if (grew) this.fail(p, new SafeholdError('IO', `${p}: it grew while being read: archived the first ${size} bytes`));
+        const grew = await readAt(fd, Buffer.alloc(1), 1, size).then(
+          (n) => n > 0,
+          () => false,
+        );
+        if (grew)
+          this.fail(p, new SafeholdError('IO', `${p}: it grew while being read: archived the first ${size} bytes`));
       }
       this.out.zeros(padding(size));
       this.done(p, key);

@@ -37,7 +37,24 @@ function content(seed: number, n: number): Buffer {
 
 // Sizes around every boundary the writer has: empty, block multiples, the
 // small-file limit (256 KiB), the read chunk (512 KiB), the batch (1 MiB).
-const SIZES = [0, 1, 511, 512, 513, 100_000, 256 * 1024 - 600, 256 * 1024, 256 * 1024 + 1, 512 * 1024, 1024 * 1024 - 100, 1024 * 1024 + 7, 2_500_000, 3, 700_000, 10];
+const SIZES = [
+  0,
+  1,
+  511,
+  512,
+  513,
+  100_000,
+  256 * 1024 - 600,
+  256 * 1024,
+  256 * 1024 + 1,
+  512 * 1024,
+  1024 * 1024 - 100,
+  1024 * 1024 + 7,
+  2_500_000,
+  3,
+  700_000,
+  10,
+];
 
 describe('tarStream batching', () => {
   it('files of very different sizes come out in sorted order with exact contents; a vanished file is reported between its neighbours', async () => {
@@ -57,21 +74,33 @@ describe('tarStream batching', () => {
       const before = new Map(names.map((n) => [n, sha(fs.readFileSync(path.join(src, n)))]));
       const events: string[] = [];
       const file = path.join(dir, 'x.tar.zst');
-      await pipeline(tarStream([src], {
-        onError: (p, err) => events.push(`error ${path.basename(p)} ${(err as { code?: string }).code}`),
-        onProgress: (p) => {
-          const name = path.basename(p.path);
-          if (events.at(-1) !== `entry ${name}`) events.push(`entry ${name}`);
-          const next = `f${String(Number(name.slice(1)) + 1).padStart(3, '0')}`;
-          if (victims.has(next)) fs.rmSync(path.join(src, next), { force: true });
-        },
-      }), fs.createWriteStream(file));
-      const expected = [`entry ${path.basename(src)}`, ...names.map((n) => (victims.has(n) ? `error ${n} PATH_NOT_FOUND` : `entry ${n}`))];
+      await pipeline(
+        tarStream([src], {
+          onError: (p, err) => events.push(`error ${path.basename(p)} ${(err as { code?: string }).code}`),
+          onProgress: (p) => {
+            const name = path.basename(p.path);
+            if (events.at(-1) !== `entry ${name}`) events.push(`entry ${name}`);
+            const next = `f${String(Number(name.slice(1)) + 1).padStart(3, '0')}`;
+            if (victims.has(next)) fs.rmSync(path.join(src, next), { force: true });
+          },
+        }),
+        fs.createWriteStream(file),
+      );
+      const expected = [
+        `entry ${path.basename(src)}`,
+        ...names.map((n) => (victims.has(n) ? `error ${n} PATH_NOT_FOUND` : `entry ${n}`)),
+      ];
       assert.deepEqual(events, expected);
       const kept = names.filter((n) => !victims.has(n));
       const entries = await listTar(fs.createReadStream(file));
-      assert.deepEqual(entries.map((e) => e.path), [src.slice(1), ...kept.map((n) => `${src.slice(1)}/${n}`)]);
-      assert.deepEqual(entries.slice(1).map((e) => e.size), kept.map((n) => fs.statSync(path.join(src, n)).size));
+      assert.deepEqual(
+        entries.map((e) => e.path),
+        [src.slice(1), ...kept.map((n) => `${src.slice(1)}/${n}`)],
+      );
+      assert.deepEqual(
+        entries.slice(1).map((e) => e.size),
+        kept.map((n) => fs.statSync(path.join(src, n)).size),
+      );
       const out = path.join(dir, 'out');
       await extractTar(fs.createReadStream(file), out);
       for (const n of kept) assert.equal(sha(fs.readFileSync(path.join(out, src.slice(1), n))), before.get(n), n);
@@ -91,15 +120,20 @@ describe('tarStream batching', () => {
       const big = path.join(src, 'a-big');
       fs.writeFileSync(big, content(7, 24 * 1024 * 1024));
       for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(src, `b${i}`), 'small');
-      const openFds = (): string[] => fs.readdirSync('/proc/self/fd').filter((fd) => {
-        try {
-          return fs.readlinkSync(`/proc/self/fd/${fd}`) === big;
-        } catch {
-          return false; // closed meanwhile
-        }
-      });
+      const openFds = (): string[] =>
+        fs.readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            return fs.readlinkSync(`/proc/self/fd/${fd}`) === big;
+          } catch {
+            return false; // closed meanwhile
+          }
+        });
       let last = '';
-      const s = tarStream([src], { onProgress: (p) => { last = p.path; } });
+      const s = tarStream([src], {
+        onProgress: (p) => {
+          last = p.path;
+        },
+      });
       await new Promise<void>((resolve) => s.once('data', () => resolve()));
       assert.equal(last, big); // reading the big file, not done with it
       assert.equal(openFds().length, 1);
@@ -131,7 +165,12 @@ describe('tarStream batching', () => {
       try {
         // Listing and lstat'ing 50,000 entries takes a few hundred milliseconds of
         // synchronous calls that produce no output (so no waits for the compressor).
-        for await (const _ of tarStream([src], { excludes: ['*.skip'], onProgress: (p) => { files = p.files; } }));
+        for await (const _ of tarStream([src], {
+          excludes: ['*.skip'],
+          onProgress: (p) => {
+            files = p.files;
+          },
+        }));
       } finally {
         clearInterval(timer);
       }

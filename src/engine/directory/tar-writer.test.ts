@@ -43,9 +43,16 @@ function gnuTar(args: string[]): string {
 const member = (abs: string): string => abs.slice(1);
 
 /** Writes tarStream(paths) to `file`; resolves to the reported errors. */
-async function writeArchive(paths: string[], file: string, opts: TarStreamOptions = {}): Promise<{ path: string; err: Error }[]> {
+async function writeArchive(
+  paths: string[],
+  file: string,
+  opts: TarStreamOptions = {},
+): Promise<{ path: string; err: Error }[]> {
   const errors: { path: string; err: Error }[] = [];
-  await pipeline(tarStream(paths, { onError: (p, err) => errors.push({ path: p, err }), ...opts }), fs.createWriteStream(file));
+  await pipeline(
+    tarStream(paths, { onError: (p, err) => errors.push({ path: p, err }), ...opts }),
+    fs.createWriteStream(file),
+  );
   return errors;
 }
 
@@ -68,7 +75,15 @@ function snapshot(dir: string): Map<string, Meta> {
     const abs = rel ? path.join(dir, rel) : dir;
     const st = fs.lstatSync(abs, { bigint: true });
     const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-    const m: Meta = { type, mode: Number(st.mode & 0o7777n), size: type === 'file' ? Number(st.size) : 0, mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid), ino: st.ino };
+    const m: Meta = {
+      type,
+      mode: Number(st.mode & 0o7777n),
+      size: type === 'file' ? Number(st.size) : 0,
+      mtimeNs: st.mtimeNs,
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      ino: st.ino,
+    };
     if (type === 'file') m.sha = sha(fs.readFileSync(abs));
     if (type === 'symlink') m.link = fs.readlinkSync(abs);
     out.set(rel, m);
@@ -82,7 +97,10 @@ function snapshot(dir: string): Map<string, Meta> {
 function linkGroups(s: Map<string, Meta>): string[][] {
   const by = new Map<bigint, string[]>();
   for (const [rel, m] of s) if (m.type === 'file') by.set(m.ino, [...(by.get(m.ino) ?? []), rel]);
-  return [...by.values()].filter((g) => g.length > 1).map((g) => g.sort()).sort();
+  return [...by.values()]
+    .filter((g) => g.length > 1)
+    .map((g) => g.sort())
+    .sort();
 }
 
 /** Asserts same entries, types, modes, sizes, contents, link targets, owners, hard links; mtimes within `tolNs`. */
@@ -157,7 +175,14 @@ describe('tarStream', () => {
     const names = gnuTar(['--zstd', '-tf', archive]).split('\n').filter(Boolean);
     assert.equal(names[0], `${m}/`);
     assert.equal(names.length, 22 - (isRoot ? 0 : 1));
-    for (const n of [`${m}/${LONG_NAME}`, `${m}/${LONG_DIR}/${LONG_DIR}/${LONG_NAME}`, `${m}/répertoire/${UTF8_NAME}`, `${m}/sub/emptydir/`, `${m}/empty`, `${m}/sub/hard3`]) {
+    for (const n of [
+      `${m}/${LONG_NAME}`,
+      `${m}/${LONG_DIR}/${LONG_DIR}/${LONG_NAME}`,
+      `${m}/répertoire/${UTF8_NAME}`,
+      `${m}/sub/emptydir/`,
+      `${m}/empty`,
+      `${m}/sub/hard3`,
+    ]) {
       assert.ok(names.includes(n), `${n} listed`);
     }
     assert.ok(Buffer.byteLength(`${m}/${LONG_DIR}/${LONG_DIR}/${LONG_NAME}`) > 255);
@@ -196,17 +221,31 @@ describe('tarStream', () => {
 
   it('listTar agrees with GNU tar on names, types and sizes', async () => {
     const entries = await listTar(fs.createReadStream(archive));
-    const gnu = gnuTar(['--zstd', '-tf', archive]).split('\n').filter(Boolean).map((n) => n.replace(/\/$/, ''));
-    assert.deepEqual(entries.map((e) => e.path), gnu);
+    const gnu = gnuTar(['--zstd', '-tf', archive])
+      .split('\n')
+      .filter(Boolean)
+      .map((n) => n.replace(/\/$/, ''));
+    assert.deepEqual(
+      entries.map((e) => e.path),
+      gnu,
+    );
     const byPath = new Map(entries.map((e) => [e.path.slice(member(src).length + 1), e]));
-    assert.deepEqual(byPath.get('sub/hard2'), { ...byPath.get('sub/hard2')!, type: 'hardlink', linkpath: `${member(src)}/hard1`, size: 0 });
+    assert.deepEqual(byPath.get('sub/hard2'), {
+      ...byPath.get('sub/hard2')!,
+      type: 'hardlink',
+      linkpath: `${member(src)}/hard1`,
+      size: 0,
+    });
     assert.equal(byPath.get('hard1')!.type, 'file');
     assert.equal(byPath.get('long-link')!.linkpath, LONG_TARGET);
     assert.equal(byPath.get('big.bin')!.size, 3 * 1024 * 1024 + 123);
     assert.equal(byPath.get('small.txt')!.mtimeNs / 1000n, 1_600_000_000_123_456n);
     if (isRoot) {
       assert.deepEqual([byPath.get('small.txt')!.uname, byPath.get('small.txt')!.gname], ['root', 'root']);
-      assert.deepEqual([byPath.get('owned')!.uid, byPath.get('owned')!.gid, byPath.get('owned')!.uname], [3_000_000, 4_000_000, '']);
+      assert.deepEqual(
+        [byPath.get('owned')!.uid, byPath.get('owned')!.gid, byPath.get('owned')!.uname],
+        [3_000_000, 4_000_000, ''],
+      );
     }
   });
 });
@@ -220,10 +259,19 @@ describe('tarStream with changing and excluded files', () => {
       for (const n of ['a', 'b', 'c']) fs.writeFileSync(path.join(src, n), `content ${n}`);
       const file = path.join(dir, 'x.tar.zst');
       const errors = await writeArchive([src], file, {
-        onProgress: (p: TarProgress) => { if (p.path === path.join(src, 'a')) fs.rmSync(path.join(src, 'b'), { force: true }); },
+        onProgress: (p: TarProgress) => {
+          if (p.path === path.join(src, 'a')) fs.rmSync(path.join(src, 'b'), { force: true });
+        },
       });
-      assert.deepEqual(errors.map((e) => [e.path, (e.err as { code?: string }).code]), [[path.join(src, 'b'), 'PATH_NOT_FOUND']]);
-      assert.deepEqual(gnuTar(['--zstd', '-tf', file]).split('\n').filter(Boolean), [`${member(src)}/`, `${member(src)}/a`, `${member(src)}/c`]);
+      assert.deepEqual(
+        errors.map((e) => [e.path, (e.err as { code?: string }).code]),
+        [[path.join(src, 'b'), 'PATH_NOT_FOUND']],
+      );
+      assert.deepEqual(gnuTar(['--zstd', '-tf', file]).split('\n').filter(Boolean), [
+        `${member(src)}/`,
+        `${member(src)}/a`,
+        `${member(src)}/c`,
+      ]);
       const out = path.join(dir, 'out');
       assert.deepEqual(await extractTar(fs.createReadStream(file), out), { files: 2, bytes: 18 });
       assert.equal(fs.readFileSync(path.join(out, member(src), 'c'), 'utf8'), 'content c');
@@ -236,8 +284,15 @@ describe('tarStream with changing and excluded files', () => {
     const dir = tmpDir();
     try {
       for (const n of ['a', 'b']) fs.writeFileSync(path.join(dir, n), n);
-      const s = tarStream([dir], { onProgress: (p) => { if (p.path === path.join(dir, 'a')) fs.rmSync(path.join(dir, 'b'), { force: true }); } });
-      await assert.rejects(pipeline(s, fs.createWriteStream(path.join(os.tmpdir(), `safehold-null-${process.pid}`))), (e) => isSafeholdError(e, 'PATH_NOT_FOUND') && e.message.includes(path.join(dir, 'b')));
+      const s = tarStream([dir], {
+        onProgress: (p) => {
+          if (p.path === path.join(dir, 'a')) fs.rmSync(path.join(dir, 'b'), { force: true });
+        },
+      });
+      await assert.rejects(
+        pipeline(s, fs.createWriteStream(path.join(os.tmpdir(), `safehold-null-${process.pid}`))),
+        (e) => isSafeholdError(e, 'PATH_NOT_FOUND') && e.message.includes(path.join(dir, 'b')),
+      );
     } finally {
       fs.rmSync(path.join(os.tmpdir(), `safehold-null-${process.pid}`), { force: true });
       fs.rmSync(dir, { recursive: true, force: true });
@@ -245,8 +300,13 @@ describe('tarStream with changing and excluded files', () => {
   });
 
   it('a missing top-level path fails with PATH_NOT_FOUND', async () => {
-    const drain = async (s: Readable): Promise<void> => { for await (const _ of s); };
-    await assert.rejects(drain(tarStream(['/nonexistent/safehold-tar'], { onError: () => {} })), (e) => isSafeholdError(e, 'PATH_NOT_FOUND') && e.message.includes('/nonexistent/safehold-tar'));
+    const drain = async (s: Readable): Promise<void> => {
+      for await (const _ of s);
+    };
+    await assert.rejects(
+      drain(tarStream(['/nonexistent/safehold-tar'], { onError: () => {} })),
+      (e) => isSafeholdError(e, 'PATH_NOT_FOUND') && e.message.includes('/nonexistent/safehold-tar'),
+    );
   });
 
   for (const change of ['shrinks', 'grows'] as const) {
@@ -269,12 +329,20 @@ describe('tarStream with changing and excluded files', () => {
         assert.ok(changed);
         assert.equal(errors.length, 1);
         assert.equal(errors[0]!.path, f);
-        assert.match(errors[0]!.err.message, change === 'shrinks' ? /shrank while being read: archived 524288 of 2097152 bytes/ : /grew while being read: archived the first 2097152 bytes/);
+        assert.match(
+          errors[0]!.err.message,
+          change === 'shrinks'
+            ? /shrank while being read: archived 524288 of 2097152 bytes/
+            : /grew while being read: archived the first 2097152 bytes/,
+        );
         const out = path.join(dir, 'out');
         fs.mkdirSync(out);
         gnuTar(['--zstd', '-xf', file, '-C', out]);
         const got = fs.readFileSync(path.join(out, member(f)));
-        const expected = change === 'shrinks' ? Buffer.concat([original.subarray(0, 512 * 1024), Buffer.alloc(original.length - 512 * 1024)]) : original;
+        const expected =
+          change === 'shrinks'
+            ? Buffer.concat([original.subarray(0, 512 * 1024), Buffer.alloc(original.length - 512 * 1024)])
+            : original;
         assert.equal(got.length, original.length);
         assert.ok(got.equals(expected));
         const ours = path.join(dir, 'ours');
@@ -303,7 +371,12 @@ describe('tarStream with changing and excluded files', () => {
       const errors = await writeArchive([src, single], file, { excludes: ['*.log', 'node_modules', `${src}/cache`] });
       assert.deepEqual(errors, []);
       const m = member(src);
-      assert.deepEqual(gnuTar(['--zstd', '-tf', file]).split('\n').filter(Boolean), [`${member(single)}`, `${m}/`, `${m}/keep/`, `${m}/keep/b.txt`]);
+      assert.deepEqual(gnuTar(['--zstd', '-tf', file]).split('\n').filter(Boolean), [
+        `${member(single)}`,
+        `${m}/`,
+        `${m}/keep/`,
+        `${m}/keep/b.txt`,
+      ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -321,9 +394,15 @@ describe('tarStream streaming', () => {
       let peak = rss0;
       let compressed = 0;
       let last: TarProgress | undefined;
-      const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 10);
+      const timer = setInterval(() => {
+        peak = Math.max(peak, process.memoryUsage.rss());
+      }, 10);
       try {
-        for await (const c of tarStream([f], { onProgress: (p) => { last = p; } })) {
+        for await (const c of tarStream([f], {
+          onProgress: (p) => {
+            last = p;
+          },
+        })) {
           compressed += (c as Buffer).length;
           peak = Math.max(peak, process.memoryUsage.rss());
         }

@@ -27,8 +27,6 @@ const ZSTD_CHUNK = 1024 * 1024;
 const AHEAD = 4 * 1024 * 1024;
 const DEFAULT_LEVEL = 3;
 
-
-
 /**
  * A zstd-compressed pax tar archive of `paths` (resolved like the archiver's:
  * absolute, parents' symlinks resolved, nested paths dropped). Member names are
@@ -38,10 +36,13 @@ const DEFAULT_LEVEL = 3;
  */
 export function tarStream(paths: string[], opts: TarStreamOptions = {}): Readable {
   const level = opts.level ?? DEFAULT_LEVEL;
-  if (!Number.isInteger(level) || level < 1 || level > 19) throw new SafeholdError('CONFIG', `zstd level must be an integer from 1 to 19, got ${level}`);
-  const zstd = createZstdCompress({ chunkSize: ZSTD_CHUNK, params: { [zc.ZSTD_c_compressionLevel]: level, [zc.ZSTD_c_checksumFlag]: 1 } });
+  if (!Number.isInteger(level) || level < 1 || level > 19)
+    throw new SafeholdError('CONFIG', `zstd level must be an integer from 1 to 19, got ${level}`);
+  const zstd = createZstdCompress({
+    chunkSize: ZSTD_CHUNK,
+    params: { [zc.ZSTD_c_compressionLevel]: level, [zc.ZSTD_c_checksumFlag]: 1 },
+  });
   const pool = new BufferPool();
   void pump(new TarWalker(paths, opts, pool).archive(), zstd, AHEAD, (b) => pool.give(b));
   return zstd;
 }
-

@@ -19,16 +19,41 @@ import type { RetentionPolicy } from './retention.ts';
 import { randomBytes } from '../../../test/helpers/data.ts';
 
 const KEEP_LAST_1: RetentionPolicy = {
-  keepLast: 1, keepHourly: null, keepDaily: null, keepWeekly: null, keepMonthly: null, keepYearly: null, keepWithinMs: null,
+  keepLast: 1,
+  keepHourly: null,
+  keepDaily: null,
+  keepWeekly: null,
+  keepMonthly: null,
+  keepYearly: null,
+  keepWithinMs: null,
 };
 
 function snap(id: string, time: string, tags: string[]): SnapshotWithId {
   return {
-    id, time, version: 1, tree: 'f'.repeat(64), paths: ['/data'], hostname: 'h', username: 'u', uid: 0, gid: 0, tags, excludes: [],
-    kind: 'files', program: 'test',
+    id,
+    time,
+    version: 1,
+    tree: 'f'.repeat(64),
+    paths: ['/data'],
+    hostname: 'h',
+    username: 'u',
+    uid: 0,
+    gid: 0,
+    tags,
+    excludes: [],
+    kind: 'files',
+    program: 'test',
     summary: {
-      filesNew: 0, filesChanged: 0, filesUnchanged: 0, filesFailed: 0, dirs: 0,
-      bytesRead: 0, bytesAdded: 0, totalSize: 0, totalFiles: 0, durationMs: 0,
+      filesNew: 0,
+      filesChanged: 0,
+      filesUnchanged: 0,
+      filesFailed: 0,
+      dirs: 0,
+      bytesRead: 0,
+      bytesAdded: 0,
+      totalSize: 0,
+      totalFiles: 0,
+      durationMs: 0,
     },
   };
 }
@@ -36,10 +61,15 @@ function snap(id: string, time: string, tags: string[]): SnapshotWithId {
 describe('retention, forget and prune wired once', () => {
   it('keeps each partition on its own; without a partition one group decides', () => {
     const snaps = [
-      snap('a1', '2026-01-01T00:00:00Z', ['plan:a']), snap('a2', '2026-01-02T00:00:00Z', ['plan:a']),
-      snap('b1', '2026-01-03T00:00:00Z', ['plan:b']), snap('b2', '2026-01-04T00:00:00Z', ['plan:b']),
+      snap('a1', '2026-01-01T00:00:00Z', ['plan:a']),
+      snap('a2', '2026-01-02T00:00:00Z', ['plan:a']),
+      snap('b1', '2026-01-03T00:00:00Z', ['plan:b']),
+      snap('b2', '2026-01-04T00:00:00Z', ['plan:b']),
     ];
-    const byPlan = chooseByPolicy(snaps, KEEP_LAST_1, { groupBy: [], partition: (s) => tagValue(s.tags, 'plan') ?? '' });
+    const byPlan = chooseByPolicy(snaps, KEEP_LAST_1, {
+      groupBy: [],
+      partition: (s) => tagValue(s.tags, 'plan') ?? '',
+    });
     assert.deepEqual(byPlan.remove.sort(), ['a1', 'b1']);
     assert.equal(byPlan.groups.length, 2);
     const one = chooseByPolicy(snaps, KEEP_LAST_1, { groupBy: [] });
@@ -51,7 +81,9 @@ describe('retention, forget and prune wired once', () => {
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const src = path.join(dir, 'src');
     fs.mkdirSync(src);
-    const repo = await Repository.init(new LocalBackend(path.join(dir, 'repo')), 'pw', { kdf: { N: 1024, r: 8, p: 1 } });
+    const repo = await Repository.init(new LocalBackend(path.join(dir, 'repo')), 'pw', {
+      kdf: { N: 1024, r: 8, p: 1 },
+    });
     t.after(() => repo.close());
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -73,7 +105,10 @@ describe('retention, forget and prune wired once', () => {
     assert.deepEqual(real.removed.sort(), [...old].sort());
     assert.deepEqual(seen, [[], real.removed]);
     assert.ok(real.prune!.bytes.removed > 0);
-    assert.deepEqual((await listSnapshots(repo)).map((s) => s.id), [ids[2]]);
+    assert.deepEqual(
+      (await listSnapshots(repo)).map((s) => s.id),
+      [ids[2]],
+    );
 
     const none = await forgetAndPrune(repo, [], { prune: {} });
     assert.deepEqual(none, { removed: [], prune: null }, 'nothing chosen: no prune');

@@ -56,7 +56,11 @@ export interface RemoveResult {
 }
 
 /** Forgets these snapshots, then prunes the data they alone used (a caller that goes on using `repo` reloads its index). */
-export async function forgetAndPrune(repo: Repository, ids: readonly string[], opts: RemoveOptions = {}): Promise<RemoveResult> {
+export async function forgetAndPrune(
+  repo: Repository,
+  ids: readonly string[],
+  opts: RemoveOptions = {},
+): Promise<RemoveResult> {
   const dryRun = opts.dryRun === true;
   const removed = dryRun ? [] : await forget(repo, ids);
   opts.forgotten?.(removed);

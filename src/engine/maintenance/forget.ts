@@ -17,7 +17,8 @@ export async function forget(repo: Repository, ids: readonly string[]): Promise<
   await requireExclusiveLock(repo);
   const present = new Set((await repo.backend.list('snapshots')).map((f) => f.name));
   const missing = ids.filter((id) => !present.has(id));
-  if (missing.length > 0) throw new SafeholdError('NOT_FOUND', `no snapshot with id ${missing.map((id) => id.slice(0, 12)).join(', ')}`);
+  if (missing.length > 0)
+    throw new SafeholdError('NOT_FOUND', `no snapshot with id ${missing.map((id) => id.slice(0, 12)).join(', ')}`);
   const unique = [...new Set(ids)];
   for (const id of unique) await repo.backend.remove({ type: 'snapshots', name: id });
   return unique;
@@ -26,6 +27,12 @@ export async function forget(repo: Repository, ids: readonly string[]): Promise<
 /** Fails unless this process holds a live exclusive lock on the repository. */
 export async function requireExclusiveLock(repo: Repository): Promise<void> {
   const host = os.hostname();
-  const held = (await listLocks(repo)).some((l) => l.exclusive && !l.stale && l.pid === process.pid && l.hostname === host);
-  if (!held) throw new SafeholdError('INTERNAL', 'removing data needs the exclusive repository lock, and this process does not hold it');
+  const held = (await listLocks(repo)).some(
+    (l) => l.exclusive && !l.stale && l.pid === process.pid && l.hostname === host,
+  );
+  if (!held)
+    throw new SafeholdError(
+      'INTERNAL',
+      'removing data needs the exclusive repository lock, and this process does not hold it',
+    );
 }

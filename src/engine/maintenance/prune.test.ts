@@ -50,7 +50,11 @@ async function buildBase(dir: string): Promise<Omit<Fixture, 'repo'>> {
   const src = path.join(dir, 'src');
   const repoDir = path.join(dir, 'repo');
   fs.mkdirSync(path.join(src, 'sub'), { recursive: true });
-  const repo = await Repository.init(new LocalBackend(repoDir), PASSWORD, { kdf: KDF, chunker: CHUNKER, packSize: PACK_SIZE });
+  const repo = await Repository.init(new LocalBackend(repoDir), PASSWORD, {
+    kdf: KDF,
+    chunker: CHUNKER,
+    packSize: PACK_SIZE,
+  });
   const snaps: Fixture['snaps'] = [];
   const snapshot = async () => {
     const r = await backup(repo, { paths: [src] });
@@ -97,13 +101,16 @@ function repoFiles(repoDir: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of fs.readdirSync(repoDir, { recursive: true, withFileTypes: true }) as fs.Dirent[]) {
     const rel = path.relative(repoDir, path.join(e.parentPath, e.name));
-    if (e.isFile() && !rel.startsWith('locks') && !rel.startsWith('tmp')) out[rel] = fs.statSync(path.join(repoDir, rel)).size;
+    if (e.isFile() && !rel.startsWith('locks') && !rel.startsWith('tmp'))
+      out[rel] = fs.statSync(path.join(repoDir, rel)).size;
   }
   return out;
 }
 
 function packBytes(repoDir: string): number {
-  return Object.entries(repoFiles(repoDir)).filter(([p]) => p.startsWith('data')).reduce((n, [, s]) => n + s, 0);
+  return Object.entries(repoFiles(repoDir))
+    .filter(([p]) => p.startsWith('data'))
+    .reduce((n, [, s]) => n + s, 0);
 }
 
 async function withExclusive<T>(repo: Repository, fn: () => Promise<T>): Promise<T> {
@@ -131,7 +138,11 @@ async function assertRestores(f: Fixture, snaps: Fixture['snaps']): Promise<void
     const target = fs.mkdtempSync(path.join(f.dir, 'restore-'));
     const r = await restore(repo, s.tree, { target });
     assert.deepEqual(r.errors, []);
-    assert.deepEqual(compareFiles(s.expected, path.join(target, f.src)), [], `snapshot ${s.id.slice(0, 8)} restores byte for byte`);
+    assert.deepEqual(
+      compareFiles(s.expected, path.join(target, f.src)),
+      [],
+      `snapshot ${s.id.slice(0, 8)} restores byte for byte`,
+    );
     fs.rmSync(target, { recursive: true, force: true });
   }
 }
@@ -208,11 +219,13 @@ describe('prune refuses a damaged repository and removes nothing', () => {
     await withExclusive(f.repo, () => forget(f.repo, [f.snaps[0]!.id]));
     await damage(f);
     const files = repoFiles(f.repoDir);
-    await withExclusive(f.repo, () => assert.rejects(prune(f.repo, { maxUnusedFraction: 0 }), (e) => {
-      assert.ok(isSafeholdError(e, 'CORRUPT'), String(e));
-      assert.match(e.message, /damaged, prune removed nothing/);
-      return true;
-    }));
+    await withExclusive(f.repo, () =>
+      assert.rejects(prune(f.repo, { maxUnusedFraction: 0 }), (e) => {
+        assert.ok(isSafeholdError(e, 'CORRUPT'), String(e));
+        assert.match(e.message, /damaged, prune removed nothing/);
+        return true;
+      }),
+    );
     assert.deepEqual(repoFiles(f.repoDir), files, 'nothing removed or added');
   };
   const entryOf = async (f: Fixture, type: 'tree' | 'data', id: string) => {
@@ -251,10 +264,18 @@ describe('prune interrupted before each step', () => {
       const plan = await withExclusive(f.repo, () => prune(f.repo, { dryRun: true, maxUnusedFraction: 0 }));
       assert.ok(plan.packs.repacked > 0 && plan.packs.deleted + plan.packs.repacked >= 2, 'every step has work to do');
       const reached: PruneStep[] = [];
-      await withExclusive(f.repo, () => assert.rejects(prune(f.repo, {
-        maxUnusedFraction: 0,
-        beforeStep: (s) => { reached.push(s); if (s === stop) throw new Error(`stopped before ${s}`); },
-      }), /stopped before/));
+      await withExclusive(f.repo, () =>
+        assert.rejects(
+          prune(f.repo, {
+            maxUnusedFraction: 0,
+            beforeStep: (s) => {
+              reached.push(s);
+              if (s === stop) throw new Error(`stopped before ${s}`);
+            },
+          }),
+          /stopped before/,
+        ),
+      );
       assert.equal(reached.at(-1), stop);
       for (const w of await assertSound(f.repoDir)) assert.match(w, /^pack [0-9a-f]{12}: not in any index/);
       await assertRestores(f, f.snaps.slice(1));
@@ -285,7 +306,8 @@ describe('prune and blobs stored twice', () => {
     const repo = await Repository.open(new LocalBackend(f.repoDir), PASSWORD);
     const keys: string[] = [];
     for (const name of fs.readdirSync(path.join(f.repoDir, 'index'))) {
-      for (const p of (await repo.loadFile<IndexFile>('index', name)).packs) for (const b of p.blobs) keys.push(`${b.type}:${b.id}`);
+      for (const p of (await repo.loadFile<IndexFile>('index', name)).packs)
+        for (const b of p.blobs) keys.push(`${b.type}:${b.id}`);
     }
     assert.equal(new Set(keys).size, keys.length, 'every blob is indexed once');
     assert.deepEqual(await assertSound(f.repoDir), []);
@@ -303,7 +325,8 @@ describe('check and packs indexed twice', () => {
     const [pack, blobs] = [...f.repo.index.byPack()].sort(([a], [b]) => (a < b ? -1 : 1))[0]!;
     const bytes = await f.repo.backend.load({ type: 'data', name: pack });
     const builder = new PackBuilder();
-    for (const e of blobs.sort((x, y) => x.offset - y.offset)) builder.add(e.type, e.id, bytes.subarray(e.offset, e.offset + e.length), e.rawLength);
+    for (const e of blobs.sort((x, y) => x.offset - y.offset))
+      builder.add(e.type, e.id, bytes.subarray(e.offset, e.offset + e.length), e.rawLength);
     const copy = builder.finish(f.repo.key.encrypt);
     const copyId = fileId(copy);
     await f.repo.backend.save({ type: 'data', name: copyId }, copy);
@@ -315,7 +338,11 @@ describe('check and packs indexed twice', () => {
       const res = await check(await Repository.open(new LocalBackend(f.repoDir), PASSWORD));
       // The missing copy is named; when the in-memory index happened to pick that copy (index files load in
       // parallel), the trees it holds are reported unreadable as well, which is what reading would meet.
-      assert.equal(res.errors[0]?.object, `pack ${gone.slice(0, 12)}`, 'whichever copy the index kept, the missing one is named');
+      assert.equal(
+        res.errors[0]?.object,
+        `pack ${gone.slice(0, 12)}`,
+        'whichever copy the index kept, the missing one is named',
+      );
       for (const e of res.errors.slice(1)) assert.match(e.object, /^tree [0-9a-f]{12}$/);
       assert.match(res.errors[0]!.message, new RegExp(`^missing: the index names it for ${blobs.length} blobs`));
       await f.repo.backend.save({ type: 'data', name: gone }, saved);

@@ -65,14 +65,28 @@ export interface PruneStats {
   snapshots: number;
   blobs: { used: number; unused: number; duplicates: number; repacked: number; removed: number };
   /** deleted: packs removed whole (unused ones, including `unindexed`, those no index named); repacked: removed after copying their used blobs into `written`. */
-  packs: { before: number; deleted: number; unindexed: number; repacked: number; kept: number; written: number; after: number };
+  packs: {
+    before: number;
+    deleted: number;
+    unindexed: number;
+    repacked: number;
+    kept: number;
+    written: number;
+    after: number;
+  };
   /** Pack file bytes; `repacked` counts the blob bytes copied, `unusedAfter` the unused blob bytes left in kept packs. */
   bytes: { before: number; after: number; removed: number; repacked: number; unusedAfter: number };
   indexFiles: { before: number; after: number };
 }
 
 /** One blob as an index file lists it. */
-interface Listed { id: string; type: BlobType; offset: number; length: number; raw: number }
+interface Listed {
+  id: string;
+  type: BlobType;
+  offset: number;
+  length: number;
+  raw: number;
+}
 
 interface PackPlan {
   id: string;
@@ -94,20 +108,32 @@ interface Loaded {
 
 export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneStats> {
   const maxUnused = opts.maxUnusedFraction ?? DEFAULT_MAX_UNUSED;
-  if (!(maxUnused >= 0 && maxUnused <= 1)) throw new SafeholdError('USAGE', `the unused share must be between 0 and 1 (got ${maxUnused})`);
+  if (!(maxUnused >= 0 && maxUnused <= 1))
+    throw new SafeholdError('USAGE', `the unused share must be between 0 and 1 (got ${maxUnused})`);
   await requireExclusiveLock(repo);
   const progress = opts.progress ?? { phase: 'index', done: 0, total: 0 };
-  const step = async (s: PruneStep) => { await opts.beforeStep?.(s); };
+  const step = async (s: PruneStep) => {
+    await opts.beforeStep?.(s);
+  };
 
   // (a) Everything is read before anything changes; any damage stops here.
   const { loaded, stored, snapshots, used } = await refuseOnDamage(async () => {
     const loaded = await loadIndexFiles(repo, progress);
     const stored = new Map((await repo.backend.list('data')).map((f) => [f.name, f.size]));
     for (const [pack, blobs] of loaded.listings) {
-      if (!stored.has(pack)) throw new SafeholdError('CORRUPT', `pack ${short(pack)} is missing: the index names it for ${blobs.length} blobs`);
+      if (!stored.has(pack))
+        throw new SafeholdError(
+          'CORRUPT',
+          `pack ${short(pack)} is missing: the index names it for ${blobs.length} blobs`,
+        );
     }
     const snapshots = (await listSnapshots(repo)).filter((s) => !opts.ignoreSnapshots?.has(s.id));
-    const used = await usedBlobs(repo, loaded.index, snapshots.map((s) => ({ tree: s.tree, snap: s.id })), progress);
+    const used = await usedBlobs(
+      repo,
+      loaded.index,
+      snapshots.map((s) => ({ tree: s.tree, snap: s.id })),
+      progress,
+    );
     return { loaded, stored, snapshots, used };
   });
 
@@ -134,7 +160,8 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   if (indexChanges) {
     await step('write-index');
     const remaining = [...kept.map((p) => ({ id: p.id, entries: p.blobs.map(toEntry) })), ...written];
-    if (remaining.length > 0) await repo.saveFile('index', indexFileFor(remaining, membersOfGroupsIn(loaded.index, remaining)));
+    if (remaining.length > 0)
+      await repo.saveFile('index', indexFileFor(remaining, membersOfGroupsIn(loaded.index, remaining)));
     await step('delete-index');
     for (const name of loaded.names) await repo.backend.remove({ type: 'index', name });
   }
@@ -147,7 +174,13 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     await repo.backend.remove({ type: 'data', name: pack });
     progress.done++;
   }
-  return finishStats(stats, kept, { count: written.length, bytes: written.reduce((n, w) => n + w.size, 0) }, loaded.names.length, indexChanges);
+  return finishStats(
+    stats,
+    kept,
+    { count: written.length, bytes: written.reduce((n, w) => n + w.size, 0) },
+    loaded.names.length,
+    indexChanges,
+  );
 }
 
 /** Runs the read-only analysis; damage (unreadable, missing or inconsistent data) becomes one clear refusal. */
@@ -156,7 +189,11 @@ async function refuseOnDamage<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     if (isSafeholdError(e, 'CORRUPT') || isSafeholdError(e, 'NOT_FOUND')) {
-      throw new SafeholdError('CORRUPT', `the repository is damaged, prune removed nothing: ${e.message} (run 'safehold check --read-data')`, { cause: e });
+      throw new SafeholdError(
+        'CORRUPT',
+        `the repository is damaged, prune removed nothing: ${e.message} (run 'safehold check --read-data')`,
+        { cause: e },
+      );
     }
     throw e;
   }
@@ -177,13 +214,21 @@ async function loadIndexFiles(repo: Repository, progress: PruneProgress): Promis
 }
 
 /** Every blob (as blobKey) reachable from the roots: trees, and the data blobs of files. */
-async function usedBlobs(repo: Repository, index: Index, roots: { tree: string; snap: string }[], progress: PruneProgress): Promise<Set<string>> {
+async function usedBlobs(
+  repo: Repository,
+  index: Index,
+  roots: { tree: string; snap: string }[],
+  progress: PruneProgress,
+): Promise<Set<string>> {
   Object.assign(progress, { phase: 'trees', done: 0, total: 0 });
   const used = new Set<string>();
   let level: string[] = [];
   for (const r of roots) {
     if (typeof r.tree !== 'string') throw new SafeholdError('CORRUPT', `snapshot ${short(r.snap)} has no root tree`);
-    if (!used.has(blobKey('tree', r.tree))) { used.add(blobKey('tree', r.tree)); level.push(r.tree); }
+    if (!used.has(blobKey('tree', r.tree))) {
+      used.add(blobKey('tree', r.tree));
+      level.push(r.tree);
+    }
   }
   while (level.length > 0) {
     progress.total += level.length;
@@ -198,7 +243,11 @@ async function usedBlobs(repo: Repository, index: Index, roots: { tree: string; 
         for (const c of Array.isArray(n.content) ? n.content : []) {
           // A member of a group keeps its whole group.
           const stored = index.storedId('data', c);
-          if (stored === undefined) throw new SafeholdError('CORRUPT', `data blob ${short(c)} of ${JSON.stringify(n.name)} (tree ${short(id)}) is not in the index`);
+          if (stored === undefined)
+            throw new SafeholdError(
+              'CORRUPT',
+              `data blob ${short(c)} of ${JSON.stringify(n.name)} (tree ${short(id)}) is not in the index`,
+            );
           used.add(blobKey('data', stored));
         }
       }
@@ -217,7 +266,12 @@ async function loadNodes(repo: Repository, index: Index, id: string): Promise<Tr
 }
 
 /** Chooses one copy of every used blob and decides each indexed pack's fate. */
-function planPacks(listings: Map<string, Listed[]>, stored: Map<string, number>, used: Set<string>, maxUnused: number): PackPlan[] {
+function planPacks(
+  listings: Map<string, Listed[]>,
+  stored: Map<string, number>,
+  used: Set<string>,
+  maxUnused: number,
+): PackPlan[] {
   // A blob in several packs is kept where the largest share of the pack is used, so that
   // the other copies free whole packs where possible (ties: the smaller pack id).
   const share = new Map<string, number>();
@@ -228,7 +282,10 @@ function planPacks(listings: Map<string, Listed[]>, stored: Map<string, number>,
     for (const b of blobs) {
       total += b.length;
       const k = blobKey(b.type, b.id);
-      if (used.has(k) && !seen.has(k)) { seen.add(k); wanted += b.length; }
+      if (used.has(k) && !seen.has(k)) {
+        seen.add(k);
+        wanted += b.length;
+      }
     }
     share.set(pack, total > 0 ? wanted / total : 0);
   }
@@ -238,7 +295,8 @@ function planPacks(listings: Map<string, Listed[]>, stored: Map<string, number>,
       const k = blobKey(b.type, b.id);
       if (!used.has(k)) continue;
       const cur = chosen.get(k);
-      if (cur === undefined || share.get(pack)! > share.get(cur)! || (share.get(pack) === share.get(cur) && pack < cur)) chosen.set(k, pack);
+      if (cur === undefined || share.get(pack)! > share.get(cur)! || (share.get(pack) === share.get(cur) && pack < cur))
+        chosen.set(k, pack);
     }
   }
   const plans: PackPlan[] = [];
@@ -249,7 +307,11 @@ function planPacks(listings: Map<string, Listed[]>, stored: Map<string, number>,
     let unusedBytes = 0;
     for (const b of blobs) {
       const k = blobKey(b.type, b.id);
-      if (chosen.get(k) === pack && !seen.has(k)) { seen.add(k); keep.push(b); usedBytes += b.length; } else unusedBytes += b.length;
+      if (chosen.get(k) === pack && !seen.has(k)) {
+        seen.add(k);
+        keep.push(b);
+        usedBytes += b.length;
+      } else unusedBytes += b.length;
     }
     const action = keep.length === blobs.length ? 'keep' : keep.length === 0 ? 'delete' : 'repack';
     plans.push({ id: pack, size: stored.get(pack)!, blobs, used: keep, usedBytes, unusedBytes, action });
@@ -269,7 +331,11 @@ function planPacks(listings: Map<string, Listed[]>, stored: Map<string, number>,
 }
 
 /** Copies the chosen blobs of the packs into new packs, verifying each (GCM tag, size, id) on the way. */
-async function repack(repo: Repository, packs: PackPlan[], progress: PruneProgress): Promise<{ id: string; entries: PackEntry[]; size: number }[]> {
+async function repack(
+  repo: Repository,
+  packs: PackPlan[],
+  progress: PruneProgress,
+): Promise<{ id: string; entries: PackEntry[]; size: number }[]> {
   Object.assign(progress, { phase: 'repack', done: 0, total: packs.length });
   const builders: Record<BlobType, PackBuilder> = { data: new PackBuilder(), tree: new PackBuilder() };
   const written: { id: string; entries: PackEntry[]; size: number }[] = [];
@@ -290,7 +356,11 @@ async function repack(repo: Repository, packs: PackPlan[], progress: PruneProgre
         if (sealed.length !== b.length) throw new SafeholdError('CORRUPT', 'the pack is shorter than the index says');
         repo.decodeBlob(b.id, { rawLength: b.raw }, sealed);
       } catch (e) {
-        throw new SafeholdError('CORRUPT', `cannot repack ${b.type} blob ${short(b.id)} of pack ${short(p.id)}: ${e instanceof Error ? e.message : String(e)}; no pack or index was removed (run 'safehold check --read-data')`, { cause: e });
+        throw new SafeholdError(
+          'CORRUPT',
+          `cannot repack ${b.type} blob ${short(b.id)} of pack ${short(p.id)}: ${e instanceof Error ? e.message : String(e)}; no pack or index was removed (run 'safehold check --read-data')`,
+          { cause: e },
+        );
       }
       builders[b.type].add(b.type, b.id, sealed, b.raw);
       if (builders[b.type].size >= repo.config.packSize) await flush(b.type);
@@ -318,7 +388,14 @@ function estimatePacks(blobs: Listed[], packSize: number): { count: number; byte
   for (const type of ['data', 'tree'] as const) {
     let size = 0;
     let n = 0;
-    const close = () => { if (n > 0) { count++; bytes += size + n * PACK_ENTRY_BYTES + OVERHEAD + 4; } size = 0; n = 0; };
+    const close = () => {
+      if (n > 0) {
+        count++;
+        bytes += size + n * PACK_ENTRY_BYTES + OVERHEAD + 4;
+      }
+      size = 0;
+      n = 0;
+    };
     for (const b of blobs) {
       if (b.type !== type) continue;
       size += b.length;
@@ -330,7 +407,15 @@ function estimatePacks(blobs: Listed[], packSize: number): { count: number; byte
   return { count, bytes };
 }
 
-function baseStats(dryRun: boolean, snapshots: number, used: Set<string>, loaded: Loaded, stored: Map<string, number>, plans: PackPlan[], unindexed: string[]): PruneStats {
+function baseStats(
+  dryRun: boolean,
+  snapshots: number,
+  used: Set<string>,
+  loaded: Loaded,
+  stored: Map<string, number>,
+  plans: PackPlan[],
+  unindexed: string[],
+): PruneStats {
   const copies = plans.reduce((n, p) => n + p.blobs.filter((b) => used.has(blobKey(b.type, b.id))).length, 0);
   const allBlobs = plans.reduce((n, p) => n + p.blobs.length, 0);
   const gone = plans.filter((p) => p.action !== 'keep');
@@ -354,12 +439,24 @@ function baseStats(dryRun: boolean, snapshots: number, used: Set<string>, loaded
       written: 0,
       after: 0,
     },
-    bytes: { before, after: 0, removed: 0, repacked: gone.reduce((n, p) => n + (p.action === 'repack' ? p.usedBytes : 0), 0), unusedAfter: 0 },
+    bytes: {
+      before,
+      after: 0,
+      removed: 0,
+      repacked: gone.reduce((n, p) => n + (p.action === 'repack' ? p.usedBytes : 0), 0),
+      unusedAfter: 0,
+    },
     indexFiles: { before: loaded.names.length, after: loaded.names.length },
   };
 }
 
-function finishStats(s: PruneStats, kept: PackPlan[], written: { count: number; bytes: number }, indexBefore: number, indexRewritten: boolean): PruneStats {
+function finishStats(
+  s: PruneStats,
+  kept: PackPlan[],
+  written: { count: number; bytes: number },
+  indexBefore: number,
+  indexRewritten: boolean,
+): PruneStats {
   s.packs.written = written.count;
   s.packs.after = kept.length + written.count;
   s.bytes.after = kept.reduce((n, p) => n + p.size, 0) + written.bytes;

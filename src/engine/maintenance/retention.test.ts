@@ -9,13 +9,44 @@ import { applyRetention, isEmptyPolicy, isoWeek } from './retention.ts';
 import type { GroupField, RetentionPolicy } from './retention.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';
 
-const NONE: RetentionPolicy = { keepLast: null, keepHourly: null, keepDaily: null, keepWeekly: null, keepMonthly: null, keepYearly: null, keepWithinMs: null };
+const NONE: RetentionPolicy = {
+  keepLast: null,
+  keepHourly: null,
+  keepDaily: null,
+  keepWeekly: null,
+  keepMonthly: null,
+  keepYearly: null,
+  keepWithinMs: null,
+};
 const DAY = 86_400_000;
 
 function snap(id: string, time: string, over: Partial<SnapshotWithId> = {}): SnapshotWithId {
   return {
-    id, time, version: 1, tree: 'f'.repeat(64), paths: ['/data'], hostname: 'h1', username: 'u', uid: 0, gid: 0, tags: [], excludes: [],
-    kind: 'files', program: 'test', summary: { filesNew: 0, filesChanged: 0, filesUnchanged: 0, filesFailed: 0, dirs: 0, bytesRead: 0, bytesAdded: 0, totalSize: 0, totalFiles: 0, durationMs: 0 },
+    id,
+    time,
+    version: 1,
+    tree: 'f'.repeat(64),
+    paths: ['/data'],
+    hostname: 'h1',
+    username: 'u',
+    uid: 0,
+    gid: 0,
+    tags: [],
+    excludes: [],
+    kind: 'files',
+    program: 'test',
+    summary: {
+      filesNew: 0,
+      filesChanged: 0,
+      filesUnchanged: 0,
+      filesFailed: 0,
+      dirs: 0,
+      bytesRead: 0,
+      bytesAdded: 0,
+      totalSize: 0,
+      totalFiles: 0,
+      durationMs: 0,
+    },
     ...over,
   };
 }
@@ -51,7 +82,16 @@ describe('retention on a calendar around a DST change', () => {
   });
 
   it('keepHourly: the repeated 02:00 hour of the change is one wall-clock bucket; the oldest is kept while counts remain', () => {
-    assert.deepEqual(keptIds(FALL, { keepHourly: 100 }, 'Europe/Berlin'), ['s9', 's8', 's7', 's6', 's5', 's4', 's2', 's1']);
+    assert.deepEqual(keptIds(FALL, { keepHourly: 100 }, 'Europe/Berlin'), [
+      's9',
+      's8',
+      's7',
+      's6',
+      's5',
+      's4',
+      's2',
+      's1',
+    ]);
     assert.deepEqual(keptIds(FALL, { keepHourly: 100 }, 'UTC'), ['s9', 's8', 's7', 's6', 's5', 's4', 's3', 's2', 's1']);
   });
 
@@ -66,23 +106,41 @@ describe('retention on a calendar around a DST change', () => {
     assert.deepEqual(keptIds(FALL, { keepMonthly: 2 }, 'Europe/Berlin'), ['s9', 's7']);
     assert.deepEqual(keptIds(FALL, { keepYearly: 2 }, 'Europe/Berlin'), ['s9', 's7']);
     assert.deepEqual(keptIds(FALL, { keepYearly: 2 }, 'UTC'), ['s9', 's8']);
-    assert.deepEqual(keptIds(FALL, { keepYearly: 5 }, 'Europe/Berlin'), ['s9', 's7', 's1'], 'two years only: the oldest is kept too');
+    assert.deepEqual(
+      keptIds(FALL, { keepYearly: 5 }, 'Europe/Berlin'),
+      ['s9', 's7', 's1'],
+      'two years only: the oldest is kept too',
+    );
   });
 
   it('keepWithin is measured from the newest snapshot of the group, not from now', () => {
     assert.deepEqual(keptIds(FALL, { keepWithinMs: DAY }, 'Europe/Berlin'), ['s9', 's8']);
     assert.deepEqual(keptIds(FALL, { keepWithinMs: 62 * DAY }, 'UTC'), ['s9', 's8', 's7']);
-    assert.deepEqual(keptIds(FALL, { keepWithinMs: 65 * DAY }, 'UTC'), ['s9', 's8', 's7', 's6'], 's6 is exactly 65 days older: the bound is inclusive');
+    assert.deepEqual(
+      keptIds(FALL, { keepWithinMs: 65 * DAY }, 'UTC'),
+      ['s9', 's8', 's7', 's6'],
+      's6 is exactly 65 days older: the bound is inclusive',
+    );
   });
 
   it('rules combine, and every kept snapshot lists all its reasons', () => {
-    const { groups } = applyRetention(FALL, { ...NONE, keepLast: 1, keepDaily: 2, keepMonthly: 3 }, { timezone: 'Europe/Berlin' });
-    assert.deepEqual(groups[0]!.keep.map((k) => [k.snapshot.id, k.reasons]), [
-      ['s9', ['last', 'daily', 'monthly']],
-      ['s7', ['daily', 'monthly']],
-      ['s6', ['monthly']],
-    ]);
-    assert.deepEqual(groups[0]!.remove.map((s) => s.id), ['s8', 's5', 's4', 's3', 's2', 's1']);
+    const { groups } = applyRetention(
+      FALL,
+      { ...NONE, keepLast: 1, keepDaily: 2, keepMonthly: 3 },
+      { timezone: 'Europe/Berlin' },
+    );
+    assert.deepEqual(
+      groups[0]!.keep.map((k) => [k.snapshot.id, k.reasons]),
+      [
+        ['s9', ['last', 'daily', 'monthly']],
+        ['s7', ['daily', 'monthly']],
+        ['s6', ['monthly']],
+      ],
+    );
+    assert.deepEqual(
+      groups[0]!.remove.map((s) => s.id),
+      ['s8', 's5', 's4', 's3', 's2', 's1'],
+    );
   });
 
   it('the start of summer time moves day boundaries by the zone offset', () => {
@@ -115,18 +173,30 @@ describe('retention groups and empty policies', () => {
 
   it('groups by host, paths (as a set) and tags by default', () => {
     const { groups } = applyRetention(mixed, { ...NONE, keepLast: 1 }, { timezone: 'UTC' });
-    assert.deepEqual(groups.map((g) => [g.fields, g.keep.map((k) => k.snapshot.id), g.remove.map((s) => s.id)]), [
-      [{ host: 'a', paths: ['/x', '/y'], tags: ['db'] }, ['a3'], []],
-      [{ host: 'a', paths: ['/x', '/y'], tags: [] }, ['a2'], ['a1']],
-      [{ host: 'b', paths: ['/x', '/y'], tags: [] }, ['b1'], []],
-    ]);
+    assert.deepEqual(
+      groups.map((g) => [g.fields, g.keep.map((k) => k.snapshot.id), g.remove.map((s) => s.id)]),
+      [
+        [{ host: 'a', paths: ['/x', '/y'], tags: ['db'] }, ['a3'], []],
+        [{ host: 'a', paths: ['/x', '/y'], tags: [] }, ['a2'], ['a1']],
+        [{ host: 'b', paths: ['/x', '/y'], tags: [] }, ['b1'], []],
+      ],
+    );
   });
 
   it('groups by the chosen fields only, or not at all', () => {
     const byHost = applyRetention(mixed, { ...NONE, keepLast: 1 }, { groupBy: ['host'], timezone: 'UTC' }).groups;
-    assert.deepEqual(byHost.map((g) => [g.key, g.keep.map((k) => k.snapshot.id)]), [['{"host":"a"}', ['a3']], ['{"host":"b"}', ['b1']]]);
+    assert.deepEqual(
+      byHost.map((g) => [g.key, g.keep.map((k) => k.snapshot.id)]),
+      [
+        ['{"host":"a"}', ['a3']],
+        ['{"host":"b"}', ['b1']],
+      ],
+    );
     const all = applyRetention(mixed, { ...NONE, keepLast: 1 }, { groupBy: [], timezone: 'UTC' }).groups;
-    assert.deepEqual(all.map((g) => [g.key, g.keep.map((k) => k.snapshot.id), g.remove.length]), [['{}', ['b1'], 3]]);
+    assert.deepEqual(
+      all.map((g) => [g.key, g.keep.map((k) => k.snapshot.id), g.remove.length]),
+      [['{}', ['b1'], 3]],
+    );
   });
 
   it('a policy without a rule keeps everything (callers refuse it)', () => {
@@ -143,57 +213,93 @@ describe('retention groups and empty policies', () => {
 describe('retention properties', () => {
   const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Australia/Lord_Howe'];
   const T0 = Date.UTC(2023, 0, 1);
-  const snapsArb = fc.array(
-    fc.record({
-      t: fc.integer({ min: 0, max: 3 * 365 * DAY }),
-      host: fc.constantFrom('h1', 'h2'),
-      paths: fc.constantFrom(['/a'], ['/a', '/b'], ['/b', '/a']),
-      tags: fc.subarray(['x', 'y']),
-    }),
-    { maxLength: 60 },
-  ).map((rs) => rs.map((r, i) => snap(i.toString(16).padStart(4, '0'), new Date(T0 + r.t).toISOString(), { hostname: r.host, paths: [...r.paths], tags: r.tags })));
+  const snapsArb = fc
+    .array(
+      fc.record({
+        t: fc.integer({ min: 0, max: 3 * 365 * DAY }),
+        host: fc.constantFrom('h1', 'h2'),
+        paths: fc.constantFrom(['/a'], ['/a', '/b'], ['/b', '/a']),
+        tags: fc.subarray(['x', 'y']),
+      }),
+      { maxLength: 60 },
+    )
+    .map((rs) =>
+      rs.map((r, i) =>
+        snap(i.toString(16).padStart(4, '0'), new Date(T0 + r.t).toISOString(), {
+          hostname: r.host,
+          paths: [...r.paths],
+          tags: r.tags,
+        }),
+      ),
+    );
   const count = fc.option(fc.integer({ min: 0, max: 8 }), { nil: null });
   const policyArb = fc.record({
-    keepLast: count, keepHourly: count, keepDaily: count, keepWeekly: count, keepMonthly: count, keepYearly: count,
+    keepLast: count,
+    keepHourly: count,
+    keepDaily: count,
+    keepWeekly: count,
+    keepMonthly: count,
+    keepYearly: count,
     keepWithinMs: fc.option(fc.integer({ min: 0, max: 400 * DAY }), { nil: null }),
   });
   const groupByArb = fc.subarray(['host', 'paths', 'tags'] as GroupField[]);
   const zoneArb = fc.constantFrom(...ZONES);
-  const newestFirst = (a: SnapshotWithId, b: SnapshotWithId) => Date.parse(b.time) - Date.parse(a.time) || (a.id < b.id ? 1 : -1);
+  const newestFirst = (a: SnapshotWithId, b: SnapshotWithId) =>
+    Date.parse(b.time) - Date.parse(a.time) || (a.id < b.id ? 1 : -1);
 
   it('kept and removed partition every group, and every kept snapshot has a reason', () => {
-    fc.assert(fc.property(snapsArb, policyArb, groupByArb, zoneArb, (snaps, policy, groupBy, timezone) => {
-      const { groups } = applyRetention(snaps, policy, { groupBy, timezone });
-      const seen = groups.flatMap((g) => [...g.keep.map((k) => k.snapshot.id), ...g.remove.map((s) => s.id)]);
-      assert.deepEqual([...seen].sort(), snaps.map((s) => s.id).sort());
-      for (const g of groups) for (const k of g.keep) assert.ok(k.reasons.length > 0);
-    }));
+    fc.assert(
+      fc.property(snapsArb, policyArb, groupByArb, zoneArb, (snaps, policy, groupBy, timezone) => {
+        const { groups } = applyRetention(snaps, policy, { groupBy, timezone });
+        const seen = groups.flatMap((g) => [...g.keep.map((k) => k.snapshot.id), ...g.remove.map((s) => s.id)]);
+        assert.deepEqual([...seen].sort(), snaps.map((s) => s.id).sort());
+        for (const g of groups) for (const k of g.keep) assert.ok(k.reasons.length > 0);
+      }),
+    );
   });
 
   it('keepLast n alone keeps exactly the n newest of each group', () => {
-    fc.assert(fc.property(snapsArb, fc.integer({ min: 1, max: 10 }), groupByArb, (snaps, n, groupBy) => {
-      for (const g of applyRetention(snaps, { ...NONE, keepLast: n }, { groupBy, timezone: 'UTC' }).groups) {
-        const all = [...g.keep.map((k) => k.snapshot), ...g.remove].sort(newestFirst);
-        assert.deepEqual(g.keep.map((k) => k.snapshot.id), all.slice(0, n).map((s) => s.id));
-      }
-    }));
+    fc.assert(
+      fc.property(snapsArb, fc.integer({ min: 1, max: 10 }), groupByArb, (snaps, n, groupBy) => {
+        for (const g of applyRetention(snaps, { ...NONE, keepLast: n }, { groupBy, timezone: 'UTC' }).groups) {
+          const all = [...g.keep.map((k) => k.snapshot), ...g.remove].sort(newestFirst);
+          assert.deepEqual(
+            g.keep.map((k) => k.snapshot.id),
+            all.slice(0, n).map((s) => s.id),
+          );
+        }
+      }),
+    );
   });
 
   it('never removes the newest snapshot of a group when a rule is set', () => {
-    fc.assert(fc.property(snapsArb, policyArb, groupByArb, zoneArb, (snaps, policy, groupBy, timezone) => {
-      fc.pre(!isEmptyPolicy(policy));
-      for (const g of applyRetention(snaps, policy, { groupBy, timezone }).groups) {
-        const newest = [...g.keep.map((k) => k.snapshot), ...g.remove].sort(newestFirst)[0]!;
-        assert.ok(g.keep.some((k) => k.snapshot.id === newest.id), `newest ${newest.id} of ${g.key} is kept`);
-      }
-    }));
+    fc.assert(
+      fc.property(snapsArb, policyArb, groupByArb, zoneArb, (snaps, policy, groupBy, timezone) => {
+        fc.pre(!isEmptyPolicy(policy));
+        for (const g of applyRetention(snaps, policy, { groupBy, timezone }).groups) {
+          const newest = [...g.keep.map((k) => k.snapshot), ...g.remove].sort(newestFirst)[0]!;
+          assert.ok(
+            g.keep.some((k) => k.snapshot.id === newest.id),
+            `newest ${newest.id} of ${g.key} is kept`,
+          );
+        }
+      }),
+    );
   });
 
   it('is idempotent: applied again to what it keeps, it removes nothing', () => {
-    fc.assert(fc.property(snapsArb, policyArb, groupByArb, zoneArb, (snaps, policy, groupBy, timezone) => {
-      const kept = applyRetention(snaps, policy, { groupBy, timezone }).groups.flatMap((g) => g.keep.map((k) => k.snapshot));
-      const again = applyRetention(kept, policy, { groupBy, timezone }).groups;
-      assert.deepEqual(again.flatMap((g) => g.remove.map((s) => s.id)), []);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(snapsArb, policyArb, groupByArb, zoneArb, (snaps, policy, groupBy, timezone) => {
+        const kept = applyRetention(snaps, policy, { groupBy, timezone }).groups.flatMap((g) =>
+          g.keep.map((k) => k.snapshot),
+        );
+        const again = applyRetention(kept, policy, { groupBy, timezone }).groups;
+        assert.deepEqual(
+          again.flatMap((g) => g.remove.map((s) => s.id)),
+          [],
+        );
+      }),
+      { numRuns: 300 },
+    );
   });
 });

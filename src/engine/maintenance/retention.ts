@@ -58,7 +58,11 @@ export function isEmptyPolicy(p: RetentionPolicy): boolean {
   return counts.every((c) => c === null || c === 0) && p.keepWithinMs === null;
 }
 
-export function applyRetention(snapshots: readonly SnapshotWithId[], policy: RetentionPolicy, opts: RetentionOptions = {}): { groups: RetentionGroup[] } {
+export function applyRetention(
+  snapshots: readonly SnapshotWithId[],
+  policy: RetentionPolicy,
+  opts: RetentionOptions = {},
+): { groups: RetentionGroup[] } {
   const groupBy = opts.groupBy ?? GROUP_FIELDS;
   const bucketsOf = bucketFunctions(opts.timezone ?? (Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'));
   const groups = new Map<string, { fields: RetentionGroup['fields']; snaps: SnapshotWithId[] }>();
@@ -99,7 +103,11 @@ interface Rule {
   last: number | null;
 }
 
-function selectInGroup(list: SnapshotWithId[], p: RetentionPolicy, b: Record<'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly', Bucket>): Omit<RetentionGroup, 'key' | 'fields'> {
+function selectInGroup(
+  list: SnapshotWithId[],
+  p: RetentionPolicy,
+  b: Record<'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly', Bucket>,
+): Omit<RetentionGroup, 'key' | 'fields'> {
   if (isEmptyPolicy(p)) return { keep: list.map((snapshot) => ({ snapshot, reasons: ['empty policy'] })), remove: [] };
   const rules: Rule[] = [
     { reason: 'last', left: p.keepLast ?? 0, bucket: null, last: null },
@@ -134,7 +142,14 @@ function selectInGroup(list: SnapshotWithId[], p: RetentionPolicy, b: Record<'ho
 
 /** Calendar bucket numbers (like restic's: YYYYMMDDHH, YYYYMMDD, YYYYWW, YYYYMM, YYYY) in a time zone, by wall clock. */
 function bucketFunctions(timezone: string): Record<'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly', Bucket> {
-  const fmt = new Intl.DateTimeFormat('en-US', { timeZone: timezone, year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', hourCycle: 'h23' });
+  const fmt = new Intl.DateTimeFormat('en-US', {
+    timeZone: timezone,
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    hourCycle: 'h23',
+  });
   const cache = new Map<number, [number, number, number, number]>();
   const parts = (ms: number): [number, number, number, number] => {
     let p = cache.get(ms);
@@ -146,10 +161,23 @@ function bucketFunctions(timezone: string): Record<'hourly' | 'daily' | 'weekly'
     return p;
   };
   return {
-    hourly: (ms) => { const [y, m, d, h] = parts(ms); return ((y * 100 + m) * 100 + d) * 100 + h; },
-    daily: (ms) => { const [y, m, d] = parts(ms); return (y * 100 + m) * 100 + d; },
-    weekly: (ms) => { const [y, m, d] = parts(ms); const [wy, w] = isoWeek(y, m, d); return wy * 100 + w; },
-    monthly: (ms) => { const [y, m] = parts(ms); return y * 100 + m; },
+    hourly: (ms) => {
+      const [y, m, d, h] = parts(ms);
+      return ((y * 100 + m) * 100 + d) * 100 + h;
+    },
+    daily: (ms) => {
+      const [y, m, d] = parts(ms);
+      return (y * 100 + m) * 100 + d;
+    },
+    weekly: (ms) => {
+      const [y, m, d] = parts(ms);
+      const [wy, w] = isoWeek(y, m, d);
+      return wy * 100 + w;
+    },
+    monthly: (ms) => {
+      const [y, m] = parts(ms);
+      return y * 100 + m;
+    },
     yearly: (ms) => parts(ms)[0],
   };
 }

@@ -58,7 +58,10 @@ function sameType(st: fs.Stats, type: MetaType): boolean {
 }
 
 function notThere(dest: string, type: MetaType): SafeholdError {
-  return new SafeholdError('UNSAFE_PATH', `refusing to set the attributes of ${dest}: it is no longer the ${type} restored there (a symlink or another entry took its place)`);
+  return new SafeholdError(
+    'UNSAFE_PATH',
+    `refusing to set the attributes of ${dest}: it is no longer the ${type} restored there (a symlink or another entry took its place)`,
+  );
 }
 
 /**
@@ -69,7 +72,10 @@ function notThere(dest: string, type: MetaType): SafeholdError {
 export function removeInside(root: string, rel: string): void {
   const parts = rel.split('/').filter((c) => c !== '');
   if (parts.length === 0 || parts.some((c) => c === '.' || c === '..')) {
-    throw new SafeholdError('UNSAFE_PATH', `refusing to remove ${JSON.stringify(rel)} under ${root}: only a path strictly inside the target can be removed`);
+    throw new SafeholdError(
+      'UNSAFE_PATH',
+      `refusing to remove ${JSON.stringify(rel)} under ${root}: only a path strictly inside the target can be removed`,
+    );
   }
   let dir = root;
   for (const part of parts.slice(0, -1)) {
@@ -77,7 +83,10 @@ export function removeInside(root: string, rel: string): void {
     const st = lstatOrNull(dir);
     if (!st) return;
     if (!st.isDirectory()) {
-      throw new SafeholdError('UNSAFE_PATH', `refusing to remove ${rel} under ${root}: ${dir} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}`);
+      throw new SafeholdError(
+        'UNSAFE_PATH',
+        `refusing to remove ${rel} under ${root}: ${dir} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}`,
+      );
     }
   }
   const dest = path.join(dir, parts.at(-1)!);

@@ -14,10 +14,13 @@ import { applyMeta, removeInside } from './no-follow.ts';
 export async function prepareTarget(target: string): Promise<void> {
   try {
     const st = await fs.promises.stat(target);
-    if (!st.isDirectory()) throw new SafeholdError('RESTORE_TARGET', `restore target ${target} exists and is not a directory`);
+    if (!st.isDirectory())
+      throw new SafeholdError('RESTORE_TARGET', `restore target ${target} exists and is not a directory`);
   } catch (e) {
     if (sysCode(e) !== 'ENOENT') throw e instanceof SafeholdError ? e : fromSystemError(e, `restore target ${target}`);
-    await fs.promises.mkdir(target, { recursive: true, mode: 0o700 }).catch((err) => { throw fromSystemError(err, `creating restore target ${target}`); });
+    await fs.promises.mkdir(target, { recursive: true, mode: 0o700 }).catch((err) => {
+      throw fromSystemError(err, `creating restore target ${target}`);
+    });
   }
 }
 
@@ -25,7 +28,11 @@ export async function prepareTarget(target: string): Promise<void> {
 export function cleanPath(target: string, p: string): void {
   const problem = snapshotPathProblem(p);
   if (problem) throw new SafeholdError('UNSAFE_PATH', `refusing to clean ${JSON.stringify(p)}: it ${problem}`);
-  if (p === '/') throw new SafeholdError('USAGE', `refusing to clean the whole target ${target}: the snapshot is of '/'; restore into an empty directory instead`);
+  if (p === '/')
+    throw new SafeholdError(
+      'USAGE',
+      `refusing to clean the whole target ${target}: the snapshot is of '/'; restore into an empty directory instead`,
+    );
   removeInside(target, p);
 }
 
@@ -37,7 +44,11 @@ export function makeDir(dest: string, target: string): boolean {
   try {
     const st = fs.lstatSync(dest);
     if (st.isDirectory()) return false;
-    if (st.isSymbolicLink()) throw new SafeholdError('UNSAFE_PATH', `refusing to restore into ${dest}: it is a symlink (it could lead outside ${target})`);
+    if (st.isSymbolicLink())
+      throw new SafeholdError(
+        'UNSAFE_PATH',
+        `refusing to restore into ${dest}: it is a symlink (it could lead outside ${target})`,
+      );
     fs.unlinkSync(dest);
   } catch (e) {
     if (e instanceof SafeholdError) throw e;
@@ -82,7 +93,9 @@ export function createFile(dest: string, size: number): void {
 
 export function makeSpecial(s: PlannedNode): void {
   if (s.node.type === 'fifo') {
-    replace(s.dest, () => { execFileSync('mkfifo', ['-m', '600', s.dest], { stdio: 'ignore' }); });
+    replace(s.dest, () => {
+      execFileSync('mkfifo', ['-m', '600', s.dest], { stdio: 'ignore' });
+    });
     return;
   }
   throw new SafeholdError('IO', `${s.node.type} entries are not restored (only files, directories, links and fifos)`);

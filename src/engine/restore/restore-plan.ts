@@ -31,12 +31,17 @@ export interface RestorePlan {
 /** Normalises --include arguments to absolute snapshot paths without trailing slashes. */
 export function normaliseIncludes(includes: string[]): string[] {
   return includes.map((i) => {
-    const p = path.posix.normalize('/' + i);
+    const p = path.posix.normalize(`/${i}`);
     return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
   });
 }
 
-export async function planRestore(repo: Repository, rootTree: string, target: string, includes: string[]): Promise<RestorePlan> {
+export async function planRestore(
+  repo: Repository,
+  rootTree: string,
+  target: string,
+  includes: string[],
+): Promise<RestorePlan> {
   const plan: RestorePlan = { dirs: [], files: [], symlinks: [], special: [], totalBytes: 0 };
   const inc = normaliseIncludes(includes);
   const matched = new Set<string>();
@@ -45,9 +50,12 @@ export async function planRestore(repo: Repository, rootTree: string, target: st
   const want = (p: string): 'all' | 'walk' | 'none' => {
     if (inc.length === 0) return 'all';
     for (const i of inc) {
-      if (p === i || p.startsWith(i + '/')) { matched.add(i); return 'all'; }
+      if (p === i || p.startsWith(`${i}/`)) {
+        matched.add(i);
+        return 'all';
+      }
     }
-    for (const i of inc) if (i.startsWith(p + '/')) return 'walk';
+    for (const i of inc) if (i.startsWith(`${p}/`)) return 'walk';
     return 'none';
   };
 
@@ -68,7 +76,6 @@ export async function planRestore(repo: Repository, rootTree: string, target: st
         // loadTree checked that every directory names a valid subtree.
         subdirs.push(walk(node.subtree!, snapPath, dest, depth + 1, w === 'all'));
       } else if (w === 'walk') {
-        continue;
       } else if (node.type === 'file') {
         plan.files.push(item);
         plan.totalBytes += node.size;

@@ -46,7 +46,14 @@ export interface RestoreJob {
   files: RestoreJobFile[];
 }
 
-export type RestoreWorkerMessage = { done: true; bytes: number; wholeFiles: number; error?: string; errorCode?: string; path?: string };
+export type RestoreWorkerMessage = {
+  done: true;
+  bytes: number;
+  wholeFiles: number;
+  error?: string;
+  errorCode?: string;
+  path?: string;
+};
 
 const CREATE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
 const UPDATE = fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW;
@@ -63,7 +70,11 @@ if (!isMainThread) {
     // dropped after its last use in this job.
     const decoded = new Map<number, Buffer>();
     const usesLeft = new Map<number, number>();
-    for (const f of job.files) for (const p of f.pieces) { const o = job.blobs[p.blob]!.offset; usesLeft.set(o, (usesLeft.get(o) ?? 0) + 1); }
+    for (const f of job.files)
+      for (const p of f.pieces) {
+        const o = job.blobs[p.blob]!.offset;
+        usesLeft.set(o, (usesLeft.get(o) ?? 0) + 1);
+      }
     const blob = (i: number): Buffer => {
       const b = job.blobs[i]!;
       let d = decoded.get(b.offset);
@@ -73,9 +84,12 @@ if (!isMainThread) {
       }
       const left = usesLeft.get(b.offset)! - 1;
       usesLeft.set(b.offset, left);
-      if (left > 0) decoded.set(b.offset, d); else decoded.delete(b.offset);
+      if (left > 0) decoded.set(b.offset, d);
+      else decoded.delete(b.offset);
       // A member: its range in the group (the group's GCM tag authenticated its bytes).
-      return b.slice ? memberOf(mac, d, b.slice.id, { group: b.id, start: b.slice.start, length: b.slice.length }, false) : d;
+      return b.slice
+        ? memberOf(mac, d, b.slice.id, { group: b.id, start: b.slice.start, length: b.slice.length }, false)
+        : d;
     };
     let written = 0;
     let wholeFiles = 0;
@@ -110,7 +124,14 @@ if (!isMainThread) {
       emit({ done: true, bytes: written, wholeFiles });
     } catch (e) {
       const err = e as NodeJS.ErrnoException & { code?: string };
-      emit({ done: true, bytes: written, wholeFiles, error: err.message, errorCode: String(err.code ?? ''), path: current });
+      emit({
+        done: true,
+        bytes: written,
+        wholeFiles,
+        error: err.message,
+        errorCode: String(err.code ?? ''),
+        path: current,
+      });
     }
   });
 }

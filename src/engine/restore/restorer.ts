@@ -87,7 +87,13 @@ function startRun(plan: RestorePlan, opts: RestoreOptions): Run {
   const progress = opts.progress ?? newRestoreProgress();
   progress.totalFiles = plan.files.length;
   progress.totalBytes = plan.totalBytes;
-  const result: RestoreResult = { files: 0, dirs: plan.dirs.length, symlinks: plan.symlinks.length, bytes: 0, errors: [] };
+  const result: RestoreResult = {
+    files: 0,
+    dirs: plan.dirs.length,
+    symlinks: plan.symlinks.length,
+    bytes: 0,
+    errors: [],
+  };
   return { progress, result, owner: opts.owner ?? process.getuid?.() === 0 };
 }
 
@@ -104,7 +110,10 @@ function makeDirs(plan: RestorePlan, target: string): Set<string> {
 }
 
 /** Hard links: the first file of each (device, inode) gets the content, the others are linked to it. */
-function splitHardLinks(files: PlannedNode[]): { contentFiles: PlannedNode[]; links: { item: PlannedNode; to: PlannedNode }[] } {
+function splitHardLinks(files: PlannedNode[]): {
+  contentFiles: PlannedNode[];
+  links: { item: PlannedNode; to: PlannedNode }[];
+} {
   const firstOfInode = new Map<string, PlannedNode>();
   const links: { item: PlannedNode; to: PlannedNode }[] = [];
   const contentFiles: PlannedNode[] = [];
@@ -137,7 +146,9 @@ function createUpFront(writes: Writes, run: Run): void {
 async function writeContents(repo: Repository, writes: Writes, run: Run): Promise<void> {
   const workers = workerCount(1);
   const pool = new WorkerPool<RestoreWorkerMessage>(new URL('./restore-worker.ts', import.meta.url), workers, {
-    encrypt: repo.key.encrypt, mac: repo.key.mac, owner: run.owner,
+    encrypt: repo.key.encrypt,
+    mac: repo.key.mac,
+    owner: run.owner,
   } satisfies RestoreWorkerInit);
   try {
     // Two reads per worker in flight: one being written, one ready.
@@ -160,7 +171,11 @@ async function writeContents(repo: Repository, writes: Writes, run: Run): Promis
 }
 
 /** One span read, written by a worker. */
-async function writeGroup(repo: Repository, pool: WorkerPool<RestoreWorkerMessage>, g: WriteGroup): Promise<RestoreWorkerMessage> {
+async function writeGroup(
+  repo: Repository,
+  pool: WorkerPool<RestoreWorkerMessage>,
+  g: WriteGroup,
+): Promise<RestoreWorkerMessage> {
   const start = g.blobs[0]!.entry.offset;
   const last = g.blobs.at(-1)!.entry;
   const loaded = await repo.backend.load({ type: 'data', name: g.pack }, start, last.offset + last.length - start);
@@ -170,14 +185,27 @@ async function writeGroup(repo: Repository, pool: WorkerPool<RestoreWorkerMessag
     blobs: g.blobs.map((b) => {
       const m = b.entry.member;
       const slice = m ? { slice: { id: b.id, start: m.start, length: m.length } } : {};
-      return { id: m ? m.group : b.id, offset: b.entry.offset - start, length: b.entry.length, rawLength: b.entry.rawLength, ...slice };
+      return {
+        id: m ? m.group : b.id,
+        offset: b.entry.offset - start,
+        length: b.entry.length,
+        rawLength: b.entry.rawLength,
+        ...slice,
+      };
     }),
     files: g.files,
   };
   let res: RestoreWorkerMessage | undefined;
-  await pool.run(job, (m) => { res = m; }, [bytes.buffer as ArrayBuffer]);
+  await pool.run(
+    job,
+    (m) => {
+      res = m;
+    },
+    [bytes.buffer as ArrayBuffer],
+  );
   if (!res) throw new SafeholdError('INTERNAL', 'restore worker gave no result');
-  if (res.error) throw fromSystemError(Object.assign(new Error(res.error), { code: res.errorCode }), `restoring ${res.path}`);
+  if (res.error)
+    throw fromSystemError(Object.assign(new Error(res.error), { code: res.errorCode }), `restoring ${res.path}`);
   return res;
 }
 
@@ -205,4 +233,3 @@ function makeSymlinks(symlinks: PlannedNode[], owner: boolean): void {
     finishNode(s.dest, s.node, owner);
   }
 }
-

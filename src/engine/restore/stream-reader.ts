@@ -16,11 +16,15 @@ export interface StreamSnapshot {
 }
 
 export async function openStreamSnapshot(repo: Repository, snap: SnapshotWithId): Promise<StreamSnapshot> {
-  if (snap.kind !== 'stream') throw new SafeholdError('USAGE', `snapshot ${snap.id.slice(0, 8)} is a files snapshot, not a stream (dump) snapshot`);
+  if (snap.kind !== 'stream')
+    throw new SafeholdError(
+      'USAGE',
+      `snapshot ${snap.id.slice(0, 8)} is a files snapshot, not a stream (dump) snapshot`,
+    );
   await repo.loadIndex();
   const tree = await loadTree(repo, snap.tree);
   const node = tree.nodes[0];
-  if (!node || node.type !== 'file') throw new SafeholdError('CORRUPT', `stream snapshot ${snap.id.slice(0, 8)} holds no file`);
+  if (node?.type !== 'file') throw new SafeholdError('CORRUPT', `stream snapshot ${snap.id.slice(0, 8)} holds no file`);
   const ids = node.content ?? [];
   async function* blobs(): AsyncGenerator<Buffer> {
     for (const id of ids) yield await repo.loadBlob('data', id);

@@ -17,7 +17,12 @@ export interface VerifyReport {
   problems: string[];
 }
 
-export async function verifyRestoredTree(repo: Repository, rootTree: string, restoredUnder: string, maxProblems = 20): Promise<VerifyReport> {
+export async function verifyRestoredTree(
+  repo: Repository,
+  rootTree: string,
+  restoredUnder: string,
+  maxProblems = 20,
+): Promise<VerifyReport> {
   const report: VerifyReport = { files: 0, bytes: 0, problems: [] };
   const gear = gearTable(repo.key.chunkerSeed);
   for (const { path: p, node } of await listTree(repo, rootTree)) {
@@ -25,7 +30,8 @@ export async function verifyRestoredTree(repo: Repository, rootTree: string, res
     const onDisk = path.join(restoredUnder, p);
     if (node.type === 'symlink') {
       const got = await fs.promises.readlink(onDisk).catch(() => null);
-      if (got !== node.linkTarget) report.problems.push(`${p}: symlink points to ${got ?? '(missing)'}, not ${node.linkTarget}`);
+      if (got !== node.linkTarget)
+        report.problems.push(`${p}: symlink points to ${got ?? '(missing)'}, not ${node.linkTarget}`);
       continue;
     }
     if (node.type !== 'file') continue;
@@ -48,7 +54,8 @@ export async function verifyRestoredTree(repo: Repository, rootTree: string, res
     report.bytes += size;
     const want = node.content ?? [];
     if (size !== node.size) report.problems.push(`${p}: ${size} bytes restored, ${node.size} backed up`);
-    else if (ids.length !== want.length || ids.some((id, i) => id !== want[i])) report.problems.push(`${p}: content differs from the snapshot`);
+    else if (ids.length !== want.length || ids.some((id, i) => id !== want[i]))
+      report.problems.push(`${p}: content differs from the snapshot`);
   }
   return report;
 }

@@ -52,7 +52,10 @@ export function groupWrites(repo: Repository, files: PlannedNode[]): Writes {
   const empty: PlannedNode[] = [];
   for (const item of files) {
     const content = item.node.content ?? [];
-    if (content.length === 0) { empty.push(item); continue; }
+    if (content.length === 0) {
+      empty.push(item);
+      continue;
+    }
     let offset = 0;
     for (const id of content) {
       const entry = repo.lookup('data', id);
@@ -62,7 +65,10 @@ export function groupWrites(repo: Repository, files: PlannedNode[]): Writes {
       offset += plainLength(entry);
     }
     if (offset !== item.node.size) {
-      throw new SafeholdError('CORRUPT', `${item.snapPath}: blobs add up to ${offset} bytes, the tree says ${item.node.size}`);
+      throw new SafeholdError(
+        'CORRUPT',
+        `${item.snapPath}: blobs add up to ${offset} bytes, the tree says ${item.node.size}`,
+      );
     }
   }
   const groups: WriteGroup[] = [];
@@ -85,7 +91,16 @@ export function groupWrites(repo: Repository, files: PlannedNode[]): Writes {
       let jf = perGroup.get(w.group);
       if (!jf) {
         const n = item.node;
-        jf = { dest: item.dest, whole: false, size: n.size, mode: n.mode, uid: n.uid, gid: n.gid, mtime: nsToSeconds(n.mtime), pieces: [] };
+        jf = {
+          dest: item.dest,
+          whole: false,
+          size: n.size,
+          mode: n.mode,
+          uid: n.uid,
+          gid: n.gid,
+          mtime: nsToSeconds(n.mtime),
+          pieces: [],
+        };
         perGroup.set(w.group, jf);
       }
       jf.pieces.push({ blob: w.index, offset });

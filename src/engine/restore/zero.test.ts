@@ -14,7 +14,10 @@ describe('dataRuns', () => {
     const b = Buffer.alloc(HOLE_BLOCK * 5);
     b[10] = 1; // block 0 has data
     b[HOLE_BLOCK * 3 + 7] = 2; // block 3 has data
-    assert.deepEqual(dataRuns(b), [[0, HOLE_BLOCK], [HOLE_BLOCK * 3, HOLE_BLOCK * 4]]);
+    assert.deepEqual(dataRuns(b), [
+      [0, HOLE_BLOCK],
+      [HOLE_BLOCK * 3, HOLE_BLOCK * 4],
+    ]);
   });
 
   it('merges adjacent data blocks into one run and keeps a short tail', () => {

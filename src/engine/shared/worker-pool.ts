@@ -23,8 +23,12 @@ interface Slot<M> {
   jobs: Map<number, Job<M>>;
 }
 
-interface ToWorker { jobs: { seq: number; msg: unknown }[] }
-interface FromWorker<M> { events: { seq: number; m: M }[] }
+interface ToWorker {
+  jobs: { seq: number; msg: unknown }[];
+}
+interface FromWorker<M> {
+  events: { seq: number; m: M }[];
+}
 
 /**
  * Worker threads to use: SAFEHOLD_WORKERS, else `perCore` per core, 2 to 4.
@@ -66,8 +70,12 @@ export class WorkerPool<M extends { done?: boolean }> {
         }
         this.pump();
       });
-      worker.on('error', (e) => this.fail(new SafeholdError('INTERNAL', `worker thread failed: ${e.message}`, { cause: e })));
-      worker.on('exit', (code) => { if (code !== 0 && !this.failed) this.fail(new SafeholdError('INTERNAL', `worker thread exited with ${code}`)); });
+      worker.on('error', (e) =>
+        this.fail(new SafeholdError('INTERNAL', `worker thread failed: ${e.message}`, { cause: e })),
+      );
+      worker.on('exit', (code) => {
+        if (code !== 0 && !this.failed) this.fail(new SafeholdError('INTERNAL', `worker thread exited with ${code}`));
+      });
       this.slots.push(slot);
     }
   }
@@ -90,13 +98,19 @@ export class WorkerPool<M extends { done?: boolean }> {
       if (slot.jobs.size > LOW_WATER) continue;
       const batch = this.queue.splice(0, share);
       for (const j of batch) slot.jobs.set(j.seq, j);
-      slot.worker.postMessage({ jobs: batch.map((j) => ({ seq: j.seq, msg: j.msg })) } satisfies ToWorker, batch.flatMap((j) => j.transfer));
+      slot.worker.postMessage(
+        { jobs: batch.map((j) => ({ seq: j.seq, msg: j.msg })) } satisfies ToWorker,
+        batch.flatMap((j) => j.transfer),
+      );
     }
   }
 
   private fail(e: unknown): void {
     this.failed = e;
-    for (const s of this.slots) { for (const j of s.jobs.values()) j.reject(e); s.jobs.clear(); }
+    for (const s of this.slots) {
+      for (const j of s.jobs.values()) j.reject(e);
+      s.jobs.clear();
+    }
     for (const j of this.queue.splice(0)) j.reject(e);
   }
 
@@ -110,7 +124,10 @@ export class WorkerPool<M extends { done?: boolean }> {
  * event (with buffers to transfer); events go back in one message once
  * `flushBytes` of transfers accumulate, and at the end of every batch.
  */
-export function serveJobs<M>(handle: (msg: unknown, emit: (m: M, transfer?: ArrayBuffer) => void) => void, flushBytes = 4 * 1024 * 1024): void {
+export function serveJobs<M>(
+  handle: (msg: unknown, emit: (m: M, transfer?: ArrayBuffer) => void) => void,
+  flushBytes = 4 * 1024 * 1024,
+): void {
   const port = parentPort;
   if (!port) throw new Error('serveJobs runs only in a worker thread');
   let events: { seq: number; m: M }[] = [];
@@ -127,7 +144,10 @@ export function serveJobs<M>(handle: (msg: unknown, emit: (m: M, transfer?: Arra
     for (const { seq, msg: job } of msg.jobs) {
       handle(job, (m, t) => {
         events.push({ seq, m });
-        if (t) { transfer.push(t); bytes += t.byteLength; }
+        if (t) {
+          transfer.push(t);
+          bytes += t.byteLength;
+        }
         if (bytes >= flushBytes) flush();
       });
     }

@@ -20,9 +20,12 @@ export async function listTree(repo: Repository, root: string, under = '/'): Pro
   const walk = async (treeId: string, dir: string): Promise<void> => {
     for (const node of (await loadTree(repo, treeId)).nodes) {
       const p = dir === '/' ? `/${node.name}` : `${dir}/${node.name}`;
-      const inside = prefix === '/' || p === prefix || p.startsWith(prefix + '/');
-      const above = prefix.startsWith(p + '/');
-      if (inside) { found = true; out.push({ path: p, node }); }
+      const inside = prefix === '/' || p === prefix || p.startsWith(`${prefix}/`);
+      const above = prefix.startsWith(`${p}/`);
+      if (inside) {
+        found = true;
+        out.push({ path: p, node });
+      }
       if (node.type === 'dir' && node.subtree && (inside || above)) await walk(node.subtree, p);
     }
   };
@@ -60,10 +63,14 @@ export async function diffTrees(repo: Repository, a: string, b: string): Promise
     }
   };
   const note = (p: string, change: Change, n: TreeNode) => {
-    res.entries.push({ path: n.type === 'dir' ? p + '/' : p, change, type: n.type });
-    if (change === '+') { res.added++; res.addedBytes += n.size; }
-    else if (change === '-') { res.removed++; res.removedBytes += n.size; }
-    else res.changed++;
+    res.entries.push({ path: n.type === 'dir' ? `${p}/` : p, change, type: n.type });
+    if (change === '+') {
+      res.added++;
+      res.addedBytes += n.size;
+    } else if (change === '-') {
+      res.removed++;
+      res.removedBytes += n.size;
+    } else res.changed++;
   };
   const cmp = async (ta: string, tb: string, dir: string): Promise<void> => {
     if (ta === tb) return;
@@ -75,10 +82,24 @@ export async function diffTrees(repo: Repository, a: string, b: string): Promise
       const p = dir === '/' ? `/${name}` : `${dir}/${name}`;
       const l = left.get(name);
       const r = right.get(name);
-      if (!r) { note(p, '-', l!); if (l!.type === 'dir' && l!.subtree) await all(l!.subtree, p, '-'); continue; }
-      if (!l) { note(p, '+', r); if (r.type === 'dir' && r.subtree) await all(r.subtree, p, '+'); continue; }
-      if (l.type !== r.type) { note(p, 'T', r); continue; }
-      if (l.type === 'dir') { await cmp(l.subtree ?? '', r.subtree ?? '', p); continue; }
+      if (!r) {
+        note(p, '-', l!);
+        if (l!.type === 'dir' && l!.subtree) await all(l!.subtree, p, '-');
+        continue;
+      }
+      if (!l) {
+        note(p, '+', r);
+        if (r.type === 'dir' && r.subtree) await all(r.subtree, p, '+');
+        continue;
+      }
+      if (l.type !== r.type) {
+        note(p, 'T', r);
+        continue;
+      }
+      if (l.type === 'dir') {
+        await cmp(l.subtree ?? '', r.subtree ?? '', p);
+        continue;
+      }
       if (l.type === 'file' && (l.content ?? []).join() !== (r.content ?? []).join()) note(p, 'M', r);
       else if (l.type === 'symlink' && l.linkTarget !== r.linkTarget) note(p, 'M', r);
       else if (l.mode !== r.mode || l.uid !== r.uid || l.gid !== r.gid || l.mtime !== r.mtime) note(p, 'U', r);

@@ -34,9 +34,16 @@ export class GroupHooks {
     if (this.current?.activity === a.name) return this.current.failed;
     const group = this.config.groups[a.group]!;
     this.current = { activity: a.name, group, failed: null };
-    if (group.mode === 'independent') this.log(`group ${group.name}: independent dumps while the application runs; the group is NOT consistent`, 'warn');
+    if (group.mode === 'independent')
+      this.log(
+        `group ${group.name}: independent dumps while the application runs; the group is NOT consistent`,
+        'warn',
+      );
     if (group.mode !== 'quiesced' || !group.stop) return null;
-    const r = await runHook(group.stop, this.ctx('group-stop'), { clock: this.clock, log: (l) => this.log(`group stop ${l.stream}: ${l.line}`) });
+    const r = await runHook(group.stop, this.ctx('group-stop'), {
+      clock: this.clock,
+      log: (l) => this.log(`group stop ${l.stream}: ${l.line}`),
+    });
     this.log(`group ${group.name}: ${describeHookResult(group.stop.name, r)}`, hookFailed(r) ? 'error' : 'info');
     if (hookFailed(r)) this.current.failed = `the group's stop hook failed: ${describeHookResult(group.stop.name, r)}`;
     return this.current.failed;
@@ -48,7 +55,10 @@ export class GroupHooks {
     const group = this.current.group;
     this.current = null;
     if (group.mode !== 'quiesced' || !group.start) return;
-    const r = await runHook(group.start, this.ctx('group-start'), { clock: this.clock, log: (l) => this.log(`group start ${l.stream}: ${l.line}`) });
+    const r = await runHook(group.start, this.ctx('group-start'), {
+      clock: this.clock,
+      log: (l) => this.log(`group start ${l.stream}: ${l.line}`),
+    });
     this.log(`group ${group.name}: ${describeHookResult(group.start.name, r)}`, hookFailed(r) ? 'error' : 'info');
   }
 

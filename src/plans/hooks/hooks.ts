@@ -14,7 +14,17 @@ import { childEnv } from '../../core/child-env.ts';
 import { DEFAULT_GRACE_MS, runChild, type ChildOutcome, type OutputName } from '../../core/child-process.ts';
 import { LastItems } from '../../core/line-capture.ts';
 
-export type HookPhase = 'pre-plan' | 'post-plan' | 'pre-task' | 'post-task' | 'group-stop' | 'group-start' | 'restore-stop' | 'restore-check' | 'restore-cleanup' | 'restore-start';
+export type HookPhase =
+  | 'pre-plan'
+  | 'post-plan'
+  | 'pre-task'
+  | 'post-task'
+  | 'group-stop'
+  | 'group-start'
+  | 'restore-stop'
+  | 'restore-check'
+  | 'restore-cleanup'
+  | 'restore-start';
 
 export interface HookContext {
   readonly plan: string;
@@ -64,8 +74,13 @@ export interface RunHookOptions {
 
 /** Environment variables a hook gets; absent fields are unset, not empty. */
 export const HOOK_ENV = {
-  plan: 'SAFEHOLD_PLAN', run: 'SAFEHOLD_RUN', task: 'SAFEHOLD_TASK', target: 'SAFEHOLD_TARGET',
-  unit: 'SAFEHOLD_UNIT', phase: 'SAFEHOLD_PHASE', snapshot: 'SAFEHOLD_SNAPSHOT',
+  plan: 'SAFEHOLD_PLAN',
+  run: 'SAFEHOLD_RUN',
+  task: 'SAFEHOLD_TASK',
+  target: 'SAFEHOLD_TARGET',
+  unit: 'SAFEHOLD_UNIT',
+  phase: 'SAFEHOLD_PHASE',
+  snapshot: 'SAFEHOLD_SNAPSHOT',
 } as const;
 
 /** A hook's environment: the allow-listed variables (core/child-env.ts) and its SAFEHOLD_* context, nothing else. */
@@ -81,8 +96,14 @@ export async function runHook(hook: Hook, ctx: HookContext, opts: RunHookOptions
   const started = clock.now();
   const output = new HookOutput(clock, opts.log, opts.maxLines ?? 1000);
   const run = await runChild({
-    argv: hook.command, env: hookEnv(ctx), timeoutMs: hook.timeoutMs, signal: opts.signal,
-    graceMs: opts.graceMs ?? DEFAULT_GRACE_MS, stdout: 'lines', onLine: output.add, stderrTail: 0,
+    argv: hook.command,
+    env: hookEnv(ctx),
+    timeoutMs: hook.timeoutMs,
+    signal: opts.signal,
+    graceMs: opts.graceMs ?? DEFAULT_GRACE_MS,
+    stdout: 'lines',
+    onLine: output.add,
+    stderrTail: 0,
   });
   if (run.startError) output.add('stderr', `safehold: cannot run hook ${hook.name}: ${run.startError.message}`);
   return hookResult(hook, ctx, run, output, Math.max(0, clock.now() - started));
@@ -102,14 +123,22 @@ class HookOutput {
 
   readonly add = (stream: OutputName, line: string): void => {
     const entry: HookLogLine = { stream, line, at: this.clock.now() };
-    try { this.log?.(entry); } catch { /* a failing logger must not break the hook */ }
+    try {
+      this.log?.(entry);
+    } catch {
+      /* a failing logger must not break the hook */
+    }
     this.kept.push(entry);
   };
 }
 
 /** The result of a finished run: a hook that could not start exits 127 (not found) or 126 (not runnable). */
 function hookResult(
-  hook: Hook, ctx: HookContext, run: ChildOutcome, output: HookOutput, durationMs: number,
+  hook: Hook,
+  ctx: HookContext,
+  run: ChildOutcome,
+  output: HookOutput,
+  durationMs: number,
 ): HookResult {
   const startError = run.startError;
   return {

@@ -73,17 +73,28 @@ export async function databaseLiveHits(target: PlanTarget, name: string): Promis
  * Refuses (FORBIDDEN) a restore that touches live data when the caller may
  * not, and one that would skip the safety backup when it may.
  */
-export function requireLiveAllowed(hits: readonly LiveHit[], o: { allowLive: boolean; safetyBackup: boolean; what: string }): void {
+export function requireLiveAllowed(
+  hits: readonly LiveHit[],
+  o: { allowLive: boolean; safetyBackup: boolean; what: string },
+): void {
   if (hits.length === 0) return;
   const list = hits.join('; ');
   if (!o.allowLive) {
-    throw new SafeholdError('FORBIDDEN', `${o.what} would overwrite live data (${list}): that needs the admin role; restore into a new directory or database name instead`, {
-      details: { live: [...hits] },
-    });
+    throw new SafeholdError(
+      'FORBIDDEN',
+      `${o.what} would overwrite live data (${list}): that needs the admin role; restore into a new directory or database name instead`,
+      {
+        details: { live: [...hits] },
+      },
+    );
   }
   if (!o.safetyBackup) {
-    throw new SafeholdError('USAGE', `${o.what} would overwrite live data (${list}): such a restore always takes a safety backup first; do not turn it off`, {
-      details: { live: [...hits] },
-    });
+    throw new SafeholdError(
+      'USAGE',
+      `${o.what} would overwrite live data (${list}): such a restore always takes a safety backup first; do not turn it off`,
+      {
+        details: { live: [...hits] },
+      },
+    );
   }
 }

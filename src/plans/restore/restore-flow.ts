@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Config, Group, Hook } from '../../config/types.ts';
 import type { Clock } from '../../core/clock.ts';
 import { SafeholdError } from '../../core/errors.ts';
-import { Repository } from '../../repo/repository.ts';
+import type { Repository } from '../../repo/repository.ts';
 import { openDestinationRepo, repositoryDestination } from '../run/destination-repo.ts';
 import { RepoLock } from '../../repo/lock.ts';
 import { listSnapshots } from '../../repo/snapshot.ts';
@@ -51,7 +51,12 @@ export interface GroupRestoreOptions {
   log(step: RestoreStep, msg: string, level?: 'info' | 'warn' | 'error'): void;
 }
 
-export interface RestoredItem { target: string; unit: string | null; snapshot: string; into: string }
+export interface RestoredItem {
+  target: string;
+  unit: string | null;
+  snapshot: string;
+  into: string;
+}
 
 export interface GroupRestoreResult {
   ok: boolean;
@@ -80,27 +85,57 @@ export async function restoreGroup(o: GroupRestoreOptions): Promise<GroupRestore
   const group = o.config.groups[o.group];
   if (!group) throw new SafeholdError('NOT_FOUND', `no group '${o.group}' in ${o.config.file}`);
   const dest = repositoryDestination(o.config, o.from);
-  const res: GroupRestoreResult = { ok: false, groupRun: null, failedStep: null, reason: null, safety: null, restored: [], rollback: null, overLiveData: [] };
+  const res: GroupRestoreResult = {
+    ok: false,
+    groupRun: null,
+    failedStep: null,
+    reason: null,
+    safety: null,
+    restored: [],
+    rollback: null,
+    overLiveData: [],
+  };
   const repo = await openDestinationRepo(dest, o.clock);
   const lock = await RepoLock.acquire(repo, false);
   try {
     const chosen = await selectGroupRun(repo, group, o.snapshot);
     res.groupRun = chosen.groupRun;
-    o.log('select', `restoring group ${group.name} from ${chosen.groupRun} (${chosen.snapshots.length} snapshot(s), taken ${chosen.snapshots[0]!.time})`);
+    o.log(
+      'select',
+      `restoring group ${group.name} from ${chosen.groupRun} (${chosen.snapshots.length} snapshot(s), taken ${chosen.snapshots[0]!.time})`,
+    );
     preflight(group, chosen.snapshots, o);
     const items = restoreItems(group, chosen.snapshots, o);
     res.overLiveData = await liveHits(items, o);
-    requireLiveAllowed(res.overLiveData, { allowLive: o.allowLive, safetyBackup: o.safetyBackup, what: `the restore of group ${group.name}` });
-    if (res.overLiveData.length > 0) o.log('select', `this restore overwrites live data: ${res.overLiveData.join('; ')}`, 'warn');
+    requireLiveAllowed(res.overLiveData, {
+      allowLive: o.allowLive,
+      safetyBackup: o.safetyBackup,
+      what: `the restore of group ${group.name}`,
+    });
+    if (res.overLiveData.length > 0)
+      o.log('select', `this restore overwrites live data: ${res.overLiveData.join('; ')}`, 'warn');
     await hook(group.stop, 'stop', 'restore-stop', o, group);
     if (group.check) {
-      const r = await runHook(group.check, { plan: `restore:${group.name}`, run: 'restore', phase: 'restore-check' }, { clock: o.clock, log: (l) => o.log('check', `${l.stream}: ${l.line}`) });
-      if (hookFailed(r) && !o.force) throw new StepFailed('check', `the application is still running (${describeHookResult(group.check.name, r)}); stop it, or restore anyway with --force`);
+      const r = await runHook(
+        group.check,
+        { plan: `restore:${group.name}`, run: 'restore', phase: 'restore-check' },
+        { clock: o.clock, log: (l) => o.log('check', `${l.stream}: ${l.line}`) },
+      );
+      if (hookFailed(r) && !o.force)
+        throw new StepFailed(
+          'check',
+          `the application is still running (${describeHookResult(group.check.name, r)}); stop it, or restore anyway with --force`,
+        );
       o.log('check', describeHookResult(group.check.name, r), hookFailed(r) ? 'warn' : 'info');
     } else o.log('check', 'no check hook configured: not checked that nothing runs', 'warn');
     if (o.safetyBackup) {
       try {
-        const safety = await safetyBackup(repo, items.map((i) => i.safety), group, (m) => o.log('safety-backup', m));
+        const safety = await safetyBackup(
+          repo,
+          items.map((i) => i.safety),
+          group,
+          (m) => o.log('safety-backup', m),
+        );
         res.safety = safety ? { groupRun: safety.groupRun!, snapshots: safety.snapshots } : null;
       } catch (e) {
         throw new StepFailed('safety-backup', e instanceof Error ? e.message : String(e));
@@ -110,8 +145,10 @@ export async function restoreGroup(o: GroupRestoreOptions): Promise<GroupRestore
         res.rollback = rollbackCommand(group, res.safety.groupRun, o);
       } else o.log('safety-backup', 'nothing to save: every restore goes to a new name or place');
     } else o.log('safety-backup', 'skipped (--no-safety-backup)', 'warn');
-    for (const item of items.filter((x) => x.snap.kind === 'stream')) res.restored.push(await restoreDatabase(repo, item, o));
-    for (const item of items.filter((x) => x.snap.kind === 'files')) res.restored.push(await restoreFiles(repo, item, o));
+    for (const item of items.filter((x) => x.snap.kind === 'stream'))
+      res.restored.push(await restoreDatabase(repo, item, o));
+    for (const item of items.filter((x) => x.snap.kind === 'files'))
+      res.restored.push(await restoreFiles(repo, item, o));
     if (chosen.snapshots.some((s) => s.meta?.online)) await hook(group.cleanup, 'cleanup', 'restore-cleanup', o, group);
     await hook(group.start, 'start', 'restore-start', o, group);
     res.ok = true;
@@ -120,7 +157,11 @@ export async function restoreGroup(o: GroupRestoreOptions): Promise<GroupRestore
     if (!(e instanceof StepFailed)) throw e;
     res.failedStep = e.step;
     res.reason = e.message;
-    o.log(e.step, `restore stopped at step '${e.step}': ${e.message}${res.safety ? `; roll back with: ${res.rollback}` : ''}`, 'error');
+    o.log(
+      e.step,
+      `restore stopped at step '${e.step}': ${e.message}${res.safety ? `; roll back with: ${res.rollback}` : ''}`,
+      'error',
+    );
     return res;
   } finally {
     await lock.release().catch(() => {});
@@ -129,21 +170,33 @@ export async function restoreGroup(o: GroupRestoreOptions): Promise<GroupRestore
 }
 
 /** The snapshots of one group run of `group`: the newest, or the one named. */
-async function selectGroupRun(repo: Repository, group: Group, ref: string): Promise<{ groupRun: string; snapshots: SnapshotWithId[] }> {
+async function selectGroupRun(
+  repo: Repository,
+  group: Group,
+  ref: string,
+): Promise<{ groupRun: string; snapshots: SnapshotWithId[] }> {
   const runs = new Map<string, SnapshotWithId[]>();
   for (const s of await listSnapshots(repo)) {
     const g = s.meta?.group;
-    if (g && g.startsWith(`${group.name}/`)) runs.set(g, [...(runs.get(g) ?? []), s]);
+    if (g?.startsWith(`${group.name}/`)) runs.set(g, [...(runs.get(g) ?? []), s]);
   }
   if (runs.size === 0) throw new SafeholdError('NOT_FOUND', `no backup of group ${group.name} in this repository`);
   let key: string;
   if (ref === 'latest') {
-    key = [...runs.entries()].filter(([k]) => !k.includes('/safety-')).sort((a, b) => newest(b[1]) - newest(a[1]))[0]?.[0] ?? '';
-    if (!key) throw new SafeholdError('NOT_FOUND', `no backup of group ${group.name} in this repository (only safety backups)`);
+    key =
+      [...runs.entries()]
+        .filter(([k]) => !k.includes('/safety-'))
+        .sort((a, b) => newest(b[1]) - newest(a[1]))[0]?.[0] ?? '';
+    if (!key)
+      throw new SafeholdError('NOT_FOUND', `no backup of group ${group.name} in this repository (only safety backups)`);
   } else {
     const want = ref.includes('/') ? ref : `${group.name}/${ref}`;
     const hits = [...runs.keys()].filter((k) => k === want || k.startsWith(want));
-    if (hits.length !== 1) throw new SafeholdError(hits.length ? 'AMBIGUOUS' : 'NOT_FOUND', `${hits.length ? 'more than one' : 'no'} group run of ${group.name} matches '${ref}'`);
+    if (hits.length !== 1)
+      throw new SafeholdError(
+        hits.length ? 'AMBIGUOUS' : 'NOT_FOUND',
+        `${hits.length ? 'more than one' : 'no'} group run of ${group.name} matches '${ref}'`,
+      );
     key = hits[0]!;
   }
   return { groupRun: key, snapshots: runs.get(key)!.sort((a, b) => a.time.localeCompare(b.time)) };
@@ -154,34 +207,61 @@ const newest = (list: SnapshotWithId[]) => Math.max(...list.map((s) => Date.pars
 /** Refusals before anything is touched. */
 function preflight(group: Group, snaps: SnapshotWithId[], o: GroupRestoreOptions): void {
   if (snaps.some((s) => s.meta?.consistent === false) && !o.force) {
-    throw new SafeholdError('USAGE', `group ${group.name} was backed up in independent mode: its databases are not from one instant (restore anyway with --force)`);
+    throw new SafeholdError(
+      'USAGE',
+      `group ${group.name} was backed up in independent mode: its databases are not from one instant (restore anyway with --force)`,
+    );
   }
   if (snaps.some((s) => s.meta?.online) && !group.cleanup) {
-    throw new SafeholdError('CONFIG', `the backup of group ${group.name} was taken online: the group needs a 'cleanup' hook to run after the restore`);
+    throw new SafeholdError(
+      'CONFIG',
+      `the backup of group ${group.name} was taken online: the group needs a 'cleanup' hook to run after the restore`,
+    );
   }
   for (const s of snaps) {
     const { target, unit } = originOf(s);
-    if (!target || !o.targets.some((t) => t.name === target)) throw new SafeholdError('CONFIG', `snapshot ${s.id.slice(0, 8)} is of target '${target}', which is not configured`);
+    if (!target || !o.targets.some((t) => t.name === target))
+      throw new SafeholdError(
+        'CONFIG',
+        `snapshot ${s.id.slice(0, 8)} is of target '${target}', which is not configured`,
+      );
     if (!isMember(group, target, unit)) {
-      throw new SafeholdError('CONFIG', `snapshot ${s.id.slice(0, 8)} is of ${target}/${unit ?? ''}, which is not a member of group ${group.name}: refusing to restore it`);
+      throw new SafeholdError(
+        'CONFIG',
+        `snapshot ${s.id.slice(0, 8)} is of ${target}/${unit ?? ''}, which is not a member of group ${group.name}: refusing to restore it`,
+      );
     }
     if (s.kind === 'stream' && s.meta?.format === 'pg_basebackup-tar' && !o.filesTo) {
-      throw new SafeholdError('USAGE', 'a physical group backup is restored into a new data directory: give --files-to DIR (then start a server on it)');
+      throw new SafeholdError(
+        'USAGE',
+        'a physical group backup is restored into a new data directory: give --files-to DIR (then start a server on it)',
+      );
     }
   }
 }
 
-
 function isMember(group: Group, target: string, unit: string | null): boolean {
-  return group.members.some((m) => m.target === target && (m.units === null || unit === null || m.units.includes(unit)));
+  return group.members.some(
+    (m) => m.target === target && (m.units === null || unit === null || m.units.includes(unit)),
+  );
 }
 
-async function hook(h: Hook | null, step: RestoreStep, phase: HookPhase, o: GroupRestoreOptions, group: Group): Promise<void> {
+async function hook(
+  h: Hook | null,
+  step: RestoreStep,
+  phase: HookPhase,
+  o: GroupRestoreOptions,
+  group: Group,
+): Promise<void> {
   if (!h) {
     o.log(step, `no ${step} hook configured`, step === 'stop' || step === 'start' ? 'warn' : 'info');
     return;
   }
-  const r = await runHook(h, { plan: `restore:${group.name}`, run: 'restore', phase }, { clock: o.clock, log: (l) => o.log(step, `${l.stream}: ${l.line}`) });
+  const r = await runHook(
+    h,
+    { plan: `restore:${group.name}`, run: 'restore', phase },
+    { clock: o.clock, log: (l) => o.log(step, `${l.stream}: ${l.line}`) },
+  );
   if (hookFailed(r)) throw new StepFailed(step, describeHookResult(h.name, r));
   o.log(step, describeHookResult(h.name, r));
 }
@@ -219,7 +299,15 @@ function restoreItems(group: Group, snaps: SnapshotWithId[], o: GroupRestoreOpti
       return { snap, target, unit, paths: [], root, into, safety };
     }
     const paths = configuredPaths(target, unit, snap, o, group);
-    return { snap, target, unit, paths, root, into: '', safety: { kind: 'files', target: target.name, unit, paths: writtenPlaces(root, paths) } };
+    return {
+      snap,
+      target,
+      unit,
+      paths,
+      root,
+      into: '',
+      safety: { kind: 'files', target: target.name, unit, paths: writtenPlaces(root, paths) },
+    };
   });
 }
 
@@ -228,14 +316,32 @@ function restoreItems(group: Group, snaps: SnapshotWithId[], o: GroupRestoreOpti
  * recreates: the configuration's paths of its unit that the snapshot holds
  * (the narrower of the two where one lies in the other). Others are left alone.
  */
-function configuredPaths(target: PlanTarget, unit: string | null, snap: SnapshotWithId, o: GroupRestoreOptions, group: Group): string[] {
+function configuredPaths(
+  target: PlanTarget,
+  unit: string | null,
+  snap: SnapshotWithId,
+  o: GroupRestoreOptions,
+  group: Group,
+): string[] {
   const cfg = target.config;
-  const wanted = cfg.kind === 'files' && unit !== null ? cfg.units[unit]?.paths ?? [] : [];
+  const wanted = cfg.kind === 'files' && unit !== null ? (cfg.units[unit]?.paths ?? []) : [];
   const kept = new Set<string>();
-  for (const c of wanted) for (const p of snap.paths) if (within(c, p)) kept.add(c); else if (within(p, c)) kept.add(p);
+  for (const c of wanted)
+    for (const p of snap.paths)
+      if (within(c, p)) kept.add(c);
+      else if (within(p, c)) kept.add(p);
   const left = snap.paths.filter((p) => ![...kept].some((k) => within(k, p) || within(p, k)));
-  if (left.length > 0) o.log('select', `${target.name}/${unit ?? ''}: not restored (not configured for the unit): ${left.join(', ')}`, 'warn');
-  if (kept.size === 0) throw new SafeholdError('CONFIG', `snapshot ${snap.id.slice(0, 8)} of group ${group.name} holds none of the paths configured for ${target.name}/${unit ?? ''}`);
+  if (left.length > 0)
+    o.log(
+      'select',
+      `${target.name}/${unit ?? ''}: not restored (not configured for the unit): ${left.join(', ')}`,
+      'warn',
+    );
+  if (kept.size === 0)
+    throw new SafeholdError(
+      'CONFIG',
+      `snapshot ${snap.id.slice(0, 8)} of group ${group.name} holds none of the paths configured for ${target.name}/${unit ?? ''}`,
+    );
   return [...kept].sort();
 }
 
@@ -253,7 +359,9 @@ async function liveHits(items: RestoreItem[], o: GroupRestoreOptions): Promise<L
 function rollbackCommand(group: Group, safetyRun: string, o: GroupRestoreOptions): string {
   return [
     `safehold restore --group ${group.name} --from ${o.from} --snapshot ${safetyRun}`,
-    ...(o.intoSuffix ? [`--into-suffix ${o.intoSuffix}`] : []), ...(o.force ? ['--force'] : []), `--config ${o.config.file}`,
+    ...(o.intoSuffix ? [`--into-suffix ${o.intoSuffix}`] : []),
+    ...(o.force ? ['--force'] : []),
+    `--config ${o.config.file}`,
   ].join(' ');
 }
 
@@ -282,8 +390,16 @@ async function restoreFiles(repo: Repository, item: RestoreItem, o: GroupRestore
   try {
     // The PowerShare manual's rule: remove what is there, then restore (no stale files survive).
     await restoreTree(repo, s.tree, { target: root, include: paths, clean: paths });
-    o.log('files', `${target.name}/${unit ?? ''}: ${paths.join(', ')} restored${o.filesTo ? ` under ${o.filesTo}` : ''} from snapshot ${s.id.slice(0, 8)}`);
-    return { target: target.name, unit, snapshot: s.id, into: o.filesTo ? path.join(o.filesTo, paths[0] ?? '') : paths.join(', ') };
+    o.log(
+      'files',
+      `${target.name}/${unit ?? ''}: ${paths.join(', ')} restored${o.filesTo ? ` under ${o.filesTo}` : ''} from snapshot ${s.id.slice(0, 8)}`,
+    );
+    return {
+      target: target.name,
+      unit,
+      snapshot: s.id,
+      into: o.filesTo ? path.join(o.filesTo, paths[0] ?? '') : paths.join(', '),
+    };
   } catch (e) {
     throw new StepFailed('files', `${target.name}/${unit ?? ''}: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -20,9 +20,7 @@ export type SafetyItem =
   | { kind: 'database'; target: PlanTarget; unit: string; into: string }
   | { kind: 'files'; target: string; unit: string | null; paths: readonly string[] };
 
-export interface SafetyLog {
-  (msg: string): void;
-}
+export type SafetyLog = (msg: string) => void;
 
 export function newSafetyRun(group: string): string {
   return `${group}/safety-${randomBytes(6).toString('hex')}`;
@@ -30,7 +28,10 @@ export function newSafetyRun(group: string): string {
 
 /** Backs up each item that exists now; null when none does. */
 export async function safetyBackup(
-  repo: Repository, items: readonly SafetyItem[], group: Group | null, log: SafetyLog,
+  repo: Repository,
+  items: readonly SafetyItem[],
+  group: Group | null,
+  log: SafetyLog,
 ): Promise<{ groupRun: string | null; snapshots: string[] } | null> {
   const groupRun = group ? newSafetyRun(group.name) : null;
   const meta: SnapshotMeta = { online: false, consistent: true, ...(groupRun ? { group: groupRun } : {}) };
@@ -42,7 +43,13 @@ export async function safetyBackup(
   return made.length > 0 ? { groupRun, snapshots: made } : null;
 }
 
-async function saveItem(repo: Repository, item: SafetyItem, group: Group | null, meta: SnapshotMeta, log: SafetyLog): Promise<string | null> {
+async function saveItem(
+  repo: Repository,
+  item: SafetyItem,
+  group: Group | null,
+  meta: SnapshotMeta,
+  log: SafetyLog,
+): Promise<string | null> {
   // Tagged with the unit restored (a rollback restores it under the same name or suffix).
   const unit = item.unit;
   const targetName = item.kind === 'database' ? item.target.name : item.target;
@@ -53,8 +60,12 @@ async function saveItem(repo: Repository, item: SafetyItem, group: Group | null,
     const digest = await db.digest(item.into);
     const b = await db.backup(item.into);
     const r = await backupStream(repo, b.stream, {
-      filename: `${targetName}-${item.into}.bak`, tags, meta: { ...meta, format: b.format, digest: { tables: { ...digest.tables } } },
-      chunker: DUMP_CHUNKER, compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES,
+      filename: `${targetName}-${item.into}.bak`,
+      tags,
+      meta: { ...meta, format: b.format, digest: { tables: { ...digest.tables } } },
+      chunker: DUMP_CHUNKER,
+      compression: DUMP_COMPRESSION,
+      groupBytes: DUMP_GROUP_BYTES,
     });
     log(`${targetName}/${item.into} saved as snapshot ${r.id.slice(0, 8)}`);
     return r.id;

@@ -14,7 +14,7 @@ import { realTarget } from '../../engine/restore/no-follow.ts';
 import { openStreamSnapshot } from '../../engine/restore/stream-reader.ts';
 import { openDestinationRepo, repositoryDestination } from '../run/destination-repo.ts';
 import { RepoLock } from '../../repo/lock.ts';
-import { Repository } from '../../repo/repository.ts';
+import type { Repository } from '../../repo/repository.ts';
 import { findSnapshot } from '../../repo/snapshot.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';
 import { originOf } from '../../repo/snapshot-tags.ts';
@@ -67,7 +67,9 @@ export async function restoreUnit(ctx: UnitRestoreContext, req: UnitRestoreReque
     const lock = await RepoLock.acquire(repo, false);
     try {
       const snap = await findSnapshot(repo, req.snapshot);
-      return snap.kind === 'stream' ? await restoreDump(ctx, repo, snap, req) : await restoreFiles(ctx, repo, snap, req);
+      return snap.kind === 'stream'
+        ? await restoreDump(ctx, repo, snap, req)
+        : await restoreFiles(ctx, repo, snap, req);
     } finally {
       await lock.release().catch(() => {});
     }
@@ -83,42 +85,101 @@ async function saveLive(repo: Repository, hits: LiveHit[], item: SafetyItem): Pr
   return saved?.snapshots[0] ?? null;
 }
 
-async function restoreFiles(ctx: UnitRestoreContext, repo: Repository, snap: SnapshotWithId, req: UnitRestoreRequest): Promise<UnitRestoreResult> {
-  if (req.target === undefined) throw new SafeholdError('USAGE', `snapshot ${snap.id.slice(0, 8)} is a files snapshot: give target (a directory)`);
-  if (req.into !== undefined) throw new SafeholdError('USAGE', 'into is for database dumps; a files snapshot is restored under target');
-  if (!req.target.startsWith('/')) throw new SafeholdError('USAGE', `target must be an absolute directory, not '${req.target}'`);
+async function restoreFiles(
+  ctx: UnitRestoreContext,
+  repo: Repository,
+  snap: SnapshotWithId,
+  req: UnitRestoreRequest,
+): Promise<UnitRestoreResult> {
+  if (req.target === undefined)
+    throw new SafeholdError('USAGE', `snapshot ${snap.id.slice(0, 8)} is a files snapshot: give target (a directory)`);
+  if (req.into !== undefined)
+    throw new SafeholdError('USAGE', 'into is for database dumps; a files snapshot is restored under target');
+  if (!req.target.startsWith('/'))
+    throw new SafeholdError('USAGE', `target must be an absolute directory, not '${req.target}'`);
   const root = realTarget(req.target);
   const whole = snap.paths.includes('/');
   const places = writtenPlaces(root, snap.paths);
   const hits = filesLiveHits(ctx.config, places);
   const { target: targetName, unit } = originOf(snap);
   const item: SafetyItem = { kind: 'files', target: targetName ?? 'files', unit, paths: places };
-  requireLiveAllowed(hits, { allowLive: ctx.allowLive, safetyBackup: true, what: `restoring snapshot ${snap.id.slice(0, 8)} under ${root}` });
+  requireLiveAllowed(hits, {
+    allowLive: ctx.allowLive,
+    safetyBackup: true,
+    what: `restoring snapshot ${snap.id.slice(0, 8)} under ${root}`,
+  });
   const safety = await saveLive(repo, hits, item);
   // Only the snapshot's own paths are written (and, with clean, removed first): never the rest of the target.
   const include = whole ? [] : snap.paths;
   const res = await restoreTree(repo, snap.tree, { target: root, include, clean: req.clean ? include : [] });
   if (res.errors.length > 0) {
     const first = res.errors[0]!;
-    throw new SafeholdError('IO', `restored ${res.files} file(s) under ${root}, but ${res.errors.length} failed (first: ${first.path}: ${first.message})`);
+    throw new SafeholdError(
+      'IO',
+      `restored ${res.files} file(s) under ${root}, but ${res.errors.length} failed (first: ${first.path}: ${first.message})`,
+    );
   }
-  return { snapshot: snap.id, kind: 'files', into: root, target: targetName, unit, inPlace: hits.length > 0, overLiveData: hits, safety, files: res.files, bytes: res.bytes };
+  return {
+    snapshot: snap.id,
+    kind: 'files',
+    into: root,
+    target: targetName,
+    unit,
+    inPlace: hits.length > 0,
+    overLiveData: hits,
+    safety,
+    files: res.files,
+    bytes: res.bytes,
+  };
 }
 
-async function restoreDump(ctx: UnitRestoreContext, repo: Repository, snap: SnapshotWithId, req: UnitRestoreRequest): Promise<UnitRestoreResult> {
+async function restoreDump(
+  ctx: UnitRestoreContext,
+  repo: Repository,
+  snap: SnapshotWithId,
+  req: UnitRestoreRequest,
+): Promise<UnitRestoreResult> {
   const format = snap.meta?.format;
-  if (!format) throw new SafeholdError('USAGE', `snapshot ${snap.id.slice(0, 8)} is a stream without a dump format (a command or device backup): it cannot be restored into a database`);
-  if (format === 'pg_basebackup-tar') throw new SafeholdError('USAGE', `snapshot ${snap.id.slice(0, 8)} is a physical backup: restore it with the group restore (filesTo)`);
-  if (req.target !== undefined) throw new SafeholdError('USAGE', 'target is for files snapshots; a database dump is restored with into (a database name)');
+  if (!format)
+    throw new SafeholdError(
+      'USAGE',
+      `snapshot ${snap.id.slice(0, 8)} is a stream without a dump format (a command or device backup): it cannot be restored into a database`,
+    );
+  if (format === 'pg_basebackup-tar')
+    throw new SafeholdError(
+      'USAGE',
+      `snapshot ${snap.id.slice(0, 8)} is a physical backup: restore it with the group restore (filesTo)`,
+    );
+  if (req.target !== undefined)
+    throw new SafeholdError(
+      'USAGE',
+      'target is for files snapshots; a database dump is restored with into (a database name)',
+    );
   const { target: targetName, unit } = originOf(snap);
-  if (targetName === null || unit === null) throw new SafeholdError('USAGE', `snapshot ${snap.id.slice(0, 8)} has no target: and unit: tags: it was not made by a plan`);
+  if (targetName === null || unit === null)
+    throw new SafeholdError(
+      'USAGE',
+      `snapshot ${snap.id.slice(0, 8)} has no target: and unit: tags: it was not made by a plan`,
+    );
   const target = buildTargets(ctx.config).find((t) => t.name === targetName);
-  if (!target) throw new SafeholdError('CONFIG', `snapshot ${snap.id.slice(0, 8)} is of target '${targetName}', which is not configured`);
+  if (!target)
+    throw new SafeholdError(
+      'CONFIG',
+      `snapshot ${snap.id.slice(0, 8)} is of target '${targetName}', which is not configured`,
+    );
   if (!target.db) throw new SafeholdError('CONFIG', `${targetName} is not a database target`);
   const into = req.into ?? unit;
   const hits = await databaseLiveHits(target, into);
-  requireLiveAllowed(hits, { allowLive: ctx.allowLive, safetyBackup: true, what: `restoring snapshot ${snap.id.slice(0, 8)} into database ${into}` });
-  if (hits.length > 0 && !req.clean) throw new SafeholdError('RESTORE_TARGET', `database ${into} of ${targetName} exists already: restore with clean to replace it`);
+  requireLiveAllowed(hits, {
+    allowLive: ctx.allowLive,
+    safetyBackup: true,
+    what: `restoring snapshot ${snap.id.slice(0, 8)} into database ${into}`,
+  });
+  if (hits.length > 0 && !req.clean)
+    throw new SafeholdError(
+      'RESTORE_TARGET',
+      `database ${into} of ${targetName} exists already: restore with clean to replace it`,
+    );
   const safety = await saveLive(repo, hits, { kind: 'database', target, unit, into });
   const { stream, size } = await openStreamSnapshot(repo, snap);
   try {
@@ -127,5 +188,15 @@ async function restoreDump(ctx: UnitRestoreContext, repo: Repository, snap: Snap
     stream.destroy();
     throw e;
   }
-  return { snapshot: snap.id, kind: 'database', into, target: targetName, unit, inPlace: hits.length > 0, overLiveData: hits, safety, bytes: size };
+  return {
+    snapshot: snap.id,
+    kind: 'database',
+    into,
+    target: targetName,
+    unit,
+    inPlace: hits.length > 0,
+    overLiveData: hits,
+    safety,
+    bytes: size,
+  };
 }

@@ -21,8 +21,15 @@ export function deadline(clock: Clock, ms: number, what: string, parent?: AbortS
   else parent?.addEventListener('abort', onParent, { once: true });
   if (Number.isFinite(ms) && ms > 0) {
     clock.sleep(ms, timer.signal).then(
-      () => ac.abort(new SafeholdError('CANCELLED', `${what} timed out after ${formatDuration(ms)}`, { details: { timeout: true } })),
-      () => { /* cleared */ },
+      () =>
+        ac.abort(
+          new SafeholdError('CANCELLED', `${what} timed out after ${formatDuration(ms)}`, {
+            details: { timeout: true },
+          }),
+        ),
+      () => {
+        /* cleared */
+      },
     );
   }
   return {

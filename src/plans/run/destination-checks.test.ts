@@ -11,7 +11,16 @@ import type { RepositoryDestination } from '../../config/types.ts';
 import { checkFreeSpace, checkReachable, isMountPoint } from './destination-checks.ts';
 
 function dest(p: string, over: Partial<RepositoryDestination> = {}): RepositoryDestination {
-  return { type: 'repository', name: 'local', path: p, password: { source: 'inline', value: 'x' }, requireMount: false, minFree: null, site: null, ...over };
+  return {
+    type: 'repository',
+    name: 'local',
+    path: p,
+    password: { source: 'inline', value: 'x' },
+    requireMount: false,
+    minFree: null,
+    site: null,
+    ...over,
+  };
 }
 
 describe('destination checks', () => {
@@ -31,14 +40,23 @@ describe('destination checks', () => {
     if (process.getuid?.() !== 0) return t.skip('needs root to mount tmpfs');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-mnt-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir]);
-    t.after(() => { execFileSync('umount', [dir]); fs.rmSync(dir, { recursive: true, force: true }); });
+    t.after(() => {
+      execFileSync('umount', [dir]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
     assert.ok(isMountPoint(dir));
     fs.writeFileSync(path.join(dir, 'config'), 'x');
     assert.deepEqual(checkReachable(dest(dir, { requireMount: true })), { ok: true });
     assert.deepEqual(checkFreeSpace(dest(dir, { minFree: { bytes: 1024 * 1024 } })), { ok: true });
-    assert.match((checkFreeSpace(dest(dir, { minFree: { bytes: 8 * 1024 * 1024 } })) as { reason: string }).reason, /below the threshold of 8.00 MiB/);
+    assert.match(
+      (checkFreeSpace(dest(dir, { minFree: { bytes: 8 * 1024 * 1024 } })) as { reason: string }).reason,
+      /below the threshold of 8.00 MiB/,
+    );
     fs.writeFileSync(path.join(dir, 'fill'), Buffer.alloc(3 * 1024 * 1024));
-    assert.match((checkFreeSpace(dest(dir, { minFree: { fraction: 0.5 } })) as { reason: string }).reason, /below the threshold of 50 %/);
+    assert.match(
+      (checkFreeSpace(dest(dir, { minFree: { fraction: 0.5 } })) as { reason: string }).reason,
+      /below the threshold of 50 %/,
+    );
     assert.deepEqual(checkFreeSpace(dest(dir, { minFree: { fraction: 0.1 } })), { ok: true });
   });
 });

@@ -25,16 +25,23 @@ export function checkReachable(d: Destination): CheckOutcome {
   try {
     st = fs.statSync(d.path);
   } catch (e) {
-    return { ok: false, reason: `destination ${d.name} (${d.path}) is not reachable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+    return {
+      ok: false,
+      reason: `destination ${d.name} (${d.path}) is not reachable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    };
   }
   if (!st.isDirectory()) return { ok: false, reason: `destination ${d.name} (${d.path}) is not a directory` };
   if (d.requireMount) {
     // The repository may be the mount point itself or live directly below one.
     const mounted = isMountPoint(d.path) || isMountPoint(path.dirname(path.resolve(d.path)));
-    if (!mounted) return { ok: false, reason: `destination ${d.name} (${d.path}) is not mounted (requireMount is set)` };
+    if (!mounted)
+      return { ok: false, reason: `destination ${d.name} (${d.path}) is not mounted (requireMount is set)` };
   }
   if (d.type === 'repository' && !fs.existsSync(path.join(d.path, 'config'))) {
-    return { ok: false, reason: `destination ${d.name} (${d.path}) is not an initialised repository (run 'safehold init')` };
+    return {
+      ok: false,
+      reason: `destination ${d.name} (${d.path}) is not an initialised repository (run 'safehold init')`,
+    };
   }
   return { ok: true };
 }
@@ -54,13 +61,23 @@ export function checkFreeSpace(d: Destination): CheckOutcome {
   }
   const need = 'bytes' in d.minFree ? d.minFree.bytes : Math.ceil(d.minFree.fraction * space.total);
   if (space.free < need) {
-    const want = 'bytes' in d.minFree ? formatBytes(need) : `${(d.minFree.fraction * 100).toFixed(0)} % (${formatBytes(need)})`;
-    return { ok: false, reason: `destination ${d.name} has ${formatBytes(space.free)} free, below the threshold of ${want}`, space: { free: space.free, need } };
+    const want =
+      'bytes' in d.minFree ? formatBytes(need) : `${(d.minFree.fraction * 100).toFixed(0)} % (${formatBytes(need)})`;
+    return {
+      ok: false,
+      reason: `destination ${d.name} has ${formatBytes(space.free)} free, below the threshold of ${want}`,
+      space: { free: space.free, need },
+    };
   }
   return { ok: true };
 }
 
 /** The 'low-space' alert for a failed free-space check. */
 export function lowSpaceAlert(d: Destination, space: { free: number; need: number }, reason: string): AlertEvent {
-  return { event: 'low-space', severity: 'warning', summary: reason, details: { destination: d.name, path: d.path, freeBytes: space.free, thresholdBytes: space.need } };
+  return {
+    event: 'low-space',
+    severity: 'warning',
+    summary: reason,
+    details: { destination: d.name, path: d.path, freeBytes: space.free, thresholdBytes: space.need },
+  };
 }

@@ -27,7 +27,11 @@ export interface ExpandedTask {
 
 const PROBES_AT_ONCE = 64;
 
-export async function expandActivities(activities: readonly Activity[], inventory: readonly InventoryTarget[], groups: Readonly<Record<string, Group>> = {}): Promise<ExpandedTask[]> {
+export async function expandActivities(
+  activities: readonly Activity[],
+  inventory: readonly InventoryTarget[],
+  groups: Readonly<Record<string, Group>> = {},
+): Promise<ExpandedTask[]> {
   const byName = [...inventory].sort((a, b) => naturalCompare(a.name, b.name));
   const matches = activities.map((a) => {
     if (a.group !== null) {
@@ -47,16 +51,30 @@ export async function expandActivities(activities: readonly Activity[], inventor
   });
   const needUnits = new Map<string, InventoryTarget>();
   activities.forEach((a, i) => {
-    for (const t of matches[i]!) if (availability.get(t.name) && (a.units !== null || t.kind !== 'device')) needUnits.set(t.name, t);
+    for (const t of matches[i]!)
+      if (availability.get(t.name) && (a.units !== null || t.kind !== 'device')) needUnits.set(t.name, t);
   });
   const units = new Map<string, string[] | Error>();
   await mapLimit([...needUnits.values()], PROBES_AT_ONCE, async (t) => {
-    units.set(t.name, await t.listUnits().then((u) => [...u].sort(naturalCompare), (e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
+    units.set(
+      t.name,
+      await t.listUnits().then(
+        (u) => [...u].sort(naturalCompare),
+        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+      ),
+    );
   });
 
   const tasks: ExpandedTask[] = [];
   const add = (activity: Activity, target: string, unit: string | null, reason: string | null) =>
-    tasks.push({ seq: tasks.length + 1, activity, target, unit, status: reason === null ? 'pending' : 'skipped', reason });
+    tasks.push({
+      seq: tasks.length + 1,
+      activity,
+      target,
+      unit,
+      status: reason === null ? 'pending' : 'skipped',
+      reason,
+    });
   activities.forEach((a, i) => {
     const targets = matches[i]!;
     if (a.group !== null) {
@@ -84,7 +102,12 @@ export async function expandActivities(activities: readonly Activity[], inventor
       const re = a.units === null ? null : globToRegExp(a.units);
       const chosen = re ? listed.filter((u) => re.test(u)) : listed;
       if (chosen.length === 0) {
-        add(a, t.name, a.units, a.units === null ? `${t.name} has no units` : `no unit of ${t.name} matches '${a.units}'`);
+        add(
+          a,
+          t.name,
+          a.units,
+          a.units === null ? `${t.name} has no units` : `no unit of ${t.name} matches '${a.units}'`,
+        );
         continue;
       }
       for (const u of chosen) add(a, t.name, u, null);
@@ -95,7 +118,11 @@ export async function expandActivities(activities: readonly Activity[], inventor
 
 /** The tasks of a group backup: each member's units (all, or those named), or one whole-server task for a physical group's PostgreSQL member. */
 function addGroup(
-  a: Activity, group: Group | undefined, targets: readonly InventoryTarget[], availability: Map<string, boolean>, units: Map<string, string[] | Error>,
+  a: Activity,
+  group: Group | undefined,
+  targets: readonly InventoryTarget[],
+  availability: Map<string, boolean>,
+  units: Map<string, string[] | Error>,
   add: (activity: Activity, target: string, unit: string | null, reason: string | null) => void,
 ): void {
   for (const m of group?.members ?? []) {
@@ -110,9 +137,15 @@ function addGroup(
     }
     const listed = units.get(t.name);
     if (!listed || listed instanceof Error) {
-      add(a, t.name, null, `cannot list the units of ${t.name}: ${listed instanceof Error ? listed.message : 'not listed'}`);
+      add(
+        a,
+        t.name,
+        null,
+        `cannot list the units of ${t.name}: ${listed instanceof Error ? listed.message : 'not listed'}`,
+      );
       continue;
     }
-    for (const u of m.units ?? listed) add(a, t.name, u, listed.includes(u) ? null : `unit ${u} of ${t.name} does not exist`);
+    for (const u of m.units ?? listed)
+      add(a, t.name, u, listed.includes(u) ? null : `unit ${u} of ${t.name} does not exist`);
   }
 }

@@ -70,8 +70,11 @@ type Recorded = Omit<PlanRun, 'runId' | 'log' | 'end'>;
 export function recordRun(r: Recorded): PlanRun {
   const { store, plan, config, opts } = r;
   const runId = store.startRun({
-    plan: plan.name, trigger: opts.trigger, configFile: config.file,
-    scheduledFor: r.scheduledFor ?? null, retryOf: opts.retryOf?.id ?? null,
+    plan: plan.name,
+    trigger: opts.trigger,
+    configFile: config.file,
+    scheduledFor: r.scheduledFor ?? null,
+    retryOf: opts.retryOf?.id ?? null,
   });
   opts.onStart?.(runId);
   const log: PlanRun['log'] = (msg, level = 'info') => store.log(runId, level, msg);
@@ -85,7 +88,9 @@ export function recordRun(r: Recorded): PlanRun {
     if (reason) log(`run ${status}: ${reason}`, status === 'failed' || status === 'refused' ? 'error' : 'info');
     if (status === 'failed') {
       r.alert({
-        event: 'run-failed', severity: 'critical', summary: `plan ${plan.name}: run ${runId.slice(0, 8)} failed: ${reason}`,
+        event: 'run-failed',
+        severity: 'critical',
+        summary: `plan ${plan.name}: run ${runId.slice(0, 8)} failed: ${reason}`,
         details: { plan: plan.name, runId, reason },
       });
     }

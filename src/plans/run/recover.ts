@@ -26,8 +26,19 @@ export interface Recovery {
   leasesReleased: number;
 }
 
-export async function recoverAbandoned(store: PlanRunStore, targets: readonly PlanTarget[], leases?: LeaseStore): Promise<Recovery> {
-  const res: Recovery = { runsFailed: 0, abandoned: [], unquiesced: [], repaired: [], notUndone: [], leasesReleased: 0 };
+export async function recoverAbandoned(
+  store: PlanRunStore,
+  targets: readonly PlanTarget[],
+  leases?: LeaseStore,
+): Promise<Recovery> {
+  const res: Recovery = {
+    runsFailed: 0,
+    abandoned: [],
+    unquiesced: [],
+    repaired: [],
+    notUndone: [],
+    leasesReleased: 0,
+  };
   for (const q of store.abandonedQuiesces()) {
     const what = q.unit ? `${q.target}/${q.unit}` : q.target;
     const device = targets.find((t) => t.name === q.target)?.device;
@@ -35,11 +46,21 @@ export async function recoverAbandoned(store: PlanRunStore, targets: readonly Pl
       if (!device) throw new Error(`target ${q.target} is no longer configured as a device`);
       await device.unquiesce(q.unit, 60);
       store.releaseQuiesce(q.id, `unquiesced at start (left by process ${q.pid}, which died)`);
-      store.log(q.runId, 'warn', `unquiesced ${what} at start: the quiesce was left by process ${q.pid}, which died`, q.taskId);
+      store.log(
+        q.runId,
+        'warn',
+        `unquiesced ${what} at start: the quiesce was left by process ${q.pid}, which died`,
+        q.taskId,
+      );
       res.unquiesced.push(what);
       res.repaired.push({ target: q.target, unit: q.unit, runId: q.runId, pid: q.pid });
     } catch (e) {
-      store.log(q.runId, 'error', `could not undo the quiesce of ${what} left by process ${q.pid}: ${e instanceof Error ? e.message : String(e)}`, q.taskId);
+      store.log(
+        q.runId,
+        'error',
+        `could not undo the quiesce of ${what} left by process ${q.pid}: ${e instanceof Error ? e.message : String(e)}`,
+        q.taskId,
+      );
       res.notUndone.push(what);
     }
   }
@@ -57,7 +78,8 @@ export async function recoverAbandoned(store: PlanRunStore, targets: readonly Pl
 export function quiesceRepairedAlert(q: RepairedQuiesce): AlertEvent {
   const what = q.unit ? `${q.target}/${q.unit}` : q.target;
   return {
-    event: 'quiesce-repaired', severity: 'warning',
+    event: 'quiesce-repaired',
+    severity: 'warning',
     summary: `unquiesced ${what} at start: left behind by process ${q.pid}, which died`,
     details: { target: q.target, unit: q.unit, runId: q.runId, pid: q.pid },
   };

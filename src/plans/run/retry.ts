@@ -49,7 +49,10 @@ export function attemptTimes(policy: RetryPolicy | null, start: number, now = st
  * over. A null policy (on-demand) makes exactly one attempt.
  */
 export async function withRetries<T>(
-  attempt: (n: number) => Promise<AttemptOutcome<T>>, policy: RetryPolicy | null, clock: Clock, signal?: AbortSignal,
+  attempt: (n: number) => Promise<AttemptOutcome<T>>,
+  policy: RetryPolicy | null,
+  clock: Clock,
+  signal?: AbortSignal,
   opts: { start?: number; onWait?: (nextAt: number, attempt: number, of: number) => void } = {},
 ): Promise<RetryResult<T>> {
   const times = attemptTimes(policy, opts.start ?? clock.now(), clock.now());

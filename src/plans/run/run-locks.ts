@@ -50,7 +50,10 @@ export async function acquireRunLocks(req: RunLockRequest): Promise<RunLockResul
     onWait: (at, n, of) => req.log(`lock retry ${n} of ${of} at ${formatTime(at)}`),
   });
   if (r.ok) return { ok: true, locks: r.value!, attempts: r.attempts.length };
-  const over = r.attempts.length > 1 ? ` (${r.attempts.length} attempts over ${formatDuration(r.attempts.at(-1)! - r.attempts[0]!)})` : '';
+  const over =
+    r.attempts.length > 1
+      ? ` (${r.attempts.length} attempts over ${formatDuration(r.attempts.at(-1)! - r.attempts[0]!)})`
+      : '';
   return { ok: false, reason: `${r.reason}${over}`, attempts: r.attempts.length, exhausted: r.exhausted };
 }
 
@@ -59,12 +62,19 @@ async function tryOnce(req: RunLockRequest) {
   for (const c of got.cleared) {
     const l = c.lease;
     const age = req.clock.now() - l.createdAt;
-    const why = c.why === 'max-age' ? `older than the maximum age (${formatDuration(age)})`
-      : c.why === 'heartbeat' ? `its heartbeat stopped ${formatDuration(req.clock.now() - l.heartbeatAt)} ago`
-      : `its process ${l.pid} is gone`;
-    req.log(`cleared the lock on ${l.scope} held by ${l.runId ? `run ${l.runId.slice(0, 8)}` : l.holder}: ${why}`, 'warn');
+    const why =
+      c.why === 'max-age'
+        ? `older than the maximum age (${formatDuration(age)})`
+        : c.why === 'heartbeat'
+          ? `its heartbeat stopped ${formatDuration(req.clock.now() - l.heartbeatAt)} ago`
+          : `its process ${l.pid} is gone`;
+    req.log(
+      `cleared the lock on ${l.scope} held by ${l.runId ? `run ${l.runId.slice(0, 8)}` : l.holder}: ${why}`,
+      'warn',
+    );
     req.alert({
-      event: 'stale-lock-cleared', severity: 'warning',
+      event: 'stale-lock-cleared',
+      severity: 'warning',
       summary: `lock on ${l.scope} cleared: ${why}`,
       details: { scope: l.scope, holder: l.holder, runId: l.runId, ageMs: age, why: c.why, clearedBy: req.runId },
     });
@@ -88,9 +98,15 @@ async function tryOnce(req: RunLockRequest) {
       return { ok: false as const, retryable: true, reason: e.message };
     }
   }
-  req.log(`locked ${req.scopes.join(', ')}${req.repo ? ` and the repository (${req.exclusive ? 'exclusive' : 'shared'})` : ''}`);
+  req.log(
+    `locked ${req.scopes.join(', ')}${req.repo ? ` and the repository (${req.exclusive ? 'exclusive' : 'shared'})` : ''}`,
+  );
   const beat = setInterval(() => {
-    try { req.leases.heartbeat(req.runId); } catch { /* the catalog is busy: the next beat renews */ }
+    try {
+      req.leases.heartbeat(req.runId);
+    } catch {
+      /* the catalog is busy: the next beat renews */
+    }
   }, req.heartbeatMs);
   beat.unref();
   const locks: HeldLocks = {

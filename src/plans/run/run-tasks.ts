@@ -13,7 +13,11 @@ import { GroupHooks } from '../hooks/group-hooks.ts';
 import type { PlanRun, PlanRunResult } from './plan-run.ts';
 
 type PendingTask = ExpandedTask & { id: string };
-interface Counts { succeeded: number; failed: number; cancelled: number }
+interface Counts {
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+}
 
 export async function runLocked(run: PlanRun, repo: Repository | null): Promise<PlanRunResult> {
   const runLimit = deadline(run.clock, run.plan.timeoutMs, `run of plan ${run.plan.name}`, run.opts.signal);
@@ -39,19 +43,32 @@ export async function runLocked(run: PlanRun, repo: Repository | null): Promise<
 
 /** The run's pending tasks with their activities, in creation order. */
 function pendingTasks(run: PlanRun): PendingTask[] {
-  return run.store.tasks(run.runId).filter((t) => t.status === 'pending').map((r) => ({
-    id: r.id, seq: r.seq, target: r.target, unit: r.unit, status: 'pending' as const, reason: r.reason,
-    activity: run.plan.activities.find((a) => a.name === r.activity)!,
-  }));
+  return run.store
+    .tasks(run.runId)
+    .filter((t) => t.status === 'pending')
+    .map((r) => ({
+      id: r.id,
+      seq: r.seq,
+      target: r.target,
+      unit: r.unit,
+      status: 'pending' as const,
+      reason: r.reason,
+      activity: run.plan.activities.find((a) => a.name === r.activity)!,
+    }));
 }
 
 /** Runs the pre-plan hook; a failing one that fails the run ends it (its result is returned). */
 async function prePlanHook(run: PlanRun, tasks: PendingTask[]): Promise<PlanRunResult | null> {
   const hook = run.plan.prePlan;
   if (!hook) return null;
-  const r = await runHook(hook, { plan: run.plan.name, run: run.runId, phase: 'pre-plan' }, {
-    clock: run.clock, log: (l) => run.log(`pre-plan ${l.stream}: ${l.line}`),
-  });
+  const r = await runHook(
+    hook,
+    { plan: run.plan.name, run: run.runId, phase: 'pre-plan' },
+    {
+      clock: run.clock,
+      log: (l) => run.log(`pre-plan ${l.stream}: ${l.line}`),
+    },
+  );
   if (hookFailed(r) && hook.failOnError) {
     for (const t of tasks) run.store.finishTask(t.id, { status: 'cancelled', reason: 'the pre-plan hook failed' });
     return run.end('failed', describeHookResult(hook.name, r));
@@ -62,7 +79,12 @@ async function prePlanHook(run: PlanRun, tasks: PendingTask[]): Promise<PlanRunR
 
 /** One task: failed if its group could not be stopped, cancelled past the run's limit, else run within its own. */
 async function runOne(
-  run: PlanRun, repo: Repository | null, t: PendingTask, runLimit: Deadline, groups: GroupHooks, counts: Counts,
+  run: PlanRun,
+  repo: Repository | null,
+  t: PendingTask,
+  runLimit: Deadline,
+  groups: GroupHooks,
+  counts: Counts,
 ): Promise<void> {
   const stopped = await groups.enter(t.activity);
   if (stopped) {
@@ -82,12 +104,27 @@ async function runOne(
   const taskLimit = deadline(run.clock, t.activity.timeoutMs, `task ${t.seq} (${what})`, runLimit.signal);
   try {
     const { config, plan, root, store } = run;
-    const r = await runTask({
-      runId: run.runId, rootRunId: root?.id ?? run.runId, rootStartedAt: root?.startedAt ?? store.getRun(run.runId)!.startedAt,
-      retrying: root !== null, config, plan, destination: config.destinations[plan.destination]!, repo, store,
-      drills: run.catalog.drills(), clock: run.clock, quiesceGraceMs: config.settings.quiesceGraceMs,
-      pollMs: run.opts.pollMs ?? 500, signal: taskLimit.signal, alert: run.alert,
-    }, t, target);
+    const r = await runTask(
+      {
+        runId: run.runId,
+        rootRunId: root?.id ?? run.runId,
+        rootStartedAt: root?.startedAt ?? store.getRun(run.runId)!.startedAt,
+        retrying: root !== null,
+        config,
+        plan,
+        destination: config.destinations[plan.destination]!,
+        repo,
+        store,
+        drills: run.catalog.drills(),
+        clock: run.clock,
+        quiesceGraceMs: config.settings.quiesceGraceMs,
+        pollMs: run.opts.pollMs ?? 500,
+        signal: taskLimit.signal,
+        alert: run.alert,
+      },
+      t,
+      target,
+    );
     store.finishTask(t.id, r);
     if (r.status === 'succeeded' || r.status === 'failed' || r.status === 'cancelled') counts[r.status]++;
   } finally {
@@ -98,9 +135,14 @@ async function runOne(
 async function postPlanHook(run: PlanRun): Promise<void> {
   const hook = run.plan.postPlan;
   if (!hook) return;
-  const r = await runHook(hook, { plan: run.plan.name, run: run.runId, phase: 'post-plan' }, {
-    clock: run.clock, log: (l) => run.log(`post-plan ${l.stream}: ${l.line}`),
-  });
+  const r = await runHook(
+    hook,
+    { plan: run.plan.name, run: run.runId, phase: 'post-plan' },
+    {
+      clock: run.clock,
+      log: (l) => run.log(`post-plan ${l.stream}: ${l.line}`),
+    },
+  );
   run.log(describeHookResult(hook.name, r), hookFailed(r) ? 'warn' : 'info');
 }
 
@@ -110,12 +152,19 @@ function outcome(run: PlanRun, counts: Counts, runLimit: Deadline): PlanRunResul
   const { succeeded, failed, cancelled } = counts;
   const skipped = total - succeeded - failed - cancelled;
   if (runLimit.signal.aborted) {
-    return run.end('cancelled',
-      `${abortReason(runLimit.signal)}: ${succeeded} task(s) succeeded, ${failed} failed, ${cancelled} cancelled`);
+    return run.end(
+      'cancelled',
+      `${abortReason(runLimit.signal)}: ${succeeded} task(s) succeeded, ${failed} failed, ${cancelled} cancelled`,
+    );
   }
   if (failed === 0 && cancelled === 0) {
-    return run.end(skipped > 0 ? 'partial' : 'succeeded', skipped > 0 ? `${succeeded} succeeded, ${skipped} skipped` : null);
+    return run.end(
+      skipped > 0 ? 'partial' : 'succeeded',
+      skipped > 0 ? `${succeeded} succeeded, ${skipped} skipped` : null,
+    );
   }
-  return run.end(succeeded > 0 ? 'partial' : 'failed',
-    `${failed} task(s) failed, ${cancelled} cancelled, ${succeeded} succeeded, ${skipped} skipped`);
+  return run.end(
+    succeeded > 0 ? 'partial' : 'failed',
+    `${failed} task(s) failed, ${cancelled} cancelled, ${succeeded} succeeded, ${skipped} skipped`,
+  );
 }

@@ -40,7 +40,8 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
     const refusal = admit(run);
     if (refusal !== null) return run.end('refused', refusal);
     const pending = await createTasks(run);
-    if (pending.length === 0) return run.end('skipped', `all ${run.store.tasks(run.runId).length} task(s) were skipped`);
+    if (pending.length === 0)
+      return run.end('skipped', `all ${run.store.tasks(run.runId).length} task(s) were skipped`);
     repo = await openRepo(run);
     locks = await lockScopes(run, pending, repo);
     if (!locks) return run.end('cancelled', abortReason(opts.signal!));
@@ -76,9 +77,20 @@ async function startRun(opts: RunPlanOptions): Promise<PlanRun> {
   const root = opts.retryOf ? rootOf(store, opts.retryOf) : null;
   const scheduledFor = opts.scheduledFor ?? root?.scheduledFor ?? undefined;
   const run = recordRun({
-    opts, config, catalog, plan, clock: opts.clock ?? systemClock, alert, store, leases, targets, root, scheduledFor,
+    opts,
+    config,
+    catalog,
+    plan,
+    clock: opts.clock ?? systemClock,
+    alert,
+    store,
+    leases,
+    targets,
+    root,
+    scheduledFor,
   });
-  if (opts.retryOf) run.log(`retry of run ${opts.retryOf.id.slice(0, 8)} (${opts.retryOf.reason ?? opts.retryOf.status})`);
+  if (opts.retryOf)
+    run.log(`retry of run ${opts.retryOf.id.slice(0, 8)} (${opts.retryOf.reason ?? opts.retryOf.status})`);
   return run;
 }
 
@@ -107,7 +119,12 @@ async function createTasks(run: PlanRun): Promise<ExpandedTask[]> {
   const expanded = await expandActivities(run.plan.activities, run.targets, run.config.groups);
   for (const t of expanded) {
     run.store.addTask(run.runId, {
-      seq: t.seq, activity: t.activity.name, kind: t.activity.kind, target: t.target, unit: t.unit, status: t.status,
+      seq: t.seq,
+      activity: t.activity.name,
+      kind: t.activity.kind,
+      target: t.target,
+      unit: t.unit,
+      status: t.status,
       reason: t.reason,
     });
   }
@@ -125,19 +142,34 @@ async function openRepo(run: PlanRun): Promise<Repository | null> {
 }
 
 /** The locks of every scope the tasks touch, with the trigger's retry policy; null when cancelled. */
-async function lockScopes(run: PlanRun, pending: ExpandedTask[], repo: Repository | null): Promise<RunLockResult | null> {
+async function lockScopes(
+  run: PlanRun,
+  pending: ExpandedTask[],
+  repo: Repository | null,
+): Promise<RunLockResult | null> {
   const { opts, root, scheduledFor, config } = run;
   const purging = pending.some((t) => t.activity.kind === 'purge');
   const prunes = pending.some((t) => t.activity.kind === 'purge' && t.activity.purge?.type === 'retention');
   const onDemand = isOnDemand(run);
-  const windowStart = root ? { windowStart: root.scheduledFor ?? root.startedAt }
-    : scheduledFor !== undefined && !onDemand ? { windowStart: scheduledFor } : {};
+  const windowStart = root
+    ? { windowStart: root.scheduledFor ?? root.startedAt }
+    : scheduledFor !== undefined && !onDemand
+      ? { windowStart: scheduledFor }
+      : {};
   return acquireRunLocks({
-    leases: run.leases, runId: run.runId, scopes: [...new Set(pending.map((t) => taskScope(t.target, t.unit)))],
+    leases: run.leases,
+    runId: run.runId,
+    scopes: [...new Set(pending.map((t) => taskScope(t.target, t.unit)))],
     kind: purging ? 'purge' : pending.every((t) => t.activity.kind === 'copy') ? 'copy' : 'backup',
-    repo, exclusive: prunes, policy: retryPolicy(run, pending), ...windowStart,
+    repo,
+    exclusive: prunes,
+    policy: retryPolicy(run, pending),
+    ...windowStart,
     heartbeatMs: Math.max(1000, Math.min(60_000, Math.floor(config.settings.lockHeartbeatTimeoutMs / 3))),
-    clock: run.clock, ...(opts.signal ? { signal: opts.signal } : {}), log: run.log, alert: run.alert,
+    clock: run.clock,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    log: run.log,
+    alert: run.alert,
   }).catch((e: unknown) => {
     if (opts.signal?.aborted) return null;
     throw e;
@@ -160,7 +192,8 @@ function notLocked(run: PlanRun, pending: ExpandedTask[], locks: Extract<RunLock
   if (!retryPolicy(run, pending)) return run.end('refused', `${locks.reason}; on-demand runs are not retried`);
   if (!locks.exhausted) return run.end('failed', locks.reason);
   run.alert({
-    event: 'retries-exhausted', severity: 'critical',
+    event: 'retries-exhausted',
+    severity: 'critical',
     summary: `plan ${run.plan.name}: gave up after ${locks.attempts} attempts: ${locks.reason}`,
     details: { plan: run.plan.name, runId: run.runId, attempts: locks.attempts, reason: locks.reason },
   });

@@ -50,7 +50,10 @@ test('cron: nextWindowStart and windowEnd', () => {
   // From Friday midnight the next opening is Monday 00:00 CET.
   assert.equal(iso(nextWindowStart(weeknights, U(2026, 10, 27, 23, 0))), '2026-11-29T23:00:00.000Z');
   assert.equal(windowEnd(weeknights, U(2026, 10, 25, 12, 0)), null, 'null when outside');
-  assert.equal(outsideWindowReason(weeknights, U(2026, 10, 25, 11, 0)), 'outside the maintenance window (opens 2026-11-25 22:00 Europe/Berlin)');
+  assert.equal(
+    outsideWindowReason(weeknights, U(2026, 10, 25, 11, 0)),
+    'outside the maintenance window (opens 2026-11-25 22:00 Europe/Berlin)',
+  );
 });
 
 test('cron in UTC: minute ranges and long stretches', () => {
@@ -60,14 +63,26 @@ test('cron in UTC: minute ranges and long stretches', () => {
   assert.equal(iso(windowEnd(half, U(2026, 5, 1, 10, 10))), '2026-06-01T10:30:00.000Z');
   assert.equal(iso(nextWindowStart(half, U(2026, 5, 1, 10, 45))), '2026-06-01T11:00:00.000Z');
   const weekdays: Window = { type: 'cron', expression: '* * * * 1-5', timezone: 'UTC' };
-  assert.equal(iso(windowEnd(weekdays, U(2026, 10, 23, 10, 0))), '2026-11-28T00:00:00.000Z', 'Mon through Fri, closes Sat 00:00');
+  assert.equal(
+    iso(windowEnd(weekdays, U(2026, 10, 23, 10, 0))),
+    '2026-11-28T00:00:00.000Z',
+    'Mon through Fri, closes Sat 00:00',
+  );
   const business: Window = { type: 'cron', expression: '* 8-17 * * *', timezone: 'UTC' };
   assert.equal(iso(windowEnd(business, U(2026, 10, 23, 8, 5))), '2026-11-23T18:00:00.000Z');
-  assert.equal(windowEnd({ type: 'cron', expression: '* * * * *', timezone: 'UTC' }, U(2026, 0, 1)), null, 'never closes');
-  assert.equal(nextWindowStart({ type: 'cron', expression: '0 0 30 2 *', timezone: 'UTC' }, U(2026, 0, 1)), null, 'never opens');
+  assert.equal(
+    windowEnd({ type: 'cron', expression: '* * * * *', timezone: 'UTC' }, U(2026, 0, 1)),
+    null,
+    'never closes',
+  );
+  assert.equal(
+    nextWindowStart({ type: 'cron', expression: '0 0 30 2 *', timezone: 'UTC' }, U(2026, 0, 1)),
+    null,
+    'never opens',
+  );
 });
 
-test('cron: the weekday is the zone\'s, not UTC\'s', () => {
+test("cron: the weekday is the zone's, not UTC's", () => {
   const mondays: Window = { type: 'cron', expression: '* * * * 1', timezone: NY };
   // Tue 2026-11-24 03:00 UTC is Mon 22:00 in New York.
   assert.equal(inWindow(mondays, U(2026, 10, 24, 3, 0)), true);
@@ -125,26 +140,49 @@ test('ranges: Friday 22:00 to Saturday 06:00, from inclusive, to exclusive', () 
 });
 
 test('ranges: same-day ranges, several days, touching ranges merge', () => {
-  const lunch: Window = { type: 'ranges', timezone: 'UTC', ranges: [{ days: [1, 2, 3, 4, 5], from: '12:00', to: '13:00' }] };
+  const lunch: Window = {
+    type: 'ranges',
+    timezone: 'UTC',
+    ranges: [{ days: [1, 2, 3, 4, 5], from: '12:00', to: '13:00' }],
+  };
   assert.equal(inWindow(lunch, U(2026, 10, 27, 12, 59, 59, 999)), true, 'Fri 12:59:59.999');
   assert.equal(inWindow(lunch, U(2026, 10, 27, 13, 0)), false, 'Fri 13:00');
   assert.equal(inWindow(lunch, U(2026, 10, 28, 12, 30)), false, 'Sat');
   assert.equal(iso(nextWindowStart(lunch, U(2026, 10, 27, 13, 0))), '2026-11-30T12:00:00.000Z', 'next Monday');
   assert.equal(describeWindow(lunch), 'Mon-Fri 12:00-13:00 (UTC)');
-  const chained: Window = { type: 'ranges', timezone: 'UTC', ranges: [{ days: [1], from: '22:00', to: '02:00' }, { days: [2], from: '02:00', to: '04:00' }] };
+  const chained: Window = {
+    type: 'ranges',
+    timezone: 'UTC',
+    ranges: [
+      { days: [1], from: '22:00', to: '02:00' },
+      { days: [2], from: '02:00', to: '04:00' },
+    ],
+  };
   assert.equal(iso(windowEnd(chained, U(2026, 10, 23, 23, 0))), '2026-11-24T04:00:00.000Z');
-  const allDay: Window = { type: 'ranges', timezone: 'UTC', ranges: [{ days: [0, 1, 2, 3, 4, 5, 6], from: '00:00', to: '00:00' }] };
+  const allDay: Window = {
+    type: 'ranges',
+    timezone: 'UTC',
+    ranges: [{ days: [0, 1, 2, 3, 4, 5, 6], from: '00:00', to: '00:00' }],
+  };
   assert.equal(inWindow(allDay, U(2026, 10, 23, 23, 0)), true);
   assert.equal(windowEnd(allDay, U(2026, 10, 23, 23, 0)), null, 'never closes');
   assert.equal(describeWindow(allDay), 'daily 00:00-00:00 (next day) (UTC)');
-  const untilMidnight: Window = { type: 'ranges', timezone: 'UTC', ranges: [{ days: [6], from: '20:00', to: '24:00' }] };
+  const untilMidnight: Window = {
+    type: 'ranges',
+    timezone: 'UTC',
+    ranges: [{ days: [6], from: '20:00', to: '24:00' }],
+  };
   assert.equal(inWindow(untilMidnight, U(2026, 10, 28, 23, 59, 59)), true);
   assert.equal(inWindow(untilMidnight, U(2026, 10, 29, 0, 0)), false);
   assert.equal(nextWindowStart({ type: 'ranges', timezone: 'UTC', ranges: [] }, U(2026, 0, 1)), null);
 });
 
-test('ranges: the weekday is the zone\'s, not UTC\'s', () => {
-  const mondayMorning: Window = { type: 'ranges', timezone: 'Pacific/Auckland', ranges: [{ days: [1], from: '00:00', to: '08:00' }] };
+test("ranges: the weekday is the zone's, not UTC's", () => {
+  const mondayMorning: Window = {
+    type: 'ranges',
+    timezone: 'Pacific/Auckland',
+    ranges: [{ days: [1], from: '00:00', to: '08:00' }],
+  };
   // Sun 2026-11-22 12:00 UTC is Mon 01:00 NZDT (UTC+13).
   assert.equal(inWindow(mondayMorning, U(2026, 10, 22, 12, 0)), true);
   // Mon 2026-11-23 12:00 UTC is Tue 01:00 NZDT.
@@ -190,7 +228,14 @@ test('consistency: next start is inside, end is outside, the minute before the e
     weeknights,
     fridayNight,
     { type: 'cron', expression: '*/20 1-3 * * 0', timezone: BERLIN },
-    { type: 'ranges', timezone: NY, ranges: [{ days: [0, 6], from: '01:30', to: '03:15' }, { days: [3], from: '23:00', to: '23:30' }] },
+    {
+      type: 'ranges',
+      timezone: NY,
+      ranges: [
+        { days: [0, 6], from: '01:30', to: '03:15' },
+        { days: [3], from: '23:00', to: '23:30' },
+      ],
+    },
   ];
   // Every 97 minutes through the Berlin and New York autumn changes.
   for (const w of windows) {
@@ -209,15 +254,37 @@ test('consistency: next start is inside, end is outside, the minute before the e
 
 test('describeWindow and formatInZone', () => {
   assert.equal(describeWindow(weeknights), 'cron "* 22-23,0-5 * * 1-5" (Europe/Berlin)');
-  assert.equal(describeWindow({ type: 'ranges', timezone: 'UTC', ranges: [{ days: [6, 0], from: '08:00', to: '10:00' }, { days: [1, 3, 5], from: '23:00', to: '01:00' }] }),
-    'Sun,Sat 08:00-10:00, Mon,Wed,Fri 23:00-01:00 (next day) (UTC)');
+  assert.equal(
+    describeWindow({
+      type: 'ranges',
+      timezone: 'UTC',
+      ranges: [
+        { days: [6, 0], from: '08:00', to: '10:00' },
+        { days: [1, 3, 5], from: '23:00', to: '01:00' },
+      ],
+    }),
+    'Sun,Sat 08:00-10:00, Mon,Wed,Fri 23:00-01:00 (next day) (UTC)',
+  );
   assert.equal(formatInZone(U(2026, 10, 25, 21, 0), BERLIN), '2026-11-25 22:00 Europe/Berlin');
   assert.equal(formatInZone(U(2026, 6, 1, 3, 5), NY), '2026-06-30 23:05 America/New_York');
 });
 
 test('bad windows are CONFIG errors', () => {
   const isConfig = (re: RegExp) => (e: unknown) => isSafeholdError(e, 'CONFIG') && re.test(e.message);
-  assert.throws(() => inWindow({ type: 'cron', expression: '* * * *', timezone: 'UTC' }, 0), isConfig(/invalid cron expression '\* \* \* \*'/));
-  assert.throws(() => inWindow({ type: 'cron', expression: '* * * * *', timezone: 'Mars/Olympus' }, 0), isConfig(/unknown time zone 'Mars\/Olympus'/));
-  assert.throws(() => inWindow({ type: 'ranges', timezone: 'UTC', ranges: [{ days: [1], from: '25:00', to: '02:00' }] }, U(2026, 10, 23)), isConfig(/invalid time of day '25:00'/));
+  assert.throws(
+    () => inWindow({ type: 'cron', expression: '* * * *', timezone: 'UTC' }, 0),
+    isConfig(/invalid cron expression '\* \* \* \*'/),
+  );
+  assert.throws(
+    () => inWindow({ type: 'cron', expression: '* * * * *', timezone: 'Mars/Olympus' }, 0),
+    isConfig(/unknown time zone 'Mars\/Olympus'/),
+  );
+  assert.throws(
+    () =>
+      inWindow(
+        { type: 'ranges', timezone: 'UTC', ranges: [{ days: [1], from: '25:00', to: '02:00' }] },
+        U(2026, 10, 23),
+      ),
+    isConfig(/invalid time of day '25:00'/),
+  );
 });

@@ -33,8 +33,14 @@ function formatter(tz: string): Intl.DateTimeFormat {
   if (!f) {
     try {
       f = new Intl.DateTimeFormat('en-US', {
-        timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric',
-        hour: 'numeric', minute: 'numeric', second: 'numeric',
+        timeZone: tz,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
       });
     } catch (e) {
       throw new SafeholdError('CONFIG', `unknown time zone '${tz}'`, { cause: e });
@@ -74,7 +80,8 @@ function fromWallClock(tz: string, wall: number): number {
   let hi = Math.max(wall - o1, wall - o2);
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
-    if (wallClock(tz, mid) >= wall) hi = mid; else lo = mid;
+    if (wallClock(tz, mid) >= wall) hi = mid;
+    else lo = mid;
   }
   return hi;
 }
@@ -102,7 +109,10 @@ export function parseClock(s: string): number {
   return h * 60 + min;
 }
 
-interface Interval { start: number; end: number }
+interface Interval {
+  start: number;
+  end: number;
+}
 
 /** The real-time intervals of ranges that start on the local days from `firstDay` to `lastDay` (wall ms at midnight). */
 function intervals(w: RangesWindow, firstDay: number, lastDay: number): Interval[] {
@@ -144,7 +154,11 @@ function cronOf(w: CronWindow): Cron {
     try {
       c = new Cron(w.expression, { timezone: w.timezone, paused: true, mode: '5-part' });
     } catch (e) {
-      throw new SafeholdError('CONFIG', `invalid cron expression '${w.expression}': ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new SafeholdError(
+        'CONFIG',
+        `invalid cron expression '${w.expression}': ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
     }
     crons.set(key, c);
   }
@@ -164,9 +178,12 @@ function isWildcard(field: string | undefined): boolean {
 /** Whether `nowMs` lies inside the window. */
 export function inWindow(w: Window, nowMs: number): boolean {
   switch (w.type) {
-    case 'always': return true;
-    case 'cron': return cronMatches(w, nowMs);
-    case 'ranges': return rangesContaining(w, nowMs).length > 0;
+    case 'always':
+      return true;
+    case 'cron':
+      return cronMatches(w, nowMs);
+    case 'ranges':
+      return rangesContaining(w, nowMs).length > 0;
   }
 }
 
@@ -187,7 +204,9 @@ export function nextWindowStart(w: Window, nowMs: number): number | null {
     return null;
   }
   const today = localMidnight(w.timezone, nowMs);
-  const starts = intervals(w, today - DAY, today + 15 * DAY).map((i) => i.start).filter((s) => s > nowMs);
+  const starts = intervals(w, today - DAY, today + 15 * DAY)
+    .map((i) => i.start)
+    .filter((s) => s > nowMs);
   return starts.length ? Math.min(...starts) : null;
 }
 
@@ -231,8 +250,10 @@ export function windowEnd(w: Window, nowMs: number): number | null {
 /** A human description: 'always', 'cron "* 22-23 * * 1-5" (Europe/Berlin)', 'Fri 22:00-06:00 (next day) (Europe/Berlin)'. */
 export function describeWindow(w: Window): string {
   switch (w.type) {
-    case 'always': return 'always';
-    case 'cron': return `cron "${w.expression}" (${w.timezone})`;
+    case 'always':
+      return 'always';
+    case 'cron':
+      return `cron "${w.expression}" (${w.timezone})`;
     case 'ranges': {
       if (w.ranges.length === 0) return `never (${w.timezone})`;
       const parts = w.ranges.map((r) => {
@@ -254,7 +275,14 @@ function describeDays(days: readonly number[]): string {
   while (i < sorted.length) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-    out.push(j - i >= 2 ? `${DAY_NAMES[sorted[i]!]}-${DAY_NAMES[sorted[j]!]}` : sorted.slice(i, j + 1).map((d) => DAY_NAMES[d]).join(','));
+    out.push(
+      j - i >= 2
+        ? `${DAY_NAMES[sorted[i]!]}-${DAY_NAMES[sorted[j]!]}`
+        : sorted
+            .slice(i, j + 1)
+            .map((d) => DAY_NAMES[d])
+            .join(','),
+    );
     i = j + 1;
   }
   return out.join(',');

@@ -8,6 +8,17 @@ import { physicalBackup } from '../../drivers/db/postgres-physical.ts';
 
 export async function physicalBackupOf(target: PlanTarget, signal: AbortSignal): Promise<DbBackup> {
   const t = target.config;
-  if (t.kind !== 'postgres') throw new SafeholdError('CONFIG', `${target.name}: a physical backup needs a postgres target`);
-  return physicalBackup({ name: t.name, host: t.host, port: t.port, user: t.user, password: t.password?.value ?? null, timeoutMs: t.timeoutMs }, { signal });
+  if (t.kind !== 'postgres')
+    throw new SafeholdError('CONFIG', `${target.name}: a physical backup needs a postgres target`);
+  return physicalBackup(
+    {
+      name: t.name,
+      host: t.host,
+      port: t.port,
+      user: t.user,
+      password: t.password?.value ?? null,
+      timeoutMs: t.timeoutMs,
+    },
+    { signal },
+  );
 }

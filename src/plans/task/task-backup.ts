@@ -27,7 +27,13 @@ import type { PlanTarget } from '../../drivers/target/targets.ts';
 import type { TaskEnv } from './task-env.ts';
 import { TaskStop } from './task-env.ts';
 
-export async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTarget, state: 'persisted' | 'running', tags: string[]): Promise<{ id: string; bytes: number }> {
+export async function backupOne(
+  env: TaskEnv,
+  task: ExpandedTask,
+  target: PlanTarget,
+  state: 'persisted' | 'running',
+  tags: string[],
+): Promise<{ id: string; bytes: number }> {
   if (env.destination.type === 'directory') return writeDirectory(env, env.destination, task, target, state);
   const repo = env.repo!;
   const t = target.config;
@@ -39,16 +45,39 @@ export async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTa
       throw e;
     });
     const group = task.activity.group ? env.config.groups[task.activity.group] : undefined;
-    const meta: SnapshotMeta | undefined = group ? { group: `${group.name}/${env.rootRunId}`, online: group.mode !== 'quiesced', consistent: group.mode !== 'independent' } : undefined;
-    const r = await backup(repo, { paths: [...unit.paths], excludes: [...unit.exclude], tags, parent, signal: env.signal, ...(meta ? { meta } : {}) });
-    if (r.errors.length > 0) throw new TaskStop('failed', `${r.errors.length} file(s) could not be read, e.g. ${r.errors[0]!.path}: ${r.errors[0]!.message} (snapshot ${r.id.slice(0, 8)} saved)`);
+    const meta: SnapshotMeta | undefined = group
+      ? {
+          group: `${group.name}/${env.rootRunId}`,
+          online: group.mode !== 'quiesced',
+          consistent: group.mode !== 'independent',
+        }
+      : undefined;
+    const r = await backup(repo, {
+      paths: [...unit.paths],
+      excludes: [...unit.exclude],
+      tags,
+      parent,
+      signal: env.signal,
+      ...(meta ? { meta } : {}),
+    });
+    if (r.errors.length > 0)
+      throw new TaskStop(
+        'failed',
+        `${r.errors.length} file(s) could not be read, e.g. ${r.errors[0]!.path}: ${r.errors[0]!.message} (snapshot ${r.id.slice(0, 8)} saved)`,
+      );
     return { id: r.id, bytes: repo.added.bytes - before };
   }
   if (target.db) {
     const d = await dbBackup(env, task, target);
     try {
       const r = await backupStream(repo, d.stream, {
-        filename: streamName(task, target, state), tags, signal: env.signal, meta: d.meta, chunker: DUMP_CHUNKER, compression: DUMP_COMPRESSION, groupBytes: DUMP_GROUP_BYTES,
+        filename: streamName(task, target, state),
+        tags,
+        signal: env.signal,
+        meta: d.meta,
+        chunker: DUMP_CHUNKER,
+        compression: DUMP_COMPRESSION,
+        groupBytes: DUMP_GROUP_BYTES,
         ...(d.digest ? { lateMeta: async () => ({ digest: { tables: { ...(await d.digest!).tables } } }) } : {}),
       });
       return { id: r.id, bytes: repo.added.bytes - before };
@@ -57,7 +86,11 @@ export async function backupOne(env: TaskEnv, task: ExpandedTask, target: PlanTa
       throw e;
     }
   }
-  const r = await backupStream(repo, await sourceStream(task, target, state, env.signal), { filename: streamName(task, target, state), tags, signal: env.signal });
+  const r = await backupStream(repo, await sourceStream(task, target, state, env.signal), {
+    filename: streamName(task, target, state),
+    tags,
+    signal: env.signal,
+  });
   return { id: r.id, bytes: repo.added.bytes - before };
 }
 
@@ -78,7 +111,12 @@ export const DUMP_GROUP_BYTES = GROUP_BYTES;
  * not, its group run, and the digest: of exactly the dumped state where the
  * driver can (postgres), else taken just before the dump.
  */
-async function dbBackup(env: TaskEnv, task: ExpandedTask, target: PlanTarget, withDigest = true): Promise<{ stream: Readable; meta: SnapshotMeta; digest?: Promise<ContentDigest> }> {
+async function dbBackup(
+  env: TaskEnv,
+  task: ExpandedTask,
+  target: PlanTarget,
+  withDigest = true,
+): Promise<{ stream: Readable; meta: SnapshotMeta; digest?: Promise<ContentDigest> }> {
   const db = target.db!;
   const group = task.activity.group ? env.config.groups[task.activity.group] : undefined;
   const meta: SnapshotMeta = {
@@ -97,39 +135,72 @@ async function dbBackup(env: TaskEnv, task: ExpandedTask, target: PlanTarget, wi
   const before = db.capabilities.snapshotDigest ? null : await db.digest(task.unit);
   const b = await db.backup(task.unit, { signal: env.signal, withDigest: true });
   if (b.digest) return { stream: b.stream, meta: { ...meta, format: b.format }, digest: b.digest };
-  const digest = before ?? await db.digest(task.unit);
+  const digest = before ?? (await db.digest(task.unit));
   return { stream: b.stream, meta: { ...meta, format: b.format, digest: { tables: { ...digest.tables } } } };
 }
 
 /** The unit's backup stream; a device that has not started answering is given up on when `signal` fires. */
-async function sourceStream(task: ExpandedTask, target: PlanTarget, state: 'persisted' | 'running', signal: AbortSignal): Promise<Readable> {
+async function sourceStream(
+  task: ExpandedTask,
+  target: PlanTarget,
+  state: 'persisted' | 'running',
+  signal: AbortSignal,
+): Promise<Readable> {
   if (!target.device) return target.commandStream(task.unit!);
   const pending = target.device.backup({ unit: task.unit, kind: task.unit === null ? 'backup' : 'export', state });
   signal.throwIfAborted();
   return new Promise<Readable>((resolve, reject) => {
     const onAbort = () => {
       reject(signal.reason);
-      void pending.then((s) => s.destroy(), () => {});
+      void pending.then(
+        (s) => s.destroy(),
+        () => {},
+      );
     };
     signal.addEventListener('abort', onAbort, { once: true });
     pending.then(
-      (s) => { signal.removeEventListener('abort', onAbort); resolve(s); },
-      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
+      (s) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(s);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
     );
   });
 }
 
 function streamName(task: ExpandedTask, target: PlanTarget, state: string): string {
-  return `${task.target}${task.unit ? `-${task.unit}` : ''}${target.device ? `-${state}` : ''}.bak`.replace(/[/\0]/g, '_');
+  return `${task.target}${task.unit ? `-${task.unit}` : ''}${target.device ? `-${state}` : ''}.bak`.replace(
+    /[/\0]/g,
+    '_',
+  );
 }
 
 /** The generation scheme of one unit in a directory destination: `<dir>/<target>[-<unit>][-<state>].tar.zst|.bak`. */
-export function unitScheme(d: DirectoryDestination, task: { target: string; unit: string | null }, kind: 'files' | 'stream', state: string | null): GenerationScheme {
+export function unitScheme(
+  d: DirectoryDestination,
+  task: { target: string; unit: string | null },
+  kind: 'files' | 'stream',
+  state: string | null,
+): GenerationScheme {
   const base = `${task.target}${task.unit ? `-${task.unit}` : ''}${state ? `-${state}` : ''}`.replace(/[/\0]/g, '_');
-  return { dir: d.path, name: kind === 'files' ? `${base}.tar.zst` : `${base}.bak`, keep: d.generations.keep, naming: d.generations.naming };
+  return {
+    dir: d.path,
+    name: kind === 'files' ? `${base}.tar.zst` : `${base}.bak`,
+    keep: d.generations.keep,
+    naming: d.generations.naming,
+  };
 }
 
-async function writeDirectory(env: TaskEnv, d: DirectoryDestination, task: ExpandedTask, target: PlanTarget, state: 'persisted' | 'running'): Promise<{ id: string; bytes: number }> {
+async function writeDirectory(
+  env: TaskEnv,
+  d: DirectoryDestination,
+  task: ExpandedTask,
+  target: PlanTarget,
+  state: 'persisted' | 'running',
+): Promise<{ id: string; bytes: number }> {
   const t = target.config;
   const scheme = unitScheme(d, task, t.kind === 'files' ? 'files' : 'stream', target.device ? state : null);
   await cleanTemporaries(scheme);
@@ -138,11 +209,18 @@ async function writeDirectory(env: TaskEnv, d: DirectoryDestination, task: Expan
   if (target.db) data = (await dbBackup(env, task, target, false)).stream;
   else if (t.kind === 'files') {
     const unit = t.units[task.unit!]!;
-    data = tarStream([...unit.paths], { excludes: [...unit.exclude], onError: (p, e) => errors.push(`${p}: ${e.message}`) });
+    data = tarStream([...unit.paths], {
+      excludes: [...unit.exclude],
+      onError: (p, e) => errors.push(`${p}: ${e.message}`),
+    });
   } else data = await sourceStream(task, target, state, env.signal);
   const w = await writeGeneration(scheme, data, { clock: env.clock, signal: env.signal });
   const name = path.basename(w.file);
-  if (errors.length > 0) throw new TaskStop('failed', `${errors.length} file(s) could not be read, e.g. ${errors[0]} (generation ${name} written)`);
+  if (errors.length > 0)
+    throw new TaskStop(
+      'failed',
+      `${errors.length} file(s) could not be read, e.g. ${errors[0]} (generation ${name} written)`,
+    );
   return { id: name, bytes: w.size };
 }
 
@@ -150,14 +228,21 @@ async function writeDirectory(env: TaskEnv, d: DirectoryDestination, task: Expan
  * On a retry: the snapshots (repository) or generation (directory) that the
  * chain's first run already completed for this task, or null.
  */
-export async function completedEarlier(env: TaskEnv, task: ExpandedTask, target: PlanTarget): Promise<{ snapshots: string[]; reason: string } | null> {
+export async function completedEarlier(
+  env: TaskEnv,
+  task: ExpandedTask,
+  target: PlanTarget,
+): Promise<{ snapshots: string[]; reason: string } | null> {
   const d = env.destination;
   if (d.type === 'directory') {
     const kind = target.config.kind === 'files' ? 'files' : 'stream';
     const scheme = unitScheme(d, task, kind, target.device ? 'persisted' : null);
     const newest = closedGenerations(scheme)[0];
     if (!newest || newest.mtime < env.rootStartedAt) return null;
-    return { snapshots: [], reason: `already completed by run ${env.rootRunId.slice(0, 8)}: ${path.basename(newest.file)} (not repeated)` };
+    return {
+      snapshots: [],
+      reason: `already completed by run ${env.rootRunId.slice(0, 8)}: ${path.basename(newest.file)} (not repeated)`,
+    };
   }
   if (!env.repo) throw new SafeholdError('INTERNAL', 'repository destination without a repository');
   const found = (await listSnapshots(env.repo)).filter((s) => {
@@ -165,5 +250,8 @@ export async function completedEarlier(env: TaskEnv, task: ExpandedTask, target:
     return o.run === env.rootRunId && o.plan === env.plan.name && isOfUnit(s, task.target, task.unit);
   });
   if (found.length === 0) return null;
-  return { snapshots: found.map((s) => s.id), reason: `already completed by run ${env.rootRunId.slice(0, 8)}: snapshot ${found.map((s) => s.id.slice(0, 8)).join(', ')} (not repeated)` };
+  return {
+    snapshots: found.map((s) => s.id),
+    reason: `already completed by run ${env.rootRunId.slice(0, 8)}: snapshot ${found.map((s) => s.id.slice(0, 8)).join(', ')} (not repeated)`,
+  };
 }

@@ -21,10 +21,20 @@ import type { PlanTarget } from '../../drivers/target/targets.ts';
 import type { Log, TaskEnv, WorkResult } from './task-env.ts';
 import { TaskStop, label } from './task-env.ts';
 
+interface Outcome {
+  passed: boolean;
+  summary: string;
+  details: Record<string, unknown>;
+  restoreMs: number;
+  verifyMs: number;
+}
 
-interface Outcome { passed: boolean; summary: string; details: Record<string, unknown>; restoreMs: number; verifyMs: number }
-
-export async function runDrill(env: TaskEnv, task: ExpandedTask & { id?: string }, target: PlanTarget, log: Log): Promise<WorkResult> {
+export async function runDrill(
+  env: TaskEnv,
+  task: ExpandedTask & { id?: string },
+  target: PlanTarget,
+  log: Log,
+): Promise<WorkResult> {
   const repo = env.repo;
   if (!repo) throw new TaskStop('failed', 'a drill restores from a repository destination');
   const snap = latestOf(await listSnapshots(repo), task);
@@ -34,21 +44,41 @@ export async function runDrill(env: TaskEnv, task: ExpandedTask & { id?: string 
   try {
     out = snap.kind === 'files' ? await drillFiles(env, snap) : await drillStream(env, snap, task, target);
   } catch (e) {
-    out = { passed: false, summary: `restore failed: ${e instanceof Error ? e.message : String(e)}`, details: {}, restoreMs: env.clock.now() - started, verifyMs: 0 };
+    out = {
+      passed: false,
+      summary: `restore failed: ${e instanceof Error ? e.message : String(e)}`,
+      details: {},
+      restoreMs: env.clock.now() - started,
+      verifyMs: 0,
+    };
   }
   env.drills.record({
-    runId: env.runId, taskId: task.id ?? null, plan: env.plan.name, target: task.target, unit: task.unit, snapshot: snap.id,
-    startedAt: started, finishedAt: env.clock.now(), restoreMs: out.restoreMs, verifyMs: out.verifyMs,
-    status: out.passed ? 'passed' : 'failed', summary: out.summary, details: out.details,
+    runId: env.runId,
+    taskId: task.id ?? null,
+    plan: env.plan.name,
+    target: task.target,
+    unit: task.unit,
+    snapshot: snap.id,
+    startedAt: started,
+    finishedAt: env.clock.now(),
+    restoreMs: out.restoreMs,
+    verifyMs: out.verifyMs,
+    status: out.passed ? 'passed' : 'failed',
+    summary: out.summary,
+    details: out.details,
   });
-  log(`drill of ${label(task)} from snapshot ${snap.id.slice(0, 8)}: ${out.passed ? 'passed' : 'FAILED'}: ${out.summary}`, out.passed ? 'info' : 'error');
+  log(
+    `drill of ${label(task)} from snapshot ${snap.id.slice(0, 8)}: ${out.passed ? 'passed' : 'FAILED'}: ${out.summary}`,
+    out.passed ? 'info' : 'error',
+  );
   if (!out.passed) throw new TaskStop('failed', `drill failed: ${out.summary}`);
   return { snapshots: [], bytes: 0, note: `drill passed: ${out.summary}` };
 }
 
 /** The newest snapshot of the unit that is not a safety backup. */
 function latestOf(all: SnapshotWithId[], task: ExpandedTask): SnapshotWithId | undefined {
-  return all.filter((s) => isOfUnit(s, task.target, task.unit) && !isSafetyBackup(s))
+  return all
+    .filter((s) => isOfUnit(s, task.target, task.unit) && !isSafetyBackup(s))
     .sort((a, b) => b.time.localeCompare(a.time))[0];
 }
 
@@ -62,15 +92,25 @@ async function drillFiles(env: TaskEnv, snap: SnapshotWithId): Promise<Outcome> 
     const problems = [...r.errors.map((e) => `${e.path}: ${e.message}`), ...v.problems];
     return {
       passed: problems.length === 0,
-      summary: problems.length === 0 ? `${v.files} file(s), ${v.bytes} bytes restored and identical to the snapshot` : `${problems.length} difference(s), e.g. ${problems[0]}`,
-      details: { files: v.files, bytes: v.bytes, problems }, restoreMs: t1 - t0, verifyMs: env.clock.now() - t1,
+      summary:
+        problems.length === 0
+          ? `${v.files} file(s), ${v.bytes} bytes restored and identical to the snapshot`
+          : `${problems.length} difference(s), e.g. ${problems[0]}`,
+      details: { files: v.files, bytes: v.bytes, problems },
+      restoreMs: t1 - t0,
+      verifyMs: env.clock.now() - t1,
     };
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-async function drillStream(env: TaskEnv, snap: SnapshotWithId, task: ExpandedTask, target: PlanTarget): Promise<Outcome> {
+async function drillStream(
+  env: TaskEnv,
+  snap: SnapshotWithId,
+  task: ExpandedTask,
+  target: PlanTarget,
+): Promise<Outcome> {
   const t0 = env.clock.now();
   const { stream, size } = await openStreamSnapshot(env.repo!, snap);
   if (!target.db || task.unit === null) {
@@ -78,7 +118,13 @@ async function drillStream(env: TaskEnv, snap: SnapshotWithId, task: ExpandedTas
     let n = 0;
     for await (const c of stream) n += (c as Buffer).length;
     const ok = n === size;
-    return { passed: ok, summary: ok ? `${n} bytes read back and authenticated` : `${n} bytes read back, ${size} recorded`, details: { bytes: n }, restoreMs: env.clock.now() - t0, verifyMs: 0 };
+    return {
+      passed: ok,
+      summary: ok ? `${n} bytes read back and authenticated` : `${n} bytes read back, ${size} recorded`,
+      details: { bytes: n },
+      restoreMs: env.clock.now() - t0,
+      verifyMs: 0,
+    };
   }
   const scratch = scratchName(target, task.unit);
   try {
@@ -91,8 +137,13 @@ async function drillStream(env: TaskEnv, snap: SnapshotWithId, task: ExpandedTas
     const rows = Object.values(got.tables).reduce((n, t) => n + t.rows, 0);
     return {
       passed: diffs.length === 0,
-      summary: diffs.length === 0 ? `${tables} table(s), ${rows} row(s) restored into ${scratch}; counts and checksums match the backup` : `${diffs.length} table(s) differ, e.g. ${diffs[0]}`,
-      details: { scratch, tables, rows, differences: diffs }, restoreMs: t1 - t0, verifyMs: env.clock.now() - t1,
+      summary:
+        diffs.length === 0
+          ? `${tables} table(s), ${rows} row(s) restored into ${scratch}; counts and checksums match the backup`
+          : `${diffs.length} table(s) differ, e.g. ${diffs[0]}`,
+      details: { scratch, tables, rows, differences: diffs },
+      restoreMs: t1 - t0,
+      verifyMs: env.clock.now() - t1,
     };
   } finally {
     await target.db.drop(scratch).catch(() => {});
@@ -112,7 +163,10 @@ export function compareDigests(want: ContentDigest, got: ContentDigest): string[
     const g = got.tables[name];
     if (!w) out.push(`${name}: restored but not in the backup`);
     else if (!g) out.push(`${name}: missing from the restore`);
-    else if (w.rows !== g.rows || w.checksum !== g.checksum) out.push(`${name}: ${g.rows} row(s) restored, ${w.rows} at backup${w.rows === g.rows ? ' (checksums differ)' : ''}`);
+    else if (w.rows !== g.rows || w.checksum !== g.checksum)
+      out.push(
+        `${name}: ${g.rows} row(s) restored, ${w.rows} at backup${w.rows === g.rows ? ' (checksums differ)' : ''}`,
+      );
   }
   return out;
 }

@@ -33,7 +33,11 @@ interface TaskRun {
   quiesced: string | null;
 }
 
-export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string }, target: PlanTarget): Promise<TaskOutcome> {
+export async function runTask(
+  env: TaskEnv,
+  task: ExpandedTask & { id: string },
+  target: PlanTarget,
+): Promise<TaskOutcome> {
   const t = startTask(env, task, target);
   const device = target.device;
   const quiesce = device !== null && task.activity.quiesce;
@@ -46,7 +50,16 @@ export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string },
     await checkStagingSpace(t);
     checkpoint(t);
     await preTaskHook(t);
-    if (quiesce) await quiesceAndWait(env, device, task, (r) => { t.quiesced = r; }, t.log);
+    if (quiesce)
+      await quiesceAndWait(
+        env,
+        device,
+        task,
+        (r) => {
+          t.quiesced = r;
+        },
+        t.log,
+      );
     checkpoint(t);
     await doWork(t, states);
   } catch (e) {
@@ -61,9 +74,21 @@ export async function runTask(env: TaskEnv, task: ExpandedTask & { id: string },
 function startTask(env: TaskEnv, task: ExpandedTask & { id: string }, target: PlanTarget): TaskRun {
   const log: Log = (msg, level = 'info') => env.store.log(env.runId, level, msg, task.id);
   const hookCtx = {
-    plan: env.plan.name, run: env.runId, task: task.id, target: task.target, ...(task.unit ? { unit: task.unit } : {}),
+    plan: env.plan.name,
+    run: env.runId,
+    task: task.id,
+    target: task.target,
+    ...(task.unit ? { unit: task.unit } : {}),
   };
-  return { env, task, target, log, out: { status: 'succeeded', reason: null, snapshots: [], bytes: 0 }, hookCtx, quiesced: null };
+  return {
+    env,
+    task,
+    target,
+    log,
+    out: { status: 'succeeded', reason: null, snapshots: [], bytes: 0 },
+    hookCtx,
+    quiesced: null,
+  };
 }
 
 function checkpoint(t: TaskRun): void {
@@ -99,7 +124,8 @@ async function savedEarlier(t: TaskRun): Promise<boolean> {
 async function statesToSave(t: TaskRun): Promise<State[]> {
   const { device } = t.target;
   const unit = t.task.unit;
-  if (!device || t.task.activity.kind !== 'export' || unit === null || !(await device.unsavedChanges(unit))) return ['persisted'];
+  if (!device || t.task.activity.kind !== 'export' || unit === null || !(await device.unsavedChanges(unit)))
+    return ['persisted'];
   t.log(`unit ${unit} has unsaved changes: two exports (persisted and running state)`);
   return ['persisted', 'running'];
 }
@@ -109,16 +135,22 @@ async function checkStagingSpace(t: TaskRun): Promise<void> {
   const { device } = t.target;
   if (!device || t.task.unit !== null) return;
   const [free, need] = await Promise.all([device.freeSpace(), device.backupSize()]);
-  if (free < need) throw new TaskStop('failed', `${t.task.target} has ${free} bytes free for staging, the backup needs ${need}`);
+  if (free < need)
+    throw new TaskStop('failed', `${t.task.target} has ${free} bytes free for staging, the backup needs ${need}`);
   t.log('device has room to stage the backup');
 }
 
 async function preTaskHook(t: TaskRun): Promise<void> {
   const hook = t.task.activity.preTask;
   if (!hook) return;
-  const r = await runHook(hook, { ...t.hookCtx, phase: 'pre-task' }, {
-    clock: t.env.clock, log: (l) => t.log(`pre-task ${l.stream}: ${l.line}`),
-  });
+  const r = await runHook(
+    hook,
+    { ...t.hookCtx, phase: 'pre-task' },
+    {
+      clock: t.env.clock,
+      log: (l) => t.log(`pre-task ${l.stream}: ${l.line}`),
+    },
+  );
   if (hookFailed(r) && hook.failOnError) throw new TaskStop('failed', describeHookResult(hook.name, r));
   t.log(describeHookResult(hook.name, r));
 }
@@ -136,8 +168,11 @@ async function doWork(t: TaskRun, states: State[]): Promise<void> {
   }
   for (const state of states) {
     const tags = [
-      `plan:${env.plan.name}`, ...unitTags(task.target, task.unit), ...a.tags,
-      ...(states.length > 1 || target.device ? [`state:${state}`] : []), `run:${env.rootRunId}`,
+      `plan:${env.plan.name}`,
+      ...unitTags(task.target, task.unit),
+      ...a.tags,
+      ...(states.length > 1 || target.device ? [`state:${state}`] : []),
+      `run:${env.rootRunId}`,
     ];
     const saved = await backupOne(env, task, target, state, tags);
     out.snapshots.push(saved.id);
@@ -151,8 +186,12 @@ async function doWork(t: TaskRun, states: State[]): Promise<void> {
 function recordStop(t: TaskRun, e: unknown): void {
   const { out, env } = t;
   out.status = e instanceof TaskStop ? e.status : env.signal.aborted ? 'cancelled' : 'failed';
-  out.reason = out.status === 'cancelled' && !(e instanceof TaskStop) ? abortReason(env.signal)
-    : e instanceof Error ? e.message : String(e);
+  out.reason =
+    out.status === 'cancelled' && !(e instanceof TaskStop)
+      ? abortReason(env.signal)
+      : e instanceof Error
+        ? e.message
+        : String(e);
   t.log(`task ${out.status}: ${out.reason}`, out.status === 'skipped' ? 'warn' : 'error');
 }
 
@@ -162,9 +201,14 @@ async function postTaskHook(t: TaskRun): Promise<void> {
   const post = t.task.activity.postTask;
   if (!post || (out.status !== 'succeeded' && !post.always)) return;
   const snapshot = out.snapshots[0] ? { snapshot: out.snapshots[0] } : {};
-  const r = await runHook(post, { ...t.hookCtx, phase: 'post-task', ...snapshot }, {
-    clock: t.env.clock, log: (l) => t.log(`post-task ${l.stream}: ${l.line}`),
-  });
+  const r = await runHook(
+    post,
+    { ...t.hookCtx, phase: 'post-task', ...snapshot },
+    {
+      clock: t.env.clock,
+      log: (l) => t.log(`post-task ${l.stream}: ${l.line}`),
+    },
+  );
   t.log(describeHookResult(post.name, r), hookFailed(r) ? 'warn' : 'info');
   if (hookFailed(r) && post.failOnError && out.status === 'succeeded') {
     out.status = 'failed';

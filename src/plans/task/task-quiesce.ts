@@ -24,22 +24,33 @@ export async function checkNothingQuiesced(device: DeviceAdapter, task: Expanded
 
 /** Quiesces and waits; `recorded` gets the catalog record first (the caller unquiesces from then on). */
 export async function quiesceAndWait(
-  env: TaskEnv, device: DeviceAdapter, task: ExpandedTask & { id: string }, recorded: (record: string) => void, log: Log,
+  env: TaskEnv,
+  device: DeviceAdapter,
+  task: ExpandedTask & { id: string },
+  recorded: (record: string) => void,
+  log: Log,
 ): Promise<void> {
   const a = task.activity;
   recorded(env.store.recordQuiesce({ runId: env.runId, taskId: task.id, target: task.target, unit: task.unit }));
   await device.quiesce(task.unit, Math.ceil(a.quiesceTimeoutMs / 1000));
   const limit = a.quiesceTimeoutMs + env.quiesceGraceMs;
   if (!(await waitFor(device, task.unit, 'quiesced', limit, env, env.signal))) {
-    throw new TaskStop('failed',
-      `quiesce of ${label(task)} did not finish within ${formatDuration(limit)} (timeout + grace); cancelled`);
+    throw new TaskStop(
+      'failed',
+      `quiesce of ${label(task)} did not finish within ${formatDuration(limit)} (timeout + grace); cancelled`,
+    );
   }
   log(`${label(task)} quiesced`);
 }
 
 /** Unquiesces what the task quiesced; a failure or a timeout fails the task (added to an earlier failure). */
 export async function unquiesce(
-  env: TaskEnv, device: DeviceAdapter, task: ExpandedTask, record: string, out: TaskOutcome, log: Log,
+  env: TaskEnv,
+  device: DeviceAdapter,
+  task: ExpandedTask,
+  record: string,
+  out: TaskOutcome,
+  log: Log,
 ): Promise<void> {
   const limit = task.activity.quiesceTimeoutMs + env.quiesceGraceMs;
   try {
@@ -66,7 +77,12 @@ function fail(out: TaskOutcome, reason: string): void {
 
 /** Polls until the unit (or device) reaches `want`, or `limitMs` passes (or `signal` fires: cleanup waits pass none). */
 async function waitFor(
-  device: DeviceAdapter, unit: string | null, want: QuiesceState, limitMs: number, env: TaskEnv, signal?: AbortSignal,
+  device: DeviceAdapter,
+  unit: string | null,
+  want: QuiesceState,
+  limitMs: number,
+  env: TaskEnv,
+  signal?: AbortSignal,
 ): Promise<boolean> {
   const deadline = env.clock.now() + limitMs;
   for (;;) {

@@ -31,7 +31,8 @@ export async function runTaskWork(env: TaskEnv, task: ExpandedTask, target: Plan
   const a = task.activity;
   if (a.kind === 'purge') {
     if (a.purge?.type === 'command') return purgeCommand(env, task, target, a.purge.command, a.purge.timeoutMs, log);
-    if (a.purge?.type === 'sql') return purgeSql(env, task, a.purge.sql, a.purge.database.value, a.purge.timeoutMs, log);
+    if (a.purge?.type === 'sql')
+      return purgeSql(env, task, a.purge.sql, a.purge.database.value, a.purge.timeoutMs, log);
     return purgeRetention(env, task, log);
   }
   if (a.kind === 'copy') return copyUnit(env, task, target, log);
@@ -46,35 +47,76 @@ function unitSnapshots(all: SnapshotWithId[], task: ExpandedTask): SnapshotWithI
 
 async function purgeRetention(env: TaskEnv, task: ExpandedTask, log: Log): Promise<WorkResult> {
   const repo = env.repo;
-  if (!repo || !env.plan.retention) throw new TaskStop('failed', 'a retention purge needs a repository destination and retention rules');
+  if (!repo || !env.plan.retention)
+    throw new TaskStop('failed', 'a retention purge needs a repository destination and retention rules');
   const mine = unitSnapshots(await listSnapshots(repo), task);
   // Each plan's snapshots, and a device unit's persisted and running states, are kept by the rules on their own.
   const byPlanAndState = (s: SnapshotWithId) => `${tagValue(s.tags, 'plan') ?? ''} ${tagValue(s.tags, 'state') ?? ''}`;
   const { remove } = chooseByPolicy(mine, env.plan.retention, { groupBy: [], partition: byPlanAndState });
-  log(`retention keeps ${mine.length - remove.length} of ${mine.length} snapshot(s) of ${label(task)}; forgetting ${remove.length}`);
+  log(
+    `retention keeps ${mine.length - remove.length} of ${mine.length} snapshot(s) of ${label(task)}; forgetting ${remove.length}`,
+  );
   if (remove.length === 0) return { snapshots: [], bytes: 0, note: `kept all ${mine.length} snapshot(s)` };
   const stats = (await forgetAndPrune(repo, remove, { prune: {} })).prune!;
   await repo.reloadIndex();
-  log(`pruned: ${stats.packs.deleted} pack(s) deleted, ${stats.packs.repacked} repacked, ${formatBytes(stats.bytes.removed)} freed`);
-  return { snapshots: [], bytes: -stats.bytes.removed, note: `forgot ${remove.length} of ${mine.length} snapshot(s), freed ${formatBytes(stats.bytes.removed)}` };
+  log(
+    `pruned: ${stats.packs.deleted} pack(s) deleted, ${stats.packs.repacked} repacked, ${formatBytes(stats.bytes.removed)} freed`,
+  );
+  return {
+    snapshots: [],
+    bytes: -stats.bytes.removed,
+    note: `forgot ${remove.length} of ${mine.length} snapshot(s), freed ${formatBytes(stats.bytes.removed)}`,
+  };
 }
 
-async function purgeCommand(env: TaskEnv, task: ExpandedTask, target: PlanTarget, argv: readonly string[], timeoutMs: number, log: Log): Promise<WorkResult> {
+async function purgeCommand(
+  env: TaskEnv,
+  task: ExpandedTask,
+  target: PlanTarget,
+  argv: readonly string[],
+  timeoutMs: number,
+  log: Log,
+): Promise<WorkResult> {
   // The allow-listed environment (no secrets); a command target's own environment (its credentials) is given to its purge too.
-  const own = target.config.kind === 'command' ? Object.fromEntries(Object.entries(target.config.env).map(([k, v]) => [k, v.value])) : {};
-  const purgeEnv = childEnv({ ...own, SAFEHOLD_PLAN: env.plan.name, SAFEHOLD_RUN: env.runId, SAFEHOLD_TARGET: task.target, SAFEHOLD_UNIT: task.unit ?? '' });
+  const own =
+    target.config.kind === 'command'
+      ? Object.fromEntries(Object.entries(target.config.env).map(([k, v]) => [k, v.value]))
+      : {};
+  const purgeEnv = childEnv({
+    ...own,
+    SAFEHOLD_PLAN: env.plan.name,
+    SAFEHOLD_RUN: env.runId,
+    SAFEHOLD_TARGET: task.target,
+    SAFEHOLD_UNIT: task.unit ?? '',
+  });
   // Its own process group: a timeout or a cancel ends it with SIGTERM, then SIGKILL after a grace period, children included.
   const r = await runChild({
-    argv, env: purgeEnv, timeoutMs, signal: env.signal, stdout: 'lines',
-    onLine: (stream, line) => { if (line !== '') log(`purge ${stream}: ${line}`, stream === 'stderr' ? 'warn' : 'info'); },
+    argv,
+    env: purgeEnv,
+    timeoutMs,
+    signal: env.signal,
+    stdout: 'lines',
+    onLine: (stream, line) => {
+      if (line !== '') log(`purge ${stream}: ${line}`, stream === 'stderr' ? 'warn' : 'info');
+    },
   });
   if (r.startError) throw new TaskStop('failed', `cannot run the purge command ${argv[0]}: ${r.startError.reason}`);
   if (env.signal.aborted) throw new TaskStop('cancelled', 'the purge command was stopped: the task was cancelled');
   if (r.exitCode === 0) return { snapshots: [], bytes: 0, note: null };
-  throw new TaskStop('failed', `the purge command exited with ${r.exitCode ?? r.signal}${r.stopped === 'timeout' ? ' (timed out)' : ''}`);
+  throw new TaskStop(
+    'failed',
+    `the purge command exited with ${r.exitCode ?? r.signal}${r.stopped === 'timeout' ? ' (timed out)' : ''}`,
+  );
 }
 
-async function purgeSql(env: TaskEnv, task: ExpandedTask, sql: string, url: string, timeoutMs: number, log: Log): Promise<WorkResult> {
+async function purgeSql(
+  env: TaskEnv,
+  task: ExpandedTask,
+  sql: string,
+  url: string,
+  timeoutMs: number,
+  log: Log,
+): Promise<WorkResult> {
   const target = url.split('{unit}').join(encodeURIComponent(task.unit ?? ''));
   try {
     const r = await runSql(target, sql, { timeoutMs, signal: env.signal });
@@ -97,7 +139,8 @@ async function copyUnit(env: TaskEnv, task: ExpandedTask, target: PlanTarget, lo
     throw new TaskStop('failed', space.reason);
   }
   if (env.destination.type === 'directory' || to.type === 'directory') {
-    if (env.destination.type !== 'directory' || to.type !== 'directory') throw new TaskStop('failed', 'a copy needs two destinations of one type');
+    if (env.destination.type !== 'directory' || to.type !== 'directory')
+      throw new TaskStop('failed', 'a copy needs two destinations of one type');
     const kind = target.config.kind === 'files' ? 'files' : 'stream';
     const states = target.device ? ['persisted', 'running'] : [null];
     const copied: string[] = [];
@@ -118,8 +161,14 @@ async function copyUnit(env: TaskEnv, task: ExpandedTask, target: PlanTarget, lo
     const r = await copySnapshots(src, dst, { snapshots: mine, verify: true });
     const made = r.snapshots.filter((s) => s.copied !== null);
     const bytes = made.reduce((n, s) => n + s.bytesCopied, 0);
-    log(`copied ${made.length} snapshot(s) of ${label(task)} to ${to.name} (${r.snapshots.length - made.length} already there), verified`);
-    return { snapshots: made.map((s) => s.copied!), bytes, note: `${made.length} snapshot(s) copied to ${to.name} and verified, ${r.snapshots.length - made.length} already there` };
+    log(
+      `copied ${made.length} snapshot(s) of ${label(task)} to ${to.name} (${r.snapshots.length - made.length} already there), verified`,
+    );
+    return {
+      snapshots: made.map((s) => s.copied!),
+      bytes,
+      note: `${made.length} snapshot(s) copied to ${to.name} and verified, ${r.snapshots.length - made.length} already there`,
+    };
   } finally {
     await lock.release().catch(() => {});
     await dst.close().catch(() => {});

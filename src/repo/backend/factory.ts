@@ -9,7 +9,10 @@ import { LocalBackend } from './local-backend.ts';
 
 export function openBackend(location: string): Backend {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
-    throw new SafeholdError('USAGE', `repository ${redactLocation(location)}: only local directories are supported so far`);
+    throw new SafeholdError(
+      'USAGE',
+      `repository ${redactLocation(location)}: only local directories are supported so far`,
+    );
   }
   return new LocalBackend(path.resolve(location));
 }

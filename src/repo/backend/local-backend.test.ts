@@ -24,7 +24,10 @@ async function tempRoot(): Promise<string> {
 backendConformanceSuite('LocalBackend', async () => {
   const root = await tempRoot();
   // A not yet existing subdirectory, so create() must make the repository directory itself.
-  return { backend: new LocalBackend(join(root, 'repo')), cleanup: () => fs.rm(root, { recursive: true, force: true }) };
+  return {
+    backend: new LocalBackend(join(root, 'repo')),
+    cleanup: () => fs.rm(root, { recursive: true, force: true }),
+  };
 });
 
 /** Runs `fn` with a created backend in a fresh temp dir, removed afterwards. */
@@ -44,56 +47,62 @@ async function withRepo(fn: (b: LocalBackend, dir: string) => Promise<void>): Pr
 /** Every regular file under `dir`, as paths relative to it. */
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 const id = (): string => randomBytes(32).toString('hex');
 
 describe('LocalBackend on disk', () => {
-  it('uses the documented layout', () => withRepo(async (b, dir) => {
-    const data = id();
-    const key = id();
-    await b.save({ type: 'config', name: 'config' }, Buffer.from('c'));
-    await b.save({ type: 'data', name: data }, Buffer.from('d'));
-    await b.save({ type: 'keys', name: key }, Buffer.from('k'));
-    assert.deepEqual(await filesUnder(dir), ['config', `data/${data.slice(0, 2)}/${data}`, `keys/${key}`].sort());
-    for (const sub of ['keys', 'data', 'index', 'snapshots', 'locks', 'tmp']) {
-      assert.ok((await fs.stat(join(dir, sub))).isDirectory(), `${sub}/ exists`);
-    }
-    assert.equal(b.location, dir);
-  }));
+  it('uses the documented layout', () =>
+    withRepo(async (b, dir) => {
+      const data = id();
+      const key = id();
+      await b.save({ type: 'config', name: 'config' }, Buffer.from('c'));
+      await b.save({ type: 'data', name: data }, Buffer.from('d'));
+      await b.save({ type: 'keys', name: key }, Buffer.from('k'));
+      assert.deepEqual(await filesUnder(dir), ['config', `data/${data.slice(0, 2)}/${data}`, `keys/${key}`].sort());
+      for (const sub of ['keys', 'data', 'index', 'snapshots', 'locks', 'tmp']) {
+        assert.ok((await fs.stat(join(dir, sub))).isDirectory(), `${sub}/ exists`);
+      }
+      assert.equal(b.location, dir);
+    }));
 
-  it('leaves no temp file behind, ignores leftovers and dot-files, and cleans old leftovers', () => withRepo(async (b, dir) => {
-    const h: Handle = { type: 'data', name: id() };
-    await b.save(h, randomBytes(1000));
-    await b.save({ type: 'index', name: id() }, randomBytes(10));
-    assert.deepEqual(await fs.readdir(join(dir, 'tmp')), [], 'tmp/ is empty after saves');
+  it('leaves no temp file behind, ignores leftovers and dot-files, and cleans old leftovers', () =>
+    withRepo(async (b, dir) => {
+      const h: Handle = { type: 'data', name: id() };
+      await b.save(h, randomBytes(1000));
+      await b.save({ type: 'index', name: id() }, randomBytes(10));
+      assert.deepEqual(await fs.readdir(join(dir, 'tmp')), [], 'tmp/ is empty after saves');
 
-    const now = Date.now();
-    const old = join(dir, 'tmp', 'leftover-old');
-    const young = join(dir, 'tmp', 'leftover-young');
-    await fs.writeFile(old, 'partial');
-    await fs.writeFile(young, 'partial');
-    await fs.utimes(old, new Date(now - 3_600_000), new Date(now - 3_600_000));
-    // Dot-files in the type directories (e.g. editor or sync-tool droppings) are not listed.
-    await fs.writeFile(join(dir, 'data', h.name.slice(0, 2), '.partial'), 'x');
-    await fs.mkdir(join(dir, 'data', '.hidden'));
-    await fs.writeFile(join(dir, 'data', '.hidden', h.name), 'x');
-    await fs.writeFile(join(dir, 'snapshots', '.DS_Store'), 'x');
+      const now = Date.now();
+      const old = join(dir, 'tmp', 'leftover-old');
+      const young = join(dir, 'tmp', 'leftover-young');
+      await fs.writeFile(old, 'partial');
+      await fs.writeFile(young, 'partial');
+      await fs.utimes(old, new Date(now - 3_600_000), new Date(now - 3_600_000));
+      // Dot-files in the type directories (e.g. editor or sync-tool droppings) are not listed.
+      await fs.writeFile(join(dir, 'data', h.name.slice(0, 2), '.partial'), 'x');
+      await fs.mkdir(join(dir, 'data', '.hidden'));
+      await fs.writeFile(join(dir, 'data', '.hidden', h.name), 'x');
+      await fs.writeFile(join(dir, 'snapshots', '.DS_Store'), 'x');
 
-    assert.deepEqual(await b.list('data'), [{ name: h.name, size: 1000 }]);
-    assert.deepEqual(await b.list('snapshots'), []);
-    assert.equal(await b.cleanTmp(60_000, now), 1, 'removes only the old leftover');
-    assert.deepEqual(await fs.readdir(join(dir, 'tmp')), ['leftover-young']);
-    assert.equal(await b.cleanTmp(60_000, now + 3_600_000), 1, 'removes the other once it is old');
-    assert.deepEqual(await fs.readdir(join(dir, 'tmp')), []);
-    assert.equal(await new LocalBackend(join(dir, 'nowhere')).cleanTmp(0, now), 0, 'missing directory');
-  }));
+      assert.deepEqual(await b.list('data'), [{ name: h.name, size: 1000 }]);
+      assert.deepEqual(await b.list('snapshots'), []);
+      assert.equal(await b.cleanTmp(60_000, now), 1, 'removes only the old leftover');
+      assert.deepEqual(await fs.readdir(join(dir, 'tmp')), ['leftover-young']);
+      assert.equal(await b.cleanTmp(60_000, now + 3_600_000), 1, 'removes the other once it is old');
+      assert.deepEqual(await fs.readdir(join(dir, 'tmp')), []);
+      assert.equal(await new LocalBackend(join(dir, 'nowhere')).cleanTmp(0, now), 0, 'missing directory');
+    }));
 
-  it('a process killed mid-save leaves no visible partial file', () => withRepo(async (b, dir) => {
-    const name = id();
-    // The child writes a file but hangs at fsync, i.e. before the rename; then it is killed.
-    const script = `
+  it('a process killed mid-save leaves no visible partial file', () =>
+    withRepo(async (b, dir) => {
+      const name = id();
+      // The child writes a file but hangs at fsync, i.e. before the rename; then it is killed.
+      const script = `
       const fsp = await import('node:fs/promises');
       const { LocalBackend } = await import(process.argv[1]);
       const fh = await fsp.open(process.argv[2] + '/config', 'r');
@@ -102,27 +111,33 @@ describe('LocalBackend on disk', () => {
       setInterval(() => {}, 1000);
       await new LocalBackend(process.argv[2]).save({ type: 'data', name: process.argv[3] }, new Uint8Array(3 << 20).fill(7));
     `;
-    await b.save({ type: 'config', name: 'config' }, Buffer.from('c'));
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, new URL('./local-backend.ts', import.meta.url).href, dir, name], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('hung')) resolve(); });
-        child.on('exit', (code) => reject(new Error(`child exited early with ${code}`)));
-      });
-    } finally {
-      child.kill('SIGKILL');
-    }
-    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
-    const left = await fs.readdir(join(dir, 'tmp'));
-    assert.equal(left.length, 1, 'the killed save left its temp file');
-    assert.equal((await fs.stat(join(dir, 'tmp', left[0]!))).size, 3 << 20);
-    assert.deepEqual(await b.list('data'), []);
-    await assert.rejects(b.load({ type: 'data', name }), (e: unknown) => isSafeholdError(e, 'NOT_FOUND'));
-    assert.equal(await b.cleanTmp(0, Date.now() + 1000), 1);
-    assert.deepEqual(await fs.readdir(join(dir, 'tmp')), []);
-  }));
+      await b.save({ type: 'config', name: 'config' }, Buffer.from('c'));
+      const child = spawn(
+        process.execPath,
+        ['--input-type=module', '-e', script, new URL('./local-backend.ts', import.meta.url).href, dir, name],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      try {
+        await new Promise<void>((resolve, reject) => {
+          child.stdout.on('data', (d: Buffer) => {
+            if (d.toString().includes('hung')) resolve();
+          });
+          child.on('exit', (code) => reject(new Error(`child exited early with ${code}`)));
+        });
+      } finally {
+        child.kill('SIGKILL');
+      }
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+      const left = await fs.readdir(join(dir, 'tmp'));
+      assert.equal(left.length, 1, 'the killed save left its temp file');
+      assert.equal((await fs.stat(join(dir, 'tmp', left[0]!))).size, 3 << 20);
+      assert.deepEqual(await b.list('data'), []);
+      await assert.rejects(b.load({ type: 'data', name }), (e: unknown) => isSafeholdError(e, 'NOT_FOUND'));
+      assert.equal(await b.cleanTmp(0, Date.now() + 1000), 1);
+      assert.deepEqual(await fs.readdir(join(dir, 'tmp')), []);
+    }));
 
   it('a full disk fails with NO_SPACE and leaves nothing behind', async (t: TestContext) => {
     const mnt = await tempRoot();
@@ -144,7 +159,11 @@ describe('LocalBackend on disk', () => {
       await assert.rejects(b.save(small, randomBytes(4 << 20)), (e: unknown) => isSafeholdError(e, 'NO_SPACE'));
 
       assert.deepEqual(await fs.readdir(join(dir, 'tmp')), [], 'no temp file left');
-      assert.deepEqual(await filesUnder(join(dir, 'data')), [`${small.name.slice(0, 2)}/${small.name}`], 'no partial data file');
+      assert.deepEqual(
+        await filesUnder(join(dir, 'data')),
+        [`${small.name.slice(0, 2)}/${small.name}`],
+        'no partial data file',
+      );
       assert.deepEqual(await b.list('data'), [{ name: small.name, size: 1000 }]);
       assert.ok((await b.load(small)).equals(smallData), 'earlier file still loads');
       assert.ok((await b.load({ type: 'config', name: 'config' })).equals(cfg));
@@ -159,33 +178,35 @@ describe('LocalBackend on disk', () => {
     }
   });
 
-  it('creates files 0600 and directories 0700', () => withRepo(async (b, dir) => {
-    const data = id();
-    await b.save({ type: 'config', name: 'config' }, Buffer.from('c'));
-    await b.save({ type: 'data', name: data }, Buffer.from('d'));
-    await b.save({ type: 'keys', name: 'k1' }, Buffer.from('k'));
-    for (const f of ['config', `data/${data.slice(0, 2)}/${data}`, 'keys/k1']) {
-      assert.equal((await fs.stat(join(dir, f))).mode & 0o777, 0o600, f);
-    }
-    for (const d of ['', 'keys', 'data', `data/${data.slice(0, 2)}`, 'index', 'snapshots', 'locks', 'tmp']) {
-      assert.equal((await fs.stat(join(dir, d))).mode & 0o777, 0o700, `${d || '.'}/`);
-    }
-  }));
+  it('creates files 0600 and directories 0700', () =>
+    withRepo(async (b, dir) => {
+      const data = id();
+      await b.save({ type: 'config', name: 'config' }, Buffer.from('c'));
+      await b.save({ type: 'data', name: data }, Buffer.from('d'));
+      await b.save({ type: 'keys', name: 'k1' }, Buffer.from('k'));
+      for (const f of ['config', `data/${data.slice(0, 2)}/${data}`, 'keys/k1']) {
+        assert.equal((await fs.stat(join(dir, f))).mode & 0o777, 0o600, f);
+      }
+      for (const d of ['', 'keys', 'data', `data/${data.slice(0, 2)}`, 'index', 'snapshots', 'locks', 'tmp']) {
+        assert.equal((await fs.stat(join(dir, d))).mode & 0o777, 0o700, `${d || '.'}/`);
+      }
+    }));
 
-  it('a ranged load reads only its range (a sparse 6 GiB file)', () => withRepo(async (b, dir) => {
-    const h: Handle = { type: 'data', name: id() };
-    const head = randomBytes(16);
-    await b.save(h, head);
-    const size = 6 * 1024 ** 3;
-    await fs.truncate(join(dir, 'data', h.name.slice(0, 2), h.name), size);
-    const start = Date.now();
-    assert.ok((await b.load(h, 0, 16)).equals(head));
-    assert.ok((await b.load(h, size - 16, 16)).equals(Buffer.alloc(16)));
-    assert.equal((await b.load(h, size, 0)).byteLength, 0);
-    await assert.rejects(b.load(h, size - 8, 16), (e: unknown) => isSafeholdError(e, 'CORRUPT'));
-    assert.deepEqual(await b.stat(h), { name: h.name, size });
-    assert.ok(Date.now() - start < 5000, 'ranged loads of a huge file are quick');
-  }));
+  it('a ranged load reads only its range (a sparse 6 GiB file)', () =>
+    withRepo(async (b, dir) => {
+      const h: Handle = { type: 'data', name: id() };
+      const head = randomBytes(16);
+      await b.save(h, head);
+      const size = 6 * 1024 ** 3;
+      await fs.truncate(join(dir, 'data', h.name.slice(0, 2), h.name), size);
+      const start = Date.now();
+      assert.ok((await b.load(h, 0, 16)).equals(head));
+      assert.ok((await b.load(h, size - 16, 16)).equals(Buffer.alloc(16)));
+      assert.equal((await b.load(h, size, 0)).byteLength, 0);
+      await assert.rejects(b.load(h, size - 8, 16), (e: unknown) => isSafeholdError(e, 'CORRUPT'));
+      assert.deepEqual(await b.stat(h), { name: h.name, size });
+      assert.ok(Date.now() - start < 5000, 'ranged loads of a huge file are quick');
+    }));
 
   it('a missing repository directory reads as empty', async () => {
     const root = await tempRoot();

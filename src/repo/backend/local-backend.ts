@@ -206,7 +206,8 @@ export class LocalBackend implements Backend {
 
   private readError(e: unknown, h: Handle, verb: string): SafeholdError {
     if (e instanceof SafeholdError) return e;
-    if (isMissing(e)) return new SafeholdError('NOT_FOUND', `${describe(h)} not found in ${this.location}`, { cause: e });
+    if (isMissing(e))
+      return new SafeholdError('NOT_FOUND', `${describe(h)} not found in ${this.location}`, { cause: e });
     return fromSystemError(e, `${verb} ${describe(h)} in ${this.location}`);
   }
 }
@@ -263,10 +264,17 @@ async function listFiles(dir: string): Promise<FileInfo[]> {
   const out: FileInfo[] = [];
   for (let i = 0; i < names.length; i += STAT_BATCH) {
     const batch = names.slice(i, i + STAT_BATCH);
-    const sizes = await Promise.all(batch.map((n) => fs.stat(join(dir, n)).then((s) => s.size, (e: unknown) => {
-      if (isMissing(e)) return -1; // removed since readdir
-      throw e;
-    })));
+    const sizes = await Promise.all(
+      batch.map((n) =>
+        fs.stat(join(dir, n)).then(
+          (s) => s.size,
+          (e: unknown) => {
+            if (isMissing(e)) return -1; // removed since readdir
+            throw e;
+          },
+        ),
+      ),
+    );
     for (let j = 0; j < batch.length; j++) if (sizes[j]! >= 0) out.push({ name: batch[j]!, size: sizes[j]! });
   }
   return out;
@@ -312,15 +320,23 @@ function checkName(name: string): void {
 }
 
 function checkRange(offset: number, length: number | undefined): void {
-  if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
+  if (
+    !Number.isSafeInteger(offset) ||
+    offset < 0 ||
+    (length !== undefined && (!Number.isSafeInteger(length) || length < 0))
+  ) {
     throw new SafeholdError('INTERNAL', `invalid range: offset ${offset}, length ${length}`);
   }
 }
 
 function pastEnd(h: Handle, offset: number, length: number, size: number): SafeholdError {
-  return new SafeholdError('CORRUPT', `${describe(h)} is too short: wanted ${length} bytes at offset ${offset}, file has ${size}`, {
-    details: { type: h.type, name: h.name, offset, length, size },
-  });
+  return new SafeholdError(
+    'CORRUPT',
+    `${describe(h)} is too short: wanted ${length} bytes at offset ${offset}, file has ${size}`,
+    {
+      details: { type: h.type, name: h.name, offset, length, size },
+    },
+  );
 }
 
 function describe(h: Handle): string {

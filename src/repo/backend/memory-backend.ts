@@ -26,9 +26,13 @@ export class MemoryBackend implements Backend {
     if (data === undefined) throw notFound(h);
     const end = length === undefined ? data.byteLength : offset + length;
     if (offset > data.byteLength || end > data.byteLength) {
-      throw new SafeholdError('CORRUPT', `${describe(h)} is too short: wanted ${end - offset} bytes at offset ${offset}, file has ${data.byteLength}`, {
-        details: { type: h.type, name: h.name, offset, length: end - offset, size: data.byteLength },
-      });
+      throw new SafeholdError(
+        'CORRUPT',
+        `${describe(h)} is too short: wanted ${end - offset} bytes at offset ${offset}, file has ${data.byteLength}`,
+        {
+          details: { type: h.type, name: h.name, offset, length: end - offset, size: data.byteLength },
+        },
+      );
     }
     return copy(data, offset, end - offset);
   }
@@ -82,7 +86,11 @@ function copy(src: Uint8Array, offset: number, length: number): Buffer {
 }
 
 function checkRange(offset: number, length: number | undefined): void {
-  if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
+  if (
+    !Number.isSafeInteger(offset) ||
+    offset < 0 ||
+    (length !== undefined && (!Number.isSafeInteger(length) || length < 0))
+  ) {
     throw new SafeholdError('INTERNAL', `invalid range: offset ${offset}, length ${length}`);
   }
 }

@@ -16,12 +16,16 @@ export interface Fact {
 export function Facts({ items }: { items: readonly (Fact | null | false)[] }) {
   return (
     <dl className="facts">
-      {items.filter((f): f is Fact => Boolean(f)).map((f) => (
-        <Fragment key={f.term}>
-          <dt>{f.term}</dt>
-          <dd id={f.id} className={f.className}>{f.value}</dd>
-        </Fragment>
-      ))}
+      {items
+        .filter((f): f is Fact => Boolean(f))
+        .map((f) => (
+          <Fragment key={f.term}>
+            <dt>{f.term}</dt>
+            <dd id={f.id} className={f.className}>
+              {f.value}
+            </dd>
+          </Fragment>
+        ))}
     </dl>
   );
 }

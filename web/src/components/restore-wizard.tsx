@@ -80,7 +80,11 @@ export function RestoreWizard<C, R>(p: RestoreWizardProps<C, R>) {
       setBusy(false);
     }
   };
-  const restart = () => { setStep(1); setResult(null); setError(null); };
+  const restart = () => {
+    setStep(1);
+    setResult(null);
+    setError(null);
+  };
 
   return (
     <>
@@ -89,8 +93,13 @@ export function RestoreWizard<C, R>(p: RestoreWizardProps<C, R>) {
       {step === 1 ? <Step view={{ ...p.choose, canNext: c !== null }} onNext={() => setStep(2)} /> : null}
       {step === 2 && c ? <Step view={p.snapshot(c)} onBack={() => setStep(1)} onNext={() => setStep(3)} /> : null}
       {step === 3 && c ? (
-        <PlaceStep view={p.place(c)} inPlace={p.inPlace} isAdmin={roleAllows(p.role, 'admin')}
-          onBack={() => setStep(2)} onNext={() => setStep(4)} />
+        <PlaceStep
+          view={p.place(c)}
+          inPlace={p.inPlace}
+          isAdmin={roleAllows(p.role, 'admin')}
+          onBack={() => setStep(2)}
+          onNext={() => setStep(4)}
+        />
       ) : null}
       {step === 4 && c ? (
         <ConfirmStep view={p.confirm(c)} inPlace={p.inPlace} busy={busy} onBack={() => setStep(3)} onRestore={submit} />
@@ -114,8 +123,14 @@ function Step({ view, onBack, onNext, children }: StepProps) {
       {view.body}
       {children}
       <div className="buttons">
-        {onBack ? <button type="button" className="secondary" onClick={onBack}>Back</button> : null}
-        <button type="button" disabled={view.canNext === false} onClick={onNext}>Next</button>
+        {onBack ? (
+          <button type="button" className="secondary" onClick={onBack}>
+            Back
+          </button>
+        ) : null}
+        <button type="button" disabled={view.canNext === false} onClick={onNext}>
+          Next
+        </button>
       </div>
     </section>
   );
@@ -158,7 +173,9 @@ function ConfirmStep({ view, inPlace, busy, onBack, onRestore }: ConfirmStepProp
       <h2>Confirm</h2>
       <Facts items={view.facts} />
       <div className="buttons">
-        <button type="button" className="secondary" onClick={onBack} disabled={busy}>Back</button>
+        <button type="button" className="secondary" onClick={onBack} disabled={busy}>
+          Back
+        </button>
         <button type="button" className={inPlace ? 'danger' : ''} onClick={onRestore} disabled={busy}>
           {busy ? 'Restoring…' : inPlace ? 'Restore in place' : 'Restore'}
         </button>
@@ -170,10 +187,14 @@ function ConfirmStep({ view, inPlace, busy, onBack, onRestore }: ConfirmStepProp
 function ResultStep({ view, onRestart }: { view: ResultView; onRestart: () => void }) {
   return (
     <section className="card wizard" id={view.id} data-ok={String(view.ok)}>
-      <h2>{view.ok ? 'Restored' : 'Restore failed'} <Badge value={view.ok ? 'succeeded' : 'failed'} /></h2>
+      <h2>
+        {view.ok ? 'Restored' : 'Restore failed'} <Badge value={view.ok ? 'succeeded' : 'failed'} />
+      </h2>
       {view.body}
       <div className="buttons">
-        <button type="button" className="secondary" onClick={onRestart}>Another restore</button>
+        <button type="button" className="secondary" onClick={onRestart}>
+          Another restore
+        </button>
         {view.links ? <> {view.links}</> : null}
       </div>
     </section>

@@ -3,18 +3,37 @@
 import type { ReactNode } from 'react';
 
 const TONE: Record<string, string> = {
-  succeeded: 'ok', ok: 'ok', passed: 'ok', info: 'info',
-  running: 'run', pending: 'muted', skipped: 'muted', cancelled: 'muted', never: 'muted',
-  partial: 'warn', stale: 'warn', warning: 'warn', refused: 'warn',
-  failed: 'bad', critical: 'bad',
+  succeeded: 'ok',
+  ok: 'ok',
+  passed: 'ok',
+  info: 'info',
+  running: 'run',
+  pending: 'muted',
+  skipped: 'muted',
+  cancelled: 'muted',
+  never: 'muted',
+  partial: 'warn',
+  stale: 'warn',
+  warning: 'warn',
+  refused: 'warn',
+  failed: 'bad',
+  critical: 'bad',
 };
 
 export function Badge({ value }: { value: string }) {
-  return <span className={`badge badge-${TONE[value] ?? 'muted'}`} data-status={value}>{value}</span>;
+  return (
+    <span className={`badge badge-${TONE[value] ?? 'muted'}`} data-status={value}>
+      {value}
+    </span>
+  );
 }
 
 export function ErrorNote({ error }: { error: string | null }) {
-  return error ? <p className="error" role="alert">{error}</p> : null;
+  return error ? (
+    <p className="error" role="alert">
+      {error}
+    </p>
+  ) : null;
 }
 
 export function Loading({ when }: { when: boolean }) {
@@ -38,7 +57,11 @@ export function Empty({ when, children }: { when: boolean; children: ReactNode }
 export function WizardSteps({ names, step }: { names: readonly string[]; step: number }) {
   return (
     <ol className="steps">
-      {names.map((s, i) => <li key={s} className={step === i + 1 ? 'current' : step > i + 1 ? 'done' : ''}>{s}</li>)}
+      {names.map((s, i) => (
+        <li key={s} className={step === i + 1 ? 'current' : step > i + 1 ? 'done' : ''}>
+          {s}
+        </li>
+      ))}
     </ol>
   );
 }

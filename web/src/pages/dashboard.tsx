@@ -19,23 +19,52 @@ export function DashboardPage() {
       {d ? (
         <>
           <section className="stats">
-            <Stat label="Failures (24 h)" value={d.failures24h} tone={d.failures24h > 0 ? 'bad' : 'ok'} id="failures24h" />
+            <Stat
+              label="Failures (24 h)"
+              value={d.failures24h}
+              tone={d.failures24h > 0 ? 'bad' : 'ok'}
+              id="failures24h"
+            />
             <Stat label="Running" value={d.running.length} tone={d.running.length ? 'run' : 'muted'} id="running" />
             <Stat label="Locks held" value={d.locks.length} tone="muted" id="locks" />
-            <Stat label="Units not protected" value={d.protection.filter((p) => p.state !== 'ok').length} tone={d.protection.some((p) => p.state !== 'ok') ? 'warn' : 'ok'} id="unprotected" />
+            <Stat
+              label="Units not protected"
+              value={d.protection.filter((p) => p.state !== 'ok').length}
+              tone={d.protection.some((p) => p.state !== 'ok') ? 'warn' : 'ok'}
+              id="unprotected"
+            />
           </section>
 
           <section className="card">
             <h2>Plans</h2>
             <div className="table-wrap">
               <table id="dashboard-plans">
-                <thead><tr><th>Plan</th><th>Last run</th><th>Started</th><th>Last success</th><th>Next due</th></tr></thead>
+                <thead>
+                  <tr>
+                    <th>Plan</th>
+                    <th>Last run</th>
+                    <th>Started</th>
+                    <th>Last success</th>
+                    <th>Next due</th>
+                  </tr>
+                </thead>
                 <tbody>
                   {d.plans.map((p) => (
                     <tr key={p.name}>
-                      <td><Link to={`/plans#${p.name}`}>{p.name}</Link>{p.schedule ? <div className="muted small">{p.schedule}</div> : null}</td>
-                      <td>{p.lastRun ? <Link to={`/runs/${p.lastRun.id}`}><Badge value={p.lastRun.status} /></Link> : <span className="muted">never run</span>}
-                        {p.lastRun?.reason ? <div className="muted small">{p.lastRun.reason}</div> : null}</td>
+                      <td>
+                        <Link to={`/plans#${p.name}`}>{p.name}</Link>
+                        {p.schedule ? <div className="muted small">{p.schedule}</div> : null}
+                      </td>
+                      <td>
+                        {p.lastRun ? (
+                          <Link to={`/runs/${p.lastRun.id}`}>
+                            <Badge value={p.lastRun.status} />
+                          </Link>
+                        ) : (
+                          <span className="muted">never run</span>
+                        )}
+                        {p.lastRun?.reason ? <div className="muted small">{p.lastRun.reason}</div> : null}
+                      </td>
                       <td>{p.lastRun ? time(p.lastRun.startedAt) : '—'}</td>
                       <td>{ago(p.lastSuccessAt)}</td>
                       <td>{p.nextDue ? time(p.nextDue) : <span className="muted">on demand</span>}</td>
@@ -53,9 +82,14 @@ export function DashboardPage() {
               <Empty when={d.running.length === 0}>Nothing is running.</Empty>
               {d.running.map((r) => (
                 <div key={r.runId} className="running">
-                  <Link to={`/runs/${r.runId}`}>{r.plan}</Link> <span className="muted small">since {time(r.startedAt)}</span>
+                  <Link to={`/runs/${r.runId}`}>{r.plan}</Link>{' '}
+                  <span className="muted small">since {time(r.startedAt)}</span>
                   <ul className="tasks">
-                    {r.tasks.map((t) => <li key={t.seq}><Badge value={t.status} /> {unitName(t.target, t.unit)}</li>)}
+                    {r.tasks.map((t) => (
+                      <li key={t.seq}>
+                        <Badge value={t.status} /> {unitName(t.target, t.unit)}
+                      </li>
+                    ))}
                   </ul>
                 </div>
               ))}
@@ -66,10 +100,24 @@ export function DashboardPage() {
               {d.locks.length ? (
                 <div className="table-wrap">
                   <table>
-                    <thead><tr><th>Scope</th><th>Kind</th><th>Holder</th><th>Heartbeat</th></tr></thead>
-                    <tbody>{d.locks.map((l) => (
-                      <tr key={l.scope}><td>{l.scope}</td><td>{l.kind}</td><td>{l.runId ? <Link to={`/runs/${l.runId}`}>{l.holder}</Link> : l.holder}</td><td>{ago(l.heartbeatAt)}</td></tr>
-                    ))}</tbody>
+                    <thead>
+                      <tr>
+                        <th>Scope</th>
+                        <th>Kind</th>
+                        <th>Holder</th>
+                        <th>Heartbeat</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {d.locks.map((l) => (
+                        <tr key={l.scope}>
+                          <td>{l.scope}</td>
+                          <td>{l.kind}</td>
+                          <td>{l.runId ? <Link to={`/runs/${l.runId}`}>{l.holder}</Link> : l.holder}</td>
+                          <td>{ago(l.heartbeatAt)}</td>
+                        </tr>
+                      ))}
+                    </tbody>
                   </table>
                 </div>
               ) : null}
@@ -80,12 +128,26 @@ export function DashboardPage() {
             <h2>Protection</h2>
             <div className="table-wrap">
               <table id="protection">
-                <thead><tr><th>Unit</th><th>Plan</th><th>State</th><th>Last snapshot</th></tr></thead>
-                <tbody>{d.protection.map((p) => (
-                  <tr key={`${p.plan}/${p.target}/${p.unit ?? ''}`}>
-                    <td>{unitName(p.target, p.unit)}</td><td>{p.plan}</td><td><Badge value={p.state} /></td><td>{p.lastSnapshotAt ? `${time(p.lastSnapshotAt)} (${ago(p.lastSnapshotAt)})` : '—'}</td>
+                <thead>
+                  <tr>
+                    <th>Unit</th>
+                    <th>Plan</th>
+                    <th>State</th>
+                    <th>Last snapshot</th>
                   </tr>
-                ))}</tbody>
+                </thead>
+                <tbody>
+                  {d.protection.map((p) => (
+                    <tr key={`${p.plan}/${p.target}/${p.unit ?? ''}`}>
+                      <td>{unitName(p.target, p.unit)}</td>
+                      <td>{p.plan}</td>
+                      <td>
+                        <Badge value={p.state} />
+                      </td>
+                      <td>{p.lastSnapshotAt ? `${time(p.lastSnapshotAt)} (${ago(p.lastSnapshotAt)})` : '—'}</td>
+                    </tr>
+                  ))}
+                </tbody>
               </table>
             </div>
             <Empty when={d.protection.length === 0}>No units to protect.</Empty>
@@ -95,7 +157,11 @@ export function DashboardPage() {
             <h2>Last alerts</h2>
             <Empty when={d.alerts.length === 0}>No alerts.</Empty>
             <ul className="alerts">
-              {d.alerts.map((a) => <li key={a.id}><Badge value={a.severity} /> <span className="muted small">{time(a.at)}</span> {a.summary}</li>)}
+              {d.alerts.map((a) => (
+                <li key={a.id}>
+                  <Badge value={a.severity} /> <span className="muted small">{time(a.at)}</span> {a.summary}
+                </li>
+              ))}
             </ul>
             {d.alerts.length ? <Link to="/alerts">All alerts →</Link> : null}
           </section>

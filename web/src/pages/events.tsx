@@ -24,7 +24,9 @@ function usePaged<T>(path: string) {
       setLoaded(true);
     }
   };
-  useEffect(() => { void load(null); }, [path]);
+  useEffect(() => {
+    void load(null);
+  }, [path]);
   return { items, cursor, error, loaded, more: () => load(cursor) };
 }
 
@@ -38,17 +40,46 @@ export function AlertsPage() {
       {p.items.length ? (
         <div className="table-wrap card">
           <table id="alerts">
-            <thead><tr><th>Time</th><th>Severity</th><th>Event</th><th>Summary</th><th>Delivered</th></tr></thead>
-            <tbody>{p.items.map((a) => (
-              <tr key={a.id}>
-                <td>{time(a.at)}</td><td><Badge value={a.severity} /></td><td>{a.event}</td><td>{a.summary}</td>
-                <td>{a.deliveries.map((d) => <span key={d.channel + d.at} className={`chip ${d.ok ? 'chip-ok' : 'chip-bad'}`} title={d.detail ?? ''}>{d.channel}</span>)}</td>
+            <thead>
+              <tr>
+                <th>Time</th>
+                <th>Severity</th>
+                <th>Event</th>
+                <th>Summary</th>
+                <th>Delivered</th>
               </tr>
-            ))}</tbody>
+            </thead>
+            <tbody>
+              {p.items.map((a) => (
+                <tr key={a.id}>
+                  <td>{time(a.at)}</td>
+                  <td>
+                    <Badge value={a.severity} />
+                  </td>
+                  <td>{a.event}</td>
+                  <td>{a.summary}</td>
+                  <td>
+                    {a.deliveries.map((d) => (
+                      <span
+                        key={d.channel + d.at}
+                        className={`chip ${d.ok ? 'chip-ok' : 'chip-bad'}`}
+                        title={d.detail ?? ''}
+                      >
+                        {d.channel}
+                      </span>
+                    ))}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
           </table>
         </div>
       ) : null}
-      {p.cursor ? <button type="button" className="secondary" onClick={p.more}>More</button> : null}
+      {p.cursor ? (
+        <button type="button" className="secondary" onClick={p.more}>
+          More
+        </button>
+      ) : null}
     </>
   );
 }
@@ -59,21 +90,44 @@ export function DrillsPage() {
     <>
       <PageHeader title="Restore drills" />
       <ErrorNote error={p.error} />
-      <Empty when={p.loaded && p.items.length === 0 && !p.error}>No drills yet: plans with a drill activity record them here.</Empty>
+      <Empty when={p.loaded && p.items.length === 0 && !p.error}>
+        No drills yet: plans with a drill activity record them here.
+      </Empty>
       {p.items.length ? (
         <div className="table-wrap card">
           <table id="drills">
-            <thead><tr><th>Started</th><th>Unit</th><th>Status</th><th>Restore</th><th>Verify</th><th>Summary</th></tr></thead>
-            <tbody>{p.items.map((d) => (
-              <tr key={d.id}>
-                <td>{d.runId ? <Link to={`/runs/${d.runId}`}>{time(d.startedAt)}</Link> : time(d.startedAt)}</td><td>{unitName(d.target, d.unit)}</td>
-                <td><Badge value={d.status} /></td><td>{duration(d.restoreMs)}</td><td>{duration(d.verifyMs)}</td><td>{d.summary}</td>
+            <thead>
+              <tr>
+                <th>Started</th>
+                <th>Unit</th>
+                <th>Status</th>
+                <th>Restore</th>
+                <th>Verify</th>
+                <th>Summary</th>
               </tr>
-            ))}</tbody>
+            </thead>
+            <tbody>
+              {p.items.map((d) => (
+                <tr key={d.id}>
+                  <td>{d.runId ? <Link to={`/runs/${d.runId}`}>{time(d.startedAt)}</Link> : time(d.startedAt)}</td>
+                  <td>{unitName(d.target, d.unit)}</td>
+                  <td>
+                    <Badge value={d.status} />
+                  </td>
+                  <td>{duration(d.restoreMs)}</td>
+                  <td>{duration(d.verifyMs)}</td>
+                  <td>{d.summary}</td>
+                </tr>
+              ))}
+            </tbody>
           </table>
         </div>
       ) : null}
-      {p.cursor ? <button type="button" className="secondary" onClick={p.more}>More</button> : null}
+      {p.cursor ? (
+        <button type="button" className="secondary" onClick={p.more}>
+          More
+        </button>
+      ) : null}
     </>
   );
 }

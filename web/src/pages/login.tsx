@@ -3,7 +3,7 @@
 
 import { useState } from 'react';
 import type { FormEvent } from 'react';
-import { ApiError, login } from '../api.ts';
+import { type ApiError, login } from '../api.ts';
 import type { Session } from '../types.ts';
 
 export function LoginPage({ onLogin }: { onLogin: (s: Session) => void }) {
@@ -22,7 +22,13 @@ export function LoginPage({ onLogin }: { onLogin: (s: Session) => void }) {
       onLogin({ user: s.user, role: s.role, csrf: s.csrf });
     } catch (err) {
       const ae = err as ApiError;
-      setError(ae.status === 401 ? 'Wrong user name or password.' : ae.status === 429 ? `Too many failed logins. ${ae.message}` : ae.message);
+      setError(
+        ae.status === 401
+          ? 'Wrong user name or password.'
+          : ae.status === 429
+            ? `Too many failed logins. ${ae.message}`
+            : ae.message,
+      );
     } finally {
       setBusy(false);
     }
@@ -31,17 +37,41 @@ export function LoginPage({ onLogin }: { onLogin: (s: Session) => void }) {
   return (
     <main className="login">
       <form className="card login-card" onSubmit={submit}>
-        <h1><span className="logo" aria-hidden="true" />Safehold</h1>
+        <h1>
+          <span className="logo" aria-hidden="true" />
+          Safehold
+        </h1>
         <label>
           User name
-          <input name="name" autoComplete="username" value={name} onChange={(e) => setName(e.target.value)} required autoFocus />
+          <input
+            name="name"
+            autoComplete="username"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            required
+            // biome-ignore lint/a11y/noAutofocus: the login page has one thing to do
+            autoFocus
+          />
         </label>
         <label>
           Password
-          <input name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
+          <input
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            required
+          />
         </label>
-        {error ? <p className="error" role="alert">{error}</p> : null}
-        <button type="submit" disabled={busy}>{busy ? 'Logging in…' : 'Log in'}</button>
+        {error ? (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <button type="submit" disabled={busy}>
+          {busy ? 'Logging in…' : 'Log in'}
+        </button>
       </form>
     </main>
   );

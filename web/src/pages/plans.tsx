@@ -29,7 +29,9 @@ export function PlansPage({ role }: { role: Role }) {
 
   return (
     <>
-      <PageHeader title="Plans"><Link to="/runs">All runs →</Link></PageHeader>
+      <PageHeader title="Plans">
+        <Link to="/runs">All runs →</Link>
+      </PageHeader>
       <ErrorNote error={error ?? runError} />
       <Loading when={loading && !data} />
       <div className="cards">
@@ -45,18 +47,45 @@ export function PlansPage({ role }: { role: Role }) {
             </div>
             {p.description ? <p>{p.description}</p> : null}
             <dl className="facts">
-              <dt>Schedule</dt><dd>{p.schedule ? `${p.schedule.cron} (${p.schedule.timezone})` : 'on demand'}</dd>
-              <dt>Next due</dt><dd>{p.nextDue ? time(p.nextDue) : '—'}</dd>
-              <dt>Destination</dt><dd>{p.destination}</dd>
+              <dt>Schedule</dt>
+              <dd>{p.schedule ? `${p.schedule.cron} (${p.schedule.timezone})` : 'on demand'}</dd>
+              <dt>Next due</dt>
+              <dd>{p.nextDue ? time(p.nextDue) : '—'}</dd>
+              <dt>Destination</dt>
+              <dd>{p.destination}</dd>
               <dt>Last run</dt>
-              <dd>{p.lastRun ? <><Link to={`/runs/${p.lastRun.id}`}><Badge value={p.lastRun.status} /></Link> {time(p.lastRun.startedAt)}</> : 'never'}</dd>
-              <dt>Last success</dt><dd>{ago(p.lastSuccessAt)}</dd>
+              <dd>
+                {p.lastRun ? (
+                  <>
+                    <Link to={`/runs/${p.lastRun.id}`}>
+                      <Badge value={p.lastRun.status} />
+                    </Link>{' '}
+                    {time(p.lastRun.startedAt)}
+                  </>
+                ) : (
+                  'never'
+                )}
+              </dd>
+              <dt>Last success</dt>
+              <dd>{ago(p.lastSuccessAt)}</dd>
             </dl>
             <details>
-              <summary>{p.activities.length} activit{p.activities.length === 1 ? 'y' : 'ies'}</summary>
-              <ul>{p.activities.map((a) => <li key={a.name}><b>{a.name}</b>: {a.kind} {a.group ? `group ${a.group}` : `${a.targets}${a.units ? ` / ${a.units}` : ''}`}</li>)}</ul>
+              <summary>
+                {p.activities.length} activit{p.activities.length === 1 ? 'y' : 'ies'}
+              </summary>
+              <ul>
+                {p.activities.map((a) => (
+                  <li key={a.name}>
+                    <b>{a.name}</b>: {a.kind}{' '}
+                    {a.group ? `group ${a.group}` : `${a.targets}${a.units ? ` / ${a.units}` : ''}`}
+                  </li>
+                ))}
+              </ul>
             </details>
-            <p className="links"><Link to={`/runs?plan=${encodeURIComponent(p.name)}`}>Runs</Link> · <Link to={`/charts?plan=${encodeURIComponent(p.name)}`}>Charts</Link></p>
+            <p className="links">
+              <Link to={`/runs?plan=${encodeURIComponent(p.name)}`}>Runs</Link> ·{' '}
+              <Link to={`/charts?plan=${encodeURIComponent(p.name)}`}>Charts</Link>
+            </p>
           </section>
         ))}
       </div>

@@ -33,12 +33,16 @@ export function UnitRestore({ role }: { role: Role }) {
   const [dir, setDir] = useState('');
   const [into, setInto] = useState('');
   const [clean, setClean] = useState(false);
-  const place = kind === 'files' ? dir.trim() : (into.trim() || choice?.unit || '');
+  const place = kind === 'files' ? dir.trim() : into.trim() || choice?.unit || '';
   const inPlace = kind === 'files' ? /^\/+$/.test(place) : place === (choice?.unit ?? '');
-  const pick = (u: UnitChoice) => { setChoice(u); setSnapshot(u.snapshots[0]?.snapshot ?? ''); };
-  const request = (c: UnitChoice): UnitRestoreRequest => (kind === 'files'
-    ? { destination: c.destination, snapshot, target: place, clean }
-    : { destination: c.destination, snapshot, ...(into.trim() ? { into: into.trim() } : {}), clean });
+  const pick = (u: UnitChoice) => {
+    setChoice(u);
+    setSnapshot(u.snapshots[0]?.snapshot ?? '');
+  };
+  const request = (c: UnitChoice): UnitRestoreRequest =>
+    kind === 'files'
+      ? { destination: c.destination, snapshot, target: place, clean }
+      : { destination: c.destination, snapshot, ...(into.trim() ? { into: into.trim() } : {}), clean };
 
   return (
     <RestoreWizard
@@ -100,8 +104,8 @@ function UnitList({ units, loaded, chosen, onPick }: UnitListProps) {
       {units.length === 0 && loaded ? <p className="muted">No snapshots made by plan runs yet.</p> : null}
       {units.map((u) => (
         <Choice key={u.key} name="unit" value={u.key} checked={chosen?.key === u.key} onChange={() => onPick(u)}>
-          <b>{unitName(u.target, u.unit)}</b> in <b>{u.destination}</b>
-          {' '}<span className="muted small">({u.snapshots.length} snapshot(s))</span>
+          <b>{unitName(u.target, u.unit)}</b> in <b>{u.destination}</b>{' '}
+          <span className="muted small">({u.snapshots.length} snapshot(s))</span>
         </Choice>
       ))}
     </>
@@ -116,10 +120,17 @@ interface UnitSnapshotProps {
 
 function UnitSnapshot({ snapshots, snapshot, onChange }: UnitSnapshotProps) {
   return snapshots.map((s) => (
-    <Choice key={s.snapshot} name="unit-snapshot" value={s.snapshot} checked={snapshot === s.snapshot}
-      onChange={() => onChange(s.snapshot)}>
-      <span className="mono">{s.snapshot.slice(0, 12)}</span> of {time(s.time)}
-      {' '}<span className="muted small">(plan {s.plan}, {bytes(s.bytes)} added)</span>
+    <Choice
+      key={s.snapshot}
+      name="unit-snapshot"
+      value={s.snapshot}
+      checked={snapshot === s.snapshot}
+      onChange={() => onChange(s.snapshot)}
+    >
+      <span className="mono">{s.snapshot.slice(0, 12)}</span> of {time(s.time)}{' '}
+      <span className="muted small">
+        (plan {s.plan}, {bytes(s.bytes)} added)
+      </span>
     </Choice>
   ));
 }
@@ -152,8 +163,12 @@ function UnitPlace({ unit, kind, dir, into, onKind, onDir, onInto }: UnitPlacePr
       ) : (
         <label>
           Database name (empty: its own name, in place)
-          <input name="unit-into" value={into} placeholder={unit ? `${unit}_restored` : 'name'}
-            onChange={(e) => onInto(e.target.value)} />
+          <input
+            name="unit-into"
+            value={into}
+            placeholder={unit ? `${unit}_restored` : 'name'}
+            onChange={(e) => onInto(e.target.value)}
+          />
         </label>
       )}
     </>
@@ -163,8 +178,8 @@ function UnitPlace({ unit, kind, dir, into, onKind, onDir, onInto }: UnitPlacePr
 function UnitClean({ clean, onChange }: { clean: boolean; onChange: (v: boolean) => void }) {
   return (
     <label className="check">
-      <input type="checkbox" name="unit-clean" checked={clean} onChange={(e) => onChange(e.target.checked)} />
-      {' '}Clean: replace what is there (files: remove the paths first; databases: replace an existing one)
+      <input type="checkbox" name="unit-clean" checked={clean} onChange={(e) => onChange(e.target.checked)} /> Clean:
+      replace what is there (files: remove the paths first; databases: replace an existing one)
     </label>
   );
 }
@@ -175,15 +190,17 @@ function unitResult(r: UnitRestoreResult): ResultView {
     id: 'unit-restore-result',
     ok: true,
     body: (
-      <Facts items={[
-        { term: 'Snapshot', value: r.snapshot, className: 'mono' },
-        { term: 'Unit', value: r.target ? unitName(r.target, r.unit) : '—', id: 'unit-restored' },
-        { term: 'Into', value: `${r.into}${r.inPlace ? ' (in place)' : ''}`, id: 'unit-into' },
-        r.overLiveData.length > 0 ? { term: 'Overwrote', value: r.overLiveData.join('; '), id: 'unit-live' } : null,
-        r.safety ? { term: 'Safety backup', value: r.safety, id: 'unit-safety', className: 'mono' } : null,
-        r.files !== undefined ? { term: 'Files', value: r.files } : null,
-        r.bytes !== undefined ? { term: 'Size', value: bytes(r.bytes) } : null,
-      ]} />
+      <Facts
+        items={[
+          { term: 'Snapshot', value: r.snapshot, className: 'mono' },
+          { term: 'Unit', value: r.target ? unitName(r.target, r.unit) : '—', id: 'unit-restored' },
+          { term: 'Into', value: `${r.into}${r.inPlace ? ' (in place)' : ''}`, id: 'unit-into' },
+          r.overLiveData.length > 0 ? { term: 'Overwrote', value: r.overLiveData.join('; '), id: 'unit-live' } : null,
+          r.safety ? { term: 'Safety backup', value: r.safety, id: 'unit-safety', className: 'mono' } : null,
+          r.files !== undefined ? { term: 'Files', value: r.files } : null,
+          r.bytes !== undefined ? { term: 'Size', value: bytes(r.bytes) } : null,
+        ]}
+      />
     ),
   };
 }

@@ -31,8 +31,14 @@ export function RestorePage({ role }: { role: Role }) {
     <>
       <PageHeader title="Restore" />
       <div className="restore-mode" role="radiogroup" aria-label="Restore mode">
-        <label className="check"><input type="radio" name="mode" value="group" checked={mode === 'group'} onChange={() => setMode('group')} /> Consistency group (safe restore)</label>
-        <label className="check"><input type="radio" name="mode" value="unit" checked={mode === 'unit'} onChange={() => setMode('unit')} /> Single unit (one snapshot)</label>
+        <label className="check">
+          <input type="radio" name="mode" value="group" checked={mode === 'group'} onChange={() => setMode('group')} />{' '}
+          Consistency group (safe restore)
+        </label>
+        <label className="check">
+          <input type="radio" name="mode" value="unit" checked={mode === 'unit'} onChange={() => setMode('unit')} />{' '}
+          Single unit (one snapshot)
+        </label>
       </div>
       {mode === 'unit' ? <UnitRestore role={role} /> : <GroupRestore role={role} />}
     </>
@@ -51,10 +57,18 @@ function GroupRestore({ role }: { role: Role }) {
   const runs = useApi<Page<Run>>(choice ? `/api/runs${qs({ plan: choice.plans[0], limit: 30 })}` : null);
   const usableRuns = (runs.data?.items ?? []).filter((r) => r.status === 'succeeded' || r.status === 'partial');
   const inPlace = filesTo.trim() === '' && intoSuffix.trim() === '';
-  const pick = (g: GroupChoice) => { setChoice(g); setSnapshot('latest'); };
+  const pick = (g: GroupChoice) => {
+    setChoice(g);
+    setSnapshot('latest');
+  };
   const request = (c: GroupChoice): GroupRestoreRequest => ({
-    group: c.group, from: c.from, snapshot, filesTo: filesTo.trim() || null, intoSuffix: intoSuffix.trim() || null,
-    force, safetyBackup,
+    group: c.group,
+    from: c.from,
+    snapshot,
+    filesTo: filesTo.trim() || null,
+    intoSuffix: intoSuffix.trim() || null,
+    force,
+    safetyBackup,
   });
   const orInPlace = (v: string) => v.trim() || (inPlace ? 'in place' : '—');
 
@@ -117,9 +131,9 @@ interface GroupListProps {
 function GroupList({ groups, loaded, chosen, onPick }: GroupListProps) {
   return (
     <>
-      {groups.length === 0 && loaded
-        ? <p className="muted">No plan backs up a group: group restores need an activity with a group.</p>
-        : null}
+      {groups.length === 0 && loaded ? (
+        <p className="muted">No plan backs up a group: group restores need an activity with a group.</p>
+      ) : null}
       {groups.map((g) => (
         <Choice key={g.key} name="group" value={g.key} checked={chosen?.key === g.key} onChange={() => onPick(g)}>
           <b>{g.group}</b> from <b>{g.from}</b> <span className="muted small">(plan {g.plans.join(', ')})</span>
@@ -142,8 +156,12 @@ function GroupSnapshot({ runs, snapshot, onChange }: { runs: Run[]; snapshot: st
       ))}
       <label>
         or a group run id
-        <input name="snapshot-id" value={snapshot === 'latest' ? '' : snapshot} placeholder="run id or unique prefix"
-          onChange={(e) => onChange(e.target.value.trim() || 'latest')} />
+        <input
+          name="snapshot-id"
+          value={snapshot === 'latest' ? '' : snapshot}
+          placeholder="run id or unique prefix"
+          onChange={(e) => onChange(e.target.value.trim() || 'latest')}
+        />
       </label>
     </>
   );
@@ -165,8 +183,12 @@ function GroupTarget({ filesTo, intoSuffix, onFilesTo, onIntoSuffix }: GroupTarg
       </label>
       <label>
         Databases under their name plus this suffix
-        <input name="intoSuffix" value={intoSuffix} placeholder="_restored"
-          onChange={(e) => onIntoSuffix(e.target.value)} />
+        <input
+          name="intoSuffix"
+          value={intoSuffix}
+          placeholder="_restored"
+          onChange={(e) => onIntoSuffix(e.target.value)}
+        />
       </label>
     </>
   );
@@ -183,13 +205,17 @@ function GroupOptions({ force, safetyBackup, onForce, onSafety }: GroupOptionsPr
   return (
     <>
       <label className="check">
-        <input type="checkbox" name="force" checked={force} onChange={(e) => onForce(e.target.checked)} />
-        {' '}Force: restore even when the check hook says the application runs
+        <input type="checkbox" name="force" checked={force} onChange={(e) => onForce(e.target.checked)} /> Force:
+        restore even when the check hook says the application runs
       </label>
       <label className="check">
-        <input type="checkbox" name="safetyBackup" checked={safetyBackup}
-          onChange={(e) => onSafety(e.target.checked)} />
-        {' '}Safety backup of what is overwritten first
+        <input
+          type="checkbox"
+          name="safetyBackup"
+          checked={safetyBackup}
+          onChange={(e) => onSafety(e.target.checked)}
+        />{' '}
+        Safety backup of what is overwritten first
       </label>
     </>
   );
@@ -201,25 +227,37 @@ function groupResult(r: RestoreResult): ResultView {
 
 /** What the restore did: its reason when it failed, the safety backup, the units restored and the log. */
 function GroupResult({ r }: { r: RestoreResult }) {
-  const safety = r.safety
-    ? <>group run <span className="mono">{r.safety.groupRun}</span>, {r.safety.snapshots.length} snapshot(s)</>
-    : 'none';
+  const safety = r.safety ? (
+    <>
+      group run <span className="mono">{r.safety.groupRun}</span>, {r.safety.snapshots.length} snapshot(s)
+    </>
+  ) : (
+    'none'
+  );
   return (
     <>
-      {r.reason
-        ? <p className={r.ok ? 'muted' : 'error'}>{r.failedStep ? `${r.failedStep}: ` : ''}{r.reason}</p>
-        : null}
-      <Facts items={[
-        { term: 'Group run', value: r.groupRun ?? '—', className: 'mono' },
-        { term: 'Safety backup', value: safety, id: 'safety' },
-        r.rollback ? { term: 'Rollback', value: r.rollback } : null,
-      ]} />
+      {r.reason ? (
+        <p className={r.ok ? 'muted' : 'error'}>
+          {r.failedStep ? `${r.failedStep}: ` : ''}
+          {r.reason}
+        </p>
+      ) : null}
+      <Facts
+        items={[
+          { term: 'Group run', value: r.groupRun ?? '—', className: 'mono' },
+          { term: 'Safety backup', value: safety, id: 'safety' },
+          r.rollback ? { term: 'Rollback', value: r.rollback } : null,
+        ]}
+      />
       {r.restored.length ? <RestoredTable restored={r.restored} /> : null}
       <details open={!r.ok}>
         <summary>Log ({r.log.length} lines)</summary>
         <div className="log">
           {r.log.map((l, i) => (
-            <div key={i} className={`log-line log-${l.level}`}><span className="muted">{l.step}</span> {l.message}</div>
+            // biome-ignore lint/suspicious/noArrayIndexKey: log lines are append-only
+            <div key={i} className={`log-line log-${l.level}`}>
+              <span className="muted">{l.step}</span> {l.message}
+            </div>
           ))}
         </div>
       </details>
@@ -231,12 +269,22 @@ function RestoredTable({ restored }: { restored: RestoreResult['restored'] }) {
   return (
     <div className="table-wrap">
       <table id="restored">
-        <thead><tr><th>Unit</th><th>Snapshot</th><th>Into</th></tr></thead>
-        <tbody>{restored.map((r) => (
-          <tr key={`${r.target}/${r.unit}`}>
-            <td>{unitName(r.target, r.unit)}</td><td className="mono">{r.snapshot.slice(0, 12)}</td><td>{r.into}</td>
+        <thead>
+          <tr>
+            <th>Unit</th>
+            <th>Snapshot</th>
+            <th>Into</th>
           </tr>
-        ))}</tbody>
+        </thead>
+        <tbody>
+          {restored.map((r) => (
+            <tr key={`${r.target}/${r.unit}`}>
+              <td>{unitName(r.target, r.unit)}</td>
+              <td className="mono">{r.snapshot.slice(0, 12)}</td>
+              <td>{r.into}</td>
+            </tr>
+          ))}
+        </tbody>
       </table>
     </div>
   );

@@ -47,7 +47,10 @@ export function RunPage({ id }: { id: string }) {
       }
     };
     void tick();
-    return () => { live = false; if (timer) clearTimeout(timer); };
+    return () => {
+      live = false;
+      if (timer) clearTimeout(timer);
+    };
   }, [id]);
 
   useEffect(() => {
@@ -61,12 +64,37 @@ export function RunPage({ id }: { id: string }) {
       {run ? (
         <section className="card">
           <dl className="facts" id="run-facts">
-            <dt>Plan</dt><dd><Link to={`/runs?plan=${encodeURIComponent(run.plan)}`}>{run.plan}</Link></dd>
-            <dt>Status</dt><dd id="run-status" data-status={run.status}>{run.status}{run.reason ? ` — ${run.reason}` : ''}</dd>
-            <dt>Trigger</dt><dd>{run.trigger}{run.retryOf ? <> (retry of <Link to={`/runs/${run.retryOf}`}>{run.retryOf}</Link>)</> : null}</dd>
-            <dt>Started</dt><dd>{time(run.startedAt)}</dd>
-            <dt>Duration</dt><dd>{run.finishedAt ? duration(run.finishedAt - run.startedAt) : 'running…'}</dd>
-            {run.coalescedInto ? <><dt>Coalesced into</dt><dd><Link to={`/runs/${run.coalescedInto}`}>{run.coalescedInto}</Link></dd></> : null}
+            <dt>Plan</dt>
+            <dd>
+              <Link to={`/runs?plan=${encodeURIComponent(run.plan)}`}>{run.plan}</Link>
+            </dd>
+            <dt>Status</dt>
+            <dd id="run-status" data-status={run.status}>
+              {run.status}
+              {run.reason ? ` — ${run.reason}` : ''}
+            </dd>
+            <dt>Trigger</dt>
+            <dd>
+              {run.trigger}
+              {run.retryOf ? (
+                <>
+                  {' '}
+                  (retry of <Link to={`/runs/${run.retryOf}`}>{run.retryOf}</Link>)
+                </>
+              ) : null}
+            </dd>
+            <dt>Started</dt>
+            <dd>{time(run.startedAt)}</dd>
+            <dt>Duration</dt>
+            <dd>{run.finishedAt ? duration(run.finishedAt - run.startedAt) : 'running…'}</dd>
+            {run.coalescedInto ? (
+              <>
+                <dt>Coalesced into</dt>
+                <dd>
+                  <Link to={`/runs/${run.coalescedInto}`}>{run.coalescedInto}</Link>
+                </dd>
+              </>
+            ) : null}
           </dl>
         </section>
       ) : null}
@@ -74,14 +102,36 @@ export function RunPage({ id }: { id: string }) {
         <h2>Tasks</h2>
         <div className="table-wrap">
           <table id="tasks">
-            <thead><tr><th>#</th><th>Activity</th><th>Unit</th><th>Status</th><th>Reason</th><th>Size</th><th>Duration</th></tr></thead>
-            <tbody>{tasks.map((t) => (
-              <tr key={t.id} data-status={t.status}>
-                <td>{t.seq}</td><td>{t.activity} <span className="muted small">{t.kind}</span></td><td>{unitName(t.target, t.unit)}</td>
-                <td><Badge value={t.status} /></td><td className="reason">{t.reason ?? ''}</td><td>{bytes(t.bytes)}</td>
-                <td>{t.startedAt && t.finishedAt ? duration(t.finishedAt - t.startedAt) : t.startedAt ? '…' : '—'}</td>
+            <thead>
+              <tr>
+                <th>#</th>
+                <th>Activity</th>
+                <th>Unit</th>
+                <th>Status</th>
+                <th>Reason</th>
+                <th>Size</th>
+                <th>Duration</th>
               </tr>
-            ))}</tbody>
+            </thead>
+            <tbody>
+              {tasks.map((t) => (
+                <tr key={t.id} data-status={t.status}>
+                  <td>{t.seq}</td>
+                  <td>
+                    {t.activity} <span className="muted small">{t.kind}</span>
+                  </td>
+                  <td>{unitName(t.target, t.unit)}</td>
+                  <td>
+                    <Badge value={t.status} />
+                  </td>
+                  <td className="reason">{t.reason ?? ''}</td>
+                  <td>{bytes(t.bytes)}</td>
+                  <td>
+                    {t.startedAt && t.finishedAt ? duration(t.finishedAt - t.startedAt) : t.startedAt ? '…' : '—'}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
           </table>
         </div>
       </section>
@@ -89,7 +139,9 @@ export function RunPage({ id }: { id: string }) {
         <h2>Log {run?.status === 'running' ? <span className="live">live</span> : null}</h2>
         <div className="log" id="run-log">
           {lines.map((l) => (
-            <div key={l.seq} className={`log-line log-${l.level}`}><span className="muted">{time(l.at).slice(11)}</span> {l.message}</div>
+            <div key={l.seq} className={`log-line log-${l.level}`}>
+              <span className="muted">{time(l.at).slice(11)}</span> {l.message}
+            </div>
           ))}
           <div ref={logEnd} />
         </div>

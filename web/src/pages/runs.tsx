@@ -28,29 +28,64 @@ export function RunsPage() {
       setError((e as Error).message);
     }
   };
-  useEffect(() => { void load(null); }, [plan, status]);
+  useEffect(() => {
+    void load(null);
+  }, [plan, status]);
 
   return (
     <>
       <PageHeader title={plan ? `Runs of ${plan}` : 'Runs'}>
-        <select aria-label="status" value={status} onChange={(e) => navigate(`/runs${qs({ plan, status: e.target.value })}`, { replace: true })}>
-          {STATUSES.map((s) => <option key={s} value={s}>{s || 'any status'}</option>)}
+        <select
+          aria-label="status"
+          value={status}
+          onChange={(e) => navigate(`/runs${qs({ plan, status: e.target.value })}`, { replace: true })}
+        >
+          {STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s || 'any status'}
+            </option>
+          ))}
         </select>
       </PageHeader>
       <ErrorNote error={error} />
       <div className="table-wrap card">
         <table>
-          <thead><tr><th>Run</th><th>Plan</th><th>Status</th><th>Trigger</th><th>Started</th><th>Duration</th></tr></thead>
-          <tbody>{items.map((r) => (
-            <tr key={r.id}>
-              <td><Link to={`/runs/${r.id}`} className="mono">{r.id}</Link></td><td>{r.plan}</td><td><Badge value={r.status} /></td>
-              <td>{r.trigger}</td><td>{time(r.startedAt)}</td><td>{r.finishedAt ? duration(r.finishedAt - r.startedAt) : '…'}</td>
+          <thead>
+            <tr>
+              <th>Run</th>
+              <th>Plan</th>
+              <th>Status</th>
+              <th>Trigger</th>
+              <th>Started</th>
+              <th>Duration</th>
             </tr>
-          ))}</tbody>
+          </thead>
+          <tbody>
+            {items.map((r) => (
+              <tr key={r.id}>
+                <td>
+                  <Link to={`/runs/${r.id}`} className="mono">
+                    {r.id}
+                  </Link>
+                </td>
+                <td>{r.plan}</td>
+                <td>
+                  <Badge value={r.status} />
+                </td>
+                <td>{r.trigger}</td>
+                <td>{time(r.startedAt)}</td>
+                <td>{r.finishedAt ? duration(r.finishedAt - r.startedAt) : '…'}</td>
+              </tr>
+            ))}
+          </tbody>
         </table>
       </div>
       <Empty when={items.length === 0 && !error}>No runs.</Empty>
-      {cursor ? <button type="button" className="secondary" onClick={() => load(cursor)}>More</button> : null}
+      {cursor ? (
+        <button type="button" className="secondary" onClick={() => load(cursor)}>
+          More
+        </button>
+      ) : null}
     </>
   );
 }

@@ -26,7 +26,9 @@ export function SnapshotsPage() {
       setLoaded(true);
     }
   };
-  useEffect(() => { void load(null); }, []);
+  useEffect(() => {
+    void load(null);
+  }, []);
 
   const units = useMemo(() => {
     const m = new Map<string, Snapshot[]>();
@@ -44,21 +46,48 @@ export function SnapshotsPage() {
       <Empty when={loaded && items.length === 0 && !error}>No snapshots yet.</Empty>
       {units.map(([unit, snaps]) => (
         <section className="card" key={unit} data-unit={unit}>
-          <h2>{unit} <span className="muted small">{snaps.length} snapshot{snaps.length === 1 ? '' : 's'}, {bytes(snaps.reduce((n, s) => n + (s.bytes ?? 0), 0))} added</span></h2>
+          <h2>
+            {unit}{' '}
+            <span className="muted small">
+              {snaps.length} snapshot{snaps.length === 1 ? '' : 's'},{' '}
+              {bytes(snaps.reduce((n, s) => n + (s.bytes ?? 0), 0))} added
+            </span>
+          </h2>
           <div className="table-wrap">
             <table>
-              <thead><tr><th>Snapshot</th><th>Time</th><th>Plan</th><th>Destination</th><th>Kind</th><th>Added</th></tr></thead>
-              <tbody>{snaps.map((s) => (
-                <tr key={`${s.taskId}/${s.index}`}>
-                  <td className="mono">{s.snapshot.length > 24 ? `${s.snapshot.slice(0, 12)}…` : s.snapshot}</td><td>{time(s.time)}</td>
-                  <td><Link to={`/runs/${s.runId}`}>{s.plan}</Link></td><td>{s.destination ?? '—'}</td><td>{s.kind}</td><td>{bytes(s.bytes)}</td>
+              <thead>
+                <tr>
+                  <th>Snapshot</th>
+                  <th>Time</th>
+                  <th>Plan</th>
+                  <th>Destination</th>
+                  <th>Kind</th>
+                  <th>Added</th>
                 </tr>
-              ))}</tbody>
+              </thead>
+              <tbody>
+                {snaps.map((s) => (
+                  <tr key={`${s.taskId}/${s.index}`}>
+                    <td className="mono">{s.snapshot.length > 24 ? `${s.snapshot.slice(0, 12)}…` : s.snapshot}</td>
+                    <td>{time(s.time)}</td>
+                    <td>
+                      <Link to={`/runs/${s.runId}`}>{s.plan}</Link>
+                    </td>
+                    <td>{s.destination ?? '—'}</td>
+                    <td>{s.kind}</td>
+                    <td>{bytes(s.bytes)}</td>
+                  </tr>
+                ))}
+              </tbody>
             </table>
           </div>
         </section>
       ))}
-      {cursor ? <button type="button" className="secondary" onClick={() => load(cursor)}>More</button> : null}
+      {cursor ? (
+        <button type="button" className="secondary" onClick={() => load(cursor)}>
+          More
+        </button>
+      ) : null}
     </>
   );
 }
