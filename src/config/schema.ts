@@ -2,6 +2,8 @@
 // keys are errors. Defaults are not applied here but in compile.ts, so that
 // the schema describes exactly what may be written (and renders as the JSON
 // Schema in docs/safehold.schema.json). docs/configuration.md documents it.
+// The targets are in schema-targets.ts, the alert channels in
+// schema-alerts.ts, the value types shared by all in schema-values.ts.
 
 import { z } from 'zod';
 import {
@@ -11,8 +13,6 @@ import {
   cron,
   days,
   duration,
-  envMap,
-  excludePattern,
   glob,
   named,
   nameOf,
@@ -25,7 +25,8 @@ import {
   timeOfDay,
   timezone,
 } from './schema-values.ts';
-import { ALERT_EVENTS } from '../core/alert-event.ts';
+import { alerts } from './schema-alerts.ts';
+import { target } from './schema-targets.ts';
 
 const settings = obj({
   backups: z
@@ -57,117 +58,6 @@ const settings = obj({
 }).describe('Global settings.');
 
 const site = obj({ description: text.optional() });
-
-const httpAdapter = obj({
-  url: z.string({ error: "expected an http(s) URL like 'https://qa1.example.com:5554'" }).superRefine((v, ctx) => {
-    let u: URL;
-    try {
-      u = new URL(v);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: "expected an http(s) URL like 'https://qa1.example.com:5554'" });
-      return;
-    }
-    // Never echo a URL that carries credentials.
-    if (u.username !== '' || u.password !== '')
-      ctx.addIssue({ code: 'custom', message: "must not contain credentials (put them in 'token')" });
-    else if (u.protocol !== 'http:' && u.protocol !== 'https:')
-      ctx.addIssue({ code: 'custom', message: 'expected an http:// or https:// URL' });
-  }),
-  token: secret.optional().describe('Bearer token sent to the adapter (a secret).'),
-});
-
-const adapter = obj({
-  http: httpAdapter.optional().describe('HTTP adapter (docs/adapters.md).'),
-  command: argv.optional().describe('Command adapter: program and leading arguments (docs/adapters.md).'),
-  env: envMap.optional().describe('Environment of the command adapter (values are secrets).'),
-  timeout: duration.optional().describe('Timeout of one adapter call (default 10m).'),
-}).superRefine((a, ctx) => {
-  if ((a.http === undefined) === (a.command === undefined))
-    ctx.addIssue({ code: 'custom', message: "needs exactly one of 'http' or 'command'" });
-  else if (a.http !== undefined && a.env !== undefined)
-    ctx.addIssue({ code: 'custom', message: "'env' is only allowed with a 'command' adapter", path: ['env'] });
-});
-
-const filesUnit = obj({
-  paths: z.array(path, { error: 'expected a list of paths' }).min(1, { error: 'expected at least one path' }),
-  exclude: z
-    .array(excludePattern, { error: 'expected a list of exclude patterns' })
-    .optional()
-    .describe(
-      "Left out: a pattern without '/' matches a name at any depth ('*.tmp', 'node_modules'), with '/' the absolute path ('/home/*/.cache').",
-    ),
-});
-
-const filesTarget = obj({
-  kind: z.literal('files'),
-  site: ref('site').optional(),
-  units: named('unit', filesUnit, 'Units: named path sets.').refine((u) => Object.keys(u).length > 0, {
-    error: 'expected at least one unit',
-  }),
-});
-
-const commandTarget = obj({
-  kind: z.literal('command'),
-  site: ref('site').optional(),
-  backup: argv.describe("Writes a unit's backup to stdout (SAFEHOLD_UNIT names the unit)."),
-  restore: argv.optional().describe("Reads a unit's backup from stdin."),
-  listUnits: argv.optional().describe("Prints unit names, one per line (default: one unit named 'default')."),
-  probe: argv.optional().describe('Exits 0 when the target is available (default: always available).'),
-  timeout: duration.optional().describe('Timeout of each command (default 1h).'),
-  env: envMap.optional().describe('Environment of the commands (values are secrets).'),
-});
-
-const deviceTarget = obj({
-  kind: z.literal('device'),
-  site: ref('site').optional(),
-  adapter,
-});
-
-const port = z
-  .int({ error: 'expected a port number' })
-  .min(1, { error: 'expected a port number' })
-  .max(65535, { error: 'expected a port number' });
-
-const serverDb = (kind: 'postgres' | 'mariadb', dflt: { port: number; user: string }) =>
-  obj({
-    kind: z.literal(kind),
-    site: ref('site').optional(),
-    host: text.optional().describe('Default 127.0.0.1.'),
-    port: port.optional().describe(`Default ${dflt.port}.`),
-    user: text.optional().describe(`Default '${dflt.user}'.`),
-    password: secret
-      .optional()
-      .describe('A secret; passed to the dump tools in their environment, never on a command line.'),
-    databases: glob.optional().describe("Glob on database names: the units (default '*')."),
-    exclude: z.array(glob, { error: 'expected a list of globs' }).optional().describe('Databases left out.'),
-    timeout: duration.optional().describe('Limit of one dump or restore (default 6h).'),
-  });
-
-const sqliteTarget = obj({
-  kind: z.literal('sqlite'),
-  site: ref('site').optional(),
-  dir: path.describe('Directory of the database files (relative paths are relative to this file).'),
-  files: glob.optional().describe("Glob on file names: the units (default '*.db')."),
-  timeout: duration.optional().describe('Default 6h.'),
-});
-
-const target = z.discriminatedUnion(
-  'kind',
-  [
-    filesTarget,
-    commandTarget,
-    deviceTarget,
-    serverDb('postgres', { port: 5432, user: 'postgres' }),
-    serverDb('mariadb', { port: 3306, user: 'root' }),
-    sqliteTarget,
-  ],
-  {
-    error: (iss) =>
-      (iss.code as string) === 'invalid_type'
-        ? 'expected a map with a kind and its settings'
-        : "expected one of 'files', 'command', 'device', 'postgres', 'mariadb', 'sqlite'",
-  },
-);
 
 const repositoryDestination = obj({
   type: z.literal('repository'),
@@ -325,76 +215,6 @@ const activity = obj({
     ctx.addIssue({ code: 'custom', message: "missing required key 'targets'" });
 });
 
-const alertEvents = z
-  .array(z.enum(ALERT_EVENTS, { error: `expected one of ${ALERT_EVENTS.join(', ')}` }), {
-    error: 'expected a list of event names',
-  })
-  .optional()
-  .describe('Events sent on this channel (default: all).');
-
-const channel = z.discriminatedUnion(
-  'type',
-  [
-    obj({
-      type: z.literal('webhook'),
-      events: alertEvents,
-      url: z.string({ error: 'expected an http(s) URL' }).url({ error: 'expected an http(s) URL' }),
-      secret: secret.optional().describe('Signs each body: X-Safehold-Signature: sha256=<HMAC>.'),
-      headers: envMap.optional().describe('Extra request headers (values are secrets).'),
-      retryDelays: z.array(duration).optional().describe('Waits before the 2nd, 3rd, … attempt (default [30s, 2m]).'),
-      timeout: duration.optional().describe('Per attempt (default 10s).'),
-    }),
-    obj({
-      type: z.literal('email'),
-      events: alertEvents,
-      host: text,
-      port: z
-        .number({ error: 'expected a port number' })
-        .int()
-        .min(1)
-        .max(65535, { error: 'expected a port number' })
-        .optional()
-        .describe('Default 587 (465 with secure).'),
-      secure: bool.optional().describe('Implicit TLS (port 465).'),
-      startTls: z.enum(['required', 'opportunistic', 'never']).optional().describe("Default 'opportunistic'."),
-      user: text.optional(),
-      password: secret.optional(),
-      from: text,
-      to: z.array(text, { error: 'expected a list of addresses' }).min(1, { error: 'expected at least one address' }),
-      subjectPrefix: text.optional(),
-      retryDelays: z.array(duration).optional(),
-      timeout: duration.optional(),
-    }),
-    obj({
-      type: z.literal('snmp'),
-      events: alertEvents,
-      host: text,
-      port: z
-        .number({ error: 'expected a port number' })
-        .int()
-        .min(1)
-        .max(65535, { error: 'expected a port number' })
-        .optional()
-        .describe('Default 162.'),
-      community: secret.describe('SNMP v2c community (a secret).'),
-      timeout: duration.optional(),
-    }),
-    obj({
-      type: z.literal('command'),
-      events: alertEvents,
-      command: argv.describe('Gets the alert JSON on stdin.'),
-      env: envMap.optional(),
-      timeout: duration.optional().describe('Default 30s.'),
-    }),
-  ],
-  {
-    error: (iss) =>
-      (iss.code as string) === 'invalid_type'
-        ? 'expected a map with a type and its settings'
-        : "expected type 'webhook', 'email', 'snmp' or 'command'",
-  },
-);
-
 const groupMember = obj({
   target: ref('target'),
   units: z
@@ -429,10 +249,6 @@ const restorePlan = obj({
     .optional()
     .describe("Restore databases under '<name><suffix>' instead of over the originals (tests)."),
   filesTo: path.optional().describe('Restore files under this directory instead of their original places (tests).'),
-});
-
-const alerts = obj({
-  channels: named('channel', channel, 'Alert channels by name.').optional(),
 });
 
 const plan = obj({
