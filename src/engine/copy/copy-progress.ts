@@ -1,6 +1,6 @@
-// How far a copy between repositories has come (copy.ts copies,
-// copy-verify.ts reads the copy back): its own file so that the two do not
-// import each other.
+// How far a copy between repositories has come (copy.ts runs it, copier.ts
+// copies the blobs, copy-verify.ts reads the copy back): its own file so that
+// copier.ts and copy-verify.ts need not import copy.ts, which imports them.
 
 export interface CopyProgress {
   phase: 'copy' | 'verify';

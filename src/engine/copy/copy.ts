@@ -18,21 +18,23 @@
 // Locks: the caller holds a shared lock on both repositories for the whole
 // call (the copy only adds files to dst, and removes only a snapshot file it
 // wrote itself when that fails verification).
+//
+// Here: the run over the snapshots, what dst already holds (KnownCopies), one
+// snapshot's copy and its verification or removal. The trees and blobs are
+// copied by copier.ts, read back by copy-verify.ts.
 
-import crypto from 'node:crypto';
 import type { Repository } from '../../repo/repository.ts';
-import { encodeTree, loadTree, parseTree } from '../../repo/tree.ts';
-import type { Tree, TreeNode } from '../../repo/tree.ts';
 import { listSnapshots, saveSnapshot } from '../../repo/snapshot.ts';
 import type { Snapshot, SnapshotWithId } from '../../repo/snapshot.ts';
-import { openBlob, sealBlob } from '../../repo/pack.ts';
-import { decompress } from '../../repo/encoding.ts';
-import { mapLimit } from '../../core/concurrency.ts';
-import { GROUP_BYTES, OrderedSaver } from '../backup/ordered-saver.ts';
 import { SafeholdError, isSafeholdError } from '../../core/errors.ts';
 import { removeLeftovers } from '../shared/leftovers.ts';
 import { newVerifyState, verifyCopy } from './copy-verify.ts';
+import type { VerifyState } from './copy-verify.ts';
 import type { CopyProgress } from './copy-progress.ts';
+import { Copier, copyMode } from './copier.ts';
+import type { CopyMode, Pair } from './copier.ts';
+
+export type { CopyMode } from './copier.ts';
 
 export interface CopyOptions {
   /** Source snapshots to copy, in order (those already in dst are skipped). */
@@ -60,39 +62,18 @@ export interface SnapshotCopy {
   tree: string | null;
 }
 
-export type CopyMode = 'reidentify' | 'passthrough' | 'reseal';
-
 export interface CopyResult {
   /** reidentify: keys differ; passthrough: same keys, sealed blobs copied as they are; reseal: same MAC key, other encryption key. */
   mode: CopyMode;
   snapshots: SnapshotCopy[];
 }
 
-/** A source tree and the dst tree an earlier copy made of it (for skipping unchanged subtrees). */
-interface Pair {
-  src: string;
-  dst: string;
-}
-
-const BLOBS_IN_FLIGHT = 4;
-const MAC_PROBE = Buffer.from('safehold/copy/mac-probe/v1');
-
 export async function copySnapshots(src: Repository, dst: Repository, opts: CopyOptions): Promise<CopyResult> {
   await Promise.all([src.loadIndex(), dst.loadIndex()]);
   await removeLeftovers(dst);
   const mode = copyMode(src, dst);
   const verify = opts.verify ?? true;
-  const progress: CopyProgress = {
-    phase: 'copy',
-    snapshot: '',
-    position: 0,
-    total: opts.snapshots.length,
-    blobsCopied: 0,
-    bytesCopied: 0,
-    bytesRead: 0,
-    blobsVerified: 0,
-    bytesVerified: 0,
-  };
+  const progress = newProgress(opts.snapshots.length);
   const report = () => opts.onProgress?.(progress);
   const known = await KnownCopies.load(src, dst);
   const copier = new Copier(src, dst, mode, progress, report);
@@ -102,42 +83,48 @@ export async function copySnapshots(src: Repository, dst: Repository, opts: Copy
     Object.assign(progress, { phase: 'copy', snapshot: s.id, position: progress.position + 1 });
     report();
     if (known.has(s)) {
-      out.push({
-        source: s.id,
-        copied: null,
-        skipped: 'already copied',
-        blobsCopied: 0,
-        bytesCopied: 0,
-        blobsRead: 0,
-        verified: false,
-        tree: null,
-      });
+      out.push(skipped(s));
       continue;
     }
     const r = await named(s, () => copyOne(src, dst, s, copier, known.hintFor(s)));
     if (verify) {
       progress.phase = 'verify';
       report();
-      try {
-        await verifyCopy(src, dst, { source: s, copy: r.copied!, tree: r.tree! }, verifyState, progress, report);
-      } catch (e) {
-        await dst.backend.remove({ type: 'snapshots', name: r.copied! });
-        const msg = e instanceof Error ? e.message : String(e);
-        throw new SafeholdError(
-          'CORRUPT',
-          `the copy of snapshot ${short(s.id)} failed verification and was removed from ${dst.backend.location}: ${msg}`,
-          {
-            cause: e,
-            details: { snapshot: s.id, completed: out },
-          },
-        );
-      }
+      await verifyOrRemove(src, dst, s, r, { state: verifyState, progress, report, completed: out });
       r.verified = true;
     }
     known.add(s, r.copied!, r.tree!);
     out.push(r);
   }
   return { mode, snapshots: out };
+}
+
+function newProgress(total: number): CopyProgress {
+  return {
+    phase: 'copy',
+    snapshot: '',
+    position: 0,
+    total,
+    blobsCopied: 0,
+    bytesCopied: 0,
+    bytesRead: 0,
+    blobsVerified: 0,
+    bytesVerified: 0,
+  };
+}
+
+/** The result for a snapshot dst already holds. */
+function skipped(s: SnapshotWithId): SnapshotCopy {
+  return {
+    source: s.id,
+    copied: null,
+    skipped: 'already copied',
+    blobsCopied: 0,
+    bytesCopied: 0,
+    blobsRead: 0,
+    verified: false,
+    tree: null,
+  };
 }
 
 /** Copies the blobs of one snapshot, flushes dst, then saves the snapshot there (the commit point). */
@@ -164,10 +151,28 @@ export function copiedSnapshot(s: SnapshotWithId, tree: string, sourceRepo: stri
   return out;
 }
 
-/** Compares MAC keys through the ids of a fixed probe, and encryption keys in constant time; no key leaves the process. */
-function copyMode(src: Repository, dst: Repository): CopyMode {
-  if (src.blobId(MAC_PROBE) !== dst.blobId(MAC_PROBE)) return 'reidentify';
-  return crypto.timingSafeEqual(src.key.encrypt, dst.key.encrypt) ? 'passthrough' : 'reseal';
+/** Reads the new copy back (copy-verify.ts); on a mismatch removes its snapshot file from dst and fails with CORRUPT. */
+async function verifyOrRemove(
+  src: Repository,
+  dst: Repository,
+  s: SnapshotWithId,
+  r: SnapshotCopy,
+  run: { state: VerifyState; progress: CopyProgress; report: () => void; completed: SnapshotCopy[] },
+): Promise<void> {
+  try {
+    await verifyCopy(src, dst, { source: s, copy: r.copied!, tree: r.tree! }, run.state, run.progress, run.report);
+  } catch (e) {
+    await dst.backend.remove({ type: 'snapshots', name: r.copied! });
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new SafeholdError(
+      'CORRUPT',
+      `the copy of snapshot ${short(s.id)} failed verification and was removed from ${dst.backend.location}: ${msg}`,
+      {
+        cause: e,
+        details: { snapshot: s.id, completed: run.completed },
+      },
+    );
+  }
 }
 
 /** Rethrows a failure while copying one snapshot with the snapshot named (same code). */
@@ -238,185 +243,6 @@ class KnownCopies {
       l.reduce<(typeof l)[number] | undefined>((a, b) => (!a || b.snap.time > a.snap.time ? b : a), undefined);
     const h = pick(samePaths.filter((x) => x.snap.hostname === s.hostname)) ?? pick(samePaths);
     return h && { src: h.snap.tree, dst: h.dstTree };
-  }
-}
-
-/** Copies trees and data blobs, remembering source id → dst id for the run. */
-class Copier {
-  private readonly src: Repository;
-  private readonly dst: Repository;
-  private readonly mode: CopyMode;
-  private readonly progress: CopyProgress;
-  private readonly report: () => void;
-  private readonly trees = new Map<string, string>();
-  private readonly data = new Map<string, string>();
-  private readonly inFlight = new Map<string, Promise<string>>();
-  /** Members of src's groups are regrouped in dst (drained before the tree that needs them). */
-  private readonly grouper: OrderedSaver;
-  counts = { blobs: 0, bytes: 0, read: 0 };
-
-  constructor(src: Repository, dst: Repository, mode: CopyMode, progress: CopyProgress, report: () => void) {
-    this.src = src;
-    this.dst = dst;
-    this.mode = mode;
-    this.progress = progress;
-    this.report = report;
-    this.grouper = new OrderedSaver(dst, 'dump', GROUP_BYTES, (bytes) => this.note(bytes));
-  }
-
-  resetCounts(): void {
-    this.counts = { blobs: 0, bytes: 0, read: 0 };
-  }
-
-  /** Copies a source tree and everything below it; returns its id in dst. */
-  async copyTree(id: string, hint?: Pair): Promise<string> {
-    const done = this.trees.get(id);
-    if (done) return done;
-    // Unchanged since a verified earlier copy: reuse that copy's subtree without reading anything.
-    if (hint && hint.src === id && this.dst.knows('tree', hint.dst)) {
-      this.trees.set(id, hint.dst);
-      return hint.dst;
-    }
-    const raw = await this.src.loadBlob('tree', id);
-    let dstId: string;
-    if (this.mode === 'reidentify') {
-      const tree = parseTree(raw, id);
-      const hints = await this.loadHint(hint);
-      const nodes: TreeNode[] = [];
-      for (const n of tree.nodes) nodes.push(await this.copyNode(n, hints?.get(n.name)));
-      const copy: Tree = { ...tree, nodes };
-      dstId = await this.storeTree(encodeTree(copy));
-    } else {
-      // Same MAC key: ids do not change, so the tree's bytes do not either.
-      for (const n of parseTree(raw, id).nodes) {
-        if (n.subtree) await this.copyTree(n.subtree);
-        if (n.content) await this.copyContent(n.content);
-      }
-      dstId = await this.storeTree(raw, id);
-    }
-    this.trees.set(id, dstId);
-    return dstId;
-  }
-
-  /** A node with its blob ids mapped (any node that has a subtree or content, whatever its type). */
-  private async copyNode(n: TreeNode, hint: { src: TreeNode; dst: TreeNode } | undefined): Promise<TreeNode> {
-    if (n.subtree) {
-      const sub = hint?.src.subtree && hint.dst.subtree ? { src: hint.src.subtree, dst: hint.dst.subtree } : undefined;
-      return { ...n, subtree: await this.copyTree(n.subtree, sub) };
-    }
-    if (n.content) {
-      const reused = hint && this.reuseContent(n.content, hint.src, hint.dst);
-      return { ...n, content: reused ?? (await this.copyContent(n.content)) };
-    }
-    return { ...n };
-  }
-
-  /** The earlier copy's content ids when the file's content is unchanged (and still indexed in dst). */
-  private reuseContent(content: string[], hs: TreeNode, hd: TreeNode): string[] | undefined {
-    const a = hs.content;
-    const b = hd.content;
-    if (!a || !b || a.length !== content.length || b.length !== a.length) return undefined;
-    if (!a.every((x, i) => x === content[i]) || !b.every((x) => this.dst.knows('data', x))) return undefined;
-    a.forEach((x, i) => this.data.set(x, b[i]!));
-    return [...b];
-  }
-
-  /** Loads the hint's two trees and pairs their nodes by name; none when they do not correspond. */
-  private async loadHint(hint: Pair | undefined): Promise<Map<string, { src: TreeNode; dst: TreeNode }> | undefined> {
-    if (!hint) return undefined;
-    let a: Tree;
-    let b: Tree;
-    try {
-      [a, b] = await Promise.all([loadTree(this.src, hint.src), loadTree(this.dst, hint.dst)]);
-    } catch {
-      return undefined; // a damaged hint only costs reading the data again
-    }
-    const m = new Map<string, { src: TreeNode; dst: TreeNode }>();
-    const byName = new Map(b.nodes.map((n) => [n.name, n]));
-    for (const n of a.nodes) {
-      const d = byName.get(n.name);
-      if (d && d.type === n.type && d.size === n.size) m.set(n.name, { src: n, dst: d });
-    }
-    return m;
-  }
-
-  /** Copies a file's data blobs; returns their ids in dst, every one stored (groups included). */
-  private async copyContent(content: string[]): Promise<string[]> {
-    const ids = await mapLimit(content, BLOBS_IN_FLIGHT, (b) => this.copyData(b));
-    await this.grouper.drain();
-    return ids;
-  }
-
-  /** Copies one data blob (once per run); returns its id in dst. */
-  private copyData(id: string): Promise<string> {
-    const done = this.data.get(id);
-    if (done) return Promise.resolve(done);
-    let p = this.inFlight.get(id);
-    if (!p) {
-      p = this.transferData(id)
-        .then((dstId) => {
-          this.data.set(id, dstId);
-          return dstId;
-        })
-        .finally(() => this.inFlight.delete(id));
-      this.inFlight.set(id, p);
-    }
-    return p;
-  }
-
-  /**
-   * Reads the sealed blob from src and stores it in dst. The stored
-   * (compressed or raw) bytes are re-sealed as they are: the compression
-   * decision depends only on the plaintext, so dst would store the same.
-   */
-  private async transferData(id: string): Promise<string> {
-    if (this.mode !== 'reidentify' && this.dst.knows('data', id)) return id;
-    const e = this.src.lookup('data', id);
-    if (e.member) return this.transferMember(id);
-    const sealed = await this.src.backend.load({ type: 'data', name: e.pack }, e.offset, e.length);
-    const stored = openBlob(this.src.key.encrypt, id, sealed);
-    this.counts.read++;
-    this.progress.bytesRead += e.rawLength > 0 ? e.rawLength : stored.length;
-    if (this.mode === 'passthrough') {
-      // Same keys: the sealed bytes are valid in dst as they are (their GCM tag was just checked).
-      this.note(await this.dst.addSealed('data', id, sealed, e.rawLength));
-      return id;
-    }
-    const plain = e.rawLength > 0 ? decompress(stored, e.rawLength, `data blob ${id.slice(0, 12)}`) : stored;
-    if (this.src.blobId(plain) !== id)
-      throw new SafeholdError('CORRUPT', `data blob ${id.slice(0, 12)}: content does not match its id`);
-    const dstId = this.mode === 'reseal' ? id : this.dst.blobId(plain);
-    if (!this.dst.knows('data', dstId))
-      this.note(await this.dst.addSealed('data', dstId, sealBlob(this.dst.key.encrypt, dstId, stored), e.rawLength));
-    return dstId;
-  }
-
-  /**
-   * A member of a group in src: read through src's group cache (id checked)
-   * and regrouped in dst with the other new members of the file, like a dump.
-   */
-  private async transferMember(id: string): Promise<string> {
-    const plain = await this.src.loadBlob('data', id);
-    this.counts.read++;
-    this.progress.bytesRead += plain.length;
-    return this.grouper.save(plain);
-  }
-
-  /** Stores a tree in dst unless known there; returns its dst id. */
-  private async storeTree(plain: Uint8Array, id?: string): Promise<string> {
-    const r = await this.dst.saveBlob('tree', plain, id);
-    this.note(r.added);
-    return r.id;
-  }
-
-  private note(added: number): void {
-    if (added > 0) {
-      this.counts.blobs++;
-      this.counts.bytes += added;
-      this.progress.blobsCopied++;
-      this.progress.bytesCopied += added;
-    }
-    this.report();
   }
 }
 

@@ -17,87 +17,31 @@
 // A crash between any two steps leaves a sound repository (extra packs no
 // index names, or packs indexed twice), and the next prune finishes the job:
 // see docs/repository-format.md, "Forget and prune".
+//
+// Here: prune() as those steps, and the steps that read or change the
+// repository. The plan of (b) and the statistics are in prune-plan.ts, the
+// public types in prune-types.ts (re-exported here).
 
 import type { Repository } from '../../repo/repository.ts';
 import { Index, blobKey, indexFileFor } from '../../repo/index.ts';
 import type { IndexFile, Member } from '../../repo/index.ts';
-import { PACK_ENTRY_BYTES, PackBuilder } from '../../repo/pack.ts';
+import { PackBuilder } from '../../repo/pack.ts';
 import type { BlobType, PackEntry } from '../../repo/pack.ts';
-import { OVERHEAD, fileId } from '../../repo/crypto.ts';
+import { fileId } from '../../repo/crypto.ts';
 import { parseTree } from '../../repo/tree.ts';
 import type { TreeNode } from '../../repo/tree.ts';
 import { listSnapshots } from '../../repo/snapshot.ts';
+import type { SnapshotWithId } from '../../repo/snapshot.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 import { SafeholdError, isSafeholdError } from '../../core/errors.ts';
 import { requireExclusiveLock } from './forget.ts';
+import { baseStats, estimatePacks, finishStats, inPackOrder, planPrune } from './prune-plan.ts';
+import type { Listed, PackPlan } from './prune-plan.ts';
+import { DEFAULT_MAX_UNUSED } from './prune-types.ts';
+import type { PruneOptions, PruneProgress, PruneStats, PruneStep } from './prune-types.ts';
 
-/** Default for maxUnusedFraction: like restic's --max-unused 5%. */
-export const DEFAULT_MAX_UNUSED = 0.05;
-
-/** The points between steps that change the repository, in order. */
-export type PruneStep = 'repack' | 'write-index' | 'delete-index' | 'delete-packs' | 'delete-packs-half';
-
-export interface PruneProgress {
-  phase: 'index' | 'trees' | 'repack' | 'delete';
-  done: number;
-  total: number;
-}
-
-export interface PruneOptions {
-  /** Work out and report what would be done; change nothing. */
-  dryRun?: boolean;
-  /**
-   * Largest share (0..1) of the bytes left in the packs that may be unused
-   * blobs after prune; partly used packs are repacked, most unused first,
-   * until it holds. 0 repacks every pack with an unused blob; 1 never repacks.
-   */
-  maxUnusedFraction?: number;
-  /** Mutated while prune runs; read it for progress. */
-  progress?: PruneProgress;
-  /** Snapshots to count as removed already (to preview forget + prune without forgetting). */
-  ignoreSnapshots?: ReadonlySet<string>;
-  /** Awaited before each step that changes the repository (tests stop or fail here to simulate a crash). */
-  beforeStep?: (step: PruneStep) => void | Promise<void>;
-}
-
-export interface PruneStats {
-  dryRun: boolean;
-  snapshots: number;
-  blobs: { used: number; unused: number; duplicates: number; repacked: number; removed: number };
-  /** deleted: packs removed whole (unused ones, including `unindexed`, those no index named); repacked: removed after copying their used blobs into `written`. */
-  packs: {
-    before: number;
-    deleted: number;
-    unindexed: number;
-    repacked: number;
-    kept: number;
-    written: number;
-    after: number;
-  };
-  /** Pack file bytes; `repacked` counts the blob bytes copied, `unusedAfter` the unused blob bytes left in kept packs. */
-  bytes: { before: number; after: number; removed: number; repacked: number; unusedAfter: number };
-  indexFiles: { before: number; after: number };
-}
-
-/** One blob as an index file lists it. */
-interface Listed {
-  id: string;
-  type: BlobType;
-  offset: number;
-  length: number;
-  raw: number;
-}
-
-interface PackPlan {
-  id: string;
-  size: number;
-  blobs: Listed[];
-  /** The copies this pack holds that prune keeps (used, chosen, once each). */
-  used: Listed[];
-  usedBytes: number;
-  unusedBytes: number;
-  action: 'keep' | 'delete' | 'repack';
-}
+export { DEFAULT_MAX_UNUSED } from './prune-types.ts';
+export type { PruneOptions, PruneProgress, PruneStats, PruneStep } from './prune-types.ts';
 
 interface Loaded {
   names: string[];
@@ -105,6 +49,16 @@ interface Loaded {
   /** Every pack an index file names, with its full listing (from the first file read that names it). */
   listings: Map<string, Listed[]>;
 }
+
+/** What step (a) read: the index files, the pack files stored, the snapshots that stay and the blobs they use. */
+interface Analysis {
+  loaded: Loaded;
+  stored: Map<string, number>;
+  snapshots: SnapshotWithId[];
+  used: Set<string>;
+}
+
+type Written = { id: string; entries: PackEntry[]; size: number };
 
 export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneStats> {
   const maxUnused = opts.maxUnusedFraction ?? DEFAULT_MAX_UNUSED;
@@ -117,70 +71,30 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   };
 
   // (a) Everything is read before anything changes; any damage stops here.
-  const { loaded, stored, snapshots, used } = await refuseOnDamage(async () => {
-    const loaded = await loadIndexFiles(repo, progress);
-    const stored = new Map((await repo.backend.list('data')).map((f) => [f.name, f.size]));
-    for (const [pack, blobs] of loaded.listings) {
-      if (!stored.has(pack))
-        throw new SafeholdError(
-          'CORRUPT',
-          `pack ${short(pack)} is missing: the index names it for ${blobs.length} blobs`,
-        );
-    }
-    const snapshots = (await listSnapshots(repo)).filter((s) => !opts.ignoreSnapshots?.has(s.id));
-    const used = await usedBlobs(
-      repo,
-      loaded.index,
-      snapshots.map((s) => ({ tree: s.tree, snap: s.id })),
-      progress,
-    );
-    return { loaded, stored, snapshots, used };
-  });
+  const { loaded, stored, snapshots, used } = await refuseOnDamage(() => analyse(repo, opts.ignoreSnapshots, progress));
 
   // (b) The plan.
-  const plans = planPacks(loaded.listings, stored, used, maxUnused);
-  const unindexed = [...stored.keys()].filter((p) => !loaded.listings.has(p)).sort();
-  const kept = plans.filter((p) => p.action === 'keep');
-  const repacked = plans.filter((p) => p.action === 'repack');
-  const deleted = plans.filter((p) => p.action === 'delete');
-  const stats = baseStats(opts.dryRun === true, snapshots.length, used, loaded, stored, plans, unindexed);
-  const toRemove = [...deleted.map((p) => p.id), ...unindexed, ...repacked.map((p) => p.id)];
-  if (toRemove.length === 0) return finishStats(stats, kept, { count: 0, bytes: 0 }, loaded.names.length, false);
+  const plan = planPrune(loaded.listings, stored, used, maxUnused);
+  const indexFiles = loaded.names.length;
+  const stats = baseStats(opts.dryRun === true, snapshots.length, used, indexFiles, stored, plan.packs, plan.unindexed);
+  if (plan.toRemove.length === 0) return finishStats(stats, plan.kept, { count: 0, bytes: 0 }, indexFiles, false);
   if (opts.dryRun) {
-    const est = estimatePacks(repacked.flatMap(inPackOrder), repo.config.packSize);
-    return finishStats(stats, kept, est, loaded.names.length, repacked.length + deleted.length > 0);
+    const est = estimatePacks(plan.repacked.flatMap(inPackOrder), repo.config.packSize);
+    return finishStats(stats, plan.kept, est, indexFiles, plan.rewritesIndex);
   }
 
   // (c) Used blobs of partly used packs into new packs (durable before the index names them).
   await step('repack');
-  const written = await repack(repo, repacked, progress);
+  const written = await repack(repo, plan.repacked, progress);
 
   // (d) One index for every pack that stays, then (e) the old index files go.
-  const indexChanges = repacked.length + deleted.length > 0;
-  if (indexChanges) {
-    await step('write-index');
-    const remaining = [...kept.map((p) => ({ id: p.id, entries: p.blobs.map(toEntry) })), ...written];
-    if (remaining.length > 0)
-      await repo.saveFile('index', indexFileFor(remaining, membersOfGroupsIn(loaded.index, remaining)));
-    await step('delete-index');
-    for (const name of loaded.names) await repo.backend.remove({ type: 'index', name });
-  }
+  if (plan.rewritesIndex) await replaceIndex(repo, loaded, plan.kept, written, step);
 
   // (f) Packs no index names any more.
   await step('delete-packs');
-  Object.assign(progress, { phase: 'delete', done: 0, total: toRemove.length });
-  for (const [i, pack] of toRemove.entries()) {
-    if (toRemove.length >= 2 && i === Math.floor(toRemove.length / 2)) await step('delete-packs-half');
-    await repo.backend.remove({ type: 'data', name: pack });
-    progress.done++;
-  }
-  return finishStats(
-    stats,
-    kept,
-    { count: written.length, bytes: written.reduce((n, w) => n + w.size, 0) },
-    loaded.names.length,
-    indexChanges,
-  );
+  await removePacks(repo, plan.toRemove, progress, step);
+  const bytes = written.reduce((n, w) => n + w.size, 0);
+  return finishStats(stats, plan.kept, { count: written.length, bytes }, indexFiles, plan.rewritesIndex);
 }
 
 /** Runs the read-only analysis; damage (unreadable, missing or inconsistent data) becomes one clear refusal. */
@@ -197,6 +111,31 @@ async function refuseOnDamage<T>(fn: () => Promise<T>): Promise<T> {
     }
     throw e;
   }
+}
+
+/** Step (a): reads the index files, the stored packs (every indexed one must be there), the snapshots and their trees. */
+async function analyse(
+  repo: Repository,
+  ignoreSnapshots: ReadonlySet<string> | undefined,
+  progress: PruneProgress,
+): Promise<Analysis> {
+  const loaded = await loadIndexFiles(repo, progress);
+  const stored = new Map((await repo.backend.list('data')).map((f) => [f.name, f.size]));
+  for (const [pack, blobs] of loaded.listings) {
+    if (!stored.has(pack))
+      throw new SafeholdError(
+        'CORRUPT',
+        `pack ${short(pack)} is missing: the index names it for ${blobs.length} blobs`,
+      );
+  }
+  const snapshots = (await listSnapshots(repo)).filter((s) => !ignoreSnapshots?.has(s.id));
+  const used = await usedBlobs(
+    repo,
+    loaded.index,
+    snapshots.map((s) => ({ tree: s.tree, snap: s.id })),
+    progress,
+  );
+  return { loaded, stored, snapshots, used };
 }
 
 async function loadIndexFiles(repo: Repository, progress: PruneProgress): Promise<Loaded> {
@@ -265,80 +204,11 @@ async function loadNodes(repo: Repository, index: Index, id: string): Promise<Tr
   return parseTree(repo.decodeBlob(id, e, sealed), id).nodes;
 }
 
-/** Chooses one copy of every used blob and decides each indexed pack's fate. */
-function planPacks(
-  listings: Map<string, Listed[]>,
-  stored: Map<string, number>,
-  used: Set<string>,
-  maxUnused: number,
-): PackPlan[] {
-  // A blob in several packs is kept where the largest share of the pack is used, so that
-  // the other copies free whole packs where possible (ties: the smaller pack id).
-  const share = new Map<string, number>();
-  for (const [pack, blobs] of listings) {
-    let total = 0;
-    let wanted = 0;
-    const seen = new Set<string>();
-    for (const b of blobs) {
-      total += b.length;
-      const k = blobKey(b.type, b.id);
-      if (used.has(k) && !seen.has(k)) {
-        seen.add(k);
-        wanted += b.length;
-      }
-    }
-    share.set(pack, total > 0 ? wanted / total : 0);
-  }
-  const chosen = new Map<string, string>();
-  for (const [pack, blobs] of listings) {
-    for (const b of blobs) {
-      const k = blobKey(b.type, b.id);
-      if (!used.has(k)) continue;
-      const cur = chosen.get(k);
-      if (cur === undefined || share.get(pack)! > share.get(cur)! || (share.get(pack) === share.get(cur) && pack < cur))
-        chosen.set(k, pack);
-    }
-  }
-  const plans: PackPlan[] = [];
-  for (const [pack, blobs] of [...listings].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const seen = new Set<string>();
-    const keep: Listed[] = [];
-    let usedBytes = 0;
-    let unusedBytes = 0;
-    for (const b of blobs) {
-      const k = blobKey(b.type, b.id);
-      if (chosen.get(k) === pack && !seen.has(k)) {
-        seen.add(k);
-        keep.push(b);
-        usedBytes += b.length;
-      } else unusedBytes += b.length;
-    }
-    const action = keep.length === blobs.length ? 'keep' : keep.length === 0 ? 'delete' : 'repack';
-    plans.push({ id: pack, size: stored.get(pack)!, blobs, used: keep, usedBytes, unusedBytes, action });
-  }
-  // Partly used packs: keep as many as the unused limit allows; repack the most wasteful first.
-  const partly = plans.filter((p) => p.action === 'repack');
-  const totalUsed = plans.reduce((n, p) => n + p.usedBytes, 0);
-  const limit = maxUnused >= 1 ? Infinity : (maxUnused / (1 - maxUnused)) * totalUsed;
-  let unused = partly.reduce((n, p) => n + p.unusedBytes, 0);
-  const waste = (p: PackPlan) => p.unusedBytes / (p.usedBytes + p.unusedBytes);
-  partly.sort((a, b) => waste(b) - waste(a) || (a.id < b.id ? -1 : 1));
-  for (const p of partly) {
-    if (unused > limit) unused -= p.unusedBytes;
-    else p.action = 'keep';
-  }
-  return plans;
-}
-
 /** Copies the chosen blobs of the packs into new packs, verifying each (GCM tag, size, id) on the way. */
-async function repack(
-  repo: Repository,
-  packs: PackPlan[],
-  progress: PruneProgress,
-): Promise<{ id: string; entries: PackEntry[]; size: number }[]> {
+async function repack(repo: Repository, packs: PackPlan[], progress: PruneProgress): Promise<Written[]> {
   Object.assign(progress, { phase: 'repack', done: 0, total: packs.length });
   const builders: Record<BlobType, PackBuilder> = { data: new PackBuilder(), tree: new PackBuilder() };
-  const written: { id: string; entries: PackEntry[]; size: number }[] = [];
+  const written: Written[] = [];
   const flush = async (type: BlobType) => {
     const b = builders[type];
     if (b.count === 0) return;
@@ -372,6 +242,37 @@ async function repack(
   return written;
 }
 
+/** Steps (d) and (e): one index file naming every pack that stays (none when none stays), then the old index files go. */
+async function replaceIndex(
+  repo: Repository,
+  loaded: Loaded,
+  kept: PackPlan[],
+  written: Written[],
+  step: (s: PruneStep) => Promise<void>,
+): Promise<void> {
+  await step('write-index');
+  const remaining = [...kept.map((p) => ({ id: p.id, entries: p.blobs.map(toEntry) })), ...written];
+  if (remaining.length > 0)
+    await repo.saveFile('index', indexFileFor(remaining, membersOfGroupsIn(loaded.index, remaining)));
+  await step('delete-index');
+  for (const name of loaded.names) await repo.backend.remove({ type: 'index', name });
+}
+
+/** Step (f): removes the pack files (a test point halfway). */
+async function removePacks(
+  repo: Repository,
+  packs: string[],
+  progress: PruneProgress,
+  step: (s: PruneStep) => Promise<void>,
+): Promise<void> {
+  Object.assign(progress, { phase: 'delete', done: 0, total: packs.length });
+  for (const [i, pack] of packs.entries()) {
+    if (packs.length >= 2 && i === Math.floor(packs.length / 2)) await step('delete-packs-half');
+    await repo.backend.remove({ type: 'data', name: pack });
+    progress.done++;
+  }
+}
+
 /** The members of every group the remaining packs hold (a kept group keeps all its members listed). */
 function membersOfGroupsIn(index: Index, packs: { entries: readonly PackEntry[] }[]): ({ id: string } & Member)[] {
   const groups = new Set<string>();
@@ -379,96 +280,6 @@ function membersOfGroupsIn(index: Index, packs: { entries: readonly PackEntry[] 
   const out: ({ id: string } & Member)[] = [];
   for (const [id, m] of index.members()) if (groups.has(m.group)) out.push({ id, ...m });
   return out;
-}
-
-/** Packs and bytes that repacking these blobs would write (the same packing rule as repack). */
-function estimatePacks(blobs: Listed[], packSize: number): { count: number; bytes: number } {
-  let count = 0;
-  let bytes = 0;
-  for (const type of ['data', 'tree'] as const) {
-    let size = 0;
-    let n = 0;
-    const close = () => {
-      if (n > 0) {
-        count++;
-        bytes += size + n * PACK_ENTRY_BYTES + OVERHEAD + 4;
-      }
-      size = 0;
-      n = 0;
-    };
-    for (const b of blobs) {
-      if (b.type !== type) continue;
-      size += b.length;
-      n++;
-      if (size >= packSize) close();
-    }
-    close();
-  }
-  return { count, bytes };
-}
-
-function baseStats(
-  dryRun: boolean,
-  snapshots: number,
-  used: Set<string>,
-  loaded: Loaded,
-  stored: Map<string, number>,
-  plans: PackPlan[],
-  unindexed: string[],
-): PruneStats {
-  const copies = plans.reduce((n, p) => n + p.blobs.filter((b) => used.has(blobKey(b.type, b.id))).length, 0);
-  const allBlobs = plans.reduce((n, p) => n + p.blobs.length, 0);
-  const gone = plans.filter((p) => p.action !== 'keep');
-  const before = [...stored.values()].reduce((n, s) => n + s, 0);
-  return {
-    dryRun,
-    snapshots,
-    blobs: {
-      used: used.size,
-      unused: allBlobs - used.size,
-      duplicates: copies - used.size,
-      repacked: gone.reduce((n, p) => n + (p.action === 'repack' ? p.used.length : 0), 0),
-      removed: gone.reduce((n, p) => n + p.blobs.length - (p.action === 'repack' ? p.used.length : 0), 0),
-    },
-    packs: {
-      before: stored.size,
-      deleted: plans.filter((p) => p.action === 'delete').length + unindexed.length,
-      unindexed: unindexed.length,
-      repacked: plans.filter((p) => p.action === 'repack').length,
-      kept: plans.filter((p) => p.action === 'keep').length,
-      written: 0,
-      after: 0,
-    },
-    bytes: {
-      before,
-      after: 0,
-      removed: 0,
-      repacked: gone.reduce((n, p) => n + (p.action === 'repack' ? p.usedBytes : 0), 0),
-      unusedAfter: 0,
-    },
-    indexFiles: { before: loaded.names.length, after: loaded.names.length },
-  };
-}
-
-function finishStats(
-  s: PruneStats,
-  kept: PackPlan[],
-  written: { count: number; bytes: number },
-  indexBefore: number,
-  indexRewritten: boolean,
-): PruneStats {
-  s.packs.written = written.count;
-  s.packs.after = kept.length + written.count;
-  s.bytes.after = kept.reduce((n, p) => n + p.size, 0) + written.bytes;
-  s.bytes.removed = s.bytes.before - s.bytes.after;
-  s.bytes.unusedAfter = kept.reduce((n, p) => n + p.unusedBytes, 0);
-  s.indexFiles.after = indexRewritten ? (s.packs.after > 0 ? 1 : 0) : indexBefore;
-  return s;
-}
-
-/** The blobs a repacked pack keeps, in the order they are copied. */
-function inPackOrder(p: PackPlan): Listed[] {
-  return [...p.used].sort((x, y) => x.offset - y.offset);
 }
 
 function toEntry(b: Listed): PackEntry {
