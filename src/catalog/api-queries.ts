@@ -14,10 +14,9 @@ import type { DrillRecord } from './drills.ts';
 import { toLogLine, toRun } from './plan-runs.ts';
 import { toAlert, toDelivery } from './alerts.ts';
 import { toDrill } from './drills.ts';
+import { whereClause } from './where-clause.ts';
 
 type Row = Record<string, unknown>;
-
-type Param = string | number | null;
 
 /** One snapshot made by a plan task (an item per snapshot id of a succeeded backup/export task). */
 export interface TaskSnapshot {
@@ -55,26 +54,12 @@ export class ApiQueries extends CatalogStore {
 
   /** Plan runs newest first (started_at, id), after `after`, at most `limit`. */
   planRuns(f: RunFilter, limit: number, after: [number, string] | null): PlanRunRecord[] {
-    const where: string[] = [];
-    const params: Param[] = [];
-    if (f.plan !== undefined) {
-      where.push('plan = ?');
-      params.push(f.plan);
-    }
-    if (f.status !== undefined) {
-      where.push('status = ?');
-      params.push(f.status);
-    }
-    if (f.trigger !== undefined) {
-      where.push('run_trigger = ?');
-      params.push(f.trigger);
-    }
-    if (after) {
-      where.push('(started_at, id) < (?, ?)');
-      params.push(after[0], after[1]);
-    }
-    const sql = `SELECT * FROM plan_runs${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`;
-    return (this.sql('list plan runs', () => this.db.prepare(sql).all(...params, limit)) as Row[]).map(toRun);
+    const w = whereClause(
+      { plan: f.plan, status: f.status, run_trigger: f.trigger },
+      { before: after && { key: '(started_at, id)', values: after } },
+    );
+    const sql = `SELECT * FROM plan_runs${w.sql} ORDER BY started_at DESC, id DESC LIMIT ?`;
+    return (this.sql('list plan runs', () => this.db.prepare(sql).all(...w.params, limit)) as Row[]).map(toRun);
   }
 
   /** Log lines of a run with seq > after, in order. */
@@ -112,33 +97,22 @@ export class ApiQueries extends CatalogStore {
     limit: number,
     after: [number, string, number] | null,
   ): TaskSnapshot[] {
-    const where = [
-      "t.status = 'succeeded'",
-      "t.kind IN ('backup', 'export')",
-      't.finished_at IS NOT NULL',
-      "t.snapshots IS NOT NULL AND t.snapshots <> '[]'",
-    ];
-    const params: Param[] = [];
-    if (f.plan !== undefined) {
-      where.push('r.plan = ?');
-      params.push(f.plan);
-    }
-    if (f.target !== undefined) {
-      where.push('t.target = ?');
-      params.push(f.target);
-    }
-    if (f.unit !== undefined) {
-      where.push('t.unit = ?');
-      params.push(f.unit);
-    }
-    if (after) {
-      where.push('(t.finished_at, t.id, j.key) < (?, ?, ?)');
-      params.push(after[0], after[1], after[2]);
-    }
+    const w = whereClause(
+      { 'r.plan': f.plan, 't.target': f.target, 't.unit': f.unit },
+      {
+        fixed: [
+          "t.status = 'succeeded'",
+          "t.kind IN ('backup', 'export')",
+          't.finished_at IS NOT NULL',
+          "t.snapshots IS NOT NULL AND t.snapshots <> '[]'",
+        ],
+        before: after && { key: '(t.finished_at, t.id, j.key)', values: after },
+      },
+    );
     const sql = `SELECT t.id AS task_id, t.run_id, t.activity, t.kind, t.target, t.unit, t.finished_at, t.bytes, r.plan, j.key AS idx, j.value AS snapshot
       FROM tasks t JOIN plan_runs r ON r.id = t.run_id, json_each(t.snapshots) j
-      WHERE ${where.join(' AND ')} ORDER BY t.finished_at DESC, t.id DESC, j.key DESC LIMIT ?`;
-    const rows = this.sql('list task snapshots', () => this.db.prepare(sql).all(...params, limit)) as Row[];
+     ${w.sql} ORDER BY t.finished_at DESC, t.id DESC, j.key DESC LIMIT ?`;
+    const rows = this.sql('list task snapshots', () => this.db.prepare(sql).all(...w.params, limit)) as Row[];
     return rows.map((r) => ({
       snapshot: String(r.snapshot),
       index: Number(r.idx),
@@ -160,22 +134,12 @@ export class ApiQueries extends CatalogStore {
     limit: number,
     after: [number, string] | null,
   ): AlertRecord[] {
-    const where: string[] = [];
-    const params: Param[] = [];
-    if (f.event !== undefined) {
-      where.push('event = ?');
-      params.push(f.event);
-    }
-    if (f.severity !== undefined) {
-      where.push('severity = ?');
-      params.push(f.severity);
-    }
-    if (after) {
-      where.push('(at, id) < (?, ?)');
-      params.push(after[0], after[1]);
-    }
-    const sql = `SELECT * FROM alerts${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`;
-    const rows = this.sql('list alerts', () => this.db.prepare(sql).all(...params, limit)) as Row[];
+    const w = whereClause(
+      { event: f.event, severity: f.severity },
+      { before: after && { key: '(at, id)', values: after } },
+    );
+    const sql = `SELECT * FROM alerts${w.sql} ORDER BY at DESC, id DESC LIMIT ?`;
+    const rows = this.sql('list alerts', () => this.db.prepare(sql).all(...w.params, limit)) as Row[];
     const ids = rows.map((r) => r.id as string);
     const deliveries = new Map<string, AlertRecord['deliveries']>();
     if (ids.length > 0) {
@@ -201,26 +165,12 @@ export class ApiQueries extends CatalogStore {
     limit: number,
     after: [number, string] | null,
   ): DrillRecord[] {
-    const where: string[] = [];
-    const params: Param[] = [];
-    if (f.target !== undefined) {
-      where.push('target = ?');
-      params.push(f.target);
-    }
-    if (f.plan !== undefined) {
-      where.push('plan = ?');
-      params.push(f.plan);
-    }
-    if (f.status !== undefined) {
-      where.push('status = ?');
-      params.push(f.status);
-    }
-    if (after) {
-      where.push('(started_at, id) < (?, ?)');
-      params.push(after[0], after[1]);
-    }
-    const sql = `SELECT * FROM drills${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`;
-    const rows = this.sql('list drills', () => this.db.prepare(sql).all(...params, limit)) as Row[];
+    const w = whereClause(
+      { target: f.target, plan: f.plan, status: f.status },
+      { before: after && { key: '(started_at, id)', values: after } },
+    );
+    const sql = `SELECT * FROM drills${w.sql} ORDER BY started_at DESC, id DESC LIMIT ?`;
+    const rows = this.sql('list drills', () => this.db.prepare(sql).all(...w.params, limit)) as Row[];
     return rows.map(toDrill);
   }
 

@@ -12,6 +12,7 @@ import { systemClock } from '../core/clock.ts';
 import { SafeholdError, fromSystemError } from '../core/errors.ts';
 import { migrate } from './migrate.ts';
 import { dbError } from './db.ts';
+import { whereClause } from './where-clause.ts';
 import { processAlive } from '../core/process.ts';
 import { ensurePrivateDir, ensurePrivateFile, tightenIfExists } from '../core/private-files.ts';
 import { PlanRunStore } from './plan-runs.ts';
@@ -180,18 +181,9 @@ export class Catalog {
 
   /** Runs, newest first, optionally filtered by command and status and limited in number. */
   listRuns(opts: { limit?: number; command?: string; status?: string } = {}): RunRecord[] {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (opts.command !== undefined) {
-      where.push('command = ?');
-      params.push(opts.command);
-    }
-    if (opts.status !== undefined) {
-      where.push('status = ?');
-      params.push(opts.status);
-    }
-    let sql = 'SELECT * FROM runs';
-    if (where.length > 0) sql += ` WHERE ${where.join(' AND ')}`;
+    const w = whereClause({ command: opts.command, status: opts.status });
+    const params = w.params;
+    let sql = `SELECT * FROM runs${w.sql}`;
     sql += ' ORDER BY started_at DESC, id DESC';
     if (opts.limit !== undefined) {
       if (!Number.isSafeInteger(opts.limit) || opts.limit < 0) {
