@@ -3,7 +3,7 @@
 // names them. Part of the schema of schema.ts; docs/alerts.md documents it.
 
 import { z } from 'zod';
-import { argv, bool, duration, envMap, named, obj, secret, text } from './schema-values.ts';
+import { argv, bool, duration, envMap, named, obj, port, secret, text } from './schema-values.ts';
 import { ALERT_EVENTS } from '../core/alert-event.ts';
 
 const alertEvents = z
@@ -29,13 +29,7 @@ const channel = z.discriminatedUnion(
       type: z.literal('email'),
       events: alertEvents,
       host: text,
-      port: z
-        .number({ error: 'expected a port number' })
-        .int()
-        .min(1)
-        .max(65535, { error: 'expected a port number' })
-        .optional()
-        .describe('Default 587 (465 with secure).'),
+      port: port.optional().describe('Default 587 (465 with secure).'),
       secure: bool.optional().describe('Implicit TLS (port 465).'),
       startTls: z.enum(['required', 'opportunistic', 'never']).optional().describe("Default 'opportunistic'."),
       user: text.optional(),
@@ -50,13 +44,7 @@ const channel = z.discriminatedUnion(
       type: z.literal('snmp'),
       events: alertEvents,
       host: text,
-      port: z
-        .number({ error: 'expected a port number' })
-        .int()
-        .min(1)
-        .max(65535, { error: 'expected a port number' })
-        .optional()
-        .describe('Default 162.'),
+      port: port.optional().describe('Default 162.'),
       community: secret.describe('SNMP v2c community (a secret).'),
       timeout: duration.optional(),
     }),

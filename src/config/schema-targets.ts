@@ -3,7 +3,20 @@
 // discriminated union `target` on 'kind'. Part of the schema of schema.ts.
 
 import { z } from 'zod';
-import { argv, duration, envMap, excludePattern, glob, named, obj, path, ref, secret, text } from './schema-values.ts';
+import {
+  argv,
+  duration,
+  envMap,
+  excludePattern,
+  glob,
+  named,
+  obj,
+  path,
+  port,
+  ref,
+  secret,
+  text,
+} from './schema-values.ts';
 
 const httpAdapter = obj({
   url: z.string({ error: "expected an http(s) URL like 'https://qa1.example.com:5554'" }).superRefine((v, ctx) => {
@@ -69,11 +82,6 @@ const deviceTarget = obj({
   site: ref('site').optional(),
   adapter,
 });
-
-const port = z
-  .int({ error: 'expected a port number' })
-  .min(1, { error: 'expected a port number' })
-  .max(65535, { error: 'expected a port number' });
 
 const serverDb = (kind: 'postgres' | 'mariadb', dflt: { port: number; user: string }) =>
   obj({

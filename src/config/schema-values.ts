@@ -86,6 +86,11 @@ export const excludePattern = z
   .string({ error: "expected an exclude pattern like '*.tmp' or '/home/*/.cache'" })
   .min(1, { error: "expected an exclude pattern like '*.tmp' or '/home/*/.cache'" });
 
+export const port = z
+  .int({ error: 'expected a port number' })
+  .min(1, { error: 'expected a port number' })
+  .max(65535, { error: 'expected a port number' });
+
 export const path = z.string({ error: 'expected a path' }).min(1, { error: 'expected a path' });
 
 export const argv = z
