@@ -20,6 +20,7 @@ export interface AlertPayload {
 
 export const DEFAULT_SEVERITY: Record<AlertEventType, Severity> = {
   'run-failed': 'critical',
+  'run-incomplete': 'warning',
   'retries-exhausted': 'critical',
   'stale-lock-cleared': 'warning',
   'low-space': 'warning',

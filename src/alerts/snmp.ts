@@ -41,6 +41,7 @@ export const TRAP_TYPES: Readonly<Record<AlertEventType, { name: string; oid: st
   'protection-violation': { name: 'safeholdProtectionViolation', oid: `${NOTIFICATIONS}.6` },
   'runbook-approval': { name: 'safeholdRunbookApproval', oid: `${NOTIFICATIONS}.7` },
   'runbook-failed': { name: 'safeholdRunbookFailed', oid: `${NOTIFICATIONS}.8` },
+  'run-incomplete': { name: 'safeholdRunIncomplete', oid: `${NOTIFICATIONS}.9` },
 };
 
 /**

@@ -3,6 +3,7 @@
 
 export const ALERT_EVENTS = [
   'run-failed',
+  'run-incomplete',
   'retries-exhausted',
   'stale-lock-cleared',
   'low-space',

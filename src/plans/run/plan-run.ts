@@ -86,15 +86,47 @@ export function recordRun(r: Recorded): PlanRun {
     }
     store.finishRun(runId, status, reason);
     if (reason) log(`run ${status}: ${reason}`, status === 'failed' || status === 'refused' ? 'error' : 'info');
-    if (status === 'failed') {
-      r.alert({
-        event: 'run-failed',
-        severity: 'critical',
-        summary: `plan ${plan.name}: run ${runId.slice(0, 8)} failed: ${reason}`,
-        details: { plan: plan.name, runId, reason },
-      });
-    }
-    return { id: runId, status, reason, tasks: store.tasks(runId) };
+    const tasks = store.tasks(runId);
+    if (status !== 'succeeded' && status !== 'cancelled') r.alert(endAlert(plan.name, runId, status, reason, tasks));
+    return { id: runId, status, reason, tasks };
   };
   return { ...r, runId, log, end };
+}
+
+/** The most task reasons an alert's summary names (all of them are in its details). */
+const SUMMARY_TASKS = 3;
+
+/**
+ * The alert for a run that did not fully succeed: run-failed (critical), or
+ * run-incomplete (warning) for a partial, skipped or refused run; the summary
+ * names the first unfinished tasks' reasons, the details list every one.
+ */
+export function endAlert(
+  plan: string,
+  runId: string,
+  status: Exclude<EndStatus, 'succeeded' | 'cancelled'>,
+  reason: string | null,
+  tasks: readonly TaskRecord[],
+): AlertEvent {
+  const unfinished = tasks
+    .filter((t) => t.status !== 'succeeded')
+    .map((t) => ({
+      seq: t.seq,
+      activity: t.activity,
+      target: t.target,
+      unit: t.unit,
+      status: t.status,
+      reason: t.reason,
+    }));
+  const named = unfinished
+    .slice(0, SUMMARY_TASKS)
+    .map((t) => `${t.target}${t.unit ? `/${t.unit}` : ''} ${t.status}${t.reason ? `: ${t.reason}` : ''}`);
+  const more = unfinished.length > SUMMARY_TASKS ? `; and ${unfinished.length - SUMMARY_TASKS} more` : '';
+  const why = [reason, ...named].filter((x) => x).join('; ');
+  return {
+    event: status === 'failed' ? 'run-failed' : 'run-incomplete',
+    severity: status === 'failed' ? 'critical' : 'warning',
+    summary: `plan ${plan}: run ${runId.slice(0, 8)} ${status}: ${why}${more}`,
+    details: { plan, runId, status, reason, tasks: unfinished },
+  };
 }
