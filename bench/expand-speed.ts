@@ -14,7 +14,7 @@ const units = Array.from({ length: UNITS }, (_, u) => `DOMAIN${u}`);
 const inventory: InventoryTarget[] = Array.from({ length: TARGETS }, (_, i) => ({
   name: `DEV${i}`,
   kind: 'device',
-  available: async () => i % 100 !== 0,
+  available: async () => (i % 100 !== 0 ? { ok: true } : { ok: false, reason: 'down' }),
   listUnits: async () => units,
 }));
 const act = (name: string, kind: 'backup' | 'export', targets: string, u: string | null): Activity => ({

@@ -65,7 +65,10 @@ plans:
 
     const human = await sb.run(['plan', 'run', 'nightly', '--config', file], { env });
     assert.equal(human.code, 3, show(human));
-    assert.match(human.stdout, /TEST9\s+DOMAIN\*\s+skipped\s+target TEST9 is unavailable/);
+    assert.match(
+      human.stdout,
+      /TEST9\s+DOMAIN\*\s+skipped\s+target TEST9 is unavailable: TEST9 answers that it is not available/,
+    );
 
     const runs = await sb.run(['runs', '--json', '--command', 'plan']);
     assert.deepEqual(

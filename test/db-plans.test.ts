@@ -83,7 +83,7 @@ describe('database targets in plan runs', () => {
     assert.equal(r.status, 'skipped');
     assert.deepEqual(
       r.tasks.map((x) => [x.status, x.reason]),
-      [['skipped', 'target DB is unavailable']],
+      [['skipped', 'target DB is unavailable: DB (127.0.0.1:1): cannot connect: connect ECONNREFUSED 127.0.0.1:1']],
     );
   });
 });

@@ -34,9 +34,19 @@ describe('plan run alerts', () => {
     const a = alerts[0]!;
     assert.equal(a.event, 'run-incomplete');
     assert.equal(a.severity, 'warning');
-    assert.match(a.summary, /^plan nightly: run \w{8} partial: .*QA2 skipped: target QA2 is unavailable/);
+    assert.match(
+      a.summary,
+      /^plan nightly: run \w{8} partial: .*QA2 skipped: target QA2 is unavailable: QA2 answers that it is not available/,
+    );
     assert.deepEqual(a.details.tasks, [
-      { seq: 2, activity: 'backup', target: 'QA2', unit: null, status: 'skipped', reason: 'target QA2 is unavailable' },
+      {
+        seq: 2,
+        activity: 'backup',
+        target: 'QA2',
+        unit: null,
+        status: 'skipped',
+        reason: 'target QA2 is unavailable: QA2 answers that it is not available',
+      },
     ]);
     assert.equal(a.details.status, 'partial');
   });

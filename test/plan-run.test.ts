@@ -48,7 +48,7 @@ describe('plan run: the DPOD example', () => {
         [6, 'export-domains', 'TEST9', 'DOMAIN*', 'skipped'],
       ],
     );
-    assert.equal(r.tasks[5]!.reason, 'target TEST9 is unavailable');
+    assert.equal(r.tasks[5]!.reason, 'target TEST9 is unavailable: TEST9 answers that it is not available');
     assert.equal(r.status, 'partial');
     // Tasks ran in creation order: their start times do not decrease.
     const starts = r.tasks.slice(0, 5).map((x) => x.startedAt!);

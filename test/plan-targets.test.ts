@@ -128,7 +128,7 @@ describe('plan targets: command', () => {
     assert.equal(r.status, 'skipped');
     assert.deepEqual(
       r.tasks.map((x) => [x.target, x.unit, x.status, x.reason]),
-      [['DB', 'one', 'skipped', 'target DB is unavailable']],
+      [['DB', 'one', 'skipped', 'target DB is unavailable: DB: the probe exited with 1']],
     );
     assert.equal(fs.readFileSync(ran, 'utf8'), 'probed\n');
   });

@@ -94,7 +94,8 @@ export function dbDriverSuite(title: string, make: () => Promise<DbFixture>): vo
         async () => drain((await f.driver.backup(unit)).stream),
         (e: unknown) => e instanceof SafeholdError && e.code === 'NOT_FOUND' && e.message.includes(unit),
       );
-      assert.equal(await f.unreachable.available(), false);
+      const down = await f.unreachable.available();
+      assert.ok(!down.ok && down.reason.length > 0, 'an unreachable server says why');
       await assert.rejects(f.unreachable.listUnits(), (e: unknown) => e instanceof SafeholdError && e.code === 'IO');
     });
 

@@ -95,16 +95,16 @@ export function deviceAdapterConformanceSuite(name: string, make: MakeDevice, su
   describe(`device adapter conformance: ${name}`, () => {
     it('available() is true for a reachable device and false for an unreachable one', () =>
       withDevice({}, async (d) => {
-        assert.equal(await d.adapter.available(), true);
+        assert.equal((await d.adapter.available()).ok, true);
         await d.update((s) => {
           s.available = false;
         });
-        assert.equal(await d.adapter.available(), false);
+        assert.equal((await d.adapter.available()).ok, false);
         await d.update((s) => {
           s.failOps = ['health'];
           s.available = true;
         });
-        assert.equal(await d.adapter.available(), false, 'a failing health check means unavailable');
+        assert.equal((await d.adapter.available()).ok, false, 'a failing health check means unavailable');
         assert.deepEqual(ops((await d.read()).calls), ['health', 'health', 'health']);
       }));
 
@@ -112,7 +112,7 @@ export function deviceAdapterConformanceSuite(name: string, make: MakeDevice, su
       withDevice(
         {},
         async (d) => {
-          assert.equal(await d.adapter.available(), false);
+          assert.equal((await d.adapter.available()).ok, false);
         },
         { down: true },
       ));
@@ -122,7 +122,7 @@ export function deviceAdapterConformanceSuite(name: string, make: MakeDevice, su
         { latencyMs: { health: 30_000 } },
         async (d) => {
           const t0 = performance.now();
-          assert.equal(await d.adapter.available(), false);
+          assert.equal((await d.adapter.available()).ok, false);
           assert.ok(performance.now() - t0 < suite.timeoutMs + 2000, `took ${performance.now() - t0} ms`);
         },
         { timeoutMs: suite.timeoutMs },

@@ -7,6 +7,7 @@
 // (test/helpers/db-driver-suite.ts). An operation stopped by its abort signal
 // fails with CANCELLED ("... was cancelled": checkAborted, cancelled).
 
+import type { Availability } from '../availability.ts';
 import type { Readable } from 'node:stream';
 import { SafeholdError } from '../../core/errors.ts';
 
@@ -64,8 +65,8 @@ export interface DbDriver {
   readonly capabilities: DbCapabilities;
   /** The target name, for messages. */
   readonly name: string;
-  /** Whether the server (or file) can be reached now. */
-  available(): Promise<boolean>;
+  /** Whether the server (or directory) can be reached now; if not, why (never throws). */
+  available(): Promise<Availability>;
   /** Unit names (databases), in a stable order. */
   listUnits(): Promise<string[]>;
   /** Whether a unit of this name exists. */

@@ -185,14 +185,16 @@ describe('mariadb driver', () => {
       INSERT INTO ${q(`${p}plain`)}.t VALUES (1, 'one'), (2, NULL)`),
     );
     const d = driverFor({ user, password });
-    assert.equal(await d.available(), true);
+    assert.equal((await d.available()).ok, true);
     const dump = await drain((await d.backup(`${p}plain`)).stream);
     assert.ok(!dump.toString().includes(password));
     await d.restore(`${p}plain`, Readable.from([dump]), 'mariadb-dump-sql', { into: `${p}plain2` });
     assert.deepEqual(await d.digest(`${p}plain2`), await d.digest(`${p}plain`));
 
     const wrong = driverFor({ user: 'root', password: 'Wr0ng-s3cret-pw' });
-    assert.equal(await wrong.available(), false);
+    const down = await wrong.available();
+    assert.ok(!down.ok && /Access denied/.test(down.reason), 'the real cause is given');
+    assert.ok(!JSON.stringify(down).includes('Wr0ng-s3cret-pw'), 'and never the password');
     for (const attempt of [() => wrong.listUnits(), () => wrong.backup(`${p}plain`), () => wrong.digest(`${p}plain`)]) {
       await assert.rejects(
         attempt(),

@@ -8,6 +8,8 @@
 // renamed on the way); a restore that fails, or a dump without mariadb-dump's
 // closing line (cut short), drops what it created.
 
+import { probe } from '../availability.ts';
+import type { Availability } from '../availability.ts';
 import { Readable } from 'node:stream';
 import { SafeholdError } from '../../core/errors.ts';
 import { globToRegExp } from '../../core/glob.ts';
@@ -88,13 +90,8 @@ function unitFilter(cfg: MariadbDriverConfig): (db: string) => boolean {
   return (db) => !SYSTEM_DATABASES.has(db) && include.test(db) && !exclude.some((re) => re.test(db));
 }
 
-async function available(cfg: MariadbDriverConfig): Promise<boolean> {
-  try {
-    await withConn(cfg, 'probing', (c) => rows(cfg, c, 'SELECT 1'));
-    return true;
-  } catch {
-    return false;
-  }
+function available(cfg: MariadbDriverConfig): Promise<Availability> {
+  return probe(() => withConn(cfg, 'probing', (c) => rows(cfg, c, 'SELECT 1')));
 }
 
 async function listUnits(cfg: MariadbDriverConfig, isUnit: (db: string) => boolean): Promise<string[]> {

@@ -369,7 +369,7 @@ describe('postgres driver', () => {
   it("an authentication failure is an IO error with the server's reason and never the password", async () => {
     const password = `Pw-${randomBytes(6).toString('hex')}`;
     const d = createPostgresDriver({ ...BASE, user: `shtest_nouser_${randomBytes(3).toString('hex')}`, password });
-    assert.equal(await d.available(), false);
+    assert.equal((await d.available()).ok, false);
     const noSecret = (e: unknown) =>
       e instanceof SafeholdError &&
       e.code === 'IO' &&

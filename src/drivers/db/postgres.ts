@@ -10,6 +10,8 @@
 // postgres-restore.ts). The digest is in postgres-digest.ts, the physical
 // whole-server backup in postgres-physical.ts.
 
+import { probe } from '../availability.ts';
+import type { Availability } from '../availability.ts';
 import type { Readable } from 'node:stream';
 import { SafeholdError } from '../../core/errors.ts';
 import { globToRegExp } from '../../core/glob.ts';
@@ -85,13 +87,8 @@ function unitFilter(cfg: PostgresDriverConfig): UnitFilter {
   };
 }
 
-async function available(cfg: PostgresDriverConfig): Promise<boolean> {
-  try {
-    await catalogSql(cfg, 'connecting', (c) => c.query('SELECT 1'));
-    return true;
-  } catch {
-    return false;
-  }
+function available(cfg: PostgresDriverConfig): Promise<Availability> {
+  return probe(() => catalogSql(cfg, 'connecting', (c) => c.query('SELECT 1')));
 }
 
 async function listUnits(cfg: PostgresDriverConfig, units: UnitFilter): Promise<string[]> {

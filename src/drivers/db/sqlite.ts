@@ -11,13 +11,15 @@
 // the unit's original file, else 0600): sqlite-restore.ts. File names and
 // errors are in sqlite-files.ts, the digest in sqlite-digest.ts.
 
+import { probe } from '../availability.ts';
+import type { Availability } from '../availability.ts';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { backup as sqliteBackup } from 'node:sqlite';
-import { SafeholdError, sysCode } from '../../core/errors.ts';
+import { SafeholdError, fromSystemError, sysCode } from '../../core/errors.ts';
 import { globToRegExp } from '../../core/glob.ts';
 import type { BackupOptions, ContentDigest, DbBackup, DbCapabilities, DbDriver, RestoreOptions } from './driver.ts';
 import { cancelled, checkAborted } from './driver.ts';
@@ -58,13 +60,15 @@ export function createSqliteDriver(cfg: SqliteDriverConfig): DbDriver {
   };
 }
 
-async function available(cfg: SqliteDriverConfig): Promise<boolean> {
-  try {
-    await fsp.access(cfg.dir, fs.constants.R_OK | fs.constants.X_OK);
-    return (await fsp.stat(cfg.dir)).isDirectory();
-  } catch {
-    return false;
-  }
+function available(cfg: SqliteDriverConfig): Promise<Availability> {
+  return probe(async () => {
+    try {
+      await fsp.access(cfg.dir, fs.constants.R_OK | fs.constants.X_OK);
+    } catch (e) {
+      throw fromSystemError(e, `${cfg.name}: database directory ${cfg.dir}`);
+    }
+    if (!(await fsp.stat(cfg.dir)).isDirectory()) throw new Error(`${cfg.name}: ${cfg.dir} is not a directory`);
+  });
 }
 
 async function listUnits(cfg: SqliteDriverConfig, pattern: RegExp): Promise<string[]> {

@@ -8,6 +8,8 @@
 
 import type { Readable } from 'node:stream';
 import { SafeholdError } from '../../core/errors.ts';
+import { probe } from '../availability.ts';
+import type { Availability } from '../availability.ts';
 
 /**
  * Quiesce state of a unit or of the whole device. 'quiescing' and
@@ -37,8 +39,8 @@ export interface BackupRequest {
 export interface DeviceAdapter {
   /** How the device is reached, for messages and logs: a URL without credentials or a program name. */
   readonly address: string;
-  /** Live availability probe (S3 step 5: an unavailable device yields a skipped task). Never throws: false on any failure or timeout. */
-  available(): Promise<boolean>;
+  /** Live availability probe (S3 step 5: an unavailable device yields a skipped task). Never throws: unavailable, with why, on any failure or timeout. */
+  available(): Promise<Availability>;
   /** Names of the device's units (domains), in the device's order. */
   listUnits(): Promise<string[]>;
   /** Quiesce state of one unit, or of the whole device when unit is null. */
@@ -140,14 +142,13 @@ export function wireAdapter(t: DeviceTransport): DeviceAdapter {
   }
   return {
     address: t.address,
-    async available() {
-      try {
+    available: () =>
+      probe(async () => {
         const v = await t.call('health', {}, 'health check');
-        return answerProblem('health', v) === null && (v as { available: boolean }).available;
-      } catch {
-        return false;
-      }
-    },
+        const problem = answerProblem('health', v);
+        if (problem !== null) throw new Error(`${t.name}: invalid health answer: ${problem}`);
+        if (!(v as { available: boolean }).available) throw new Error(`${t.name} answers that it is not available`);
+      }),
     async listUnits() {
       return (await json('units', {}, 'list units')).units as string[];
     },

@@ -85,7 +85,7 @@ describe('command adapter: program contract', () => {
         env: { DEV_PASSWORD: 'pw-98765' },
       });
       assert.equal(a.address, 'program node');
-      assert.equal(await a.available(), true);
+      assert.equal((await a.available()).ok, true);
       assert.deepEqual(await a.listUnits(), ['D1']);
       assert.equal(await a.quiesceState('-odd unit'), 'quiesced');
       assert.equal(await a.quiesceState(null), 'quiesced');
@@ -194,7 +194,7 @@ describe('command adapter: program contract', () => {
   it('a missing program: available() is false, calls fail with a non-retryable IO error', async () => {
     const a = createCommandAdapter({ name: 'QA4', command: ['/nonexistent/dp-adapter', 'x'] });
     assert.equal(a.address, 'program dp-adapter');
-    assert.equal(await a.available(), false);
+    assert.equal((await a.available()).ok, false);
     await rejectsIO(a.listUnits(), (e) => {
       assert.equal(
         e.message,

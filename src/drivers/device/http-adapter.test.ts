@@ -222,7 +222,7 @@ describe('http adapter: wire format', () => {
       );
       await expect(a.freeSpace(), /invalid answer: expected \{"free": bytes, "backupSize": bytes\}/);
       await expect(a.freeSpace(), /invalid answer: expected a JSON object/);
-      assert.equal(await a.available(), false, 'a malformed health answer is unavailable');
+      assert.equal((await a.available()).ok, false, 'a malformed health answer is unavailable');
     } finally {
       await srv.close();
     }

@@ -2,11 +2,12 @@
 // kind, a live probe and its units. PlanTarget (targets.ts) is the full one.
 
 import type { TargetKind } from '../../config/types.ts';
+import type { Availability } from '../availability.ts';
 
 export interface InventoryTarget {
   readonly name: string;
   readonly kind: TargetKind;
-  /** Live availability; must not throw (false on failure). */
-  available(): Promise<boolean>;
+  /** Live availability, with the cause when unavailable; must not throw. */
+  available(): Promise<Availability>;
   listUnits(): Promise<string[]>;
 }

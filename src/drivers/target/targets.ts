@@ -5,7 +5,9 @@
 // and their own `env`); files targets back up named path sets.
 
 import type { Readable } from 'node:stream';
-import type { Config, Target } from '../../config/types.ts';
+import type { CommandTarget, Config, Target } from '../../config/types.ts';
+import { AVAILABLE, probe } from '../availability.ts';
+import type { Availability } from '../availability.ts';
 import type { DeviceAdapter } from '../device/adapter.ts';
 import { createHttpAdapter } from '../device/http-adapter.ts';
 import { createCommandAdapter } from '../device/command-adapter.ts';
@@ -41,8 +43,8 @@ function planTarget(t: Target): PlanTarget {
     async available() {
       if (device) return device.available();
       if (db) return db.available();
-      if (t.kind === 'command' && t.probe) return (await runCapture(t, t.probe, {}).catch(() => null))?.code === 0;
-      return true;
+      if (t.kind === 'command' && t.probe) return probeCommand(t, t.probe);
+      return AVAILABLE;
     },
     async listUnits() {
       if (device) return device.listUnits();
@@ -74,4 +76,14 @@ function makeAdapter(t: Target & { kind: 'device' }): DeviceAdapter {
   if (a.type === 'http')
     return createHttpAdapter({ name: t.name, url: a.url, token: a.token?.value ?? null, timeoutMs: a.timeoutMs });
   return createCommandAdapter({ name: t.name, command: a.command, timeoutMs: a.timeoutMs, env: secretValues(a.env) });
+}
+
+/** A command target's probe: available when it exits 0; else its exit status and last stderr line. */
+function probeCommand(t: CommandTarget, argv: readonly string[]): Promise<Availability> {
+  return probe(async () => {
+    const r = await runCapture(t, argv, {});
+    if (r.code === 0) return;
+    const last = r.stderr.trim().split('\n').at(-1) ?? '';
+    throw new Error(`${t.name}: the probe exited with ${r.code ?? 'a signal'}${last ? `: ${last}` : ''}`);
+  });
 }

@@ -39,7 +39,7 @@ function target(
     async available() {
       this.probes++;
       if (opts.up === 'throws') throw new Error('connection refused');
-      return opts.up ?? true;
+      return (opts.up ?? true) ? { ok: true } : { ok: false, reason: 'connection refused (probe)' };
     },
     async listUnits() {
       this.lists++;
@@ -77,7 +77,7 @@ describe('expandActivities', () => {
       [5, 'export-domains', 'TEST8', 'DOMAIN2', 'pending'],
       [6, 'export-domains', 'TEST9', 'DOMAIN*', 'skipped'],
     ]);
-    assert.equal(tasks[5]!.reason, 'target TEST9 is unavailable');
+    assert.equal(tasks[5]!.reason, 'target TEST9 is unavailable: connection refused (probe)');
     assert.equal(inventory[0]!.lists, 0, 'an unavailable target is not asked for its units');
   });
 

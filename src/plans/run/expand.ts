@@ -8,6 +8,7 @@
 
 import type { Activity, Group } from '../../config/types.ts';
 import type { InventoryTarget } from '../../drivers/target/inventory-target.ts';
+import type { Availability } from '../../drivers/availability.ts';
 import { globToRegExp, naturalCompare } from '../../core/glob.ts';
 import { mapLimit } from '../../core/concurrency.ts';
 
@@ -45,14 +46,17 @@ export async function expandActivities(
   // Probe every matched target once, concurrently, before building tasks in order.
   const wanted = new Map<string, InventoryTarget>();
   for (const list of matches) for (const t of list) wanted.set(t.name, t);
-  const availability = new Map<string, boolean>();
+  const availability = new Map<string, Availability>();
   await mapLimit([...wanted.values()], PROBES_AT_ONCE, async (t) => {
-    availability.set(t.name, await t.available().catch(() => false));
+    availability.set(
+      t.name,
+      await t.available().catch((e: unknown): Availability => ({ ok: false, reason: String(e) })),
+    );
   });
   const needUnits = new Map<string, InventoryTarget>();
   activities.forEach((a, i) => {
     for (const t of matches[i]!)
-      if (availability.get(t.name) && (a.units !== null || t.kind !== 'device')) needUnits.set(t.name, t);
+      if (availability.get(t.name)?.ok && (a.units !== null || t.kind !== 'device')) needUnits.set(t.name, t);
   });
   const units = new Map<string, string[] | Error>();
   await mapLimit([...needUnits.values()], PROBES_AT_ONCE, async (t) => {
@@ -86,8 +90,8 @@ export async function expandActivities(
       return;
     }
     for (const t of targets) {
-      if (!availability.get(t.name)) {
-        add(a, t.name, a.units, `target ${t.name} is unavailable`);
+      if (!availability.get(t.name)?.ok) {
+        add(a, t.name, a.units, unavailableReason(t.name, availability));
         continue;
       }
       if (a.units === null && t.kind === 'device') {
@@ -121,14 +125,14 @@ function addGroup(
   a: Activity,
   group: Group | undefined,
   targets: readonly InventoryTarget[],
-  availability: Map<string, boolean>,
+  availability: Map<string, Availability>,
   units: Map<string, string[] | Error>,
   add: (activity: Activity, target: string, unit: string | null, reason: string | null) => void,
 ): void {
   for (const m of group?.members ?? []) {
     const t = targets.find((x) => x.name === m.target);
-    if (!t || !availability.get(m.target)) {
-      add(a, m.target, null, `target ${m.target} is unavailable`);
+    if (!t || !availability.get(m.target)?.ok) {
+      add(a, m.target, null, unavailableReason(m.target, availability));
       continue;
     }
     if (group!.mode === 'physical' && t.kind === 'postgres') {
@@ -148,4 +152,10 @@ function addGroup(
     for (const u of m.units ?? listed)
       add(a, t.name, u, listed.includes(u) ? null : `unit ${u} of ${t.name} does not exist`);
   }
+}
+
+/** "target X is unavailable: <the driver's words>" (the cause when one is known). */
+function unavailableReason(name: string, availability: Map<string, Availability>): string {
+  const a = availability.get(name);
+  return `target ${name} is unavailable${a && !a.ok && a.reason ? `: ${a.reason}` : ''}`;
 }
