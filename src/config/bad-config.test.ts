@@ -609,7 +609,7 @@ plans:
     );
     assert.match(
       lines[1]!,
-      /^4:71: alerts\.channels\.mail\.events\[0\]: expected one of run-failed, retries-exhausted/,
+      /^4:71: alerts\.channels\.mail\.events\[0\]: expected one of run-failed, run-incomplete, retries-exhausted/,
     );
   });
 
