@@ -14,6 +14,7 @@ import { findSnapshot } from '../../src/repo/snapshot.ts';
 import type { SnapshotWithId } from '../../src/repo/snapshot.ts';
 import { loadTree } from '../../src/repo/tree.ts';
 import type { QuiesceRecord } from '../../src/catalog/plan-runs.ts';
+import { toQuiesce } from '../../src/catalog/plan-runs.ts';
 import { startAppliance } from './appliance-server.ts';
 import type { Appliance, ApplianceOptions } from './appliance-server.ts';
 
@@ -176,18 +177,7 @@ export function quiesceRecords(w: PlanWorld): QuiesceRecord[] {
   const db = new DatabaseSync(w.catalog.path, { readOnly: true });
   try {
     const rows = db.prepare('SELECT * FROM quiesces ORDER BY requested_at, rowid').all() as Record<string, unknown>[];
-    return rows.map((r) => ({
-      id: r.id as string,
-      runId: r.run_id as string,
-      taskId: (r.task_id as string | null) ?? null,
-      target: r.target as string,
-      unit: (r.unit as string | null) ?? null,
-      requestedAt: r.requested_at as number,
-      releasedAt: (r.released_at as number | null) ?? null,
-      outcome: (r.outcome as string | null) ?? null,
-      pid: (r.pid as number | null) ?? null,
-      hostname: (r.hostname as string | null) ?? null,
-    }));
+    return rows.map(toQuiesce);
   } finally {
     db.close();
   }
