@@ -16,6 +16,7 @@ import { encodeTree } from '../../src/repo/tree.ts';
 import type { TreeNode } from '../../src/repo/tree.ts';
 import { BLOCK, encodeHeader } from '../../src/engine/directory/tar-format.ts';
 import type { TarEntry } from '../../src/engine/directory/tar-format.ts';
+import { snapshotRecord } from './snapshot-record.ts';
 
 export const FORGER_PASSWORD = 'forger password';
 const KDF = { N: 1024, r: 8, p: 1 };
@@ -54,33 +55,17 @@ export async function forger(repo: Repository, repoDir: string): Promise<Forger>
     },
     async snapshot(tree, over = {}) {
       await repo.flush();
-      return saveSnapshot(repo, {
-        version: 1,
-        time: new Date().toISOString(),
-        tree,
-        paths: ['/x'],
-        hostname: 'evil',
-        username: 'evil',
-        uid: 0,
-        gid: 0,
-        tags: [],
-        excludes: [],
-        kind: 'files',
-        program: 'forger',
-        summary: {
-          filesNew: 0,
-          filesChanged: 0,
-          filesUnchanged: 0,
-          filesFailed: 0,
-          dirs: 0,
-          bytesRead: 0,
-          bytesAdded: 0,
-          totalSize: 0,
-          totalFiles: 0,
-          durationMs: 0,
-        },
-        ...over,
-      } as Snapshot);
+      return saveSnapshot(
+        repo,
+        snapshotRecord({
+          tree,
+          paths: ['/x'],
+          hostname: 'evil',
+          username: 'evil',
+          program: 'forger',
+          ...over,
+        } as Snapshot),
+      );
     },
     close: () => repo.close(),
   };

@@ -17,6 +17,7 @@ import { backup } from '../backup/archiver.ts';
 import { chooseByPolicy, forgetAndPrune } from './forget-policy.ts';
 import type { RetentionPolicy } from './retention.ts';
 import { randomBytes } from '../../../test/helpers/data.ts';
+import { snapshotRecord } from '../../../test/helpers/snapshot-record.ts';
 
 const KEEP_LAST_1: RetentionPolicy = {
   keepLast: 1,
@@ -29,33 +30,7 @@ const KEEP_LAST_1: RetentionPolicy = {
 };
 
 function snap(id: string, time: string, tags: string[]): SnapshotWithId {
-  return {
-    id,
-    time,
-    version: 1,
-    tree: 'f'.repeat(64),
-    paths: ['/data'],
-    hostname: 'h',
-    username: 'u',
-    uid: 0,
-    gid: 0,
-    tags,
-    excludes: [],
-    kind: 'files',
-    program: 'test',
-    summary: {
-      filesNew: 0,
-      filesChanged: 0,
-      filesUnchanged: 0,
-      filesFailed: 0,
-      dirs: 0,
-      bytesRead: 0,
-      bytesAdded: 0,
-      totalSize: 0,
-      totalFiles: 0,
-      durationMs: 0,
-    },
-  };
+  return { ...snapshotRecord({ time, tags }), id };
 }
 
 describe('retention, forget and prune wired once', () => {

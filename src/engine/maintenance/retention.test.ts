@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { applyRetention, isEmptyPolicy, isoWeek } from './retention.ts';
 import type { GroupField, RetentionPolicy } from './retention.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';
+import { snapshotRecord } from '../../../test/helpers/snapshot-record.ts';
 
 const NONE: RetentionPolicy = {
   keepLast: null,
@@ -21,34 +22,7 @@ const NONE: RetentionPolicy = {
 const DAY = 86_400_000;
 
 function snap(id: string, time: string, over: Partial<SnapshotWithId> = {}): SnapshotWithId {
-  return {
-    id,
-    time,
-    version: 1,
-    tree: 'f'.repeat(64),
-    paths: ['/data'],
-    hostname: 'h1',
-    username: 'u',
-    uid: 0,
-    gid: 0,
-    tags: [],
-    excludes: [],
-    kind: 'files',
-    program: 'test',
-    summary: {
-      filesNew: 0,
-      filesChanged: 0,
-      filesUnchanged: 0,
-      filesFailed: 0,
-      dirs: 0,
-      bytesRead: 0,
-      bytesAdded: 0,
-      totalSize: 0,
-      totalFiles: 0,
-      durationMs: 0,
-    },
-    ...over,
-  };
+  return { ...snapshotRecord({ time, ...over }), id };
 }
 
 // Around the end of summer time in Berlin (2024-10-27 03:00 CEST → 02:00 CET) and the new year.
