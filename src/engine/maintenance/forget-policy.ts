@@ -64,7 +64,7 @@ export async function forgetAndPrune(
   const dryRun = opts.dryRun === true;
   const removed = dryRun ? [] : await forget(repo, ids);
   opts.forgotten?.(removed);
-  if (opts.prune === false || opts.prune === undefined || ids.length === 0) return { removed, prune: null };
+  if (!opts.prune || ids.length === 0) return { removed, prune: null };
   const stats = await prune(repo, { ...opts.prune, dryRun, ...(dryRun ? { ignoreSnapshots: new Set(ids) } : {}) });
   return { removed, prune: stats };
 }
