@@ -33,6 +33,11 @@ import { alertsCommand } from './commands/alerts.ts';
 import { tokenCommand } from './commands/token.ts';
 import { userCommand } from './commands/user.ts';
 import { auditCommand } from './commands/audit.ts';
+import { findCommand } from './commands/find.ts';
+import { dumpCommand } from './commands/dump.ts';
+import { statsCommand } from './commands/stats.ts';
+import { tagCommand } from './commands/tag.ts';
+import { completionCommand } from './commands/completion.ts';
 
 const COMMANDS: Command[] = [
   initCommand,
@@ -40,6 +45,10 @@ const COMMANDS: Command[] = [
   snapshotsCommand,
   lsCommand,
   diffCommand,
+  findCommand,
+  dumpCommand,
+  statsCommand,
+  tagCommand,
   restoreCommand,
   copyCommand,
   checkCommand,
@@ -58,6 +67,7 @@ const COMMANDS: Command[] = [
   tokenCommand,
   userCommand,
   auditCommand,
+  completionCommand(() => COMMANDS),
 ];
 
 function mainUsage(): string {

@@ -90,7 +90,7 @@ const LISTED_SKIPS = 5;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** A key file that passed every check and is worth a key derivation. */
-interface Candidate {
+export interface Candidate {
   kdf: KdfParams;
   salt: Buffer;
   data: Buffer;
@@ -126,7 +126,7 @@ export async function unlock(backend: Backend, password: string): Promise<Unlock
 }
 
 /** The key file's checked contents, or why it is skipped. */
-async function readKeyFile(backend: Backend, f: FileInfo): Promise<Candidate | string> {
+export async function readKeyFile(backend: Backend, f: FileInfo): Promise<Candidate | string> {
   const tooLarge = `larger than ${formatBytes(MAX_KEY_FILE)}`;
   if (f.size > MAX_KEY_FILE) return tooLarge;
   let raw: Buffer;

@@ -5,24 +5,34 @@ import { backup, newProgress } from '../../engine/backup/archiver.ts';
 import { resolvePaths } from '../../engine/backup/source-paths.ts';
 import type { BackupResult } from '../../engine/backup/archiver.ts';
 import { backupStream } from '../../engine/backup/stream-archiver.ts';
+import { readListFile } from '../../engine/backup/list-files.ts';
+import { ExcludeMarkers } from '../../engine/backup/exclude-markers.ts';
+import type { MarkerOptions } from '../../engine/backup/exclude-markers.ts';
 import { findSnapshot } from '../../repo/snapshot.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';
 import { isSafeholdError, SafeholdError } from '../../core/errors.ts';
 import { formatBytes, formatDuration, rate } from '../output.ts';
 import { openRepository, recorded, withLock } from '../session.ts';
 import { list, str } from '../command.ts';
-import type { Command } from '../command.ts';
+import type { Command, Values } from '../command.ts';
 import { okOrPartial } from '../exit-codes.ts';
 
 export const backupCommand: Command = {
   name: 'backup',
   summary: 'back up files and directories (or stdin) into a new snapshot',
-  usage: `safehold backup PATH... [--tag T]... [--exclude GLOB]... [--one-file-system] [--force]
+  usage: `safehold backup PATH... [--files-from FILE] [--tag T]... [--exclude GLOB]... [--exclude-file FILE]
+                [--exclude-caches] [--exclude-if-present NAME]... [--one-file-system] [--force]
 safehold backup --stdin --stdin-filename NAME [--tag T]...
 
   --tag T             add a tag to the snapshot (repeatable)
   --exclude GLOB      skip entries matching GLOB: without '/' it matches names at any depth,
                       with '/' the absolute path (repeatable)
+  --exclude-file FILE read --exclude patterns from FILE, one a line ('#' comments; repeatable)
+  --files-from FILE   back up the paths listed in FILE, one a line ('#' comments, no globs;
+                      with or instead of PATH arguments; repeatable)
+  --exclude-caches    skip directories holding a CACHEDIR.TAG file with the standard signature
+  --exclude-if-present NAME
+                      skip directories holding an entry named NAME (repeatable)
   --one-file-system   do not cross into other file systems
   --force             re-read every file (ignore the parent snapshot)
   --parent ID         use this snapshot as parent (default: latest with the same paths and host)
@@ -32,6 +42,10 @@ Exit code 3: the snapshot was saved, but some files could not be read (listed on
   options: {
     tag: { type: 'string', multiple: true },
     exclude: { type: 'string', multiple: true },
+    'exclude-file': { type: 'string', multiple: true },
+    'files-from': { type: 'string', multiple: true },
+    'exclude-caches': { type: 'boolean' },
+    'exclude-if-present': { type: 'string', multiple: true },
     'one-file-system': { type: 'boolean', short: 'x' },
     force: { type: 'boolean' },
     parent: { type: 'string' },
@@ -42,8 +56,9 @@ Exit code 3: the snapshot was saved, but some files could not be read (listed on
     const { values, positionals, out } = ctx;
     const stdin = values.stdin === true;
     if (stdin && positionals.length > 0) throw new SafeholdError('USAGE', 'give either --stdin or paths, not both');
-    if (!stdin && positionals.length === 0)
-      throw new SafeholdError('USAGE', 'nothing to back up: give at least one path (or --stdin)');
+    const { sources, excludes, markers } = await walkOptions(values, positionals, stdin);
+    if (!stdin && sources.length === 0)
+      throw new SafeholdError('USAGE', 'nothing to back up: give at least one path (or --files-from FILE, or --stdin)');
     if (stdin && !str(values, 'stdin-filename'))
       throw new SafeholdError('USAGE', '--stdin needs --stdin-filename NAME');
     const repo = await openRepository(ctx);
@@ -62,10 +77,11 @@ Exit code 3: the snapshot was saved, but some files could not be read (listed on
               tags: list(values, 'tag'),
               progress,
             });
-          const parent = values.force ? null : await pickParent(ctx.values, repo, positionals);
+          const parent = values.force ? null : await pickParent(ctx.values, repo, sources);
           return await backup(repo, {
-            paths: positionals,
-            excludes: list(values, 'exclude'),
+            paths: sources,
+            excludes,
+            markers,
             tags: list(values, 'tag'),
             parent,
             oneFileSystem: values['one-file-system'] === true,
@@ -130,6 +146,27 @@ Exit code 3: the snapshot was saved, but some files could not be read (listed on
     return okOrPartial(res.errors.length);
   },
 };
+
+/** The paths (arguments and --files-from), exclude patterns (--exclude and --exclude-file) and marker options. */
+async function walkOptions(
+  values: Values,
+  positionals: string[],
+  stdin: boolean,
+): Promise<{ sources: string[]; excludes: string[]; markers: MarkerOptions }> {
+  const fileFlags = ['files-from', 'exclude', 'exclude-file', 'exclude-if-present', 'exclude-caches'] as const;
+  const given = fileFlags.find((f) => values[f] !== undefined);
+  if (stdin && given) throw new SafeholdError('USAGE', `--${given} does not go with --stdin`);
+  const sources = [...positionals];
+  for (const f of list(values, 'files-from')) sources.push(...(await readListFile(f, '--files-from')));
+  const excludes = list(values, 'exclude');
+  for (const f of list(values, 'exclude-file')) excludes.push(...(await readListFile(f, '--exclude-file')));
+  const markers: MarkerOptions = {
+    ifPresent: list(values, 'exclude-if-present'),
+    caches: values['exclude-caches'] === true,
+  };
+  new ExcludeMarkers(markers); // checks the names now, before the repository is opened
+  return { sources, excludes, markers };
+}
 
 async function pickParent(
   values: Record<string, unknown>,

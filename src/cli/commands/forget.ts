@@ -7,6 +7,7 @@ import type { GroupField, RetentionGroup, RetentionPolicy } from '../../engine/m
 import { chooseByPolicy, forgetAndPrune } from '../../engine/maintenance/forget-policy.ts';
 import type { PruneOptions } from '../../engine/maintenance/prune.ts';
 import { findSnapshot, listSnapshots } from '../../repo/snapshot.ts';
+import { hasTagLists, parseTagLists } from '../../repo/snapshot-tags.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';
 import { parseDuration } from '../../config/values.ts';
 import { SafeholdError } from '../../core/errors.ts';
@@ -63,12 +64,7 @@ oldest snapshot. Every kept snapshot lists why. Takes the exclusive lock.`,
     const { values, positionals, out } = ctx;
     const policy = policyOption(values);
     const groupBy = groupByOption(values);
-    const tagLists = list(values, 'tag').map((t) =>
-      t
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean),
-    );
+    const tagLists = parseTagLists(list(values, 'tag'));
     const dryRun = values['dry-run'] === true;
     const withPrune = values.prune === true;
     const maxUnusedFraction = maxUnusedOption(values);
@@ -98,9 +94,7 @@ oldest snapshot. Every kept snapshot lists why. Takes the exclusive lock.`,
         let groups: RetentionGroup[] = [];
         let selected: string[];
         if (policy) {
-          const snaps = (await listSnapshots(repo)).filter(
-            (s) => tagLists.length === 0 || tagLists.some((l) => l.every((t) => s.tags.includes(t))),
-          );
+          const snaps = (await listSnapshots(repo)).filter((s) => hasTagLists(s, tagLists));
           ({ groups, remove: selected } = chooseByPolicy(snaps, policy, groupBy ? { groupBy } : {}));
         } else {
           selected = [

@@ -17,6 +17,8 @@ import { WorkerPool, workerCount } from '../shared/worker-pool.ts';
 import type { FileJob, FileWorkerInit, FileWorkerMessage } from './file-worker.ts';
 import { nodeFromStat } from './node-meta.ts';
 import { Excluder } from './excluder.ts';
+import { ExcludeMarkers } from './exclude-markers.ts';
+import type { MarkerOptions } from './exclude-markers.ts';
 import { PROGRAM } from '../shared/program.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { Semaphore } from '../../core/semaphore.ts';
@@ -29,6 +31,8 @@ const EXTRA_WALKERS = 8;
 export interface BackupOptions {
   paths: string[];
   excludes?: string[];
+  /** Directories left out by a file inside them (--exclude-if-present, --exclude-caches). */
+  markers?: MarkerOptions;
   tags?: string[];
   parent?: SnapshotWithId | null;
   oneFileSystem?: boolean;
@@ -124,6 +128,7 @@ class Archiver {
   };
   private readonly progress: BackupProgress;
   private readonly excluder: Excluder;
+  private readonly markers: ExcludeMarkers;
   private readonly oneFs: boolean;
   private readonly signal: AbortSignal | undefined;
   private pool: WorkerPool<FileWorkerMessage> | null = null;
@@ -137,6 +142,7 @@ class Archiver {
     this.repo = repo;
     this.progress = opts.progress ?? newProgress();
     this.excluder = new Excluder(opts.excludes ?? []);
+    this.markers = new ExcludeMarkers(opts.markers);
     this.oneFs = opts.oneFileSystem ?? false;
     this.signal = opts.signal;
     this.workers = opts.workers ?? workerCount(2);
@@ -286,6 +292,7 @@ class Archiver {
           continue;
         }
         if (!this.excluder.empty && this.excluder.excludes(cp, name, r.st.isDirectory())) continue;
+        if (!this.markers.empty && r.st.isDirectory() && (await this.markers.excludes(cp))) continue;
         parts.push((await this.entry(cp, name, r.st, parent.get(name), rootDev)).done);
       }
     } catch (e) {

@@ -1,5 +1,6 @@
 // Walking snapshot trees: listing every entry (ls) and comparing two
-// snapshots entry by entry (diff). Unchanged subtrees (same id) are skipped.
+// snapshots entry by entry (diff), and looking up one path (dump).
+// Unchanged subtrees (same id) are skipped.
 
 import type { Repository } from '../../repo/repository.ts';
 import { loadTree } from '../../repo/tree.ts';
@@ -32,6 +33,40 @@ export async function listTree(repo: Repository, root: string, under = '/'): Pro
   await walk(root, '/');
   if (!found) throw new SafeholdError('NOT_FOUND', `${under} is not in the snapshot`);
   return out;
+}
+
+/**
+ * The node at absolute path `p` of a snapshot's tree ('/' is the root: a
+ * directory node named '' whose subtree is `root`); NOT_FOUND when absent.
+ */
+export async function nodeAt(repo: Repository, root: string, p: string): Promise<ListedNode> {
+  const parts = p.split('/').filter((x) => x !== '' && x !== '.');
+  if (parts.includes('..')) throw new SafeholdError('USAGE', `${p}: give a path without '..'`);
+  await repo.loadIndex();
+  let node: TreeNode = {
+    name: '',
+    type: 'dir',
+    mode: 0o755,
+    uid: 0,
+    gid: 0,
+    mtime: '0',
+    ctime: '0',
+    inode: 0,
+    device: 0,
+    links: 1,
+    size: 0,
+    subtree: root,
+  };
+  let at = '';
+  for (const part of parts) {
+    if (node.type !== 'dir' || !node.subtree)
+      throw new SafeholdError('NOT_FOUND', `${p} is not in the snapshot (${at} is not a directory)`);
+    const next = (await loadTree(repo, node.subtree)).nodes.find((n) => n.name === part);
+    at += `/${part}`;
+    if (!next) throw new SafeholdError('NOT_FOUND', `${p} is not in the snapshot`);
+    node = next;
+  }
+  return { path: at || '/', node };
 }
 
 export type Change = '+' | '-' | 'M' | 'T' | 'U';
