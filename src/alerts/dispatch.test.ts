@@ -10,7 +10,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Catalog } from '../catalog/catalog.ts';
 import { ManualClock } from '../core/clock.ts';
-import { retriesExhausted, staleLockCleared, quiesceRepaired } from './events.ts';
+import { alertEvent, retriesExhausted, runStarted, staleLockCleared, quiesceRepaired } from './events.ts';
+import type { AlertChannel } from './dispatch.ts';
 import { sendAlert } from './dispatch.ts';
 import { parseMail, startSmtpSink } from '../../test/helpers/smtp-sink.ts';
 import { hasSnmptrapd, startSnmptrapd } from '../../test/helpers/snmptrapd.ts';
@@ -23,17 +24,19 @@ function tempDir(t: { after(fn: () => void): void }): string {
 
 async function hook(t: { after(fn: () => unknown): void }, status: number) {
   const bodies: string[] = [];
+  const paths: string[] = [];
   const srv = http.createServer((req, res) => {
     const c: Buffer[] = [];
     req.on('data', (d: Buffer) => c.push(d));
     req.on('end', () => {
       bodies.push(Buffer.concat(c).toString());
+      paths.push(req.url ?? '');
       res.writeHead(status).end();
     });
   });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise((resolve) => srv.close(resolve)));
-  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`, bodies };
+  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`, bodies, paths };
 }
 
 test('store: record, markDelivered, list newest first and by event, get; unknown alert is NOT_FOUND', (t) => {
@@ -67,8 +70,8 @@ test('store: record, markDelivered, list newest first and by event, get; unknown
     details: { plan: 'nightly', attempts: 25, reason: 'locked' },
     at: 2_000_000,
     deliveries: [
-      { channel: 'ops-hook', ok: false, detail: 'HTTP 500', at: 2_000_000 },
-      { channel: 'ops-hook', ok: true, detail: 'HTTP 200', at: 2_000_500 },
+      { channel: 'ops-hook', ok: false, outcome: 'failed', detail: 'HTTP 500', at: 2_000_000 },
+      { channel: 'ops-hook', ok: true, outcome: 'delivered', detail: 'HTTP 200', at: 2_000_500 },
     ],
   });
   assert.equal(store.get('nope'), undefined);
@@ -104,18 +107,24 @@ test('sendAlert: stores the alert, delivers on every channel, records each outco
       ['bad-hook', false],
       ['notify', true],
       ['broken', false],
+      ['only-runbooks', false],
     ],
   );
 
-  const stored = catalog.alerts().get(sent.id)!;
+  const stored = catalog.alerts().get(sent.id!)!;
   assert.equal(stored.event, 'quiesce-repaired');
   assert.equal(stored.at, Date.UTC(2026, 2, 1));
-  assert.deepEqual(stored.deliveries.map((d) => [d.channel, d.ok]).sort(), [
-    ['bad-hook', false],
-    ['broken', false],
-    ['notify', true],
-    ['ops', true],
+  assert.deepEqual(stored.deliveries.map((d) => [d.channel, d.outcome]).sort(), [
+    ['bad-hook', 'failed'],
+    ['broken', 'failed'],
+    ['notify', 'delivered'],
+    ['only-runbooks', 'suppressed'],
+    ['ops', 'delivered'],
   ]);
+  assert.equal(
+    stored.deliveries.find((d) => d.channel === 'only-runbooks')!.detail,
+    "quiesce-repaired is not in the channel's events",
+  );
   assert.match(stored.deliveries.find((d) => d.channel === 'bad-hook')!.detail!, /HTTP 400/);
   assert.match(stored.deliveries.find((d) => d.channel === 'broken')!.detail!, /ENOENT/);
 
@@ -219,13 +228,15 @@ test('sendAlert: email and SNMP channels at once; each delivery recorded in the 
       ['ops-mail', true, 1],
       ['nms', true, 1],
       ['dead-relay', false, 1],
+      ['runbook-traps', false, 0],
     ],
   );
 
-  const stored = catalog.alerts().get(sent.id)!;
+  const stored = catalog.alerts().get(sent.id!)!;
   assert.equal(stored.event, 'retries-exhausted');
   const byChannel = Object.fromEntries(stored.deliveries.map((d) => [d.channel, d]));
-  assert.deepEqual(Object.keys(byChannel).sort(), ['dead-relay', 'nms', 'ops-mail']);
+  assert.deepEqual(Object.keys(byChannel).sort(), ['dead-relay', 'nms', 'ops-mail', 'runbook-traps']);
+  assert.equal(byChannel['runbook-traps']!.outcome, 'suppressed');
   assert.equal(byChannel['ops-mail']!.ok, true);
   assert.match(
     byChannel['ops-mail']!.detail!,
@@ -242,7 +253,7 @@ test('sendAlert: email and SNMP channels at once; each delivery recorded in the 
   assert.ok(stored.deliveries.every((d) => d.at === Date.UTC(2026, 2, 2, 1)));
 
   // What arrived is the stored alert.
-  const trap = await trapd.waitForTrap((x) => x.vars['SAFEHOLD-MIB::safeholdAlertId.0'] === sent.id, sent.id);
+  const trap = await trapd.waitForTrap((x) => x.vars['SAFEHOLD-MIB::safeholdAlertId.0'] === sent.id, sent.id!);
   assert.equal(trap.trapOid, 'SAFEHOLD-MIB::safeholdRetriesExhausted');
   assert.equal(trap.vars['SAFEHOLD-MIB::safeholdAlertSummary.0'], stored.summary);
   await sink.waitForSessions(1);
@@ -257,4 +268,90 @@ test('sendAlert: email and SNMP channels at once; each delivery recorded in the 
     id: sent.id,
   });
   assert.equal(trapd.traps.length, 1, 'the runbook-only channel got nothing');
+});
+
+test('sendAlert: minSeverity keeps a warning off a channel (recorded as suppressed, not failed, nothing sent); run-started goes only to the healthchecks channel of its plan', async (t) => {
+  const clock = new ManualClock(Date.UTC(2026, 3, 1));
+  const catalog = Catalog.open(tempDir(t), clock);
+  t.after(() => catalog.close());
+  const all = await hook(t, 200);
+  const pager = await hook(t, 200);
+  const hc = await hook(t, 200);
+  const channels: AlertChannel[] = [
+    { name: 'team', type: 'webhook', webhook: { url: all.url } },
+    { name: 'pager', type: 'webhook', webhook: { url: pager.url }, minSeverity: 'critical' },
+    { name: 'hc', type: 'healthchecks', healthchecks: { url: `${hc.url}ping/key` }, plans: ['nightly'] },
+  ];
+  const warning = alertEvent('run-incomplete', 'plan nightly: run r1 refused: backups are disabled', {
+    plan: 'nightly',
+    runId: 'r1',
+  });
+  const sent = await sendAlert(catalog, warning, channels, clock);
+  assert.deepEqual(
+    sent.deliveries.map((d) => [d.channel, d.ok, d.suppressed ?? false]),
+    [
+      ['team', true, false],
+      ['pager', false, true],
+      ['hc', true, false],
+    ],
+  );
+  assert.equal(pager.bodies.length, 0, 'nothing was sent to the channel whose minimum is critical');
+  assert.deepEqual(hc.paths, ['/ping/key/fail']);
+  const stored = catalog.alerts().get(sent.id!)!;
+  assert.deepEqual(
+    stored.deliveries.map((d) => [d.channel, d.ok, d.outcome, d.detail]),
+    [
+      ['pager', false, 'suppressed', "warning is below the channel's minSeverity critical"],
+      ['team', true, 'delivered', `HTTP 200 from ${all.url}`],
+      ['hc', true, 'delivered', `HTTP 200 from ${hc.url}…/fail`],
+    ],
+  );
+
+  // A critical alert reaches the pager.
+  const critical = await sendAlert(
+    catalog,
+    retriesExhausted({ plan: 'nightly', attempts: 2, reason: 'x' }),
+    channels,
+    clock,
+  );
+  assert.deepEqual(
+    critical.deliveries.map((d) => [d.channel, d.ok]),
+    [
+      ['team', true],
+      ['pager', true],
+    ],
+    'retries-exhausted is not a healthchecks ping: that channel is not even listed',
+  );
+
+  // run-started: only the healthchecks channel takes it; the others record nothing.
+  const start = await sendAlert(
+    catalog,
+    runStarted({ plan: 'nightly', runId: 'r2', trigger: 'scheduled' }),
+    channels,
+    clock,
+  );
+  assert.deepEqual(
+    start.deliveries.map((d) => [d.channel, d.ok]),
+    [['hc', true]],
+  );
+  assert.deepEqual(
+    catalog
+      .alerts()
+      .get(start.id!)!
+      .deliveries.map((d) => d.channel),
+    ['hc'],
+  );
+  assert.deepEqual(hc.paths, ['/ping/key/fail', '/ping/key/start']);
+
+  // run-started of a plan no channel takes: neither stored nor sent.
+  const before = catalog.alerts().list().length;
+  const other = await sendAlert(
+    catalog,
+    runStarted({ plan: 'weekly', runId: 'r3', trigger: 'scheduled' }),
+    channels,
+    clock,
+  );
+  assert.deepEqual(other, { id: null, recorded: false, deliveries: [] });
+  assert.equal(catalog.alerts().list().length, before);
+  assert.equal(all.bodies.length, 2);
 });

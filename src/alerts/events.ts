@@ -5,7 +5,7 @@
 import { ALERT_EVENTS } from '../core/alert-event.ts';
 import type { AlertEvent, AlertEventType, Severity } from '../core/alert-event.ts';
 
-export { ALERT_EVENTS, SEVERITIES } from '../core/alert-event.ts';
+export { ALERT_EVENTS, OPT_IN_EVENTS, SEVERITIES } from '../core/alert-event.ts';
 export type { AlertEvent, AlertEventType, Severity } from '../core/alert-event.ts';
 
 /** The JSON document every channel sends: the stored alert (`at` in ISO 8601). */
@@ -28,6 +28,8 @@ export const DEFAULT_SEVERITY: Record<AlertEventType, Severity> = {
   'protection-violation': 'critical',
   'runbook-approval': 'info',
   'runbook-failed': 'critical',
+  'run-started': 'info',
+  'run-succeeded': 'info',
 };
 
 export function isAlertEvent(s: string): s is AlertEventType {
@@ -110,6 +112,14 @@ export function runbookApproval(d: { runbook: string; runId: string; step: strin
 
 export function runbookFailed(d: { runbook: string; runId: string; step: string; reason: string }): AlertEvent {
   return alertEvent('runbook-failed', `runbook ${d.runbook} run ${d.runId} failed at step ${d.step}: ${d.reason}`, d);
+}
+
+export function runStarted(d: { plan: string; runId: string; trigger: string }): AlertEvent {
+  return alertEvent('run-started', `plan ${d.plan}: run ${d.runId.slice(0, 8)} started (${d.trigger})`, d);
+}
+
+export function runSucceeded(d: { plan: string; runId: string; tasks: number }): AlertEvent {
+  return alertEvent('run-succeeded', `plan ${d.plan}: run ${d.runId.slice(0, 8)} succeeded (${d.tasks} tasks)`, d);
 }
 
 function oneLine(s: string): string {

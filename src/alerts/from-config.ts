@@ -15,7 +15,11 @@ const opt = <K extends string, V>(k: K, v: V | null | undefined): { [P in K]?: V
 
 export function channelsFromConfig(list: readonly AlertChannelConfig[]): AlertChannel[] {
   return list.map((c): AlertChannel => {
-    const base = { name: c.name, ...(c.events ? { events: [...c.events] } : {}) };
+    const base = {
+      name: c.name,
+      ...(c.events ? { events: [...c.events] } : {}),
+      ...opt('minSeverity', c.minSeverity),
+    };
     switch (c.type) {
       case 'webhook':
         return {
@@ -24,8 +28,7 @@ export function channelsFromConfig(list: readonly AlertChannelConfig[]): AlertCh
           webhook: {
             url: c.url,
             ...opt('secret', c.secret?.value),
-            ...opt('retryDelaysMs', c.retryDelaysMs ? [...c.retryDelaysMs] : null),
-            ...opt('timeoutMs', c.timeoutMs),
+            ...timing(c),
             ...(Object.keys(c.headers).length
               ? { headers: Object.fromEntries(Object.entries(c.headers).map(([k, v]) => [k, v.value])) }
               : {}),
@@ -45,8 +48,7 @@ export function channelsFromConfig(list: readonly AlertChannelConfig[]): AlertCh
             from: c.from,
             to: [...c.to],
             ...opt('subjectPrefix', c.subjectPrefix),
-            ...opt('timeoutMs', c.timeoutMs),
-            ...opt('retryDelaysMs', c.retryDelaysMs ? [...c.retryDelaysMs] : null),
+            ...timing(c),
           },
         };
       case 'snmp':
@@ -67,8 +69,27 @@ export function channelsFromConfig(list: readonly AlertChannelConfig[]): AlertCh
               : {}),
           },
         };
+      case 'healthchecks':
+        return {
+          ...base,
+          type: 'healthchecks',
+          ...(c.plans ? { plans: [...c.plans] } : {}),
+          healthchecks: { url: c.url.value, ...timing(c) },
+        };
+      case 'ntfy':
+        return { ...base, type: 'ntfy', ntfy: { url: c.url.value, ...opt('token', c.token?.value), ...timing(c) } };
+      case 'chat':
+        return { ...base, type: 'chat', chat: { format: c.format, url: c.url.value, ...timing(c) } };
     }
   });
+}
+
+/** The retry delays and timeout of a channel that retries, as its sender takes them (unset: its default). */
+function timing(c: { retryDelaysMs: readonly number[] | null; timeoutMs: number | null }): {
+  retryDelaysMs?: number[];
+  timeoutMs?: number;
+} {
+  return { ...opt('retryDelaysMs', c.retryDelaysMs ? [...c.retryDelaysMs] : null), ...opt('timeoutMs', c.timeoutMs) };
 }
 
 export interface Alerter {
@@ -90,7 +111,10 @@ export function alerter(
     alert(e) {
       const p = sendAlert(catalog, e, list, clock).then(
         (r) => {
-          for (const d of r.deliveries) if (!d.ok) onError?.(`alert ${e.event} on channel ${d.channel}: ${d.detail}`);
+          if (r.recordError) onError?.(`alert ${e.event}: not stored in the catalog: ${r.recordError}`);
+          for (const d of r.deliveries)
+            if (!d.ok && !d.suppressed) onError?.(`alert ${e.event} on channel ${d.channel}: ${d.detail}`);
+          for (const m of r.outcomeErrors ?? []) onError?.(`alert ${e.event}: ${m}`);
         },
         (err: unknown) => onError?.(`alert ${e.event}: ${err instanceof Error ? err.message : String(err)}`),
       );

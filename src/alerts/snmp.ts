@@ -42,6 +42,8 @@ export const TRAP_TYPES: Readonly<Record<AlertEventType, { name: string; oid: st
   'runbook-approval': { name: 'safeholdRunbookApproval', oid: `${NOTIFICATIONS}.7` },
   'runbook-failed': { name: 'safeholdRunbookFailed', oid: `${NOTIFICATIONS}.8` },
   'run-incomplete': { name: 'safeholdRunIncomplete', oid: `${NOTIFICATIONS}.9` },
+  'run-started': { name: 'safeholdRunStarted', oid: `${NOTIFICATIONS}.10` },
+  'run-succeeded': { name: 'safeholdRunSucceeded', oid: `${NOTIFICATIONS}.11` },
 };
 
 /**

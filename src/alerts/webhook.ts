@@ -1,6 +1,8 @@
 // The webhook alert channel: POSTs the alert as JSON to a URL, optionally
 // signed (X-Safehold-Signature: sha256=<hex HMAC-SHA256 of the exact body>),
 // retrying network errors, 5xx and 429 with backoff on the injected Clock.
+// Its HTTP machinery (postWithRetries) also carries the healthchecks, ntfy
+// and chat channels.
 // Secrets never appear in results: the URL is shown without credentials or
 // query, and credentials in the URL are sent as HTTP Basic authorization.
 
@@ -36,6 +38,16 @@ export function signBody(body: string, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(body, 'utf8').digest('hex')}`;
 }
 
+/** A URL that is itself a secret (a ping or chat webhook URL) as safe to show: scheme and host only. */
+export function hostOnly(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}/…`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
 /** The URL as safe to show: scheme, host and path only (no credentials, no query, no fragment). */
 export function redactUrl(url: string): string {
   try {
@@ -47,21 +59,55 @@ export function redactUrl(url: string): string {
 }
 
 /** Delivers one alert. Never throws: failures are in the result. */
-export async function sendWebhook(payload: AlertPayload, cfg: WebhookConfig, clock: Clock): Promise<DeliveryResult> {
-  const shown = redactUrl(cfg.url);
+export function sendWebhook(payload: AlertPayload, cfg: WebhookConfig, clock: Clock): Promise<DeliveryResult> {
+  const body = JSON.stringify(payload);
+  return postWithRetries(
+    {
+      kind: 'webhook',
+      url: cfg.url,
+      shown: redactUrl(cfg.url),
+      body,
+      headers: {
+        'content-type': 'application/json',
+        ...(cfg.headers ?? {}),
+        ...(cfg.secret ? { [SIGNATURE_HEADER]: signBody(body, cfg.secret) } : {}),
+      },
+      ...(cfg.retryDelaysMs ? { retryDelaysMs: cfg.retryDelaysMs } : {}),
+      ...(cfg.timeoutMs !== undefined ? { timeoutMs: cfg.timeoutMs } : {}),
+    },
+    clock,
+  );
+}
+
+/** One HTTP delivery: what every channel built on webhooks (healthchecks, ntfy, chat) hands to postWithRetries. */
+export interface HttpPost {
+  /** The channel kind, for messages ('webhook', 'ntfy', ...). */
+  kind: string;
+  url: string;
+  /** The URL as results show it (redactUrl, or hostOnly when the URL itself is a secret). */
+  shown: string;
+  body: string;
+  headers: Record<string, string>;
+  retryDelaysMs?: number[];
+  timeoutMs?: number;
+}
+
+/**
+ * POSTs `req.body` to `req.url`, retrying network errors, 5xx and 429 after
+ * each of the retry delays (on the injected Clock), each attempt limited to
+ * the timeout; credentials in the URL become HTTP Basic authorization. Never
+ * throws: failures are in the result, which names the URL only as `shown`.
+ */
+export async function postWithRetries(req: HttpPost, clock: Clock): Promise<DeliveryResult> {
+  const { shown, body } = req;
   let target: URL;
   try {
-    target = new URL(cfg.url);
+    target = new URL(req.url);
     if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error('not http(s)');
   } catch {
-    return { ok: false, detail: `webhook URL ${shown} is not a valid http(s) URL`, attempts: 0 };
+    return { ok: false, detail: `${req.kind} URL ${shown} is not a valid http(s) URL`, attempts: 0 };
   }
-  const body = JSON.stringify(payload);
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'user-agent': 'safehold-alerts',
-    ...(cfg.headers ?? {}),
-  };
+  const headers: Record<string, string> = { 'user-agent': 'safehold-alerts', ...req.headers };
   if (target.username || target.password) {
     const user = decodeURIComponent(target.username);
     const pass = decodeURIComponent(target.password);
@@ -69,9 +115,8 @@ export async function sendWebhook(payload: AlertPayload, cfg: WebhookConfig, clo
     target.username = '';
     target.password = '';
   }
-  if (cfg.secret) headers[SIGNATURE_HEADER] = signBody(body, cfg.secret);
-  const delays = cfg.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
-  const timeoutMs = cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const delays = req.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+  const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let detail = '';
   for (let attempt = 1; ; attempt++) {
     let retryable: boolean;

@@ -7,10 +7,18 @@ import { SafeholdError } from '../core/errors.ts';
 import type { AlertEvent, AlertEventType, Severity } from '../core/alert-event.ts';
 import { CatalogStore } from './db.ts';
 
+/** What became of an alert on one channel: sent, failed (detail says why), or kept off it by its filters. */
+export type DeliveryOutcome = 'delivered' | 'failed' | 'suppressed';
+
+export const DELIVERY_OUTCOMES: readonly DeliveryOutcome[] = ['delivered', 'failed', 'suppressed'];
+
 export interface AlertDelivery {
   channel: string;
+  /** True only when delivered. */
   ok: boolean;
+  outcome: DeliveryOutcome;
   detail: string | null;
+  /** When the outcome was known (delivered at, gave up at, suppressed at). */
   at: number;
 }
 
@@ -36,16 +44,20 @@ export class AlertStore extends CatalogStore {
     return id;
   }
 
-  /** Records one delivery outcome of alert `id` on `channel`. Throws 'NOT_FOUND' for an unknown alert. */
-  markDelivered(id: string, channel: string, ok: boolean, detail: string | null = null): void {
+  /**
+   * Records one delivery outcome of alert `id` on `channel`: `true` delivered,
+   * `false` failed, or 'suppressed'. Throws 'NOT_FOUND' for an unknown alert.
+   */
+  markDelivered(id: string, channel: string, ok: boolean | 'suppressed', detail: string | null = null): void {
+    const outcome: DeliveryOutcome = ok === 'suppressed' ? ok : ok ? 'delivered' : 'failed';
     const res = this.sql('record alert delivery', () =>
       this.db
         .prepare(
-          `INSERT INTO alert_deliveries (alert_id, seq, channel, ok, detail, at)
-       SELECT id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM alert_deliveries WHERE alert_id = ?), ?, ?, ?, ?
+          `INSERT INTO alert_deliveries (alert_id, seq, channel, ok, outcome, detail, at)
+       SELECT id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM alert_deliveries WHERE alert_id = ?), ?, ?, ?, ?, ?
        FROM alerts WHERE id = ?`,
         )
-        .run(id, channel, ok ? 1 : 0, detail, this.clock.now(), id),
+        .run(id, channel, ok === true ? 1 : 0, outcome, detail, this.clock.now(), id),
     );
     if (Number(res.changes) === 0) throw new SafeholdError('NOT_FOUND', `no alert ${id} in the catalog`);
   }
@@ -87,6 +99,7 @@ export function toDelivery(x: Row): AlertRecord['deliveries'][number] {
   return {
     channel: x.channel as string,
     ok: x.ok === 1,
+    outcome: x.outcome as DeliveryOutcome,
     detail: (x.detail as string | null) ?? null,
     at: x.at as number,
   };

@@ -595,6 +595,45 @@ plans:
     ]);
   });
 
+  it("a copy's own retention and targets lists: where they go, and groups that exist", () => {
+    const err = loadError(
+      `${DEST}  plain: { type: directory, path: /srv/plain }
+  plain2: { type: directory, path: /srv/plain2 }
+  far: { type: repository, path: /srv/far, password: { env: PW } }
+plans:
+  nightly:
+    destination: local
+    activities:
+      - { kind: backup, targets: [QA1, 'group:nope'], retention: { keepLast: 2 } }
+      - { kind: copy, targets: 'QA*', to: far, retention: { keepDaily: 7 } }
+  dirs:
+    destination: plain
+    activities:
+      - { kind: copy, targets: '*', to: plain2, retention: { keepLast: 1 } }
+`,
+      { PW: 'x' },
+    ).error;
+    const lines = err.message.split('\n').map((l) => l.replace(/^[^:]*safehold\.yaml:/, ''));
+    assert.deepEqual(lines, [
+      "13:40: plans.nightly.activities[0].targets[1]: group 'nope' is not defined under 'groups' (there are no groups)",
+      "13:66: plans.nightly.activities[0].retention: only copy activities take 'retention' (this one is a backup)",
+      "18:60: plans.dirs.activities[0].retention: copies to the directory destination 'plain2', which keeps its generations by itself (its 'generations.keep'): leave out 'retention'",
+    ]);
+    const empty = loadError(
+      `${DEST}plans:
+  nightly:
+    destination: local
+    activities:
+      - { kind: backup, targets: [] }
+`,
+      { PW: 'x' },
+    ).error;
+    assert.match(
+      empty.message,
+      /:10:34: plans\.nightly\.activities\[0\]\.targets: expected at least one pattern, got an empty list$/,
+    );
+  });
+
   it('an alert channel of an unknown type, and an unknown event name', () => {
     const err = loadError(`alerts:
   channels:
@@ -605,11 +644,56 @@ plans:
     assert.equal(lines.length, 2, err.message);
     assert.match(
       lines[0]!,
-      /^3:20: alerts\.channels\.pager\.type: expected type 'webhook', 'email', 'snmp' or 'command'/,
+      /^3:20: alerts\.channels\.pager\.type: expected type 'webhook', 'email', 'snmp', 'command', 'healthchecks', 'ntfy' or 'chat'/,
     );
     assert.match(
       lines[1]!,
       /^4:71: alerts\.channels\.mail\.events\[0\]: expected one of run-failed, run-incomplete, retries-exhausted/,
+    );
+  });
+
+  it('alert channel filters and the healthchecks, ntfy and chat channels: clear errors, no secret URL echoed', () => {
+    const plans = `${DEST}plans:
+  nightly:
+    destination: local
+    activities:
+      - { kind: backup, targets: 'QA*' }
+alerts:
+  channels:
+`;
+    const problems = (yaml: string, env: NodeJS.ProcessEnv = {}) => {
+      const err = loadError(`${plans}${yaml}`, { PW: 'x', ...env }).error;
+      assert.ok(!/secret-uuid-1234/.test(err.message), err.message);
+      return err.message
+        .split('\n')
+        .map((l) => l.replace(/^[^:]*safehold\.yaml:\d+:\d+: /, ''))
+        .sort();
+    };
+    assert.deepEqual(
+      problems(`    hook: { type: webhook, url: 'https://x.example/hook', minSeverity: urgent }
+    push: { type: ntfy, url: 'ntfy.sh/secret-uuid-1234' }
+    team: { type: chat, format: teams, url: 'https://hooks.slack.com/services/T/B/x' }
+    room: { type: chat, url: 'https://matrix.example/webhook/abc' }
+    hc2: { type: healthchecks, url: 'https://hc-ping.com/abc', events: [run-failed] }
+`),
+      [
+        "alerts.channels.hc2: unknown key 'events'",
+        "alerts.channels.hook.minSeverity: expected one of info, warning, critical, got 'urgent'",
+        'alerts.channels.push.url: not an http(s) URL (the value is a secret: not shown)',
+        "alerts.channels.room: missing required key 'format'",
+        "alerts.channels.team.format: expected format 'slack', 'discord' or 'matrix', got 'teams'",
+      ],
+    );
+    assert.deepEqual(
+      problems(
+        `    hc: { type: healthchecks, url: { env: HC_URL }, plans: [nightly, weekly] }
+`,
+        { HC_URL: 'hc-ping.com/secret-uuid-1234' },
+      ),
+      [
+        "alerts.channels.hc.plans[1]: plan 'weekly' is not defined under 'plans' (defined: nightly)",
+        'alerts.channels.hc.url: expected an http(s) URL in environment variable HC_URL',
+      ],
     );
   });
 

@@ -11,13 +11,23 @@ export const ALERT_EVENTS = [
   'protection-violation',
   'runbook-approval',
   'runbook-failed',
+  'run-started',
+  'run-succeeded',
 ] as const;
 
 export type AlertEventType = (typeof ALERT_EVENTS)[number];
 
-export type Severity = 'info' | 'warning' | 'critical';
+/**
+ * Events a channel gets only when it asks for them (its `events` names them,
+ * or it is a heartbeat channel such as healthchecks): they say that all is
+ * well, so they are stored only when some channel takes them.
+ */
+export const OPT_IN_EVENTS: readonly AlertEventType[] = ['run-started', 'run-succeeded'];
 
-export const SEVERITIES: readonly Severity[] = ['info', 'warning', 'critical'];
+/** Severities, least severe first. */
+export const SEVERITIES = ['info', 'warning', 'critical'] as const;
+
+export type Severity = (typeof SEVERITIES)[number];
 
 /** What happened: the event kind, how bad, one line for humans, and details for machines. */
 export interface AlertEvent {
