@@ -219,7 +219,7 @@ describe('CLI errors: without a repository', () => {
         await sb.run(['snapshots'], { env }),
         2,
         'USAGE',
-        /no repository given: use --repo PATH or set SAFEHOLD_REPOSITORY/,
+        /no repository given: use --repo PATH, set SAFEHOLD_REPOSITORY, or --destination NAME with --config FILE/,
       );
       expectError(await sb.run(['init', '--json'], { env }), 2, 'USAGE', /no repository given/);
     } finally {

@@ -61,6 +61,12 @@ export class UserStore extends CatalogStore {
     return rows.map(toInfo);
   }
 
+  /** How many users there are (disabled ones included). */
+  count(): number {
+    const row = this.sql('count users', () => this.db.prepare('SELECT count(*) AS n FROM users').get()) as Row;
+    return Number(row.n);
+  }
+
   /** Replaces the password hash and ends every session of the user. Throws 'NOT_FOUND'. */
   setPassword(name: string, passwordHash: string): void {
     this.tx('change user password', () => {

@@ -26,7 +26,9 @@ export interface Command {
 }
 
 export const GLOBAL_OPTIONS: OptionSpec = {
+  config: { type: 'string', short: 'c' },
   repo: { type: 'string', short: 'r' },
+  destination: { type: 'string' },
   'password-file': { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
@@ -34,7 +36,9 @@ export const GLOBAL_OPTIONS: OptionSpec = {
 };
 
 export const GLOBAL_USAGE = `Global options:
+  -c, --config FILE        the configuration (or SAFEHOLD_CONFIG): its settings.dataDir holds the catalog
   -r, --repo PATH          repository (or SAFEHOLD_REPOSITORY)
+      --destination NAME   instead of --repo: a repository destination of the configuration (its path and password)
       --password-file FILE read the password from FILE (or SAFEHOLD_PASSWORD, or a prompt on a TTY)
       --json               print one JSON document on stdout
   -q, --quiet              no progress, no human summary

@@ -1,40 +1,110 @@
 // Opens what a command needs: the configuration (--config / SAFEHOLD_CONFIG,
-// loaded on first use), the repository (location and password from
-// options or environment) and the catalog in the data directory, and records
-// the command as a run in the catalog from start to end.
+// loaded once, on first use), the repository (location and password from
+// --repo and the password options or environment, or from a repository
+// destination of the configuration with --destination) and the catalog in
+// the data directory (resolveDataDir: the one rule every command follows),
+// and records the command as a run in the catalog from start to end.
 
-import { openBackend } from '../repo/backend/factory.ts';
+import path from 'node:path';
 import { Repository } from '../repo/repository.ts';
 import { RepoLock } from '../repo/lock.ts';
 import { Catalog, defaultDataDir } from '../catalog/catalog.ts';
 import type { FinishRun, RunStats } from '../catalog/catalog.ts';
+import { initCommandFor, repositoryDestination } from '../plans/run/destination-repo.ts';
+import { openBackend } from '../repo/backend/factory.ts';
 import { readPassword } from './password.ts';
 import { str } from './command.ts';
 import type { CommandContext, Values } from './command.ts';
-import type { Config } from '../config/types.ts';
+import type { Config, RepositoryDestination } from '../config/types.ts';
 import { SafeholdError } from '../core/errors.ts';
 
-export function repoLocation(ctx: CommandContext): string {
-  const loc = str(ctx.values, 'repo') ?? ctx.env.SAFEHOLD_REPOSITORY;
-  if (!loc) throw new SafeholdError('USAGE', 'no repository given: use --repo PATH or set SAFEHOLD_REPOSITORY');
-  return loc;
+/** The repository a command works on: where it is, and its password when a configured destination gives it. */
+export interface RepoTarget {
+  location: string;
+  /** The destination's password from the configuration (with --destination); else asked as usual. */
+  password?: string;
+  /** The configured destination's name (with --destination). */
+  destination?: string;
+  /** The command that creates this repository, for messages. */
+  init: string;
+}
+
+/**
+ * The repository of --repo (or SAFEHOLD_REPOSITORY), or of --destination NAME,
+ * a repository destination of the configuration (its path and password).
+ */
+export async function repoTarget(ctx: CommandContext): Promise<RepoTarget> {
+  const dest = str(ctx.values, 'destination');
+  const repo = str(ctx.values, 'repo');
+  if (dest === undefined) {
+    const loc = repo ?? ctx.env.SAFEHOLD_REPOSITORY;
+    if (!loc)
+      throw new SafeholdError(
+        'USAGE',
+        'no repository given: use --repo PATH, set SAFEHOLD_REPOSITORY, or --destination NAME with --config FILE',
+      );
+    return { location: loc, init: 'safehold init' };
+  }
+  if (repo !== undefined)
+    throw new SafeholdError('USAGE', '--repo and --destination both name the repository: give only one');
+  if (str(ctx.values, 'password-file') !== undefined)
+    throw new SafeholdError(
+      'USAGE',
+      "--password-file does not go with --destination: the destination's password comes from the configuration",
+    );
+  const d = await configuredRepository(ctx, dest, '--destination');
+  const init = initCommandFor((await commandConfig(ctx)).file, d.name);
+  return { location: d.path, password: d.password.value, destination: d.name, init };
+}
+
+/** The repository destination `name` of the configuration given to the command (USAGE when none is given). */
+export async function configuredRepository(
+  ctx: CommandContext,
+  name: string,
+  flag: string,
+): Promise<RepositoryDestination> {
+  if (configNamed(ctx.values, ctx.env) === undefined)
+    throw new SafeholdError(
+      'USAGE',
+      `${flag} ${name} names a destination of the configuration: give it with --config FILE or SAFEHOLD_CONFIG`,
+    );
+  return repositoryDestination(await commandConfig(ctx), name);
 }
 
 export { openBackend } from '../repo/backend/factory.ts';
 
 export async function openRepository(ctx: CommandContext): Promise<Repository> {
-  const backend = openBackend(repoLocation(ctx));
+  const target = await repoTarget(ctx);
+  const backend = openBackend(target.location);
   if (!(await backend.exists())) {
-    throw new SafeholdError('REPO_NOT_FOUND', `no repository at ${backend.location} (create one with 'safehold init')`);
+    throw new SafeholdError(
+      'REPO_NOT_FOUND',
+      `no repository at ${backend.location} (create one with '${target.init}')`,
+    );
   }
-  const password = await readPassword(ctx.env, str(ctx.values, 'password-file'), `password for ${backend.location}: `);
+  const password =
+    target.password ??
+    (await readPassword(ctx.env, str(ctx.values, 'password-file'), `password for ${backend.location}: `));
   const repo = await Repository.open(backend, password);
   for (const k of repo.skippedKeys) ctx.out.warn(`key file ${k.name.slice(0, 12)} skipped: ${k.reason}`);
   return repo;
 }
 
-export function openCatalog(env: NodeJS.ProcessEnv): Catalog {
-  return Catalog.open(defaultDataDir(env));
+/**
+ * The data directory (the catalog, the server's socket), the same for every
+ * command: SAFEHOLD_DATA_DIR, else settings.dataDir of the configuration when
+ * one is given (--config or SAFEHOLD_CONFIG; one that does not load is an
+ * error), else the default (defaultDataDir).
+ */
+export async function resolveDataDir(ctx: CommandContext): Promise<string> {
+  if (ctx.env.SAFEHOLD_DATA_DIR) return path.resolve(ctx.env.SAFEHOLD_DATA_DIR);
+  const config = configNamed(ctx.values, ctx.env) === undefined ? null : await commandConfig(ctx);
+  return config?.settings.dataDir ?? defaultDataDir(ctx.env);
+}
+
+/** The catalog in the command's data directory (resolveDataDir). */
+export async function openCatalog(ctx: CommandContext): Promise<Catalog> {
+  return Catalog.open(await resolveDataDir(ctx));
 }
 
 /** Runs `fn` as a recorded run; the run ends failed with the error's code when `fn` throws. */
@@ -52,7 +122,7 @@ export async function recorded<T extends object>(
   repository: string | undefined,
   fn: (runId: string, catalog: Catalog) => Promise<T & RunOutcome>,
 ): Promise<T & RunOutcome> {
-  const catalog = openCatalog(ctx.env);
+  const catalog = await openCatalog(ctx);
   catalog.markAbandonedRuns();
   const runId = catalog.startRun({ command, args: ctx.positionals, ...(repository ? { repository } : {}) });
   try {
@@ -83,16 +153,39 @@ export async function withLock<T>(repo: Repository, exclusive: boolean, fn: () =
   }
 }
 
+/** The configuration file named by --config, else SAFEHOLD_CONFIG; undefined when neither. */
+function configNamed(values: Values, env: NodeJS.ProcessEnv): string | undefined {
+  return str(values, 'config') ?? (env.SAFEHOLD_CONFIG || undefined);
+}
+
 /** The configuration file named by --config, else SAFEHOLD_CONFIG; USAGE error when neither. */
 export function configFile(values: Values, env: NodeJS.ProcessEnv): string {
-  const file = str(values, 'config') ?? env.SAFEHOLD_CONFIG;
+  const file = configNamed(values, env);
   if (!file) throw new SafeholdError('USAGE', 'no configuration file: use --config FILE or set SAFEHOLD_CONFIG');
   return file;
 }
 
-/** Loads the configuration named by --config / SAFEHOLD_CONFIG (for commands that need one). */
+/** Loads the configuration named by --config / SAFEHOLD_CONFIG (for commands that need one), afresh. */
 export async function loadConfigFrom(values: Values, env: NodeJS.ProcessEnv): Promise<Config> {
   const file = configFile(values, env);
   const { loadConfig } = await import('../config/load.ts');
   return loadConfig(file, env);
+}
+
+/** Configurations loaded, per command line (its parsed values): what a command reads of its file, it reads once. */
+const loaded = new WeakMap<Values, Promise<Config>>();
+
+/** The configuration given to the command (--config / SAFEHOLD_CONFIG), loaded on first use; USAGE when none. */
+export function commandConfig(ctx: CommandContext): Promise<Config> {
+  let config = loaded.get(ctx.values);
+  if (!config) {
+    config = loadConfigFrom(ctx.values, ctx.env).then(async (c) => {
+      // Allowed but probably not meant: said on stderr, the command goes on ('config validate' lists every warning).
+      const { retentionWarnings } = await import('../config/config-warnings.ts');
+      for (const w of retentionWarnings(c)) ctx.out.warn(`${c.file}: ${w.path}: ${w.message}`);
+      return c;
+    });
+    loaded.set(ctx.values, config);
+  }
+  return config;
 }

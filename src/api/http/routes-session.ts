@@ -3,8 +3,9 @@
 // https, directly or through a proxy's X-Forwarded-Proto), the current
 // session with its CSRF token (so a reloaded page can find it again), and log
 // out. Wrong credentials are one 401 whatever the cause; a throttled name is
-// 429 with Retry-After. Login and logout are audited by app.ts's hook, with
-// the user name as the detail (never the password).
+// 429 with Retry-After; a server with no user yet answers 503 saying how to
+// add one. Login and logout are audited by app.ts's hook, with the user name
+// as the detail (never the password).
 
 import type { FastifyRequest } from 'fastify';
 import { isSafeholdError } from '../../core/errors.ts';
@@ -36,6 +37,15 @@ export function sessionRoutes(app: ApiApp, ctx: RouteContext): void {
     if (!s) throw new HttpError(503, 'UNAVAILABLE', 'console logins are not available on this server');
     return s;
   };
+  /** Logins need a user: with none yet, 503 says how to add one (rather than a 401 that hides why). */
+  const someUser = () => {
+    if (ctx.deps.catalog.users().count() === 0)
+      throw new HttpError(
+        503,
+        'UNAVAILABLE',
+        "no console users yet: add one with 'safehold user add NAME --role admin --config FILE' (the server's configuration)",
+      );
+  };
 
   app.post(
     '/api/login',
@@ -45,7 +55,7 @@ export function sessionRoutes(app: ApiApp, ctx: RouteContext): void {
           'login',
           'session',
           'none',
-          'log in to the console: sets the session cookie; wrong credentials 401, too many failures 429 with Retry-After',
+          'log in to the console: sets the session cookie; wrong credentials 401, too many failures 429 with Retry-After, no users yet 503',
         ),
         body: loginBodySchema,
         response: { 200: loginSchema, ...errorResponses },
@@ -53,8 +63,10 @@ export function sessionRoutes(app: ApiApp, ctx: RouteContext): void {
     },
     async (req, reply) => {
       const { name, password } = req.body;
+      const auth = sessions();
+      someUser();
       try {
-        const r = await sessions().login(name, password, req.ip);
+        const r = await auth.login(name, password, req.ip);
         ctx.auditDetail(req, `login ${r.user} (${r.role})`);
         reply.setCookie(SESSION_COOKIE, r.sessionId, sessionCookieOptions(cameOverHttps(req)));
         reply.header('cache-control', 'no-store');

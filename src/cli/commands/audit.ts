@@ -24,7 +24,7 @@ status, client address and request id.`,
     const limit = Number(raw);
     if (!Number.isInteger(limit) || limit < 1)
       throw new SafeholdError('USAGE', `--limit takes a whole number above 0, not '${raw}'`);
-    const catalog = openCatalog(ctx.env);
+    const catalog = await openCatalog(ctx);
     try {
       const entries = catalog.audit().list({ limit });
       ctx.out.result(entries, () => {

@@ -17,11 +17,14 @@ export const configCommand: Command = {
   summary: 'validate or show the configuration file (safehold.yaml)',
   usage: `safehold config validate|show [--config FILE] [--json]
 
-  validate   check the file: prints 'ok: …', or every problem (file:line:col: path: what was expected), exit 1
-  show       print the compiled configuration as JSON, secrets shown as ***(env:NAME)
+  validate   check the file: prints 'ok: …', or every problem (file:line:col: path: what was expected), exit 1;
+             then warnings (exit code still 0): a plan that runs more often than its keep rules keep
+             snapshots, paths and destinations that do not exist, repositories not initialised
+  show       print the compiled configuration as JSON, secrets shown as ***(env:NAME); each activity
+             also lists 'resolvedTargets', the configured targets it takes
 
   -c, --config FILE   the configuration file (or SAFEHOLD_CONFIG)`,
-  options: { config: { type: 'string', short: 'c' } },
+  options: {},
   async run(ctx) {
     const [sub, ...extra] = ctx.positionals;
     if (sub !== 'validate' && sub !== 'show') {
@@ -38,7 +41,13 @@ export const configCommand: Command = {
     const config = await loadConfigFrom(ctx.values, ctx.env);
     if (sub === 'show') {
       const { redactConfig } = await import('../../config/redact.ts');
-      const doc = redactConfig(config);
+      const { configuredTargets } = await import('../../config/activity-targets.ts');
+      const doc = redactConfig(config) as { plans: Record<string, { activities: Record<string, unknown>[] }> };
+      for (const p of Object.values(config.plans)) {
+        p.activities.forEach((a, i) => {
+          doc.plans[p.name]!.activities[i]!.resolvedTargets = configuredTargets(a, config);
+        });
+      }
       ctx.out.result(doc, () => ctx.out.line(JSON.stringify(doc, null, 2)));
       return EXIT.ok;
     }
@@ -49,11 +58,14 @@ export const configCommand: Command = {
       destinations: Object.keys(config.destinations).length,
       sites: Object.keys(config.sites).length,
     };
-    ctx.out.result({ ok: true, file: config.file, ...n }, () =>
+    const { locationWarnings, retentionWarnings } = await import('../../config/config-warnings.ts');
+    const warnings = [...retentionWarnings(config), ...(await locationWarnings(config))];
+    ctx.out.result({ ok: true, file: config.file, ...n, warnings }, () => {
       ctx.out.line(
         `ok: ${count(n.plans, 'plan')} (${count(n.activities, 'activity').replace(/ys$/, 'ies')}), ${count(n.targets, 'target')}, ${count(n.destinations, 'destination')}, ${count(n.sites, 'site')} in ${file}`,
-      ),
-    );
+      );
+      for (const w of warnings) ctx.out.line(`warning: ${file}: ${w.path}: ${w.message}`);
+    });
     return EXIT.ok;
   },
 };

@@ -12,7 +12,9 @@ import type { SnapshotWithId } from '../../repo/snapshot.ts';
 import { SafeholdError, isSafeholdError } from '../../core/errors.ts';
 import { formatBytes, formatDuration, rate } from '../output.ts';
 import { readPassword } from '../password.ts';
-import { openBackend, openRepository, recorded, repoLocation } from '../session.ts';
+import type { RepoTarget } from '../session.ts';
+import { commandConfig, configuredRepository, openBackend, openRepository, recorded, repoTarget } from '../session.ts';
+import { initCommandFor } from '../../plans/run/destination-repo.ts';
 import { RepoLock } from '../../repo/lock.ts';
 import type { Catalog } from '../../catalog/catalog.ts';
 import { list, str } from '../command.ts';
@@ -23,9 +25,11 @@ export const copyCommand: Command = {
   name: 'copy',
   summary: 'copy snapshots to another repository (verified)',
   usage: `safehold copy --to REPO2 [--to-password-file FILE] [--tag T]... [--no-verify] [SNAPSHOT|latest ...]
+       safehold copy --config FILE --destination NAME --to-destination NAME2 [--tag T]... [SNAPSHOT|latest ...]
 
   --to REPO2               the destination repository (must exist: 'safehold init --repo REPO2')
   --to-password-file FILE  its password (or SAFEHOLD_TO_PASSWORD, SAFEHOLD_TO_PASSWORD_FILE, or a prompt on a TTY)
+  --to-destination NAME2   instead of --to: a repository destination of the configuration (its path and password)
   --tag T                  copy only snapshots with this tag (repeatable: any of them)
   --no-verify              do not read the copies back from REPO2
 
@@ -34,20 +38,17 @@ those already copied to REPO2 are skipped.`,
   options: {
     to: { type: 'string' },
     'to-password-file': { type: 'string' },
+    'to-destination': { type: 'string' },
     tag: { type: 'string', multiple: true },
     'no-verify': { type: 'boolean' },
   },
   async run(ctx) {
     const { out, values } = ctx;
-    const to = str(values, 'to');
-    if (!to)
-      throw new SafeholdError(
-        'USAGE',
-        "copy needs --to REPO2, the destination repository (see 'safehold copy --help')",
-      );
-    if (path.resolve(to) === path.resolve(repoLocation(ctx)))
+    const to = await copyTarget(ctx);
+    const from = path.resolve((await repoTarget(ctx)).location);
+    if (path.resolve(to.location) === from)
       throw new SafeholdError('USAGE', 'the source and destination are the same repository');
-    const src = await naming('source', path.resolve(repoLocation(ctx)), () => openRepository(ctx));
+    const src = await naming('source', from, () => openRepository(ctx));
     const dst = await openDestination(ctx, to);
     const verify = values['no-verify'] !== true;
     const t0 = Date.now();
@@ -142,15 +143,41 @@ function recordCopies(
   }
 }
 
+/** The repository to copy to: --to REPO2, or --to-destination NAME2 of the configuration (with its password). */
+async function copyTarget(ctx: CommandContext): Promise<RepoTarget> {
+  const to = str(ctx.values, 'to');
+  const toDest = str(ctx.values, 'to-destination');
+  if (to !== undefined && toDest !== undefined)
+    throw new SafeholdError('USAGE', '--to and --to-destination both name the destination: give only one');
+  if (toDest !== undefined) {
+    if (str(ctx.values, 'to-password-file') !== undefined)
+      throw new SafeholdError(
+        'USAGE',
+        "--to-password-file does not go with --to-destination: the destination's password comes from the configuration",
+      );
+    const d = await configuredRepository(ctx, toDest, '--to-destination');
+    const init = initCommandFor((await commandConfig(ctx)).file, d.name);
+    return { location: d.path, password: d.password.value, init };
+  }
+  if (!to)
+    throw new SafeholdError(
+      'USAGE',
+      "copy needs --to REPO2 (or --to-destination NAME2), the destination repository (see 'safehold copy --help')",
+    );
+  return { location: to, init: `safehold init --repo ${to}` };
+}
+
 /** The destination: exists (else exit 10), and opens with its own password (else exit 12, naming it). */
-async function openDestination(ctx: CommandContext, location: string): Promise<Repository> {
-  const backend = openBackend(location);
+async function openDestination(ctx: CommandContext, to: RepoTarget): Promise<Repository> {
+  const backend = openBackend(to.location);
   if (!(await backend.exists())) {
     throw new SafeholdError(
       'REPO_NOT_FOUND',
-      `no destination repository at ${backend.location} (create one with 'safehold init --repo ${location}')`,
+      `no destination repository at ${backend.location} (create one with '${to.init}')`,
     );
   }
+  if (to.password !== undefined)
+    return naming('destination', backend.location, () => Repository.open(backend, to.password!));
   const env = {
     ...ctx.env,
     SAFEHOLD_PASSWORD: ctx.env.SAFEHOLD_TO_PASSWORD,

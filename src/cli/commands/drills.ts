@@ -24,7 +24,7 @@ scratch copy, and recorded passed or failed with timings.`,
     if (!Number.isInteger(limit) || limit < 1)
       throw new SafeholdError('USAGE', `--limit takes a whole number above 0, not '${raw}'`);
     const target = str(ctx.values, 'target');
-    const catalog = openCatalog(ctx.env);
+    const catalog = await openCatalog(ctx);
     try {
       const list = catalog.drills().list({ limit, ...(target ? { target } : {}) });
       ctx.out.result(list, () => {

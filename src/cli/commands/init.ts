@@ -4,7 +4,7 @@
 import { Repository } from '../../repo/repository.ts';
 import type { InitOptions } from '../../repo/repository.ts';
 import { readNewPassword, readPassword } from '../password.ts';
-import { openBackend, recorded, repoLocation } from '../session.ts';
+import { openBackend, recorded, repoTarget } from '../session.ts';
 import { SafeholdError, isSafeholdError } from '../../core/errors.ts';
 import { str } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';
@@ -14,25 +14,28 @@ export const initCommand: Command = {
   name: 'init',
   summary: 'create a new repository',
   usage: `safehold init --repo PATH [--copy-chunker-params-from REPO [--from-password-file FILE]]
+       safehold init --config FILE --destination NAME [--copy-chunker-params-from REPO ...]
 
   --copy-chunker-params-from REPO  use REPO's chunk sizes and chunker seed (not its keys), so that
                                    backups into the new repository deduplicate against copies of
                                    REPO's snapshots ('safehold copy'); REPO's password comes from
-                                   --from-password-file, SAFEHOLD_FROM_PASSWORD(_FILE) or a prompt`,
+                                   --from-password-file, SAFEHOLD_FROM_PASSWORD(_FILE) or a prompt
+
+With --destination, the repository of that destination of the configuration
+is created at its path, with its password.`,
   options: {
     'copy-chunker-params-from': { type: 'string' },
     'from-password-file': { type: 'string' },
   },
   async run(ctx) {
-    const backend = openBackend(repoLocation(ctx));
+    const target = await repoTarget(ctx);
+    const backend = openBackend(target.location);
     const from = str(ctx.values, 'copy-chunker-params-from');
     const r = await recorded(ctx, 'init', backend.location, async () => {
       const params = from ? await chunkerParamsOf(ctx, from) : {};
-      const password = await readNewPassword(
-        ctx.env,
-        str(ctx.values, 'password-file'),
-        `new password for ${backend.location}`,
-      );
+      const password =
+        target.password ??
+        (await readNewPassword(ctx.env, str(ctx.values, 'password-file'), `new password for ${backend.location}`));
       const repo = await Repository.init(backend, password, params);
       return { id: repo.config.id, location: backend.location, chunker: repo.config.chunker };
     });

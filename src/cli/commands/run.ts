@@ -16,7 +16,7 @@ export const runCommand: Command = {
   async run(ctx) {
     const [sub, id, ...rest] = ctx.positionals;
     if (sub !== 'show' || !id || rest.length > 0) throw new SafeholdError('USAGE', 'usage: safehold run show ID');
-    const catalog = openCatalog(ctx.env);
+    const catalog = await openCatalog(ctx);
     try {
       const store = catalog.planRuns();
       const run = store.findRun(id);

@@ -21,7 +21,7 @@ newest first. 'safehold run show ID' shows a plan run's tasks and log.`,
     const limit = Number(limitRaw);
     if (!Number.isInteger(limit) || limit < 1)
       throw new SafeholdError('USAGE', `--limit takes a whole number above 0, not '${limitRaw}'`);
-    const catalog = openCatalog(ctx.env);
+    const catalog = await openCatalog(ctx);
     try {
       catalog.markAbandonedRuns();
       const opts: { limit: number; command?: string; status?: string } = { limit };

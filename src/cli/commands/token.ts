@@ -22,7 +22,10 @@ const USAGE = `safehold token create --role viewer|operator|admin [--name NAME]
 create prints the new token (shk_<id>_<secret>) on stdout, once: only a hash
 of it is stored, so it cannot be shown again. Use it as
 'Authorization: Bearer <token>'. Roles: viewer reads; operator also runs
-plans, restores into other places and drills; admin may do everything.`;
+plans, restores into other places and drills; admin may do everything.
+Tokens are kept in the catalog of the data directory: give the server's
+configuration (--config FILE or SAFEHOLD_CONFIG) so that they land in the
+catalog the server reads (its settings.dataDir).`;
 
 export const tokenCommand: Command = {
   name: 'token',
@@ -52,7 +55,7 @@ async function create(ctx: CommandContext): Promise<ExitCode> {
   if (role === undefined || !isAuthRole(role))
     throw new SafeholdError('USAGE', `--role must be one of ${AUTH_ROLES.join(', ')}`);
   const name = str(ctx.values, 'name');
-  const catalog = openCatalog(ctx.env);
+  const catalog = await openCatalog(ctx);
   try {
     const { token, info } = createToken(catalog, {
       role,
@@ -69,7 +72,7 @@ async function create(ctx: CommandContext): Promise<ExitCode> {
 }
 
 async function list(ctx: CommandContext): Promise<ExitCode> {
-  const catalog = openCatalog(ctx.env);
+  const catalog = await openCatalog(ctx);
   let tokens: TokenInfo[];
   try {
     tokens = catalog.tokens().list();
@@ -99,7 +102,7 @@ async function list(ctx: CommandContext): Promise<ExitCode> {
 }
 
 async function revoke(ctx: CommandContext, id: string): Promise<ExitCode> {
-  const catalog = openCatalog(ctx.env);
+  const catalog = await openCatalog(ctx);
   try {
     const info = catalog.tokens().revoke(id);
     ctx.out.result(info, () => ctx.out.line(`token ${info.id} ("${info.name}") revoked`));

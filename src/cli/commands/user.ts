@@ -26,7 +26,10 @@ const USAGE = `safehold user add NAME --role viewer|operator|admin
 
 Console users log in with a name and password. The password (8 characters or
 more) comes from --password-file FILE (first line), SAFEHOLD_USER_PASSWORD, or
-a prompt on a terminal. passwd and remove end the user's sessions.`;
+a prompt on a terminal. passwd and remove end the user's sessions.
+Users are kept in the catalog of the data directory: give the server's
+configuration (--config FILE or SAFEHOLD_CONFIG) so that they land in the
+catalog the server reads (its settings.dataDir).`;
 
 export const userCommand: Command = {
   name: 'user',
@@ -56,7 +59,7 @@ function role(ctx: CommandContext): AuthRole {
 
 /** Runs `fn` on the catalog, closing it after; the command exits 0. */
 async function inCatalog(ctx: CommandContext, fn: (c: Catalog) => Promise<void> | void): Promise<ExitCode> {
-  const catalog = openCatalog(ctx.env);
+  const catalog = await openCatalog(ctx);
   try {
     await fn(catalog);
   } finally {

@@ -10,6 +10,8 @@ import path from 'node:path';
 import type { RepositoryDestination } from '../../config/types.ts';
 import { checkFreeSpace, checkReachable, isMountPoint } from './destination-checks.ts';
 
+const CONFIG_FILE = '/etc/safehold.yaml';
+
 function dest(p: string, over: Partial<RepositoryDestination> = {}): RepositoryDestination {
   return {
     type: 'repository',
@@ -27,13 +29,25 @@ describe('destination checks', () => {
   it('refuses a missing path, a file, and an uninitialised directory, and accepts a repository', (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-dest-'));
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    assert.match((checkReachable(dest(path.join(dir, 'nope'))) as { reason: string }).reason, /not reachable: ENOENT/);
+    assert.match(
+      (checkReachable(dest(path.join(dir, 'nope')), CONFIG_FILE) as { reason: string }).reason,
+      /not reachable: ENOENT/,
+    );
     fs.writeFileSync(path.join(dir, 'file'), '');
-    assert.match((checkReachable(dest(path.join(dir, 'file'))) as { reason: string }).reason, /not a directory/);
-    assert.match((checkReachable(dest(dir)) as { reason: string }).reason, /not an initialised repository/);
+    assert.match(
+      (checkReachable(dest(path.join(dir, 'file')), CONFIG_FILE) as { reason: string }).reason,
+      /not a directory/,
+    );
+    assert.equal(
+      (checkReachable(dest(dir), CONFIG_FILE) as { reason: string }).reason,
+      `destination local (${dir}) is not initialised: run 'safehold init --config /etc/safehold.yaml --destination local'`,
+    );
     fs.writeFileSync(path.join(dir, 'config'), 'x');
-    assert.deepEqual(checkReachable(dest(dir)), { ok: true });
-    assert.match((checkReachable(dest(dir, { requireMount: true })) as { reason: string }).reason, /not mounted/);
+    assert.deepEqual(checkReachable(dest(dir), CONFIG_FILE), { ok: true });
+    assert.match(
+      (checkReachable(dest(dir, { requireMount: true }), CONFIG_FILE) as { reason: string }).reason,
+      /not mounted/,
+    );
   });
 
   it('with requireMount accepts a mounted file system, and measures its free space', (t) => {
@@ -46,7 +60,7 @@ describe('destination checks', () => {
     });
     assert.ok(isMountPoint(dir));
     fs.writeFileSync(path.join(dir, 'config'), 'x');
-    assert.deepEqual(checkReachable(dest(dir, { requireMount: true })), { ok: true });
+    assert.deepEqual(checkReachable(dest(dir, { requireMount: true }), CONFIG_FILE), { ok: true });
     assert.deepEqual(checkFreeSpace(dest(dir, { minFree: { bytes: 1024 * 1024 } })), { ok: true });
     assert.match(
       (checkFreeSpace(dest(dir, { minFree: { bytes: 8 * 1024 * 1024 } })) as { reason: string }).reason,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Destination } from '../../config/types.ts';
 import { formatBytes } from '../../core/format.ts';
 import type { AlertEvent } from '../../core/alert-event.ts';
+import { initCommandFor } from './destination-repo.ts';
 
 export type CheckOutcome = { ok: true } | { ok: false; reason: string; space?: { free: number; need: number } };
 
@@ -20,7 +21,8 @@ export function isMountPoint(p: string): boolean {
   return here.dev !== parent.dev || here.ino === parent.ino;
 }
 
-export function checkReachable(d: Destination): CheckOutcome {
+/** `configFile` (the configuration's file) goes into the hint to initialise a repository. */
+export function checkReachable(d: Destination, configFile: string): CheckOutcome {
   let st: fs.Stats;
   try {
     st = fs.statSync(d.path);
@@ -40,7 +42,7 @@ export function checkReachable(d: Destination): CheckOutcome {
   if (d.type === 'repository' && !fs.existsSync(path.join(d.path, 'config'))) {
     return {
       ok: false,
-      reason: `destination ${d.name} (${d.path}) is not an initialised repository (run 'safehold init')`,
+      reason: `destination ${d.name} (${d.path}) is not initialised: run '${initCommandFor(configFile, d.name)}'`,
     };
   }
   return { ok: true };
