@@ -25,7 +25,7 @@ it('startControlServer with listen serves the API with catalog tokens, audits to
   const cs = await startControlServer(core, w.catalog, {
     socketPath: path.join(w.dir, 's.sock'),
     listen: { host: '127.0.0.1', port: 0 },
-    api: { config: w.config, clock: systemClock, log: (l) => lines.push(l) },
+    api: { clock: systemClock, log: (l) => lines.push(l) },
   });
   t.after(async () => {
     await cs.close();

@@ -1,16 +1,24 @@
 // The client side of the server's control socket (control-server.ts): finds
-// a running server on a data directory and asks it for status or a run.
+// a running server on a data directory and asks it for status, a run, or a
+// reload of its configuration.
 
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { SafeholdError } from '../core/errors.ts';
 import type { ErrorCode } from '../core/errors.ts';
+import type { ConfigGeneration } from '../config/generation.ts';
+import type { ConfigDiff } from '../config/config-diff.ts';
 
 export interface ControlClient {
-  status(): Promise<{ pid: number } & Record<string, unknown>>;
-  /** Runs a plan on the server and waits for the run to end. */
-  runPlan(name: string): Promise<{ run: unknown; tasks: unknown[]; server: number }>;
+  status(): Promise<{ pid: number; config: ConfigGeneration } & Record<string, unknown>>;
+  /** Runs a plan on the server and waits for the run to end; `config` is the configuration it ran under. */
+  runPlan(
+    name: string,
+    opts?: { ignoreWindow?: { by: string } },
+  ): Promise<{ run: unknown; tasks: unknown[]; server: number; config: ConfigGeneration }>;
+  /** Has the server load its configuration file again; a CONFIG error when the file is not valid (nothing changed). */
+  reload(): Promise<{ generation: ConfigGeneration; diff: ConfigDiff; summary: string; server: number }>;
 }
 
 export function socketPathFor(dataDir: string): string {
@@ -22,8 +30,13 @@ export async function connectControl(socketPath: string): Promise<ControlClient 
   if (!fs.existsSync(socketPath)) return null;
   const client: ControlClient = {
     status: () => call(socketPath, 'GET', '/v1/status') as ReturnType<ControlClient['status']>,
-    runPlan: (name) =>
-      call(socketPath, 'POST', `/v1/plans/${encodeURIComponent(name)}/run`) as ReturnType<ControlClient['runPlan']>,
+    runPlan: (name, opts) =>
+      call(
+        socketPath,
+        'POST',
+        `/v1/plans/${encodeURIComponent(name)}/run${opts?.ignoreWindow ? `?ignoreWindow=${encodeURIComponent(opts.ignoreWindow.by)}` : ''}`,
+      ) as ReturnType<ControlClient['runPlan']>,
+    reload: () => call(socketPath, 'POST', '/v1/config/reload') as ReturnType<ControlClient['reload']>,
   };
   try {
     await call(socketPath, 'GET', '/v1/status', 5000);

@@ -1,7 +1,8 @@
 // The server's control socket: a Unix domain socket in the data directory
 // (mode 0600, so only the server's user may use it) speaking JSON over HTTP.
 // `safehold plan run` uses it to hand a run to a running server instead of
-// running it in-process. With --listen, the REST API (src/api/http: tokens and
+// running it in-process, `safehold server reload` to have the server load its
+// configuration again. With --listen, the REST API (src/api/http: tokens and
 // roles, OpenAPI, /metrics) is served on TCP.
 
 import fs from 'node:fs';
@@ -10,7 +11,6 @@ import type { AddressInfo } from 'node:net';
 import { SafeholdError, isSafeholdError } from '../core/errors.ts';
 import type { ServerCore } from '../scheduler/server-core.ts';
 import type { Catalog } from '../catalog/catalog.ts';
-import type { Config } from '../config/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { connectControl } from './control-client.ts';
 import { buildApiApp } from './http/app.ts';
@@ -18,9 +18,12 @@ import type { ApiApp, ApiDeps } from './http/app.ts';
 import { auditTo, createAuthenticator } from './auth/index.ts';
 import { startRepoSizeSampling } from './http/repo-size-sampler.ts';
 
-/** What the REST API on --listen needs besides the core and the catalog; auth and audit default to the catalog's. */
+/**
+ * What the REST API on --listen needs besides the core and the catalog; auth
+ * and audit default to the catalog's. Routes read the configuration from the
+ * core (core.config), so they see a reload.
+ */
 export interface ApiOptions {
-  config: Config;
   clock: Clock;
   log(line: object): void;
   metrics?: ApiDeps['metrics'];
@@ -37,7 +40,13 @@ export interface ControlServer {
 
 type Handler = (req: http.IncomingMessage, parts: string[]) => Promise<{ status: number; body: unknown }>;
 
-const STATUS_OF: Partial<Record<string, number>> = { NOT_FOUND: 404, USAGE: 400, CANCELLED: 503, LOCKED: 409 };
+const STATUS_OF: Partial<Record<string, number>> = {
+  NOT_FOUND: 404,
+  USAGE: 400,
+  CONFIG: 422,
+  CANCELLED: 503,
+  LOCKED: 409,
+};
 
 export async function startControlServer(
   core: ServerCore,
@@ -55,8 +64,17 @@ export async function startControlServer(
       parts[1] === 'plans' &&
       parts[3] === 'run'
     ) {
-      const r = await core.runNow(decodeURIComponent(parts[2]!));
-      return { status: 200, body: { run: catalog.planRuns().getRun(r.id), tasks: r.tasks, server: process.pid } };
+      // ?ignoreWindow=WHO: an emergency run past the maintenance window, asked by WHO (plan run --ignore-window).
+      const by = new URL(req.url ?? '/', 'http://control').searchParams.get('ignoreWindow');
+      const r = await core.runNow(decodeURIComponent(parts[2]!), by ? { ignoreWindow: { by } } : {});
+      return {
+        status: 200,
+        body: { run: catalog.planRuns().getRun(r.id), tasks: r.tasks, server: process.pid, config: core.generation },
+      };
+    }
+    if (req.method === 'POST' && parts.join('/') === 'v1/config/reload') {
+      const r = await core.reload();
+      return { status: 200, body: { ...r, server: process.pid } };
     }
     return {
       status: 404,
@@ -90,7 +108,9 @@ export async function startControlServer(
       api = await buildApiApp({
         core,
         catalog,
-        config: a.config,
+        get config() {
+          return core.config;
+        },
         clock: a.clock,
         log: a.log,
         auth: a.auth ?? createAuthenticator(catalog, a.clock),
@@ -105,7 +125,9 @@ export async function startControlServer(
     listening = `${addr.address}:${addr.port}`;
   }
   // Repository sizes for the console's chart: sampled hourly while the server runs.
-  const sampling = opts.api ? startRepoSizeSampling(catalog.path, opts.api.config, opts.api.clock, opts.api.log) : null;
+  const sampling = opts.api
+    ? startRepoSizeSampling(catalog.path, () => core.config, opts.api.clock, opts.api.log)
+    : null;
   return {
     socketPath: opts.socketPath,
     listening,

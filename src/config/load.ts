@@ -9,6 +9,7 @@ import { SafeholdError, readFailureReason } from '../core/errors.ts';
 import { compileConfig, deepFreeze } from './compile.ts';
 import { configError, errorFromLines, errorMap, problemsFromIssues } from './problems.ts';
 import type { Problem } from './problems.ts';
+import { contentHash } from './generation.ts';
 import { configSchema } from './schema.ts';
 import type { Config } from './types.ts';
 import { parseYaml } from './yaml-source.ts';
@@ -54,7 +55,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const { config, problems } = compileConfig(parsed.data, nodePath.resolve(file), env);
   if (problems.length > 0) throw configError(file, src, problems);
-  return deepFreeze(config);
+  return deepFreeze({ ...config, hash: contentHash(text) });
 }
 
 /** '__proto__' as a key (which maps would silently drop) is an error wherever it appears. */

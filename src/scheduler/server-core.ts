@@ -5,10 +5,18 @@
 // scheduled run coalesced when the previous run of its plan is still queued
 // or running, recovery at start (dead runs failed and retried per policy,
 // quiesces undone, their leases released), a periodic sweep of stale leases,
-// and a graceful stop: no new runs, running tasks get the shutdown grace,
-// then are cancelled (cleanup runs), locks are released.
+// a reload of the configuration (loaded and checked first, then swapped at
+// once: the schedules start again from the new plans, runs already queued or
+// running finish with the configuration they were given), and a graceful
+// stop: no new runs, running tasks get the shutdown grace, then are cancelled
+// (cleanup runs), locks are released.
 
 import type { Config, Plan } from '../config/types.ts';
+import { loadConfig } from '../config/load.ts';
+import { generationOf } from '../config/generation.ts';
+import type { ConfigGeneration } from '../config/generation.ts';
+import { describeDiff, diffConfig } from '../config/config-diff.ts';
+import type { ConfigDiff } from '../config/config-diff.ts';
 import type { Clock } from '../core/clock.ts';
 import type { AlertEvent } from '../core/alert-event.ts';
 import { SafeholdError } from '../core/errors.ts';
@@ -22,6 +30,7 @@ import { runPlan } from '../plans/run/runner.ts';
 import type { PlanRunResult } from '../plans/run/runner.ts';
 import { attemptTimes } from '../plans/run/retry.ts';
 import { Scheduler } from './scheduler.ts';
+import { sweepStaleLeases } from './lease-sweep.ts';
 
 export interface ServerCoreOptions {
   config: Config;
@@ -36,13 +45,28 @@ export interface ServerCoreOptions {
   pollMs?: number;
   /** How often stale leases are swept (default 1 min). */
   sweepMs?: number;
+  /** Loads the configuration file again at a reload (default loadConfig). */
+  loadConfig?: (file: string) => Config;
+}
+
+/** What a successful reload did. */
+export interface ConfigReload {
+  generation: ConfigGeneration;
+  diff: ConfigDiff;
+  /** The log line: "configuration reloaded from F: 3 plans (1 added, 0 changed, 0 removed)". */
+  summary: string;
 }
 
 interface Job {
   plan: Plan;
+  /** The configuration and targets the run was asked under; a reload does not change them. */
+  config: Config;
+  targets: PlanTarget[];
   trigger: RunTrigger;
   scheduledFor?: number;
   retryOf?: PlanRunRecord;
+  /** An on-demand run asked to ignore the maintenance window, and by whom. */
+  ignoreWindow?: { by: string };
   resolve(r: PlanRunResult): void;
   reject(e: unknown): void;
   runId?: string;
@@ -54,26 +78,45 @@ export class ServerCore {
   private readonly active = new Set<Job>();
   private readonly cancel = new AbortController();
   private readonly idle = new Set<() => void>();
-  private readonly scheduler: Scheduler;
-  private readonly targets: PlanTarget[];
+  private scheduler: Scheduler;
+  private targets: PlanTarget[];
+  private live: { config: Config; generation: ConfigGeneration };
+  private reloading: Promise<unknown> = Promise.resolve();
   private sweeper: AbortController | null = null;
+  private started = false;
   private stopping = false;
   readonly startedAt: number;
 
   constructor(opts: ServerCoreOptions) {
     this.opts = opts;
     this.startedAt = opts.clock.now();
+    this.live = { config: opts.config, generation: generationOf(opts.config, 1, this.startedAt) };
     this.targets = opts.targets ?? buildTargets(opts.config);
-    this.scheduler = new Scheduler({
-      plans: Object.values(opts.config.plans),
-      clock: opts.clock,
+    this.scheduler = this.schedulerFor(opts.config);
+  }
+
+  /** The configuration in force now (the newest one loaded). */
+  get config(): Config {
+    return this.live.config;
+  }
+
+  /** Which configuration is in force: file, content hash, load time, reload count. */
+  get generation(): ConfigGeneration {
+    return this.live.generation;
+  }
+
+  private schedulerFor(config: Config): Scheduler {
+    return new Scheduler({
+      plans: Object.values(config.plans),
+      clock: this.opts.clock,
       onDue: (p, at, missed) => this.due(p, at, missed),
     });
   }
 
   /** Recovers what a dead process left, queues retries of its scheduled runs, starts the schedules and the lease sweep. */
   async start(): Promise<void> {
-    const { catalog, config } = this.opts;
+    const { catalog } = this.opts;
+    const config = this.config;
     const store = catalog.planRuns();
     const rec = await recoverAbandoned(store, this.targets, this.leases());
     for (const q of rec.repaired) this.opts.alert(quiesceRepairedAlert(q));
@@ -90,6 +133,7 @@ export class ServerCore {
       );
       this.retryAbandoned(dead);
     }
+    this.started = true;
     this.scheduler.start();
     this.sweepLoop();
     this.opts.log(
@@ -98,20 +142,38 @@ export class ServerCore {
     );
   }
 
-  /** An on-demand run, queued behind the parallel limit; resolves when it has finished. */
-  runNow(planName: string): Promise<PlanRunResult> & { runId: () => string | undefined } {
-    const plan = this.opts.config.plans[planName];
+  /**
+   * An on-demand run, queued behind the parallel limit; resolves when it has
+   * finished. `drillOnly`: only the plan's drill activities (USAGE when it has none).
+   */
+  runNow(
+    planName: string,
+    opts: { drillOnly?: boolean; ignoreWindow?: { by: string } } = {},
+  ): Promise<PlanRunResult> & { runId: () => string | undefined } {
+    const config = this.config;
+    const plan = config.plans[planName];
     let job: Job | undefined;
     const p = new Promise<PlanRunResult>((resolve, reject) => {
       if (!plan)
         return reject(
           new SafeholdError(
             'NOT_FOUND',
-            `no plan '${planName}' (plans: ${Object.keys(this.opts.config.plans).join(', ') || 'none'})`,
+            `no plan '${planName}' in the server's configuration ${config.file} (loaded ${formatTime(this.generation.loadedAt)}; plans: ${Object.keys(config.plans).join(', ') || 'none'})`,
           ),
         );
       if (this.stopping) return reject(new SafeholdError('CANCELLED', 'the server is shutting down'));
-      job = { plan, trigger: 'on-demand', resolve, reject };
+      job = { plan, config, targets: this.targets, trigger: 'on-demand', resolve, reject };
+      if (opts.ignoreWindow) job.ignoreWindow = opts.ignoreWindow;
+      if (opts.drillOnly) {
+        // Only the plan's drill activities: the run uses a copy of the configuration with the plan narrowed.
+        const drills = plan.activities.filter((a) => a.kind === 'drill');
+        if (drills.length === 0)
+          return reject(
+            new SafeholdError('USAGE', `plan '${planName}' has no drill activity: there is no drill to run`),
+          );
+        job.plan = { ...plan, activities: drills };
+        job.config = { ...config, plans: { ...config.plans, [planName]: job.plan } };
+      }
       this.queue.push(job);
       this.pump();
     });
@@ -125,7 +187,54 @@ export class ServerCore {
       running: [...this.active].map((j) => ({ plan: j.plan.name, trigger: j.trigger, runId: j.runId ?? null })),
       queued: this.queue.map((j) => ({ plan: j.plan.name, trigger: j.trigger })),
       next: Object.fromEntries(this.scheduler.next),
+      config: this.generation,
     };
+  }
+
+  /**
+   * Loads the configuration file again and, when it is valid, puts it in
+   * force at once: new on-demand and scheduled runs use it, the schedules
+   * start again from its plans. Runs already queued or running keep theirs.
+   * When it is not valid, nothing changes: the error (every problem, naming
+   * the file) is logged and thrown. Reloads run one at a time.
+   */
+  reload(): Promise<ConfigReload> {
+    const r = this.reloading.then(() => this.reloadNow());
+    this.reloading = r.catch(() => {});
+    return r;
+  }
+
+  private async reloadNow(): Promise<ConfigReload> {
+    if (this.stopping) throw new SafeholdError('CANCELLED', 'the server is shutting down');
+    const old = this.live;
+    const file = old.config.file;
+    let next: Config;
+    let targets: PlanTarget[];
+    try {
+      next = (this.opts.loadConfig ?? loadConfig)(file);
+      targets = this.opts.targets ?? buildTargets(next);
+    } catch (e) {
+      this.opts.log(
+        'error',
+        `configuration not reloaded from ${file}; still running the one loaded at ${formatTime(old.generation.loadedAt)}: ${e instanceof Error ? e.message : String(e)}`,
+        { file, generation: old.generation.number },
+      );
+      throw e;
+    }
+    const diff = diffConfig(old.config, next);
+    const generation = generationOf(next, old.generation.number + 1, this.opts.clock.now());
+    this.live = { config: next, generation };
+    this.targets = targets;
+    const stale = this.scheduler;
+    this.scheduler = this.schedulerFor(next);
+    await stale.stop();
+    if (this.started && !this.stopping) this.scheduler.start();
+    const summary = `configuration reloaded from ${file}: ${describeDiff(diff)}`;
+    this.opts.log('info', summary, { file, generation: generation.number, hash: generation.hash });
+    if (diff.restartOnly.length > 0)
+      this.opts.log('warn', `${diff.restartOnly.join(' and ')} changed: in force only after the server restarts`);
+    this.pump();
+    return { generation, diff, summary };
   }
 
   /** Resolves when nothing is running or queued (tests). */
@@ -156,7 +265,7 @@ export class ServerCore {
   }
 
   private leases() {
-    const s = this.opts.config.settings;
+    const s = this.config.settings;
     return this.opts.catalog.leases({ maxAgeMs: s.lockMaxAgeMs, heartbeatTimeoutMs: s.lockHeartbeatTimeoutMs });
   }
 
@@ -175,7 +284,7 @@ export class ServerCore {
         plan: plan.name,
         scheduledFor: dueAt,
         into,
-        configFile: this.opts.config.file,
+        configFile: this.config.file,
       });
       this.opts.log(
         'info',
@@ -184,12 +293,12 @@ export class ServerCore {
       );
       return;
     }
-    this.enqueue({ plan, trigger: 'scheduled', scheduledFor: dueAt });
+    this.enqueue({ plan, config: this.config, targets: this.targets, trigger: 'scheduled', scheduledFor: dueAt });
   }
 
   /** A dead scheduled run is retried when its retry window (from its due time) is still open. */
   private retryAbandoned(dead: PlanRunRecord): void {
-    const plan = this.opts.config.plans[dead.plan];
+    const plan = this.config.plans[dead.plan];
     const store = this.opts.catalog.planRuns();
     if (!plan || store.hasRetry(dead.id)) return;
     // The policy of the chain's first run: on-demand runs are retried only when the plan gives them a policy.
@@ -223,6 +332,8 @@ export class ServerCore {
     this.opts.log('info', `retrying run ${dead.id.slice(0, 8)} of plan ${plan.name} (due ${formatTime(start)})`);
     this.enqueue({
       plan,
+      config: this.config,
+      targets: this.targets,
       trigger: 'retry',
       ...(first.scheduledFor !== null ? { scheduledFor: first.scheduledFor } : {}),
       retryOf: store.getRun(dead.id)!,
@@ -240,7 +351,7 @@ export class ServerCore {
   }
 
   private pump(): void {
-    while (!this.stopping && this.active.size < this.opts.config.settings.maxParallelRuns && this.queue.length > 0) {
+    while (!this.stopping && this.active.size < this.config.settings.maxParallelRuns && this.queue.length > 0) {
       const job = this.queue.shift()!;
       this.active.add(job);
       void this.execute(job).finally(() => {
@@ -257,18 +368,19 @@ export class ServerCore {
   private async execute(job: Job): Promise<void> {
     try {
       const r = await runPlan({
-        config: this.opts.config,
+        config: job.config,
         plan: job.plan.name,
         trigger: job.trigger,
         catalog: this.opts.catalog,
         clock: this.opts.clock,
-        targets: this.targets,
+        targets: job.targets,
         signal: this.cancel.signal,
         alert: this.opts.alert,
         skipRecovery: true,
         ...(this.opts.pollMs !== undefined ? { pollMs: this.opts.pollMs } : {}),
         ...(job.scheduledFor !== undefined ? { scheduledFor: job.scheduledFor } : {}),
         ...(job.retryOf ? { retryOf: job.retryOf } : {}),
+        ...(job.ignoreWindow ? { ignoreWindow: job.ignoreWindow } : {}),
         onStart: (id) => {
           job.runId = id;
           this.opts.log('info', `plan ${job.plan.name}: run ${id.slice(0, 8)} started (${job.trigger})`, { run: id });
@@ -303,37 +415,6 @@ export class ServerCore {
 
   /** Clears leases past their maximum age or heartbeat; logs and alerts each. */
   sweep(): void {
-    let cleared;
-    try {
-      cleared = this.leases().sweep();
-    } catch (e) {
-      this.opts.log('warn', `lease sweep failed: ${e instanceof Error ? e.message : String(e)}`);
-      return;
-    }
-    for (const c of cleared) {
-      const l = c.lease;
-      const why =
-        c.why === 'max-age'
-          ? 'older than the maximum age'
-          : c.why === 'heartbeat'
-            ? 'its heartbeat stopped'
-            : 'its process is gone';
-      this.opts.log(
-        'warn',
-        `cleared the lock on ${l.scope} held by ${l.runId ? `run ${l.runId.slice(0, 8)}` : l.holder} since ${formatTime(l.createdAt)}: ${why}`,
-      );
-      this.opts.alert({
-        event: 'stale-lock-cleared',
-        severity: 'warning',
-        summary: `lock on ${l.scope} cleared: ${why}`,
-        details: {
-          scope: l.scope,
-          holder: l.holder,
-          runId: l.runId,
-          ageMs: this.opts.clock.now() - l.createdAt,
-          why: c.why,
-        },
-      });
-    }
+    sweepStaleLeases(() => this.leases(), this.opts);
   }
 }

@@ -53,10 +53,11 @@ function formatValue(v: number): string {
 /** Sizes of each repository destination's data/ directory, recomputed at most once a minute. */
 export class RepoSizes {
   private cache: { at: number; sizes: [string, number][] } | null = null;
-  private readonly config: Config;
+  /** The configuration in force (read at each measurement: the server's changes at a reload). */
+  private readonly config: () => Config;
   private readonly clock: Clock;
 
-  constructor(config: Config, clock: Clock) {
+  constructor(config: () => Config, clock: Clock) {
     this.config = config;
     this.clock = clock;
   }
@@ -65,7 +66,7 @@ export class RepoSizes {
     const now = this.clock.now();
     if (this.cache && now - this.cache.at < SIZE_CACHE_MS) return this.cache.sizes;
     const sizes: [string, number][] = [];
-    for (const d of Object.values(this.config.destinations)) {
+    for (const d of Object.values(this.config().destinations)) {
       if (d.type === 'repository') sizes.push([d.name, await dirSize(path.join(d.path, 'data'))]);
     }
     this.cache = { at: now, sizes };
@@ -158,7 +159,7 @@ export async function renderMetrics(ctx: RouteContext, sizes: RepoSizes): Promis
 export function metricsRoute(app: ApiApp, ctx: RouteContext): void {
   const m = ctx.deps.metrics;
   if (!m.enabled) return;
-  const sizes = new RepoSizes(ctx.deps.config, ctx.deps.clock);
+  const sizes = new RepoSizes(() => ctx.deps.config, ctx.deps.clock);
   app.get(
     '/metrics',
     {

@@ -13,7 +13,7 @@ export const SAMPLE_EVERY_MS = 3_600_000;
 
 /** Measures every repository destination now and records one sample each; returns what was recorded. */
 export async function sampleRepoSizes(store: RepoSizeStore, config: Config, clock: Clock): Promise<[string, number][]> {
-  const sizes = await new RepoSizes(config, clock).get();
+  const sizes = await new RepoSizes(() => config, clock).get();
   const at = clock.now();
   for (const [name, bytes] of sizes) store.record(name, bytes, at);
   return sizes;
@@ -25,11 +25,12 @@ export interface Sampling {
 
 /**
  * Samples at once, then every `everyMs` (real time; the timer does not keep
- * the process alive). A failed sample is logged and the next one tried.
+ * the process alive). `config` may be a getter: the server's reads the
+ * configuration in force at each sample. A failed sample is logged and the next one tried.
  */
 export function startRepoSizeSampling(
   catalogPath: string,
-  config: Config,
+  config: Config | (() => Config),
   clock: Clock,
   log: (line: object) => void,
   everyMs = SAMPLE_EVERY_MS,
@@ -37,7 +38,7 @@ export function startRepoSizeSampling(
   const store = RepoSizeStore.open(catalogPath, clock);
   let busy: Promise<unknown> = Promise.resolve();
   const tick = () => {
-    busy = sampleRepoSizes(store, config, clock).catch((e: unknown) => {
+    busy = sampleRepoSizes(store, typeof config === 'function' ? config() : config, clock).catch((e: unknown) => {
       log({
         time: new Date(clock.now()).toISOString(),
         level: 'error',

@@ -41,7 +41,8 @@ export interface AuditEntry {
 export interface ApiDeps {
   core: ServerCore | null;
   catalog: Catalog;
-  config: Config;
+  /** The configuration in force; the server's is a getter that changes at a reload: read it per request, never keep it. */
+  readonly config: Config;
   auth: Authenticator;
   audit(e: AuditEntry): void;
   metrics: { enabled: boolean; protect: boolean };

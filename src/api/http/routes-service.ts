@@ -1,5 +1,6 @@
 // Service routes: health (no auth), the OpenAPI document (no auth) and the
-// server's status (queue, running runs, next due times).
+// server's status (queue, running runs, next due times, the configuration in
+// force).
 
 import { z } from 'zod';
 import { HttpError } from './errors.ts';
@@ -14,6 +15,14 @@ const statusSchema = z
     running: z.array(z.object({ plan: z.string(), trigger: z.string(), runId: z.string().nullable() })),
     queued: z.array(z.object({ plan: z.string(), trigger: z.string() })),
     next: z.record(z.string(), z.number().nullable()).describe('plan → next due time (ms since the epoch)'),
+    config: z
+      .object({
+        number: z.number().describe('1 for the configuration the server started with, one more per reload'),
+        file: z.string(),
+        hash: z.string().nullable().describe("sha256 of the file's text as loaded"),
+        loadedAt: z.number().describe('when it was loaded (ms since the epoch)'),
+      })
+      .describe('the configuration in force (safehold server reload, or SIGHUP, loads it again)'),
   })
   .meta({ id: 'ServerStatus' });
 
@@ -44,7 +53,12 @@ export function serviceRoutes(app: ApiApp, ctx: RouteContext): void {
     '/api/status',
     {
       schema: {
-        ...op('getStatus', 'service', 'viewer', 'the scheduler: running and queued runs, next due times'),
+        ...op(
+          'getStatus',
+          'service',
+          'viewer',
+          'the scheduler: running and queued runs, next due times, the configuration in force',
+        ),
         response: { 200: statusSchema, ...errorResponses },
       },
     },
@@ -58,6 +72,7 @@ export function serviceRoutes(app: ApiApp, ctx: RouteContext): void {
         running: s.running,
         queued: s.queued,
         next: s.next as Record<string, number | null>,
+        config: s.config,
       };
     },
   );
