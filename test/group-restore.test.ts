@@ -202,3 +202,124 @@ describe('safe restore of a group (S7)', () => {
     assert.equal(fs.readFileSync(path.join(conf, 'app.ini'), 'utf8'), 'mode = v2\n');
   });
 });
+
+describe('group restore: the plan, the dry run, live data and the hooks', () => {
+  it('a dry run changes nothing (files, hooks, repository) and lists what the real run then does', async (t) => {
+    const { w, conf, data, hooks } = await world(t);
+    assert.equal(
+      (await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog })).status,
+      'succeeded',
+    );
+    fs.writeFileSync(path.join(conf, 'app.ini'), 'mode = v2\n');
+    fs.mkdirSync(path.join(data, 'cache'));
+    fs.writeFileSync(path.join(data, 'cache', 'x.tmp'), 'x');
+    fs.writeFileSync(path.join(data, 'stray.tmp'), 'left by v2\n');
+    const hooksBefore = hooks();
+    const snapsBefore = (await listSnapshots(await openRepo(w))).length;
+    let asked = 0;
+    const dry = await restore(w, {
+      dryRun: true,
+      confirm: async () => {
+        asked++;
+        return true;
+      },
+    }).p;
+    assert.equal(dry.ok, true, JSON.stringify(dry));
+    assert.equal(dry.dryRun, true);
+    assert.equal(asked, 0, 'a dry run asks nothing');
+    assert.deepEqual(hooks(), hooksBefore, 'no hook ran');
+    assert.equal(fs.readFileSync(path.join(conf, 'app.ini'), 'utf8'), 'mode = v2\n');
+    assert.ok(fs.existsSync(path.join(data, 'stray.tmp')) && fs.existsSync(path.join(data, 'cache', 'x.tmp')));
+    assert.equal((await listSnapshots(await openRepo(w))).length, snapsBefore, 'no safety backup was taken');
+    assert.deepEqual([dry.safety, dry.safetyState, dry.restored], [null, 'not-reached', []]);
+    const plan = dry.plan!;
+    assert.equal(plan.touchesLive, true);
+    assert.equal(plan.refusal, null);
+    assert.deepEqual(
+      plan.hooks.map((h) => [h.step, h.hook, h.runs]),
+      [
+        ['stop', 'stop', true],
+        ['check', 'check', true],
+        ['cleanup', 'cleanup', false],
+        ['start', 'start', true],
+      ],
+    );
+    assert.match(plan.hooks[2]!.why, /taken offline/);
+    assert.deepEqual([plan.safetyBackup.runs, [...plan.safetyBackup.saves].sort()], [true, [conf, data].sort()]);
+    const byUnit = Object.fromEntries(plan.files.map((f) => [f.unit, f]));
+    assert.deepEqual(byUnit.conf!.places, [conf]);
+    assert.deepEqual([byUnit.conf!.deleteCount, byUnit.conf!.replaces], [0, 2], 'conf/ and app.ini replaced');
+    assert.deepEqual(byUnit.data!.deletes, [path.join(data, 'cache/'), path.join(data, 'stray.tmp')]);
+    assert.equal(byUnit.data!.deleteCount, 3, 'cache/, cache/x.tmp and stray.tmp');
+    // The real run follows the same plan.
+    const real = await restore(w, { confirm: async () => true }).p;
+    assert.equal(real.ok, true, JSON.stringify(real));
+    assert.deepEqual(real.plan, plan);
+    assert.equal(real.safetyState, 'taken');
+    assert.ok(!fs.existsSync(path.join(data, 'stray.tmp')) && !fs.existsSync(path.join(data, 'cache')));
+  });
+
+  it('over live data the caller is asked first: a "no" stops with nothing changed; a dry run by a caller who may not is refused in the plan', async (t) => {
+    const { w, conf, hooks } = await world(t);
+    assert.equal(
+      (await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog })).status,
+      'succeeded',
+    );
+    fs.writeFileSync(path.join(conf, 'app.ini'), 'mode = v2\n');
+    const hooksBefore = hooks();
+    let seen: string[] = [];
+    await assert.rejects(
+      restore(w, {
+        confirm: async (p) => {
+          seen = p.overLiveData;
+          return false;
+        },
+      }).p,
+      (e: Error & { code?: string }) => e.code === 'CANCELLED' && /not confirmed: nothing was changed/.test(e.message),
+    );
+    assert.ok(
+      seen.some((h) => h.includes('files of HOST/conf')),
+      seen.join(),
+    );
+    assert.deepEqual(hooks(), hooksBefore);
+    assert.equal(fs.readFileSync(path.join(conf, 'app.ini'), 'utf8'), 'mode = v2\n');
+    const dry = await restore(w, { dryRun: true, allowLive: false }).p;
+    assert.equal(dry.ok, false);
+    assert.match(dry.plan!.refusal!, /would overwrite live data .*needs the admin role/);
+    await assert.rejects(restore(w, { allowLive: false }).p, /needs the admin role/);
+    assert.equal(fs.readFileSync(path.join(conf, 'app.ini'), 'utf8'), 'mode = v2\n');
+  });
+
+  it('into new places (--files-to) no hook runs and nobody is asked; the plan and the log say why; no safety backup needed', async (t) => {
+    const { w, conf, hooks } = await world(t);
+    assert.equal(
+      (await runPlan({ config: w.config, plan: 'nightly', trigger: 'on-demand', catalog: w.catalog })).status,
+      'succeeded',
+    );
+    const hooksBefore = hooks();
+    const elsewhere = path.join(w.dir, 'elsewhere');
+    let asked = false;
+    const { p, steps } = restore(w, {
+      filesTo: elsewhere,
+      confirm: async () => {
+        asked = true;
+        return false;
+      },
+    });
+    const r = await p;
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(asked, false);
+    assert.deepEqual(hooks(), hooksBefore, 'stop, check and start did not run');
+    assert.equal(r.plan!.touchesLive, false);
+    assert.ok(r.plan!.hooks.every((h) => !h.runs));
+    for (const step of ['stop', 'check', 'start'] as const)
+      assert.ok(
+        steps.some(([s, m]) => s === step && /not run: the restore touches no live data/.test(m)),
+        `${step} logged as not run`,
+      );
+    assert.deepEqual([r.safety, r.safetyState], [null, 'not-needed']);
+    assert.equal(fs.readFileSync(path.join(elsewhere, conf, 'app.ini'), 'utf8'), 'mode = v1\n');
+    const off = await restore(w, { filesTo: path.join(w.dir, 'elsewhere2'), safetyBackup: false }).p;
+    assert.deepEqual([off.ok, off.safetyState], [true, 'off']);
+  });
+});

@@ -12,6 +12,8 @@ interface Outcome<T> {
   /** The live data overwritten (empty: new places only). */
   live: readonly string[];
   safety: string | null;
+  /** Instead of the live-data decision (a dry run decides nothing). */
+  decision?: string;
 }
 
 /** Runs a restore flow and records its decision in the request's audit entry, refused or not. */
@@ -24,9 +26,10 @@ export async function auditedRestore<T>(
   try {
     const o = await run();
     const decision =
-      o.live.length === 0
+      o.decision ??
+      (o.live.length === 0
         ? 'new places only'
-        : `over live data (${o.live.join('; ')}), safety backup ${o.safety ?? 'none needed'}`;
+        : `over live data (${o.live.join('; ')}), safety backup ${o.safety ?? 'none needed'}`);
     ctx.auditDetail(req, `${what}: ${o.detail}; ${decision}`);
     return o.result;
   } catch (e) {

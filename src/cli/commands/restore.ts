@@ -14,7 +14,7 @@ export const restoreCommand: Command = {
   name: 'restore',
   summary: 'restore a snapshot (or part of it) into a directory',
   usage: `safehold restore SNAPSHOT|latest --target DIR [--include PATH]...
-       safehold restore --group NAME --from DEST [--snapshot GROUPRUN|latest] [--into-suffix S] [--files-to DIR] [--force] [--no-safety-backup] [--config FILE]
+       safehold restore --group NAME --from DEST [--snapshot GROUPRUN|latest] [--into-suffix S] [--files-to DIR] [--force] [--no-safety-backup] [--dry-run] [--yes] [--config FILE]
 
   --target DIR     where to restore; backed-up absolute paths are recreated under DIR
   --include PATH   restore only this path of the snapshot (and what is below it; repeatable)
@@ -23,7 +23,11 @@ export const restoreCommand: Command = {
                    (refused unless --force), safety backup, databases, files, cleanup
                    hook (backups taken online), start hook; see docs/databases.md
   --into-suffix S  restore databases as <name>S instead of over the originals
-  --files-to DIR   restore the group's files under DIR instead of their places`,
+  --files-to DIR   restore the group's files under DIR instead of their places
+  --dry-run        print what the group restore would stop, save, replace and remove,
+                   and which hooks run; change nothing (--json: the same plan)
+  --yes            over live data the group restore asks to type the group's name
+                   on a terminal; --yes goes ahead without asking (needed without one)`,
   options: {
     target: { type: 'string', short: 't' },
     include: { type: 'string', multiple: true, short: 'i' },
@@ -34,11 +38,14 @@ export const restoreCommand: Command = {
     'files-to': { type: 'string' },
     force: { type: 'boolean' },
     'no-safety-backup': { type: 'boolean' },
-    config: { type: 'string', short: 'c' },
+    'dry-run': { type: 'boolean' },
+    yes: { type: 'boolean' },
   },
   async run(ctx) {
     const { positionals, values, out } = ctx;
     if (str(values, 'group') !== undefined) return restoreGroupFromFlags(ctx);
+    if (values['dry-run'] === true || values.yes === true)
+      throw new SafeholdError('USAGE', '--dry-run and --yes are options of restore --group');
     if (positionals.length !== 1) throw new SafeholdError('USAGE', 'give exactly one snapshot id (or latest)');
     const target = str(values, 'target');
     if (!target) throw new SafeholdError('USAGE', 'restore needs --target DIR');

@@ -9,7 +9,10 @@
 // What is deleted and written comes from the configuration (the group's
 // members and their configured paths), never from what a snapshot claims
 // (restore-items.ts chooses it); a restore over live data (live-data.ts)
-// needs `allowLive` and always takes the safety backup. The options and the
+// needs `allowLive` and always takes the safety backup. Every step follows
+// the plan worked out first (group-restore-plan.ts), which a dry run returns
+// without touching anything; the hooks run only when the restore touches
+// live data, and a caller's `confirm` is asked then. The options and the
 // result are in restore-types.ts.
 
 import path from 'node:path';
@@ -23,12 +26,24 @@ import { openStreamSnapshot } from '../../engine/restore/stream-reader.ts';
 import { describeHookResult, hookFailed, runHook } from '../hooks/hooks.ts';
 import type { HookPhase } from '../hooks/hooks.ts';
 import { safetyBackup } from './safety-backup.ts';
-import { requireLiveAllowed } from './live-data.ts';
-import { liveHits, preflight, restoreItems, selectGroupRun } from './restore-items.ts';
+import { planGroupRestore } from './group-restore-plan.ts';
 import type { RestoreItem } from './restore-items.ts';
-import type { GroupRestoreOptions, GroupRestoreResult, RestoredItem, RestoreStep } from './restore-types.ts';
+import type {
+  GroupRestoreOptions,
+  GroupRestorePlan,
+  GroupRestoreResult,
+  RestoredItem,
+  RestoreStep,
+} from './restore-types.ts';
 
-export type { GroupRestoreOptions, GroupRestoreResult, RestoredItem, RestoreStep } from './restore-types.ts';
+export type {
+  GroupRestoreOptions,
+  GroupRestorePlan,
+  GroupRestoreResult,
+  RestoredItem,
+  RestoreStep,
+  SafetyState,
+} from './restore-types.ts';
 
 class StepFailed extends Error {
   readonly step: RestoreStep;
@@ -51,63 +66,44 @@ export async function restoreGroup(o: GroupRestoreOptions): Promise<GroupRestore
     restored: [],
     rollback: null,
     overLiveData: [],
+    safetyState: o.safetyBackup ? 'not-reached' : 'off',
+    dryRun: o.dryRun === true,
+    plan: null,
   };
   const repo = await openDestinationRepo(dest, o.clock);
   const lock = await RepoLock.acquire(repo, false);
   try {
-    const chosen = await selectGroupRun(repo, group, o.snapshot);
-    res.groupRun = chosen.groupRun;
-    o.log(
-      'select',
-      `restoring group ${group.name} from ${chosen.groupRun} (${chosen.snapshots.length} snapshot(s), taken ${chosen.snapshots[0]!.time})`,
-    );
-    preflight(group, chosen.snapshots, o);
-    const items = restoreItems(group, chosen.snapshots, o);
-    res.overLiveData = await liveHits(items, o);
-    requireLiveAllowed(res.overLiveData, {
-      allowLive: o.allowLive,
-      safetyBackup: o.safetyBackup,
-      what: `the restore of group ${group.name}`,
-    });
-    if (res.overLiveData.length > 0)
-      o.log('select', `this restore overwrites live data: ${res.overLiveData.join('; ')}`, 'warn');
-    await hook(group.stop, 'stop', 'restore-stop', o, group);
-    if (group.check) {
-      const r = await runHook(
-        group.check,
-        { plan: `restore:${group.name}`, run: 'restore', phase: 'restore-check' },
-        { clock: o.clock, log: (l) => o.log('check', `${l.stream}: ${l.line}`) },
+    const { plan, items, snapshots, refusal } = await planGroupRestore(repo, group, o);
+    res.groupRun = plan.groupRun;
+    res.plan = plan;
+    res.overLiveData = plan.overLiveData;
+    if (o.dryRun) {
+      o.log(
+        'select',
+        `dry run: nothing was changed${plan.refusal ? `; the restore would be refused: ${plan.refusal}` : ''}`,
       );
-      if (hookFailed(r) && !o.force)
-        throw new StepFailed(
-          'check',
-          `the application is still running (${describeHookResult(group.check.name, r)}); stop it, or restore anyway with --force`,
+      res.ok = plan.refusal === null;
+      res.reason = plan.refusal;
+      return res;
+    }
+    if (refusal) throw refusal;
+    if (plan.touchesLive) {
+      o.log('select', `this restore overwrites live data: ${plan.overLiveData.join('; ')}`, 'warn');
+      if (o.confirm && !(await o.confirm(plan)))
+        throw new SafeholdError(
+          'CANCELLED',
+          `the restore of group ${group.name} was not confirmed: nothing was changed`,
         );
-      o.log('check', describeHookResult(group.check.name, r), hookFailed(r) ? 'warn' : 'info');
-    } else o.log('check', 'no check hook configured: not checked that nothing runs', 'warn');
-    if (o.safetyBackup) {
-      try {
-        const safety = await safetyBackup(
-          repo,
-          items.map((i) => i.safety),
-          group,
-          (m) => o.log('safety-backup', m),
-        );
-        res.safety = safety ? { groupRun: safety.groupRun!, snapshots: safety.snapshots } : null;
-      } catch (e) {
-        throw new StepFailed('safety-backup', e instanceof Error ? e.message : String(e));
-      }
-      if (res.safety) {
-        o.log('safety-backup', `safety backup ${res.safety.groupRun}: ${res.safety.snapshots.length} snapshot(s)`);
-        res.rollback = rollbackCommand(group, res.safety.groupRun, o);
-      } else o.log('safety-backup', 'nothing to save: every restore goes to a new name or place');
-    } else o.log('safety-backup', 'skipped (--no-safety-backup)', 'warn');
+    }
+    await hook(group.stop, plan, 'stop', 'restore-stop', o, group);
+    await checkStep(group, plan, o);
+    await safetyStep(repo, items, group, plan, o, res);
     for (const item of items.filter((x) => x.snap.kind === 'stream'))
       res.restored.push(await restoreDatabase(repo, item, o));
     for (const item of items.filter((x) => x.snap.kind === 'files'))
       res.restored.push(await restoreFiles(repo, item, o));
-    if (chosen.snapshots.some((s) => s.meta?.online)) await hook(group.cleanup, 'cleanup', 'restore-cleanup', o, group);
-    await hook(group.start, 'start', 'restore-start', o, group);
+    if (snapshots.some((s) => s.meta?.online)) await hook(group.cleanup, plan, 'cleanup', 'restore-cleanup', o, group);
+    await hook(group.start, plan, 'start', 'restore-start', o, group);
     res.ok = true;
     return res;
   } catch (e) {
@@ -126,15 +122,76 @@ export async function restoreGroup(o: GroupRestoreOptions): Promise<GroupRestore
   }
 }
 
+/** The check hook: nothing of the application may run (refused unless forced). */
+async function checkStep(group: Group, plan: GroupRestorePlan, o: GroupRestoreOptions): Promise<void> {
+  const planned = plan.hooks.find((h) => h.step === 'check')!;
+  if (!group.check || !planned.runs) {
+    o.log('check', group.check ? planned.why : 'no check hook configured: not checked that nothing runs', 'warn');
+    return;
+  }
+  const r = await runHook(
+    group.check,
+    { plan: `restore:${group.name}`, run: 'restore', phase: 'restore-check' },
+    { clock: o.clock, log: (l) => o.log('check', `${l.stream}: ${l.line}`) },
+  );
+  if (hookFailed(r) && !o.force)
+    throw new StepFailed(
+      'check',
+      `the application is still running (${describeHookResult(group.check.name, r)}); stop it, or restore anyway with --force`,
+    );
+  o.log('check', describeHookResult(group.check.name, r), hookFailed(r) ? 'warn' : 'info');
+}
+
+/** The safety backup of what the restore is about to overwrite (when asked for). */
+async function safetyStep(
+  repo: Repository,
+  items: RestoreItem[],
+  group: Group,
+  plan: GroupRestorePlan,
+  o: GroupRestoreOptions,
+  res: GroupRestoreResult,
+): Promise<void> {
+  if (!o.safetyBackup) {
+    o.log('safety-backup', 'skipped (--no-safety-backup)', 'warn');
+    return;
+  }
+  try {
+    const safety = await safetyBackup(
+      repo,
+      items.map((i) => i.safety),
+      group,
+      (m) => o.log('safety-backup', m),
+    );
+    res.safety = safety ? { groupRun: safety.groupRun!, snapshots: safety.snapshots } : null;
+  } catch (e) {
+    throw new StepFailed('safety-backup', e instanceof Error ? e.message : String(e));
+  }
+  if (res.safety) {
+    res.safetyState = 'taken';
+    o.log('safety-backup', `safety backup ${res.safety.groupRun}: ${res.safety.snapshots.length} snapshot(s)`);
+    res.rollback = rollbackCommand(group, res.safety.groupRun, o);
+  } else {
+    res.safetyState = 'not-needed';
+    o.log('safety-backup', plan.safetyBackup.runs ? 'nothing to save: what was there is gone' : plan.safetyBackup.why);
+  }
+}
+
+/** A hook step, run when the plan says so (the stop, cleanup and start hooks act on the live application). */
 async function hook(
   h: Hook | null,
-  step: RestoreStep,
+  plan: GroupRestorePlan,
+  step: 'stop' | 'cleanup' | 'start',
   phase: HookPhase,
   o: GroupRestoreOptions,
   group: Group,
 ): Promise<void> {
+  const planned = plan.hooks.find((x) => x.step === step)!;
   if (!h) {
-    o.log(step, `no ${step} hook configured`, step === 'stop' || step === 'start' ? 'warn' : 'info');
+    o.log(step, `no ${step} hook configured`, step !== 'cleanup' && plan.touchesLive ? 'warn' : 'info');
+    return;
+  }
+  if (!planned.runs) {
+    o.log(step, planned.why);
     return;
   }
   const r = await runHook(

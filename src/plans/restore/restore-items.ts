@@ -174,12 +174,9 @@ function configuredPaths(
   return [...kept].sort();
 }
 
-export async function liveHits(items: RestoreItem[], o: GroupRestoreOptions): Promise<LiveHit[]> {
-  const hits: LiveHit[] = [];
-  for (const item of items) {
-    if (item.snap.kind === 'files') hits.push(...filesLiveHits(o.config, writtenPlaces(item.root, item.paths)));
-    else if (item.snap.meta?.format === 'pg_basebackup-tar') hits.push(...filesLiveHits(o.config, [item.into]));
-    else hits.push(...(await databaseLiveHits(item.target, item.into)));
-  }
-  return hits;
+/** What live data restoring `item` writes over (empty: new names and places only). */
+export async function itemLiveHits(item: RestoreItem, o: GroupRestoreOptions): Promise<LiveHit[]> {
+  if (item.snap.kind === 'files') return filesLiveHits(o.config, writtenPlaces(item.root, item.paths));
+  if (item.snap.meta?.format === 'pg_basebackup-tar') return filesLiveHits(o.config, [item.into]);
+  return databaseLiveHits(item.target, item.into);
 }

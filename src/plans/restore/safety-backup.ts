@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Group } from '../../config/types.ts';
 import type { Repository } from '../../repo/repository.ts';
 import type { SnapshotMeta } from '../../repo/snapshot.ts';
-import { unitTags } from '../../repo/snapshot-tags.ts';
+import { groupTag, unitTags } from '../../repo/snapshot-tags.ts';
 import { backup } from '../../engine/backup/archiver.ts';
 import { backupStream } from '../../engine/backup/stream-archiver.ts';
 import { existsNoFollow } from '../../engine/restore/no-follow.ts';
@@ -53,7 +53,7 @@ async function saveItem(
   // Tagged with the unit restored (a rollback restores it under the same name or suffix).
   const unit = item.unit;
   const targetName = item.kind === 'database' ? item.target.name : item.target;
-  const tags = ['safety', ...(group ? [`group:${group.name}`] : []), ...unitTags(targetName, unit || null)];
+  const tags = ['safety', ...(group ? [groupTag(group.name)] : []), ...unitTags(targetName, unit || null)];
   if (item.kind === 'database') {
     const db = item.target.db;
     if (!db || !(await db.exists(item.into))) return null;

@@ -32,6 +32,10 @@ export interface PlaceView extends StepView {
 export interface ConfirmView {
   id: string;
   facts: readonly (Fact | null | false)[];
+  /** Shown below the facts (the group restore's plan). */
+  extra?: ReactNode;
+  /** Whether the Restore button may be pressed (default: yes). */
+  canRestore?: boolean;
 }
 
 export interface ResultView {
@@ -172,11 +176,17 @@ function ConfirmStep({ view, inPlace, busy, onBack, onRestore }: ConfirmStepProp
     <section className="card wizard" id={view.id}>
       <h2>Confirm</h2>
       <Facts items={view.facts} />
+      {view.extra}
       <div className="buttons">
         <button type="button" className="secondary" onClick={onBack} disabled={busy}>
           Back
         </button>
-        <button type="button" className={inPlace ? 'danger' : ''} onClick={onRestore} disabled={busy}>
+        <button
+          type="button"
+          className={inPlace ? 'danger' : ''}
+          onClick={onRestore}
+          disabled={busy || view.canRestore === false}
+        >
           {busy ? 'Restoring…' : inPlace ? 'Restore in place' : 'Restore'}
         </button>
       </div>

@@ -3,10 +3,11 @@
 // the shared scaffold of components/restore-wizard.tsx: 1. the group and the
 // repository it was backed up to; 2. the snapshot (latest, or one group run);
 // 3. where to (files under a directory, databases under a name suffix, or in
-// place — admins only), force and the safety backup; 4. confirm → POST
-// /api/restores, and the result with the safety backup made first.
+// place — admins only), force and the safety backup; 4. confirm, with the
+// API's dry run of the request (restore-group-plan.tsx) → POST
+// /api/restores, and the result with what became of the safety backup.
 
-import { useMemo, useState } from 'react';
+import { useCallback, useMemo, useState } from 'react';
 import { api, qs } from '../api.ts';
 import { Link } from '../router.tsx';
 import { useApi } from '../use-api.ts';
@@ -17,6 +18,7 @@ import { Facts, yesNo } from '../components/facts.tsx';
 import { Choice, RestoreWizard } from '../components/restore-wizard.tsx';
 import type { ResultView } from '../components/restore-wizard.tsx';
 import { UnitRestore } from './restore-unit.tsx';
+import { GroupPlanPreview, safetyText } from './restore-group-plan.tsx';
 
 interface GroupChoice {
   key: string;
@@ -54,13 +56,10 @@ function GroupRestore({ role }: { role: Role }) {
   const [intoSuffix, setIntoSuffix] = useState('');
   const [force, setForce] = useState(false);
   const [safetyBackup, setSafetyBackup] = useState(true);
+  const [planned, setPlanned] = useState<{ plan: RestoreResult['plan']; request: string } | null>(null);
+  const onPlan = useCallback((plan: RestoreResult['plan'], request: string) => setPlanned({ plan, request }), []);
   const runs = useApi<Page<Run>>(choice ? `/api/runs${qs({ plan: choice.plans[0], limit: 30 })}` : null);
   const usableRuns = (runs.data?.items ?? []).filter((r) => r.status === 'succeeded' || r.status === 'partial');
-  const inPlace = filesTo.trim() === '' && intoSuffix.trim() === '';
-  const pick = (g: GroupChoice) => {
-    setChoice(g);
-    setSnapshot('latest');
-  };
   const request = (c: GroupChoice): GroupRestoreRequest => ({
     group: c.group,
     from: c.from,
@@ -70,6 +69,14 @@ function GroupRestore({ role }: { role: Role }) {
     force,
     safetyBackup,
   });
+  // The dry run's plan of the request as it is set up now (none while it loads, or after a change).
+  const plan = choice && planned?.request === JSON.stringify(request(choice)) ? planned.plan : null;
+  // In place as set up, or (the dry run says) over live data all the same.
+  const inPlace = (filesTo.trim() === '' && intoSuffix.trim() === '') || plan?.touchesLive === true;
+  const pick = (g: GroupChoice) => {
+    setChoice(g);
+    setSnapshot('latest');
+  };
   const orInPlace = (v: string) => v.trim() || (inPlace ? 'in place' : '—');
 
   return (
@@ -114,6 +121,8 @@ function GroupRestore({ role }: { role: Role }) {
           { term: 'Force', value: yesNo(force) },
           { term: 'Safety backup', value: yesNo(safetyBackup) },
         ],
+        extra: <GroupPlanPreview request={request(c)} onPlan={onPlan} />,
+        canRestore: plan !== null && plan.refusal === null,
       })}
       restore={(c) => api<RestoreResult>('/api/restores', { method: 'POST', body: request(c) })}
       result={groupResult}
@@ -227,13 +236,7 @@ function groupResult(r: RestoreResult): ResultView {
 
 /** What the restore did: its reason when it failed, the safety backup, the units restored and the log. */
 function GroupResult({ r }: { r: RestoreResult }) {
-  const safety = r.safety ? (
-    <>
-      group run <span className="mono">{r.safety.groupRun}</span>, {r.safety.snapshots.length} snapshot(s)
-    </>
-  ) : (
-    'none'
-  );
+  const safety = safetyText(r);
   return (
     <>
       {r.reason ? (
