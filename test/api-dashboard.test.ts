@@ -2,7 +2,8 @@
 // dashboard's exact values for a known catalog (last runs, last successes,
 // next due times, running runs and their tasks, leases, the ten newest
 // alerts, failures of the last 24 hours), protection states ok/stale/never
-// moved by a ManualClock, chart points of a plan's finished runs, repository
+// moved by a ManualClock (and failing: a unit its last run skipped or failed,
+// from real runs), chart points of a plan's finished runs, repository
 // size samples (stored, taken on demand when an hour old, and by the
 // sampling loop), and the 400/401/404 answers.
 
@@ -11,7 +12,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ManualClock } from '../src/core/clock.ts';
-import type { Plan } from '../src/config/types.ts';
+import type { CommandTarget, Plan } from '../src/config/types.ts';
+import { runPlan } from '../src/plans/run/runner.ts';
 import { RepoSizeStore } from '../src/catalog/repo-sizes.ts';
 import { startRepoSizeSampling } from '../src/api/http/repo-size-sampler.ts';
 import { DASHBOARD_CACHE_MS } from '../src/api/http/routes-dashboard.ts';
@@ -99,7 +101,7 @@ describe('GET /api/dashboard and /api/charts over a known catalog', () => {
     s.finishRun(ids.a, 'succeeded');
     at(T0 - 3 * H);
     ids.b = s.startRun({ plan: 'nightly', trigger: 'on-demand' });
-    const tb = task(ids.b, 1, 'backup', 'HOST', 'docs');
+    const tb = task(ids.b, 1, 'backup', 'HOST', 'logs');
     at(T0 - 3 * H + 5_000);
     s.finishTask(tb, { status: 'failed', reason: 'disk' });
     at(T0 - 3 * H + 10_000);
@@ -248,6 +250,17 @@ describe('GET /api/dashboard and /api/charts over a known catalog', () => {
         lastSnapshotAt: T0 - 30 * H + 50_000,
         ageMs: 30 * H - 50_000,
         state: 'stale',
+        reason: null,
+      },
+      // The last run failed it: failing, whatever its age.
+      {
+        plan: 'nightly',
+        target: 'HOST',
+        unit: 'logs',
+        lastSnapshotAt: null,
+        ageMs: null,
+        state: 'failing',
+        reason: 'disk',
       },
       {
         plan: 'hourly',
@@ -256,9 +269,19 @@ describe('GET /api/dashboard and /api/charts over a known catalog', () => {
         lastSnapshotAt: T0 - 89 * M - 30_000,
         ageMs: 89 * M + 30_000,
         state: 'ok',
+        reason: null,
       },
-      { plan: 'hourly', target: 'DB', unit: 'y', lastSnapshotAt: null, ageMs: null, state: 'never' },
-      { plan: 'weekly', target: 'HOST', unit: 'docs', lastSnapshotAt: null, ageMs: null, state: 'never' },
+      // Its last finished run (the running one and the coalesced one do not count) failed it.
+      {
+        plan: 'hourly',
+        target: 'DB',
+        unit: 'y',
+        lastSnapshotAt: null,
+        ageMs: null,
+        state: 'failing',
+        reason: 'dump failed',
+      },
+      { plan: 'weekly', target: 'HOST', unit: 'docs', lastSnapshotAt: null, ageMs: null, state: 'never', reason: null },
     ]);
   });
 
@@ -269,11 +292,17 @@ describe('GET /api/dashboard and /api/charts over a known catalog', () => {
       clock.set(T0 - 89 * M - 30_000 + 2 * H);
       assert.deepEqual(
         await states(),
-        ['nightly docs stale', 'hourly x ok', 'hourly y never', 'weekly docs never'],
+        ['nightly docs stale', 'nightly logs failing', 'hourly x ok', 'hourly y failing', 'weekly docs never'],
         'hourly x exactly 2 h old',
       );
       clock.set(T0 - 89 * M - 30_000 + 2 * H + DASHBOARD_CACHE_MS);
-      assert.deepEqual(await states(), ['nightly docs stale', 'hourly x stale', 'hourly y never', 'weekly docs never']);
+      assert.deepEqual(await states(), [
+        'nightly docs stale',
+        'nightly logs failing',
+        'hourly x stale',
+        'hourly y failing',
+        'weekly docs never',
+      ]);
       clock.set(T0 - 30 * H + 50_000 + 26 * H);
       assert.equal((await states())[0], 'nightly docs ok', 'nightly docs exactly 26 h old');
       clock.set(T0 - 30 * H + 50_000 + 26 * H + DASHBOARD_CACHE_MS);
@@ -412,5 +441,52 @@ describe('GET /api/dashboard and /api/charts over a known catalog', () => {
       ],
     );
     assert.ok(doc.components.schemas.Dashboard);
+  });
+});
+
+describe('GET /api/dashboard after real runs: a unit its last run did not protect is failing', () => {
+  it('a target that became unavailable, and a unit pattern that matched nothing, show as failing with the reason', async (t) => {
+    let flag = '';
+    const r = await apiRig({
+      core: false,
+      setup: (w) => {
+        flag = path.join(w.dir, 'db-up');
+        fs.writeFileSync(flag, '');
+        const db: CommandTarget = {
+          kind: 'command',
+          name: 'DB',
+          site: null,
+          listUnits: ['sh', '-c', 'echo shop; echo blog'],
+          backup: ['sh', '-c', 'printf "dump of $SAFEHOLD_UNIT"'],
+          restore: null,
+          probe: ['test', '-f', flag],
+          timeoutMs: 10_000,
+          env: {},
+        };
+        Object.assign(w.config.targets, { DB: db });
+        const base = w.config.plans.nightly!;
+        Object.assign(w.config.plans, {
+          dbs: { ...base, name: 'dbs', activities: [activity('db', 'backup', 'DB', 'shop')] },
+          typo: { ...base, name: 'typo', activities: [activity('db', 'backup', 'DB', 'shopp')] },
+        });
+      },
+    });
+    t.after(() => r.close());
+    const run = (plan: string) => runPlan({ config: r.w.config, plan, trigger: 'on-demand', catalog: r.w.catalog });
+    assert.equal((await run('dbs')).status, 'succeeded');
+    assert.equal((await run('typo')).status, 'failed');
+    fs.rmSync(flag);
+    assert.equal((await run('dbs')).status, 'skipped');
+    const d = await json(await r.get('/api/dashboard'), 200);
+    const rows = d.protection.filter((p: Json) => p.plan !== 'nightly');
+    assert.deepEqual(
+      rows.map((p: Json) => [p.plan, p.target, p.unit, p.state, p.reason]),
+      [
+        ['dbs', 'DB', 'shop', 'failing', 'target DB is unavailable: DB: the probe exited with 1'],
+        ['typo', 'DB', 'shopp', 'failing', "no unit of DB matches 'shopp' (units: blog, shop)"],
+      ],
+    );
+    assert.ok(rows[0].ageMs !== null && rows[0].ageMs < H, 'a fresh snapshot: by age alone it would be ok');
+    assert.ok(d.plans.find((p: Json) => p.name === 'dbs').lastSuccessAt !== null);
   });
 });

@@ -177,6 +177,10 @@ describe('consistency groups on PostgreSQL', () => {
       snaps.every((s) => s.meta?.group === `wf/${r.id}` && s.meta.online === false && s.meta.consistent === true),
     );
     assert.ok(
+      snaps.every((s) => s.tags.includes('group:wf')),
+      'every snapshot of the group run carries the tag group:wf',
+    );
+    assert.ok(
       snaps
         .filter((s) => s.kind === 'stream')
         .every(

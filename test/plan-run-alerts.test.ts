@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runPlan } from '../src/plans/run/runner.ts';
 import type { AlertEvent } from '../src/core/alert-event.ts';
-import { activity, hook, planWorld } from './helpers/plan-fixtures.ts';
+import { activity, hook, planWorld, taskLog } from './helpers/plan-fixtures.ts';
 
 async function run(w: Awaited<ReturnType<typeof planWorld>>) {
   const alerts: AlertEvent[] = [];
@@ -87,5 +87,37 @@ describe('plan run alerts', () => {
     assert.equal(alerts[0]!.event, 'run-failed');
     assert.equal(alerts[0]!.severity, 'critical');
     assert.match(alerts[0]!.summary, /QA1 failed: pre-task hook no exited with 4/);
+  });
+
+  it('a target pattern that matches nothing is a failed task: the run is partial beside a good task, and alerts', async (t) => {
+    const w = await planWorld(
+      { QA1: {} },
+      { activities: [activity('backup', 'backup', 'QA*', null), activity('typo', 'backup', 'QB*', null)] },
+    );
+    t.after(() => w.close());
+    const { r, alerts } = await run(w);
+    assert.equal(r.status, 'partial');
+    assert.equal(r.reason, '1 task(s) failed, 0 cancelled, 1 succeeded, 0 skipped');
+    assert.deepEqual(
+      alerts.map((a) => [a.event, a.details.status]),
+      [['run-incomplete', 'partial']],
+    );
+    assert.match(alerts[0]!.summary, /QB\* failed: no target matches 'QB\*'/);
+
+    const allowed = await planWorld(
+      { QA1: {} },
+      {
+        activities: [
+          activity('backup', 'backup', 'QA*', null),
+          activity('typo', 'backup', 'QB*', null, { allowEmpty: true }),
+        ],
+      },
+    );
+    t.after(() => allowed.close());
+    const ok = await run(allowed);
+    assert.equal(ok.r.status, 'succeeded');
+    assert.deepEqual(ok.alerts, []);
+    const log = taskLog(allowed, ok.r.id, null);
+    assert.ok(log.includes("activity typo: no target matches 'QB*'; left out (allowEmpty)"), log.join('\n'));
   });
 });

@@ -2,8 +2,9 @@
 // is a short index range whatever the catalog's size (migrations 008 and
 // 010): per plan the newest run and the newest success, the running runs and
 // their tasks, leases, the newest alerts, failures since a time, the units a
-// plan covered in its recent runs, the newest succeeded backup of each
-// (plan, target, unit), and a plan's finished runs for the charts. Lists of
+// plan covered in its recent runs, the backup tasks skipped or failed in each
+// plan's last run, the newest succeeded backup of each (plan, target, unit),
+// and a plan's finished runs for the charts. Lists of
 // plans or units go in as one JSON parameter (json_each), so the dashboard
 // is a handful of statements, prepared once per connection.
 
@@ -51,6 +52,11 @@ export interface PlanUnit {
   plan: string;
   target: string;
   unit: string | null;
+}
+/** A backup or export task of a plan's last run that did not protect its unit (or pattern). */
+export interface UnitProblem extends PlanUnit {
+  status: 'skipped' | 'failed';
+  reason: string | null;
 }
 export interface ChartPoint {
   runId: string;
@@ -176,14 +182,18 @@ export class DashboardQueries extends CatalogStore {
     return Number(r[0]!.n);
   }
 
-  /** The (target, unit) pairs of the backup and export tasks (not skipped) of each plan's newest `runs` runs. */
+  /**
+   * The (target, unit) pairs of the backup and export tasks of each plan's
+   * newest `runs` runs; not skipped ones, nor ones that failed before they
+   * started (their unit is a pattern that matched nothing: lastRunProblems).
+   */
   recentUnits(plans: readonly string[], runs: number): PlanUnit[] {
     const rows = this.all(
       'units of recent runs',
       `SELECT DISTINCT r.plan, t.target, t.unit FROM json_each(?) p
       JOIN plan_runs r ON r.id IN (SELECT id FROM plan_runs WHERE plan = p.value ORDER BY started_at DESC, id DESC LIMIT ?)
       JOIN tasks t ON t.run_id = r.id
-      WHERE t.kind IN ${BACKUP_KINDS} AND t.status <> 'skipped'`,
+      WHERE t.kind IN ${BACKUP_KINDS} AND t.status <> 'skipped' AND NOT (t.status = 'failed' AND t.started_at IS NULL)`,
       JSON.stringify(plans),
       runs,
     );
@@ -191,6 +201,32 @@ export class DashboardQueries extends CatalogStore {
       plan: r.plan as string,
       target: r.target as string,
       unit: (r.unit as string | null) ?? null,
+    }));
+  }
+
+  /**
+   * The backup and export tasks that were skipped (target unavailable) or
+   * failed (a pattern matched nothing, the dump failed) in each plan's last
+   * run: its newest finished run that made tasks (refused and coalesced runs
+   * make none).
+   */
+  lastRunProblems(plans: readonly string[]): UnitProblem[] {
+    const rows = this.all(
+      'problems of last runs',
+      `SELECT p.value AS plan, t.target, t.unit, t.status, t.reason FROM json_each(?) p
+      JOIN plan_runs r ON r.id = (SELECT x.id FROM plan_runs x WHERE x.plan = p.value AND x.status <> 'running'
+        AND EXISTS (SELECT 1 FROM tasks y WHERE y.run_id = x.id) ORDER BY x.started_at DESC, x.id DESC LIMIT 1)
+      JOIN tasks t ON t.run_id = r.id
+      WHERE t.kind IN ${BACKUP_KINDS} AND t.status IN ('skipped', 'failed')
+      ORDER BY p.key, t.seq`,
+      JSON.stringify(plans),
+    );
+    return rows.map((r) => ({
+      plan: r.plan as string,
+      target: r.target as string,
+      unit: (r.unit as string | null) ?? null,
+      status: r.status as UnitProblem['status'],
+      reason: (r.reason as string | null) ?? null,
     }));
   }
 

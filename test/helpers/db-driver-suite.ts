@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import type { DbDriver } from '../../src/drivers/db/driver.ts';
 import { SafeholdError } from '../../src/core/errors.ts';
+import { NoMatchError } from '../../src/drivers/no-match.ts';
 
 export interface DbFixture {
   /** A driver connected to the real server (or directory of files). */
@@ -82,14 +83,24 @@ export function dbDriverSuite(title: string, make: () => Promise<DbFixture>): vo
       assert.deepEqual(await f.driver.digest(other), want);
     });
 
-    it('drops a unit; a missing unit and an unreachable server fail with clear errors', async (t) => {
+    it('drops a unit; a missing unit, an empty target and an unreachable server fail with clear errors', async (t) => {
       const f = await make();
       t.after(() => f.cleanup());
       const unit = f.name('gone');
+      const kept = f.name('kept');
       await f.seed(unit);
+      await f.seed(kept);
       await f.driver.drop(unit);
       assert.equal(await f.driver.exists(unit), false);
-      assert.ok(!(await f.driver.listUnits()).includes(unit));
+      const listed = await f.driver.listUnits();
+      assert.ok(!listed.includes(unit) && listed.includes(kept));
+      // Once the target's filter matches nothing, listing fails rather than answering with nothing.
+      await f.driver.drop(kept);
+      await assert.rejects(
+        f.driver.listUnits(),
+        (e: unknown) =>
+          e instanceof NoMatchError && e.code === 'NOT_FOUND' && / of target \S+ matches '/.test(e.message),
+      );
       await assert.rejects(
         async () => drain((await f.driver.backup(unit)).stream),
         (e: unknown) => e instanceof SafeholdError && e.code === 'NOT_FOUND' && e.message.includes(unit),

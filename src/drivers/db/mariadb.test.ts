@@ -21,6 +21,7 @@ import { createMariadbDriver } from './mariadb.ts';
 import { renameTriggers } from './mariadb-rename.ts';
 import type { MariadbDriverConfig } from './mariadb.ts';
 import { SafeholdError } from '../../core/errors.ts';
+import { NoMatchError } from '../no-match.ts';
 
 const SERVER = { host: '127.0.0.1', port: 3306, user: 'root', password: null, timeoutMs: 10_000 } as const;
 const q = (s: string) => `\`${s.replace(/`/g, '``')}\``;
@@ -117,6 +118,18 @@ describe('mariadb driver', () => {
     const all = await driverFor().listUnits();
     for (const sys of ['mysql', 'information_schema', 'performance_schema', 'sys']) assert.ok(!all.includes(sys), sys);
     assert.ok(all.includes(`${p}h1`));
+    await assert.rejects(
+      driverFor({ databases: `${p}shopp` }).listUnits(),
+      (e: unknown) =>
+        e instanceof NoMatchError &&
+        e.message.startsWith(`no database of target `) &&
+        e.message.includes(` matches '${p}shopp' (databases: `) &&
+        e.message.includes(`${p}g1`) &&
+        !e.message.includes('information_schema'),
+      'a glob matching no database fails the listing',
+    );
+    // Everything excluded is what was asked: no error, no units.
+    assert.deepEqual(await driverFor({ databases: `${p}g*`, exclude: [`${p}g*`] }).listUnits(), []);
   });
 
   it('the dump has no CREATE DATABASE or USE and carries the view, trigger and routine into the new name', async (t) => {

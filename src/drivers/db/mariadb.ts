@@ -35,6 +35,7 @@ import {
 } from './mariadb-connection.ts';
 import { mariadbDigest } from './mariadb-digest.ts';
 import { renameTriggers } from './mariadb-rename.ts';
+import { noMatch } from '../no-match.ts';
 
 export type { MariadbDriverConfig } from './mariadb-connection.ts';
 
@@ -83,25 +84,37 @@ export function createMariadbDriver(cfg: MariadbDriverConfig): DbDriver {
   };
 }
 
-/** The databases matching the target's glob and none of its exclusions (never the system databases). */
-function unitFilter(cfg: MariadbDriverConfig): (db: string) => boolean {
-  const include = globToRegExp(cfg.databases ?? '*');
+/** Which databases are units: matching the target's glob and none of its exclusions (never the system databases). */
+interface UnitFilter {
+  (db: string): boolean;
+  readonly glob: string;
+  /** The glob matches this name. */
+  included(db: string): boolean;
+}
+
+function unitFilter(cfg: MariadbDriverConfig): UnitFilter {
+  const glob = cfg.databases ?? '*';
+  const include = globToRegExp(glob);
   const exclude = (cfg.exclude ?? []).map(globToRegExp);
-  return (db) => !SYSTEM_DATABASES.has(db) && include.test(db) && !exclude.some((re) => re.test(db));
+  const isUnit = (db: string) => !SYSTEM_DATABASES.has(db) && include.test(db) && !exclude.some((re) => re.test(db));
+  return Object.assign(isUnit, { glob, included: (db: string) => include.test(db) });
 }
 
 function available(cfg: MariadbDriverConfig): Promise<Availability> {
   return probe(() => withConn(cfg, 'probing', (c) => rows(cfg, c, 'SELECT 1')));
 }
 
-async function listUnits(cfg: MariadbDriverConfig, isUnit: (db: string) => boolean): Promise<string[]> {
-  const names = await withConn(cfg, 'listing databases', (c) =>
+async function listUnits(cfg: MariadbDriverConfig, isUnit: UnitFilter): Promise<string[]> {
+  const found = await withConn(cfg, 'listing databases', (c) =>
     rows<{ n: string }>(cfg, c, 'SELECT schema_name AS n FROM information_schema.schemata'),
   );
-  return names
+  const names = found
     .map((r) => r.n)
-    .filter(isUnit)
+    .filter((n) => !SYSTEM_DATABASES.has(n))
     .sort();
+  // A glob matching no database fails the listing: an empty target is not backed up as if all were well.
+  if (!names.some(isUnit.included)) throw noMatch('database', cfg.name, isUnit.glob, names);
+  return names.filter(isUnit);
 }
 
 async function exists(cfg: MariadbDriverConfig, unit: string): Promise<boolean> {

@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import pg from 'pg';
 import { SafeholdError } from '../../core/errors.ts';
+import { NoMatchError } from '../no-match.ts';
 import { dbDriverSuite } from '../../../test/helpers/db-driver-suite.ts';
 import type { DbFixture } from '../../../test/helpers/db-driver-suite.ts';
 import { until } from '../../../test/helpers/wait.ts';
@@ -137,7 +138,22 @@ describe('postgres driver', () => {
     const all = await list({});
     assert.ok(all.includes('postgres') && all.includes(s.name('b1')));
     assert.ok(!all.includes('template0') && !all.includes('template1'));
-    assert.deepEqual(await list({ databases: 'template*' }), ['_globals']);
+    // A glob matching no database fails the listing (naming what is there) instead of leaving `_globals` alone.
+    for (const databases of ['template*', `${s.prefix}shopp`])
+      await assert.rejects(
+        list({ databases }),
+        (e: unknown) =>
+          e instanceof NoMatchError &&
+          e.code === 'NOT_FOUND' &&
+          e.message.startsWith(`no database of target ${BASE.name} matches '${databases}' (databases: `) &&
+          e.message.includes(s.name('a1')) &&
+          !e.message.includes('template0') &&
+          e.rest.join() === '_globals',
+      );
+    await assert.rejects(
+      list({ databases: 'nothing-here', exclude: ['_globals'] }),
+      (e: unknown) => e instanceof NoMatchError && e.rest.length === 0,
+    );
   });
 
   it('_globals: always exists, dumps roles, digests them, cannot be dropped or restored under another name', async (t) => {

@@ -37,6 +37,7 @@ import type { ExportedSnapshot } from './postgres-digest.ts';
 import { digestDatabase, exportedSnapshotDigest } from './postgres-digest.ts';
 import { backupGlobals, digestGlobals, GLOBALS_FORMAT, GLOBALS_UNIT, restoreGlobals } from './postgres-globals.ts';
 import { restoreDatabase, SCRATCH } from './postgres-restore.ts';
+import { noMatch } from '../no-match.ts';
 
 export type { PostgresDriverConfig } from './postgres-connection.ts';
 export { GLOBALS_FORMAT, GLOBALS_UNIT } from './postgres-globals.ts';
@@ -56,6 +57,11 @@ const ALWAYS_LEFT_OUT = new Set(['template0', 'template1', GLOBALS_UNIT]);
 /** Which databases are units, and whether `_globals` is one. */
 interface UnitFilter {
   database(name: string): boolean;
+  /** A database the `databases` glob could match (not a template or scratch copy). */
+  candidate(name: string): boolean;
+  /** The `databases` glob matches this name. */
+  included(name: string): boolean;
+  readonly glob: string;
   readonly globals: boolean;
 }
 
@@ -78,11 +84,16 @@ export function createPostgresDriver(cfg: PostgresDriverConfig): DbDriver {
 
 /** The databases matching the target's glob and none of its exclusions (never templates or scratch copies). */
 function unitFilter(cfg: PostgresDriverConfig): UnitFilter {
-  const include = globToRegExp(cfg.databases ?? '*');
+  const glob = cfg.databases ?? '*';
+  const include = globToRegExp(glob);
   const exclude = (cfg.exclude ?? []).map(globToRegExp);
   const excluded = (n: string) => exclude.some((re) => re.test(n));
+  const candidate = (n: string) => !ALWAYS_LEFT_OUT.has(n) && !SCRATCH.test(n);
   return {
-    database: (n) => !ALWAYS_LEFT_OUT.has(n) && !SCRATCH.test(n) && include.test(n) && !excluded(n),
+    database: (n) => candidate(n) && include.test(n) && !excluded(n),
+    candidate,
+    included: (n) => include.test(n),
+    glob,
     globals: !excluded(GLOBALS_UNIT),
   };
 }
@@ -97,11 +108,15 @@ async function listUnits(cfg: PostgresDriverConfig, units: UnitFilter): Promise<
     'listing databases',
     async (c) => (await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datallowconn')).rows,
   );
-  const dbs = rows
+  const names = rows
     .map((r) => r.datname)
-    .filter(units.database)
+    .filter(units.candidate)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return units.globals ? [GLOBALS_UNIT, ...dbs] : dbs;
+  const dbs = names.filter(units.database);
+  const all = units.globals ? [GLOBALS_UNIT, ...dbs] : dbs;
+  // A glob matching no database fails the listing rather than leaving `_globals` alone.
+  if (!names.some(units.included)) throw noMatch('database', cfg.name, units.glob, names, all);
+  return all;
 }
 
 async function exists(cfg: PostgresDriverConfig, unit: string): Promise<boolean> {

@@ -16,6 +16,7 @@ import { dbDriverSuite } from '../../../test/helpers/db-driver-suite.ts';
 import type { DbFixture } from '../../../test/helpers/db-driver-suite.ts';
 import { createSqliteDriver } from './sqlite.ts';
 import { SafeholdError } from '../../core/errors.ts';
+import { NoMatchError } from '../no-match.ts';
 import { until } from '../../../test/helpers/wait.ts';
 import { nodeOthersCanRun } from '../../../test/helpers/program-copy.ts';
 
@@ -210,6 +211,13 @@ describe('sqlite driver', () => {
     assert.deepEqual(await driver.listUnits(), ['a.db', 'b.db']);
     const all = createSqliteDriver({ name: 'lite', dir: s.dir, files: '*', timeoutMs: 2000 });
     assert.deepEqual(await all.listUnits(), ['a.db', 'b.db', 'c.sqlite']);
+    const none = createSqliteDriver({ name: 'lite', dir: s.dir, files: '*.sqlite3', timeoutMs: 2000 });
+    await assert.rejects(
+      none.listUnits(),
+      (e: unknown) =>
+        e instanceof NoMatchError &&
+        e.message === `no file of target lite matches '*.sqlite3' in ${s.dir} (files: a.db, b.db, c.sqlite)`,
+    );
     assert.equal(await driver.exists('d.db'), false, 'a directory is not a database');
     for (const bad of ['../b.db', 'sub/b.db', 'a\0.db', '', '..', 'x'.repeat(256), 'a.db-wal']) {
       await assert.rejects(

@@ -27,6 +27,7 @@ import { sqliteDigest } from './sqlite-digest.ts';
 import type { SqliteDriverConfig } from './sqlite-files.ts';
 import { backupError, ioError, isUnitName, openDb, unitFile, withSideFiles } from './sqlite-files.ts';
 import { restoreFile } from './sqlite-restore.ts';
+import { noMatch } from '../no-match.ts';
 
 export type { SqliteDriverConfig } from './sqlite-files.ts';
 
@@ -51,7 +52,7 @@ export function createSqliteDriver(cfg: SqliteDriverConfig): DbDriver {
     name: cfg.name,
     capabilities: CAPABILITIES,
     available: () => available(cfg),
-    listUnits: () => listUnits(cfg, pattern),
+    listUnits: () => listUnits(cfg, cfg.files ?? '*.db', pattern),
     exists: (unit) => exists(cfg, unit),
     backup: (unit, opts) => backup(cfg, stagingDir, unit, opts),
     restore: (unit, input, format, opts) => restore(cfg, unit, input, format, opts),
@@ -71,12 +72,16 @@ function available(cfg: SqliteDriverConfig): Promise<Availability> {
   });
 }
 
-async function listUnits(cfg: SqliteDriverConfig, pattern: RegExp): Promise<string[]> {
+async function listUnits(cfg: SqliteDriverConfig, glob: string, pattern: RegExp): Promise<string[]> {
   const entries = await readDir(cfg);
-  return entries
-    .filter((d) => d.isFile() && pattern.test(d.name) && isUnitName(d.name))
+  const files = entries
+    .filter((d) => d.isFile() && isUnitName(d.name))
     .map((d) => d.name)
     .sort();
+  const units = files.filter((f) => pattern.test(f));
+  // A glob matching no file fails the listing: an empty target is not backed up as if all were well.
+  if (units.length === 0) throw noMatch('file', cfg.name, glob, files, [], ` in ${cfg.dir}`);
+  return units;
 }
 
 async function readDir(cfg: SqliteDriverConfig): Promise<fs.Dirent[]> {

@@ -4,15 +4,17 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Activity, TargetKind } from '../../config/types.ts';
+import type { Activity, Group, TargetKind } from '../../config/types.ts';
+import { noMatch } from '../../drivers/no-match.ts';
 import { expandActivities } from './expand.ts';
 import type { InventoryTarget } from './expand.ts';
 
-function activity(name: string, kind: 'backup' | 'export', targets: string, units: string | null): Activity {
+function activity(name: string, kind: 'backup' | 'export', targets: string | string[], units: string | null): Activity {
   return {
     name,
     kind,
-    targets,
+    targets: typeof targets === 'string' ? [targets] : targets,
+    retention: null,
     units,
     quiesce: false,
     quiesceTimeoutMs: 120_000,
@@ -23,6 +25,7 @@ function activity(name: string, kind: 'backup' | 'export', targets: string, unit
     to: null,
     timeoutMs: 3_600_000,
     group: null,
+    allowEmpty: false,
   };
 }
 
@@ -57,6 +60,23 @@ const row = (t: { seq: number; activity: Activity; target: string; unit: string 
 ];
 
 describe('expandActivities', () => {
+  it('a list of targets takes exactly those targets; an entry matching nothing is a failed task of its own', async () => {
+    const inventory = [target('web'), target('db1'), target('db2'), target('other')];
+    const listed = await expandActivities([activity('b', 'backup', ['db2', 'web'], null)], inventory);
+    assert.deepEqual(listed.map(row), [
+      [1, 'b', 'db2', null, 'pending'],
+      [2, 'b', 'web', null, 'pending'],
+    ]);
+    const [gone] = await expandActivities([activity('b', 'backup', ['web', 'db9', 'db*'], null)], inventory).then(
+      (t) => [t.filter((x) => x.status === 'failed')],
+    );
+    assert.deepEqual(
+      gone!.map((t) => [t.target, t.reason]),
+      [['db9', "no target matches 'db9'"]],
+    );
+    assert.equal(inventory.find((t) => t.name === 'other')!.probes, 0, 'a target outside the list is not probed');
+  });
+
   it("gives the seed example's six tasks, in order, the last one skipped with the unexpanded pattern", async () => {
     const inventory = [
       target('TEST9', { up: false, units: ['DOMAIN1'] }),
@@ -81,17 +101,83 @@ describe('expandActivities', () => {
     assert.equal(inventory[0]!.lists, 0, 'an unavailable target is not asked for its units');
   });
 
-  it('makes a skipped task for a target pattern or a unit pattern that matches nothing', async () => {
+  it('makes a failed task for a target pattern, a unit pattern or a target with no units that matches nothing', async () => {
     const tasks = await expandActivities(
-      [activity('a', 'backup', 'PROD*', null), activity('b', 'export', 'TEST8', 'NOPE*')],
-      [target('TEST8', { units: ['DOMAIN1'] })],
+      [
+        activity('a', 'backup', 'PROD*', null),
+        activity('b', 'export', 'TEST8', 'NOPE*'),
+        activity('c', 'backup', 'EMPTY', null),
+      ],
+      [target('TEST8', { units: ['DOMAIN1', 'DOMAIN2'] }), target('EMPTY', { kind: 'command', units: [] })],
     );
     assert.deepEqual(tasks.map(row), [
-      [1, 'a', 'PROD*', null, 'skipped'],
-      [2, 'b', 'TEST8', 'NOPE*', 'skipped'],
+      [1, 'a', 'PROD*', null, 'failed'],
+      [2, 'b', 'TEST8', 'NOPE*', 'failed'],
+      [3, 'c', 'EMPTY', null, 'failed'],
     ]);
     assert.equal(tasks[0]!.reason, "no target matches 'PROD*'");
-    assert.equal(tasks[1]!.reason, "no unit of TEST8 matches 'NOPE*'");
+    assert.equal(tasks[1]!.reason, "no unit of TEST8 matches 'NOPE*' (units: DOMAIN1, DOMAIN2)");
+    assert.equal(tasks[2]!.reason, 'EMPTY has no units');
+  });
+
+  it("fails a target whose own filter matches nothing (databases: 'shopp'), naming what is there", async () => {
+    const shop = target('shop-db', { kind: 'postgres' });
+    shop.listUnits = async () => {
+      throw noMatch('database', 'shop-db', 'shopp', ['postgres', 'shop'], ['_globals']);
+    };
+    const tasks = await expandActivities([activity('db', 'backup', 'shop-db', null)], [shop]);
+    assert.deepEqual(tasks.map(row), [[1, 'db', 'shop-db', null, 'failed']]);
+    assert.equal(tasks[0]!.reason, "no database of target shop-db matches 'shopp' (databases: postgres, shop)");
+  });
+
+  it('with allowEmpty, leaves out what matches nothing (logged, no task) and keeps what the target still has', async () => {
+    const shop = target('shop-db', { kind: 'postgres' });
+    shop.listUnits = async () => {
+      throw noMatch('database', 'shop-db', 'shopp', ['postgres', 'shop'], ['_globals']);
+    };
+    const lines: string[] = [];
+    const tasks = await expandActivities(
+      [
+        { ...activity('a', 'backup', 'PROD*', null), allowEmpty: true },
+        { ...activity('b', 'export', 'TEST8', 'NOPE*'), allowEmpty: true },
+        { ...activity('db', 'backup', 'shop-db', null), allowEmpty: true },
+        { ...activity('down', 'backup', 'TEST9', null), allowEmpty: true },
+      ],
+      [target('TEST8', { units: ['DOMAIN1'] }), shop, target('TEST9', { up: false })],
+      {},
+      (l) => lines.push(l),
+    );
+    assert.deepEqual(tasks.map(row), [
+      [1, 'db', 'shop-db', '_globals', 'pending'],
+      [2, 'down', 'TEST9', null, 'skipped'],
+    ]);
+    assert.deepEqual(lines, [
+      "activity a: no target matches 'PROD*'; left out (allowEmpty)",
+      "activity b: no unit of TEST8 matches 'NOPE*' (units: DOMAIN1); left out (allowEmpty)",
+      "activity db: no database of target shop-db matches 'shopp' (databases: postgres, shop); left out (allowEmpty)",
+    ]);
+  });
+
+  it("fails a group member's named unit that does not exist, unless allowEmpty", async () => {
+    const groups: Record<string, Group> = {
+      app: {
+        name: 'app',
+        mode: 'independent',
+        members: [{ target: 'DB', units: ['shop', 'shopp'] }],
+        stop: null,
+        start: null,
+        check: null,
+        cleanup: null,
+      },
+    };
+    const inventory = [target('DB', { kind: 'postgres', units: ['_globals', 'shop'] })];
+    const g = { ...activity('g', 'backup', '', null), group: 'app' };
+    assert.deepEqual((await expandActivities([g], inventory, groups)).map(row), [
+      [1, 'g', 'DB', 'shop', 'pending'],
+      [2, 'g', 'DB', 'shopp', 'failed'],
+    ]);
+    const allowed = await expandActivities([{ ...g, allowEmpty: true }], inventory, groups);
+    assert.deepEqual(allowed.map(row), [[1, 'g', 'DB', 'shop', 'pending']]);
   });
 
   it('treats a failing probe as unavailable, and probes each target once', async () => {

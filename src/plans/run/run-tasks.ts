@@ -25,7 +25,9 @@ export async function runLocked(run: PlanRun, repo: Repository | null): Promise<
     const tasks = pendingTasks(run);
     const refused = await prePlanHook(run, tasks);
     if (refused) return refused;
-    const counts: Counts = { succeeded: 0, failed: 0, cancelled: 0 };
+    // Tasks that failed at expansion (a pattern matching nothing) count as failed.
+    const failedEarly = run.store.tasks(run.runId).filter((t) => t.status === 'failed').length;
+    const counts: Counts = { succeeded: 0, failed: failedEarly, cancelled: 0 };
     const groups = new GroupHooks(run.config, run.plan.name, run.runId, run.clock, run.log);
     for (const [i, t] of tasks.entries()) {
       try {
@@ -110,6 +112,7 @@ async function runOne(
         rootRunId: root?.id ?? run.runId,
         rootStartedAt: root?.startedAt ?? store.getRun(run.runId)!.startedAt,
         retrying: root !== null,
+        ignoreWindow: run.opts.ignoreWindow !== undefined,
         config,
         plan,
         destination: config.destinations[plan.destination]!,

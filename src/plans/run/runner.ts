@@ -1,7 +1,8 @@
 // S3: one run of a plan, as a list of steps. Admission in the manual's order
 // (global switch, maintenance window, destination reachable and initialised,
-// free space), then expansion into tasks, stop if all are skipped, the S5
-// locks (with the trigger's retry policy), then the locked part
+// free space), then expansion into tasks, stop if none is to run (failed
+// when a pattern matched nothing), the S5 locks (with the trigger's retry
+// policy), then the locked part
 // (run-tasks.ts: the pre-plan hook and the tasks in creation order, each
 // within its timeout, the whole within the run's).
 // Every refusal and outcome is recorded in the catalog with its reason; each
@@ -22,7 +23,7 @@ import { expandActivities } from './expand.ts';
 import type { ExpandedTask } from './expand.ts';
 import { buildTargets } from '../../drivers/target/targets.ts';
 import { quiesceRepairedAlert, recoverAbandoned } from './recover.ts';
-import { acquireRunLocks } from './run-locks.ts';
+import { acquireRunLocks, holderActivity, leaseKindOf } from './run-locks.ts';
 import type { RunLockResult } from './run-locks.ts';
 import { abortReason } from './deadline.ts';
 import { recordRun } from './plan-run.ts';
@@ -40,8 +41,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
     const refusal = admit(run);
     if (refusal !== null) return run.end('refused', refusal);
     const pending = await createTasks(run);
-    if (pending.length === 0)
-      return run.end('skipped', `all ${run.store.tasks(run.runId).length} task(s) were skipped`);
+    if (pending.length === 0) return endWithoutTasks(run);
     repo = await openRepo(run);
     locks = await lockScopes(run, pending, repo);
     if (!locks) return run.end('cancelled', abortReason(opts.signal!));
@@ -66,6 +66,8 @@ async function startRun(opts: RunPlanOptions): Promise<PlanRun> {
     const names = Object.keys(config.plans).join(', ') || 'none';
     throw new SafeholdError('NOT_FOUND', `no plan '${opts.plan}' in ${config.file} (plans: ${names})`);
   }
+  if (opts.ignoreWindow && (opts.trigger !== 'on-demand' || opts.retryOf))
+    throw new SafeholdError('USAGE', 'only an on-demand run may ignore the maintenance window (--ignore-window)');
   const store = catalog.planRuns();
   const s = config.settings;
   const leases = catalog.leases({ maxAgeMs: s.lockMaxAgeMs, heartbeatTimeoutMs: s.lockHeartbeatTimeoutMs });
@@ -99,10 +101,11 @@ function admit(run: PlanRun): string | null {
   const { config, plan, clock, log } = run;
   if (!config.settings.backupsEnabled) return 'backups are disabled (settings.backups)';
   log('backups are enabled');
-  if (!inWindow(plan.window, clock.now())) return outsideWindowReason(plan.window, clock.now());
-  log('inside the maintenance window');
+  if (run.opts.ignoreWindow) ignoreWindow(run, run.opts.ignoreWindow.by);
+  else if (!inWindow(plan.window, clock.now())) return outsideWindowReason(plan.window, clock.now());
+  else log('inside the maintenance window');
   const destination = config.destinations[plan.destination]!;
-  const reach = checkReachable(destination);
+  const reach = checkReachable(destination, config.file);
   if (!reach.ok) return reach.reason;
   log(`destination ${destination.name} is reachable${destination.type === 'repository' ? ' and initialised' : ''}`);
   const space = checkFreeSpace(destination);
@@ -114,9 +117,31 @@ function admit(run: PlanRun): string | null {
   return null;
 }
 
+/** An emergency run past the window: said in the run's log and in the audit log (who, when, which run). */
+function ignoreWindow(run: PlanRun, by: string): void {
+  const { plan, clock } = run;
+  const now = clock.now();
+  const state = inWindow(plan.window, now)
+    ? 'inside the maintenance window anyway'
+    : outsideWindowReason(plan.window, now);
+  const detail = `run ${run.runId}: maintenance window ignored (${state})`;
+  run.log(`maintenance window ignored, asked by ${by} (--ignore-window): ${state}`, 'warn');
+  run.catalog.audit().record({
+    at: now,
+    principal: by,
+    role: null,
+    method: 'RUN',
+    path: `plan ${plan.name} --ignore-window`,
+    status: 0,
+    ip: null,
+    requestId: run.runId,
+    detail,
+  });
+}
+
 /** Activities → tasks, in definition order, against the live inventory; returns the pending ones. */
 async function createTasks(run: PlanRun): Promise<ExpandedTask[]> {
-  const expanded = await expandActivities(run.plan.activities, run.targets, run.config.groups);
+  const expanded = await expandActivities(run.plan.activities, run.targets, run.config.groups, run.log);
   for (const t of expanded) {
     run.store.addTask(run.runId, {
       seq: t.seq,
@@ -129,8 +154,26 @@ async function createTasks(run: PlanRun): Promise<ExpandedTask[]> {
     });
   }
   const pending = expanded.filter((t) => t.status === 'pending');
-  run.log(`${expanded.length} task(s) created, ${expanded.length - pending.length} skipped`);
+  const failed = expanded.filter((t) => t.status === 'failed').length;
+  const skipped = expanded.length - pending.length - failed;
+  run.log(
+    `${expanded.length} task(s) created, ${skipped} skipped${failed > 0 ? `, ${failed} failed (nothing matched)` : ''}`,
+    failed > 0 ? 'error' : 'info',
+  );
   return pending;
+}
+
+/**
+ * No task to run: failed when a pattern matched nothing, skipped when every
+ * target was unavailable, succeeded when there was nothing at all (every
+ * activity matched nothing and allows that).
+ */
+function endWithoutTasks(run: PlanRun): PlanRunResult {
+  const tasks = run.store.tasks(run.runId);
+  const failed = tasks.filter((t) => t.status === 'failed').length;
+  if (failed > 0) return run.end('failed', `${failed} task(s) failed, ${tasks.length - failed} skipped`);
+  if (tasks.length === 0) return run.end('succeeded', 'nothing matched, and every activity allows that (allowEmpty)');
+  return run.end('skipped', `all ${tasks.length} task(s) were skipped`);
 }
 
 async function openRepo(run: PlanRun): Promise<Repository | null> {
@@ -148,7 +191,6 @@ async function lockScopes(
   repo: Repository | null,
 ): Promise<RunLockResult | null> {
   const { opts, root, scheduledFor, config } = run;
-  const purging = pending.some((t) => t.activity.kind === 'purge');
   const prunes = pending.some((t) => t.activity.kind === 'purge' && t.activity.purge?.type === 'retention');
   const onDemand = isOnDemand(run);
   const windowStart = root
@@ -160,7 +202,9 @@ async function lockScopes(
     leases: run.leases,
     runId: run.runId,
     scopes: [...new Set(pending.map((t) => taskScope(t.target, t.unit)))],
-    kind: purging ? 'purge' : pending.every((t) => t.activity.kind === 'copy') ? 'copy' : 'backup',
+    // Each scope's lease says what the run does there (its first task on it), so a refusal names the real activity.
+    kind: (scope) => leaseKindOf(pending.find((t) => taskScope(t.target, t.unit) === scope)!.activity.kind),
+    holderActivity: holderActivity(run.store),
     repo,
     exclusive: prunes,
     policy: retryPolicy(run, pending),

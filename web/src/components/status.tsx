@@ -17,6 +17,7 @@ const TONE: Record<string, string> = {
   warning: 'warn',
   refused: 'warn',
   failed: 'bad',
+  failing: 'bad',
   critical: 'bad',
 };
 

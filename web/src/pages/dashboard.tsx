@@ -143,6 +143,7 @@ export function DashboardPage() {
                       <td>{p.plan}</td>
                       <td>
                         <Badge value={p.state} />
+                        {p.reason ? <div className="muted">{p.reason}</div> : null}
                       </td>
                       <td>{p.lastSnapshotAt ? `${time(p.lastSnapshotAt)} (${ago(p.lastSnapshotAt)})` : '—'}</td>
                     </tr>
