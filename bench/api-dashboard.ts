@@ -58,7 +58,8 @@ function benchConfig(dir: string): Config {
         {
           name: 'files',
           kind: 'backup',
-          targets: `T${n}`,
+          targets: [`T${n}`],
+          retention: null,
           units: '*',
           quiesce: false,
           quiesceTimeoutMs: 60_000,
@@ -69,6 +70,7 @@ function benchConfig(dir: string): Config {
           to: null,
           timeoutMs: 3_600_000,
           group: null,
+          allowEmpty: false,
         },
       ],
       retry: {

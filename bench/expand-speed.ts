@@ -20,7 +20,8 @@ const inventory: InventoryTarget[] = Array.from({ length: TARGETS }, (_, i) => (
 const act = (name: string, kind: 'backup' | 'export', targets: string, u: string | null): Activity => ({
   name,
   kind,
-  targets,
+  targets: [targets],
+  retention: null,
   units: u,
   quiesce: false,
   quiesceTimeoutMs: 0,
@@ -31,6 +32,7 @@ const act = (name: string, kind: 'backup' | 'export', targets: string, u: string
   to: null,
   timeoutMs: 0,
   group: null,
+  allowEmpty: false,
 });
 const activities = [act('secure', 'backup', 'DEV*', null), act('export', 'export', 'DEV*', 'DOMAIN*')];
 

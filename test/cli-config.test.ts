@@ -26,11 +26,22 @@ describe('safehold config', () => {
     const file = path.join(EXAMPLES, 'dpod.yaml');
     const r = await runCli(['config', 'validate', '--config', file], { env });
     assert.equal(r.code, 0, show(r));
-    assert.equal(r.stdout, `ok: 1 plan (2 activities), 5 targets, 1 destination, 1 site in ${file}\n`);
+    // The example's destination is a mount that does not exist here: a warning, exit 0.
+    const warning = `warning: ${file}: destinations.store.path: destination store: /srv/safehold/dpod does not exist`;
+    assert.equal(r.stdout, `ok: 1 plan (2 activities), 5 targets, 1 destination, 1 site in ${file}\n${warning}\n`);
     assert.equal(r.stderr, '');
     const j = await runCli(['config', 'validate', '--json'], { env: { ...env, SAFEHOLD_CONFIG: file } });
     assert.equal(j.code, 0, show(j));
-    assert.deepEqual(j.json(), { ok: true, file, plans: 1, activities: 2, targets: 5, destinations: 1, sites: 1 });
+    assert.deepEqual(j.json(), {
+      ok: true,
+      file,
+      plans: 1,
+      activities: 2,
+      targets: 5,
+      destinations: 1,
+      sites: 1,
+      warnings: [{ path: 'destinations.store.path', message: 'destination store: /srv/safehold/dpod does not exist' }],
+    });
   });
 
   it('validate: a bad file lists every problem, one per line, exit 1', async () => {
@@ -122,6 +133,102 @@ plans:
     }
   });
 
+  /** A configuration of four files targets, a group of two, two repositories and one plan every 5 minutes. */
+  function planFile(name: string, retention: string): string {
+    const d = path.join(dir, name);
+    fs.mkdirSync(path.join(d, 'repo'), { recursive: true });
+    for (const t of ['web', 'db1', 'db2']) fs.mkdirSync(path.join(d, t), { recursive: true });
+    const file = path.join(d, 'safehold.yaml');
+    fs.writeFileSync(
+      file,
+      `targets:
+  web: { kind: files, units: { u: { paths: [${d}/web] } } }
+  db1: { kind: files, units: { u: { paths: [${d}/db1] } } }
+  db2: { kind: files, units: { u: { paths: [${d}/db2] } } }
+  other: { kind: files, units: { u: { paths: [${d}/missing] } } }
+groups:
+  app: { mode: independent, members: [{ target: db1 }, { target: db2 }] }
+destinations:
+  repo: { type: repository, path: ${d}/repo, password: pw }
+  offsite: { type: repository, path: ${d}/offsite, password: pw }
+plans:
+  often:
+    destination: repo
+    schedule: '*/5 * * * *'
+    retention: ${retention}
+    activities:
+      - { kind: backup, targets: 'group:app' }
+      - { kind: purge, targets: [db1, web] }
+      - { kind: copy, to: offsite, targets: '*', retention: { keepLast: 3 } }
+`,
+    );
+    return file;
+  }
+
+  it('validate: warns (exit 0) about a plan running more often than its keep rules, a missing path, a missing destination and an uninitialised repository', async () => {
+    const file = planFile('often', '{ keepDaily: 7 }');
+    const d = path.dirname(file);
+    const r = await runCli(['config', 'validate', '--json', '--config', file], { env });
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(r.json().warnings, [
+      {
+        path: 'plans.often.retention',
+        message:
+          'plan often runs every 5 minutes but keeps only one snapshot a day: add keepLast, keepHourly or keepWithin to keep recent ones',
+      },
+      { path: 'targets.other.units.u.paths[0]', message: `${d}/missing does not exist (target other, unit u)` },
+      {
+        path: 'destinations.repo.path',
+        message: `destination repo: no repository at ${d}/repo yet (create it with 'safehold init --config ${file} --destination repo')`,
+      },
+      { path: 'destinations.offsite.path', message: `destination offsite: ${d}/offsite does not exist` },
+    ]);
+    const human = await runCli(['config', 'validate', '--config', file], { env });
+    assert.equal(human.code, 0, show(human));
+    assert.match(
+      human.stdout,
+      /warning: .*plans\.often\.retention: plan often runs every 5 minutes but keeps only one snapshot a day/,
+    );
+    // With keepLast the recent snapshots are kept: no retention warning.
+    const kept = planFile('kept', '{ keepLast: 12, keepDaily: 7 }');
+    const k = await runCli(['config', 'validate', '--json', '--config', kept], { env });
+    assert.equal(k.code, 0, show(k));
+    assert.deepEqual(
+      k.json().warnings.map((w: { path: string }) => w.path),
+      ['targets.other.units.u.paths[0]', 'destinations.repo.path', 'destinations.offsite.path'],
+    );
+  });
+
+  it("show: 'group:NAME' and lists of targets resolve to exactly those targets", async () => {
+    const file = planFile('resolved', '{ keepLast: 3 }');
+    const r = await runCli(['config', 'show', '--json', '--config', file], { env });
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(
+      r
+        .json()
+        .plans.often.activities.map((a: { targets: string[]; resolvedTargets: string[] }) => [
+          a.targets,
+          a.resolvedTargets,
+        ]),
+      [
+        [
+          ['db1', 'db2'],
+          ['db1', 'db2'],
+        ],
+        [
+          ['db1', 'web'],
+          ['web', 'db1'],
+        ],
+        [['*'], ['web', 'db1', 'db2', 'other']],
+      ],
+    );
+    // An unknown group is an error naming it.
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("'group:app'", "'group:nope'"));
+    const bad = await runCli(['config', 'validate', '--config', file], { env });
+    assert.equal(bad.code, 1, show(bad));
+    assert.match(bad.stderr, /plans\.often\.activities\[0\]\.targets: .*group 'nope'/);
+  });
+
   it('show --json: the compiled configuration with secrets redacted, never their values', async () => {
     const file = path.join(EXAMPLES, 'dpod.yaml');
     const r = await runCli(['config', 'show', '--json', '--config', file], { env });
@@ -134,10 +241,16 @@ plans:
     assert.equal(c.targets.QA1.adapter.token, '***(env:DPOD_ADAPTER_TOKEN)');
     assert.equal(c.destinations.store.password, '***(env:DPOD_REPO_PASSWORD)');
     assert.deepEqual(
-      c.plans['dpod-nightly'].activities.map((a: { targets: string; units: string | null }) => [a.targets, a.units]),
+      c.plans['dpod-nightly'].activities.map(
+        (a: { targets: string[]; units: string | null; resolvedTargets: string[] }) => [
+          a.targets,
+          a.units,
+          a.resolvedTargets,
+        ],
+      ),
       [
-        ['QA*', null],
-        ['TEST[89]', 'DOMAIN*'],
+        [['QA*'], null, ['QA1', 'QA2', 'QA3']],
+        [['TEST[89]'], 'DOMAIN*', ['TEST8', 'TEST9']],
       ],
     );
     const human = await runCli(['config', 'show', '--config', file], { env });

@@ -31,6 +31,15 @@ import { randomBytes } from 'node:crypto';
 
 const run = (w: PlanWorld, plan = 'nightly'): Promise<PlanRunResult> =>
   runPlan({ config: w.config, plan, trigger: 'on-demand', catalog: w.catalog, pollMs: 5 });
+const NO_RULES: Retention = {
+  keepLast: null,
+  keepHourly: null,
+  keepDaily: null,
+  keepWeekly: null,
+  keepMonthly: null,
+  keepYearly: null,
+  keepWithinMs: null,
+};
 const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 
 function filesTarget(w: PlanWorld): { host: FilesTarget; src: string } {
@@ -190,6 +199,65 @@ describe('copy activities (S2 offsite copy)', () => {
     assert.equal(c2.status, 'succeeded');
     assert.deepEqual(c2.tasks[0]!.snapshots, []);
     assert.match(c2.tasks[0]!.reason!, /^0 snapshot\(s\) copied to offsite and verified, 2 already there$/);
+  });
+
+  it("a copy's own retention keeps only what its rules keep at the destination; the source keeps all, nothing comes back", async (t) => {
+    const w = await planWorld({}, { activities: [activity('files', 'backup', 'HOST', null)] });
+    t.after(() => w.close());
+    const { host, src } = filesTarget(w);
+    const offPath = path.join(w.dir, 'offsite');
+    await Repository.init(new LocalBackend(offPath), 'offsite pw', { kdf: { N: 1024, r: 8, p: 1 } });
+    const offsite: RepositoryDestination = {
+      type: 'repository',
+      name: 'offsite',
+      path: offPath,
+      password: { source: 'inline', value: 'offsite pw' },
+      requireMount: false,
+      minFree: null,
+      site: null,
+    };
+    Object.assign(w.config.targets, { HOST: host });
+    Object.assign(w.config.destinations, { offsite });
+    const keep: Retention = { ...NO_RULES, keepLast: 2 };
+    const base = w.config.plans.nightly!;
+    Object.assign(w.config.plans, {
+      copy: {
+        ...base,
+        name: 'copy',
+        activities: [activity('offsite', 'copy', 'HOST', null, { to: 'offsite', purge: null, retention: keep })],
+      },
+    });
+    const backup = async (n: number) => {
+      fs.writeFileSync(path.join(src, 'app.conf'), `port = ${n}\n`);
+      assert.equal((await run(w)).status, 'succeeded');
+    };
+    for (const n of [1, 2, 3]) await backup(n);
+    const c1 = await run(w, 'copy');
+    assert.equal(c1.status, 'succeeded', JSON.stringify(c1));
+    assert.match(
+      c1.tasks[0]!.reason!,
+      /^2 snapshot\(s\) copied to offsite and verified, 0 already there, 0 forgotten there/,
+    );
+    await backup(4);
+    const c2 = await run(w, 'copy');
+    assert.match(
+      c2.tasks[0]!.reason!,
+      /^1 snapshot\(s\) copied to offsite and verified, 1 already there, 1 forgotten there/,
+    );
+    const source = await listSnapshots(await openRepo(w));
+    assert.equal(source.length, 4, "the plan's own snapshots are not touched");
+    const newest = source
+      .sort((a, b) => b.time.localeCompare(a.time))
+      .slice(0, 2)
+      .map((s) => s.id);
+    const there = async () => {
+      const dst = await Repository.open(new LocalBackend(offPath), 'offsite pw');
+      return (await listSnapshots(dst)).map((s) => s.original).sort();
+    };
+    assert.deepEqual(await there(), [...newest].sort(), 'the destination holds the two newest');
+    const c3 = await run(w, 'copy');
+    assert.match(c3.tasks[0]!.reason!, /^0 snapshot\(s\) copied to offsite and verified, 2 already there, 0 forgotten/);
+    assert.deepEqual(await there(), [...newest].sort(), 'what the rules dropped is not copied again');
   });
 
   it('between directory destinations, copies closed generations only, never a temporary', async (t) => {

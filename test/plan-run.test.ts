@@ -103,6 +103,18 @@ describe('plan run: admission (S3)', () => {
     assert.match(r.reason!, /outside the maintenance window/);
   });
 
+  it('ignoring the window is for on-demand runs only: a scheduled run asking for it is a usage error, nothing recorded', async (t) => {
+    const w = await planWorld({ QA1: {} }, one, { window: { type: 'ranges', timezone: 'UTC', ranges: [] } });
+    t.after(() => w.close());
+    const asked = { ignoreWindow: { by: 'ops' } };
+    await assert.rejects(
+      runPlan({ config: w.config, plan: 'nightly', trigger: 'scheduled', catalog: w.catalog, ...asked }),
+      (e: Error & { code?: string }) => e.code === 'USAGE' && /only an on-demand run/.test(e.message),
+    );
+    assert.deepEqual(w.catalog.planRuns().listRuns({}), []);
+    assert.deepEqual(w.catalog.audit().list(), []);
+  });
+
   it('S3.3 an unreachable destination refuses the run, before free space and expansion', async (t) => {
     const w = await planWorld({ QA1: {} }, one, {
       destination: { path: '/nonexistent/repo', minFree: { bytes: Number.MAX_SAFE_INTEGER } },

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { DatabaseSync } from 'node:sqlite';
 import { ManualClock } from '../src/core/clock.ts';
+import { OPT_IN_EVENTS } from '../src/core/alert-event.ts';
 import type { AlertEvent } from '../src/core/alert-event.ts';
 import type { Config, Plan } from '../src/config/types.ts';
 import { ServerCore } from '../src/scheduler/server-core.ts';
@@ -70,7 +71,7 @@ async function rig(
     catalog: w.catalog,
     clock,
     alert: (e) => {
-      alerts.push(e);
+      if (!OPT_IN_EVENTS.includes(e.event)) alerts.push(e);
       send.alert(e);
     },
     log: (_l, m) => logs.push(m),
@@ -231,6 +232,7 @@ describe('server: retries by trigger (S5)', () => {
           name: 'nms',
           type: 'snmp',
           events: ['retries-exhausted'],
+          minSeverity: null,
           host: trapd.host,
           port: trapd.port,
           community: { source: 'inline', value: 'safehold-test' },
@@ -381,7 +383,7 @@ describe('server: exclusion between plans (S5)', () => {
     await until(() => r.w.catalog.leases().list().length === 1, 'the backup to hold its lock');
     const purge1 = await r.core.runNow('purge');
     assert.equal(purge1.status, 'refused');
-    assert.match(purge1.reason!, /^target:QA1 is held by run [0-9a-f]{8} \(backup, /);
+    assert.match(purge1.reason!, /^target:QA1 is held by run [0-9a-f]{8} \(plan nightly: backup of QA1, /);
     const other = await r.core.runNow('other');
     assert.equal(other.status, 'succeeded', 'another scope is not blocked');
     assert.equal((await backup).status, 'succeeded');
@@ -390,7 +392,7 @@ describe('server: exclusion between plans (S5)', () => {
     await until(() => r.w.catalog.leases().list().length === 1, 'the purge to hold its lock');
     const backup2 = await r.core.runNow('nightly');
     assert.equal(backup2.status, 'refused');
-    assert.match(backup2.reason!, /^target:QA1 is held by run [0-9a-f]{8} \(purge, /);
+    assert.match(backup2.reason!, /^target:QA1 is held by run [0-9a-f]{8} \(plan purge: purge of QA1, /);
     fs.writeFileSync(flag, '');
     assert.equal((await purge2).status, 'succeeded');
   });

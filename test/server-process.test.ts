@@ -7,6 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { makeSandbox, show } from './helpers/cli.ts';
 import type { Sandbox } from './helpers/cli.ts';
@@ -134,6 +135,33 @@ describe('safehold server (a real process)', () => {
     });
     assert.equal(local.code, 0, show(local));
     assert.equal(local.json().server, undefined);
+  });
+
+  it('--ignore-window goes with a run handed to the server: it runs past the closed window, audited with the user', async (t) => {
+    const w = await world(
+      t,
+      `  closed:
+    destination: local
+    window: { cron: '0 0 1 1 *', timezone: UTC }
+    activities: [{ kind: backup, targets: QA2 }]`,
+    );
+    const srv = w.server();
+    await until(() => /listening on .*server\.sock/.test(srv.stderr()), 'the server to listen', 60_000);
+    const env = { env: { SAFEHOLD_DATA_DIR: w.data } };
+    const refused = await w.sb.run(['plan', 'run', 'closed', '--config', w.file, '--json'], env);
+    assert.equal(refused.code, 4, show(refused));
+    assert.equal(refused.json().server, srv.child.pid);
+    const r = await w.sb.run(['plan', 'run', 'closed', '--ignore-window', '--config', w.file, '--json'], env);
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.json().run.pid, srv.child.pid, 'the server ran it');
+    assert.equal(r.json().run.status, 'succeeded');
+    const audit = (await w.sb.run(['audit', '--json'], env)).json();
+    assert.deepEqual(
+      audit.map((e: { principal: string; path: string; requestId: string }) => [e.principal, e.path, e.requestId]),
+      [[os.userInfo().username, 'plan closed --ignore-window', r.json().run.id]],
+    );
+    srv.child.kill('SIGTERM');
+    assert.equal((await srv.done).code, 0);
   });
 
   it('two processes on one catalog obey the same locks: the second on-demand run is refused with the holder', async (t) => {

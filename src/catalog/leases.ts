@@ -58,9 +58,12 @@ export class LeaseStore extends CatalogStore {
   /**
    * Takes the leases of all `scopes` for `holder`, or none of them: clears
    * expired leases first, then fails with the first lease still held by
-   * someone else.
+   * someone else. `kind` may differ per scope (what the holder does there).
    */
-  acquire(scopes: readonly string[], req: { kind: LeaseKind; holder: string; runId?: string | null }): AcquireResult {
+  acquire(
+    scopes: readonly string[],
+    req: { kind: LeaseKind | ((scope: string) => LeaseKind); holder: string; runId?: string | null },
+  ): AcquireResult {
     const now = this.clock.now();
     return this.tx('acquire lease', () => {
       const cleared: ClearedLease[] = [];
@@ -78,7 +81,7 @@ export class LeaseStore extends CatalogStore {
       for (const scope of scopes) {
         lease = {
           scope,
-          kind: req.kind,
+          kind: typeof req.kind === 'function' ? req.kind(scope) : req.kind,
           holder: req.holder,
           runId: req.runId ?? null,
           pid: process.pid,
@@ -161,9 +164,13 @@ export function taskScope(target: string, unit: string | null): string {
   return unit === null ? `target:${target}` : `unit:${target}/${unit}`;
 }
 
-/** 'held by run 1a2b… (backup, pid 42 on host) since 2026-…, 3m ago': for refusals. */
-export function describeHolder(l: Lease, now: number): string {
-  return `held by ${l.runId ? `run ${l.runId.slice(0, 8)}` : l.holder} (${l.kind}, pid ${l.pid ?? '?'} on ${l.hostname ?? '?'}) since ${formatTime(l.createdAt)}, ${formatDuration(now - l.createdAt)} ago`;
+/**
+ * 'held by run 1a2b… (backup, pid 42 on host) since 2026-…, 3m ago': for
+ * refusals. `doing`, when known, replaces the lease's kind: what the holder
+ * does now ('plan nightly: backup of QA1/DOMAIN1').
+ */
+export function describeHolder(l: Lease, now: number, doing?: string | null): string {
+  return `held by ${l.runId ? `run ${l.runId.slice(0, 8)}` : l.holder} (${doing ?? l.kind}, pid ${l.pid ?? '?'} on ${l.hostname ?? '?'}) since ${formatTime(l.createdAt)}, ${formatDuration(now - l.createdAt)} ago`;
 }
 
 function toLease(r: Record<string, unknown>): Lease {

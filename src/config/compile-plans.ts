@@ -8,6 +8,7 @@ import type { PathSegment } from './yaml-source.ts';
 import { sqlDialect } from './sql-url.ts';
 import { localTimeZone, parseDays, parseDuration } from './values.ts';
 import { DEFAULTS, entries, ms } from './compile-context.ts';
+import { GROUP_PREFIX } from './activity-targets.ts';
 import type { CompileContext } from './compile-context.ts';
 
 type Raw = NonNullable<RawConfig>;
@@ -16,10 +17,10 @@ type RawActivity = RawPlan['activities'][number];
 
 const ALL_DAYS = [0, 1, 2, 3, 4, 5, 6];
 
-/** What plans refer to: the compiled destinations and the raw groups. */
+/** What plans refer to: the compiled destinations and the raw groups (their member targets). */
 interface PlanRefs {
   destinations: Record<string, Destination>;
-  groups: Record<string, unknown>;
+  groups: Readonly<Record<string, { readonly members: readonly { readonly target: string }[] }>>;
 }
 
 export function compilePlans(ctx: CompileContext, raw: Raw['plans'], refs: PlanRefs): Record<string, Plan> {
@@ -64,6 +65,7 @@ function compileActivity(
   if (a.group !== undefined) checkGroupBackup(ctx, refs, a, at);
   checkKindOptions(ctx, a, at);
   if (a.kind === 'copy') checkCopy(ctx, refs, p, a, at);
+  if (a.retention !== undefined) checkCopyRetention(ctx, refs, a, at);
   if (a.kind === 'purge' && (a.purge ?? 'retention') === 'retention') checkRetentionPurge(ctx, refs, p, at);
   return {
     name: actName,
@@ -72,13 +74,15 @@ function compileActivity(
     to: a.kind === 'copy' ? (a.to ?? null) : null,
     group: a.group ?? null,
     timeoutMs: ms(a.timeout, DEFAULTS.taskTimeoutMs),
-    targets: a.targets ?? '',
+    targets: compileTargetPatterns(ctx, refs, a.targets, [...at, 'targets']),
+    retention: a.kind === 'copy' ? compileRetention(a.retention) : null,
     units: a.units ?? null,
     quiesce: a.quiesce ?? false,
     quiesceTimeoutMs: ms(a.quiesceTimeout, DEFAULTS.quiesceTimeoutMs),
     preTask: ctx.hookOf([...at, 'preTask'], a.preTask),
     postTask: ctx.hookOf([...at, 'postTask'], a.postTask),
     tags: a.tags ?? [],
+    allowEmpty: a.allowEmpty ?? false,
   };
 }
 
@@ -94,6 +98,46 @@ function checkKindOptions(ctx: CompileContext, a: RawActivity, at: PathSegment[]
   }
   if (a.to !== undefined && a.kind !== 'copy') {
     ctx.problem([...at, 'to'], `only copy activities take 'to' (this one is ${article(a.kind)})`);
+  }
+}
+
+/**
+ * `targets` as a list of patterns: one glob, or a list of them; `group:NAME`
+ * becomes the names of the group's member targets.
+ */
+function compileTargetPatterns(
+  ctx: CompileContext,
+  refs: PlanRefs,
+  raw: RawActivity['targets'],
+  at: PathSegment[],
+): string[] {
+  if (raw === undefined) return [];
+  const list = typeof raw === 'string' ? [raw] : raw;
+  const out: string[] = [];
+  list.forEach((p, i) => {
+    const here = typeof raw === 'string' ? at : [...at, i];
+    if (!p.startsWith(GROUP_PREFIX)) {
+      out.push(p);
+      return;
+    }
+    const name = p.slice(GROUP_PREFIX.length);
+    ctx.reference(here, 'group', 'groups', name, refs.groups);
+    out.push(...(refs.groups[name]?.members ?? []).map((m) => m.target));
+  });
+  return [...new Set(out)];
+}
+
+/** A copy's own retention: copy activities to a repository destination only. */
+function checkCopyRetention(ctx: CompileContext, refs: PlanRefs, a: RawActivity, at: PathSegment[]): void {
+  if (a.kind !== 'copy') {
+    ctx.problem([...at, 'retention'], `only copy activities take 'retention' (this one is ${article(a.kind)})`);
+    return;
+  }
+  if (a.to !== undefined && refs.destinations[a.to]?.type === 'directory') {
+    ctx.problem(
+      [...at, 'retention'],
+      `copies to the directory destination '${a.to}', which keeps its generations by itself (its 'generations.keep'): leave out 'retention'`,
+    );
   }
 }
 

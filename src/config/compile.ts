@@ -30,7 +30,7 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
   const destinations = compileDestinations(ctx, raw.destinations);
   sections.hooks = compileHooks(raw.hooks);
   const plans = compilePlans(ctx, raw.plans, { destinations, groups: raw.groups ?? {} });
-  const alerts = compileAlertChannels(raw.alerts?.channels, { one: ctx.secret, map: ctx.secretMap });
+  const alerts = compileAlertChannels(raw.alerts?.channels, ctx, raw.plans ?? {});
   const { groups, restorePlans } = compileGroups(raw, { ...ctx, targets, destinations });
   const config: Config = { file, settings, sites, targets, destinations, plans, alerts, groups, restorePlans };
   return { config, problems: ctx.problems };

@@ -103,8 +103,8 @@ describe('loading configuration files', () => {
     assert.deepEqual(
       plan.activities.map((a) => [a.kind, a.targets, a.units, a.quiesce]),
       [
-        ['backup', 'QA*', null, true],
-        ['export', 'TEST[89]', 'DOMAIN*', true],
+        ['backup', ['QA*'], null, true],
+        ['export', ['TEST[89]'], 'DOMAIN*', true],
       ],
     );
     assert.equal(plan.destination, 'store');
@@ -214,7 +214,8 @@ describe('loading configuration files', () => {
       {
         name: 'backup-1',
         kind: 'backup',
-        targets: 'QA*',
+        targets: ['QA*'],
+        retention: null,
         units: null,
         quiesce: false,
         quiesceTimeoutMs: 120_000,
@@ -225,6 +226,7 @@ describe('loading configuration files', () => {
         to: null,
         timeoutMs: 4 * 3_600_000,
         group: null,
+        allowEmpty: false,
       },
     );
     assert.equal(a1!.name, 'export-2');

@@ -198,9 +198,32 @@ const activity = obj({
   to: ref('destination')
     .optional()
     .describe('Copy activities: the destination the snapshots (or closed generations) are copied to.'),
+  retention: retention
+    .optional()
+    .describe(
+      "Copy activities to a repository: the keep rules of the copies in 'to' (only the snapshots they keep are copied, the others are forgotten there); default: every copy is kept.",
+    ),
   timeout: duration.optional().describe('Overall limit of one task; past it the task is cancelled (default 4h).'),
-  targets: glob.optional().describe("Glob on target names, e.g. 'QA*' (required unless 'group' is given)."),
+  targets: z
+    .union(
+      [
+        glob,
+        z.array(glob, { error: 'expected a list of glob patterns' }).min(1, { error: 'expected at least one pattern' }),
+      ],
+      {
+        error: "expected a glob pattern ('QA*'), 'group:NAME' or a list of them",
+      },
+    )
+    .optional()
+    .describe(
+      "Target names: a glob ('QA*'), 'group:NAME' (the targets of a consistency group) or a list of them, e.g. [web, 'db*'] (required unless 'group' is given).",
+    ),
   units: glob.optional().describe("Glob on unit names, e.g. 'DOMAIN*' (default: the whole target / all units)."),
+  allowEmpty: bool
+    .optional()
+    .describe(
+      "A targets or units pattern (or a database target's databases/files filter) that matches nothing is not a failure (default false: the activity fails).",
+    ),
   quiesce: bool.optional().describe('Quiesce before and unquiesce after (default false).'),
   quiesceTimeout: duration.optional().describe('Default 2m.'),
   preTask: ref('hook').optional(),

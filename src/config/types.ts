@@ -3,6 +3,7 @@
 // (schema.ts) and produces exactly this; nothing else reads YAML.
 
 import type { RetentionPolicy } from '../engine/maintenance/retention.ts';
+import type { Severity } from '../core/alert-event.ts';
 
 /** A secret resolved at load time (from the file, an environment variable or a file); never printed. */
 export interface Secret {
@@ -162,8 +163,11 @@ export type PurgeSpec =
 export interface Activity {
   readonly name: string;
   readonly kind: ActivityKind;
-  /** Glob on target names, e.g. 'QA*', 'TEST8'. */
-  readonly targets: string;
+  /**
+   * Globs on target names, e.g. ['QA*'], ['web', 'db']; a `group:NAME` as written is replaced by the
+   * group's member targets. Empty for a group backup (`group`). Matched by activity-targets.ts.
+   */
+  readonly targets: readonly string[];
   /** Glob on unit names, e.g. 'DOMAIN*'; null: the whole target (device backup) or all units. */
   readonly units: string | null;
   readonly quiesce: boolean;
@@ -175,10 +179,14 @@ export interface Activity {
   readonly purge: PurgeSpec | null;
   /** Copy activities: the destination copied to; null for other kinds. */
   readonly to: string | null;
+  /** Copy activities to a repository: the keep rules of the copies there (null: every copy is kept). */
+  readonly retention: Retention | null;
   /** Overall limit of one task, ms. */
   readonly timeoutMs: number;
   /** A group backup: the consistency group's name (its members replace targets and units); null otherwise. */
   readonly group: string | null;
+  /** A pattern (or a target's own filter) matching nothing is not a failure: that part is left out. */
+  readonly allowEmpty: boolean;
 }
 
 export type GroupMode = 'quiesced' | 'physical' | 'independent';
@@ -235,7 +243,12 @@ export interface Plan {
 }
 
 /** Alert channels (S9) as configured; the alerts layer turns them into deliveries. */
-export type AlertChannelConfig = { readonly name: string; readonly events: readonly string[] | null } & (
+export type AlertChannelConfig = {
+  readonly name: string;
+  readonly events: readonly string[] | null;
+  /** Alerts less severe than this are kept off the channel; null: every severity. */
+  readonly minSeverity: Severity | null;
+} & (
   | {
       readonly type: 'webhook';
       readonly url: string;
@@ -271,11 +284,38 @@ export type AlertChannelConfig = { readonly name: string; readonly events: reado
       readonly env: Readonly<Record<string, Secret>>;
       readonly timeoutMs: number | null;
     }
+  | {
+      readonly type: 'healthchecks';
+      /** The check's ping URL (a secret). */
+      readonly url: Secret;
+      /** Runs of these plans only; null: every plan. */
+      readonly plans: readonly string[] | null;
+      readonly retryDelaysMs: readonly number[] | null;
+      readonly timeoutMs: number | null;
+    }
+  | {
+      readonly type: 'ntfy';
+      /** Server and topic (a secret: on a public server the topic is the key). */
+      readonly url: Secret;
+      readonly token: Secret | null;
+      readonly retryDelaysMs: readonly number[] | null;
+      readonly timeoutMs: number | null;
+    }
+  | {
+      readonly type: 'chat';
+      readonly format: 'slack' | 'discord' | 'matrix';
+      /** The incoming webhook's URL (a secret). */
+      readonly url: Secret;
+      readonly retryDelaysMs: readonly number[] | null;
+      readonly timeoutMs: number | null;
+    }
 );
 
 export interface Config {
   /** Absolute path of the file this came from. */
   readonly file: string;
+  /** sha256 (hex) of the file's text as loaded (generation.ts); absent for a configuration built in code. */
+  readonly hash?: string;
   readonly settings: Settings;
   readonly sites: Readonly<Record<string, Site>>;
   readonly targets: Readonly<Record<string, Target>>;

@@ -23,14 +23,15 @@ export const PASSWORD = 'plan test password';
 export function activity(
   name: string,
   kind: Activity['kind'],
-  targets: string,
+  targets: string | readonly string[],
   units: string | null,
   over: Partial<Activity> = {},
 ): Activity {
   return {
     name,
     kind,
-    targets,
+    targets: typeof targets === 'string' ? [targets] : targets,
+    retention: null,
     units,
     quiesce: false,
     quiesceTimeoutMs: 1000,
@@ -41,6 +42,7 @@ export function activity(
     to: null,
     timeoutMs: 3_600_000,
     group: null,
+    allowEmpty: false,
     ...over,
   };
 }

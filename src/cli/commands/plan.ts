@@ -4,11 +4,16 @@
 // otherwise it runs in this process under the same locks, and SIGINT or
 // SIGTERM cancel it cleanly (unquiesce and 'always' hooks still run).
 
-import { SafeholdError } from '../../core/errors.ts';
-import { Catalog, defaultDataDir } from '../../catalog/catalog.ts';
+import os from 'node:os';
+import { SafeholdError, isSafeholdError } from '../../core/errors.ts';
+import { Catalog } from '../../catalog/catalog.ts';
 import type { TaskRecord } from '../../catalog/plan-runs.ts';
-import { loadConfigFrom } from '../session.ts';
+import { commandConfig, resolveDataDir } from '../session.ts';
 import { connectControl, socketPathFor } from '../../api/control-client.ts';
+import type { ControlClient } from '../../api/control-client.ts';
+import { staleServerConfig } from '../../config/generation.ts';
+import type { ConfigGeneration } from '../../config/generation.ts';
+import type { Config } from '../../config/types.ts';
 import { alerter } from '../../alerts/from-config.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { PlanRunRecord } from '../../catalog/plan-runs.ts';
@@ -21,7 +26,7 @@ import type { Output } from '../output.ts';
 export const planCommand: Command = {
   name: 'plan',
   summary: 'run a plan of the configuration now (plan run NAME)',
-  usage: `safehold plan run NAME [--local] [--config FILE]
+  usage: `safehold plan run NAME [--local] [--ignore-window] [--config FILE]
 
 Runs the plan now: admission (backup switch, maintenance window, destination
 mounted and initialised, free space), expansion of its activities into tasks
@@ -32,26 +37,34 @@ a scope, the run is refused at once, saying who holds it since when.
 
 When 'safehold server' runs on the same data directory, the run is handed to
 it and this command waits for the result; --local runs it in this process
-anyway (the locks keep the two apart). In-process, Ctrl-C or SIGTERM cancel
+anyway (the locks keep the two apart). When the server runs an older version
+of the configuration file than this command read, a warning says so (with
+--json: serverConfig.stale); 'safehold server reload' applies the file. In-process, Ctrl-C or SIGTERM cancel
 the run cleanly (exit 130).
+
+--ignore-window runs the plan even when its maintenance window is closed (an
+emergency backup); the run's log and the audit log ('safehold audit') record
+who asked and when. Scheduled runs never ignore the window.
 
 Exit code: 0 succeeded, 1 failed, 3 partly done (some tasks failed or were
 skipped) or nothing to do, 4 refused (the reason is printed), 130 cancelled.`,
-  options: { config: { type: 'string', short: 'c' }, local: { type: 'boolean' } },
+  options: { local: { type: 'boolean' }, 'ignore-window': { type: 'boolean' } },
   async run(ctx) {
     const [sub, name, ...rest] = ctx.positionals;
     if (sub !== 'run' || !name || rest.length > 0) throw new SafeholdError('USAGE', 'usage: safehold plan run NAME');
-    const config = await loadConfigFrom(ctx.values, ctx.env);
+    const config = await commandConfig(ctx);
     if (!config.plans[name])
       throw new SafeholdError(
         'NOT_FOUND',
         `no plan '${name}' in ${config.file} (plans: ${Object.keys(config.plans).join(', ') || 'none'})`,
       );
-    const dataDir = ctx.env.SAFEHOLD_DATA_DIR ?? config.settings.dataDir ?? defaultDataDir(ctx.env);
+    const ignoreWindow = ctx.values['ignore-window'] === true ? { by: whoAmI(ctx.env) } : undefined;
+    const dataDir = await resolveDataDir(ctx);
     const server = ctx.values.local === true ? null : await connectControl(socketPathFor(dataDir));
     if (server) {
-      const r = await server.runPlan(name);
-      return report(ctx, name, r.run as PlanRunRecord, r.tasks as TaskRecord[], r.server);
+      const r = await runOnServer(ctx, server, config, name, ignoreWindow);
+      const serverConfig = { ...r.config, stale: staleServerConfig(config, r.config) !== null };
+      return report(ctx, name, r.run as PlanRunRecord, r.tasks as TaskRecord[], r.server, serverConfig);
     }
     const catalog = Catalog.open(dataDir);
     const alerts = alerter(catalog, config.alerts, systemClock, (m) => ctx.out.error(m));
@@ -69,6 +82,7 @@ skipped) or nothing to do, 4 refused (the reason is printed), 130 cancelled.`,
         config,
         plan: name,
         trigger: 'on-demand',
+        ...(ignoreWindow ? { ignoreWindow } : {}),
         catalog,
         signal: ac.signal,
         alert: (e) => alerts.alert(e),
@@ -79,10 +93,43 @@ skipped) or nothing to do, 4 refused (the reason is printed), 130 cancelled.`,
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       for (const l of oldInt) process.on('SIGINT', l as () => void);
+      // Even when the run threw: every delivery's outcome is in the catalog before it closes.
+      await alerts.flush();
       catalog.close();
     }
   },
 };
+
+/** Who runs this command, for the audit log: the login name. */
+function whoAmI(env: NodeJS.ProcessEnv): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return env.USER || env.LOGNAME || `uid ${process.getuid?.() ?? '?'}`;
+  }
+}
+
+/**
+ * Hands the run to the server, first warning when the server runs another
+ * version of the configuration than `config` (a plan missing there says why).
+ */
+async function runOnServer(
+  ctx: Parameters<Command['run']>[0],
+  server: ControlClient,
+  config: Config,
+  name: string,
+  ignoreWindow: { by: string } | undefined,
+) {
+  const { config: running } = await server.status();
+  const stale = running ? staleServerConfig(config, running) : null;
+  if (stale) ctx.out.warn(stale);
+  try {
+    return await server.runPlan(name, ignoreWindow ? { ignoreWindow } : {});
+  } catch (e) {
+    if (stale && isSafeholdError(e, 'NOT_FOUND')) throw new SafeholdError('NOT_FOUND', `${e.message}: ${stale}`);
+    throw e;
+  }
+}
 
 function report(
   ctx: Parameters<Command['run']>[0],
@@ -90,8 +137,9 @@ function report(
   run: PlanRunRecord,
   tasks: TaskRecord[],
   server: number | null,
+  serverConfig?: ConfigGeneration & { stale: boolean },
 ): ExitCode {
-  ctx.out.result({ run, tasks, ...(server !== null ? { server } : {}) }, () => {
+  ctx.out.result({ run, tasks, ...(server !== null ? { server, serverConfig } : {}) }, () => {
     ctx.out.line(
       `plan ${name}, run ${run.id.slice(0, 8)}${server !== null ? ` (by the server, pid ${server})` : ''}: ${run.status}${run.reason ? ` (${run.reason})` : ''}`,
     );

@@ -1,7 +1,8 @@
 // One plan run's shared state, handed to each of its steps (runner.ts for
 // admission and locks, run-tasks.ts for the hooks and tasks): the plan, the
 // catalog's record of the run, its log, and `end`, which records how the run
-// ended (cancelling what had not run) and raises the failure alert.
+// ended (cancelling what had not run) and raises the failure alert; the
+// run-started and run-succeeded events go to the channels that ask for them.
 
 import type { Config, Plan } from '../../config/types.ts';
 import type { Clock } from '../../core/clock.ts';
@@ -10,6 +11,7 @@ import type { Catalog } from '../../catalog/catalog.ts';
 import type { PlanRunRecord, PlanRunStatus, PlanRunStore, RunTrigger, TaskRecord } from '../../catalog/plan-runs.ts';
 import type { LeaseStore } from '../../catalog/leases.ts';
 import type { PlanTarget } from '../../drivers/target/targets.ts';
+import { runStarted, runSucceeded } from '../../alerts/events.ts';
 
 export interface RunPlanOptions {
   config: Config;
@@ -33,6 +35,11 @@ export interface RunPlanOptions {
   onStart?: (runId: string) => void;
   /** Skip recovery of abandoned runs (the server did it at start). */
   skipRecovery?: boolean;
+  /**
+   * An emergency run outside the maintenance window (`plan run --ignore-window`):
+   * on-demand runs only; `by` is who asked (the audit log and the run's log say so).
+   */
+  ignoreWindow?: { by: string };
 }
 
 export type EndStatus = Exclude<PlanRunStatus, 'running'>;
@@ -77,17 +84,21 @@ export function recordRun(r: Recorded): PlanRun {
     retryOf: opts.retryOf?.id ?? null,
   });
   opts.onStart?.(runId);
+  r.alert(runStarted({ plan: plan.name, runId, trigger: opts.trigger }));
   const log: PlanRun['log'] = (msg, level = 'info') => store.log(runId, level, msg);
   const end: PlanRun['end'] = (status, reason) => {
+    // A refusal is the run's reason, said once; its tasks only say they did not run.
+    const taskReason = status === 'refused' ? 'not run: the run was refused' : (reason ?? 'the run ended');
     for (const t of store.tasks(runId)) {
       if (t.status === 'pending' || t.status === 'running') {
-        store.finishTask(t.id, { status: 'cancelled', reason: reason ?? 'the run ended' });
+        store.finishTask(t.id, { status: 'cancelled', reason: taskReason });
       }
     }
     store.finishRun(runId, status, reason);
     if (reason) log(`run ${status}: ${reason}`, status === 'failed' || status === 'refused' ? 'error' : 'info');
     const tasks = store.tasks(runId);
-    if (status !== 'succeeded' && status !== 'cancelled') r.alert(endAlert(plan.name, runId, status, reason, tasks));
+    if (status === 'succeeded') r.alert(runSucceeded({ plan: plan.name, runId, tasks: tasks.length }));
+    else if (status !== 'cancelled') r.alert(endAlert(plan.name, runId, status, reason, tasks));
     return { id: runId, status, reason, tasks };
   };
   return { ...r, runId, log, end };

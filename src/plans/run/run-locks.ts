@@ -12,7 +12,9 @@ import type { AlertEvent } from '../../core/alert-event.ts';
 import { isSafeholdError } from '../../core/errors.ts';
 import { formatDuration, formatTime } from '../../core/format.ts';
 import type { LeaseKind, LeaseStore } from '../../catalog/leases.ts';
-import { describeHolder } from '../../catalog/leases.ts';
+import { describeHolder, scopesOverlap, taskScope } from '../../catalog/leases.ts';
+import type { PlanRunStore } from '../../catalog/plan-runs.ts';
+import type { ActivityKind } from '../../config/types.ts';
 import type { Repository } from '../../repo/repository.ts';
 import { RepoLock, removeLocks } from '../../repo/lock.ts';
 import { withRetries } from './retry.ts';
@@ -21,7 +23,10 @@ export interface RunLockRequest {
   leases: LeaseStore;
   runId: string;
   scopes: string[];
-  kind: LeaseKind;
+  /** What the run does on each scope (its lease's kind). */
+  kind: LeaseKind | ((scope: string) => LeaseKind);
+  /** What the run holding a lease does now ('plan nightly: backup of QA1/x'), for the refusal; null: the lease's kind. */
+  holderActivity?: (runId: string, scope: string) => string | null;
   /** The repository to lock, or null (directory destination). */
   repo: Repository | null;
   exclusive: boolean;
@@ -57,6 +62,26 @@ export async function acquireRunLocks(req: RunLockRequest): Promise<RunLockResul
   return { ok: false, reason: `${r.reason}${over}`, attempts: r.attempts.length, exhausted: r.exhausted };
 }
 
+/** The lease kind of a task's activity: purges and copies are named, the rest (backup, export, drill) read as backups. */
+export function leaseKindOf(kind: ActivityKind): LeaseKind {
+  return kind === 'purge' || kind === 'copy' ? kind : 'backup';
+}
+
+/**
+ * What the run holding a lease does on that scope, from the catalog: its
+ * plan and the task running (else the first to run) there, e.g. 'plan
+ * nightly: backup of QA1/DOMAIN1'; null when the run is not recorded.
+ */
+export function holderActivity(store: PlanRunStore): (runId: string, scope: string) => string | null {
+  return (runId, scope) => {
+    const holder = store.getRun(runId);
+    if (!holder) return null;
+    const onScope = store.tasks(runId).filter((t) => scopesOverlap(taskScope(t.target, t.unit), scope));
+    const t = onScope.find((x) => x.status === 'running') ?? onScope.find((x) => x.status === 'pending') ?? onScope[0];
+    return `plan ${holder.plan}${t ? `: ${t.kind} of ${t.target}${t.unit ? `/${t.unit}` : ''}` : ''}`;
+  };
+}
+
 async function tryOnce(req: RunLockRequest) {
   const got = req.leases.acquire(req.scopes, { kind: req.kind, holder: req.runId, runId: req.runId });
   for (const c of got.cleared) {
@@ -80,7 +105,9 @@ async function tryOnce(req: RunLockRequest) {
     });
   }
   if (!got.ok) {
-    const reason = `${got.heldBy.scope} is ${describeHolder(got.heldBy, req.clock.now())}`;
+    const h = got.heldBy;
+    const doing = h.runId ? (req.holderActivity?.(h.runId, h.scope) ?? null) : null;
+    const reason = `${h.scope} is ${describeHolder(h, req.clock.now(), doing)}`;
     req.log(reason, 'warn');
     return { ok: false as const, retryable: true, reason };
   }

@@ -28,6 +28,8 @@ export interface TaskEnv {
   rootStartedAt: number;
   /** True for a retry: completed work of the chain is looked up and not repeated. */
   retrying: boolean;
+  /** The run was asked to ignore the maintenance window (an on-demand emergency run): tasks do not check it. */
+  ignoreWindow?: boolean;
   config: Config;
   plan: Plan;
   destination: Destination;

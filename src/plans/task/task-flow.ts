@@ -13,7 +13,7 @@ import type { HookContext } from '../hooks/hooks.ts';
 import { checkFreeSpace, lowSpaceAlert } from '../run/destination-checks.ts';
 import type { ExpandedTask } from '../run/expand.ts';
 import type { PlanTarget } from '../../drivers/target/targets.ts';
-import { unitTags } from '../../repo/snapshot-tags.ts';
+import { groupTag, unitTags } from '../../repo/snapshot-tags.ts';
 import { TaskStop, label } from './task-env.ts';
 import type { Log, TaskEnv, TaskOutcome } from './task-env.ts';
 import { checkNothingQuiesced, quiesceAndWait, unquiesce } from './task-quiesce.ts';
@@ -98,8 +98,10 @@ function checkpoint(t: TaskRun): void {
 /** The maintenance window again, and the destination's free space. */
 function checkWindowAndSpace(t: TaskRun): void {
   const { plan, clock, destination } = t.env;
-  if (!inWindow(plan.window, clock.now())) throw new TaskStop('skipped', outsideWindowReason(plan.window, clock.now()));
-  t.log('inside the maintenance window');
+  if (t.env.ignoreWindow) t.log('maintenance window not checked (--ignore-window)');
+  else if (!inWindow(plan.window, clock.now()))
+    throw new TaskStop('skipped', outsideWindowReason(plan.window, clock.now()));
+  else t.log('inside the maintenance window');
   const space = checkFreeSpace(destination);
   if (!space.ok) {
     if (space.space) t.env.alert(lowSpaceAlert(destination, space.space, space.reason));
@@ -170,6 +172,7 @@ async function doWork(t: TaskRun, states: State[]): Promise<void> {
     const tags = [
       `plan:${env.plan.name}`,
       ...unitTags(task.target, task.unit),
+      ...(a.group !== null ? [groupTag(a.group)] : []),
       ...a.tags,
       ...(states.length > 1 || target.device ? [`state:${state}`] : []),
       `run:${env.rootRunId}`,

@@ -3,14 +3,18 @@
 // rules do not keep (per plan that made them, per device state), then
 // prunes the repository (the run holds the exclusive repository lock). A
 // command purge runs the user's program on the scope (source data). A copy
-// sends the unit's snapshots to another repository and verifies them there,
-// or, for directory destinations, copies the closed generations only.
+// sends the unit's snapshots to another repository and verifies them there
+// (with the copy's own retention, copy-retention.ts, only those its rules
+// keep, forgetting there what they drop), or, for directory destinations,
+// copies the closed generations only.
 
 import { openDestinationRepo } from '../run/destination-repo.ts';
 import { RepoLock } from '../../repo/lock.ts';
+import type { Repository } from '../../repo/repository.ts';
 import { listSnapshots } from '../../repo/snapshot.ts';
 import type { SnapshotWithId } from '../../repo/snapshot.ts';
-import { isOfUnit, tagValue } from '../../repo/snapshot-tags.ts';
+import { isOfUnit } from '../../repo/snapshot-tags.ts';
+import { byPlanAndState, chooseCopies } from './copy-retention.ts';
 import { chooseByPolicy, forgetAndPrune } from '../../engine/maintenance/forget-policy.ts';
 import { copySnapshots } from '../../engine/copy/copy.ts';
 import { closedGenerations, copyClosedGenerations } from '../../engine/directory/generations.ts';
@@ -40,6 +44,22 @@ export async function runTaskWork(env: TaskEnv, task: ExpandedTask, target: Plan
   throw new SafeholdError('INTERNAL', `no work for a ${a.kind} task here`);
 }
 
+/** The copy's retention: forgets what its rules drop at the copy destination, then prunes; returns the bytes freed. */
+async function forgetCopies(
+  dst: Repository,
+  ids: readonly string[],
+  name: string,
+  task: ExpandedTask,
+  log: Log,
+): Promise<number> {
+  if (ids.length === 0) return 0;
+  const stats = (await forgetAndPrune(dst, ids, { prune: {} })).prune!;
+  log(
+    `the copy's retention forgot ${ids.length} snapshot(s) of ${label(task)} at ${name}; ${formatBytes(stats.bytes.removed)} freed`,
+  );
+  return stats.bytes.removed;
+}
+
 /** The snapshots of the task's unit (or whole target), whichever plan made them. */
 function unitSnapshots(all: SnapshotWithId[], task: ExpandedTask): SnapshotWithId[] {
   return all.filter((s) => isOfUnit(s, task.target, task.unit));
@@ -50,8 +70,6 @@ async function purgeRetention(env: TaskEnv, task: ExpandedTask, log: Log): Promi
   if (!repo || !env.plan.retention)
     throw new TaskStop('failed', 'a retention purge needs a repository destination and retention rules');
   const mine = unitSnapshots(await listSnapshots(repo), task);
-  // Each plan's snapshots, and a device unit's persisted and running states, are kept by the rules on their own.
-  const byPlanAndState = (s: SnapshotWithId) => `${tagValue(s.tags, 'plan') ?? ''} ${tagValue(s.tags, 'state') ?? ''}`;
   const { remove } = chooseByPolicy(mine, env.plan.retention, { groupBy: [], partition: byPlanAndState });
   log(
     `retention keeps ${mine.length - remove.length} of ${mine.length} snapshot(s) of ${label(task)}; forgetting ${remove.length}`,
@@ -131,7 +149,7 @@ async function purgeSql(
 async function copyUnit(env: TaskEnv, task: ExpandedTask, target: PlanTarget, log: Log): Promise<WorkResult> {
   const to = env.config.destinations[task.activity.to!]!;
   // The copy's destination passes the same checks as a plan's (S3.3, S3.4): an unmounted offsite disk is not written to.
-  const reach = checkReachable(to);
+  const reach = checkReachable(to, env.config.file);
   if (!reach.ok) throw new TaskStop('failed', reach.reason);
   const space = checkFreeSpace(to);
   if (!space.ok) {
@@ -155,19 +173,25 @@ async function copyUnit(env: TaskEnv, task: ExpandedTask, target: PlanTarget, lo
   }
   const src = env.repo!;
   const dst = await openDestinationRepo(to, env.clock);
-  const lock = await RepoLock.acquire(dst, false);
+  const keep = task.activity.retention;
+  // Exclusive when the copy's own retention forgets and prunes there.
+  const lock = await RepoLock.acquire(dst, keep !== null);
   try {
     const mine = unitSnapshots(await listSnapshots(src), task);
-    const r = await copySnapshots(src, dst, { snapshots: mine, verify: true });
+    const chosen = keep
+      ? chooseCopies(mine, unitSnapshots(await listSnapshots(dst), task), src.config.id, keep)
+      : { copy: mine, forget: [] };
+    const r = await copySnapshots(src, dst, { snapshots: chosen.copy, verify: true });
     const made = r.snapshots.filter((s) => s.copied !== null);
     const bytes = made.reduce((n, s) => n + s.bytesCopied, 0);
     log(
       `copied ${made.length} snapshot(s) of ${label(task)} to ${to.name} (${r.snapshots.length - made.length} already there), verified`,
     );
+    const forgot = await forgetCopies(dst, chosen.forget, to.name, task, log);
     return {
       snapshots: made.map((s) => s.copied!),
-      bytes,
-      note: `${made.length} snapshot(s) copied to ${to.name} and verified, ${r.snapshots.length - made.length} already there`,
+      bytes: bytes - forgot,
+      note: `${made.length} snapshot(s) copied to ${to.name} and verified, ${r.snapshots.length - made.length} already there${keep ? `, ${chosen.forget.length} forgotten there by the copy's retention` : ''}`,
     };
   } finally {
     await lock.release().catch(() => {});
