@@ -5,7 +5,7 @@
 // the dashboard, runs a plan from the plans page and watches it finish on the
 // run page, restores the group into another directory through the wizard
 // (and one files snapshot of a unit through its single-unit mode),
-// sees the chart page's SVG points, and saves a screenshot of every page (and
+// sees the chart page's uPlot charts, and saves a screenshot of every page (and
 // of the dashboard on a 390×844 phone viewport) under test-artifacts/screenshots/.
 
 import { describe, it, before, after } from 'node:test';
@@ -110,7 +110,7 @@ describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
     cs = await startControlServer(core, w.catalog, {
       socketPath: path.join(w.dir, 's.sock'),
       listen: { host: '127.0.0.1', port: 0 },
-      api: { config: w.config, clock: systemClock, log: () => {} },
+      api: { clock: systemClock, log: () => {} },
     });
     base = `http://${cs.listening}`;
 
@@ -204,6 +204,12 @@ describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
     await page.locator('input[name=filesTo]').fill(to);
     await shot('restore-target');
     await page.getByRole('button', { name: 'Next' }).click();
+    // The API's dry run, before the confirm button: into a new place, no live data, no hook runs.
+    await page.locator('#restore-plan').waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('#restore-plan').getAttribute('data-live'), 'false');
+    assert.match((await page.locator('#plan-safety').textContent()) ?? '', /not needed: nothing that exists now/);
+    assert.equal(fs.readdirSync(to).length, 0, 'the dry run wrote nothing');
+    await shot('restore-confirm');
     await page.getByRole('button', { name: 'Restore', exact: true }).click();
     await page.locator('#restore-result').waitFor({ timeout: 30_000 });
     assert.equal(
@@ -213,7 +219,8 @@ describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
     );
     assert.equal(fs.readFileSync(path.join(to, srcDir, 'docs', 'a.txt'), 'utf8'), 'hello console\n');
     assert.equal(await page.locator('#restored tbody tr td:first-child').textContent(), 'HOST/docs');
-    assert.match((await page.locator('#safety').textContent()) ?? '', /^(none|group run \S+, \d+ snapshot\(s\))$/);
+    // A safety backup was asked for (the default): nothing that existed was overwritten, so none was needed.
+    assert.equal(await page.locator('#safety').textContent(), 'not needed: nothing that existed was overwritten');
     await shot('restore-result');
   });
 
@@ -240,12 +247,16 @@ describe('web console in headless Chromium', { skip, timeout: 90_000 }, () => {
     await shot('restore-unit-result');
   });
 
-  it('shows the charts of a plan as SVG with points', async () => {
+  it('shows the charts of a plan (uPlot canvases with their points)', async () => {
     await page.getByRole('link', { name: 'Charts', exact: true }).click();
-    await page.locator('#chart-bytes svg circle.point').first().waitFor();
-    assert.equal(await page.locator('#chart-bytes svg circle.point').count(), 1, 'one finished run of nightly');
-    assert.equal(await page.locator('#chart-duration svg circle.point').count(), 1);
-    await page.locator('#chart-repo svg circle.point').first().waitFor();
+    await page.locator('#chart-bytes canvas').first().waitFor();
+    assert.equal(
+      await page.locator('#chart-bytes figure').getAttribute('data-points'),
+      '1',
+      'one finished run of nightly',
+    );
+    assert.equal(await page.locator('#chart-duration figure').getAttribute('data-points'), '1');
+    await page.locator('#chart-repo canvas').first().waitFor();
     await shot('charts');
   });
 

@@ -34,6 +34,20 @@ export interface TaskSnapshot {
   bytes: number | null;
 }
 
+/** What the plans API shows of a plan's history (planSummaries). */
+export interface PlanSummary {
+  /** The newest run that ran: refused and coalesced runs are left out. */
+  last: PlanRunRecord | null;
+  /** The newest refused run, when newer than `last` (a notice, not the plan's state). */
+  lastRefused: PlanRunRecord | null;
+  /** When the newest fully succeeded run finished (a partial run is not a success). */
+  lastSuccessAt: number | null;
+  /** When the newest partial run finished. */
+  lastPartialAt: number | null;
+  /** The newest finished copy task of the plan (its offsite copy). */
+  lastCopy: { runId: string; status: 'succeeded' | 'failed'; reason: string | null; at: number } | null;
+}
+
 export interface RunFilter {
   plan?: string | undefined;
   status?: string | undefined;
@@ -72,23 +86,70 @@ export class ApiQueries extends CatalogStore {
     return rows.map(toLogLine);
   }
 
-  /** The newest run of each plan and the time of its newest success. */
-  planSummaries(): Map<string, { last: PlanRunRecord | null; lastSuccessAt: number | null }> {
-    const out = new Map<string, { last: PlanRunRecord | null; lastSuccessAt: number | null }>();
-    const last = this.sql('last plan runs', () =>
+  /**
+   * Per plan: its newest run that ran (refused and coalesced runs left out:
+   * a refused click does not stand for the plan's state), the newest
+   * refusal when it is newer than that run, when the newest full success and
+   * the newest partial run finished, and its newest finished copy task.
+   */
+  planSummaries(): Map<string, PlanSummary> {
+    const out = new Map<string, PlanSummary>();
+    const get = (plan: string): PlanSummary => {
+      let cur = out.get(plan);
+      if (!cur) {
+        cur = { last: null, lastRefused: null, lastSuccessAt: null, lastPartialAt: null, lastCopy: null };
+        out.set(plan, cur);
+      }
+      return cur;
+    };
+    const newest = (what: string, where: string) =>
+      (
+        this.sql(what, () =>
+          this.db
+            .prepare(
+              `SELECT r.* FROM plan_runs r WHERE r.id = (SELECT id FROM plan_runs x WHERE x.plan = r.plan AND ${where} ORDER BY x.started_at DESC, x.id DESC LIMIT 1) ORDER BY r.id`,
+            )
+            .all(),
+        ) as Row[]
+      ).map(toRun);
+    for (const r of newest('last plan runs', "x.status <> 'refused' AND x.coalesced_into IS NULL"))
+      get(r.plan).last = r;
+    for (const r of newest('last refusals', "x.status = 'refused'")) {
+      const cur = get(r.plan);
+      if (!cur.last || r.startedAt > cur.last.startedAt) cur.lastRefused = r;
+    }
+    for (const s of this.lastSuccess()) get(s.plan).lastSuccessAt = s.at;
+    for (const s of this.lastFinished('partial')) get(s.plan).lastPartialAt = s.at;
+    const copies = this.sql('last copy tasks', () =>
       this.db
         .prepare(
-          `SELECT r.* FROM plan_runs r JOIN (SELECT plan, MAX(started_at) AS s FROM plan_runs GROUP BY plan) m ON m.plan = r.plan AND m.s = r.started_at ORDER BY r.id`,
+          `SELECT * FROM (SELECT r.plan AS plan, t.run_id AS run_id, t.status AS status, t.reason AS reason, t.finished_at AS at,
+         ROW_NUMBER() OVER (PARTITION BY r.plan ORDER BY t.finished_at DESC, t.id DESC) AS n
+       FROM tasks t JOIN plan_runs r ON r.id = t.run_id
+       WHERE t.kind = 'copy' AND t.finished_at IS NOT NULL AND t.status IN ('succeeded', 'failed')) WHERE n = 1`,
         )
         .all(),
     ) as Row[];
-    for (const r of last.map(toRun)) out.set(r.plan, { last: r, lastSuccessAt: null });
-    for (const s of this.lastSuccess()) {
-      const cur = out.get(s.plan) ?? { last: null, lastSuccessAt: null };
-      cur.lastSuccessAt = s.at;
-      out.set(s.plan, cur);
+    for (const c of copies) {
+      get(c.plan as string).lastCopy = {
+        runId: c.run_id as string,
+        status: c.status as 'succeeded' | 'failed',
+        reason: (c.reason as string | null) ?? null,
+        at: Number(c.at),
+      };
     }
     return out;
+  }
+
+  /** When the newest run of each plan with `status` finished. */
+  private lastFinished(status: PlanRunStatus): { plan: string; at: number }[] {
+    return this.sql(`last ${status} runs`, () =>
+      this.db
+        .prepare(
+          'SELECT plan, MAX(finished_at) AS at FROM plan_runs WHERE status = ? AND finished_at IS NOT NULL GROUP BY plan ORDER BY plan',
+        )
+        .all(status),
+    ) as { plan: string; at: number }[];
   }
 
   /** Snapshots made by plan tasks, newest first (finished_at, task id, index). */

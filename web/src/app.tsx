@@ -11,6 +11,7 @@ import { PlansPage } from './pages/plans.tsx';
 import { RunsPage } from './pages/runs.tsx';
 import { RunPage } from './pages/run.tsx';
 import { SnapshotsPage } from './pages/snapshots.tsx';
+import { BrowsePage } from './pages/browse.tsx';
 import { RestorePage } from './pages/restore.tsx';
 import { AlertsPage, DrillsPage } from './pages/events.tsx';
 import { ChartsPage } from './pages/charts.tsx';
@@ -64,7 +65,8 @@ export function App() {
       navigate('/', { replace: true });
     }
   };
-  const active = (to: string) => (to === '/' ? path === '/' : path === to || path.startsWith(`${to}/`));
+  const active = (to: string) =>
+    to === '/' ? path === '/' : path === to || path.startsWith(`${to}/`) || (to === '/snapshots' && path === '/browse');
 
   return (
     <div className="shell">
@@ -116,6 +118,8 @@ function page(path: string, s: Session) {
       return <RunsPage />;
     case '/snapshots':
       return <SnapshotsPage />;
+    case '/browse':
+      return <BrowsePage role={s.role} />;
     case '/restore':
       return <RestorePage role={s.role} />;
     case '/drills':

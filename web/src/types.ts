@@ -33,6 +33,13 @@ import type {
   unitRestoreBodySchema,
   unitRestoreResultSchema,
 } from '../../src/api/http/schemas.ts';
+import type {
+  browseDirSchema,
+  browseEntrySchema,
+  browseSearchSchema,
+  selectionRestoreBodySchema,
+  selectionRestoreResultSchema,
+} from '../../src/api/http/schemas-browse.ts';
 
 /** A page of a list of T: `{ items, nextCursor }`. */
 export type Page<T> = z.infer<ReturnType<typeof pageSchema<z.ZodType<T>>>>;
@@ -67,3 +74,10 @@ export type GroupRestoreRequest = z.input<typeof groupRestoreBodySchema>;
 export type RestoreResult = z.infer<typeof restoreResultSchema>;
 export type UnitRestoreRequest = z.input<typeof unitRestoreBodySchema>;
 export type UnitRestoreResult = z.infer<typeof unitRestoreResultSchema>;
+
+// The snapshot file browser (src/api/http/schemas-browse.ts).
+export type BrowseEntry = z.infer<typeof browseEntrySchema>;
+export type BrowseDir = z.infer<typeof browseDirSchema>;
+export type BrowseSearch = z.infer<typeof browseSearchSchema>;
+export type SelectionRestoreRequest = z.input<typeof selectionRestoreBodySchema>;
+export type SelectionRestoreResult = z.infer<typeof selectionRestoreResultSchema>;

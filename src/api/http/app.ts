@@ -25,6 +25,7 @@ import type { ApiApp, ApiDeps, RouteContext, RouteRole } from './route-def.ts';
 import { planRoutes } from './routes-plans.ts';
 import { runRoutes } from './routes-runs.ts';
 import { snapshotRoutes } from './routes-snapshots.ts';
+import { snapshotFileRoutes } from './routes-snapshot-files.ts';
 import { eventRoutes } from './routes-events.ts';
 import { lockRoutes } from './routes-locks.ts';
 import { restoreRoutes } from './routes-restores.ts';
@@ -167,6 +168,7 @@ export async function buildApiApp(deps: ApiDeps): Promise<ApiApp> {
     planRoutes,
     runRoutes,
     snapshotRoutes,
+    snapshotFileRoutes,
     eventRoutes,
     lockRoutes,
     restoreRoutes,

@@ -105,7 +105,10 @@ export const alertSchema = z
       z.object({
         channel: z.string(),
         ok: z.boolean(),
+        /** delivered, failed (detail says why), or suppressed by the channel's filters (detail says which). */
+        outcome: z.enum(['delivered', 'failed', 'suppressed']),
         detail: z.string().nullable(),
+        /** When the outcome was known: for a delivered alert, when it was delivered. */
         at: z.number(),
       }),
     ),
@@ -180,8 +183,32 @@ export const planSchema = z
       }),
     ),
     nextDue: z.number().nullable(),
-    lastRun: runSchema.nullable(),
-    lastSuccessAt: z.number().nullable(),
+    lastRun: runSchema.nullable().describe('the newest run that ran: refused and coalesced runs are left out'),
+    lastRefusal: runSchema
+      .nullable()
+      .describe('the newest refused run (another run held the scope, outside the window, …) when newer than lastRun'),
+    lastSuccessAt: z.number().nullable().describe('when the newest fully succeeded run finished'),
+    lastPartialAt: z.number().nullable().describe('when the newest partial run (some tasks failed) finished'),
+    window: z.object({ text: z.string(), open: z.boolean().describe('the window is open now') }),
+    offsite: z
+      .object({
+        to: z.array(z.string()).describe('destinations the copy activities copy to'),
+        last: z
+          .object({
+            runId: z.string(),
+            status: z.enum(['succeeded', 'failed']),
+            reason: z.string().nullable(),
+            at: z.number(),
+          })
+          .nullable()
+          .describe('the newest finished copy task'),
+      })
+      .nullable()
+      .describe('null: the plan has no copy activity'),
+    repoSize: z
+      .object({ bytes: z.number(), at: z.number() })
+      .nullable()
+      .describe("the newest size sample of the plan's repository destination"),
   })
   .meta({ id: 'Plan' });
 
@@ -251,7 +278,11 @@ export const dashboardSchema = z
         unit: z.string().nullable(),
         lastSnapshotAt: z.number().nullable(),
         ageMs: z.number().nullable(),
-        state: z.enum(['ok', 'stale', 'never']),
+        state: z.enum(['ok', 'stale', 'never', 'failing']),
+        reason: z
+          .string()
+          .nullable()
+          .describe("failing: why the last run's task for the unit was skipped or failed; else null"),
       }),
     ),
   })
@@ -298,8 +329,62 @@ export const groupRestoreBodySchema = z
       .describe('restore files under this directory instead of in place'),
     force: z.boolean().default(false).describe('restore even when the check hook says the application runs'),
     safetyBackup: z.boolean().default(true).describe('back up what is overwritten first'),
+    dryRun: z
+      .boolean()
+      .default(false)
+      .describe('only work out and return the plan (what would be stopped, saved, replaced, removed): nothing changes'),
   })
   .strict();
+
+const plannedHookSchema = z.object({
+  step: z.enum(['stop', 'check', 'cleanup', 'start']),
+  hook: z.string().nullable(),
+  runs: z.boolean(),
+  why: z.string(),
+});
+
+export const groupRestorePlanSchema = z
+  .object({
+    group: z.string(),
+    from: z.string(),
+    groupRun: z.string(),
+    takenAt: z.string(),
+    snapshots: z.array(z.string()),
+    touchesLive: z.boolean().describe('whether it writes over live data (then the hooks run and it needs admin)'),
+    overLiveData: z.array(z.string()),
+    refusal: z.string().nullable().describe('why this restore would be refused, or null'),
+    hooks: z.array(plannedHookSchema),
+    safetyBackup: z.object({
+      requested: z.boolean(),
+      runs: z.boolean(),
+      saves: z.array(z.string()),
+      why: z.string(),
+    }),
+    databases: z.array(
+      z.object({
+        target: z.string(),
+        unit: z.string().nullable(),
+        snapshot: z.string(),
+        into: z.string(),
+        replaces: z.boolean(),
+        physical: z.boolean(),
+      }),
+    ),
+    files: z.array(
+      z.object({
+        target: z.string(),
+        unit: z.string().nullable(),
+        snapshot: z.string(),
+        places: z.array(z.string()),
+        existing: z.array(z.string()),
+        writes: z.number().int(),
+        replaces: z.number().int(),
+        deletes: z.array(z.string()),
+        deleteCount: z.number().int(),
+      }),
+    ),
+  })
+  .meta({ id: 'GroupRestorePlan' });
 
 export const restoreResultSchema = z
   .object({
@@ -318,6 +403,13 @@ export const restoreResultSchema = z
     ),
     rollback: z.string().nullable(),
     overLiveData: z.array(z.string()).describe('the live data this restore overwrote, and why it counts as live'),
+    safetyState: z
+      .enum(['taken', 'not-needed', 'off', 'not-reached'])
+      .describe(
+        'the safety backup: taken; not needed (nothing that existed was overwritten); off; not reached (dry run, or stopped before)',
+      ),
+    dryRun: z.boolean(),
+    plan: groupRestorePlanSchema.nullable().describe('what the restore does (or, in a dry run, would do)'),
     log: z.array(z.object({ step: z.string(), level: logLevel, message: z.string() })),
   })
   .meta({ id: 'RestoreResult' });

@@ -1,9 +1,12 @@
-// A dependency-free SVG line chart: points over time, drawn at the width of
-// its container (measured, so labels keep their size on a phone and on a wide
-// screen), with the y range, the first and last time on the axes, and a
-// tooltip (<title>) on each point.
+// A line chart of points over time drawn with uPlot (canvas): the value
+// under the cursor in the legend while hovering, drag across to zoom into a
+// time range, double-click to zoom out again. Drawn at the width of its
+// container (measured, so it fits a phone and a wide screen); the figure's
+// data-zoomed attribute says whether a zoom is in force (tests read it).
 
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
 import { time } from '../format.ts';
 
 export interface ChartPoint {
@@ -13,7 +16,69 @@ export interface ChartPoint {
 }
 
 const H = 220;
-const PAD = { left: 64, right: 16, top: 14, bottom: 30 };
+const HOUR_S = 3600;
+
+/** The value of a CSS custom property of the page (canvas cannot use var()). */
+function cssVar(name: string, fallback: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+}
+
+function options(
+  title: string,
+  width: number,
+  points: ChartPoint[],
+  formatY: (v: number) => string,
+  onZoom: (zoomed: boolean) => void,
+): uPlot.Options {
+  const accent = cssVar('--accent', '#2563eb');
+  const muted = cssVar('--muted', '#667085');
+  const line = cssVar('--line', '#dde3ea');
+  const axis = { stroke: muted, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
+  const xs = points.map((p) => p.x / 1000);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  return {
+    width,
+    height: H,
+    cursor: { drag: { x: true, y: false, setScale: true }, points: { size: 9 } },
+    scales: {
+      // One time only: an hour either side, so the point sits in the middle.
+      x: { time: true, ...(x0 === x1 ? { range: [x0 - HOUR_S, x1 + HOUR_S] as uPlot.Range.MinMax } : {}) },
+      y: { range: (_u, min, max) => [Math.min(0, min), max > min ? max * 1.05 : Math.max(1, max * 1.25)] },
+    },
+    axes: [
+      axis,
+      // A label equal to the one below it (whole bytes, rounded durations) is left out.
+      {
+        ...axis,
+        size: 72,
+        values: (_u, ticks) => ticks.map((t, i) => (i > 0 && formatY(ticks[i - 1]!) === formatY(t) ? '' : formatY(t))),
+      },
+    ],
+    series: [
+      { label: 'time', value: (_u, v) => (v === null ? '—' : time(v * 1000)) },
+      {
+        label: title,
+        stroke: accent,
+        width: 2,
+        points: { show: true, size: 7, stroke: accent, fill: cssVar('--card', '#fff') },
+        value: (_u, v, _s, idx) => {
+          if (v === null) return '—';
+          const p = idx === null ? undefined : points[idx];
+          return `${formatY(v)}${p?.label ? ` (${p.label})` : ''}`;
+        },
+      },
+    ],
+    hooks: {
+      setScale: [
+        (u, key) => {
+          if (key !== 'x') return;
+          const { min, max } = u.scales.x;
+          onZoom(xs.length > 1 && min !== undefined && max !== undefined && (min > x0 || max < x1));
+        },
+      ],
+    },
+  };
+}
 
 export function LineChart({
   title,
@@ -25,66 +90,32 @@ export function LineChart({
   formatY: (v: number) => string;
 }) {
   const box = useRef<HTMLElement>(null);
-  const [W, setW] = useState(640);
+  const plotEl = useRef<HTMLDivElement>(null);
+
   useEffect(() => {
-    const el = box.current;
-    if (!el) return;
-    const measure = () => setW(Math.max(260, Math.floor(el.clientWidth)));
-    measure();
-    const ro = new ResizeObserver(measure);
-    ro.observe(el);
-    return () => ro.disconnect();
-  }, [points.length === 0]);
-  if (points.length === 0) {
-    return (
-      <figure className="chart" ref={box}>
-        <figcaption>{title}</figcaption>
-        <p className="muted empty">No data yet.</p>
-      </figure>
-    );
-  }
-  const xs = points.map((p) => p.x);
-  const ys = points.map((p) => p.y);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  const y1 = Math.max(...ys, 0);
-  const y0 = Math.min(...ys, 0);
-  const spanX = x1 - x0 || 1;
-  const spanY = y1 - y0 || 1;
-  const px = (x: number) =>
-    points.length === 1
-      ? PAD.left + (W - PAD.left - PAD.right) / 2
-      : PAD.left + ((x - x0) / spanX) * (W - PAD.left - PAD.right);
-  const py = (y: number) => H - PAD.bottom - ((y - y0) / spanY) * (H - PAD.top - PAD.bottom);
-  const path = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ');
-  const grid = [0, 0.25, 0.5, 0.75, 1].map((f) => y0 + f * spanY);
+    const fig = box.current;
+    const el = plotEl.current;
+    if (!fig || !el || points.length === 0) return;
+    const width = () => Math.max(260, Math.floor(fig.clientWidth));
+    const zoomed = (z: boolean) => fig.setAttribute('data-zoomed', String(z));
+    const data: uPlot.AlignedData = [points.map((p) => p.x / 1000), points.map((p) => p.y)];
+    const u = new uPlot(options(title, width(), points, formatY, zoomed), data, el);
+    zoomed(false);
+    const ro = new ResizeObserver(() => u.setSize({ width: width(), height: H }));
+    ro.observe(fig);
+    return () => {
+      ro.disconnect();
+      u.destroy();
+    };
+    // Rebuilt when the points change in value, not on every render of the page (a zoom would be lost).
+  }, [title, formatY, JSON.stringify(points)]);
+
   return (
-    <figure className="chart" ref={box}>
+    <figure className="chart" ref={box} data-points={points.length}>
       <figcaption>{title}</figcaption>
-      <svg width={W} height={H} viewBox={`0 0 ${W} ${H}`} role="img" aria-label={title}>
-        {grid.map((g) => (
-          <g key={g} className="grid">
-            <line x1={PAD.left} x2={W - PAD.right} y1={py(g)} y2={py(g)} />
-            <text x={PAD.left - 6} y={py(g) + 4} textAnchor="end">
-              {formatY(g)}
-            </text>
-          </g>
-        ))}
-        <text className="axis" x={PAD.left} y={H - 8}>
-          {time(x0)}
-        </text>
-        {points.length > 1 ? (
-          <text className="axis" x={W - PAD.right} y={H - 8} textAnchor="end">
-            {time(x1)}
-          </text>
-        ) : null}
-        <path className="line" d={path} fill="none" />
-        {points.map((p, i) => (
-          // biome-ignore lint/suspicious/noArrayIndexKey: the points of one series, redrawn whole
-          <circle key={i} className="point" cx={px(p.x)} cy={py(p.y)} r={4}>
-            <title>{`${time(p.x)}: ${formatY(p.y)}${p.label ? ` (${p.label})` : ''}`}</title>
-          </circle>
-        ))}
-      </svg>
+      {points.length === 0 ? <p className="muted empty">No data yet.</p> : null}
+      <div ref={plotEl} role="img" aria-label={title} />
+      {points.length > 1 ? <p className="muted small hint">Drag across to zoom, double-click to zoom out.</p> : null}
     </figure>
   );
 }

@@ -1,4 +1,6 @@
-// Alerts (with their deliveries) and restore drill reports, newest first, paged.
+// Alerts (with each delivery: when it was delivered, or that it failed or
+// was suppressed, the reason on hover) and restore drill reports, newest
+// first, paged.
 
 import { useEffect, useState } from 'react';
 import { api, qs } from '../api.ts';
@@ -30,6 +32,24 @@ function usePaged<T>(path: string) {
   return { items, cursor, error, loaded, more: () => load(cursor) };
 }
 
+type Delivery = Alert['deliveries'][number];
+
+const DELIVERY_CHIP: Record<Delivery['outcome'], string> = {
+  delivered: 'chip-ok',
+  failed: 'chip-bad',
+  suppressed: 'chip-off',
+};
+
+/** The delivery's time of day (the alert's own date is in the first column). */
+function clock(at: number): string {
+  return time(at).slice(11);
+}
+
+/** The tooltip: what happened when, and the channel's answer or the reason. */
+function deliveryTitle(d: Delivery): string {
+  return `${d.outcome} ${time(d.at)}${d.detail ? `: ${d.detail}` : ''}`;
+}
+
 export function AlertsPage() {
   const p = usePaged<Alert>('/api/alerts');
   return (
@@ -59,15 +79,17 @@ export function AlertsPage() {
                   <td>{a.event}</td>
                   <td>{a.summary}</td>
                   <td>
-                    {a.deliveries.map((d) => (
-                      <span
-                        key={d.channel + d.at}
-                        className={`chip ${d.ok ? 'chip-ok' : 'chip-bad'}`}
-                        title={d.detail ?? ''}
-                      >
-                        {d.channel}
-                      </span>
-                    ))}
+                    {a.deliveries.length === 0
+                      ? 'none'
+                      : a.deliveries.map((d) => (
+                          <span
+                            key={d.channel + d.at}
+                            className={`chip ${DELIVERY_CHIP[d.outcome]}`}
+                            title={deliveryTitle(d)}
+                          >
+                            {d.channel} {d.outcome === 'delivered' ? clock(d.at) : d.outcome}
+                          </span>
+                        ))}
                   </td>
                 </tr>
               ))}

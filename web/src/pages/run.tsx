@@ -1,11 +1,13 @@
-// One run: its tasks with status and reason, and its log, polled every
-// second (GET /api/runs/:id/log?after=N) while the run is running.
+// One run: its tasks with status, reason and the snapshots they saved (a
+// short id linking to the file browser), and its log, polled every second
+// (GET /api/runs/:id/log?after=N) while the run is running.
 
 import { useEffect, useRef, useState } from 'react';
-import { api } from '../api.ts';
+import { api, qs } from '../api.ts';
 import { Link } from '../router.tsx';
+import { useApi } from '../use-api.ts';
 import { bytes, duration, time, unitName } from '../format.ts';
-import type { LogLine, Run, RunLog, RunWithTasks, Task } from '../types.ts';
+import type { LogLine, Plan, Run, RunLog, RunWithTasks, Task } from '../types.ts';
 import { Badge, ErrorNote, PageHeader } from '../components/status.tsx';
 
 export function RunPage({ id }: { id: string }) {
@@ -14,6 +16,7 @@ export function RunPage({ id }: { id: string }) {
   const [lines, setLines] = useState<LogLine[]>([]);
   const [error, setError] = useState<string | null>(null);
   const logEnd = useRef<HTMLDivElement>(null);
+  const plan = useApi<Plan>(run ? `/api/plans/${encodeURIComponent(run.plan)}` : null);
 
   useEffect(() => {
     let live = true;
@@ -109,6 +112,7 @@ export function RunPage({ id }: { id: string }) {
                 <th>Unit</th>
                 <th>Status</th>
                 <th>Reason</th>
+                <th>Snapshot</th>
                 <th>Size</th>
                 <th>Duration</th>
               </tr>
@@ -125,6 +129,9 @@ export function RunPage({ id }: { id: string }) {
                     <Badge value={t.status} />
                   </td>
                   <td className="reason">{t.reason ?? ''}</td>
+                  <td className="mono snapshots">
+                    <SnapshotLinks task={t} destination={plan.data?.destination ?? null} />
+                  </td>
                   <td>{bytes(t.bytes)}</td>
                   <td>
                     {t.startedAt && t.finishedAt ? duration(t.finishedAt - t.startedAt) : t.startedAt ? '…' : '—'}
@@ -146,6 +153,30 @@ export function RunPage({ id }: { id: string }) {
           <div ref={logEnd} />
         </div>
       </section>
+    </>
+  );
+}
+
+/** A repository snapshot id (a directory destination's generations have file names instead). */
+const REPO_ID = /^[0-9a-f]{64}$/;
+
+/** The snapshots a task saved: short ids, linking to the file browser when they are in the plan's repository. */
+function SnapshotLinks({ task, destination }: { task: Task; destination: string | null }) {
+  const browsable = destination !== null && (task.kind === 'backup' || task.kind === 'export');
+  return (
+    <>
+      {task.snapshots.map((id, i) => (
+        <span key={id}>
+          {i > 0 ? ' ' : null}
+          {browsable && REPO_ID.test(id) ? (
+            <Link to={`/browse${qs({ destination, snapshot: id })}`} title={id} className="snapshot-link">
+              {id.slice(0, 8)}
+            </Link>
+          ) : (
+            <span title={id}>{REPO_ID.test(id) ? id.slice(0, 8) : id}</span>
+          )}
+        </span>
+      ))}
     </>
   );
 }

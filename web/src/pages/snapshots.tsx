@@ -1,5 +1,6 @@
 // Snapshots made by plan runs, grouped per unit (target/unit), newest first,
-// with the bytes each task added (GET /api/snapshots, paged).
+// with the bytes each task added (GET /api/snapshots, paged); a repository
+// snapshot's id opens its file browser.
 
 import { useEffect, useMemo, useState } from 'react';
 import { api, qs } from '../api.ts';
@@ -68,7 +69,20 @@ export function SnapshotsPage() {
               <tbody>
                 {snaps.map((s) => (
                   <tr key={`${s.taskId}/${s.index}`}>
-                    <td className="mono">{s.snapshot.length > 24 ? `${s.snapshot.slice(0, 12)}…` : s.snapshot}</td>
+                    <td className="mono">
+                      {s.destination !== null && /^[0-9a-f]{64}$/.test(s.snapshot) ? (
+                        <Link
+                          to={`/browse${qs({ destination: s.destination, snapshot: s.snapshot })}`}
+                          title={`browse ${s.snapshot}`}
+                        >
+                          {s.snapshot.slice(0, 12)}…
+                        </Link>
+                      ) : s.snapshot.length > 24 ? (
+                        `${s.snapshot.slice(0, 12)}…`
+                      ) : (
+                        s.snapshot
+                      )}
+                    </td>
                     <td>{time(s.time)}</td>
                     <td>
                       <Link to={`/runs/${s.runId}`}>{s.plan}</Link>
