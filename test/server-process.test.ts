@@ -166,7 +166,7 @@ describe('safehold server (a real process)', () => {
 
   it('two processes on one catalog obey the same locks: the second on-demand run is refused with the holder', async (t) => {
     const w = await world(t);
-    w.qa1.state.latencyMs.backup = 2500;
+    w.qa1.state.latencyMs.backup = 8000; // long enough for a second CLI process to start on a loaded machine
     const a = startCli(['plan', 'run', 'nightly', '--config', w.file, '--local'], w.env);
     const cat = catalogOf(w);
     t.after(() => cat.close());
@@ -178,7 +178,7 @@ describe('safehold server (a real process)', () => {
     assert.match(
       b.stdout,
       new RegExp(
-        `refused \\(target:QA1 is held by run [0-9a-f]{8} \\(backup, pid ${a.child.pid} on .+\\) since .+; on-demand runs are not retried\\)`,
+        `refused \\(target:QA1 is held by run [0-9a-f]{8} \\(plan nightly: backup of QA1, pid ${a.child.pid} on .+\\) since .+; on-demand runs are not retried\\)`,
       ),
     );
     const ra = await a.done;

@@ -87,12 +87,17 @@ export class DashboardQueries extends CatalogStore {
     if (this.db.isOpen) this.db.close();
   }
 
-  /** The newest run (started_at, id) of each of `plans` that has one. */
+  /**
+   * The newest run (started_at, id) of each of `plans` that ran: a refused or
+   * coalesced run (a click while another run held the scope) does not stand
+   * for the plan's state.
+   */
   lastRuns(plans: readonly string[]): Map<string, RunBrief> {
     const rows = this.all(
       'last runs of plans',
       `SELECT r.* FROM json_each(?) p
-      JOIN plan_runs r ON r.id = (SELECT id FROM plan_runs WHERE plan = p.value ORDER BY started_at DESC, id DESC LIMIT 1)`,
+      JOIN plan_runs r ON r.id = (SELECT id FROM plan_runs WHERE plan = p.value
+        AND status <> 'refused' AND coalesced_into IS NULL ORDER BY started_at DESC, id DESC LIMIT 1)`,
       JSON.stringify(plans),
     );
     return new Map(rows.map((r) => [r.plan as string, toBrief(r)]));
@@ -159,7 +164,9 @@ export class DashboardQueries extends CatalogStore {
   recentAlerts(n: number): AlertBrief[] {
     return this.all(
       'recent alerts',
-      'SELECT id, at, event, severity, summary FROM alerts ORDER BY at DESC, id DESC LIMIT ?',
+      // Run-start and run-success pings (for healthchecks channels) are not alerts a person needs to see here.
+      `SELECT id, at, event, severity, summary FROM alerts WHERE event NOT IN ('run-started', 'run-succeeded')
+       ORDER BY at DESC, id DESC LIMIT ?`,
       n,
     ).map((r) => ({
       id: r.id as string,

@@ -13,6 +13,7 @@
 
 import type { Config, Plan } from '../config/types.ts';
 import { loadConfig } from '../config/load.ts';
+import { retentionWarnings } from '../config/config-warnings.ts';
 import { generationOf } from '../config/generation.ts';
 import type { ConfigGeneration } from '../config/generation.ts';
 import { describeDiff, diffConfig } from '../config/config-diff.ts';
@@ -231,6 +232,7 @@ export class ServerCore {
     if (this.started && !this.stopping) this.scheduler.start();
     const summary = `configuration reloaded from ${file}: ${describeDiff(diff)}`;
     this.opts.log('info', summary, { file, generation: generation.number, hash: generation.hash });
+    for (const w of retentionWarnings(next)) this.opts.log('warn', `${file}: ${w.path}: ${w.message}`);
     if (diff.restartOnly.length > 0)
       this.opts.log('warn', `${diff.restartOnly.join(' and ')} changed: in force only after the server restarts`);
     this.pump();
