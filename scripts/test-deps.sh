@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real when they are
 # missing: snmptrapd (the SNMP trap receiver), snmp (snmptranslate, which
-# parses the MIB) and chromium (the web console's end-to-end test). Silent
+# parses the MIB), chromium (the web console's end-to-end test), Ceph's
+# radosgw, ceph-mon and ceph-osd (the S3 server of the S3 backend's tests) and
+# openssh-server (the SFTP server of the SFTP backend's tests). Silent
 # when all are there; as root it installs the missing ones with apt-get;
 # otherwise, or when apt-get fails, it says which tests will be skipped and
 # why. Never fails the run: those tests skip with their own reason.
@@ -13,6 +15,10 @@ declare -A needs=(
   [snmptrapd]=/usr/sbin/snmptrapd
   [snmp]=/usr/bin/snmptranslate
   [chromium]=/usr/bin/chromium
+  [radosgw]=/usr/bin/radosgw
+  [ceph-mon]=/usr/bin/ceph-mon
+  [ceph-osd]=/usr/bin/ceph-osd
+  [openssh-server]=/usr/sbin/sshd
 )
 
 missing() {

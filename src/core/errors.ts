@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'CONFIG'
   | 'REPO_NOT_FOUND'
   | 'REPO_EXISTS'
+  | 'ALREADY_EXISTS'
   | 'REPO_UNREADABLE'
   | 'WRONG_PASSWORD'
   | 'NO_PASSWORD'

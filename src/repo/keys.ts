@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Backend, FileInfo } from './backend/backend.ts';
+import { createFile } from './backend/backend.ts';
 import {
   DEFAULT_KDF,
   OVERHEAD,
@@ -72,7 +73,7 @@ export async function writeKeyFile(
   };
   const bytes = Buffer.from(JSON.stringify(file, null, 2));
   const name = fileId(bytes);
-  await backend.save({ type: 'keys', name }, bytes);
+  await createFile(backend, { type: 'keys', name }, bytes);
   return name;
 }
 

@@ -209,3 +209,53 @@ describe('repository locks: damage and races', () => {
     assert.deepEqual(await a.backend.list('locks'), [], 'a released lock is not refreshed back to life');
   });
 });
+
+describe('repository locks and inits: created, never written over', () => {
+  it('a refresh within the same millisecond keeps the lock file', async () => {
+    const { a } = await twoHandles();
+    const lock = await RepoLock.acquire(a, false);
+    await lock.refresh();
+    assert.equal((await a.backend.list('locks')).length, 1, 'same heartbeat, same name: the file stays');
+    await lock.release();
+    assert.deepEqual(await a.backend.list('locks'), []);
+  });
+
+  it('lock files are created with saveNew, and a backend without saveNew still locks', async () => {
+    const { a, clock } = await twoHandles();
+    const backend = a.backend as MemoryBackend;
+    let created = 0;
+    const saveNew = backend.saveNew.bind(backend);
+    backend.saveNew = (h, data) => {
+      if (h.type === 'locks') created++;
+      return saveNew(h, data);
+    };
+    const lock = await RepoLock.acquire(a, false);
+    await clock.advance(1000);
+    await lock.refresh();
+    assert.equal(created, 2);
+    await lock.release();
+    const plain = new MemoryBackend() as Partial<MemoryBackend>;
+    delete (plain as { saveNew?: unknown }).saveNew;
+    Object.defineProperty(plain, 'saveNew', { value: undefined });
+    const repo = await Repository.init(plain as MemoryBackend, 'pw', { kdf: KDF });
+    const l2 = await RepoLock.acquire(repo, true);
+    assert.equal((await listLocks(repo)).length, 1);
+    await l2.release();
+  });
+
+  it('of two inits racing on one location exactly one wins, and its password opens the repository', async () => {
+    for (let round = 0; round < 10; round++) {
+      const backend = new MemoryBackend();
+      const results = await Promise.allSettled([
+        Repository.init(backend, 'pw-a', { kdf: KDF }),
+        Repository.init(backend, 'pw-b', { kdf: KDF }),
+      ]);
+      const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+      assert.equal(won.length, 1, `round ${round}: one init succeeds`);
+      const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      assert.ok(isSafeholdError(lost.reason, 'REPO_EXISTS'), String(lost.reason));
+      const repo = await Repository.open(backend, won[0] === 0 ? 'pw-a' : 'pw-b');
+      assert.equal(repo.config.id, (results[won[0]!] as PromiseFulfilledResult<Repository>).value.config.id);
+    }
+  });
+});

@@ -9,6 +9,7 @@ import os from 'node:os';
 import type { Repository } from './repository.ts';
 import { SafeholdError, isSafeholdError } from '../core/errors.ts';
 import { processAlive } from '../core/process.ts';
+import { removeFiles } from './backend/backend.ts';
 
 export interface LockFile {
   time: string;
@@ -54,10 +55,11 @@ export class RepoLock {
       pid: process.pid,
       username: os.userInfo().username,
     };
-    const name = await repo.saveFile('locks', file);
+    const name = await repo.saveFile('locks', file, { create: true });
     const lock = new RepoLock(repo, name, file);
     // Another process may have locked between our check and our write: look again.
-    const other = (await listLocks(repo)).find((l) => l.name !== name && blocking(l));
+    // Our own file is not read back: it is the one just written (one GET fewer per lock).
+    const other = (await listLocks(repo, name)).find((l) => l.name !== name && blocking(l));
     if (other) {
       await lock.release();
       throw lockedError(other);
@@ -73,8 +75,9 @@ export class RepoLock {
     this.refreshing ??= (async () => {
       const old = this.name;
       this.file.heartbeat = this.repo.clock.now();
-      this.name = await this.repo.saveFile('locks', this.file);
-      await this.repo.backend.remove({ type: 'locks', name: old });
+      this.name = await this.repo.saveFile('locks', this.file, { create: true });
+      // Same heartbeat, same bytes, same name: the file written is the one held.
+      if (this.name !== old) await this.repo.backend.remove({ type: 'locks', name: old });
     })().finally(() => {
       this.refreshing = null;
     });
@@ -90,9 +93,11 @@ export class RepoLock {
   }
 }
 
-export async function listLocks(repo: Repository): Promise<LockInfo[]> {
+/** The repository's locks; `except` names one not to read (the caller's own). */
+export async function listLocks(repo: Repository, except?: string): Promise<LockInfo[]> {
   const out: LockInfo[] = [];
   for (const f of await repo.backend.list('locks')) {
+    if (f.name === except) continue;
     try {
       const l = await repo.loadFile<LockFile>('locks', f.name);
       out.push({ ...l, name: f.name, stale: isStale(l, repo.clock.now()) });
@@ -127,14 +132,12 @@ export function isStale(l: LockFile, now: number): boolean {
 
 /** Removes stale locks (or every lock with `all`); returns how many. */
 export async function removeLocks(repo: Repository, all: boolean): Promise<number> {
-  let n = 0;
-  for (const l of await listLocks(repo)) {
-    if (all || l.stale) {
-      await repo.backend.remove({ type: 'locks', name: l.name });
-      n++;
-    }
-  }
-  return n;
+  const gone = (await listLocks(repo)).filter((l) => all || l.stale);
+  await removeFiles(
+    repo.backend,
+    gone.map((l) => ({ type: 'locks', name: l.name })),
+  );
+  return gone.length;
 }
 
 function lockedError(l: LockInfo): SafeholdError {

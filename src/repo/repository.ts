@@ -3,7 +3,8 @@
 // written. Everything above (archiver, restorer, checker) uses only this.
 
 import crypto from 'node:crypto';
-import type { Backend, FileType } from './backend/backend.ts';
+import { createFile } from './backend/backend.ts';
+import type { Backend, FileType, Handle } from './backend/backend.ts';
 import { blobId, fileId, newMasterKey } from './crypto.ts';
 import type { KdfParams, MasterKey } from './crypto.ts';
 import { decodeObject, decompress, encodeObject } from './encoding.ts';
@@ -17,7 +18,7 @@ import { unlock, writeKeyFile } from './keys.ts';
 import type { SkippedKey } from './keys.ts';
 import { DEFAULT_CHUNKER_PARAMS, validateChunkerParams } from './chunker.ts';
 import type { ChunkerParams } from './chunker.ts';
-import { SafeholdError } from '../core/errors.ts';
+import { SafeholdError, isSafeholdError } from '../core/errors.ts';
 import { systemClock } from '../core/clock.ts';
 import { mapLimit } from '../core/concurrency.ts';
 import type { Clock } from '../core/clock.ts';
@@ -130,16 +131,33 @@ export class Repository {
     const master = newMasterKey();
     if (opts.chunkerSeed) master.chunkerSeed = Buffer.from(opts.chunkerSeed);
     await backend.create();
-    const keyName = await writeKeyFile(backend, master, password, opts.kdf, clock.now());
-    await backend.save({ type: 'config', name: 'config' }, encodeObject(master.encrypt, CONFIG_LABEL, config));
+    let keyName = await writeKeyFile(backend, master, password, opts.kdf, clock.now());
+    try {
+      // Created, never replaced: of two inits racing on one location only one wins.
+      await createFile(backend, { type: 'config', name: 'config' }, encodeObject(master.encrypt, CONFIG_LABEL, config));
+    } catch (e) {
+      if (!isSafeholdError(e, 'ALREADY_EXISTS')) throw e;
+      throw new SafeholdError('REPO_EXISTS', `a repository already exists at ${backend.location}`, { cause: e });
+    }
+    // A racing init may have taken our key file for a leftover before our config existed: write it again.
+    const keyStored = await backend.stat({ type: 'keys', name: keyName }).then(
+      () => true,
+      (e: unknown) => {
+        if (isSafeholdError(e, 'NOT_FOUND')) return false;
+        throw e;
+      },
+    );
+    if (!keyStored) keyName = await writeKeyFile(backend, master, password, opts.kdf, clock.now());
     return new Repository(backend, master, keyName, config, clock);
   }
 
   static async open(backend: Backend, password: string, clock: Clock = systemClock): Promise<Repository> {
-    if (!(await backend.exists()))
+    // The load of the config is the existence check (one request, not a HEAD then a GET).
+    const raw = await backend.load({ type: 'config', name: 'config' }).catch((e: unknown) => {
+      if (!isSafeholdError(e, 'NOT_FOUND')) throw e;
       throw new SafeholdError('REPO_NOT_FOUND', `no repository at ${backend.location} (run 'safehold init' first)`);
+    });
     const { name, master, skipped } = await unlock(backend, password);
-    const raw = await backend.load({ type: 'config', name: 'config' });
     const config = decodeObject<RepoConfig>(master.encrypt, CONFIG_LABEL, raw, 'config');
     if (config.version !== 1)
       throw new SafeholdError('CORRUPT', `repository version ${config.version} is not supported`);
@@ -243,7 +261,7 @@ export class Repository {
     while (this.uploads.size >= MAX_UPLOADS) await Promise.race(this.uploads);
     const bytes = b.finish(this.key.encrypt);
     const id = fileId(bytes);
-    const p: Promise<void> = this.backend.save({ type: 'data', name: id }, bytes).then(() => {
+    const p: Promise<void> = this.backend.save(packHandle(id, type), bytes).then(() => {
       this.index.addPack(id, b.entries);
       for (const e of b.entries) {
         this.pending.delete(blobKey(e.type, e.id));
@@ -293,7 +311,7 @@ export class Repository {
   async loadBlob(type: BlobType, id: string): Promise<Buffer> {
     const e = this.lookup(type, id);
     if (!e.member) {
-      const sealed = await this.backend.load({ type: 'data', name: e.pack }, e.offset, e.length);
+      const sealed = await this.backend.load(packHandle(e.pack, type), e.offset, e.length);
       return this.decodeBlob(id, e, sealed);
     }
     const { group } = e.member;
@@ -317,10 +335,23 @@ export class Repository {
 
   // ---- small files -------------------------------------------------------
 
-  async saveFile(type: FileType, value: unknown): Promise<string> {
+  /**
+   * Stores a small file under the hash of its bytes. With `create` (locks) it
+   * is created, never written over (saveNew where the backend has it); a file
+   * of that name already holds these very bytes, so that is not an error.
+   */
+  async saveFile(type: FileType, value: unknown, opts: { create?: boolean } = {}): Promise<string> {
     const bytes = encodeObject(this.key.encrypt, type, value);
     const name = fileId(bytes);
-    await this.backend.save({ type, name }, bytes);
+    if (!opts.create) {
+      await this.backend.save({ type, name }, bytes);
+      return name;
+    }
+    try {
+      await createFile(this.backend, { type, name }, bytes);
+    } catch (e) {
+      if (!isSafeholdError(e, 'ALREADY_EXISTS')) throw e;
+    }
     return name;
   }
 
@@ -333,6 +364,11 @@ export class Repository {
   async close(): Promise<void> {
     await this.backend.close();
   }
+}
+
+/** The handle of a pack; packs of tree blobs carry the `metadata` hint for caches. */
+function packHandle(name: string, type: BlobType): Handle {
+  return type === 'tree' ? { type: 'data', name, metadata: true } : { type: 'data', name };
 }
 
 /**
@@ -352,6 +388,9 @@ async function removeInterruptedInit(backend: Backend): Promise<void> {
       );
     }
   }
+  // Another init may have finished meanwhile: its key is not a leftover.
+  if (await backend.exists())
+    throw new SafeholdError('REPO_EXISTS', `a repository already exists at ${backend.location}`);
   for (const k of keys) await backend.remove({ type: 'keys', name: k.name });
 }
 

@@ -22,6 +22,7 @@ export const STATUS_OF_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   AMBIGUOUS: 409,
   LOCKED: 409,
   REPO_EXISTS: 409,
+  ALREADY_EXISTS: 409,
   NO_SPACE: 507,
   CANCELLED: 503,
 };

@@ -7,10 +7,11 @@ import os from 'node:os';
 import type { Repository } from '../../repo/repository.ts';
 import { listLocks } from '../../repo/lock.ts';
 import { SafeholdError } from '../../core/errors.ts';
+import { removeFiles } from '../../repo/backend/backend.ts';
 
 /**
- * Removes the snapshots with these full ids (each removal is atomic; a crash
- * midway leaves the others in place). Every id must exist: nothing is removed
+ * Removes the snapshots with these full ids, in parallel or in batches (each
+ * removal is atomic; a crash midway leaves the others in place). Every id must exist: nothing is removed
  * otherwise. Returns the removed ids.
  */
 export async function forget(repo: Repository, ids: readonly string[]): Promise<string[]> {
@@ -20,7 +21,10 @@ export async function forget(repo: Repository, ids: readonly string[]): Promise<
   if (missing.length > 0)
     throw new SafeholdError('NOT_FOUND', `no snapshot with id ${missing.map((id) => id.slice(0, 12)).join(', ')}`);
   const unique = [...new Set(ids)];
-  for (const id of unique) await repo.backend.remove({ type: 'snapshots', name: id });
+  await removeFiles(
+    repo.backend,
+    unique.map((id) => ({ type: 'snapshots', name: id })),
+  );
   return unique;
 }
 

@@ -23,6 +23,7 @@
 // public types in prune-types.ts (re-exported here).
 
 import type { Repository } from '../../repo/repository.ts';
+import { removeFiles } from '../../repo/backend/backend.ts';
 import { Index, blobKey, indexFileFor } from '../../repo/index.ts';
 import type { IndexFile, Member } from '../../repo/index.ts';
 import { PackBuilder } from '../../repo/pack.ts';
@@ -39,6 +40,9 @@ import { baseStats, estimatePacks, finishStats, inPackOrder, planPrune } from '.
 import type { Listed, PackPlan } from './prune-plan.ts';
 import { DEFAULT_MAX_UNUSED } from './prune-types.ts';
 import type { PruneOptions, PruneProgress, PruneStats, PruneStep } from './prune-types.ts';
+
+/** Packs removed per removeFiles call: a few S3 batch deletes in parallel, progress counted between. */
+const REMOVE_CHUNK = 4000;
 
 export { DEFAULT_MAX_UNUSED } from './prune-types.ts';
 export type { PruneOptions, PruneProgress, PruneStats, PruneStep } from './prune-types.ts';
@@ -255,7 +259,10 @@ async function replaceIndex(
   if (remaining.length > 0)
     await repo.saveFile('index', indexFileFor(remaining, membersOfGroupsIn(loaded.index, remaining)));
   await step('delete-index');
-  for (const name of loaded.names) await repo.backend.remove({ type: 'index', name });
+  await removeFiles(
+    repo.backend,
+    loaded.names.map((name) => ({ type: 'index', name })),
+  );
 }
 
 /** Step (f): removes the pack files (a test point halfway). */
@@ -266,10 +273,21 @@ async function removePacks(
   step: (s: PruneStep) => Promise<void>,
 ): Promise<void> {
   Object.assign(progress, { phase: 'delete', done: 0, total: packs.length });
-  for (const [i, pack] of packs.entries()) {
-    if (packs.length >= 2 && i === Math.floor(packs.length / 2)) await step('delete-packs-half');
-    await repo.backend.remove({ type: 'data', name: pack });
-    progress.done++;
+  const half = packs.length >= 2 ? Math.floor(packs.length / 2) : packs.length;
+  await removeInChunks(repo, packs.slice(0, half), progress);
+  if (half < packs.length) await step('delete-packs-half');
+  await removeInChunks(repo, packs.slice(half), progress);
+}
+
+/** Removes packs a chunk at a time (batch deletes where the backend has them), counting progress per chunk. */
+async function removeInChunks(repo: Repository, packs: string[], progress: PruneProgress): Promise<void> {
+  for (let i = 0; i < packs.length; i += REMOVE_CHUNK) {
+    const chunk = packs.slice(i, i + REMOVE_CHUNK);
+    await removeFiles(
+      repo.backend,
+      chunk.map((name) => ({ type: 'data', name })),
+    );
+    progress.done += chunk.length;
   }
 }
 

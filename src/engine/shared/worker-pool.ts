@@ -50,6 +50,8 @@ export class WorkerPool<M extends { done?: boolean }> {
   private readonly slots: Slot<M>[] = [];
   private readonly queue: Job<M>[] = [];
   private failed: unknown = null;
+  /** Closed on purpose: the workers' exit is not a failure, and jobs left behind are abandoned. */
+  private closed = false;
   private seq = 0;
 
   constructor(moduleUrl: URL, size: number, workerData: unknown) {
@@ -74,7 +76,8 @@ export class WorkerPool<M extends { done?: boolean }> {
         this.fail(new SafeholdError('INTERNAL', `worker thread failed: ${e.message}`, { cause: e })),
       );
       worker.on('exit', (code) => {
-        if (code !== 0 && !this.failed) this.fail(new SafeholdError('INTERNAL', `worker thread exited with ${code}`));
+        if (code !== 0 && !this.failed && !this.closed)
+          this.fail(new SafeholdError('INTERNAL', `worker thread exited with ${code}`));
       });
       this.slots.push(slot);
     }
@@ -115,6 +118,7 @@ export class WorkerPool<M extends { done?: boolean }> {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { FILE_TYPES } from './backend.ts';
+import { FILE_TYPES, removeFiles } from './backend.ts';
 import type { Backend, FileInfo, FileType, Handle } from './backend.ts';
 import { isSafeholdError } from '../../core/errors.ts';
 import type { ErrorCode } from '../../core/errors.ts';
@@ -247,6 +247,37 @@ export function backendConformanceSuite(name: string, make: MakeBackend): void {
         assert.deepEqual(await b.list('config'), []);
       }));
 
+    it('removeMany removes a batch, missing names included, and nothing else', (t) =>
+      withBackend(async (b) => {
+        const removeMany = b.removeMany?.bind(b);
+        if (!removeMany) return t.skip('this backend has no removeMany');
+        await removeMany([]);
+        const keep: Handle = { type: 'data', name: id() };
+        const gone: Handle[] = Array.from({ length: 25 }, (_, i) => ({ type: i % 2 ? 'data' : 'index', name: id() }));
+        for (const h of [keep, ...gone]) await b.save(h, Buffer.from(h.name.slice(0, 5)));
+        const missing: Handle[] = [
+          { type: 'data', name: id() },
+          { type: 'locks', name: id() },
+        ];
+        await removeMany([...gone, ...missing, gone[0]!]);
+        for (const h of gone) await rejectsWith(b.stat(h), 'NOT_FOUND');
+        assert.deepEqual(await b.list('data'), [{ name: keep.name, size: 5 }]);
+        assert.deepEqual(await b.list('index'), []);
+        await removeMany(gone);
+      }));
+
+    it('removeFiles removes many files in parallel or in batches', () =>
+      withBackend(async (b) => {
+        const hs: Handle[] = Array.from({ length: 40 }, () => ({ type: 'snapshots', name: id() }));
+        await Promise.all(hs.map((h) => b.save(h, Buffer.from('s'))));
+        await removeFiles(b, [...hs.slice(10), { type: 'snapshots', name: id() }], 3);
+        assert.deepEqual(
+          sorted(await b.list('snapshots')),
+          sorted(hs.slice(0, 10).map((h) => ({ name: h.name, size: 1 }))),
+        );
+        await removeFiles(b, []);
+      }));
+
     it('saving over an existing file replaces it whole', () =>
       withBackend(async (b) => {
         const h: Handle = { type: 'index', name: id() };
@@ -336,6 +367,55 @@ export function backendConformanceSuite(name: string, make: MakeBackend): void {
         const buf = pattern(100, 1);
         await b.save(h, buf.subarray(50));
         sameBytes(await b.load(h), buf.subarray(50), 'view of a Buffer');
+      }));
+
+    it('saveNew creates a file and refuses an existing name with ALREADY_EXISTS', (t) =>
+      withBackend(async (b) => {
+        if (!b.saveNew) return t.skip('this backend has no saveNew');
+        const h: Handle = { type: 'locks', name: id() };
+        await b.saveNew(h, Buffer.from('first'));
+        sameBytes(await b.load(h), Buffer.from('first'), 'created');
+        await rejectsWith(b.saveNew(h, Buffer.from('second')), 'ALREADY_EXISTS');
+        sameBytes(await b.load(h), Buffer.from('first'), 'untouched by the refused saveNew');
+        assert.deepEqual(await b.list('locks'), [{ name: h.name, size: 5 }]);
+        const saved: Handle = { type: 'keys', name: id() };
+        await b.save(saved, Buffer.from('by save'));
+        await rejectsWith(b.saveNew(saved, Buffer.from('x')), 'ALREADY_EXISTS');
+        await b.remove(h);
+        await b.saveNew(h, Buffer.from('again'));
+        sameBytes(await b.load(h), Buffer.from('again'), 'created again after remove');
+        const data: Handle = { type: 'data', name: id() };
+        await b.saveNew(data, pattern(3000, 8));
+        sameBytes(await b.load(data, 1000, 10), pattern(3000, 8).subarray(1000, 1010), 'data file');
+      }));
+
+    it('saveNew of the config creates the repository once', (t) =>
+      withBackend(async (b) => {
+        if (!b.saveNew) return t.skip('this backend has no saveNew');
+        await b.saveNew({ type: 'config', name: 'config' }, Buffer.from('cfg1'));
+        assert.equal(await b.exists(), true);
+        await rejectsWith(b.saveNew({ type: 'config', name: 'other' }, Buffer.from('cfg2')), 'ALREADY_EXISTS');
+        sameBytes(await b.load({ type: 'config', name: 'config' }), Buffer.from('cfg1'), 'config');
+      }));
+
+    it('concurrent saveNew of one name: exactly one wins, whole', (t) =>
+      withBackend(async (b) => {
+        const saveNew = b.saveNew?.bind(b);
+        if (!saveNew) return t.skip('this backend has no saveNew');
+        for (const type of ['locks', 'config'] as const) {
+          const h: Handle = { type, name: type === 'config' ? 'config' : id() };
+          const contents = Array.from({ length: 16 }, (_, i) => pattern(1000 + i * 100, i));
+          const results: PromiseSettledResult<void>[] = await Promise.allSettled(contents.map((c) => saveNew(h, c)));
+          const winners: number[] = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+          assert.equal(winners.length, 1, `${type}: exactly one saveNew succeeds (got ${winners.length})`);
+          for (const r of results) {
+            if (r.status === 'rejected') {
+              assert.ok(isSafeholdError(r.reason, 'ALREADY_EXISTS'), `${type}: loser fails with ALREADY_EXISTS`);
+            }
+          }
+          sameBytes(await b.load(h), contents[winners[0]!]!, `${type}: the winner's content is stored`);
+          assert.equal((await b.list(type)).length, 1, `${type}: one file listed`);
+        }
       }));
 
     it('binary content with all 256 byte values survives', () =>

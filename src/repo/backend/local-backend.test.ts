@@ -70,6 +70,17 @@ describe('LocalBackend on disk', () => {
       assert.equal(b.location, dir);
     }));
 
+  it('saveNew links the finished file and leaves no temp file, created or refused', () =>
+    withRepo(async (b, dir) => {
+      const h: Handle = { type: 'data', name: id() };
+      await b.saveNew(h, Buffer.from('one'));
+      await assert.rejects(b.saveNew(h, Buffer.from('two')), (e: unknown) => isSafeholdError(e, 'ALREADY_EXISTS'));
+      await b.saveNew({ type: 'config', name: 'config' }, Buffer.from('c'));
+      assert.deepEqual(await fs.readdir(join(dir, 'tmp')), [], 'tmp/ is empty');
+      assert.equal((await fs.stat(join(dir, 'data', h.name.slice(0, 2), h.name))).nlink, 1, 'one link');
+      assert.equal((await fs.stat(join(dir, 'config'))).mode & 0o777, 0o600);
+    }));
+
   it('leaves no temp file behind, ignores leftovers and dot-files, and cleans old leftovers', () =>
     withRepo(async (b, dir) => {
       const h: Handle = { type: 'data', name: id() };

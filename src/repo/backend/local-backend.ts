@@ -2,7 +2,8 @@
 // repository directory: `config`, `keys/<name>`, `data/<first 2 chars>/<name>`,
 // `index/<name>`, `snapshots/<name>`, `locks/<name>`, and `tmp/` for writes in
 // progress. A save writes tmp/<random>, fsyncs it, renames it over the final
-// name and fsyncs the directory, so no partial file is ever visible. Loads
+// name and fsyncs the directory, so no partial file is ever visible; saveNew
+// hard-links the finished temp file instead, which fails if the name exists. Loads
 // use positioned reads of just the requested range.
 
 import fsCb, { promises as fs } from 'node:fs';
@@ -37,6 +38,35 @@ export class LocalBackend implements Backend {
   }
 
   async save(h: Handle, data: Uint8Array): Promise<void> {
+    await this.writeVia(h, data, (tmp, final) => this.renameInto(tmp, final, fs.rename));
+  }
+
+  /**
+   * Creates `h` only if no file of that name exists: the fully written and
+   * fsynced temp file is hard-linked to the final name, which link(2) refuses
+   * atomically with EEXIST when the name is taken.
+   */
+  async saveNew(h: Handle, data: Uint8Array): Promise<void> {
+    await this.writeVia(h, data, async (tmp, final) => {
+      try {
+        await this.renameInto(tmp, final, fs.link);
+      } catch (e) {
+        if (sysCode(e) !== 'EEXIST') throw e;
+        throw new SafeholdError('ALREADY_EXISTS', `${describe(h)} already exists in ${this.location}`, {
+          details: { type: h.type, name: h.name },
+        });
+      } finally {
+        await fs.unlink(tmp).catch(() => {});
+      }
+    });
+  }
+
+  /** Writes tmp/<random>, fsyncs it, moves it to the final name with `place`, fsyncs the directory. */
+  private async writeVia(
+    h: Handle,
+    data: Uint8Array,
+    place: (tmp: string, final: string) => Promise<void>,
+  ): Promise<void> {
     const final = this.path(h);
     await this.gate.run(async () => {
       const tmp = join(this.tmpDir, randomBytes(16).toString('hex'));
@@ -50,7 +80,7 @@ export class LocalBackend implements Backend {
         const closing = fh;
         fh = undefined;
         await closing.close();
-        await this.renameInto(tmp, final);
+        await place(tmp, final);
         tmpExists = false;
         await syncDir(dirname(final));
       } catch (e) {
@@ -191,15 +221,19 @@ export class LocalBackend implements Backend {
     }
   }
 
-  /** Renames the temp file over `final`, creating its directory (data/xx) when missing. */
-  private async renameInto(tmp: string, final: string): Promise<void> {
+  /** Renames (or links) the temp file to `final`, creating its directory (data/xx) when missing. */
+  private async renameInto(
+    tmp: string,
+    final: string,
+    move: (from: string, to: string) => Promise<void>,
+  ): Promise<void> {
     try {
-      await fs.rename(tmp, final);
+      await move(tmp, final);
     } catch (e) {
       if (sysCode(e) !== 'ENOENT') throw e;
       const parent = dirname(final);
       const created = await fs.mkdir(parent, { recursive: true, mode: DIR_MODE });
-      await fs.rename(tmp, final);
+      await move(tmp, final);
       if (created !== undefined) await syncDir(dirname(parent));
     }
   }

@@ -19,6 +19,16 @@ export class MemoryBackend implements Backend {
     map.set(name, copy(data, 0, data.byteLength));
   }
 
+  async saveNew(h: Handle, data: Uint8Array): Promise<void> {
+    const { map, name } = this.slot(h);
+    if (map.has(name)) {
+      throw new SafeholdError('ALREADY_EXISTS', `${describe(h)} already exists in memory:`, {
+        details: { type: h.type, name: h.name },
+      });
+    }
+    map.set(name, copy(data, 0, data.byteLength));
+  }
+
   async load(h: Handle, offset = 0, length?: number): Promise<Buffer> {
     checkRange(offset, length);
     const { map, name } = this.slot(h);

@@ -1,0 +1,75 @@
+// Where an S3 backend's files live in its bucket: the key of each handle
+// under the location's prefix (the local backend's layout: `config`,
+// `keys/<name>`, `data/<first 2 chars>/<name>`, …), the names a listing
+// yields, and the checks of names and ranges every backend makes.
+
+import { SafeholdError } from '../../core/errors.ts';
+import { FILE_TYPES } from './backend.ts';
+import type { FileType, Handle } from './backend.ts';
+
+/** Object key of a handle under `base` ('' or 'prefix/'); rejects names that could escape their type's folder. */
+export function objectKey(base: string, h: Handle): string {
+  checkType(h.type);
+  if (h.type === 'config') return `${base}config`;
+  checkName(h.name);
+  if (h.type === 'data') return `${base}data/${h.name.slice(0, 2)}/${h.name}`;
+  return `${base}${h.type}/${h.name}`;
+}
+
+/** The total size in a Content-Range header ("bytes 0-9/1000"), if any. */
+export function totalSize(contentRange: string | undefined): number | undefined {
+  const m = contentRange === undefined ? null : /\/(\d+)\s*$/.exec(contentRange);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The file name of a listed key relative to its type's folder, or undefined for keys outside the layout. */
+export function nameIn(type: FileType, rel: string): string | undefined {
+  const parts = rel.split('/');
+  const name = type === 'data' ? (parts.length === 2 && parts[1]!.startsWith(parts[0]!) ? parts[1] : undefined) : rel;
+  if (name === undefined || parts.length > (type === 'data' ? 2 : 1)) return undefined;
+  return validName(name) ? name : undefined;
+}
+
+/** Whether a key relative to the prefix is one of the layout's files (config, keys/<name>, data/xx/<name>, …). */
+export function isLayoutKey(rel: string): boolean {
+  if (rel === 'config') return true;
+  const slash = rel.indexOf('/');
+  const type = rel.slice(0, slash) as FileType;
+  return (
+    slash > 0 && type !== 'config' && FILE_TYPES.includes(type) && nameIn(type, rel.slice(slash + 1)) !== undefined
+  );
+}
+
+export function checkType(type: FileType): void {
+  if (!FILE_TYPES.includes(type)) throw new SafeholdError('INTERNAL', `unknown file type ${JSON.stringify(type)}`);
+}
+
+export function validName(name: string): boolean {
+  return typeof name === 'string' && name !== '' && !name.startsWith('.') && !/[/\\\0]/.test(name);
+}
+
+export function checkName(name: string): void {
+  if (!validName(name)) throw new SafeholdError('INTERNAL', `invalid file name ${JSON.stringify(name)}`);
+}
+
+export function checkRange(offset: number, length: number | undefined): void {
+  if (
+    !Number.isSafeInteger(offset) ||
+    offset < 0 ||
+    (length !== undefined && (!Number.isSafeInteger(length) || length < 0))
+  ) {
+    throw new SafeholdError('INTERNAL', `invalid range: offset ${offset}, length ${length}`);
+  }
+}
+
+export function pastEnd(h: Handle, offset: number, length: number, size: number): SafeholdError {
+  return new SafeholdError(
+    'CORRUPT',
+    `${describe(h)} is too short: wanted ${length} bytes at offset ${offset}, file has ${size}`,
+    { details: { type: h.type, name: h.name, offset, length, size } },
+  );
+}
+
+export function describe(h: Handle): string {
+  return h.type === 'config' ? 'config' : `${h.type}/${h.name}`;
+}
