@@ -5,6 +5,8 @@
 // warnings); the dataset changes now and then; at the end an uninterrupted
 // backup restores byte for byte. The repository is created with 2 MiB packs
 // so that every backup writes many packs and kills land between pack writes.
+// The same against S3 object storage (radosgw), prunes included, is
+// test/crash-s3.test.ts.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

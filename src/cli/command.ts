@@ -30,6 +30,9 @@ export const GLOBAL_OPTIONS: OptionSpec = {
   repo: { type: 'string', short: 'r' },
   destination: { type: 'string' },
   'password-file': { type: 'string' },
+  connections: { type: 'string' },
+  'limit-upload': { type: 'string' },
+  'limit-download': { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
@@ -37,9 +40,14 @@ export const GLOBAL_OPTIONS: OptionSpec = {
 
 export const GLOBAL_USAGE = `Global options:
   -c, --config FILE        the configuration (or SAFEHOLD_CONFIG): its settings.dataDir holds the catalog
-  -r, --repo PATH          repository (or SAFEHOLD_REPOSITORY)
-      --destination NAME   instead of --repo: a repository destination of the configuration (its path and password)
+  -r, --repo LOCATION      repository (or SAFEHOLD_REPOSITORY): a path, s3:https://host:port/bucket/prefix,
+                           s3:bucket/prefix or sftp:user@host:port:/path
+      --destination NAME   instead of --repo: a repository destination of the configuration (its location,
+                           password and remote settings)
       --password-file FILE read the password from FILE (or SAFEHOLD_PASSWORD, or a prompt on a TTY)
+      --connections N      remote repositories: requests in flight at once (or SAFEHOLD_CONNECTIONS; default 8)
+      --limit-upload SIZE  remote repositories: bytes per second sent, e.g. 10MiB (or SAFEHOLD_LIMIT_UPLOAD)
+      --limit-download SIZE  remote repositories: bytes per second received (or SAFEHOLD_LIMIT_DOWNLOAD)
       --json               print one JSON document on stdout
   -q, --quiet              no progress, no human summary
   -h, --help               this help`;

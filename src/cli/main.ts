@@ -11,6 +11,7 @@ import type { ExitCode } from './exit-codes.ts';
 import { SafeholdError } from '../core/errors.ts';
 import { VERSION } from '../engine/shared/program.ts';
 import { initCommand } from './commands/init.ts';
+import { closeCommandBackends } from './session.ts';
 import { backupCommand } from './commands/backup.ts';
 import { restoreCommand } from './commands/restore.ts';
 import { copyCommand } from './commands/copy.ts';
@@ -124,6 +125,8 @@ export async function main(argv: string[]): Promise<ExitCode> {
     return await cmd.run({ values, positionals: parsed.positionals, out, env: process.env });
   } catch (e) {
     return report(out, e);
+  } finally {
+    await closeCommandBackends();
   }
 }
 

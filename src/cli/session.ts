@@ -1,7 +1,9 @@
 // Opens what a command needs: the configuration (--config / SAFEHOLD_CONFIG,
 // loaded once, on first use), the repository (location and password from
 // --repo and the password options or environment, or from a repository
-// destination of the configuration with --destination) and the catalog in
+// destination of the configuration with --destination; the options of a
+// remote backend from the destination, the command line and the
+// environment: cliBackendOptions) and the catalog in
 // the data directory (resolveDataDir: the one rule every command follows),
 // and records the command as a run in the catalog from start to end.
 
@@ -11,7 +13,11 @@ import { RepoLock } from '../repo/lock.ts';
 import { Catalog, defaultDataDir } from '../catalog/catalog.ts';
 import type { FinishRun, RunStats } from '../catalog/catalog.ts';
 import { initCommandFor, repositoryDestination } from '../plans/run/destination-repo.ts';
-import { openBackend } from '../repo/backend/factory.ts';
+import { openBackend, redactLocation } from '../repo/backend/factory.ts';
+import type { Backend } from '../repo/backend/backend.ts';
+import type { BackendOptions } from '../repo/backend/backend-options.ts';
+import { describeRetry } from '../repo/backend/retrying-backend.ts';
+import { parseSizeOrPercent } from '../config/values.ts';
 import { readPassword } from './password.ts';
 import { str } from './command.ts';
 import type { CommandContext, Values } from './command.ts';
@@ -27,6 +33,8 @@ export interface RepoTarget {
   destination?: string;
   /** The command that creates this repository, for messages. */
   init: string;
+  /** Options for the backend factory (remote repositories). */
+  backendOptions: BackendOptions;
 }
 
 /**
@@ -43,7 +51,7 @@ export async function repoTarget(ctx: CommandContext): Promise<RepoTarget> {
         'USAGE',
         'no repository given: use --repo PATH, set SAFEHOLD_REPOSITORY, or --destination NAME with --config FILE',
       );
-    return { location: loc, init: 'safehold init' };
+    return { location: loc, init: 'safehold init', backendOptions: cliBackendOptions(ctx) };
   }
   if (repo !== undefined)
     throw new SafeholdError('USAGE', '--repo and --destination both name the repository: give only one');
@@ -54,7 +62,86 @@ export async function repoTarget(ctx: CommandContext): Promise<RepoTarget> {
     );
   const d = await configuredRepository(ctx, dest, '--destination');
   const init = initCommandFor((await commandConfig(ctx)).file, d.name);
-  return { location: d.path, password: d.password.value, destination: d.name, init };
+  return {
+    location: d.location,
+    password: d.password.value,
+    destination: d.name,
+    init,
+    backendOptions: cliBackendOptions(ctx, d.backendOptions),
+  };
+}
+
+/**
+ * The backend options of a command: `base` (a configured destination's),
+ * with --connections, --limit-upload and --limit-download over it, and
+ * SAFEHOLD_CONNECTIONS, SAFEHOLD_LIMIT_UPLOAD, SAFEHOLD_LIMIT_DOWNLOAD,
+ * SAFEHOLD_SFTP_KEY_FILE and SAFEHOLD_SFTP_KNOWN_HOSTS under it; S3
+ * credentials not configured come from the AWS SDK's chain (AWS_* variables,
+ * profile) in the command's environment. Each retry of a failed request is
+ * a warning line of the command's output.
+ */
+export function cliBackendOptions(ctx: CommandContext, base: BackendOptions = {}): BackendOptions {
+  const { values, env } = ctx;
+  const o: BackendOptions = { ...base, env, retry: { ...base.retry, onRetry: (e) => ctx.out.warn(describeRetry(e)) } };
+  const conn = str(values, 'connections') ?? (base.connections === undefined ? env.SAFEHOLD_CONNECTIONS : undefined);
+  if (conn) o.connections = connectionsOf(conn);
+  const upload = str(values, 'limit-upload') ?? (base.rateLimit?.upload ? undefined : env.SAFEHOLD_LIMIT_UPLOAD);
+  const download =
+    str(values, 'limit-download') ?? (base.rateLimit?.download ? undefined : env.SAFEHOLD_LIMIT_DOWNLOAD);
+  if (upload || download) {
+    o.rateLimit = {
+      ...base.rateLimit,
+      ...(upload && { upload: bytesPerSecond(upload, '--limit-upload') }),
+      ...(download && { download: bytesPerSecond(download, '--limit-download') }),
+    };
+  }
+  const keyFile = base.sftp?.keyFile ?? (env.SAFEHOLD_SFTP_KEY_FILE || undefined);
+  const knownHosts = base.sftp?.knownHosts ?? (env.SAFEHOLD_SFTP_KNOWN_HOSTS || undefined);
+  if (keyFile !== undefined || knownHosts !== undefined)
+    o.sftp = { ...base.sftp, ...(keyFile && { keyFile }), ...(knownHosts && { knownHosts }) };
+  return o;
+}
+
+function connectionsOf(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 256)
+    throw new SafeholdError(
+      'USAGE',
+      `--connections (or SAFEHOLD_CONNECTIONS): expected a whole number from 1 to 256, got '${text}'`,
+    );
+  return n;
+}
+
+function bytesPerSecond(text: string, flag: string): number {
+  const r = parseSizeOrPercent(text);
+  if (r === null || !('bytes' in r) || r.bytes < 1)
+    throw new SafeholdError(
+      'USAGE',
+      `${flag}: expected bytes per second like '10MiB' or '500KB' (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), got '${text}'`,
+    );
+  return r.bytes;
+}
+
+/** Backends opened for the command, closed when it ends (a remote one's connection would keep the process alive). */
+const opened = new Set<Backend>();
+
+/** The backend of a command's repository target (through the one backend factory). */
+export function openTargetBackend(target: RepoTarget): Backend {
+  return openCommandBackend(target.location, target.backendOptions);
+}
+
+/** The backend of `location` (through the one backend factory), closed when the command ends. */
+export function openCommandBackend(location: string, opts: BackendOptions): Backend {
+  const backend = openBackend(location, opts);
+  opened.add(backend);
+  return backend;
+}
+
+/** Closes every backend the command opened (main.ts, when the command ends; closing twice is harmless). */
+export async function closeCommandBackends(): Promise<void> {
+  const all = [...opened];
+  opened.clear();
+  await Promise.all(all.map((b) => b.close().catch(() => {})));
 }
 
 /** The repository destination `name` of the configuration given to the command (USAGE when none is given). */
@@ -71,11 +158,9 @@ export async function configuredRepository(
   return repositoryDestination(await commandConfig(ctx), name);
 }
 
-export { openBackend } from '../repo/backend/factory.ts';
-
 export async function openRepository(ctx: CommandContext): Promise<Repository> {
   const target = await repoTarget(ctx);
-  const backend = openBackend(target.location);
+  const backend = openTargetBackend(target);
   if (!(await backend.exists())) {
     throw new SafeholdError(
       'REPO_NOT_FOUND',
@@ -124,7 +209,9 @@ export async function recorded<T extends object>(
 ): Promise<T & RunOutcome> {
   const catalog = await openCatalog(ctx);
   catalog.markAbandonedRuns();
-  const runId = catalog.startRun({ command, args: ctx.positionals, ...(repository ? { repository } : {}) });
+  // The catalog keeps locations without credentials (a URL's user:password@).
+  const repo = repository ? { repository: redactLocation(repository) } : {};
+  const runId = catalog.startRun({ command, args: ctx.positionals, ...repo });
   try {
     const r = await fn(runId, catalog);
     const fin: FinishRun = { status: r.status ?? 'succeeded' };

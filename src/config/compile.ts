@@ -6,15 +6,14 @@
 
 import nodePath from 'node:path';
 import type { RawConfig } from './schema.ts';
-import type { Config, Destination, Hook, Settings, Site } from './types.ts';
+import type { Config, Hook, Settings, Site } from './types.ts';
 import type { Problem } from './problems.ts';
-import type { PathSegment } from './yaml-source.ts';
-import { parseSizeOrPercent } from './values.ts';
 import { compileAlertChannels } from './compile-alerts.ts';
 import { compileGroups } from './compile-groups.ts';
 import { compileContext, DEFAULTS, entries, ms } from './compile-context.ts';
 import type { CompileContext, Sections } from './compile-context.ts';
 import { compileTargets } from './compile-targets.ts';
+import { compileDestinations } from './compile-destinations.ts';
 import { compilePlans } from './compile-plans.ts';
 
 export { DEFAULTS } from './compile-context.ts';
@@ -57,37 +56,6 @@ function compileSettings(ctx: CompileContext, s: Raw['settings'], env: NodeJS.Pr
 
 function compileSites(raw: Raw['sites']): Record<string, Site> {
   return Object.fromEntries(entries(raw).map(([name, s]) => [name, { name, description: s.description ?? '' }]));
-}
-
-function compileDestinations(ctx: CompileContext, raw: Raw['destinations']): Record<string, Destination> {
-  return Object.fromEntries(entries(raw).map(([name, d]) => [name, compileDestination(ctx, name, d)]));
-}
-
-function compileDestination(
-  ctx: CompileContext,
-  name: string,
-  d: NonNullable<Raw['destinations']>[string],
-): Destination {
-  const path: PathSegment[] = ['destinations', name];
-  const common = {
-    name,
-    path: nodePath.resolve(ctx.baseDir, d.path),
-    requireMount: d.requireMount ?? false,
-    minFree: d.minFree === undefined ? null : parseSizeOrPercent(d.minFree)!,
-    site: ctx.siteOf(path, d.site),
-  };
-  if (d.type === 'repository')
-    return { type: 'repository', ...common, password: ctx.secret([...path, 'password'], d.password) };
-  const keep = d.generations?.keep ?? DEFAULTS.generationsKept;
-  const naming = d.generations?.naming ?? (keep === 2 ? 'old' : 'numbered');
-  if (keep < 1) ctx.problem([...path, 'generations', 'keep'], 'expected at least 1');
-  else if (naming === 'old' && keep !== 2) {
-    ctx.problem(
-      [...path, 'generations', 'naming'],
-      `naming 'old' keeps exactly 2 generations (<name> and <name>.old), not ${keep}: use 'numbered' or 'timestamped'`,
-    );
-  }
-  return { type: 'directory', ...common, generations: { keep, naming } };
 }
 
 function compileHooks(raw: Raw['hooks']): Record<string, Hook> {

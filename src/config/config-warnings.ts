@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import { Cron } from 'croner';
 import { isGlob } from '../core/glob.ts';
 import { openBackend } from '../repo/backend/factory.ts';
-import type { Config, Plan, Retention } from './types.ts';
+import type { Config, Plan, RepositoryDestination, Retention } from './types.ts';
+import type { Backend } from '../repo/backend/backend.ts';
 import { formatPath } from './problems.ts';
 
 export interface ConfigWarning {
@@ -111,12 +112,17 @@ export async function locationWarnings(config: Config): Promise<ConfigWarning[]>
     }
   }
   for (const d of Object.values(config.destinations)) {
+    if (d.type === 'repository' && d.remote !== null) {
+      const w = await remoteRepositoryWarning(d, config.file);
+      if (w) out.push(w);
+      continue;
+    }
     const at = formatPath(['destinations', d.name, 'path']);
     if (!fs.existsSync(d.path)) {
       out.push({ path: at, message: `destination ${d.name}: ${d.path} does not exist` });
       continue;
     }
-    if (d.type === 'repository' && !(await openBackend(d.path).exists())) {
+    if (d.type === 'repository' && !(await openBackend(d.location).exists())) {
       out.push({
         path: at,
         message: `destination ${d.name}: no repository at ${d.path} yet (create it with 'safehold init --config ${config.file} --destination ${d.name}')`,
@@ -124,4 +130,22 @@ export async function locationWarnings(config: Config): Promise<ConfigWarning[]>
     }
   }
   return out;
+}
+
+/** A remote repository that cannot be reached or is not initialised yet (its backend asked once). */
+async function remoteRepositoryWarning(d: RepositoryDestination, file: string): Promise<ConfigWarning | null> {
+  const at = formatPath(['destinations', d.name, 'location']);
+  let backend: Backend | null = null;
+  try {
+    backend = openBackend(d.location, d.backendOptions);
+    if (await backend.exists()) return null;
+    return {
+      path: at,
+      message: `destination ${d.name}: no repository at ${d.path} yet (create it with 'safehold init --config ${file} --destination ${d.name}')`,
+    };
+  } catch (e) {
+    return { path: at, message: `destination ${d.name}: cannot reach ${d.path}: ${(e as Error).message}` };
+  } finally {
+    await backend?.close().catch(() => {});
+  }
 }

@@ -18,6 +18,8 @@ function redact(v: unknown): Redacted {
   if (Array.isArray(v)) return v.map(redact);
   if (typeof v === 'object') {
     if (isSecret(v)) return redactedSecret(v);
+    // An object that hides some of its fields (secrets.ts hideFields) is shown as it shows itself.
+    if (Object.hasOwn(v, 'toJSON')) return redact((v as { toJSON(): unknown }).toJSON());
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redact(x)]));
   }
   return null;

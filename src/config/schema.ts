@@ -27,6 +27,7 @@ import {
 } from './schema-values.ts';
 import { alerts } from './schema-alerts.ts';
 import { target } from './schema-targets.ts';
+import { remoteSettings } from './schema-remote.ts';
 
 const settings = obj({
   backups: z
@@ -61,13 +62,21 @@ const site = obj({ description: text.optional() });
 
 const repositoryDestination = obj({
   type: z.literal('repository'),
-  path: path.describe('Repository directory (relative paths are relative to this file).'),
+  path: path
+    .optional()
+    .describe('Local repository directory (relative paths are relative to this file); give path or location.'),
+  location: path
+    .optional()
+    .describe(
+      "Repository location: 's3:https://host:port/bucket/prefix', 's3:bucket/prefix', 'sftp:user@host:port:/path' or a local path; give path or location.",
+    ),
   password: secret,
   requireMount: bool.optional().describe('Refuse to run unless the path is a mount point (default false).'),
   minFree: sizeOrPercent
     .optional()
     .describe("Free space required at the destination: '10GiB' or '15%' (default: no check)."),
   site: ref('site').optional(),
+  ...remoteSettings,
 });
 
 const generations = obj({

@@ -70,3 +70,16 @@ export function resolveSecret(
   if (first === '') return { problem: `secret file ${file} is empty (the secret is its first line)` };
   return { secret: makeSecret(`file:${file}`, first) };
 }
+
+/**
+ * Makes `obj` show `shown` in place of some of its fields through
+ * JSON.stringify, util.inspect and redactConfig (redact.ts), while the
+ * fields keep their values for the code that reads them (the S3 secret key
+ * in a destination's backend options).
+ */
+export function hideFields<T extends object>(obj: T, shown: Partial<Record<keyof T, string>>): T {
+  const view = () => ({ ...obj, ...shown });
+  Object.defineProperty(obj, 'toJSON', { value: view, enumerable: false });
+  Object.defineProperty(obj, inspect.custom, { value: view, enumerable: false });
+  return obj;
+}

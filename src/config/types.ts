@@ -4,6 +4,7 @@
 
 import type { RetentionPolicy } from '../engine/maintenance/retention.ts';
 import type { Severity } from '../core/alert-event.ts';
+import type { BackendOptions } from '../repo/backend/backend-options.ts';
 
 /** A secret resolved at load time (from the file, an environment variable or a file); never printed. */
 export interface Secret {
@@ -108,8 +109,14 @@ export type Target = FilesTarget | CommandTarget | DeviceTarget | DatabaseTarget
 export interface RepositoryDestination {
   readonly type: 'repository';
   readonly name: string;
-  /** Local path of the repository. */
+  /** Local path of the repository; for a remote one, its location with any credentials hidden (for messages). */
   readonly path: string;
+  /** What the backend factory opens: the absolute path of a local repository, or the remote location (s3:…, sftp:…). */
+  readonly location: string;
+  /** The remote backend ('s3', 'sftp'); null for a local repository. */
+  readonly remote: 's3' | 'sftp' | null;
+  /** The backend factory's options (secrets resolved; shown and serialised redacted, never their values). */
+  readonly backendOptions: BackendOptions;
   readonly password: Secret;
   /** S3 step 3: the path must be a mount point. */
   readonly requireMount: boolean;

@@ -101,7 +101,10 @@ export async function planWorld(
     requireMount: false,
     minFree: null,
     site: null,
+    remote: null,
+    backendOptions: {},
     ...over.destination,
+    location: over.destination?.location ?? over.destination?.path ?? repoPath,
   };
   const fullPlan: Plan = {
     name: 'nightly',

@@ -67,7 +67,8 @@ export class RepoSizes {
     if (this.cache && now - this.cache.at < SIZE_CACHE_MS) return this.cache.sizes;
     const sizes: [string, number][] = [];
     for (const d of Object.values(this.config().destinations)) {
-      if (d.type === 'repository') sizes.push([d.name, await dirSize(path.join(d.path, 'data'))]);
+      // Local repositories only: a remote one would be listed over the network at every sample.
+      if (d.type === 'repository' && d.remote === null) sizes.push([d.name, await dirSize(path.join(d.path, 'data'))]);
     }
     this.cache = { at: now, sizes };
     return sizes;

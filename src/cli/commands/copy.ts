@@ -13,7 +13,17 @@ import { SafeholdError, isSafeholdError } from '../../core/errors.ts';
 import { formatBytes, formatDuration, rate } from '../output.ts';
 import { readPassword } from '../password.ts';
 import type { RepoTarget } from '../session.ts';
-import { commandConfig, configuredRepository, openBackend, openRepository, recorded, repoTarget } from '../session.ts';
+import {
+  cliBackendOptions,
+  commandConfig,
+  configuredRepository,
+  openRepository,
+  openTargetBackend,
+  recorded,
+  repoTarget,
+} from '../session.ts';
+import { redactLocation } from '../../repo/backend/factory.ts';
+import { locationScheme } from '../../config/compile-destinations.ts';
 import { initCommandFor } from '../../plans/run/destination-repo.ts';
 import { RepoLock } from '../../repo/lock.ts';
 import type { Catalog } from '../../catalog/catalog.ts';
@@ -45,10 +55,10 @@ those already copied to REPO2 are skipped.`,
   async run(ctx) {
     const { out, values } = ctx;
     const to = await copyTarget(ctx);
-    const from = path.resolve((await repoTarget(ctx)).location);
-    if (path.resolve(to.location) === from)
+    const from = comparable((await repoTarget(ctx)).location);
+    if (comparable(to.location) === from)
       throw new SafeholdError('USAGE', 'the source and destination are the same repository');
-    const src = await naming('source', from, () => openRepository(ctx));
+    const src = await naming('source', redactLocation(from), () => openRepository(ctx));
     const dst = await openDestination(ctx, to);
     const verify = values['no-verify'] !== true;
     const t0 = Date.now();
@@ -157,19 +167,24 @@ async function copyTarget(ctx: CommandContext): Promise<RepoTarget> {
       );
     const d = await configuredRepository(ctx, toDest, '--to-destination');
     const init = initCommandFor((await commandConfig(ctx)).file, d.name);
-    return { location: d.path, password: d.password.value, init };
+    return {
+      location: d.location,
+      password: d.password.value,
+      init,
+      backendOptions: cliBackendOptions(ctx, d.backendOptions),
+    };
   }
   if (!to)
     throw new SafeholdError(
       'USAGE',
       "copy needs --to REPO2 (or --to-destination NAME2), the destination repository (see 'safehold copy --help')",
     );
-  return { location: to, init: `safehold init --repo ${to}` };
+  return { location: to, init: `safehold init --repo ${redactLocation(to)}`, backendOptions: cliBackendOptions(ctx) };
 }
 
 /** The destination: exists (else exit 10), and opens with its own password (else exit 12, naming it). */
 async function openDestination(ctx: CommandContext, to: RepoTarget): Promise<Repository> {
-  const backend = openBackend(to.location);
+  const backend = openTargetBackend(to);
   if (!(await backend.exists())) {
     throw new SafeholdError(
       'REPO_NOT_FOUND',
@@ -218,6 +233,11 @@ async function sharedLock<T>(repo: Repository, which: 'source' | 'destination', 
   } finally {
     await lock.release().catch(() => {});
   }
+}
+
+/** A location to compare: a local path resolved, a remote location (s3:…, sftp:…) as written. */
+function comparable(location: string): string {
+  return locationScheme(location) === null ? path.resolve(location) : location;
 }
 
 /** Says which repository a wrong password, missing password or lock is about (same code, so the same exit status). */

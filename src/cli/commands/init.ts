@@ -4,7 +4,7 @@
 import { Repository } from '../../repo/repository.ts';
 import type { InitOptions } from '../../repo/repository.ts';
 import { readNewPassword, readPassword } from '../password.ts';
-import { openBackend, recorded, repoTarget } from '../session.ts';
+import { cliBackendOptions, openCommandBackend, openTargetBackend, recorded, repoTarget } from '../session.ts';
 import { SafeholdError, isSafeholdError } from '../../core/errors.ts';
 import { str } from '../command.ts';
 import type { Command, CommandContext } from '../command.ts';
@@ -13,7 +13,7 @@ import { EXIT } from '../exit-codes.ts';
 export const initCommand: Command = {
   name: 'init',
   summary: 'create a new repository',
-  usage: `safehold init --repo PATH [--copy-chunker-params-from REPO [--from-password-file FILE]]
+  usage: `safehold init --repo LOCATION [--copy-chunker-params-from REPO [--from-password-file FILE]]
        safehold init --config FILE --destination NAME [--copy-chunker-params-from REPO ...]
 
   --copy-chunker-params-from REPO  use REPO's chunk sizes and chunker seed (not its keys), so that
@@ -21,15 +21,17 @@ export const initCommand: Command = {
                                    REPO's snapshots ('safehold copy'); REPO's password comes from
                                    --from-password-file, SAFEHOLD_FROM_PASSWORD(_FILE) or a prompt
 
-With --destination, the repository of that destination of the configuration
-is created at its path, with its password.`,
+--repo takes a path, s3:https://host:port/bucket/prefix, s3:bucket/prefix or
+sftp:user@host:port:/path. With --destination, the repository of that
+destination of the configuration is created at its location, with its
+password and remote settings.`,
   options: {
     'copy-chunker-params-from': { type: 'string' },
     'from-password-file': { type: 'string' },
   },
   async run(ctx) {
     const target = await repoTarget(ctx);
-    const backend = openBackend(target.location);
+    const backend = openTargetBackend(target);
     const from = str(ctx.values, 'copy-chunker-params-from');
     const r = await recorded(ctx, 'init', backend.location, async () => {
       const params = from ? await chunkerParamsOf(ctx, from) : {};
@@ -54,7 +56,7 @@ is created at its path, with its password.`,
 
 /** Opens the other repository (exit 10 when missing, 12 naming it on a wrong password) for its chunk sizes and seed. */
 async function chunkerParamsOf(ctx: CommandContext, location: string): Promise<InitOptions> {
-  const backend = openBackend(location);
+  const backend = openCommandBackend(location, cliBackendOptions(ctx));
   if (!(await backend.exists()))
     throw new SafeholdError('REPO_NOT_FOUND', `--copy-chunker-params-from: no repository at ${backend.location}`);
   const env = {

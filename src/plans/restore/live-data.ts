@@ -31,7 +31,10 @@ export function knownLivePlaces(config: Config): KnownPlace[] {
       for (const [unit, u] of Object.entries(t.units)) for (const p of u.paths) add(p, `files of ${t.name}/${unit}`);
     } else if (t.kind === 'sqlite') add(t.dir, `the SQLite databases of ${t.name}`);
   }
-  for (const d of Object.values(config.destinations)) add(d.path, `the ${d.type} of destination ${d.name}`);
+  for (const d of Object.values(config.destinations)) {
+    if (d.type === 'repository' && d.remote !== null) continue; // not on this machine's file system
+    add(d.path, `the ${d.type} of destination ${d.name}`);
+  }
   if (config.settings.dataDir) add(config.settings.dataDir, "Safehold's data directory");
   return out;
 }

@@ -17,6 +17,9 @@ function dest(p: string, over: Partial<RepositoryDestination> = {}): RepositoryD
     type: 'repository',
     name: 'local',
     path: p,
+    location: p,
+    remote: null,
+    backendOptions: {},
     password: { source: 'inline', value: 'x' },
     requireMount: false,
     minFree: null,
@@ -26,31 +29,31 @@ function dest(p: string, over: Partial<RepositoryDestination> = {}): RepositoryD
 }
 
 describe('destination checks', () => {
-  it('refuses a missing path, a file, and an uninitialised directory, and accepts a repository', (t) => {
+  it('refuses a missing path, a file, and an uninitialised directory, and accepts a repository', async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-dest-'));
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     assert.match(
-      (checkReachable(dest(path.join(dir, 'nope')), CONFIG_FILE) as { reason: string }).reason,
+      ((await checkReachable(dest(path.join(dir, 'nope')), CONFIG_FILE)) as { reason: string }).reason,
       /not reachable: ENOENT/,
     );
     fs.writeFileSync(path.join(dir, 'file'), '');
     assert.match(
-      (checkReachable(dest(path.join(dir, 'file')), CONFIG_FILE) as { reason: string }).reason,
+      ((await checkReachable(dest(path.join(dir, 'file')), CONFIG_FILE)) as { reason: string }).reason,
       /not a directory/,
     );
     assert.equal(
-      (checkReachable(dest(dir), CONFIG_FILE) as { reason: string }).reason,
+      ((await checkReachable(dest(dir), CONFIG_FILE)) as { reason: string }).reason,
       `destination local (${dir}) is not initialised: run 'safehold init --config /etc/safehold.yaml --destination local'`,
     );
     fs.writeFileSync(path.join(dir, 'config'), 'x');
-    assert.deepEqual(checkReachable(dest(dir), CONFIG_FILE), { ok: true });
+    assert.deepEqual(await checkReachable(dest(dir), CONFIG_FILE), { ok: true });
     assert.match(
-      (checkReachable(dest(dir, { requireMount: true }), CONFIG_FILE) as { reason: string }).reason,
+      ((await checkReachable(dest(dir, { requireMount: true }), CONFIG_FILE)) as { reason: string }).reason,
       /not mounted/,
     );
   });
 
-  it('with requireMount accepts a mounted file system, and measures its free space', (t) => {
+  it('with requireMount accepts a mounted file system, and measures its free space', async (t) => {
     if (process.getuid?.() !== 0) return t.skip('needs root to mount tmpfs');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-mnt-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir]);
@@ -60,7 +63,7 @@ describe('destination checks', () => {
     });
     assert.ok(isMountPoint(dir));
     fs.writeFileSync(path.join(dir, 'config'), 'x');
-    assert.deepEqual(checkReachable(dest(dir, { requireMount: true }), CONFIG_FILE), { ok: true });
+    assert.deepEqual(await checkReachable(dest(dir, { requireMount: true }), CONFIG_FILE), { ok: true });
     assert.deepEqual(checkFreeSpace(dest(dir, { minFree: { bytes: 1024 * 1024 } })), { ok: true });
     assert.match(
       (checkFreeSpace(dest(dir, { minFree: { bytes: 8 * 1024 * 1024 } })) as { reason: string }).reason,

@@ -2,13 +2,17 @@
 // initialised (S3 step 3; with requireMount, the path must be a mount
 // point), and free space above the threshold (S3 step 4, S4 step 2). A
 // directory destination needs only to exist (and be mounted when required).
+// A remote repository (s3:, sftp:) is checked through its backend (reached,
+// initialised); mount points and free space apply to local ones only (the
+// configuration refuses requireMount and minFree on a remote one).
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Destination } from '../../config/types.ts';
+import type { Destination, RepositoryDestination } from '../../config/types.ts';
+import type { Backend } from '../../repo/backend/backend.ts';
 import { formatBytes } from '../../core/format.ts';
 import type { AlertEvent } from '../../core/alert-event.ts';
-import { initCommandFor } from './destination-repo.ts';
+import { initCommandFor, openDestinationBackend } from './destination-repo.ts';
 
 export type CheckOutcome = { ok: true } | { ok: false; reason: string; space?: { free: number; need: number } };
 
@@ -22,7 +26,33 @@ export function isMountPoint(p: string): boolean {
 }
 
 /** `configFile` (the configuration's file) goes into the hint to initialise a repository. */
-export function checkReachable(d: Destination, configFile: string): CheckOutcome {
+export async function checkReachable(d: Destination, configFile: string): Promise<CheckOutcome> {
+  if (d.type === 'repository' && d.remote !== null) return checkRemoteRepository(d, configFile);
+  return checkLocal(d, configFile);
+}
+
+/** A remote repository: its backend opens and its config file is there. */
+async function checkRemoteRepository(d: RepositoryDestination, configFile: string): Promise<CheckOutcome> {
+  let backend: Backend | null = null;
+  try {
+    backend = openDestinationBackend(d);
+    if (!(await backend.exists())) return notInitialised(d, configFile);
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, reason: `destination ${d.name} (${d.path}) is not reachable: ${(e as Error).message}` };
+  } finally {
+    await backend?.close().catch(() => {});
+  }
+}
+
+function notInitialised(d: Destination, configFile: string): CheckOutcome {
+  return {
+    ok: false,
+    reason: `destination ${d.name} (${d.path}) is not initialised: run '${initCommandFor(configFile, d.name)}'`,
+  };
+}
+
+function checkLocal(d: Destination, configFile: string): CheckOutcome {
   let st: fs.Stats;
   try {
     st = fs.statSync(d.path);
@@ -39,12 +69,7 @@ export function checkReachable(d: Destination, configFile: string): CheckOutcome
     if (!mounted)
       return { ok: false, reason: `destination ${d.name} (${d.path}) is not mounted (requireMount is set)` };
   }
-  if (d.type === 'repository' && !fs.existsSync(path.join(d.path, 'config'))) {
-    return {
-      ok: false,
-      reason: `destination ${d.name} (${d.path}) is not initialised: run '${initCommandFor(configFile, d.name)}'`,
-    };
-  }
+  if (d.type === 'repository' && !fs.existsSync(path.join(d.path, 'config'))) return notInitialised(d, configFile);
   return { ok: true };
 }
 
@@ -54,7 +79,8 @@ export function freeSpace(p: string): { free: number; total: number } {
 }
 
 export function checkFreeSpace(d: Destination): CheckOutcome {
-  if (!d.minFree) return { ok: true };
+  // A remote repository has no file system to measure (the configuration refuses minFree on one).
+  if (!d.minFree || (d.type === 'repository' && d.remote !== null)) return { ok: true };
   let space: { free: number; total: number };
   try {
     space = freeSpace(d.path);

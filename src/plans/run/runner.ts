@@ -38,7 +38,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanRunResult> {
   let repo: Repository | null = null;
   try {
     if (opts.signal?.aborted) return run.end('cancelled', abortReason(opts.signal));
-    const refusal = admit(run);
+    const refusal = await admit(run);
     if (refusal !== null) return run.end('refused', refusal);
     const pending = await createTasks(run);
     if (pending.length === 0) return endWithoutTasks(run);
@@ -97,7 +97,7 @@ async function startRun(opts: RunPlanOptions): Promise<PlanRun> {
 }
 
 /** Admission in the manual's order; the reason the run is refused, or null. */
-function admit(run: PlanRun): string | null {
+async function admit(run: PlanRun): Promise<string | null> {
   const { config, plan, clock, log } = run;
   if (!config.settings.backupsEnabled) return 'backups are disabled (settings.backups)';
   log('backups are enabled');
@@ -105,7 +105,7 @@ function admit(run: PlanRun): string | null {
   else if (!inWindow(plan.window, clock.now())) return outsideWindowReason(plan.window, clock.now());
   else log('inside the maintenance window');
   const destination = config.destinations[plan.destination]!;
-  const reach = checkReachable(destination, config.file);
+  const reach = await checkReachable(destination, config.file);
   if (!reach.ok) return reach.reason;
   log(`destination ${destination.name} is reachable${destination.type === 'repository' ? ' and initialised' : ''}`);
   const space = checkFreeSpace(destination);
@@ -179,7 +179,7 @@ function endWithoutTasks(run: PlanRun): PlanRunResult {
 async function openRepo(run: PlanRun): Promise<Repository | null> {
   const destination = run.config.destinations[run.plan.destination]!;
   if (destination.type !== 'repository') return null;
-  const repo = await openDestinationRepo(destination, run.clock);
+  const repo = await openDestinationRepo(destination, run.clock, run.log);
   await repo.loadIndex();
   return repo;
 }

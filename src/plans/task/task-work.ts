@@ -149,7 +149,7 @@ async function purgeSql(
 async function copyUnit(env: TaskEnv, task: ExpandedTask, target: PlanTarget, log: Log): Promise<WorkResult> {
   const to = env.config.destinations[task.activity.to!]!;
   // The copy's destination passes the same checks as a plan's (S3.3, S3.4): an unmounted offsite disk is not written to.
-  const reach = checkReachable(to, env.config.file);
+  const reach = await checkReachable(to, env.config.file);
   if (!reach.ok) throw new TaskStop('failed', reach.reason);
   const space = checkFreeSpace(to);
   if (!space.ok) {
@@ -172,7 +172,7 @@ async function copyUnit(env: TaskEnv, task: ExpandedTask, target: PlanTarget, lo
     return { snapshots: [], bytes: 0, note: `${copied.length} closed generation(s) copied to ${to.name}` };
   }
   const src = env.repo!;
-  const dst = await openDestinationRepo(to, env.clock);
+  const dst = await openDestinationRepo(to, env.clock, log);
   const keep = task.activity.retention;
   // Exclusive when the copy's own retention forgets and prunes there.
   const lock = await RepoLock.acquire(dst, keep !== null);
