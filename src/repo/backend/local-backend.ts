@@ -6,12 +6,12 @@
 // hard-links the finished temp file instead, which fails if the name exists. Loads
 // use positioned reads of just the requested range.
 
+import { checkName, checkRange, checkType, describe, pastEnd } from './handle-checks.ts';
 import fsCb, { promises as fs } from 'node:fs';
 import type { Dirent } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import { FILE_TYPES } from './backend.ts';
 import type { Backend, FileInfo, FileType, Handle } from './backend.ts';
 import { SafeholdError, fromSystemError, sysCode } from '../../core/errors.ts';
 
@@ -340,41 +340,6 @@ async function syncDir(dir: string): Promise<void> {
 function isMissing(e: unknown): boolean {
   const code = sysCode(e);
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-function checkType(type: FileType): void {
-  if (!FILE_TYPES.includes(type)) throw new SafeholdError('INTERNAL', `unknown file type ${JSON.stringify(type)}`);
-}
-
-/** A stored name is one path component that is not hidden (dot-files are ignored by list). */
-function checkName(name: string): void {
-  if (typeof name !== 'string' || name === '' || name.startsWith('.') || /[/\\\0]/.test(name)) {
-    throw new SafeholdError('INTERNAL', `invalid file name ${JSON.stringify(name)}`);
-  }
-}
-
-function checkRange(offset: number, length: number | undefined): void {
-  if (
-    !Number.isSafeInteger(offset) ||
-    offset < 0 ||
-    (length !== undefined && (!Number.isSafeInteger(length) || length < 0))
-  ) {
-    throw new SafeholdError('INTERNAL', `invalid range: offset ${offset}, length ${length}`);
-  }
-}
-
-function pastEnd(h: Handle, offset: number, length: number, size: number): SafeholdError {
-  return new SafeholdError(
-    'CORRUPT',
-    `${describe(h)} is too short: wanted ${length} bytes at offset ${offset}, file has ${size}`,
-    {
-      details: { type: h.type, name: h.name, offset, length, size },
-    },
-  );
-}
-
-function describe(h: Handle): string {
-  return h.type === 'config' ? 'config' : `${h.type}/${h.name}`;
 }
 
 /** Limits concurrent operations; waiters are served in arrival order. */

@@ -3,7 +3,7 @@
 // `keys/<name>`, `data/<first 2 chars>/<name>`, …), the names a listing
 // yields, and the checks of names and ranges every backend makes.
 
-import { SafeholdError } from '../../core/errors.ts';
+import { checkName, checkRange, checkType, describe, pastEnd, validName } from './handle-checks.ts';
 import { FILE_TYPES } from './backend.ts';
 import type { FileType, Handle } from './backend.ts';
 
@@ -40,36 +40,4 @@ export function isLayoutKey(rel: string): boolean {
   );
 }
 
-export function checkType(type: FileType): void {
-  if (!FILE_TYPES.includes(type)) throw new SafeholdError('INTERNAL', `unknown file type ${JSON.stringify(type)}`);
-}
-
-export function validName(name: string): boolean {
-  return typeof name === 'string' && name !== '' && !name.startsWith('.') && !/[/\\\0]/.test(name);
-}
-
-export function checkName(name: string): void {
-  if (!validName(name)) throw new SafeholdError('INTERNAL', `invalid file name ${JSON.stringify(name)}`);
-}
-
-export function checkRange(offset: number, length: number | undefined): void {
-  if (
-    !Number.isSafeInteger(offset) ||
-    offset < 0 ||
-    (length !== undefined && (!Number.isSafeInteger(length) || length < 0))
-  ) {
-    throw new SafeholdError('INTERNAL', `invalid range: offset ${offset}, length ${length}`);
-  }
-}
-
-export function pastEnd(h: Handle, offset: number, length: number, size: number): SafeholdError {
-  return new SafeholdError(
-    'CORRUPT',
-    `${describe(h)} is too short: wanted ${length} bytes at offset ${offset}, file has ${size}`,
-    { details: { type: h.type, name: h.name, offset, length, size } },
-  );
-}
-
-export function describe(h: Handle): string {
-  return h.type === 'config' ? 'config' : `${h.type}/${h.name}`;
-}
+export { checkName, checkRange, checkType, describe, pastEnd, validName };

@@ -9,13 +9,13 @@
 // SSH connection (SFTP multiplexes requests); a dropped connection fails the
 // operations in flight with a retryable error and the next one reconnects.
 
+import { checkName, checkRange, checkType, describe, pastEnd } from './handle-checks.ts';
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Attributes, SFTPWrapper } from 'ssh2';
 import { SafeholdError } from '../../core/errors.ts';
 import { Semaphore } from '../../core/semaphore.ts';
 import { mapLimit } from '../../core/concurrency.ts';
-import { FILE_TYPES } from './backend.ts';
 import type { Backend, FileInfo, FileType, Handle } from './backend.ts';
 import type { BackendOptions } from './backend-options.ts';
 import { SftpConnection } from './sftp-connection.ts';
@@ -331,37 +331,4 @@ function isDir(a: Attributes | undefined): boolean {
 
 function isFile(a: Attributes): boolean {
   return (a.mode & 0o170000) === 0o100000;
-}
-
-function checkType(type: FileType): void {
-  if (!FILE_TYPES.includes(type)) throw new SafeholdError('INTERNAL', `unknown file type ${JSON.stringify(type)}`);
-}
-
-/** A stored name is one path component that is not hidden. */
-function checkName(name: string): void {
-  if (typeof name !== 'string' || name === '' || name.startsWith('.') || /[/\\\0]/.test(name)) {
-    throw new SafeholdError('INTERNAL', `invalid file name ${JSON.stringify(name)}`);
-  }
-}
-
-function checkRange(offset: number, length: number | undefined): void {
-  if (
-    !Number.isSafeInteger(offset) ||
-    offset < 0 ||
-    (length !== undefined && (!Number.isSafeInteger(length) || length < 0))
-  ) {
-    throw new SafeholdError('INTERNAL', `invalid range: offset ${offset}, length ${length}`);
-  }
-}
-
-function pastEnd(h: Handle, offset: number, length: number, size: number): SafeholdError {
-  return new SafeholdError(
-    'CORRUPT',
-    `${describe(h)} is too short: wanted ${length} bytes at offset ${offset}, file has ${size}`,
-    { details: { type: h.type, name: h.name, offset, length, size } },
-  );
-}
-
-function describe(h: Handle): string {
-  return h.type === 'config' ? 'config' : `${h.type}/${h.name}`;
 }
