@@ -202,11 +202,15 @@ describe('remote repositories through the CLI', () => {
     const file = path.join(sb.dir, 'safehold.yaml');
     fs.writeFileSync(
       file,
-      `targets:
+      `sites:
+  dc1: { description: object storage }
+  dc2: { description: the SSH host }
+targets:
   web: { kind: files, units: { site: { paths: ['${src}'] } } }
 destinations:
   objects:
     type: repository
+    site: dc1
     location: ${s3loc}
     password: { env: SAFEHOLD_PASSWORD }
     s3:
@@ -217,6 +221,7 @@ destinations:
     cacheDir: ${path.join(sb.dir, 'cache-objects')}
   far:
     type: repository
+    site: dc2
     location: ${sftpLoc}
     password: { env: SAFEHOLD_PASSWORD }
     sftp: { keyFile: ${sshd!.clientKey}, knownHosts: ${sshd!.knownHosts} }
@@ -261,6 +266,23 @@ plans:
     assert.equal(await count('objects'), 1, notes.join('\n'));
     assert.equal(await count('far'), 2, notes.join('\n'));
     ok(await sb.run(['check', ...cfg, '--destination', 'objects', '--read-data', '--json'], { env }), 'check objects');
+
+    // The protection report counts the S3 repository and the SFTP one as two sites holding the unit.
+    const prot = ok(await sb.run(['protection', ...cfg, '--json'], { env }), 'protection').json();
+    const unit = prot.units.find((u: { target: string; unit: string }) => u.target === 'web' && u.unit === 'site');
+    assert.ok(unit, JSON.stringify(prot));
+    assert.deepEqual(
+      unit.sites.map((x: { site: string }) => x.site),
+      ['dc1', 'dc2'],
+    );
+    assert.deepEqual(
+      unit.rules.map((r: { rule: string; ok: boolean }) => [r.rule, r.ok]),
+      [
+        ['minCopies', true],
+        ['minSites', true],
+      ],
+      JSON.stringify(unit.rules),
+    );
 
     // forget --prune on the SFTP destination from the command line.
     const forgot = ok(

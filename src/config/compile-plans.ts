@@ -10,6 +10,8 @@ import { localTimeZone, parseDays, parseDuration } from './values.ts';
 import { DEFAULTS, entries, ms } from './compile-context.ts';
 import { GROUP_PREFIX } from './activity-targets.ts';
 import type { CompileContext } from './compile-context.ts';
+import { mergeRules } from './compile-protection.ts';
+import type { ProtectionRules } from './types.ts';
 
 type Raw = NonNullable<RawConfig>;
 type RawPlan = NonNullable<Raw['plans']>[string];
@@ -21,6 +23,8 @@ const ALL_DAYS = [0, 1, 2, 3, 4, 5, 6];
 interface PlanRefs {
   destinations: Record<string, Destination>;
   groups: Readonly<Record<string, { readonly members: readonly { readonly target: string }[] }>>;
+  /** The global protection rules, which a plan's `protection:` overrides. */
+  protection: ProtectionRules;
 }
 
 export function compilePlans(ctx: CompileContext, raw: Raw['plans'], refs: PlanRefs): Record<string, Plan> {
@@ -44,6 +48,7 @@ function compilePlan(ctx: CompileContext, refs: PlanRefs, name: string, p: RawPl
     retention: compileRetention(p.retention),
     prePlan: ctx.hookOf([...path, 'prePlan'], p.prePlan),
     postPlan: ctx.hookOf([...path, 'postPlan'], p.postPlan),
+    protection: mergeRules(refs.protection, p.protection),
   };
 }
 

@@ -32,6 +32,7 @@ import type { PlanRunResult } from '../plans/run/runner.ts';
 import { attemptTimes } from '../plans/run/retry.ts';
 import { Scheduler } from './scheduler.ts';
 import { sweepStaleLeases } from './lease-sweep.ts';
+import { ProtectionMonitor } from '../plans/protection/monitor.ts';
 
 export interface ServerCoreOptions {
   config: Config;
@@ -84,6 +85,8 @@ export class ServerCore {
   private live: { config: Config; generation: ConfigGeneration };
   private reloading: Promise<unknown> = Promise.resolve();
   private sweeper: AbortController | null = null;
+  /** Periodic protection reports (while the configuration has `protection:` or sites). */
+  readonly protection: ProtectionMonitor;
   private started = false;
   private stopping = false;
   readonly startedAt: number;
@@ -94,6 +97,7 @@ export class ServerCore {
     this.live = { config: opts.config, generation: generationOf(opts.config, 1, this.startedAt) };
     this.targets = opts.targets ?? buildTargets(opts.config);
     this.scheduler = this.schedulerFor(opts.config);
+    this.protection = new ProtectionMonitor({ ...opts, config: () => this.config });
   }
 
   /** The configuration in force now (the newest one loaded). */
@@ -137,6 +141,7 @@ export class ServerCore {
     this.started = true;
     this.scheduler.start();
     this.sweepLoop();
+    this.protection.start();
     this.opts.log(
       'info',
       `server started: ${Object.values(config.plans).filter((p) => p.schedule).length} scheduled plan(s), up to ${config.settings.maxParallelRuns} run(s) at once`,
@@ -230,6 +235,7 @@ export class ServerCore {
     this.scheduler = this.schedulerFor(next);
     await stale.stop();
     if (this.started && !this.stopping) this.scheduler.start();
+    if (this.started && !this.stopping) this.protection.start();
     const summary = `configuration reloaded from ${file}: ${describeDiff(diff)}`;
     this.opts.log('info', summary, { file, generation: generation.number, hash: generation.hash });
     for (const w of retentionWarnings(next)) this.opts.log('warn', `${file}: ${w.path}: ${w.message}`);
@@ -253,6 +259,7 @@ export class ServerCore {
     this.stopping = true;
     await this.scheduler.stop();
     this.sweeper?.abort();
+    this.protection.stop();
     for (const j of this.queue.splice(0)) j.reject(new SafeholdError('CANCELLED', 'the server is shutting down'));
     if (this.active.size > 0) {
       this.opts.log('info', `shutting down: waiting up to ${formatDuration(graceMs)} for ${this.active.size} run(s)`);

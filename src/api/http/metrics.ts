@@ -1,7 +1,8 @@
 // GET /metrics: Prometheus text exposition (format 0.0.4), computed from the
 // catalog at scrape time with aggregate queries: plan runs by plan and status,
 // last success per plan, bytes added, run durations (histogram), lock ages,
-// repository sizes (pack files under data/, cached 60 s) and alerts by event.
+// repository sizes (pack files under data/, cached 60 s), alerts by event and
+// the last protection report's verdict per unit and rule.
 // Unauthenticated unless metrics.protect (then a viewer token); absent (404)
 // when metrics.enabled is false.
 
@@ -10,6 +11,7 @@ import path from 'node:path';
 import type { Clock } from '../../core/clock.ts';
 import type { Config } from '../../config/types.ts';
 import type { ApiApp, RouteContext } from './route-def.ts';
+import type { ProtectionReport } from '../../plans/protection/report-types.ts';
 
 export const DURATION_BUCKETS_S: readonly number[] = [1, 10, 60, 300, 900, 1800, 3600, 7200, 14400, 36000];
 const SIZE_CACHE_MS = 60_000;
@@ -154,7 +156,27 @@ export async function renderMetrics(ctx: RouteContext, sizes: RepoSizes): Promis
     'Alerts raised, by event.',
     q.alertCounts().map((a) => [{ event: a.event }, a.n]),
   );
+  const protection = protectionSamples(ctx);
+  if (protection)
+    x.family(
+      'safehold_protection_ok',
+      'gauge',
+      "Whether each unit meets each protection rule (1) or not (0), from the server's last evaluation of the protection report.",
+      protection,
+    );
   return x.text();
+}
+
+/** One sample per unit and rule of the last protection report saved in the catalog; null before the first (no family). */
+function protectionSamples(ctx: RouteContext): [Labels, number][] | null {
+  const last = ctx.deps.catalog.protection().lastReport<ProtectionReport>();
+  if (!last) return null;
+  return last.report.units.flatMap((u) =>
+    u.rules.map((r): [Labels, number] => [
+      { plan: u.plan, target: u.target, unit: u.unit ?? '', rule: r.rule },
+      r.ok ? 1 : 0,
+    ]),
+  );
 }
 
 export function metricsRoute(app: ApiApp, ctx: RouteContext): void {
