@@ -102,6 +102,7 @@ function benchConfig(dir: string): Config {
     alerts: [],
     groups: {},
     restorePlans: {},
+    runbooks: {},
     destinations: {
       repo: {
         type: 'repository',

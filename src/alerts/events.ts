@@ -28,6 +28,7 @@ export const DEFAULT_SEVERITY: Record<AlertEventType, Severity> = {
   'protection-violation': 'critical',
   'runbook-approval': 'info',
   'runbook-failed': 'critical',
+  'runbook-notice': 'info',
   'run-started': 'info',
   'run-succeeded': 'info',
 };

@@ -44,6 +44,7 @@ export const TRAP_TYPES: Readonly<Record<AlertEventType, { name: string; oid: st
   'run-incomplete': { name: 'safeholdRunIncomplete', oid: `${NOTIFICATIONS}.9` },
   'run-started': { name: 'safeholdRunStarted', oid: `${NOTIFICATIONS}.10` },
   'run-succeeded': { name: 'safeholdRunSucceeded', oid: `${NOTIFICATIONS}.11` },
+  'runbook-notice': { name: 'safeholdRunbookNotice', oid: `${NOTIFICATIONS}.12` },
 };
 
 /**

@@ -17,6 +17,9 @@ import { buildApiApp } from './http/app.ts';
 import type { ApiApp, ApiDeps } from './http/app.ts';
 import { auditTo, createAuthenticator } from './auth/index.ts';
 import { startRepoSizeSampling } from './http/repo-size-sampler.ts';
+import { hostRunbooks } from './http/runbook-host.ts';
+import type { RunbookHost } from './http/runbook-host.ts';
+import type { AlertEvent } from '../core/alert-event.ts';
 
 /**
  * What the REST API on --listen needs besides the core and the catalog; auth
@@ -29,6 +32,8 @@ export interface ApiOptions {
   metrics?: ApiDeps['metrics'];
   auth?: ApiDeps['auth'];
   audit?: ApiDeps['audit'];
+  /** Alerts of runbook runs started through the API (approvals waiting, failures, notify steps). */
+  alert?: (e: AlertEvent) => void;
 }
 
 export interface ControlServer {
@@ -92,6 +97,7 @@ export async function startControlServer(
   }
   let api: ApiApp | null = null;
   let listening: string | null = null;
+  let runbooks: RunbookHost | null = null;
   if (opts.listen) {
     const fail = async (e: unknown) => {
       await api?.close();
@@ -104,6 +110,12 @@ export async function startControlServer(
     };
     if (!opts.api) throw new SafeholdError('INTERNAL', '--listen needs the API options (config, clock, log)');
     const a = opts.api;
+    runbooks = hostRunbooks({
+      config: () => core.config,
+      catalog,
+      clock: a.clock,
+      ...(a.alert ? { alert: a.alert } : {}),
+    });
     try {
       api = await buildApiApp({
         core,
@@ -116,6 +128,7 @@ export async function startControlServer(
         auth: a.auth ?? createAuthenticator(catalog, a.clock),
         audit: a.audit ?? auditTo(catalog),
         metrics: a.metrics ?? { enabled: true, protect: false },
+        runbooks: runbooks.service,
       });
       await api.listen({ host: opts.listen.host, port: opts.listen.port });
     } catch (e) {
@@ -134,6 +147,7 @@ export async function startControlServer(
     async close() {
       await Promise.all([
         closeServer(unix),
+        runbooks ? runbooks.stop() : Promise.resolve(),
         api ? api.close() : Promise.resolve(),
         sampling ? sampling.stop() : Promise.resolve(),
       ]);

@@ -23,6 +23,8 @@ import { TokenStore } from './auth-tokens.ts';
 import { UserStore } from './users.ts';
 import { SessionStore } from './sessions.ts';
 import { AuditStore } from './audit.ts';
+import { ProtectionStore } from './protection.ts';
+import { RunbookRunStore } from './runbook-runs.ts';
 import type { LeasePolicy } from './leases.ts';
 
 export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed';
@@ -314,6 +316,16 @@ export class Catalog {
   /** The audit log of state-changing API requests (same database). */
   audit(): AuditStore {
     return new AuditStore(this.db, this.clock);
+  }
+
+  /** The protection report's state: units in violation, the last report (same database). */
+  protection(): ProtectionStore {
+    return new ProtectionStore(this.db, this.clock);
+  }
+
+  /** Runbook runs, their steps and approvals (same database). */
+  runbookRuns(): RunbookRunStore {
+    return new RunbookRunStore(this.db, this.clock);
   }
 
   /** Runs one database call, turning SQLite errors into SafeholdError 'IO'. */

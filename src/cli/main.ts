@@ -28,6 +28,8 @@ import { planCommand } from './commands/plan.ts';
 import { serverCommand } from './commands/server.ts';
 import { restorePlanCommand } from './commands/restore-group.ts';
 import { drillsCommand } from './commands/drills.ts';
+import { protectionCommand } from './commands/protection.ts';
+import { runbookCommand } from './commands/runbook.ts';
 import { runCommand } from './commands/run.ts';
 import { configCommand } from './commands/config.ts';
 import { alertsCommand } from './commands/alerts.ts';
@@ -65,6 +67,8 @@ const COMMANDS: Command[] = [
   serverCommand,
   restorePlanCommand,
   drillsCommand,
+  protectionCommand,
+  runbookCommand,
   tokenCommand,
   userCommand,
   auditCommand,

@@ -15,6 +15,8 @@ import type { CompileContext, Sections } from './compile-context.ts';
 import { compileTargets } from './compile-targets.ts';
 import { compileDestinations } from './compile-destinations.ts';
 import { compilePlans } from './compile-plans.ts';
+import { compileRunbooks } from './compile-runbooks.ts';
+import { compileProtection } from './compile-protection.ts';
 
 export { DEFAULTS } from './compile-context.ts';
 
@@ -28,10 +30,24 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
   const targets = compileTargets(ctx, raw.targets);
   const destinations = compileDestinations(ctx, raw.destinations);
   sections.hooks = compileHooks(raw.hooks);
-  const plans = compilePlans(ctx, raw.plans, { destinations, groups: raw.groups ?? {} });
+  const protection = compileProtection(raw.protection, Object.keys(sites).length > 0);
+  const plans = compilePlans(ctx, raw.plans, { destinations, groups: raw.groups ?? {}, protection: protection.rules });
   const alerts = compileAlertChannels(raw.alerts?.channels, ctx, raw.plans ?? {});
   const { groups, restorePlans } = compileGroups(raw, { ...ctx, targets, destinations });
-  const config: Config = { file, settings, sites, targets, destinations, plans, alerts, groups, restorePlans };
+  const runbooks = compileRunbooks(raw.runbooks, { problems: ctx.problems, root: raw, plans, restorePlans });
+  const config: Config = {
+    file,
+    settings,
+    sites,
+    targets,
+    destinations,
+    plans,
+    alerts,
+    groups,
+    restorePlans,
+    protection,
+    runbooks,
+  };
   return { config, problems: ctx.problems };
 }
 

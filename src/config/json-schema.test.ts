@@ -28,6 +28,8 @@ describe('JSON Schema of safehold.yaml', () => {
       'alerts',
       'groups',
       'restorePlans',
+      'runbooks',
+      'protection',
     ]);
     assert.equal(s.additionalProperties, false);
     const plan = s.properties.plans.additionalProperties;

@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import nodePath from 'node:path';
 import { SafeholdError, readFailureReason } from '../core/errors.ts';
 import { compileConfig, deepFreeze } from './compile.ts';
+import { withSources } from './compile-runbooks.ts';
+import { loadRunbookFiles, mergeConfigErrors } from './load-runbooks.ts';
 import { configError, errorFromLines, errorMap, problemsFromIssues } from './problems.ts';
 import type { Problem } from './problems.ts';
 import { contentHash } from './generation.ts';
@@ -54,8 +56,12 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     ]);
   }
   const { config, problems } = compileConfig(parsed.data, nodePath.resolve(file), env);
-  if (problems.length > 0) throw configError(file, src, problems);
-  return deepFreeze({ ...config, hash: contentHash(text) });
+  const extra = loadRunbookFiles(file, config);
+  const errors = [...(problems.length > 0 ? [configError(file, src, problems)] : []), ...extra.errors];
+  if (errors.length > 0) throw mergeConfigErrors(errors);
+  const inline = Object.values(config.runbooks).map((rb) => withSources(rb, src, file, ['runbooks', rb.name]));
+  const runbooks = { ...Object.fromEntries(inline.map((rb) => [rb.name, rb])), ...extra.runbooks };
+  return deepFreeze({ ...config, runbooks, hash: contentHash([text, ...extra.texts].join('\n')) });
 }
 
 /** '__proto__' as a key (which maps would silently drop) is an error wherever it appears. */

@@ -28,6 +28,8 @@ import {
 import { alerts } from './schema-alerts.ts';
 import { target } from './schema-targets.ts';
 import { remoteSettings } from './schema-remote.ts';
+import { runbooks } from './schema-runbooks.ts';
+import { planProtection, protection } from './schema-protection.ts';
 
 const settings = obj({
   backups: z
@@ -295,6 +297,7 @@ const plan = obj({
     .describe('Overall limit of one run once its locks are held; past it the run is cancelled (default 10h).'),
   prePlan: ref('hook').optional(),
   postPlan: ref('hook').optional(),
+  protection: planProtection.optional(),
   activities: z
     .array(activity, { error: 'expected a list of activities' })
     .min(1, { error: 'expected at least one activity' }),
@@ -319,6 +322,8 @@ export const configSchema = obj(
       restorePlan,
       'Safe restores of a group: safehold restore-plan run NAME.',
     ).optional(),
+    runbooks: runbooks.optional(),
+    protection: protection.optional(),
   },
   'a map with settings, sites, targets, destinations, hooks, plans, alerts, groups and restorePlans',
 );

@@ -247,6 +247,31 @@ export interface Plan {
   readonly retention: Retention | null;
   readonly prePlan: Hook | null;
   readonly postPlan: Hook | null;
+  /** The protection rules of this plan's units: the global ones with the plan's overrides (absent: built in code, the defaults). */
+  readonly protection?: ProtectionRules;
+}
+
+/** Rules every unit a plan backs up must meet (docs/protection.md). */
+export interface ProtectionRules {
+  /** Destinations holding at least one copy. */
+  readonly minCopies: number;
+  /** Distinct sites among those destinations. */
+  readonly minSites: number;
+  /** The newest copy at most this old, ms; null: not checked. */
+  readonly rpoMs: number | null;
+  /** A passed restore drill within this, ms; null: not checked. */
+  readonly drillWithinMs: number | null;
+}
+
+/** The `protection:` section compiled. */
+export interface ProtectionConfig {
+  /** The file has a `protection:` section. */
+  readonly configured: boolean;
+  /** The server evaluates the report periodically (a `protection:` section or any site is configured). */
+  readonly monitored: boolean;
+  readonly checkEveryMs: number;
+  /** The global rules (defaults applied). */
+  readonly rules: ProtectionRules;
 }
 
 /** Alert channels (S9) as configured; the alerts layer turns them into deliveries. */
@@ -331,4 +356,65 @@ export interface Config {
   readonly alerts: readonly AlertChannelConfig[];
   readonly groups: Readonly<Record<string, Group>>;
   readonly restorePlans: Readonly<Record<string, RestorePlan>>;
+  /** The protection report's rules (absent: built in code, the defaults). */
+  readonly protection?: ProtectionConfig;
+  /** Runbooks (the file's `runbooks:` and runbooks/*.yaml beside it), by name. */
+  readonly runbooks: Readonly<Record<string, Runbook>>;
+}
+
+/** A role of the console/API users; approvals name the least role that may give them. */
+export type RunbookRole = 'viewer' | 'operator' | 'admin';
+
+/**
+ * A condition checked before a step (preconditions), polled by wait-until, or
+ * a step's `when:`. `that` is an expression (docs/runbooks.md): without a check
+ * it stands alone; with one, it may use the check's results (${value},
+ * ${rowCount}, ${row.COL}, ${exitCode}, ${stdout}, ${status}, ${body.KEY}).
+ * Strings may hold placeholders, resolved when the condition is evaluated.
+ */
+export type RunbookCondition =
+  | { readonly type: 'that'; readonly that: string }
+  | { readonly type: 'sql'; readonly sql: string; readonly url: string; readonly that: string | null }
+  | { readonly type: 'command'; readonly argv: readonly string[]; readonly that: string | null }
+  | { readonly type: 'http'; readonly url: string; readonly that: string | null };
+
+export interface RunbookStep {
+  readonly name: string;
+  /** The step kind: 'command', 'sql', 'pg.promote', … (src/config/runbook-params.ts lists them). */
+  readonly kind: string;
+  readonly description: string;
+  /** The kind's parameters as written (validated by runbook-params.ts); strings may hold placeholders. */
+  readonly params: Readonly<Record<string, unknown>>;
+  /** null: no limit (approval steps by default). */
+  readonly timeoutMs: number | null;
+  readonly retries: { readonly attempts: number; readonly backoffMs: number };
+  /** null: the kind's default. */
+  readonly idempotent: boolean | null;
+  readonly onFailure: 'stop' | 'continue' | 'rollback';
+  /** Names of rollbackSteps run in order when this step fails with onFailure: rollback. */
+  readonly rollback: readonly string[];
+  readonly preconditions: readonly RunbookCondition[];
+  /** The step runs only when this expression holds (else it is skipped); null: always. */
+  readonly when: string | null;
+  /** file:line of the step, for messages. */
+  readonly source: string;
+}
+
+export interface RunbookVar {
+  readonly name: string;
+  /** null: required (--var NAME=VALUE). */
+  readonly default: string | null;
+  readonly description: string;
+}
+
+export interface Runbook {
+  readonly name: string;
+  readonly description: string;
+  /** Starting it (and approving its steps) needs the typed confirmation of its name. */
+  readonly destructive: boolean;
+  readonly vars: Readonly<Record<string, RunbookVar>>;
+  readonly steps: readonly RunbookStep[];
+  readonly rollbackSteps: Readonly<Record<string, RunbookStep>>;
+  /** file:line where it is defined. */
+  readonly source: string;
 }

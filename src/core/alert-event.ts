@@ -11,6 +11,7 @@ export const ALERT_EVENTS = [
   'protection-violation',
   'runbook-approval',
   'runbook-failed',
+  'runbook-notice',
   'run-started',
   'run-succeeded',
 ] as const;

@@ -23,6 +23,12 @@ export type ErrorCode =
   | 'CORRUPT'
   | 'IO'
   | 'CANCELLED'
+  | 'RUNBOOK_NOT_FOUND'
+  | 'RUNBOOK_RUN_NOT_FOUND'
+  | 'RUNBOOK_STATE'
+  | 'RUNBOOK_FORBIDDEN'
+  | 'RUNBOOK_STEP_FAILED'
+  | 'PRECONDITION_FAILED'
   | 'INTERNAL';
 
 export class SafeholdError extends Error {

@@ -142,6 +142,7 @@ export async function planWorld(
     alerts: [],
     groups: {},
     restorePlans: {},
+    runbooks: {},
   };
   const catalog = Catalog.open(path.join(dir, 'data'), over.clock);
   return {

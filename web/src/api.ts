@@ -73,3 +73,24 @@ export function qs(params: Record<string, string | number | undefined | null>): 
   const s = u.toString();
   return s ? `?${s}` : '';
 }
+
+// Runbooks (docs/api.md): the calls that change something; reads go through useApi.
+import type { RunbookDryRun, RunbookRun, RunbookRunStarted } from './types.ts';
+const rb = (name: string) => `/api/runbooks/${encodeURIComponent(name)}`;
+const rbRun = (id: string) => `/api/runbook-runs/${encodeURIComponent(id)}`;
+export const dryRunRunbook = (name: string, vars: Record<string, string>) =>
+  api<RunbookDryRun>(`${rb(name)}/dry-run`, { method: 'POST', body: { vars } });
+export const startRunbook = (name: string, vars: Record<string, string>, confirm?: string) =>
+  api<RunbookRunStarted>(`${rb(name)}/runs`, { method: 'POST', body: { vars, ...(confirm ? { confirm } : {}) } });
+export const approveRunbookStep = (
+  id: string,
+  step: string,
+  action: 'approve' | 'rerun' | 'mark-done',
+  confirm?: string,
+) =>
+  api<RunbookRun>(`${rbRun(id)}/steps/${encodeURIComponent(step)}/approve`, {
+    method: 'POST',
+    body: { action, ...(confirm ? { confirm } : {}) },
+  });
+export const abortRunbookRun = (id: string) => api<RunbookRun>(`${rbRun(id)}/abort`, { method: 'POST' });
+export const resumeRunbookRun = (id: string) => api<RunbookRunStarted>(`${rbRun(id)}/resume`, { method: 'POST' });

@@ -15,6 +15,9 @@ import { BrowsePage } from './pages/browse.tsx';
 import { RestorePage } from './pages/restore.tsx';
 import { AlertsPage, DrillsPage } from './pages/events.tsx';
 import { ChartsPage } from './pages/charts.tsx';
+import { ProtectionPage } from './pages/protection.tsx';
+import { RunbooksPage } from './pages/runbooks.tsx';
+import { RunbookRunPage } from './pages/runbook-run.tsx';
 
 const NAV: [string, string][] = [
   ['/', 'Dashboard'],
@@ -22,6 +25,8 @@ const NAV: [string, string][] = [
   ['/runs', 'Runs'],
   ['/snapshots', 'Snapshots'],
   ['/restore', 'Restore'],
+  ['/runbooks', 'Runbooks'],
+  ['/protection', 'Protection'],
   ['/drills', 'Drills'],
   ['/alerts', 'Alerts'],
   ['/charts', 'Charts'],
@@ -108,6 +113,8 @@ export function App() {
 function page(path: string, s: Session) {
   const run = /^\/runs\/([^/]+)$/.exec(path);
   if (run) return <RunPage id={decodeURIComponent(run[1]!)} />;
+  const runbookRun = /^\/runbooks\/runs\/([^/]+)$/.exec(path);
+  if (runbookRun) return <RunbookRunPage id={decodeURIComponent(runbookRun[1]!)} role={s.role} />;
   switch (path) {
     case '/':
     case '/login':
@@ -122,12 +129,16 @@ function page(path: string, s: Session) {
       return <BrowsePage role={s.role} />;
     case '/restore':
       return <RestorePage role={s.role} />;
+    case '/protection':
+      return <ProtectionPage />;
     case '/drills':
       return <DrillsPage />;
     case '/alerts':
       return <AlertsPage />;
     case '/charts':
       return <ChartsPage />;
+    case '/runbooks':
+      return <RunbooksPage role={s.role} />;
     default:
       return (
         <>

@@ -81,3 +81,25 @@ export type BrowseDir = z.infer<typeof browseDirSchema>;
 export type BrowseSearch = z.infer<typeof browseSearchSchema>;
 export type SelectionRestoreRequest = z.input<typeof selectionRestoreBodySchema>;
 export type SelectionRestoreResult = z.infer<typeof selectionRestoreResultSchema>;
+
+// Runbooks (src/api/http/schemas-runbooks.ts).
+import type {
+  runbookDryRunSchema,
+  runbookListSchema,
+  runbookRunListSchema,
+  runbookRunSchema,
+  runbookRunStartedSchema,
+  runbookRunSummarySchema,
+  runbookSchema,
+  runbookStepViewSchema,
+  runbookSummarySchema,
+} from '../../src/api/http/schemas-runbooks.ts';
+export type RunbookSummary = z.infer<typeof runbookSummarySchema>;
+export type RunbookList = z.infer<typeof runbookListSchema>;
+export type Runbook = z.infer<typeof runbookSchema>;
+export type RunbookDryRun = z.infer<typeof runbookDryRunSchema>;
+export type RunbookRun = z.infer<typeof runbookRunSchema>;
+export type RunbookRunSummary = z.infer<typeof runbookRunSummarySchema>;
+export type RunbookRunList = z.infer<typeof runbookRunListSchema>;
+export type RunbookStepView = z.infer<typeof runbookStepViewSchema>;
+export type RunbookRunStarted = z.infer<typeof runbookRunStartedSchema>;

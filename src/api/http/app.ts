@@ -37,6 +37,8 @@ import { sessionRoutes } from './routes-session.ts';
 import { consoleRoutes } from './routes-console.ts';
 import { unitRestoreRoutes } from './routes-unit-restore.ts';
 import { adminRoutes } from './routes-admin.ts';
+import { protectionRoutes } from './routes-protection.ts';
+import { runbookRoutes } from './routes-runbooks.ts';
 
 export type { ApiApp, ApiDeps, AuditEntry } from './route-def.ts';
 
@@ -179,6 +181,8 @@ export async function buildApiApp(deps: ApiDeps): Promise<ApiApp> {
     consoleRoutes,
     dashboardRoutes,
     chartRoutes,
+    protectionRoutes,
+    runbookRoutes,
   ])
     register(app, ctx);
   await app.ready();

@@ -25,6 +25,12 @@ export const STATUS_OF_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   ALREADY_EXISTS: 409,
   NO_SPACE: 507,
   CANCELLED: 503,
+  RUNBOOK_NOT_FOUND: 404,
+  RUNBOOK_RUN_NOT_FOUND: 404,
+  RUNBOOK_STATE: 409,
+  RUNBOOK_FORBIDDEN: 403,
+  PRECONDITION_FAILED: 409,
+  RUNBOOK_STEP_FAILED: 500,
 };
 
 export function statusOf(code: string): number {

@@ -12,6 +12,7 @@ import type { ApiQueries } from '../../catalog/api-queries.ts';
 import type { Config } from '../../config/types.ts';
 import type { Clock } from '../../core/clock.ts';
 import type { ServerCore } from '../../scheduler/server-core.ts';
+import type { RunbookService } from '../../plans/runbook/runbook-service.ts';
 import type { Authenticator, Principal, Role } from '../auth/types.ts';
 import { errorSchema } from './schemas.ts';
 
@@ -48,6 +49,8 @@ export interface ApiDeps {
   metrics: { enabled: boolean; protect: boolean };
   log(line: object): void;
   clock: Clock;
+  /** The runbook service (the server's: runbook-host.ts); absent: one is built from config and catalog. */
+  runbooks?: RunbookService;
 }
 
 /** What every route module gets: the deps, the API's own catalog queries, and who is calling. */

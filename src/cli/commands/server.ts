@@ -102,6 +102,11 @@ Log lines go to stderr; with --json, one JSON object per line.`,
           clock: systemClock,
           log: (line) => process.stderr.write(`${JSON.stringify(line)}\n`),
           metrics: config.settings.metrics,
+          // Alerts of runbook runs hosted by the API (approvals waiting, failures, notices).
+          alert: (e) => {
+            log(e.severity === 'info' ? 'info' : 'warn', `alert ${e.event}: ${e.summary}`);
+            alerts.of(core.config).alert(e);
+          },
         },
       });
     } catch (e) {

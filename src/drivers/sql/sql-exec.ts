@@ -14,6 +14,14 @@ export interface SqlResult {
   rowsAffected: number;
 }
 
+/** What querySql also tells (runbook sql steps and checks). */
+export interface SqlQueryResult extends SqlResult {
+  /** Rows the last statement returned (a SELECT), else the rows it changed. */
+  rowCount: number;
+  /** The first row the last statement returned, or null. */
+  firstRow: Record<string, unknown> | null;
+}
+
 /** The URL as safe to show: no password. */
 export function redactDbUrl(url: string): string {
   try {
@@ -30,6 +38,16 @@ export async function runSql(
   statement: string,
   opts: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<SqlResult> {
+  const r = await querySql(url, statement, opts);
+  return { rowsAffected: r.rowsAffected };
+}
+
+/** Like runSql, also returning the row count and the first row of the last statement. */
+export async function querySql(
+  url: string,
+  statement: string,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<SqlQueryResult> {
   const dialect = sqlDialect(url);
   if (!dialect)
     throw new SafeholdError(
@@ -56,7 +74,7 @@ async function runPostgres(
   url: string,
   statement: string,
   opts: { timeoutMs: number; signal?: AbortSignal },
-): Promise<SqlResult> {
+): Promise<SqlQueryResult> {
   const client = new pg.Client({
     connectionString: url,
     connectionTimeoutMillis: opts.timeoutMs,
@@ -69,11 +87,14 @@ async function runPostgres(
     await client.connect();
     const r = await client.query(statement);
     const results = Array.isArray(r) ? r : [r];
+    const last = results[results.length - 1] as pg.QueryResult | undefined;
     return {
       rowsAffected: results.reduce(
         (n: number, x: pg.QueryResult) => n + (x.command === 'SELECT' ? 0 : (x.rowCount ?? 0)),
         0,
       ),
+      rowCount: last?.rowCount ?? last?.rows.length ?? 0,
+      firstRow: (last?.rows[0] as Record<string, unknown> | undefined) ?? null,
     };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
@@ -85,7 +106,7 @@ async function runMariadb(
   url: string,
   statement: string,
   opts: { timeoutMs: number; signal?: AbortSignal },
-): Promise<SqlResult> {
+): Promise<SqlQueryResult> {
   const conn = await mysql.createConnection({
     uri: url.replace(/^mariadb:/i, 'mysql:'),
     connectTimeout: opts.timeoutMs,
@@ -94,9 +115,15 @@ async function runMariadb(
   const onAbort = () => conn.destroy();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const [res] = await conn.query({ sql: statement, timeout: opts.timeoutMs });
+    const [res, fields] = await conn.query({ sql: statement, timeout: opts.timeoutMs });
     const list = Array.isArray(res) ? res : [res];
+    const rows = Array.isArray(res) && Array.isArray(fields) && !Array.isArray(fields[0]) ? (res as unknown[]) : null;
+    const changed = list.find((x) => typeof x === 'object' && x !== null && 'affectedRows' in x) as
+      | { affectedRows: number }
+      | undefined;
     return {
+      rowCount: rows !== null ? rows.length : Number(changed?.affectedRows ?? 0),
+      firstRow: rows !== null ? ((rows[0] as Record<string, unknown> | undefined) ?? null) : null,
       rowsAffected: list.reduce(
         (n: number, x: unknown) =>
           n +
