@@ -181,6 +181,55 @@ export class DrDemo {
     await this.app('stop').catch(() => {});
     await run(path.join(DR, 'teardown.sh'), [path.join(this.root, 'pg')]).catch(() => {});
     fs.rmSync(this.root, { recursive: true, force: true });
+    fs.rmSync(this.template, { recursive: true, force: true });
+  }
+
+  /** Where saveTemplate() keeps its copy. */
+  private get template(): string {
+    return `${this.root}.template`;
+  }
+
+  /** pg_ctl on one site's data directory (as postgres when we are root). */
+  private async pgCtl(site: Site, ...args: string[]): Promise<void> {
+    const argv = [path.join(PG_BIN, 'pg_ctl'), '-D', site.dataDir, ...args];
+    const asPg = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...argv] : argv;
+    await run(asPg[0]!, asPg.slice(1), { timeout: 60_000 });
+  }
+
+  /** Stops every running server of the demo (`fast` shuts down cleanly; `immediate` does not). */
+  private async stopServers(mode: 'fast' | 'immediate'): Promise<void> {
+    for (const s of this.sites)
+      if (fs.existsSync(path.join(s.dataDir, 'postmaster.pid')))
+        await this.pgCtl(s, '-m', mode, '-w', '-t', '30', 'stop').catch(() => {});
+  }
+
+  /** Starts Site 1 (the primary) and Site 2 (its standby), as setup.sh left them. */
+  private async startSites(): Promise<void> {
+    for (const s of this.sites.slice(0, 2))
+      await this.pgCtl(s, '-l', path.join(path.dirname(s.dataDir), 'server.log'), '-w', '-t', '60', 'start');
+  }
+
+  /**
+   * Keeps a copy of the whole demo as it is now (servers shut down cleanly for
+   * the copy, then started again; configuration; catalog), so that reset()
+   * gives a fresh demo in about a second instead of running setup.sh again.
+   */
+  async saveTemplate(): Promise<void> {
+    await this.app('stop').catch(() => {});
+    await this.stopServers('fast');
+    fs.rmSync(this.template, { recursive: true, force: true });
+    await run('cp', ['-a', this.root, this.template]);
+    await this.startSites();
+  }
+
+  /** Back to the demo saveTemplate() kept: the application and every server stopped, the copy put back, Sites 1 and 2 started. */
+  async reset(): Promise<void> {
+    if (!fs.existsSync(this.template)) throw new Error('reset() needs saveTemplate() first');
+    await this.app('stop').catch(() => {});
+    await this.stopServers('immediate');
+    fs.rmSync(this.root, { recursive: true, force: true });
+    await run('cp', ['-a', this.template, this.root]);
+    await this.startSites();
   }
 }
 
