@@ -5,8 +5,11 @@
 // postgresql.auto.conf (primary_conninfo, primary_slot_name, port...) with
 // standby.signal. Files written keep the directory's owner.
 
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import type { Clock } from '../../core/clock.ts';
+import { systemClock } from '../../core/clock.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { pgBinDirFor, runPg, runPgOrThrow } from './pg-bin.ts';
 
@@ -22,6 +25,25 @@ export async function isLocalDataDir(dataDir: string): Promise<boolean> {
     .access(path.join(dataDir, 'PG_VERSION'))
     .then(() => true)
     .catch(() => false);
+}
+
+/**
+ * Why `dataDir` holds no copy of a server to start from ('does not exist',
+ * 'is empty', 'has no PG_VERSION', 'has no global/pg_control'), or null when
+ * it has one.
+ */
+export async function missingCopy(dataDir: string): Promise<string | null> {
+  const entries = await fsp.readdir(dataDir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : []));
+  if (entries === null) return 'does not exist';
+  if (entries.length === 0) return 'is empty';
+  for (const f of ['PG_VERSION', path.join('global', 'pg_control')]) {
+    const ok = await fsp.access(path.join(dataDir, f)).then(
+      () => true,
+      () => false,
+    );
+    if (!ok) return `has no ${f}`;
+  }
+  return null;
 }
 
 /** Refuses a path that is not a PostgreSQL data directory on this machine. */
@@ -40,10 +62,51 @@ async function pgCtl(dataDir: string): Promise<string> {
   return path.join(await pgBinDirFor(dataDir), 'pg_ctl');
 }
 
-/** Whether a postmaster runs on `dataDir` (pg_ctl status). */
+/**
+ * The postmaster named by `dataDir`/postmaster.pid: 'none' (no such file),
+ * 'dead' (its process is gone or a zombie: killed, not yet reaped by its
+ * parent, which pg_ctl takes for alive), 'alive', or 'unknown' when the file
+ * cannot be read (not root, not its owner).
+ */
+export async function postmasterState(
+  dataDir: string,
+): Promise<{ state: 'none' | 'dead' | 'alive' | 'unknown'; pid: number | null }> {
+  let text: string;
+  try {
+    text = await fsp.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8');
+  } catch (e) {
+    return { state: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'none' : 'unknown', pid: null };
+  }
+  const pid = Number(text.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return { state: 'unknown', pid: null };
+  const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (stat === null) return { state: fs.existsSync('/proc/self/stat') ? 'dead' : 'unknown', pid };
+  // "pid (comm) S ...": the state follows the command name, which may hold spaces and parentheses.
+  const procState = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return { state: procState === 'Z' || procState === 'X' ? 'dead' : 'alive', pid };
+}
+
+/** Whether a postmaster runs on `dataDir`: its PID alive and not a zombie (else pg_ctl status). */
 export async function isRunning(dataDir: string, o: DataDirOptions = {}): Promise<boolean> {
+  const pm = await postmasterState(dataDir);
+  if (pm.state !== 'unknown') return pm.state === 'alive';
   const out = await runPg([await pgCtl(dataDir), 'status', '-D', dataDir], { asOwnerOf: dataDir, signal: o.signal });
   return out.exitCode === 0;
+}
+
+/**
+ * Waits (up to 10 s) while the postmaster of `dataDir` is a zombie: until its
+ * parent reaps it, PostgreSQL refuses to start on the directory ("lock file
+ * already exists"). Returns at once in every other case.
+ */
+export async function zombieGone(dataDir: string, o: DataDirOptions & { clock?: Clock } = {}): Promise<void> {
+  const clock = o.clock ?? systemClock;
+  const end = clock.now() + 10_000;
+  for (;;) {
+    const pm = await postmasterState(dataDir);
+    if (pm.state !== 'dead' || !fs.existsSync(`/proc/${pm.pid}`) || clock.now() >= end) return;
+    await clock.sleep(50, o.signal);
+  }
 }
 
 /** Stops the server on `dataDir` ('fast': clients disconnected, clean shutdown); nothing when it is not running. */
@@ -57,10 +120,15 @@ export async function stopServer(dataDir: string, mode: 'fast' | 'immediate' = '
   return true;
 }
 
-/** Starts the server on `dataDir` (on `port` when given) and waits until it accepts connections. */
-export async function startServer(dataDir: string, o: DataDirOptions & { port?: number } = {}) {
-  const argv = [await pgCtl(dataDir), 'start', '-D', dataDir, '-l', serverLog(dataDir), '-w'];
-  argv.push('-t', String(o.waitSeconds ?? 60));
+/**
+ * Starts the server on `dataDir` (on `port` when given) and waits until it
+ * accepts connections, or with `noWait` only launches it (a standby accepts
+ * none before it is consistent, which may never come: the caller watches).
+ */
+export async function startServer(dataDir: string, o: DataDirOptions & { port?: number; noWait?: boolean } = {}) {
+  await zombieGone(dataDir, o);
+  const argv = [await pgCtl(dataDir), 'start', '-D', dataDir, '-l', serverLog(dataDir)];
+  argv.push(...(o.noWait ? ['-W'] : ['-w', '-t', String(o.waitSeconds ?? 60)]));
   if (o.port) argv.push('-o', `-p ${o.port}`);
   try {
     await runPgOrThrow(argv, `starting the server on ${dataDir}`, { asOwnerOf: dataDir, signal: o.signal });
@@ -105,6 +173,7 @@ export function cleanlyStopped(cd: Map<string, string>): boolean {
  */
 export async function finishRecovery(dataDir: string, o: DataDirOptions = {}): Promise<string | null> {
   if (cleanlyStopped(await controlData(dataDir, o))) return null;
+  await zombieGone(dataDir, o);
   const bin = path.join(await pgBinDirFor(dataDir), 'postgres');
   const out = await runPg([bin, '--single', '-F', '-D', dataDir, '-c', 'exit_on_error=true', 'template1'], {
     asOwnerOf: dataDir,

@@ -60,6 +60,17 @@ async function ownerName(file: string): Promise<{ name: string; uid: number }> {
   }
 }
 
+/** The uid and gid of OS user `name` (/etc/passwd). */
+export async function osUserIds(name: string): Promise<{ uid: number; gid: number }> {
+  const passwd = await fsp.readFile('/etc/passwd', 'utf8').catch(() => '');
+  const f = passwd
+    .split('\n')
+    .find((l) => l.split(':')[0] === name)
+    ?.split(':');
+  if (!f) throw new SafeholdError('CONFIG', `no OS user ${name} to own the data directory`);
+  return { uid: Number(f[2]), gid: Number(f[3]) };
+}
+
 export interface PgRunOptions {
   /** Run as the OS user owning this path when we are root. */
   readonly asOwnerOf?: string;

@@ -3,9 +3,14 @@
 // default_transaction_read_only, reload, and every other client session
 // ended so none keeps writing). A server that cannot be reached is reported
 // as not fenced ('unreachable'): whether it is really down is for the
-// runbook to judge.
+// runbook to judge. With a local data directory whose postmaster is not
+// running (its PID gone, or a zombie right after kill -9, which pg_ctl
+// would take for alive and wait on) it is the same answer at once, the
+// detail saying it is not running: nothing was done that keeps it down (a
+// crashed server may be restarted by its service manager).
 
-import { isLocalDataDir, isRunning, stopServer } from './data-dir.ts';
+import * as fs from 'node:fs';
+import { isLocalDataDir, isRunning, postmasterState, stopServer } from './data-dir.ts';
 import { tryWithServer } from './pg-sql.ts';
 import type { Query, SqlOptions } from './pg-sql.ts';
 
@@ -37,6 +42,16 @@ async function makeReadOnly(q: Query): Promise<void> {
   );
 }
 
+/** Words for a local data directory whose postmaster is not running. */
+async function notRunning(dataDir: string): Promise<string> {
+  const pm = await postmasterState(dataDir);
+  const why =
+    pm.state === 'dead'
+      ? `its postmaster, PID ${pm.pid}, ${fs.existsSync(`/proc/${pm.pid}`) ? 'died and is a zombie not yet reaped' : 'is gone'}`
+      : 'no postmaster.pid';
+  return `the server cannot be reached and is not running on ${dataDir} (${why}): nothing to stop`;
+}
+
 /** Makes the server at `url` refuse writes. */
 export async function fence(url: string, o: FenceOptions = {}): Promise<FenceResult> {
   const local = o.dataDir ? await isLocalDataDir(o.dataDir) : false;
@@ -54,6 +69,7 @@ export async function fence(url: string, o: FenceOptions = {}): Promise<FenceRes
     await stopServer(o.dataDir!, 'fast', o);
     return { fenced: true, how: 'stopped', lsn: seen?.value.lsn ?? null, detail: `stopped the server on ${o.dataDir}` };
   }
+  if (!seen && stop) return { fenced: false, how: 'unreachable', lsn: null, detail: await notRunning(o.dataDir!) };
   if (!seen) return { fenced: false, how: 'unreachable', lsn: null, detail: 'the server cannot be reached' };
   const detail = seen.value.standby
     ? 'the server is a standby (in recovery): it already refuses writes'

@@ -5,6 +5,10 @@
 // reachable old primary, a split brain (rows written on the old primary after
 // the promotion) rewound away with the discarded WAL range reported, the old
 // primary following the new one, and a rebuild when pg_rewind is impossible.
+// Also: fencing right after kill -9 while the postmaster is still a zombie,
+// rebuilding an empty data directory ("no existing copy"), a rebuild when the
+// new primary lacks the WAL from the last common checkpoint, and follow
+// failing fast when its primary has removed the WAL it asks for.
 // The cases run in order on the same servers.
 
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +19,7 @@ import * as path from 'node:path';
 import { createPgClusters } from '../../../test/helpers/pg-cluster.ts';
 import type { PgClusters, PgNode } from '../../../test/helpers/pg-cluster.ts';
 import { isSafeholdError } from '../../core/errors.ts';
+import { missingCopy, stopServer } from './data-dir.ts';
 import { lsnAtLeast, lsnBytes } from './lsn.ts';
 import { pgBinDir } from './pg-bin.ts';
 import { fence } from './pg-fence.ts';
@@ -140,6 +145,24 @@ describe('PostgreSQL HA primitives on real clusters', () => {
     assert.equal(await n0.running(), false);
   });
 
+  it('fencing right after kill -9 (the postmaster not yet reaped, a zombie) is quick: not running, nothing to stop', async (t) => {
+    await n0.start();
+    const pid = Number((await fsp.readFile(path.join(n0.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    process.kill(pid, 'SIGKILL');
+    // PID 1 of a container may take a second to reap it: kill(pid, 0) still succeeds meanwhile.
+    while (/^\S+ \(.*\) [^Z]/.test(await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => 'x (x) Z')))
+      await new Promise((r) => setTimeout(r, 5));
+    const zombie = (await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')) !== '';
+    const t0 = performance.now();
+    const f = await fence(n0.url, { dataDir: n0.dataDir });
+    const ms = performance.now() - t0;
+    t.diagnostic(`fence after kill -9 took ${ms.toFixed(0)} ms (postmaster still a zombie: ${zombie})`);
+    assert.deepEqual([f.fenced, f.how, f.lsn], [false, 'unreachable', null]);
+    assert.match(f.detail, /not running/);
+    assert.ok(ms < 500, `fence took ${ms} ms`);
+    assert.equal(await n0.running(), false);
+  });
+
   it('rewindOrRebuild rewinds the old primary, reports the discarded range; follow makes it a standby of n1', async () => {
     await n1.sql("INSERT INTO t (site) VALUES ('n1-after')");
     const r = await rewindOrRebuild({ dataDir: n0.dataDir, primary: n1.url, port: n0.port });
@@ -204,6 +227,73 @@ describe('PostgreSQL HA primitives on real clusters', () => {
     await waitSync({ primary: n0.url, standby: n1.url, timeoutMs: 20_000 });
     assert.equal(await count(n1, "site = 'n0-tl3'"), 1);
     await fsp.rm(r.movedTo!, { recursive: true, force: true });
+  });
+
+  it('a missing, empty or partial data directory has no existing copy; an empty one is rebuilt (0700, postgres)', async () => {
+    const scratch = path.join(c.root, 'scratch');
+    assert.match((await missingCopy(scratch))!, /does not exist/);
+    await fsp.mkdir(scratch);
+    assert.match((await missingCopy(scratch))!, /is empty/);
+    await fsp.writeFile(path.join(scratch, 'PG_VERSION'), '15\n');
+    assert.match((await missingCopy(scratch))!, /global\/pg_control/);
+    assert.equal(await missingCopy(n1.dataDir), null);
+    // n1 (a standby of n0) is promoted: timeline 4. n0 goes on writing on timeline 3 (split brain again);
+    // n1 then moves to later WAL segments.
+    await promote(n1.url);
+    await n0.sql("INSERT INTO t (site) VALUES ('n0-split-tl3')");
+    for (let i = 0; i < 3; i++) await n1.sql("INSERT INTO t (site) VALUES ('n1-tl4'); SELECT pg_switch_wal()");
+    await n1.sql('CHECKPOINT');
+    // n2's data directory is emptied (and left owned by root, 0755): rebuilt from n1.
+    await n2.stop('immediate');
+    await fsp.rm(n2.dataDir, { recursive: true, force: true });
+    await fsp.mkdir(n2.dataDir, { mode: 0o755 });
+    const r = await rewindOrRebuild({ dataDir: n2.dataDir, primary: n1.url, port: n2.port });
+    assert.equal(r.method, 'rebuild');
+    assert.match(r.reason, /no existing copy/);
+    assert.deepEqual([r.movedTo, r.discardedBytes], [null, 0]);
+    const st = await fsp.stat(n2.dataDir);
+    assert.equal(st.mode & 0o777, 0o700);
+    if (process.getuid?.() === 0) assert.equal(st.uid, Number(execFileSync('id', ['-u', 'postgres']).toString()));
+    await follow({ url: n2.url, dataDir: n2.dataDir, primary: n1.url, port: n2.port });
+    assert.equal(await count(n2, "site = 'n1-tl4'"), 3);
+  });
+
+  it('rebuilds when the new primary lacks the WAL from the last common checkpoint; follow fails fast on such a rewind', async () => {
+    // n2 was base-backed-up from n1 after n1 and n0 diverged; promoted (timeline 5), its WAL starts after the fork.
+    await promote(n2.url);
+    await n2.sql("INSERT INTO t (site) VALUES ('n2-tl5')");
+    const r = await rewindOrRebuild({ dataDir: n0.dataDir, primary: n2.url, port: n0.port });
+    assert.equal(r.method, 'rebuild', r.reason);
+    assert.match(r.reason, /no longer has the WAL/);
+    assert.ok(r.discardedBytes > 0, JSON.stringify(r));
+    // The old copy, rewound anyway by hand, cannot stream from n2: follow says so at once, with the advice.
+    const old = r.movedTo!;
+    const source = `host=127.0.0.1 port=${n2.port} user=postgres dbname=postgres`;
+    execFileSync(
+      'runuser',
+      ['-u', 'postgres', '--', path.join(pgBinDir('15'), 'pg_rewind'), '-D', old, '--source-server', source],
+      {
+        stdio: 'pipe',
+      },
+    );
+    const t0 = performance.now();
+    try {
+      await assert.rejects(
+        follow({ url: n0.url, dataDir: old, primary: n2.url, port: n0.port, waitMs: 30_000 }),
+        (e: Error) => {
+          assert.match(e.message, /has already been removed/);
+          assert.match(e.message, /rebuild/);
+          return true;
+        },
+      );
+      assert.ok(performance.now() - t0 < 10_000, `follow took ${performance.now() - t0} ms`);
+    } finally {
+      await stopServer(old, 'immediate').catch(() => {});
+    }
+    await follow({ url: n0.url, dataDir: n0.dataDir, primary: n2.url, port: n0.port });
+    assert.equal(await count(n0, "site = 'n2-tl5'"), 1);
+    assert.equal(await count(n0, "site = 'n0-split-tl3'"), 0);
+    await fsp.rm(old, { recursive: true, force: true });
   });
 });
 

@@ -1,21 +1,24 @@
 // Bringing an old primary back as a standby of the new one: pg_rewind when it
 // can (the old server has data checksums or wal_log_hints = on, finished its
 // crash recovery and still has the WAL back to the last common checkpoint;
-// pg_rewind --dry-run is asked first), else a rebuild (the old data
-// directory moved aside, a fresh pg_basebackup). Either way it reports the
-// WAL the old server wrote after the timelines diverged, which the new
-// primary never had: the split-brain range that is thrown away. The server is
-// left stopped, configured as a standby (standby-config.ts); pg-follow.ts
-// starts it.
+// pg_rewind --dry-run is asked first; the new primary still has the WAL from
+// that checkpoint on, primary-wal.ts), else a rebuild (the old data
+// directory moved aside, a fresh pg_basebackup). A directory with no copy at
+// all (missing, empty, no PG_VERSION or global/pg_control) is rebuilt.
+// Either way it reports the WAL the old server wrote after the timelines
+// diverged, which the new primary never had: the split-brain range that is
+// thrown away. The server is left stopped, configured as a standby
+// (standby-config.ts); pg-follow.ts starts it.
 
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { SafeholdError } from '../../core/errors.ts';
-import { controlData, finishRecovery, mustBeLocal, stopServer } from './data-dir.ts';
+import { controlData, finishRecovery, missingCopy, stopServer } from './data-dir.ts';
 import { divergence, primaryHistory } from './timeline-history.ts';
 import type { TimelineHistory } from './timeline-history.ts';
 import { lsnBytes } from './lsn.ts';
-import { pgBinDir, pgBinDirFor, runPg, runPgOrThrow } from './pg-bin.ts';
+import { osUserIds, pgBinDir, pgBinDirFor, runPg, runPgOrThrow } from './pg-bin.ts';
+import { missingWal } from './primary-wal.ts';
 import { withServer } from './pg-sql.ts';
 import { configureStandby, ensureSlot } from './standby-config.ts';
 import { conninfoOf, pgEnvOf, pgTarget, secretsOf } from './pg-target.ts';
@@ -98,6 +101,8 @@ interface DryRun {
   /** What pg_rewind found: 'servers diverged at WAL location X on timeline N' (X) or 'no rewind required'. */
   divergedAt: string | null;
   noRewindNeeded: boolean;
+  /** Where recovery of the rewound server starts: 'rewinding from last common checkpoint at X'. */
+  checkpoint: string | null;
 }
 
 /** pg_rewind --dry-run: whether it would work, and where it finds the servers diverged. */
@@ -110,14 +115,15 @@ async function dryRun(o: RewindOptions): Promise<DryRun> {
   });
   const divergedAt = /servers diverged at WAL location ([0-9A-F]+\/[0-9A-F]+)/i.exec(out.stderr)?.[1] ?? null;
   const noRewindNeeded = /no rewind required/.test(out.stderr);
-  if (out.exitCode === 0) return { problem: null, divergedAt, noRewindNeeded };
+  const checkpoint = /last common checkpoint at ([0-9A-F]+\/[0-9A-F]+)/i.exec(out.stderr)?.[1] ?? null;
+  if (out.exitCode === 0) return { problem: null, divergedAt, noRewindNeeded, checkpoint };
   const lines = out.stderr
     .trim()
     .split('\n')
     .filter((l) => !/^pg_rewind: (servers diverged|rewinding from)/.test(l));
   const why = lines.slice(-2).join(' / ') || `exit status ${out.exitCode}`;
   const problem = `pg_rewind cannot rewind it: ${secretsOf(t).reduce((s, x) => s.split(x).join('***'), why)}`;
-  return { problem, divergedAt, noRewindNeeded };
+  return { problem, divergedAt, noRewindNeeded, checkpoint };
 }
 
 async function runRewind(o: RewindOptions): Promise<void> {
@@ -130,14 +136,35 @@ async function runRewind(o: RewindOptions): Promise<void> {
   });
 }
 
-/** Moves the old data directory aside and takes a fresh base backup of the primary into its place. */
-async function rebuild(o: RewindOptions): Promise<string> {
+/**
+ * Readies `abs` for pg_basebackup: a directory with anything in it is moved
+ * aside (returned), a missing one created; it ends empty, mode 0700, owned
+ * (when we are root) by its owner, or by the postgres OS user when root owned
+ * it or it is new.
+ */
+async function emptyTarget(abs: string): Promise<string | null> {
+  const st = await fsp.stat(abs).catch(() => null);
+  let movedTo: string | null = null;
+  if (st && (await fsp.readdir(abs)).length > 0) {
+    movedTo = `${abs}.before-rebuild-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    await fsp.rename(abs, movedTo);
+  }
+  await fsp.mkdir(path.dirname(abs), { recursive: true });
+  await fsp.mkdir(abs, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
+  await fsp.chmod(abs, 0o700);
+  if (process.getuid?.() === 0) {
+    const owner = st && st.uid !== 0 ? { uid: st.uid, gid: st.gid } : await osUserIds('postgres');
+    await fsp.chown(abs, owner.uid, owner.gid);
+  }
+  return movedTo;
+}
+
+/** Takes a fresh base backup of the primary into `dataDir` (anything there moved aside first: returned). */
+async function rebuild(o: RewindOptions): Promise<string | null> {
   const abs = path.resolve(o.dataDir);
-  const st = await fsp.stat(abs);
-  const movedTo = `${abs}.before-rebuild-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  await fsp.rename(abs, movedTo);
-  await fsp.mkdir(abs, { mode: 0o700 });
-  if (process.getuid?.() === 0) await fsp.chown(abs, st.uid, st.gid);
+  const movedTo = await emptyTarget(abs);
   const t = pgTarget(o.primary);
   if (o.slot) await ensureSlot(o.primary, o.slot, { signal: o.signal });
   const argv = [
@@ -157,11 +184,24 @@ async function rebuild(o: RewindOptions): Promise<string> {
       redact: secretsOf(t),
     });
   } catch (e) {
-    await fsp.rm(abs, { recursive: true, force: true }).catch(() => {});
-    await fsp.rename(movedTo, abs).catch(() => {});
+    if (movedTo) {
+      await fsp.rm(abs, { recursive: true, force: true }).catch(() => {});
+      await fsp.rename(movedTo, abs).catch(() => {});
+    } else {
+      for (const f of await fsp.readdir(abs).catch(() => []))
+        await fsp.rm(path.join(abs, f), { recursive: true, force: true }).catch(() => {});
+    }
     throw e;
   }
   return movedTo;
+}
+
+/** A rebuild of a data directory holding no copy of a server (`missing` says why). */
+async function rebuildFromNothing(o: RewindOptions, missing: string): Promise<RewindResult> {
+  const movedTo = await rebuild(o);
+  await configureStandby(o.dataDir, o);
+  const reason = `no existing copy (${o.dataDir} ${missing}): took a fresh base backup of ${pgTarget(o.primary).where}`;
+  return { method: 'rebuild', reason, discardedFromLsn: null, discardedToLsn: null, discardedBytes: 0, movedTo };
 }
 
 /** The timeline history of the primary, or an empty one when it cannot be read (no superuser). */
@@ -179,7 +219,8 @@ function describeFork(h: TimelineHistory | null, old: OldServer, fork: string | 
 
 /** Rewinds (or else rebuilds) the stopped old primary on `dataDir` into a standby of `primary`. */
 export async function rewindOrRebuild(o: RewindOptions): Promise<RewindResult> {
-  await mustBeLocal(o.dataDir);
+  const missing = await missingCopy(o.dataDir);
+  if (missing) return rebuildFromNothing(o, missing);
   const old = await inspectOld(o);
   await checkpointPrimary(o);
   const history = await historyOf(o);
@@ -196,6 +237,8 @@ export async function rewindOrRebuild(o: RewindOptions): Promise<RewindResult> {
   let problem = old.canRewind ?? dry?.problem ?? null;
   if (!problem && discarded && dry?.noRewindNeeded)
     problem = 'pg_rewind finds no rewind required although the timelines diverged';
+  if (!problem && dry?.checkpoint && !dry.noRewindNeeded)
+    problem = await missingWal(o.primary, dry.checkpoint, { signal: o.signal });
   if (!problem) {
     try {
       await runRewind(o);

@@ -1,13 +1,14 @@
 // The `pg.rewind-or-rebuild` step: brings an old primary back as a standby
 // of the new one, with pg_rewind when it can, else a fresh base backup (the
-// old data directory moved aside), saying which and why and which WAL range
+// old data directory moved aside; a directory with no copy at all, e.g. empty,
+// is simply filled), saying which and why and which WAL range
 // (the split-brain writes) was thrown away (drivers/pg-ha/pg-rewind.ts). It
 // discards data, so it is not idempotent by default: an interrupted run needs
 // an approval to run it again. The dry run reads the control data and the
 // primary's timeline history only.
 
 import type { PgRewindOrRebuildParams } from '../../../config/runbook-params.ts';
-import { controlData, isLocalDataDir } from '../../../drivers/pg-ha/data-dir.ts';
+import { controlData, missingCopy } from '../../../drivers/pg-ha/data-dir.ts';
 import { lsnBytes } from '../../../drivers/pg-ha/lsn.ts';
 import { rewindOrRebuild } from '../../../drivers/pg-ha/pg-rewind.ts';
 import { divergence, primaryHistory } from '../../../drivers/pg-ha/timeline-history.ts';
@@ -16,13 +17,18 @@ import { describeState, intParam, outputsOf, stateOf, unresolved, whereOf } from
 
 async function planLines(p: PgRewindOrRebuildParams, signal: AbortSignal): Promise<string[]> {
   const primary = whereOf(p.primary);
-  if (!(await isLocalDataDir(p.dataDir))) return [`would fail: ${p.dataDir} is not a data directory here`];
+  const missing = await missingCopy(p.dataDir);
+  if (missing)
+    return [
+      `would take a fresh pg_basebackup from ${primary} into ${p.dataDir}: no existing copy (it ${missing})`,
+      `would configure it as a standby of ${primary} (left stopped)`,
+    ];
   const cd = await controlData(p.dataDir, { signal });
   const rewindable = (cd.get('Data page checksum version') ?? '0') !== '0' || cd.get('wal_log_hints setting') === 'on';
   const lines = [`would stop the server on ${p.dataDir} if it runs`];
   lines.push(
     rewindable
-      ? `would rewind ${p.dataDir} with pg_rewind from ${primary} (it has data checksums or wal_log_hints), or rebuild it if pg_rewind refuses`
+      ? `would rewind ${p.dataDir} with pg_rewind from ${primary} (it has data checksums or wal_log_hints), or rebuild it if pg_rewind refuses or ${primary} no longer has the WAL from the last common checkpoint on`
       : `would move ${p.dataDir} aside and take a fresh pg_basebackup from ${primary}: it has neither data checksums nor wal_log_hints = on`,
   );
   const now = await stateOf(p.primary, signal);

@@ -85,6 +85,7 @@ describe('pg.* step kinds on real clusters', () => {
       ctx,
     );
     const rewind = await pgRewindOrRebuildStep.plan({ dataDir: n0.dataDir, primary: n1.url }, ctx);
+    const fresh = await pgRewindOrRebuildStep.plan({ dataDir: `${c.root}/nothing-here`, primary: n1.url }, ctx);
     const wait = await pgWaitSyncStep.plan({ primary: n0.url, standby: n1.url }, ctx);
     const later = await pgPromoteStep.plan({ url: '<output of status.url>' }, ctx);
     assert.deepEqual(await snapshot(c), before, 'a dry run changed something');
@@ -101,6 +102,7 @@ describe('pg.* step kinds on real clusters', () => {
     );
     assert.match(follow.join('\n'), /would stop the server[\s\S]*standby.signal[\s\S]*slot s0[\s\S]*streams from/);
     assert.match(rewind.join('\n'), /would rewind .* with pg_rewind[\s\S]*known once .* is a primary \(now: standby/);
+    assert.match(fresh[0]!, /would take a fresh pg_basebackup from .* no existing copy \(it does not exist\)/);
     assert.match(wait[0]!, /\(now 0 bytes behind/);
     assert.deepEqual(later, ['would promote the server at <output of status.url>']);
   });
