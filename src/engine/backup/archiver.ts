@@ -324,7 +324,10 @@ class Archiver {
       if (m.done) result = m;
       else {
         content.push(m.id);
-        adds.push(this.repo.addSealed('data', m.id, m.sealed, m.rawLength));
+        const add = this.repo.addSealed('data', m.id, m.sealed, m.rawLength);
+        // Awaited below, once the file is read: until then a failed upload must not count as unhandled.
+        add.catch(() => {});
+        adds.push(add);
       }
     });
     await Promise.all(adds);
