@@ -5,7 +5,7 @@
 // references, placeholders naming declared variables and earlier steps,
 // expressions that parse, and the plans/restore plans a `safehold` step names.
 
-import type { Plan, RestorePlan, Runbook, RunbookCondition, RunbookStep, RunbookVar } from './types.ts';
+import type { Plan, RestorePlan, Runbook, RunbookCondition, RunbookStep, RunbookVar, Target } from './types.ts';
 import type { Problem } from './problems.ts';
 import { errorMap, problemsFromIssues } from './problems.ts';
 import type { PathSegment, YamlSource } from './yaml-source.ts';
@@ -26,6 +26,8 @@ export interface RunbookCompileEnv {
   prefix: PathSegment[];
   plans: Readonly<Record<string, Plan>>;
   restorePlans: Readonly<Record<string, RestorePlan>>;
+  /** The configured targets: an sql step or check may name a postgres or mariadb one. */
+  targets: Readonly<Record<string, Target>>;
 }
 
 type Step = Omit<RawRunbookStep, 'name'>;
@@ -99,6 +101,7 @@ function compileStep(name: string, s: Step, path: PathSegment[], se: StepEnv): R
       se,
       c.sql !== undefined || c.command !== undefined || c.http !== undefined,
     );
+    if (c.sql !== undefined) checkSqlConnection(c, [...path, 'preconditions', i], se);
     return compileCondition(c);
   });
   if (s.when !== undefined) checkStrings(s.when, [...path, 'when'], se, false);
@@ -130,7 +133,15 @@ function compileStep(name: string, s: Step, path: PathSegment[], se: StepEnv): R
 type RawCondition = NonNullable<Step['preconditions']>[number];
 
 export function compileCondition(c: RawCondition): RunbookCondition {
-  if (c.sql !== undefined) return { type: 'sql', sql: c.sql, url: c.url ?? '', that: c.that ?? null };
+  if (c.sql !== undefined)
+    return {
+      type: 'sql',
+      sql: c.sql,
+      url: c.url ?? '',
+      target: c.target ?? null,
+      database: c.database ?? null,
+      that: c.that ?? null,
+    };
   if (c.command !== undefined) return { type: 'command', argv: c.command, that: c.that ?? null };
   if (c.http !== undefined) return { type: 'http', url: c.http, that: c.that ?? null };
   return { type: 'that', that: c.that ?? '' };
@@ -140,6 +151,10 @@ export function compileCondition(c: RawCondition): RunbookCondition {
 function checkParams(kind: RunbookStepKind, params: Record<string, unknown>, path: PathSegment[], se: StepEnv): void {
   if (kind === 'wait-until') {
     checkWaitUntil(params, path, se);
+    return;
+  }
+  if (kind === 'sql') {
+    checkSqlConnection(params, path, se);
     return;
   }
   if (kind !== 'safehold') return;
@@ -168,10 +183,27 @@ function checkWaitUntil(p: Record<string, unknown>, path: PathSegment[], se: Ste
       path,
       `expected exactly one check to poll: sql (with url), command or http${checks.length ? `, got ${checks.join(' and ')}` : ''}`,
     );
-  else if (p.sql !== undefined && p.url === undefined)
-    se.problem(path, "missing required key 'url' (the database of the sql check)");
+  else if (p.sql !== undefined) checkSqlConnection(p, path, se);
   if (p.url !== undefined && p.sql === undefined)
     se.problem([...path, 'url'], "'url' goes with 'sql' (an http check names its URL in 'http')");
+}
+
+/** An sql step or check names its database by exactly one of url and target (a configured postgres/mariadb target). */
+function checkSqlConnection(p: Record<string, unknown>, path: PathSegment[], se: StepEnv): void {
+  if ((p.url === undefined) === (p.target === undefined)) {
+    se.problem(
+      path,
+      "expected exactly one of 'url' (postgres://… or mariadb://…) and 'target' (a configured database target)",
+    );
+    return;
+  }
+  if (p.database !== undefined && p.target === undefined)
+    se.problem([...path, 'database'], "'database' goes with 'target' (a URL names its database itself)");
+  if (typeof p.target !== 'string') return;
+  const kind = p.target.includes('${') ? 'postgres' : se.env.targets[p.target]?.kind;
+  if (kind === undefined) se.problem([...path, 'target'], `target '${p.target}' is not defined under 'targets'`);
+  else if (kind !== 'postgres' && kind !== 'mariadb')
+    se.problem([...path, 'target'], `target '${p.target}' is a ${kind} target; expected a postgres or mariadb one`);
 }
 
 /** Checks every placeholder in the strings of `v` (and the expressions under `that`/`when`). */

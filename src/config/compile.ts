@@ -34,7 +34,13 @@ export function compileConfig(raw: Raw, file: string, env: NodeJS.ProcessEnv): {
   const plans = compilePlans(ctx, raw.plans, { destinations, groups: raw.groups ?? {}, protection: protection.rules });
   const alerts = compileAlertChannels(raw.alerts?.channels, ctx, raw.plans ?? {});
   const { groups, restorePlans } = compileGroups(raw, { ...ctx, targets, destinations });
-  const runbooks = compileRunbooks(raw.runbooks, { problems: ctx.problems, root: raw, plans, restorePlans });
+  const runbooks = compileRunbooks(raw.runbooks, {
+    problems: ctx.problems,
+    root: raw,
+    plans,
+    restorePlans,
+    targets,
+  });
   const config: Config = {
     file,
     settings,

@@ -29,7 +29,7 @@ export function runbooksDir(configFile: string): string {
 /** Reads runbooks/*.yaml beside `configFile`; `config` gives the plans they may run and the runbooks already defined. */
 export function loadRunbookFiles(
   configFile: string,
-  config: Pick<Config, 'plans' | 'restorePlans' | 'runbooks'>,
+  config: Pick<Config, 'plans' | 'restorePlans' | 'runbooks' | 'targets'>,
 ): RunbookFiles {
   const dir = runbooksDir(configFile);
   const out: RunbookFiles = { runbooks: {}, errors: [], texts: [] };
@@ -67,7 +67,7 @@ function loadOne(
   file: string,
   name: string,
   text: string,
-  config: Pick<Config, 'plans' | 'restorePlans' | 'runbooks'>,
+  config: Pick<Config, 'plans' | 'restorePlans' | 'runbooks' | 'targets'>,
 ): Runbook | SafeholdError {
   const line = (message: string) => errorFromLines(file, [{ line: 1, col: 1, path: '', message }]);
   if (!STEP_NAME_RE.test(name))
@@ -91,6 +91,7 @@ function loadOne(
     prefix: [],
     plans: config.plans,
     restorePlans: config.restorePlans,
+    targets: config.targets,
   });
   if (problems.length > 0) return configError(file, src, problems);
   return withSources(rb, src, file, []);

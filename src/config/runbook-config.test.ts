@@ -82,7 +82,7 @@ describe('runbooks in the configuration', () => {
     assert.ok(message.includes(`${rb}:4:`), message);
     assert.match(message, /placeholder '\$\{vars\.nope\}': variable 'nope' is not declared/);
     assert.match(message, /broken\.yaml:5:\d+: steps\[1\]\.name: step name 'a' is used twice/);
-    assert.match(message, /broken\.yaml:7:\d+: steps\[1\]\.with: missing required key 'url'/);
+    assert.match(message, /broken\.yaml:7:\d+: steps\[1\]\.with: expected exactly one of 'url' .* and 'target'/);
   });
 
   it('reports schema errors of a runbook file with its line', () => {
@@ -130,8 +130,54 @@ runbooks:
       - { name: c, kind: wait-until, with: { http: "http://x/", command: [x], that: "\${status} == 1" } }
 `);
     assert.match(message, /steps\[0\]\.with: expected exactly one check to poll/);
-    assert.match(message, /steps\[1\]\.with: missing required key 'url'/);
+    assert.match(message, /steps\[1\]\.with: expected exactly one of 'url' .* and 'target'/);
     assert.match(message, /steps\[2\]\.with: expected exactly one check to poll: .*, got command and http/);
+  });
+
+  it('an sql step or check names a configured postgres or mariadb target, or a url, not both', () => {
+    const main = `
+targets:
+  db: { kind: postgres, host: 127.0.0.1, databases: '*' }
+  files: { kind: files, units: { a: { paths: [/srv] } } }
+runbooks:
+  r:
+    steps:
+      - { name: ok, kind: sql, with: { target: db, database: app, sql: "select 1" } }
+      - name: guarded
+        kind: sql
+        with: { url: "postgres://x@127.0.0.1/y", sql: "select 1" }
+        preconditions: [{ sql: "select true", target: db }]
+`;
+    const rb = load(main).runbooks.r!;
+    assert.deepEqual(rb.steps[0]!.params, { target: 'db', database: 'app', sql: 'select 1' });
+    assert.deepEqual(rb.steps[1]!.preconditions[0], {
+      type: 'sql',
+      sql: 'select true',
+      url: '',
+      target: 'db',
+      database: null,
+      that: null,
+    });
+    const { message } = loadError(`
+targets:
+  files: { kind: files, units: { a: { paths: [/srv] } } }
+runbooks:
+  r:
+    steps:
+      - { name: a, kind: sql, with: { target: nope, sql: "select 1" } }
+      - { name: b, kind: sql, with: { target: files, sql: "select 1" } }
+      - { name: c, kind: sql, with: { target: files, url: "postgres://x@h/d", sql: "select 1" } }
+      - { name: d, kind: sql, with: { url: "postgres://x@h/d", database: z, sql: "select 1" } }
+      - { name: e, kind: command, with: { argv: [x] }, preconditions: [{ sql: "select 1", target: nope }] }
+`);
+    assert.match(message, /safehold\.yaml:7:\d+: runbooks\.r\.steps\[0\]\.with\.target: target 'nope' is not defined/);
+    assert.match(
+      message,
+      /steps\[1\]\.with\.target: target 'files' is a files target; expected a postgres or mariadb one/,
+    );
+    assert.match(message, /steps\[2\]\.with: expected exactly one of 'url'/);
+    assert.match(message, /steps\[3\]\.with\.database: 'database' goes with 'target'/);
+    assert.match(message, /steps\[4\]\.preconditions\[0\]\.target: target 'nope' is not defined/);
   });
 
   it('refuses a runbook both inline and in a file, and a file name that is not a runbook name', () => {

@@ -23,6 +23,8 @@ export const conditionShape = {
   that: text.optional(),
   sql: text.optional(),
   url: text.optional(),
+  target: text.optional().describe('Instead of url: a configured postgres or mariadb target.'),
+  database: text.optional().describe("With target: the database (default 'postgres' on PostgreSQL)."),
   command: argv.optional(),
   http: text.optional(),
 };
@@ -34,7 +36,11 @@ export const commandParams = obj({
 });
 
 export const sqlParams = obj({
-  url: url.describe('postgres://… or mariadb://… (placeholders allowed).'),
+  url: url.describe('postgres://… or mariadb://… (placeholders allowed); or target instead.').optional(),
+  target: text
+    .optional()
+    .describe('Instead of url: a configured postgres or mariadb target (its host, port, user, password).'),
+  database: text.optional().describe("With target: the database (default 'postgres' on PostgreSQL, none on MariaDB)."),
   sql: nonEmpty('an SQL statement'),
 });
 

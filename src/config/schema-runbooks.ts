@@ -15,14 +15,12 @@ const stepName = z
   .string({ error: 'expected a step name' })
   .regex(STEP_NAME_RE, { error: "expected a step name of lower-case letters, digits and '-'" });
 
-export const condition = obj(conditionShape, 'a map with that, sql (and url), command or http').superRefine(
+export const condition = obj(conditionShape, 'a map with that, sql (and url or target), command or http').superRefine(
   (c, ctx) => {
     const checks = (['sql', 'command', 'http'] as const).filter((k) => c[k] !== undefined);
     if (checks.length > 1) ctx.addIssue({ code: 'custom', message: `expected one check, got ${checks.join(' and ')}` });
     if (checks.length === 0 && c.that === undefined)
       ctx.addIssue({ code: 'custom', message: "expected 'that' or one of 'sql', 'command', 'http'" });
-    if (c.sql !== undefined && c.url === undefined)
-      ctx.addIssue({ code: 'custom', message: "missing required key 'url'" });
     if (c.url !== undefined && c.sql === undefined)
       ctx.addIssue({ code: 'custom', message: "'url' goes with 'sql' (an http check names its URL in 'http')" });
   },

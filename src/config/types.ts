@@ -374,7 +374,16 @@ export type RunbookRole = 'viewer' | 'operator' | 'admin';
  */
 export type RunbookCondition =
   | { readonly type: 'that'; readonly that: string }
-  | { readonly type: 'sql'; readonly sql: string; readonly url: string; readonly that: string | null }
+  | {
+      readonly type: 'sql';
+      readonly sql: string;
+      /** The database's URL; '' when `target` names a configured PostgreSQL or MariaDB target instead. */
+      readonly url: string;
+      readonly target: string | null;
+      /** With `target`: the database (default: postgres on PostgreSQL, none on MariaDB). */
+      readonly database: string | null;
+      readonly that: string | null;
+    }
   | { readonly type: 'command'; readonly argv: readonly string[]; readonly that: string | null }
   | { readonly type: 'http'; readonly url: string; readonly that: string | null };
 

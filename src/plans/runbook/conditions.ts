@@ -9,7 +9,8 @@ import type { RunbookCondition } from '../../config/types.ts';
 import { evaluateExpression, parseExpression } from '../../config/runbook-template.ts';
 import { hasUnknown, resolveDeep, resolveString } from './placeholders.ts';
 import type { ResolveMode, ResolveScope } from './placeholders.ts';
-import { runCommand, runHttp, runSqlQuery, safeUrl, scalarFields, tail } from './probes.ts';
+import { describeSqlConnection, runCommand, runHttp, runSqlQuery, scalarFields, sqlUrlOf, tail } from './probes.ts';
+import type { Config } from '../../config/types.ts';
 
 export interface ConditionResult {
   /** null: could not be told (a dry run before the outputs it needs exist). */
@@ -25,7 +26,7 @@ export function describeCondition(c: RunbookCondition): string {
     case 'that':
       return c.that;
     case 'sql':
-      return `sql ${JSON.stringify(c.sql)} on ${c.url.includes('${') ? c.url : safeUrl(c.url)}${that}`;
+      return `sql ${JSON.stringify(c.sql)} on ${describeSqlConnection(c)}${that}`;
     case 'command':
       return `command [${c.argv.join(' ')}]${that}`;
     case 'http':
@@ -50,6 +51,7 @@ async function checkResults(
   c: Exclude<RunbookCondition, { type: 'that' }>,
   scope: ResolveScope,
   signal: AbortSignal,
+  config: Pick<Config, 'targets'>,
 ): Promise<{ results: Record<string, string>; ok: boolean; what: string }> {
   const r = resolveDeep(c, scope, 'run');
   if (r.type === 'command') {
@@ -72,7 +74,7 @@ async function checkResults(
     for (const [k, v] of Object.entries(scalarFields(out.json))) results[`body.${k}`] = String(v ?? '');
     return { results, ok: out.status >= 200 && out.status < 300, what: `HTTP status ${out.status}` };
   }
-  const out = await runSqlQuery(r.url, r.sql, { signal });
+  const out = await runSqlQuery(sqlUrlOf(r, config), r.sql, { signal });
   const first = out.firstRow ? Object.values(out.firstRow)[0] : undefined;
   const value =
     first === undefined || first === null ? '' : first instanceof Date ? first.toISOString() : String(first);
@@ -90,7 +92,7 @@ async function checkResults(
 export async function evaluateCondition(
   c: RunbookCondition,
   scope: ResolveScope,
-  o: { mode: ResolveMode; signal: AbortSignal },
+  o: { mode: ResolveMode; signal: AbortSignal; config: Pick<Config, 'targets'> },
 ): Promise<ConditionResult> {
   if (o.mode === 'dry' && hasUnknown(resolveDeep(c, scope, 'dry')))
     return { holds: null, why: 'depends on the outputs of steps not run yet' };
@@ -100,7 +102,7 @@ export async function evaluateCondition(
   }
   let checked: Awaited<ReturnType<typeof checkResults>>;
   try {
-    checked = await checkResults(c, scope, o.signal);
+    checked = await checkResults(c, scope, o.signal, o.config);
   } catch (e) {
     if (o.signal.aborted) throw e;
     return { holds: false, why: `the check failed: ${isSafeholdError(e) ? e.message : String(e)}` };
@@ -116,9 +118,10 @@ export async function requireConditions(
   conditions: readonly RunbookCondition[],
   scope: ResolveScope,
   signal: AbortSignal,
+  config: Pick<Config, 'targets'>,
 ): Promise<void> {
   for (const c of conditions) {
-    const r = await evaluateCondition(c, scope, { mode: 'run', signal });
+    const r = await evaluateCondition(c, scope, { mode: 'run', signal, config });
     if (r.holds !== true)
       throw new SafeholdError('PRECONDITION_FAILED', `precondition ${describeCondition(c)} does not hold: ${r.why}`);
   }

@@ -46,7 +46,7 @@ async function planStep(
   const params = resolveDeep(step.params, scope, 'dry') as Record<string, unknown>;
   const preconditions: PlannedStep['preconditions'] = [];
   for (const c of step.preconditions) {
-    const r = await evaluateCondition(c, scope, { mode: 'dry', signal });
+    const r = await evaluateCondition(c, scope, { mode: 'dry', signal, config: deps.config });
     preconditions.push({ text: describeCondition(c), holds: r.holds, why: r.why });
   }
   const planned = { name: step.name, kind: step.kind, params, preconditions };

@@ -9,6 +9,7 @@ import { runChild } from '../../core/child-process.ts';
 import { SafeholdError } from '../../core/errors.ts';
 import { querySql, redactDbUrl } from '../../drivers/sql/sql-exec.ts';
 import type { StepOutputs } from './step-kind.ts';
+import type { Config } from '../../config/types.ts';
 
 /** Characters of stdout kept as the `stdout` output. */
 export const STDOUT_TAIL = 4000;
@@ -78,6 +79,40 @@ export function scalarFields(o: Record<string, unknown> | null, prefix = ''): St
 export interface SqlQueryResult {
   rowCount: number;
   firstRow: Record<string, unknown> | null;
+}
+
+/** Where an sql step or check connects: its URL, or the configured target it names. */
+export interface SqlConnection {
+  url?: string | undefined;
+  target?: string | null | undefined;
+  database?: string | null | undefined;
+}
+
+/**
+ * The connection URL of an sql step or check: its `url`, or one built from a
+ * configured postgres/mariadb target (host, port, user and password secret;
+ * database `database`, by default postgres on PostgreSQL). Holds the password:
+ * show it only through redactDbUrl.
+ */
+export function sqlUrlOf(c: SqlConnection, config: Pick<Config, 'targets'>): string {
+  if (!c.target) return c.url ?? '';
+  const t = config.targets[c.target];
+  if (t?.kind !== 'postgres' && t?.kind !== 'mariadb')
+    throw new SafeholdError(
+      'RUNBOOK_STEP_FAILED',
+      `'${c.target}' is not a postgres or mariadb target of the configuration`,
+    );
+  const auth = `${encodeURIComponent(t.user)}${t.password ? `:${encodeURIComponent(t.password.value)}` : ''}`;
+  const host = t.host.startsWith('/') ? encodeURIComponent(t.host) : t.host.includes(':') ? `[${t.host}]` : t.host;
+  const db = c.database ?? (t.kind === 'postgres' ? 'postgres' : '');
+  return `${t.kind}://${auth}@${host}:${t.port}/${encodeURIComponent(db)}`;
+}
+
+/** How an sql step or check's connection reads in messages: never the password. */
+export function describeSqlConnection(c: SqlConnection): string {
+  if (c.target) return `target ${c.target}${c.database ? ` (database ${c.database})` : ''}`;
+  const url = c.url ?? '';
+  return url.includes('${') || url.includes('<') ? url : redactDbUrl(url);
 }
 
 export async function runSqlQuery(

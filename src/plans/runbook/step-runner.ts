@@ -87,7 +87,7 @@ export async function runStep(
     }
     if (kind === undefined)
       throw new SafeholdError('RUNBOOK_STEP_FAILED', `the step kind '${step.kind}' is not available in this build`);
-    await requireConditions(step.preconditions, env.scope, env.signal);
+    await requireConditions(step.preconditions, env.scope, env.signal, env.config);
   } catch (e) {
     if (env.signal.aborted) throw e;
     return finish(env, step, seq, { status: 'failed', error: message(e) });

@@ -24,6 +24,26 @@ const DB = `safehold_rb_${randomBytes(4).toString('hex')}`;
 const PG = 'postgres://postgres@127.0.0.1:5432';
 const MARIA = 'mariadb://root@127.0.0.1:3306';
 const T = { timeoutMs: 10_000 };
+const NOCFG = { targets: {} };
+const dbTarget = (kind: 'postgres' | 'mariadb', port: number, user: string, password: string | null) => ({
+  kind,
+  name: kind,
+  site: null,
+  host: '127.0.0.1',
+  port,
+  user,
+  password: password === null ? null : { source: 'inline', value: password },
+  databases: '*',
+  exclude: [],
+  timeoutMs: 10_000,
+});
+/** The machine's servers as configured targets (PostgreSQL trusts loopback, so the password is sent and ignored). */
+const TARGETS = {
+  targets: {
+    pg: dbTarget('postgres', 5432, 'postgres', 'not-shown-42'),
+    maria: dbTarget('mariadb', 3306, 'root', null),
+  },
+} as unknown as Config;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'safehold-probes-'));
 let server: http.Server;
 let base: string;
@@ -93,6 +113,47 @@ describe('sql, http and wait-until steps', () => {
     );
   });
 
+  it('sql step and sql condition through a configured target (host, port, user, password), never showing the password', async () => {
+    const c = { ...ctx(), config: TARGETS };
+    assert.deepEqual(await sqlStep.run({ target: 'pg', database: DB, sql: 'SELECT role FROM t WHERE id = 1' }, c), {
+      role: 'standby',
+      rowCount: 1,
+    });
+    // Without a database: postgres on PostgreSQL, none on MariaDB.
+    assert.deepEqual(await sqlStep.run({ target: 'pg', sql: 'SELECT current_database() AS db' }, c), {
+      db: 'postgres',
+      rowCount: 1,
+    });
+    assert.deepEqual(await sqlStep.run({ target: 'maria', sql: 'SELECT DATABASE() AS db' }, c), {
+      db: null,
+      rowCount: 1,
+    });
+    assert.deepEqual(await sqlStep.run({ target: 'maria', database: DB, sql: 'SELECT DATABASE() AS db' }, c), {
+      db: DB,
+      rowCount: 1,
+    });
+    const plan = await sqlStep.plan({ target: 'pg', database: DB, sql: 'SELECT 1' }, c);
+    assert.deepEqual(plan, [`run SQL on target pg (database ${DB}): SELECT 1`]);
+    await assert.rejects(
+      sqlStep.run({ target: 'nope', sql: 'SELECT 1' }, c),
+      /'nope' is not a postgres or mariadb target/,
+    );
+    const cond = {
+      type: 'sql' as const,
+      sql: 'SELECT 1',
+      url: '',
+      target: 'maria',
+      database: DB,
+      that: '${value} == 1',
+    };
+    const r = await evaluateCondition(cond, scope, { mode: 'run', signal: c.signal, config: TARGETS });
+    assert.equal(r.holds, true, r.why);
+    const pgCond = { ...cond, target: 'pg', sql: 'SELECT role FROM t WHERE id = 1', that: '${value} == standby' };
+    const r2 = await evaluateCondition(pgCond, scope, { mode: 'run', signal: c.signal, config: TARGETS });
+    assert.equal(r2.holds, true, r2.why);
+    assert.ok(!JSON.stringify([plan, r, r2]).includes('not-shown-42'));
+  });
+
   it('http: status and JSON fields; an unexpected status fails', async () => {
     assert.deepEqual(await httpStep.run({ url: `${base}/health` }, ctx()), {
       role: 'primary',
@@ -114,26 +175,45 @@ describe('sql, http and wait-until steps', () => {
       type: 'sql' as const,
       sql: 'SELECT role FROM t WHERE id = 1',
       url: `${PG}/${DB}`,
+      target: null,
+      database: null,
       that: '${value} == standby',
     };
-    assert.equal((await evaluateCondition(sqlC, scope, { mode: 'run', signal: ctx().signal })).holds, true);
+    assert.equal(
+      (await evaluateCondition(sqlC, scope, { mode: 'run', signal: ctx().signal, config: NOCFG })).holds,
+      true,
+    );
     const httpC = {
       type: 'http' as const,
       url: `${base}/health`,
       that: '${status} == 200 and ${body.role} == primary',
     };
-    assert.equal((await evaluateCondition(httpC, scope, { mode: 'run', signal: ctx().signal })).holds, true);
+    assert.equal(
+      (await evaluateCondition(httpC, scope, { mode: 'run', signal: ctx().signal, config: NOCFG })).holds,
+      true,
+    );
     const down = await evaluateCondition({ type: 'http', url: `${base}/x`, that: null }, scope, {
       mode: 'run',
       signal: ctx().signal,
+      config: NOCFG,
     });
     assert.deepEqual(down, { holds: false, why: 'HTTP status 503' });
     const cmd = { type: 'command' as const, argv: ['test', '-d', '${vars.dir}'], that: null };
-    assert.equal((await evaluateCondition(cmd, scope, { mode: 'run', signal: ctx().signal })).holds, true);
+    assert.equal(
+      (await evaluateCondition(cmd, scope, { mode: 'run', signal: ctx().signal, config: NOCFG })).holds,
+      true,
+    );
     const unreachable = await evaluateCondition(
-      { type: 'sql', sql: 'SELECT 1', url: 'postgres://postgres@127.0.0.1:1/x', that: '${value} == 1' },
+      {
+        type: 'sql',
+        sql: 'SELECT 1',
+        url: 'postgres://postgres@127.0.0.1:1/x',
+        target: null,
+        database: null,
+        that: '${value} == 1',
+      },
       scope,
-      { mode: 'run', signal: ctx().signal },
+      { mode: 'run', signal: ctx().signal, config: NOCFG },
     );
     assert.equal(unreachable.holds, false);
     assert.match(unreachable.why, /the check failed/);

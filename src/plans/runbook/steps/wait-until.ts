@@ -35,7 +35,7 @@ export const waitUntilStep: StepKind<WaitUntilParams> = {
   idempotent: true,
   async plan(p, ctx) {
     const c = conditionOf(p);
-    const now = await evaluateCondition(c, scopeOf(ctx), { mode: 'dry', signal: ctx.signal });
+    const now = await evaluateCondition(c, scopeOf(ctx), { mode: 'dry', signal: ctx.signal, config: ctx.config });
     const state = now.holds === null ? '' : now.holds ? ' (holds now)' : ` (does not hold now: ${now.why})`;
     return [`wait until ${describeCondition(c)}, checking every ${intervalOf(p) / 1000}s${state}`];
   },
@@ -44,7 +44,7 @@ export const waitUntilStep: StepKind<WaitUntilParams> = {
     const every = intervalOf(p);
     const start = ctx.clock.now();
     for (let checks = 1; ; checks++) {
-      const r = await evaluateCondition(c, scopeOf(ctx), { mode: 'run', signal: ctx.signal });
+      const r = await evaluateCondition(c, scopeOf(ctx), { mode: 'run', signal: ctx.signal, config: ctx.config });
       if (r.holds === true) return { waitedMs: ctx.clock.now() - start, checks };
       ctx.log(`not yet: ${r.why}`);
       await ctx.clock.sleep(every, ctx.signal);
