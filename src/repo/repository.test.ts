@@ -386,4 +386,14 @@ describe('Repository.init after an interrupted init', () => {
     await assert.rejects(Repository.init(backend, PW, { kdf: KDF }), code('REPO_EXISTS'));
     assert.equal((await backend.list('keys')).length, 1, 'the key file is kept');
   });
+
+  it('archived WAL files alone count as repository data', async () => {
+    const backend = new MemoryBackend();
+    await Repository.init(backend, PW, { kdf: KDF });
+    await backend.save({ type: 'wal', name: '7312345678901234567-000000010000000000000001' }, randomData(10, 100));
+    await backend.remove({ type: 'config', name: 'config' });
+    await assert.rejects(Repository.init(backend, PW, { kdf: KDF }), code('REPO_EXISTS'));
+    assert.equal((await backend.list('keys')).length, 1, 'the key file is kept');
+    assert.equal((await backend.list('wal')).length, 1, 'the WAL file is kept');
+  });
 });

@@ -380,7 +380,7 @@ function packHandle(name: string, type: BlobType): Handle {
 async function removeInterruptedInit(backend: Backend): Promise<void> {
   const keys = await backend.list('keys');
   if (keys.length === 0) return;
-  for (const t of ['data', 'index', 'snapshots'] as const) {
+  for (const t of ['data', 'index', 'snapshots', 'wal'] as const) {
     if ((await backend.list(t)).length > 0) {
       throw new SafeholdError(
         'REPO_EXISTS',

@@ -4,9 +4,13 @@
 
 import { mapLimit } from '../../core/concurrency.ts';
 
-export type FileType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks';
+/**
+ * `wal`: archived PostgreSQL WAL files (src/repo/wal-file.ts), one stored file
+ * per WAL file, under a plain name (`<system id>-<WAL file name>`), not a hash.
+ */
+export type FileType = 'config' | 'keys' | 'data' | 'index' | 'snapshots' | 'locks' | 'wal';
 
-export const FILE_TYPES: readonly FileType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks'];
+export const FILE_TYPES: readonly FileType[] = ['config', 'keys', 'data', 'index', 'snapshots', 'locks', 'wal'];
 
 /** Names a stored file. For type 'config' the name is ignored (there is one config). */
 export interface Handle {

@@ -22,6 +22,7 @@ import type { Backend, FileInfo, FileType, Handle } from './backend.ts';
 
 /** How often the backend's cleanup of interrupted writes runs through one cache (see cleanSometimes). */
 export const CLEAN_INTERVAL_MS = 24 * 60 * 60 * 1000;
+/** Never `wal`: an archived WAL file is read once, by a recovery, and its name is not a file id. */
 const CACHED_TYPES: ReadonlySet<FileType> = new Set(['keys', 'index', 'snapshots', 'data']);
 const CACHEDIR_TAG =
   'Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by Safehold.\n# For information about cache directory tags see https://bford.info/cachedir/\n';

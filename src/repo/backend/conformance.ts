@@ -402,7 +402,7 @@ export function backendConformanceSuite(name: string, make: MakeBackend): void {
       withBackend(async (b) => {
         const saveNew = b.saveNew?.bind(b);
         if (!saveNew) return t.skip('this backend has no saveNew');
-        for (const type of ['locks', 'config'] as const) {
+        for (const type of ['locks', 'wal', 'config'] as const) {
           const h: Handle = { type, name: type === 'config' ? 'config' : id() };
           const contents = Array.from({ length: 16 }, (_, i) => pattern(1000 + i * 100, i));
           const results: PromiseSettledResult<void>[] = await Promise.allSettled(contents.map((c) => saveNew(h, c)));
@@ -416,6 +416,42 @@ export function backendConformanceSuite(name: string, make: MakeBackend): void {
           sameBytes(await b.load(h), contents[winners[0]!]!, `${type}: the winner's content is stored`);
           assert.equal((await b.list(type)).length, 1, `${type}: one file listed`);
         }
+      }));
+
+    it('wal files keep their plain names (dots, dashes, any length), apart from other types', (t) =>
+      withBackend(async (b) => {
+        const system = '7312345678901234567';
+        const names = [
+          `${system}-000000010000000000000003`,
+          `${system}-00000002.history`,
+          `${system}-000000010000000000000002.00000028.backup`,
+          `${system}-000000010000000000000004.partial`,
+        ];
+        for (const [i, name] of names.entries()) await b.save({ type: 'wal', name }, pattern(100 + i, i));
+        assert.deepEqual(
+          sorted(await b.list('wal')),
+          sorted(names.map((name, i) => ({ name, size: 100 + i }))),
+          'list(wal)',
+        );
+        for (const [i, name] of names.entries()) {
+          sameBytes(await b.load({ type: 'wal', name }), pattern(100 + i, i), name);
+          sameBytes(await b.load({ type: 'wal', name }, 10, 20), pattern(100 + i, i).subarray(10, 30), `${name} range`);
+          assert.deepEqual(await b.stat({ type: 'wal', name }), { name, size: 100 + i });
+        }
+        for (const other of FILE_TYPES.filter((x) => x !== 'wal' && x !== 'config')) {
+          assert.deepEqual(await b.list(other), [], `nothing listed in ${other}`);
+        }
+        await removeFiles(b, [
+          { type: 'wal', name: names[0]! },
+          { type: 'wal', name: `${system}-000000010000000000000009` },
+        ]);
+        await rejectsWith(b.load({ type: 'wal', name: names[0]! }), 'NOT_FOUND');
+        assert.equal((await b.list('wal')).length, names.length - 1);
+        if (!b.saveNew) return t.skip('this backend has no saveNew');
+        await rejectsWith(b.saveNew({ type: 'wal', name: names[1]! }, Buffer.from('other')), 'ALREADY_EXISTS');
+        sameBytes(await b.load({ type: 'wal', name: names[1]! }), pattern(101, 1), 'untouched by the refused saveNew');
+        await b.saveNew({ type: 'wal', name: names[0]! }, Buffer.from('again'));
+        sameBytes(await b.load({ type: 'wal', name: names[0]! }), Buffer.from('again'), 'created after remove');
       }));
 
     it('binary content with all 256 byte values survives', () =>

@@ -64,10 +64,24 @@ describe('LocalBackend on disk', () => {
       await b.save({ type: 'data', name: data }, Buffer.from('d'));
       await b.save({ type: 'keys', name: key }, Buffer.from('k'));
       assert.deepEqual(await filesUnder(dir), ['config', `data/${data.slice(0, 2)}/${data}`, `keys/${key}`].sort());
-      for (const sub of ['keys', 'data', 'index', 'snapshots', 'locks', 'tmp']) {
+      for (const sub of ['keys', 'data', 'index', 'snapshots', 'locks', 'wal', 'tmp']) {
         assert.ok((await fs.stat(join(dir, sub))).isDirectory(), `${sub}/ exists`);
       }
       assert.equal(b.location, dir);
+    }));
+
+  it('a repository made before wal/ existed lists no wal files, and the first save creates wal/', () =>
+    withRepo(async (b, dir) => {
+      await fs.rmdir(join(dir, 'wal'));
+      assert.deepEqual(await b.list('wal'), []);
+      const name = '7312345678901234567-000000010000000000000003';
+      await b.saveNew({ type: 'wal', name }, Buffer.from('segment'));
+      assert.equal((await fs.stat(join(dir, 'wal'))).mode & 0o777, 0o700, 'wal/ is 0700');
+      assert.equal((await fs.stat(join(dir, 'wal', name))).mode & 0o777, 0o600);
+      await fs.rm(join(dir, 'wal'), { recursive: true });
+      await b.save({ type: 'wal', name }, Buffer.from('by save'));
+      assert.deepEqual(await b.list('wal'), [{ name, size: 7 }]);
+      assert.deepEqual(await fs.readdir(join(dir, 'tmp')), [], 'no temp file left');
     }));
 
   it('saveNew links the finished file and leaves no temp file, created or refused', () =>
@@ -198,7 +212,7 @@ describe('LocalBackend on disk', () => {
       for (const f of ['config', `data/${data.slice(0, 2)}/${data}`, 'keys/k1']) {
         assert.equal((await fs.stat(join(dir, f))).mode & 0o777, 0o600, f);
       }
-      for (const d of ['', 'keys', 'data', `data/${data.slice(0, 2)}`, 'index', 'snapshots', 'locks', 'tmp']) {
+      for (const d of ['', 'keys', 'data', `data/${data.slice(0, 2)}`, 'index', 'snapshots', 'locks', 'wal', 'tmp']) {
         assert.equal((await fs.stat(join(dir, d))).mode & 0o777, 0o700, `${d || '.'}/`);
       }
     }));

@@ -1,7 +1,8 @@
 // Backend on a local directory (or any mounted filesystem). Layout under the
 // repository directory: `config`, `keys/<name>`, `data/<first 2 chars>/<name>`,
-// `index/<name>`, `snapshots/<name>`, `locks/<name>`, and `tmp/` for writes in
-// progress. A save writes tmp/<random>, fsyncs it, renames it over the final
+// `index/<name>`, `snapshots/<name>`, `locks/<name>`, `wal/<name>`, and `tmp/`
+// for writes in progress. A missing type directory (`wal/` in a repository
+// made before it existed) lists as empty and is created by the first save. A save writes tmp/<random>, fsyncs it, renames it over the final
 // name and fsyncs the directory, so no partial file is ever visible; saveNew
 // hard-links the finished temp file instead, which fails if the name exists. Loads
 // use positioned reads of just the requested range.
@@ -23,7 +24,7 @@ const MAX_OPEN = 64;
 const STAT_BATCH = 64;
 /** Largest single read(2) Node accepts. */
 const MAX_READ = 0x7fffffff;
-const SUBDIRS = ['keys', 'data', 'index', 'snapshots', 'locks', 'tmp'] as const;
+const SUBDIRS = ['keys', 'data', 'index', 'snapshots', 'locks', 'wal', 'tmp'] as const;
 
 export class LocalBackend implements Backend {
   readonly location: string;
@@ -221,7 +222,7 @@ export class LocalBackend implements Backend {
     }
   }
 
-  /** Renames (or links) the temp file to `final`, creating its directory (data/xx) when missing. */
+  /** Renames (or links) the temp file to `final`, creating its directory (data/xx, or wal/ in an old repository) when missing. */
   private async renameInto(
     tmp: string,
     final: string,

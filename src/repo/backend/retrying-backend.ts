@@ -218,6 +218,8 @@ function key(h: Handle): string {
   return h.type === 'config' ? 'config' : `${h.type}/${h.name}`;
 }
 
+/** `data/1a2b3c4d5e6f` (file ids shortened); plain names (WAL files) in full, as they say what the file is. */
 function describe(h: Handle): string {
-  return h.type === 'config' ? 'config' : `${h.type}/${h.name.slice(0, 12)}`;
+  if (h.type === 'config') return 'config';
+  return `${h.type}/${/^[0-9a-f]{64}$/.test(h.name) ? h.name.slice(0, 12) : h.name}`;
 }

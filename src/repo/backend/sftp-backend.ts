@@ -1,6 +1,7 @@
 // Backend on an SSH server over SFTP, location `sftp:user@host[:port]:/path`.
 // Same layout as the local backend (config, keys/, data/xx/, index/,
-// snapshots/, locks/, tmp/), so a repository can be copied between the two
+// snapshots/, locks/, wal/, tmp/; a missing type directory lists as empty and
+// is made by the first save), so a repository can be copied between the two
 // with any file tool. A save writes tmp/<random> (pipelined writes, then
 // fsync@openssh.com when offered), and renames it over the final name with
 // posix-rename@openssh.com (atomic replace); saveNew links it with
@@ -25,7 +26,7 @@ import * as op from './sftp-ops.ts';
 
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
-const SUBDIRS = ['keys', 'data', 'index', 'snapshots', 'locks', 'tmp'] as const;
+const SUBDIRS = ['keys', 'data', 'index', 'snapshots', 'locks', 'wal', 'tmp'] as const;
 const { NO_SUCH_FILE, PERMISSION_DENIED, NO_CONNECTION, CONNECTION_LOST } = op.SFTP_STATUS;
 
 /** Opens the SFTP backend for `location`; connects on the first operation. */
