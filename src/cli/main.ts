@@ -10,72 +10,59 @@ import { exitCodeFor, EXIT } from './exit-codes.ts';
 import type { ExitCode } from './exit-codes.ts';
 import { SafeholdError } from '../core/errors.ts';
 import { VERSION } from '../engine/shared/program.ts';
-import { initCommand } from './commands/init.ts';
 import { closeCommandBackends } from './session.ts';
-import { backupCommand } from './commands/backup.ts';
-import { restoreCommand } from './commands/restore.ts';
-import { copyCommand } from './commands/copy.ts';
-import { snapshotsCommand } from './commands/snapshots.ts';
-import { lsCommand } from './commands/ls.ts';
-import { diffCommand } from './commands/diff.ts';
-import { checkCommand } from './commands/check.ts';
-import { forgetCommand } from './commands/forget.ts';
-import { pruneCommand } from './commands/prune.ts';
-import { keyCommand } from './commands/key.ts';
-import { runsCommand } from './commands/runs.ts';
-import { unlockCommand } from './commands/unlock.ts';
-import { planCommand } from './commands/plan.ts';
-import { serverCommand } from './commands/server.ts';
-import { restorePlanCommand } from './commands/restore-group.ts';
-import { drillsCommand } from './commands/drills.ts';
-import { protectionCommand } from './commands/protection.ts';
-import { runbookCommand } from './commands/runbook.ts';
-import { runCommand } from './commands/run.ts';
-import { configCommand } from './commands/config.ts';
-import { alertsCommand } from './commands/alerts.ts';
-import { tokenCommand } from './commands/token.ts';
-import { userCommand } from './commands/user.ts';
-import { auditCommand } from './commands/audit.ts';
-import { findCommand } from './commands/find.ts';
-import { dumpCommand } from './commands/dump.ts';
-import { statsCommand } from './commands/stats.ts';
-import { tagCommand } from './commands/tag.ts';
-import { completionCommand } from './commands/completion.ts';
 
-const COMMANDS: Command[] = [
-  initCommand,
-  backupCommand,
-  snapshotsCommand,
-  lsCommand,
-  diffCommand,
-  findCommand,
-  dumpCommand,
-  statsCommand,
-  tagCommand,
-  restoreCommand,
-  copyCommand,
-  checkCommand,
-  forgetCommand,
-  pruneCommand,
-  keyCommand,
-  runsCommand,
-  unlockCommand,
-  configCommand,
-  planCommand,
-  runCommand,
-  alertsCommand,
-  serverCommand,
-  restorePlanCommand,
-  drillsCommand,
-  protectionCommand,
-  runbookCommand,
-  tokenCommand,
-  userCommand,
-  auditCommand,
-  completionCommand(() => COMMANDS),
-];
+/**
+ * The command table, in help order: each command's module is loaded only when
+ * it runs (or for the overall help and completion), so that a quick command
+ * such as the server's `pg archive-get` does not load every other one.
+ */
+const COMMAND_LOADERS: Record<string, () => Promise<Command>> = {
+  init: async () => (await import('./commands/init.ts')).initCommand,
+  backup: async () => (await import('./commands/backup.ts')).backupCommand,
+  snapshots: async () => (await import('./commands/snapshots.ts')).snapshotsCommand,
+  ls: async () => (await import('./commands/ls.ts')).lsCommand,
+  diff: async () => (await import('./commands/diff.ts')).diffCommand,
+  find: async () => (await import('./commands/find.ts')).findCommand,
+  dump: async () => (await import('./commands/dump.ts')).dumpCommand,
+  stats: async () => (await import('./commands/stats.ts')).statsCommand,
+  tag: async () => (await import('./commands/tag.ts')).tagCommand,
+  restore: async () => (await import('./commands/restore.ts')).restoreCommand,
+  copy: async () => (await import('./commands/copy.ts')).copyCommand,
+  check: async () => (await import('./commands/check.ts')).checkCommand,
+  forget: async () => (await import('./commands/forget.ts')).forgetCommand,
+  prune: async () => (await import('./commands/prune.ts')).pruneCommand,
+  key: async () => (await import('./commands/key.ts')).keyCommand,
+  runs: async () => (await import('./commands/runs.ts')).runsCommand,
+  unlock: async () => (await import('./commands/unlock.ts')).unlockCommand,
+  config: async () => (await import('./commands/config.ts')).configCommand,
+  plan: async () => (await import('./commands/plan.ts')).planCommand,
+  run: async () => (await import('./commands/run.ts')).runCommand,
+  alerts: async () => (await import('./commands/alerts.ts')).alertsCommand,
+  server: async () => (await import('./commands/server.ts')).serverCommand,
+  'restore-plan': async () => (await import('./commands/restore-group.ts')).restorePlanCommand,
+  drills: async () => (await import('./commands/drills.ts')).drillsCommand,
+  protection: async () => (await import('./commands/protection.ts')).protectionCommand,
+  runbook: async () => (await import('./commands/runbook.ts')).runbookCommand,
+  pg: async () => (await import('./commands/pg.ts')).pgCommand,
+  token: async () => (await import('./commands/token.ts')).tokenCommand,
+  user: async () => (await import('./commands/user.ts')).userCommand,
+  audit: async () => (await import('./commands/audit.ts')).auditCommand,
+  completion: async () => (await import('./commands/completion.ts')).completionCommand(loadAll),
+};
 
-function mainUsage(): string {
+/** Every command (for the overall help and the completion scripts). */
+async function loadAll(): Promise<Command[]> {
+  return Promise.all(Object.values(COMMAND_LOADERS).map((load) => load()));
+}
+
+/** The command called `name` (only its module loaded), or undefined. */
+async function loadCommand(name: string): Promise<Command | undefined> {
+  return Object.hasOwn(COMMAND_LOADERS, name) ? COMMAND_LOADERS[name]!() : undefined;
+}
+
+async function mainUsage(): Promise<string> {
+  const COMMANDS = await loadAll();
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
   return `safehold ${VERSION}: backup, restore and disaster recovery
 
@@ -94,7 +81,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
   let out = new Output({ json: wantsJson, quiet: argv.includes('--quiet') || argv.includes('-q') });
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${mainUsage()}\n`);
+    process.stdout.write(`${await mainUsage()}\n`);
     return name ? EXIT.ok : EXIT.usage;
   }
   if (name === '--version' || name === 'version') {
@@ -103,8 +90,8 @@ export async function main(argv: string[]): Promise<ExitCode> {
     );
     return EXIT.ok;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
   try {
+    const cmd = name.startsWith('-') ? undefined : await loadCommand(name);
     if (!cmd) throw new SafeholdError('USAGE', `unknown command '${name}' (run 'safehold --help')`);
     let parsed;
     try {

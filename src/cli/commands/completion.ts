@@ -8,7 +8,7 @@ import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 
 /** The completion command over the commands `all()` returns (the table it belongs to). */
-export function completionCommand(all: () => readonly Command[]): Command {
+export function completionCommand(all: () => Promise<readonly Command[]>): Command {
   return {
     name: 'completion',
     summary: 'print the shell completion script (bash, zsh or fish)',
@@ -24,7 +24,7 @@ With --json: {"shell", "script"}.`,
       const shell = ctx.positionals[0];
       if (ctx.positionals.length !== 1 || !(SHELLS as readonly string[]).includes(shell!))
         throw new SafeholdError('USAGE', `give one shell: ${SHELLS.join(', ')}`);
-      const script = completionScript(shell as Shell, all());
+      const script = completionScript(shell as Shell, await all());
       if (ctx.out.json) ctx.out.result({ shell, script }, () => {});
       else process.stdout.write(script);
       return EXIT.ok;
