@@ -57,6 +57,22 @@ export interface SnapshotMeta {
   consistent?: boolean;
   /** Row count and checksum per table at backup time (drills compare a restore with it). */
   digest?: { tables: Record<string, { rows: number; checksum: string }> };
+  /** A PostgreSQL base backup usable for point-in-time recovery: where its WAL starts and ends. */
+  pitr?: BaseBackupMeta;
+}
+
+/** What point-in-time recovery needs to know of a PostgreSQL base backup (docs/pitr.md). */
+export interface BaseBackupMeta {
+  /** The cluster's system identifier (decimal), as in pg_controldata. */
+  systemId: string;
+  /** The timeline the backup was taken on. */
+  timeline: number;
+  /** WAL position where the backup starts (its checkpoint's redo point), e.g. '0/2000028'. */
+  startLsn: string;
+  /** WAL position from which the restored copy is consistent. */
+  stopLsn: string;
+  /** When the backup had finished: a recovery target at or after it can start from this backup. */
+  stopTime: string;
 }
 
 export interface SnapshotWithId extends Snapshot {

@@ -22,6 +22,8 @@ export interface PgClusterOptions {
   readonly checksums?: boolean;
   /** synchronous_standby_names = '*' on the primary. */
   readonly sync?: boolean;
+  /** More postgresql.conf lines for every node (e.g. archive_mode, archive_command). */
+  readonly extraSettings?: readonly string[];
 }
 
 async function freePort(): Promise<number> {
@@ -141,6 +143,7 @@ function settings(sock: string, o: PgClusterOptions): string {
     'wal_retrieve_retry_interval = 1s',
   ];
   if (o.sync) lines.push("synchronous_standby_names = '*'");
+  lines.push(...(o.extraSettings ?? []));
   return `\n# pg-cluster test helper\n${lines.join('\n')}\n`;
 }
 

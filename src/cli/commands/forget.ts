@@ -2,6 +2,7 @@
 // (applied per group of host, paths and tags), and with --prune then removes
 // the data they alone used. Everything under one exclusive lock.
 
+import { pgWalRetention } from '../../drivers/pg-wal/wal-retention.ts';
 import { isEmptyPolicy, GROUP_FIELDS } from '../../engine/maintenance/retention.ts';
 import type { GroupField, RetentionGroup, RetentionPolicy } from '../../engine/maintenance/retention.ts';
 import { chooseByPolicy, forgetAndPrune } from '../../engine/maintenance/forget-policy.ts';
@@ -103,7 +104,11 @@ oldest snapshot. Every kept snapshot lists why. Takes the exclusive lock.`,
         }
         const forgotten = (ids: string[]) => catalog.forgetSnapshots(repo.backend.location, ids);
         const remove = (extra: Omit<PruneOptions, 'dryRun' | 'ignoreSnapshots'> | false) =>
-          forgetAndPrune(repo, selected, { dryRun, forgotten, prune: extra });
+          forgetAndPrune(repo, selected, {
+            dryRun,
+            forgotten,
+            prune: extra === false ? false : { walRetention: pgWalRetention, ...extra },
+          });
         const maxUnused = maxUnusedFraction === undefined ? {} : { maxUnusedFraction };
         const { removed, prune: pruned } =
           withPrune && selected.length > 0

@@ -2,6 +2,7 @@
 // exclusive lock, in the crash-safe order of engine/maintenance/prune.ts. Also runs
 // prune for `forget --prune` (runPrune, printPruneStats).
 
+import { pgWalRetention } from '../../drivers/pg-wal/wal-retention.ts';
 import { prune } from '../../engine/maintenance/prune.ts';
 import type { PruneOptions, PruneProgress, PruneStats, PruneStep } from '../../engine/maintenance/prune.ts';
 import type { Repository } from '../../repo/repository.ts';
@@ -57,7 +58,7 @@ export function runPrune(
   repo: Repository,
   opts: Omit<PruneOptions, 'progress' | 'beforeStep'>,
 ): Promise<PruneStats> {
-  return withPruneProgress(ctx, (extra) => prune(repo, { ...opts, ...extra }));
+  return withPruneProgress(ctx, (extra) => prune(repo, { walRetention: pgWalRetention, ...opts, ...extra }));
 }
 
 /** Runs work that prunes, giving it the progress record and test pause to pass on, with a progress line. */

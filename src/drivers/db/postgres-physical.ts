@@ -15,6 +15,10 @@ import { SafeholdError, fromSystemError, sysCode } from '../../core/errors.ts';
 import { extractTar } from '../../engine/directory/tar-reader.ts';
 import { childStream } from './child-stream.ts';
 import type { DbBackup } from './driver.ts';
+import { systemClock } from '../../core/clock.ts';
+import type { Clock } from '../../core/clock.ts';
+import type { BaseBackupMeta } from '../../repo/snapshot.ts';
+import { BaseBackupInfo, systemIdOf } from './postgres-base-backup-info.ts';
 import { redactions, tool, toolEnv, transientStderr, where } from './postgres-connection.ts';
 import type { PostgresDriverConfig } from './postgres-connection.ts';
 
@@ -34,11 +38,21 @@ function physicalHint(cfg: PostgresDriverConfig, stderr: string): string | null 
   return null;
 }
 
-/** Streams a base backup of the whole server as a plain tar (format 'pg_basebackup-tar'). */
+export interface PhysicalBackup extends DbBackup {
+  /** Once the stream has been read whole: what point-in-time recovery needs (null when unknown). */
+  pitr(): Promise<BaseBackupMeta | null>;
+}
+
+/**
+ * Streams a base backup of the whole server as a plain tar (format
+ * 'pg_basebackup-tar'), noting its system identifier and WAL range.
+ */
 export async function physicalBackup(
   cfg: PostgresDriverConfig,
-  opts: { signal?: AbortSignal } = {},
-): Promise<DbBackup> {
+  opts: { signal?: AbortSignal; clock?: Clock } = {},
+): Promise<PhysicalBackup> {
+  const systemId = await systemIdOf(cfg);
+  const info = new BaseBackupInfo();
   const argv = [
     tool(cfg, 'pg_basebackup'),
     '--format=tar',
@@ -46,6 +60,7 @@ export async function physicalBackup(
     '--pgdata=-',
     '--checkpoint=fast',
     '--no-password',
+    '--verbose',
   ];
   const stream = childStream(argv, toolEnv(cfg), {
     what: `pg_basebackup of ${where(cfg)}`,
@@ -53,8 +68,10 @@ export async function physicalBackup(
     redact: redactions(cfg),
     retryable: transientStderr,
     hint: (stderr) => physicalHint(cfg, stderr),
+    onStderrLine: (l) => info.line(l),
   });
-  return { stream, format: PHYSICAL_FORMAT };
+  const clock = opts.clock ?? systemClock;
+  return { stream, format: PHYSICAL_FORMAT, pitr: async () => info.meta(systemId, clock) };
 }
 
 /** Whether `dir` is missing (true), an empty directory (false), or else refused. */

@@ -19,6 +19,18 @@ export interface DataDirOptions {
   readonly waitSeconds?: number;
 }
 
+export interface StartOptions {
+  readonly port?: number;
+  /** Only launch it (pg_ctl -W) instead of waiting until it accepts connections. */
+  readonly noWait?: boolean;
+  /** The server log (default: serverLog(dataDir), beside the directory). */
+  readonly log?: string;
+  /** Settings for this start only (postgres -c NAME=VALUE; values without spaces). */
+  readonly settings?: Readonly<Record<string, string>>;
+  /** Variables the server needs (e.g. for its restore_command), on top of the allow-listed ones. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
 /** Whether `dataDir` is a PostgreSQL data directory on this machine. */
 export async function isLocalDataDir(dataDir: string): Promise<boolean> {
   return fsp
@@ -125,22 +137,27 @@ export async function stopServer(dataDir: string, mode: 'fast' | 'immediate' = '
  * accepts connections, or with `noWait` only launches it (a standby accepts
  * none before it is consistent, which may never come: the caller watches).
  */
-export async function startServer(dataDir: string, o: DataDirOptions & { port?: number; noWait?: boolean } = {}) {
+export async function startServer(dataDir: string, o: DataDirOptions & StartOptions = {}) {
   await zombieGone(dataDir, o);
-  const argv = [await pgCtl(dataDir), 'start', '-D', dataDir, '-l', serverLog(dataDir)];
+  const argv = [await pgCtl(dataDir), 'start', '-D', dataDir, '-l', o.log ?? serverLog(dataDir)];
   argv.push(...(o.noWait ? ['-W'] : ['-w', '-t', String(o.waitSeconds ?? 60)]));
-  if (o.port) argv.push('-o', `-p ${o.port}`);
+  const serverArgs = [
+    ...(o.port ? [`-p ${o.port}`] : []),
+    ...Object.entries(o.settings ?? {}).map(([k, v]) => `-c ${k}=${v}`),
+  ];
+  if (serverArgs.length > 0) argv.push('-o', serverArgs.join(' '));
   try {
-    await runPgOrThrow(argv, `starting the server on ${dataDir}`, { asOwnerOf: dataDir, signal: o.signal });
+    const env = o.env ?? {};
+    await runPgOrThrow(argv, `starting the server on ${dataDir}`, { asOwnerOf: dataDir, signal: o.signal, env });
   } catch (e) {
-    const tail = await logTail(dataDir);
+    const tail = await logTail(dataDir, 4, o.log);
     throw new SafeholdError('IO', `${(e as Error).message}${tail ? `; its log ends: ${tail}` : ''}`, { cause: e });
   }
 }
 
 /** The last lines of the server log, one line. */
-export async function logTail(dataDir: string, lines = 4): Promise<string> {
-  const text = await fsp.readFile(serverLog(dataDir), 'utf8').catch(() => '');
+export async function logTail(dataDir: string, lines = 4, log?: string): Promise<string> {
+  const text = await fsp.readFile(log ?? serverLog(dataDir), 'utf8').catch(() => '');
   return text.trim().split('\n').slice(-lines).join(' / ');
 }
 

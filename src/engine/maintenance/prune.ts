@@ -39,7 +39,8 @@ import { requireExclusiveLock } from './forget.ts';
 import { baseStats, estimatePacks, finishStats, inPackOrder, planPrune } from './prune-plan.ts';
 import type { Listed, PackPlan } from './prune-plan.ts';
 import { DEFAULT_MAX_UNUSED } from './prune-types.ts';
-import type { PruneOptions, PruneProgress, PruneStats, PruneStep } from './prune-types.ts';
+import type { PruneOptions, PruneProgress, PruneStats, PruneStep, WalRetention } from './prune-types.ts';
+import { listWalFiles, removeWalFiles } from '../../repo/wal-file.ts';
 
 /** Packs removed per removeFiles call: a few S3 batch deletes in parallel, progress counted between. */
 const REMOVE_CHUNK = 4000;
@@ -81,7 +82,12 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   const plan = planPrune(loaded.listings, stored, used, maxUnused);
   const indexFiles = loaded.names.length;
   const stats = baseStats(opts.dryRun === true, snapshots.length, used, indexFiles, stored, plan.packs, plan.unindexed);
-  if (plan.toRemove.length === 0) return finishStats(stats, plan.kept, { count: 0, bytes: 0 }, indexFiles, false);
+  const wal = await walToRemove(repo, snapshots, opts.walRetention);
+  stats.wal = { before: wal.before, removed: wal.remove.length };
+  if (plan.toRemove.length === 0) {
+    if (!opts.dryRun) await removeWal(repo, wal.remove, step);
+    return finishStats(stats, plan.kept, { count: 0, bytes: 0 }, indexFiles, false);
+  }
   if (opts.dryRun) {
     const est = estimatePacks(plan.repacked.flatMap(inPackOrder), repo.config.packSize);
     return finishStats(stats, plan.kept, est, indexFiles, plan.rewritesIndex);
@@ -97,8 +103,26 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   // (f) Packs no index names any more.
   await step('delete-packs');
   await removePacks(repo, plan.toRemove, progress, step);
+  await removeWal(repo, wal.remove, step);
   const bytes = written.reduce((n, w) => n + w.size, 0);
   return finishStats(stats, plan.kept, { count: written.length, bytes }, indexFiles, plan.rewritesIndex);
+}
+
+/** The archived WAL files no kept snapshot needs any more (none without a retention rule). */
+async function walToRemove(
+  repo: Repository,
+  kept: readonly SnapshotWithId[],
+  rule: WalRetention | undefined,
+): Promise<{ before: number; remove: string[] }> {
+  const files = (await listWalFiles(repo)).map((f) => f.name);
+  return { before: files.length, remove: rule && files.length > 0 ? rule(kept, files) : [] };
+}
+
+/** Removes archived WAL files (after the packs: a crash before leaves them for the next prune). */
+async function removeWal(repo: Repository, names: readonly string[], step: (s: PruneStep) => Promise<void>) {
+  if (names.length === 0) return;
+  await step('delete-wal');
+  await removeWalFiles(repo, names);
 }
 
 /** Runs the read-only analysis; damage (unreadable, missing or inconsistent data) becomes one clear refusal. */

@@ -20,7 +20,6 @@ import { findSnapshot, listSnapshots } from '../../repo/snapshot.ts';
 import { isOfUnit, originOf } from '../../repo/snapshot-tags.ts';
 import type { BlobCompression } from '../../repo/compression.ts';
 import type { SnapshotMeta } from '../../repo/snapshot.ts';
-import type { ContentDigest } from '../../drivers/db/driver.ts';
 import { physicalBackupOf } from './physical.ts';
 import type { ExpandedTask } from '../run/expand.ts';
 import type { PlanTarget } from '../../drivers/target/targets.ts';
@@ -78,7 +77,7 @@ export async function backupOne(
         chunker: DUMP_CHUNKER,
         compression: DUMP_COMPRESSION,
         groupBytes: DUMP_GROUP_BYTES,
-        ...(d.digest ? { lateMeta: async () => ({ digest: { tables: { ...(await d.digest!).tables } } }) } : {}),
+        ...(d.lateMeta ? { lateMeta: d.lateMeta } : {}),
       });
       return { id: r.id, bytes: repo.added.bytes - before };
     } catch (e) {
@@ -116,7 +115,7 @@ async function dbBackup(
   task: ExpandedTask,
   target: PlanTarget,
   withDigest = true,
-): Promise<{ stream: Readable; meta: SnapshotMeta; digest?: Promise<ContentDigest> }> {
+): Promise<{ stream: Readable; meta: SnapshotMeta; lateMeta?: () => Promise<SnapshotMeta> }> {
   const db = target.db!;
   const group = task.activity.group ? env.config.groups[task.activity.group] : undefined;
   const meta: SnapshotMeta = {
@@ -125,8 +124,13 @@ async function dbBackup(
   };
   if (task.unit === null) {
     // A physical group: the whole PostgreSQL server at one instant.
+    // With its WAL range, so that it is a base backup for point-in-time recovery too.
     const b = await physicalBackupOf(target, env.signal);
-    return { stream: b.stream, meta: { ...meta, format: b.format } };
+    const lateMeta = async (): Promise<SnapshotMeta> => {
+      const pitr = await b.pitr();
+      return pitr ? { pitr } : {};
+    };
+    return { stream: b.stream, meta: { ...meta, format: b.format }, lateMeta };
   }
   if (!withDigest) {
     const b = await db.backup(task.unit, { signal: env.signal });
@@ -134,7 +138,11 @@ async function dbBackup(
   }
   const before = db.capabilities.snapshotDigest ? null : await db.digest(task.unit);
   const b = await db.backup(task.unit, { signal: env.signal, withDigest: true });
-  if (b.digest) return { stream: b.stream, meta: { ...meta, format: b.format }, digest: b.digest };
+  const digested = b.digest;
+  if (digested) {
+    const lateMeta = async (): Promise<SnapshotMeta> => ({ digest: { tables: { ...(await digested).tables } } });
+    return { stream: b.stream, meta: { ...meta, format: b.format }, lateMeta };
+  }
   const digest = before ?? (await db.digest(task.unit));
   return { stream: b.stream, meta: { ...meta, format: b.format, digest: { tables: { ...digest.tables } } } };
 }

@@ -8,6 +8,7 @@
 // keep, forgetting there what they drop), or, for directory destinations,
 // copies the closed generations only.
 
+import { pgWalRetention } from '../../drivers/pg-wal/wal-retention.ts';
 import { openDestinationRepo } from '../run/destination-repo.ts';
 import { RepoLock } from '../../repo/lock.ts';
 import type { Repository } from '../../repo/repository.ts';
@@ -53,7 +54,7 @@ async function forgetCopies(
   log: Log,
 ): Promise<number> {
   if (ids.length === 0) return 0;
-  const stats = (await forgetAndPrune(dst, ids, { prune: {} })).prune!;
+  const stats = (await forgetAndPrune(dst, ids, { prune: { walRetention: pgWalRetention } })).prune!;
   log(
     `the copy's retention forgot ${ids.length} snapshot(s) of ${label(task)} at ${name}; ${formatBytes(stats.bytes.removed)} freed`,
   );
@@ -75,7 +76,7 @@ async function purgeRetention(env: TaskEnv, task: ExpandedTask, log: Log): Promi
     `retention keeps ${mine.length - remove.length} of ${mine.length} snapshot(s) of ${label(task)}; forgetting ${remove.length}`,
   );
   if (remove.length === 0) return { snapshots: [], bytes: 0, note: `kept all ${mine.length} snapshot(s)` };
-  const stats = (await forgetAndPrune(repo, remove, { prune: {} })).prune!;
+  const stats = (await forgetAndPrune(repo, remove, { prune: { walRetention: pgWalRetention } })).prune!;
   await repo.reloadIndex();
   log(
     `pruned: ${stats.packs.deleted} pack(s) deleted, ${stats.packs.repacked} repacked, ${formatBytes(stats.bytes.removed)} freed`,
